@@ -1,0 +1,218 @@
+"""Plain-data configuration values: `Timeout`, `Limits`, `Proxy`.
+
+Nothing here opens a socket or builds an SSL context; the shells turn these
+values into behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._types import HeaderTypes, TimeoutTypes
+from .headers import Headers
+from .urls import URL
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ssl
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_TIMEOUT_CONFIG",
+    "USE_CLIENT_DEFAULT",
+    "Limits",
+    "Proxy",
+    "Timeout",
+    "UseClientDefault",
+]
+
+
+class UseClientDefault:
+    """Marks a per-request argument as "use the client's setting".
+
+    Distinct from ``None``, which often means "disable" (``timeout=None``).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<UseClientDefault>"
+
+
+USE_CLIENT_DEFAULT = UseClientDefault()
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<UNSET>"
+
+
+_UNSET: Any = _Unset()
+
+
+class Timeout:
+    """Timeouts in seconds for connect, read, write and pool waits; ``None`` disables one.
+
+    ``Timeout(5.0)`` sets all four; ``Timeout(5.0, connect=1.0)`` overrides one;
+    ``Timeout(connect=1.0, read=2.0, write=3.0, pool=4.0)`` sets each explicitly.
+    """
+
+    __slots__ = ("connect", "pool", "read", "write")
+
+    def __init__(
+        self,
+        timeout: TimeoutTypes = _UNSET,
+        *,
+        connect: float | None = _UNSET,
+        read: float | None = _UNSET,
+        write: float | None = _UNSET,
+        pool: float | None = _UNSET,
+    ) -> None:
+        if isinstance(timeout, Timeout):
+            if not (connect is read is write is pool is _UNSET):
+                raise ValueError("Timeout(Timeout(...)) takes no other arguments")
+            self.connect: float | None = timeout.connect
+            self.read: float | None = timeout.read
+            self.write: float | None = timeout.write
+            self.pool: float | None = timeout.pool
+        elif isinstance(timeout, tuple):
+            if len(timeout) != 4:
+                raise ValueError(
+                    "a timeout tuple must be (connect, read, write, pool), "
+                    f"got {len(timeout)} values"
+                )
+            self.connect, self.read, self.write, self.pool = timeout
+        elif timeout is _UNSET:
+            if _UNSET in (connect, read, write, pool):
+                raise ValueError(
+                    "Timeout needs a default (Timeout(5.0)) or all four of "
+                    "connect, read, write and pool set explicitly"
+                )
+            self.connect, self.read, self.write, self.pool = connect, read, write, pool
+        else:
+            self.connect = timeout if connect is _UNSET else connect
+            self.read = timeout if read is _UNSET else read
+            self.write = timeout if write is _UNSET else write
+            self.pool = timeout if pool is _UNSET else pool
+        for name in ("connect", "read", "write", "pool"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise TypeError(f"timeout {name} must be a number or None, got {value!r}")
+            if value is not None and value < 0:
+                raise ValueError(f"timeout {name} must not be negative, got {value!r}")
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Timeout) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.connect, self.read, self.write, self.pool))
+
+    def __repr__(self) -> str:
+        if self.connect == self.read == self.write == self.pool:
+            return f"Timeout(timeout={self.connect})"
+        return (
+            f"Timeout(connect={self.connect}, read={self.read}, "
+            f"write={self.write}, pool={self.pool})"
+        )
+
+
+class Limits:
+    """Pool limits: total connections, idle keep-alive connections, idle expiry (seconds).
+
+    ``None`` means "no limit" (or, for ``keepalive_expiry``, "never expire").
+    """
+
+    __slots__ = ("keepalive_expiry", "max_connections", "max_keepalive_connections")
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = 5.0,
+    ) -> None:
+        for name, value in (
+            ("max_connections", max_connections),
+            ("max_keepalive_connections", max_keepalive_connections),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+        if max_connections == 0:
+            raise ValueError("max_connections must be at least 1 (or None for no limit)")
+        if keepalive_expiry is not None and keepalive_expiry < 0:
+            raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry!r}")
+        self.max_connections = max_connections
+        self.max_keepalive_connections = max_keepalive_connections
+        self.keepalive_expiry = keepalive_expiry
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Limits)
+            and self.max_connections == other.max_connections
+            and self.max_keepalive_connections == other.max_keepalive_connections
+            and self.keepalive_expiry == other.keepalive_expiry
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.max_connections, self.max_keepalive_connections, self.keepalive_expiry))
+
+    def __repr__(self) -> str:
+        return (
+            f"Limits(max_connections={self.max_connections}, "
+            f"max_keepalive_connections={self.max_keepalive_connections}, "
+            f"keepalive_expiry={self.keepalive_expiry})"
+        )
+
+
+_PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
+
+
+class Proxy:
+    """A proxy to route requests through: its URL, optional auth, headers, SSL context."""
+
+    def __init__(
+        self,
+        url: URL | str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        auth: tuple[str, str] | None = None,
+        headers: HeaderTypes | None = None,
+    ) -> None:
+        url = URL(url)
+        headers = Headers(headers)
+        if url.scheme not in _PROXY_SCHEMES:
+            raise ValueError(f"Unknown scheme for proxy URL {url!r}")
+        if url.username or url.password:
+            # Credentials in the URL become auth, and are kept out of the URL itself
+            # so they cannot leak into logs or a request target.
+            auth = (url.username, url.password)
+            url = url.copy_with(username=None, password=None)
+        self.url = url
+        self.auth = auth
+        self.headers = headers
+        self.ssl_context = ssl_context
+
+    @property
+    def raw_auth(self) -> tuple[bytes, bytes] | None:
+        if self.auth is None:
+            return None
+        return (self.auth[0].encode("utf-8"), self.auth[1].encode("utf-8"))
+
+    def __repr__(self) -> str:
+        auth = f", auth=({self.auth[0]!r}, '********')" if self.auth else ""
+        url_str = f"{str(self.url)!r}"
+        return f"Proxy({url_str}{auth})"
+
+
+DEFAULT_TIMEOUT_CONFIG = Timeout(timeout=5.0)
+DEFAULT_LIMITS = Limits(max_connections=100, max_keepalive_connections=20)
+DEFAULT_MAX_REDIRECTS = 20

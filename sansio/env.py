@@ -1,0 +1,61 @@
+"""The outside world, injected.
+
+The core never reads the clock, a random source, the environment or a file by
+itself. Whatever it needs of them arrives here, from the caller. The shells
+install process-wide defaults (``time.monotonic``, ``os.urandom``,
+``os.environ``) by calling `install`; code embedding `sansio` directly does the
+same, or passes an `Env` explicitly where an API takes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+__all__ = ["Env", "current", "install"]
+
+
+def _no_clock() -> float:
+    raise RuntimeError(
+        "sansio has no clock: call sansio.env.install(clock=...) "
+        "(the conch shells do this on import) or pass `now` explicitly"
+    )
+
+
+def _no_random(n: int) -> bytes:
+    raise RuntimeError(
+        "sansio has no random source: call sansio.env.install(random_bytes=...) "
+        "(the conch shells install os.urandom on import) or pass the value explicitly"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Env:
+    """What the core may know of the world: a clock, randomness, environment, netrc text."""
+
+    clock: Callable[[], float] = _no_clock
+    wall_clock: Callable[[], float] = _no_clock
+    random_bytes: Callable[[int], bytes] = _no_random
+    environ: Mapping[str, str] = field(default_factory=dict)
+    netrc_text: str | None = None
+
+
+_current = Env()
+
+
+def current() -> Env:
+    """The process-wide default `Env` installed by a shell (or an embedder)."""
+    return _current
+
+
+def install(env: Env | None = None, /, **changes: object) -> Env:
+    """Replace the process-wide default `Env`; returns the previous one.
+
+    ``install(random_bytes=os.urandom)`` changes one field and keeps the others;
+    ``install(previous)`` restores a saved `Env`.
+    """
+    global _current
+    previous = _current
+    base = env if env is not None else _current
+    _current = replace(base, **changes)  # type: ignore[arg-type]
+    return previous
