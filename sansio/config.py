@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._types import HeaderTypes, TimeoutTypes
-from .headers import Headers
+from .headers import SENSITIVE_HEADERS, Headers
 from .urls import URL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,12 +78,16 @@ class Timeout:
             self.write: float | None = timeout.write
             self.pool: float | None = timeout.pool
         elif isinstance(timeout, tuple):
-            if len(timeout) != 4:
+            # httpx also takes (connect, read) and (connect, read, write), leaving the
+            # missing ones as None (no timeout).
+            if not 2 <= len(timeout) <= 4:
                 raise ValueError(
-                    "a timeout tuple must be (connect, read, write, pool), "
+                    "a timeout tuple must be (connect, read[, write[, pool]]), "
                     f"got {len(timeout)} values"
                 )
-            self.connect, self.read, self.write, self.pool = timeout
+            if not (connect is read is write is pool is _UNSET):
+                raise ValueError("Timeout((...)) takes no other arguments")
+            self.connect, self.read, self.write, self.pool = (*timeout, None, None)[:4]
         elif timeout is _UNSET:
             if _UNSET in (connect, read, write, pool):
                 raise ValueError(
@@ -148,6 +152,10 @@ class Limits:
                 raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
         if max_connections == 0:
             raise ValueError("max_connections must be at least 1 (or None for no limit)")
+        if keepalive_expiry is not None and (
+            isinstance(keepalive_expiry, bool) or not isinstance(keepalive_expiry, int | float)
+        ):
+            raise TypeError(f"keepalive_expiry must be a number or None, got {keepalive_expiry!r}")
         if keepalive_expiry is not None and keepalive_expiry < 0:
             raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry!r}")
         self.max_connections = max_connections
@@ -208,9 +216,14 @@ class Proxy:
         return (self.auth[0].encode("utf-8"), self.auth[1].encode("utf-8"))
 
     def __repr__(self) -> str:
+        # Passwords and credential headers never appear; other headers do, as in httpx.
         auth = f", auth=({self.auth[0]!r}, '********')" if self.auth else ""
-        url_str = f"{str(self.url)!r}"
-        return f"Proxy({url_str}{auth})"
+        shown = {
+            name: "[secure]" if name in SENSITIVE_HEADERS else value
+            for name, value in self.headers.items()
+        }
+        headers = f", headers={shown!r}" if shown else ""
+        return f"Proxy({str(self.url)!r}{auth}{headers})"
 
 
 DEFAULT_TIMEOUT_CONFIG = Timeout(timeout=5.0)

@@ -57,5 +57,7 @@ def install(env: Env | None = None, /, **changes: object) -> Env:
     global _current
     previous = _current
     base = env if env is not None else _current
-    _current = replace(base, **changes)  # type: ignore[arg-type]
+    # Without changes, install the given object itself, so that restoring a saved
+    # `Env` gives back exactly that object.
+    _current = replace(base, **changes) if changes else base  # type: ignore[arg-type]
     return previous

@@ -14,6 +14,10 @@ __all__ = ["AsyncByteStream", "ByteStream", "SyncByteStream"]
 class SyncByteStream:
     """A body read with a plain ``for`` loop; `close` releases its resources."""
 
+    # Empty slots keep `ByteStream` (one per request) free of an instance dict;
+    # subclasses that declare no slots still get one, as usual.
+    __slots__ = ()
+
     def __iter__(self) -> Iterator[bytes]:
         raise NotImplementedError("SyncByteStream subclasses must implement __iter__")
 
@@ -23,6 +27,8 @@ class SyncByteStream:
 
 class AsyncByteStream:
     """A body read with ``async for``; `aclose` releases its resources."""
+
+    __slots__ = ()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         raise NotImplementedError("AsyncByteStream subclasses must implement __aiter__")

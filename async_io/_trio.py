@@ -1,0 +1,266 @@
+"""The trio backend: trio.SocketStream and trio.SSLStream.
+
+Timeouts are ``trio.fail_after`` scopes, entered only when a timeout is set. Failures map
+to conch exceptions as in ``sync_io.backend``: TooSlowError becomes a timeout,
+BrokenResourceError, ClosedResourceError and OSError (ssl errors included) an error of the
+call's direction. ``trio.Cancelled`` passes through untouched.
+"""
+
+# The stream API takes a timeout per call, like sync_io.backend (the pool and wire
+# layers compute them); cancel scopes stay available to callers on top of that.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import trio  # type: ignore[import-untyped, unused-ignore]
+
+from sansio.exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ReadError,
+    ReadTimeout,
+    TimeoutException,
+    WriteError,
+    WriteTimeout,
+)
+
+from .backend import AsyncStream, SocketOption
+
+__all__ = ["Event", "Lock", "TrioStream", "connect_tcp", "connect_unix", "sleep"]
+
+_CONNECT = (ConnectTimeout, ConnectError)
+_READ = (ReadTimeout, ReadError)
+_WRITE = (WriteTimeout, WriteError)
+
+# Every failure a trio stream or socket call reports, apart from cancellation.
+_FAILURES = (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+Lock = trio.Lock
+sleep = trio.sleep
+
+
+def _fail(
+    exc: BaseException, kinds: tuple[type[TimeoutException], type[NetworkError]]
+) -> Exception:
+    """The conch exception for a failure; raise it ``from exc``."""
+    if isinstance(exc, trio.TooSlowError | TimeoutError):
+        return kinds[0]("timed out")
+    # BrokenResourceError usually wraps the OSError or SSLError that broke the stream.
+    message = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
+    return kinds[1](message)
+
+
+def _socket_of(stream: Any) -> Any:
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    return stream.socket
+
+
+class TrioStream(AsyncStream):
+    """A stream over a trio.SocketStream or trio.SSLStream."""
+
+    __slots__ = ("_closed", "_stream")
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._closed = False
+
+    async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+        try:
+            if timeout is None:
+                await self._stream.send_all(data)
+            else:
+                with trio.fail_after(max(timeout, 0.0)):
+                    await self._stream.send_all(data)
+        except _FAILURES as exc:
+            raise _fail(exc, _WRITE) from exc
+
+    async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+        try:
+            if timeout is None:
+                data: bytes = await self._stream.receive_some(max_bytes)
+            else:
+                with trio.fail_after(max(timeout, 0.0)):
+                    data = await self._stream.receive_some(max_bytes)
+        except _FAILURES as exc:
+            raise _fail(exc, _READ) from exc
+        return data
+
+    async def start_tls(
+        self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> AsyncStream:
+        # https_compatible: a server closing without close_notify is an ordinary EOF.
+        stream = trio.SSLStream(
+            self._stream, ctx, server_hostname=server_hostname, https_compatible=True
+        )
+        try:
+            if timeout is None:
+                await stream.do_handshake()
+            else:
+                with trio.fail_after(max(timeout, 0.0)):
+                    await stream.do_handshake()
+        except _FAILURES as exc:
+            self._close_now()
+            raise _fail(exc, _CONNECT) from exc
+        except BaseException:
+            self._close_now()
+            raise
+        self._closed = True  # the TLS stream owns the connection now
+        return TrioStream(stream)
+
+    def is_readable(self) -> bool:
+        if self._closed:
+            return True
+        stream = self._stream
+        if isinstance(stream, trio.SSLStream) and stream.pending():
+            return True
+        return bool(_socket_of(stream).is_readable())
+
+    def _close_now(self) -> None:
+        # Closing the socket itself is synchronous: no checkpoint, so it cannot be
+        # cancelled or block, and tasks waiting on the socket wake up with an error.
+        self._closed = True
+        _socket_of(self._stream).close()
+
+    async def aclose(self) -> None:
+        """Close at once. Not a cancellation point: code after it always runs."""
+        if not self._closed:
+            self._close_now()
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        stream = self._stream
+        if isinstance(stream, trio.SSLStream):
+            protocol: str | None = stream.selected_alpn_protocol()
+            return protocol
+        return None
+
+    def get_extra_info(self, name: str) -> Any:
+        stream = self._stream
+        if name == "ssl_object":
+            # SSLStream forwards the ssl.SSLObject API (getpeercert, version, ...).
+            return stream if isinstance(stream, trio.SSLStream) else None
+        if name == "is_readable":
+            return self.is_readable()
+        sock = _socket_of(stream)
+        try:
+            if name == "client_addr":
+                return sock.getsockname()
+            if name == "server_addr":
+                return sock.getpeername()
+        except OSError:
+            return None
+        if name == "socket":
+            return sock
+        return None
+
+
+def _make_socket(
+    family: int, kind: int, proto: int, socket_options: Iterable[SocketOption] | None
+) -> Any:
+    sock = trio.socket.socket(family, kind, proto)
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    local_address: str | None = None,
+    socket_options: Iterable[SocketOption] | None = None,
+) -> TrioStream:
+    family = socket.AF_UNSPEC
+    if local_address is not None:
+        family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
+    options = list(socket_options) if socket_options is not None else None
+    deadline = trio.current_time() + max(timeout, 0.0) if timeout is not None else trio.inf
+    try:
+        with trio.fail_at(deadline):
+            try:
+                infos = await trio.socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+            last: OSError | None = None
+            for af, kind, proto, _canon, address in infos:
+                try:
+                    sock = _make_socket(af, kind, proto, options)
+                except OSError as exc:
+                    last = exc
+                    continue
+                try:
+                    if local_address is not None:
+                        await sock.bind((local_address, 0))
+                    await sock.connect(address)
+                except OSError as exc:
+                    sock.close()
+                    last = exc
+                    continue
+                except BaseException:
+                    sock.close()
+                    raise
+                # SocketStream turns TCP_NODELAY on.
+                return TrioStream(trio.SocketStream(sock))
+            if last is None:
+                raise ConnectError(f"no address found for {host!r}")
+            raise _fail(last, _CONNECT) from last
+    except trio.TooSlowError as exc:
+        raise ConnectTimeout("timed out") from exc
+
+
+async def connect_unix(
+    path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
+) -> TrioStream:
+    deadline = trio.current_time() + max(timeout, 0.0) if timeout is not None else trio.inf
+    try:
+        with trio.fail_at(deadline):
+            try:
+                sock = _make_socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, socket_options)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+            try:
+                await sock.connect(path)
+            except OSError as exc:
+                sock.close()
+                raise _fail(exc, _CONNECT) from exc
+            except BaseException:
+                sock.close()
+                raise
+            return TrioStream(trio.SocketStream(sock))
+    except trio.TooSlowError as exc:
+        raise ConnectTimeout("timed out") from exc
+
+
+class Event:
+    """trio.Event with a timeout on wait."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return bool(self._event.is_set())
+
+    async def wait(self, timeout: float | None) -> bool:
+        if timeout is None:
+            await self._event.wait()
+            return True
+        with trio.move_on_after(max(timeout, 0.0)) as scope:
+            await self._event.wait()
+        return not scope.cancelled_caught

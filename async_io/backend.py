@@ -1,0 +1,211 @@
+"""The async network backend: asyncio or trio, whichever is running the caller.
+
+The choice is made by ``sniffio`` on every call that opens something (not at import), so
+one AsyncClient works under either library. Streams, locks and events know nothing about
+HTTP; each backend maps its failures to conch exceptions in one place per direction, like
+``sync_io.backend``. Cancellation (``asyncio.CancelledError``, ``trio.Cancelled``) is never
+caught or remapped.
+"""
+
+# The stream API takes a timeout per call, like sync_io.backend (the pool and wire
+# layers compute them); cancel scopes stay available to callers on top of that.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import sniffio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Protocol
+
+    class _Lock(Protocol):
+        async def acquire(self) -> object: ...
+        def release(self) -> None: ...
+
+    class _Event(Protocol):
+        def set(self) -> None: ...
+        def is_set(self) -> bool: ...
+        async def wait(self, timeout: float | None) -> bool: ...
+
+
+# A socket option for setsockopt(level, name, value), as httpcore spells it.
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes] | tuple[int, int, None, int]
+
+__all__ = [
+    "AsyncEvent",
+    "AsyncLock",
+    "AsyncStream",
+    "SocketOption",
+    "connect_tcp",
+    "connect_unix",
+    "create_event",
+    "create_lock",
+    "sleep",
+]
+
+
+class AsyncStream:
+    """A connected stream, plain or TLS. Every method that awaits may be cancelled:
+    the stream is then in an unknown state and must be closed (``aclose`` always works)."""
+
+    __slots__ = ()
+
+    async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+        """Send every byte of ``data``, or raise WriteTimeout/WriteError."""
+        raise NotImplementedError
+
+    async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
+        raise NotImplementedError
+
+    async def start_tls(
+        self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> AsyncStream:
+        """Run a TLS handshake over this stream; use only the returned stream afterwards.
+        On failure or cancellation the connection is closed."""
+        raise NotImplementedError
+
+    def is_readable(self) -> bool:
+        """True when data or end of stream is waiting (checked without blocking)."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Close at once, without a graceful TLS shutdown (idempotent; errors ignored)."""
+        raise NotImplementedError
+
+    def get_extra_info(self, name: str) -> Any:
+        """ssl_object, client_addr, server_addr, socket, is_readable; None otherwise."""
+        raise NotImplementedError
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The protocol the server chose through ALPN, or None."""
+        raise NotImplementedError
+
+
+def _backend() -> Any:
+    library = sniffio.current_async_library()
+    if library == "trio":
+        from . import _trio
+
+        return _trio
+    if library == "asyncio":
+        from . import _asyncio
+
+        return _asyncio
+    raise RuntimeError(f"conch supports asyncio and trio, not {library!r}")
+
+
+async def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    local_address: str | None = None,
+    socket_options: Iterable[SocketOption] | None = None,
+) -> AsyncStream:
+    """Open a TCP connection, trying each address of ``host`` in turn (IPv4 and IPv6).
+
+    ``timeout`` bounds the whole attempt, name resolution included; failures raise
+    ConnectTimeout or ConnectError (the last address's error). ``socket_options`` are
+    set before connecting; ``local_address`` is an IP address to bind to. Nothing is left
+    open on failure or cancellation.
+    """
+    stream: AsyncStream = await _backend().connect_tcp(
+        host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+    )
+    return stream
+
+
+async def connect_unix(
+    path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
+) -> AsyncStream:
+    """Open a connection to the Unix domain socket at ``path``."""
+    stream: AsyncStream = await _backend().connect_unix(
+        path, timeout=timeout, socket_options=socket_options
+    )
+    return stream
+
+
+async def sleep(seconds: float) -> None:
+    """Sleep for ``seconds`` (a checkpoint)."""
+    await _backend().sleep(seconds)
+
+
+class AsyncLock:
+    """A lock for asyncio or trio, bound to the library on first use.
+
+    Safe to create outside any event loop (an AsyncClient is often built at import time).
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock: _Lock | None = None
+
+    async def acquire(self) -> None:
+        lock = self._lock
+        if lock is None:
+            lock = self._lock = _backend().Lock()
+        await lock.acquire()
+
+    def release(self) -> None:
+        assert self._lock is not None, "release() of a lock never acquired"
+        self._lock.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class AsyncEvent:
+    """A one-shot event for asyncio or trio, bound to the library on first use."""
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._event: _Event | None = None
+        self._set = False
+
+    def _get(self) -> _Event:
+        event = self._event
+        if event is None:
+            event = self._event = _backend().Event()
+            if self._set:
+                event.set()
+        return event
+
+    def set(self) -> None:
+        """Wake every waiter, now and later. Needs no running loop if nobody waits yet."""
+        self._set = True
+        if self._event is not None:
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set; False if ``timeout`` seconds passed first."""
+        return await self._get().wait(timeout)
+
+
+def create_lock() -> AsyncLock:
+    """A new lock (see `AsyncLock`)."""
+    return AsyncLock()
+
+
+def create_event() -> AsyncEvent:
+    """A new event (see `AsyncEvent`)."""
+    return AsyncEvent()

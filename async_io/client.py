@@ -1,0 +1,307 @@
+"""`AsyncClient`: the async client (asyncio or trio). It performs the actions `sansio.flow` decides."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sansio import actions as act
+from sansio._types import (
+    AuthTypes,
+    CertTypes,
+    CookieTypes,
+    HeaderTypes,
+    ProxyTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
+from sansio.client import BaseClient, ClientState, EventHook, resolve_follow_redirects
+from sansio.config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONFIG,
+    USE_CLIENT_DEFAULT,
+    Limits,
+    UseClientDefault,
+)
+from sansio.flow import send_flow
+from sansio.models import Request, Response
+from sansio.mounts import MountTable
+from sansio.streams import AsyncByteStream
+from sansio.transports import AsyncBaseTransport
+from sansio.urls import URL
+
+from .transport import AsyncHTTPTransport
+
+__all__ = ["AsyncClient"]
+
+C = TypeVar("C", bound="AsyncClient")
+
+
+class _TimedStream(AsyncByteStream):
+    """Sets `response.elapsed` when the response body is closed."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, stream: AsyncByteStream, response: Response, start: float) -> None:
+        self._stream = stream
+        self._response = response
+        self._start = start
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        await self._stream.aclose()
+
+
+class AsyncClient(BaseClient):
+    """An async HTTP client with connection pooling, as `httpx.AsyncClient`.
+
+    Runs on asyncio and trio (detected with sniffio at each call).
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        verify: Any = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        proxy: ProxyTypes | None = None,
+        mounts: Mapping[str, AsyncBaseTransport | None] | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+        follow_redirects: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        event_hooks: Mapping[str, list[EventHook]] | None = None,
+        base_url: URL | str = "",
+        transport: AsyncBaseTransport | None = None,
+        default_encoding: Any = "utf-8",
+        max_decoded_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            auth=auth,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            event_hooks=event_hooks,
+            base_url=base_url,
+            trust_env=trust_env,
+            default_encoding=default_encoding,
+            max_decoded_size=max_decoded_size,
+        )
+        self._transport = transport or AsyncHTTPTransport(
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            http1=http1,
+            http2=http2,
+            limits=limits,
+            proxy=proxy,
+        )
+        self._mounts: MountTable[AsyncBaseTransport | None] = MountTable(mounts or {})
+
+    def _transport_for_url(self, url: URL) -> AsyncBaseTransport:
+        return self._mounts.lookup(url, None) or self._transport
+
+    async def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Build and send a request; the response body is read before returning."""
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        return await self.send(request, auth=auth, follow_redirects=follow)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> AsyncIterator[Response]:
+        """Send a request and yield the response with its body unread; close it after."""
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        response = await self.send(request, auth=auth, follow_redirects=follow, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Response:
+        """Send `request`, handling auth, redirects, cookies and hooks as configured."""
+        options = self._send_options(
+            request, stream=stream, auth=auth, follow_redirects=follow_redirects
+        )
+        flow = send_flow(request, options)
+        user_auth: list[AsyncGenerator[Request, Response]] = []
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    action = flow.send(result) if error is None else flow.throw(error)
+                except StopIteration as done:
+                    response: Response = done.value
+                    return response
+                try:
+                    result, error = await self._perform(action, user_auth), None
+                except BaseException as exc:  # the core decides what to close, then re-raises
+                    result, error = None, exc
+        finally:
+            for generator in user_auth:
+                await generator.aclose()
+
+    async def _perform(
+        self, action: act.Action, user_auth: list[AsyncGenerator[Request, Response]]
+    ) -> Any:
+        match action:
+            case act.SendRequest(request):
+                start = time.perf_counter()
+                transport = self._transport_for_url(request.url)
+                response = await transport.handle_async_request(request)
+                assert isinstance(response.stream, AsyncByteStream)
+                response.stream = _TimedStream(response.stream, response, start)
+                return response
+            case act.ReadResponse(response):
+                return await response.aread()
+            case act.DrainResponse(response, limit):
+                return await response.adrain(limit)
+            case act.CloseResponse(response):
+                return await response.aclose()
+            case act.ReadRequest(request):
+                return await request.aread()
+            case act.CallHooks(hooks, argument):
+                for hook in hooks:
+                    outcome = hook(argument)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                return None
+            case act.StartUserAuth(auth, request):
+                user_auth.append(auth.async_auth_flow(request))
+                return await user_auth[-1].__anext__()
+            case act.StepUserAuth(response):
+                try:
+                    return await user_auth[-1].asend(response)
+                except StopAsyncIteration:
+                    return None
+
+    async def get(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a GET request (see `request` for the keyword arguments)."""
+        return await self.request("GET", url, **kwargs)
+
+    async def options(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send an OPTIONS request."""
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def head(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a HEAD request."""
+        return await self.request("HEAD", url, **kwargs)
+
+    async def post(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a POST request."""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PUT request."""
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PATCH request."""
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a DELETE request."""
+        return await self.request("DELETE", url, **kwargs)
+
+    async def aclose(self) -> None:
+        """Close every transport and its connections; the client cannot be used after."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        await self._transport.aclose()
+        for transport in self._mounts.values():
+            if transport is not None:
+                await transport.aclose()
+
+    async def __aenter__(self: C) -> C:
+        if self._state is not ClientState.UNOPENED:
+            raise RuntimeError(
+                "An AsyncClient can be opened only once; it cannot be reopened after closing."
+                if self._state is ClientState.CLOSED
+                else "This AsyncClient is already open."
+            )
+        self._state = ClientState.OPENED
+        await self._transport.__aenter__()
+        for transport in self._mounts.values():
+            if transport is not None:
+                await transport.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,175 @@
+"""conch: an HTTP client with httpx's API, on a sans-I/O core.
+
+``import conch as httpx`` is meant to be enough for most httpx programs. The
+objects live in three packages: `sansio` (the core: models, protocol machines,
+client flow), `sync_io` (blocking shell) and `async_io` (asyncio and trio
+shell); this package gathers the public names in one namespace.
+"""
+
+from __future__ import annotations
+
+from types import FunctionType
+
+from async_io import ASGITransport, AsyncClient, AsyncHTTPTransport
+from sansio import (
+    URL,
+    USE_CLIENT_DEFAULT,
+    AsyncBaseTransport,
+    AsyncByteStream,
+    Auth,
+    BaseTransport,
+    BasicAuth,
+    ByteStream,
+    CloseError,
+    ConnectError,
+    ConnectTimeout,
+    CookieConflict,
+    Cookies,
+    DecodingError,
+    DecompressionLimitExceeded,
+    DigestAuth,
+    FunctionAuth,
+    Headers,
+    HTTPError,
+    HTTPStatusError,
+    InvalidURL,
+    Limits,
+    LocalProtocolError,
+    NetRCAuth,
+    NetworkError,
+    PoolTimeout,
+    ProtocolError,
+    Proxy,
+    ProxyError,
+    QueryParams,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    RequestError,
+    RequestNotRead,
+    Response,
+    ResponseNotRead,
+    StreamClosed,
+    StreamConsumed,
+    StreamError,
+    SyncByteStream,
+    Timeout,
+    TimeoutException,
+    TooManyRedirects,
+    TransportError,
+    UnsupportedProtocol,
+    WriteError,
+    WriteTimeout,
+    codes,
+)
+from sansio._version import __description__, __title__, __version__
+from sync_io import (
+    Client,
+    HTTPTransport,
+    MockTransport,
+    WSGITransport,
+    create_ssl_context,
+    delete,
+    get,
+    head,
+    options,
+    patch,
+    post,
+    put,
+    request,
+    stream,
+)
+
+from ._cli import main
+
+__all__ = [
+    "URL",
+    "USE_CLIENT_DEFAULT",
+    "ASGITransport",
+    "AsyncBaseTransport",
+    "AsyncByteStream",
+    "AsyncClient",
+    "AsyncHTTPTransport",
+    "Auth",
+    "BaseTransport",
+    "BasicAuth",
+    "ByteStream",
+    "Client",
+    "CloseError",
+    "ConnectError",
+    "ConnectTimeout",
+    "CookieConflict",
+    "Cookies",
+    "DecodingError",
+    "DecompressionLimitExceeded",
+    "DigestAuth",
+    "FunctionAuth",
+    "HTTPError",
+    "HTTPStatusError",
+    "HTTPTransport",
+    "Headers",
+    "InvalidURL",
+    "Limits",
+    "LocalProtocolError",
+    "MockTransport",
+    "NetRCAuth",
+    "NetworkError",
+    "PoolTimeout",
+    "ProtocolError",
+    "Proxy",
+    "ProxyError",
+    "QueryParams",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Request",
+    "RequestError",
+    "RequestNotRead",
+    "Response",
+    "ResponseNotRead",
+    "StreamClosed",
+    "StreamConsumed",
+    "StreamError",
+    "SyncByteStream",
+    "Timeout",
+    "TimeoutException",
+    "TooManyRedirects",
+    "TransportError",
+    "UnsupportedProtocol",
+    "WSGITransport",
+    "WriteError",
+    "WriteTimeout",
+    "__description__",
+    "__title__",
+    "__version__",
+    "codes",
+    "create_ssl_context",
+    "delete",
+    "get",
+    "head",
+    "main",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+    "stream",
+]
+
+
+def _fix_module_metadata() -> None:
+    # Public objects report the namespace users import them from (as httpx and
+    # trio do), so reprs, docs and pickles say "conch.Client", not a private path.
+    namespace = globals()
+    for name in __all__:
+        if name.startswith("__"):
+            continue
+        obj = namespace[name]
+        is_ours = getattr(obj, "__module__", "").split(".")[0] in {"sansio", "sync_io", "async_io"}
+        if is_ours and isinstance(obj, type | FunctionType):
+            obj.__module__ = "conch"
+
+
+_fix_module_metadata()
+del _fix_module_metadata

@@ -1,0 +1,295 @@
+"""What `Client` and `AsyncClient` share: settings, their merge, and `build_request`.
+
+The shells subclass `BaseClient` and add only I/O: transports, the loop that
+performs `send_flow`'s actions, and closing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._types import (
+    AuthTypes,
+    CookieTypes,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
+from ._version import __version__
+from .auth import Auth, BasicAuth, FunctionAuth
+from .config import (
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONFIG,
+    USE_CLIENT_DEFAULT,
+    Timeout,
+    UseClientDefault,
+)
+from .cookies import Cookies
+from .decoders import SUPPORTED_ENCODINGS
+from .flow import SendOptions
+from .headers import Headers
+from .models import Request
+from .urls import URL, QueryParams
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "USER_AGENT",
+    "BaseClient",
+    "ClientState",
+    "EventHook",
+    "build_auth",
+    "resolve_follow_redirects",
+]
+
+USER_AGENT = f"python-conch/{__version__}"
+# Only what this installation can decode is advertised.
+ACCEPT_ENCODING = ", ".join(SUPPORTED_ENCODINGS)
+
+EventHook = Callable[..., Any]
+
+
+class ClientState(enum.Enum):
+    UNOPENED = 1  # not used as a context manager yet
+    OPENED = 2  # inside `with client:`
+    CLOSED = 3  # closed; cannot send any more
+
+
+def _default_headers() -> Headers:
+    return Headers(
+        {
+            "Accept": "*/*",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "Connection": "keep-alive",
+            "User-Agent": USER_AGENT,
+        }
+    )
+
+
+def build_auth(auth: AuthTypes | None) -> Auth | None:
+    """Normalise the forms `auth=` accepts: None, (user, password), Auth, callable."""
+    if auth is None:
+        return None
+    if isinstance(auth, tuple):
+        return BasicAuth(username=auth[0], password=auth[1])
+    if isinstance(auth, Auth):
+        return auth
+    if callable(auth):
+        return FunctionAuth(func=auth)
+    raise TypeError(f"Invalid 'auth' argument: {auth!r}")
+
+
+class BaseClient:
+    """Client settings and request building, shared by both shells."""
+
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+        follow_redirects: bool = False,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        event_hooks: Mapping[str, list[EventHook]] | None = None,
+        base_url: URL | str = "",
+        trust_env: bool = True,
+        default_encoding: str | Callable[[bytes], str] = "utf-8",
+        max_decoded_size: int | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.auth = auth
+        self.params = params or {}
+        self.headers = headers or {}
+        self.cookies = cookies or {}
+        self.timeout = timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.event_hooks = dict(event_hooks or {})
+        self._trust_env = trust_env
+        self._default_encoding = default_encoding
+        self.max_decoded_size = max_decoded_size
+        self._state = ClientState.UNOPENED
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the client has been closed."""
+        return self._state is ClientState.CLOSED
+
+    @property
+    def trust_env(self) -> bool:
+        return self._trust_env
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, timeout: TimeoutTypes) -> None:
+        self._timeout = Timeout(timeout)
+
+    @property
+    def event_hooks(self) -> dict[str, list[EventHook]]:
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, event_hooks: Mapping[str, list[EventHook]]) -> None:
+        unknown = set(event_hooks) - {"request", "response"}
+        if unknown:
+            raise ValueError(
+                f"Unknown event hook names {sorted(unknown)!r}: use 'request' and 'response'"
+            )
+        self._event_hooks = {
+            "request": list(event_hooks.get("request", [])),
+            "response": list(event_hooks.get("response", [])),
+        }
+
+    @property
+    def auth(self) -> Auth | None:
+        """The auth used when a request passes none."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes | None) -> None:
+        self._auth = build_auth(auth)
+
+    @property
+    def base_url(self) -> URL:
+        """The URL relative request URLs are joined to (always ends with "/")."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, url: URL | str) -> None:
+        url = URL(url)
+        if not url.raw_path.endswith(b"/"):
+            url = url.copy_with(raw_path=url.raw_path + b"/")
+        self._base_url = url
+
+    @property
+    def headers(self) -> Headers:
+        """Headers sent with every request (defaults included)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, headers: HeaderTypes) -> None:
+        merged = _default_headers()
+        merged.update(headers)
+        self._headers = merged
+
+    @property
+    def cookies(self) -> Cookies:
+        """The client's cookie jar: sent when they match, updated by every response."""
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes) -> None:
+        self._cookies = Cookies(cookies)
+
+    @property
+    def params(self) -> QueryParams:
+        """Query parameters added to every request URL."""
+        return self._params
+
+    @params.setter
+    def params(self, params: QueryParamTypes) -> None:
+        self._params = QueryParams(params)
+
+    def build_request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Request:
+        """A `Request` with the client's base URL, params, headers and cookies merged in."""
+        merged_url = self._merge_url(url)
+        merged_headers = Headers(self._headers)
+        if headers is not None:
+            merged_headers.update(headers)
+        merged_cookies: Cookies | None = None
+        if cookies or self._cookies:
+            merged_cookies = Cookies(self._cookies)
+            if cookies:
+                merged_cookies.update(cookies)
+        merged_params = self._params.merge(params) if (params or self._params) else None
+        ext = dict(extensions) if extensions else {}
+        if "timeout" not in ext:
+            chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
+            ext["timeout"] = chosen.as_dict()
+        return Request(
+            method,
+            merged_url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=merged_params,
+            headers=merged_headers,
+            cookies=merged_cookies,
+            extensions=ext,
+        )
+
+    def _merge_url(self, url: URL | str) -> URL:
+        merge = URL(url)
+        if merge.is_relative_url:
+            # Relative URLs are appended to the base URL's path, never resolved
+            # per RFC 3986 (which would drop the base's last segment).
+            raw_path = self._base_url.raw_path + merge.raw_path.lstrip(b"/")
+            return self._base_url.copy_with(raw_path=raw_path)
+        return merge
+
+    def _send_options(
+        self,
+        request: Request,
+        *,
+        stream: bool,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+    ) -> SendOptions:
+        if self._state is ClientState.CLOSED:
+            raise RuntimeError("Cannot send a request: the client has been closed.")
+        chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
+        if chosen_auth is None and (request.url.username or request.url.password):
+            chosen_auth = BasicAuth(request.url.username, request.url.password)
+        return SendOptions(
+            auth=chosen_auth,
+            follow_redirects=(
+                self.follow_redirects
+                if isinstance(follow_redirects, UseClientDefault)
+                else follow_redirects
+            ),
+            max_redirects=self.max_redirects,
+            cookies=self._cookies,
+            stream=stream,
+            request_hooks=tuple(self._event_hooks["request"]),
+            response_hooks=tuple(self._event_hooks["response"]),
+            default_encoding=self._default_encoding,
+            max_decoded_size=self.max_decoded_size,
+        )
+
+
+def resolve_follow_redirects(
+    follow_redirects: bool | UseClientDefault, allow_redirects: bool | None
+) -> bool | UseClientDefault:
+    """Accept requests' `allow_redirects=` as an alias of `follow_redirects=`."""
+    if allow_redirects is None:
+        return follow_redirects
+    if not isinstance(follow_redirects, UseClientDefault) and follow_redirects != allow_redirects:
+        raise TypeError(
+            "follow_redirects= and allow_redirects= disagree; pass only follow_redirects="
+        )
+    return allow_redirects

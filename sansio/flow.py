@@ -1,0 +1,183 @@
+"""One `send()`, decided here: auth challenges, redirects, cookies and hooks.
+
+Theory of operation. `send_flow` is a generator. It yields an action from
+`sansio.actions`; the shell performs it and sends back the result (or throws
+in the exception it raised). Every decision (which request comes next, which
+headers a redirect keeps, when a body is read, drained or closed) is taken
+here, so `Client.send` and `AsyncClient.send` are the same short loop, one
+blocking and one awaiting, and every rule is testable with scripted responses.
+
+Rules kept by the generator:
+
+* A response handed out by the shell is either returned to the caller or
+  closed (by `CloseResponse` or `DrainResponse`), on every path, including an
+  exception thrown in by the shell (a timeout, a cancellation).
+* Cookies are extracted from every response, intermediate redirects included.
+* Hooks run for every request and response, auth and redirect hops included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .actions import (
+    Action,
+    CallHooks,
+    CloseResponse,
+    DrainResponse,
+    ReadRequest,
+    ReadResponse,
+    SendRequest,
+    StartUserAuth,
+    StepUserAuth,
+)
+from .auth import Auth
+from .exceptions import TooManyRedirects
+from .redirects import build_redirect_request
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cookies import Cookies
+    from .models import Request, Response
+
+__all__ = ["DEFAULT_REDIRECT_DRAIN_LIMIT", "SendOptions", "send_flow", "uses_user_auth_flow"]
+
+# A redirect's body is read raw up to this many bytes so that its connection can
+# be reused; a longer one is not worth reading and the connection is closed.
+# (urllib3 drains redirect bodies likewise before reusing a connection.)
+DEFAULT_REDIRECT_DRAIN_LIMIT = 64 * 1024
+
+Hook = Callable[[Any], Any]
+Flow = Generator[Action, Any, "Response"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendOptions:
+    """Everything one `send()` needs besides the request, merged by the client."""
+
+    auth: Auth | None
+    follow_redirects: bool
+    max_redirects: int
+    cookies: Cookies
+    stream: bool = False
+    request_hooks: Sequence[Hook] = ()
+    response_hooks: Sequence[Hook] = field(default=())
+    default_encoding: str | Callable[[bytes], str] = "utf-8"
+    max_decoded_size: int | None = None
+    redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT
+
+
+def uses_user_auth_flow(auth: Auth) -> bool:
+    """Whether `auth` overrides `sync_auth_flow`/`async_auth_flow` (the shell runs those)."""
+    cls = type(auth)
+    return (
+        cls.sync_auth_flow is not Auth.sync_auth_flow
+        or cls.async_auth_flow is not Auth.async_auth_flow
+    )
+
+
+def send_flow(request: Request, options: SendOptions) -> Flow:
+    """Send `request`, following auth challenges and redirects as `options` say."""
+    history: list[Response] = []
+    if options.auth is None:
+        response = yield from _send_following_redirects(request, options, history)
+    elif uses_user_auth_flow(options.auth):
+        response = yield from _send_with_user_auth(request, options.auth, options, history)
+    else:
+        response = yield from _send_with_auth(request, options.auth, options, history)
+    if not options.stream:
+        try:
+            yield ReadResponse(response)
+        except BaseException as exc:
+            yield from _close_on_error(response, exc)
+            raise
+    return response
+
+
+def _close_on_error(response: Response, exc: BaseException) -> Generator[Action, Any, None]:
+    # A generator being closed cannot yield; the shell then closes what it holds.
+    if not isinstance(exc, GeneratorExit):
+        yield CloseResponse(response)
+
+
+def _send_with_auth(
+    request: Request, auth: Auth, options: SendOptions, history: list[Response]
+) -> Flow:
+    if auth.requires_request_body:
+        yield ReadRequest(request)
+    challenge = auth.auth_flow(request)
+    try:
+        request = next(challenge)
+        while True:
+            response = yield from _send_following_redirects(request, options, history)
+            try:
+                if auth.requires_response_body:
+                    yield ReadResponse(response)
+                try:
+                    request = challenge.send(response)
+                except StopIteration:
+                    return response
+                response.history = list(history)
+                yield ReadResponse(response)
+                history.append(response)
+            except BaseException as exc:
+                yield from _close_on_error(response, exc)
+                raise
+    finally:
+        challenge.close()
+
+
+def _send_with_user_auth(
+    request: Request, auth: Auth, options: SendOptions, history: list[Response]
+) -> Flow:
+    request = yield StartUserAuth(auth, request)
+    while True:
+        response = yield from _send_following_redirects(request, options, history)
+        try:
+            next_request = yield StepUserAuth(response)
+            if next_request is None:
+                return response
+            response.history = list(history)
+            yield ReadResponse(response)
+            history.append(response)
+            request = next_request
+        except BaseException as exc:
+            yield from _close_on_error(response, exc)
+            raise
+
+
+def _send_following_redirects(
+    request: Request, options: SendOptions, history: list[Response]
+) -> Flow:
+    # `history` is shared with the auth loop: redirects inside an auth exchange
+    # count towards max_redirects and appear in the final response's history.
+    hops: list[Response] = list(history)
+    while True:
+        if len(hops) > options.max_redirects:
+            raise TooManyRedirects(
+                f"Exceeded the maximum of {options.max_redirects} redirects", request=request
+            )
+        if options.request_hooks:
+            yield CallHooks(options.request_hooks, request)
+        response = yield SendRequest(request)
+        try:
+            options.cookies.extract_cookies(response)
+            response.default_encoding = options.default_encoding
+            if options.max_decoded_size is not None:
+                response.max_decoded_size = options.max_decoded_size
+            if options.response_hooks:
+                yield CallHooks(options.response_hooks, response)
+            response.history = list(hops)
+            if not response.has_redirect_location:
+                return response
+            next_request = build_redirect_request(request, response, options.cookies)
+            if not options.follow_redirects:
+                response.next_request = next_request
+                return response
+        except BaseException as exc:
+            yield from _close_on_error(response, exc)
+            raise
+        yield DrainResponse(response, options.redirect_drain_limit)
+        hops.append(response)
+        request = next_request

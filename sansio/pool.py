@@ -1,0 +1,472 @@
+"""The pool machine: which connection a request uses. Policy only: no I/O, no clock.
+
+Rules
+-----
+1. The pool never touches a socket. `checkout` answers `Reuse`, `Open` or `Wait`; every
+   call that changes what the pool holds returns the connection ids the shell must
+   close and the waiters it must wake (`Changes`, or the ``close`` field of a
+   decision). The shell does exactly that and decides nothing.
+2. ``now`` is always an argument: seconds on a clock that never goes backwards.
+3. Slots are counted, never guessed: connecting + active + idle <= ``max_connections``
+   after every call, and every call that frees a slot or an idle connection hands it
+   to the first waiter before returning.
+
+Theory of operation
+-------------------
+**Origins.** An origin is any hashable key. The caller must put in it everything that
+makes two connections not interchangeable: scheme, host, port, the proxy, and every TLS
+setting (verification, client certificate, server name for SNI, ALPN list). Only then
+is a connection made for one TLS configuration never handed out for another.
+
+**Idle connections.** Per origin, an insertion-ordered dict of idle connections; the
+most recently used is last, so choosing one is ``popitem()``: O(1), no scan over the
+pool (httpcore scans every connection per request). One more ordered dict holds all
+idle connections by the time they became idle, oldest first, for expiry
+(``keepalive_expiry``), for the ``max_keepalive_connections`` cap (the oldest go first)
+and for eviction when the pool is full and another origin needs the slot. Before the
+shell sends on a reused connection it checks that one socket for readability and feeds
+what it finds to the wire machine; a connection that turns out dead goes back through
+`checkin`, which returns it for closing, and the shell checks out again.
+
+**Waiting, without leaking slots.** A `Wait` carries a ticket; waiters are served
+first come, first served. When a slot or an idle connection frees up while someone
+waits, the pool *grants* it at once: it reserves the connection (a `Reuse`) or the
+slot (an `Open`) for that ticket and lists the ticket in ``Changes.wake``. The waiter
+takes its grant with `claim`. A newcomer can never take a granted slot, and a waiter
+that is cancelled or times out calls `cancel_wait`, which hands its grant on to the
+next waiter. So while anyone waits there is no free slot and no idle connection.
+
+**Multiplexed connections** (``max_streams > 1``, HTTP/2) are shared: an active one with
+spare capacity (fewer pool streams than ``max_streams`` and ``can_start_request``)
+is handed out to further requests of its origin, and counts as one connection.
+
+**Retries.** `retry_safe` says when a failed request may be sent again on a fresh
+connection (``checkout(..., fresh=True)``): only once, only if it failed on a
+*reused* connection before any byte of the response arrived, and only for an
+idempotent method. That is the keep-alive race: the server closed an idle connection
+just as we reused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from .wire import FailurePhase, WireConnection
+
+__all__ = [
+    "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_KEEPALIVE_CONNECTIONS",
+    "IDEMPOTENT_METHODS",
+    "NO_CHANGES",
+    "Changes",
+    "Open",
+    "PoolMachine",
+    "PoolStatistics",
+    "Reuse",
+    "Wait",
+    "retry_safe",
+]
+
+# Defaults of httpx's Limits (DEFAULT_LIMITS): 100 connections in all, of which at
+# most 20 are kept idle, each for at most 5 seconds. Servers commonly drop idle
+# connections after 5 to 75 seconds (Apache's KeepAliveTimeout is 5 s), so 5 s stays
+# below the shortest common server timeout.
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+DEFAULT_KEEPALIVE_EXPIRY = 5.0
+
+# RFC 9110 §9.2.2: PUT, DELETE and the safe methods are idempotent.
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What the shell must do after a pool call: close these connections, wake these
+    waiters (each then calls `PoolMachine.claim` with its ticket)."""
+
+    close: tuple[int, ...] = ()
+    wake: tuple[int, ...] = ()
+
+
+NO_CHANGES = Changes()
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """Use this open connection (check its socket for readability first)."""
+
+    conn_id: int
+    connection: WireConnection
+    close: tuple[int, ...] = ()  # other connections to close (expired or evicted)
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """A slot is reserved: open a connection, then call `opened` or `open_failed`."""
+
+    conn_id: int
+    close: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """No capacity: wait until ``ticket`` is woken, then `claim` it (or `cancel_wait`)."""
+
+    ticket: int
+    close: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolStatistics:
+    """A snapshot of the pool's counts."""
+
+    connections: int  # connecting + active + idle
+    connecting: int  # slots reserved for a connection being opened
+    active: int  # open connections with at least one request checked out
+    idle: int  # open connections kept for reuse
+    waiters: int  # checkouts waiting for capacity (granted ones excluded)
+
+
+def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool:
+    """May a failed request be sent again, once, on a fresh connection?
+
+    Only when a *reused* connection failed before any byte of the response arrived
+    (the peer closed or reset it while we wrote, or at the first read) and ``method``
+    is idempotent; a POST or PATCH is never replayed. Ask only for a connection the
+    peer closed or reset, not after a timeout (the server may be busy with the
+    request), and only if the request body can be sent again.
+    """
+    return reused and failure_phase is not FailurePhase.RECEIVING and method in IDEMPOTENT_METHODS
+
+
+class _Entry:
+    __slots__ = ("conn_id", "connection", "idle_since", "origin", "streams")
+
+    def __init__(self, conn_id: int, origin: Hashable) -> None:
+        self.conn_id = conn_id
+        self.origin = origin
+        self.connection: WireConnection | None = None  # None while connecting
+        self.streams = 1  # checked out and not yet checked in, unclaimed grants included
+        self.idle_since = 0.0
+
+
+class PoolMachine:
+    """Connection pool policy: limits, keep-alive expiry, waiters, multiplexing.
+
+    ``None`` for a limit means no limit; ``keepalive_expiry=None`` keeps idle
+    connections until the server closes them.
+    """
+
+    __slots__ = (
+        "_connecting",
+        "_entries",
+        "_grants",
+        "_idle",
+        "_idle_all",
+        "_keepalive_expiry",
+        "_last_conn_id",
+        "_last_ticket",
+        "_max_connections",
+        "_max_keepalive",
+        "_shared",
+        "_to_close",
+        "_waiters",
+        "_wake",
+    )
+
+    retry_safe = staticmethod(retry_safe)
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        max_keepalive_connections: int | None = DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
+    ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1 or None, got {max_connections}")
+        if max_keepalive_connections is not None and max_keepalive_connections < 0:
+            raise ValueError(
+                f"max_keepalive_connections must not be negative, got {max_keepalive_connections}"
+            )
+        if keepalive_expiry is not None and keepalive_expiry < 0:
+            raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry}")
+        self._max_connections = max_connections
+        self._max_keepalive = max_keepalive_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._entries: dict[int, _Entry] = {}
+        self._connecting = 0
+        self._idle: dict[Hashable, dict[int, _Entry]] = {}  # per origin, most recent last
+        self._idle_all: dict[int, _Entry] = {}  # oldest idle first
+        self._shared: dict[Hashable, dict[int, _Entry]] = {}  # multiplexed, with room
+        self._waiters: dict[int, tuple[Hashable, bool]] = {}  # ticket -> (origin, fresh)
+        self._grants: dict[int, Reuse | Open] = {}
+        self._last_conn_id = 0
+        self._last_ticket = 0
+        self._to_close: list[int] = []
+        self._wake: list[int] = []
+
+    @property
+    def max_connections(self) -> int | None:
+        return self._max_connections
+
+    @property
+    def max_keepalive_connections(self) -> int | None:
+        return self._max_keepalive
+
+    @property
+    def keepalive_expiry(self) -> float | None:
+        return self._keepalive_expiry
+
+    # -- the shell's calls --------------------------------------------------------
+
+    def checkout(self, origin: Hashable, now: float, *, fresh: bool = False) -> Reuse | Open | Wait:
+        """Find a connection for one request to ``origin``.
+
+        ``fresh=True`` skips open connections (for the one retry after a reused
+        connection failed). Connections in ``close`` (expired or evicted idle
+        ones) must be closed by the shell whatever the answer.
+        """
+        if self._keepalive_expiry is not None and self._idle_all:
+            self._expire(now)
+        found = self._assign(origin, fresh)
+        close = self._take_close()
+        if found is None:
+            self._last_ticket += 1
+            self._waiters[self._last_ticket] = (origin, fresh)
+            return Wait(self._last_ticket, close)
+        entry, reused = found
+        if reused:
+            assert entry.connection is not None
+            return Reuse(entry.conn_id, entry.connection, close)
+        return Open(entry.conn_id, close)
+
+    def claim(self, ticket: int) -> Reuse | Open | None:
+        """Take what was granted to a woken waiter; ``None`` if it is still waiting."""
+        grant = self._grants.pop(ticket, None)
+        if grant is None and ticket not in self._waiters:
+            raise ValueError(f"ticket {ticket} is not waiting (claimed, cancelled or unknown)")
+        return grant
+
+    def cancel_wait(self, ticket: int, now: float) -> Changes:
+        """A waiter gives up (cancelled, timed out). A grant it held passes to the
+        next waiter. Safe to call for a ticket already claimed: nothing happens."""
+        if self._waiters.pop(ticket, None) is not None:
+            return NO_CHANGES
+        grant = self._grants.pop(ticket, None)
+        if grant is None:
+            return NO_CHANGES
+        if isinstance(grant, Reuse):
+            return self.checkin(grant.conn_id, now)
+        self._forget(self._entries[grant.conn_id])
+        return self._settle()
+
+    def opened(self, conn_id: int, connection: WireConnection, now: float) -> Changes:
+        """The connection for an `Open` is up; the request that opened it holds it."""
+        entry = self._entry(conn_id)
+        if entry.connection is not None:
+            raise RuntimeError(f"connection {conn_id} was already opened")
+        entry.connection = connection
+        self._connecting -= 1
+        if connection.max_streams > 1:
+            self._share(entry)
+        return self._settle()
+
+    def open_failed(self, conn_id: int) -> Changes:
+        """Opening failed or was cancelled: the slot is free again."""
+        entry = self._entry(conn_id)
+        if entry.connection is not None:
+            raise RuntimeError(f"connection {conn_id} is open; check it in instead")
+        self._forget(entry)
+        return self._settle()
+
+    def checkin(self, conn_id: int, now: float) -> Changes:
+        """A request is done with the connection (its stream was released).
+
+        A reusable idle connection is kept for reuse; any other connection that no
+        request holds any more is returned for closing.
+        """
+        entry = self._entry(conn_id)
+        connection = entry.connection
+        if connection is None:
+            raise RuntimeError(f"connection {conn_id} is still connecting; use open_failed")
+        if entry.streams == 0:
+            raise RuntimeError(f"connection {conn_id} is not checked out")
+        entry.streams -= 1
+        if self._keepalive_expiry is not None and self._idle_all:
+            self._expire(now)
+        if entry.streams:
+            # A multiplexed connection still in use by other requests.
+            if connection.is_reusable:
+                self._share(entry)
+            else:
+                self._unshare(entry)
+        elif connection.is_reusable and connection.is_idle:
+            self._unshare(entry)
+            entry.idle_since = now
+            self._idle.setdefault(entry.origin, {})[conn_id] = entry
+            self._idle_all[conn_id] = entry
+        else:
+            self._forget(entry)
+            self._to_close.append(conn_id)
+        return self._settle()
+
+    def expire(self, now: float) -> Changes:
+        """Close idle connections older than ``keepalive_expiry`` (for a periodic sweep)."""
+        if self._keepalive_expiry is not None and self._idle_all:
+            self._expire(now)
+        return self._settle()
+
+    def statistics(self) -> PoolStatistics:
+        total = len(self._entries)
+        idle = len(self._idle_all)
+        return PoolStatistics(
+            connections=total,
+            connecting=self._connecting,
+            active=total - idle - self._connecting,
+            idle=idle,
+            waiters=len(self._waiters),
+        )
+
+    # -- internals ----------------------------------------------------------------
+
+    def _entry(self, conn_id: int) -> _Entry:
+        try:
+            return self._entries[conn_id]
+        except KeyError:
+            raise ValueError(f"unknown connection id {conn_id}") from None
+
+    def _assign(self, origin: Hashable, fresh: bool) -> tuple[_Entry, bool] | None:
+        """Reserve a connection (reused: True) or a slot (False) for ``origin``."""
+        if not fresh:
+            shared = self._shared.get(origin)
+            while shared:
+                entry = next(iter(shared.values()))
+                connection = entry.connection
+                assert connection is not None
+                if connection.can_start_request and entry.streams < connection.max_streams:
+                    entry.streams += 1
+                    self._share(entry)  # drops it from the shared set once it is full
+                    return entry, True
+                self._unshare(entry)  # the machine filled up or is closing meanwhile
+            idle = self._idle.get(origin)
+            while idle:
+                conn_id, entry = idle.popitem()
+                del self._idle_all[conn_id]
+                if not idle:
+                    del self._idle[origin]
+                connection = entry.connection
+                assert connection is not None
+                if not connection.is_reusable:
+                    self._forget(entry)
+                    self._to_close.append(conn_id)
+                    continue
+                entry.streams = 1
+                if connection.max_streams > 1:
+                    self._share(entry)
+                return entry, True
+        if self._max_connections is not None and len(self._entries) >= self._max_connections:
+            if not self._idle_all:
+                return None
+            # Full, but an idle connection to another origin (or, for a fresh
+            # connection, to this one) can make room: close the oldest.
+            oldest = next(iter(self._idle_all.values()))
+            self._forget(oldest)
+            self._to_close.append(oldest.conn_id)
+        self._last_conn_id += 1
+        entry = _Entry(self._last_conn_id, origin)
+        self._entries[entry.conn_id] = entry
+        self._connecting += 1
+        return entry, False
+
+    def _share(self, entry: _Entry) -> None:
+        """Offer a multiplexed connection to more requests if it has room, or stop."""
+        connection = entry.connection
+        assert connection is not None
+        if connection.can_start_request and entry.streams < connection.max_streams:
+            self._shared.setdefault(entry.origin, {})[entry.conn_id] = entry
+        else:
+            self._unshare(entry)
+
+    def _unshare(self, entry: _Entry) -> None:
+        shared = self._shared.get(entry.origin)
+        if shared is not None and shared.pop(entry.conn_id, None) is not None and not shared:
+            del self._shared[entry.origin]
+
+    def _forget(self, entry: _Entry) -> None:
+        """Drop a connection from every index (the caller closes it, if it is open)."""
+        conn_id = entry.conn_id
+        del self._entries[conn_id]
+        if entry.connection is None:
+            self._connecting -= 1
+        elif self._idle_all.pop(conn_id, None) is not None:
+            idle = self._idle[entry.origin]
+            del idle[conn_id]
+            if not idle:
+                del self._idle[entry.origin]
+        else:
+            self._unshare(entry)
+
+    def _expire(self, now: float) -> None:
+        expiry = self._keepalive_expiry
+        assert expiry is not None
+        idle_all = self._idle_all
+        while idle_all:
+            oldest = next(iter(idle_all.values()))
+            if now < oldest.idle_since + expiry:
+                break
+            self._forget(oldest)
+            self._to_close.append(oldest.conn_id)
+
+    def _settle(self) -> Changes:
+        """Grant what is free to waiters, trim idle connections, report the changes."""
+        waiters = self._waiters
+        while waiters:
+            ticket, (origin, fresh) = next(iter(waiters.items()))
+            found = self._assign(origin, fresh)
+            if found is None:
+                break
+            del waiters[ticket]
+            self._grant(ticket, found)
+        if waiters and self._shared:
+            self._serve_shared()
+        if self._max_keepalive is not None:
+            idle_all = self._idle_all
+            while len(idle_all) > self._max_keepalive:
+                oldest = next(iter(idle_all.values()))
+                self._forget(oldest)
+                self._to_close.append(oldest.conn_id)
+        if not (self._to_close or self._wake):
+            return NO_CHANGES
+        changes = Changes(tuple(self._to_close), tuple(self._wake))
+        self._to_close.clear()
+        self._wake.clear()
+        return changes
+
+    def _serve_shared(self) -> None:
+        """Give waiters behind the queue's head a stream on a shared connection of their
+        origin (the head itself may be waiting for a slot for another origin)."""
+        for ticket, (origin, fresh) in list(self._waiters.items()):
+            if not fresh and origin in self._shared:
+                found = self._assign(origin, fresh)
+                if found is not None:
+                    del self._waiters[ticket]
+                    self._grant(ticket, found)
+
+    def _grant(self, ticket: int, found: tuple[_Entry, bool]) -> None:
+        entry, reused = found
+        if reused:
+            assert entry.connection is not None
+            self._grants[ticket] = Reuse(entry.conn_id, entry.connection)
+        else:
+            self._grants[ticket] = Open(entry.conn_id)
+        self._wake.append(ticket)
+
+    def _take_close(self) -> tuple[int, ...]:
+        if not self._to_close:
+            return ()
+        close = tuple(self._to_close)
+        self._to_close.clear()
+        return close

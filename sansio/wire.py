@@ -1,0 +1,195 @@
+"""The wire interface: one protocol for the HTTP/1.1 and HTTP/2 connection machines.
+
+A wire connection is a pull-style machine in the manner of h11. It owns no socket and
+reads no clock; the shell asks it what to do next and carries out the answer::
+
+    sid = conn.start_request(head, has_body=body is not None)
+    while True:
+        step = conn.next_step(sid)
+        if step is SEND:            # bytes are queued
+            sock.sendall(conn.data_to_send())
+        elif step is RECEIVE:       # the machine needs more bytes
+            conn.receive_data(sock.recv(65536))      # b"" means EOF
+        elif step is NEED_BODY:     # hand over the next request body chunk
+            conn.send_body(sid, next(body, None))    # None ends the body
+        elif isinstance(step, ResponseHead):
+            break                   # body chunks follow: BodyChunk ..., then EndOfBody
+    ...
+    conn.release(sid)               # always, also after errors and early closes
+
+Rules every implementation keeps:
+
+- Bytes are the only currency: a request head is method, target and header bytes that
+  the caller has already validated (the models do it once); responses come back as bytes.
+- ``receive_data(b"")`` means EOF, as in h11. Bytes (or EOF) that arrive while the
+  connection has no response to read are never parsed as a later response (RFC 9112
+  §6.3, "bytes after a complete response"): for HTTP/1.1 they make the connection
+  unusable. Before a shell reuses an idle connection it checks that one socket for
+  readability and feeds whatever is there; afterwards `is_reusable` has the answer.
+- Streams are named by ``int`` ids so that HTTP/2 fits the same calls. HTTP/1.1 runs
+  one stream at a time (`max_streams` is 1).
+- Every failure the shell sees (a write or read that failed, a timeout, a
+  cancellation) is reported with `io_failed` before the shell re-raises, and every
+  stream ends with `release`, so a connection in an unknown state is never reused.
+- Machines raise only conch's `LocalProtocolError` / `RemoteProtocolError` for protocol
+  problems, and ``RuntimeError``/``ValueError`` for calls out of order (a shell bug).
+  Any other exception is a bug in the machine.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+__all__ = [
+    "NEED_BODY",
+    "RECEIVE",
+    "SEND",
+    "BodyChunk",
+    "EndOfBody",
+    "FailurePhase",
+    "RequestHead",
+    "ResponseHead",
+    "Signal",
+    "Step",
+    "WireConnection",
+]
+
+
+class Signal(enum.Enum):
+    """What a shell must do before asking `WireConnection.next_step` again."""
+
+    SEND = "send"
+    """Bytes are queued: call `data_to_send` and write all of them."""
+    RECEIVE = "receive"
+    """More bytes are needed: read from the socket and call `receive_data`."""
+    NEED_BODY = "need_body"
+    """Give the next request body chunk with `send_body` (``None`` ends the body)."""
+
+
+SEND = Signal.SEND
+RECEIVE = Signal.RECEIVE
+NEED_BODY = Signal.NEED_BODY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestHead:
+    """A request head as bytes. Header names and values must already be validated.
+
+    ``authority`` and ``scheme`` feed HTTP/2's ``:authority``/``:scheme``
+    pseudo-headers; HTTP/1.1 ignores them and sends the ``Host`` header the caller
+    put in ``headers``.
+    """
+
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+    authority: bytes
+    scheme: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseHead:
+    """The final response head (1xx informational responses are skipped, except 101)."""
+
+    status_code: int
+    reason: bytes
+    headers: list[tuple[bytes, bytes]]  # names in the casing the server sent
+    http_version: str  # "HTTP/1.1", "HTTP/1.0" (and "HTTP/2" from the HTTP/2 machine)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyChunk:
+    """A piece of the response body, never empty."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfBody:
+    """The response is complete; ``trailers`` holds trailer fields, if any."""
+
+    trailers: list[tuple[bytes, bytes]]
+
+
+Step: TypeAlias = Signal | ResponseHead | BodyChunk | EndOfBody
+
+
+class FailurePhase(enum.Enum):
+    """How far an exchange had got when it failed (see `pool.retry_safe`)."""
+
+    SENDING = "sending"
+    """The request was not completely handed over; no response byte had arrived."""
+    AWAITING_RESPONSE = "awaiting_response"
+    """The request was sent and not a single byte of a response had arrived."""
+    RECEIVING = "receiving"
+    """Some of the response had arrived: the server saw the request. Never replay."""
+
+
+class WireConnection(Protocol):
+    """What the pool and the shells need from a connection machine (HTTP/1.1 or HTTP/2)."""
+
+    @property
+    def is_idle(self) -> bool:
+        """No stream is in flight (every stream has been released)."""
+        ...
+
+    @property
+    def is_reusable(self) -> bool:
+        """The connection may carry more requests once its current streams end.
+
+        False for good after ``Connection: close``, an HTTP/1.0 peer, EOF, bytes
+        while idle, a protocol error, `io_failed`, or a stream released early.
+        """
+        ...
+
+    @property
+    def can_start_request(self) -> bool:
+        """`start_request` may be called now (reusable and below `max_streams`)."""
+        ...
+
+    @property
+    def max_streams(self) -> int:
+        """How many streams may run at once: 1 for HTTP/1.1."""
+        ...
+
+    def start_request(self, head: RequestHead, *, has_body: bool) -> int:
+        """Queue a request head and return its stream id.
+
+        With ``has_body`` the machine asks for the body with `NEED_BODY`; without it
+        the request ends with the head.
+        """
+        ...
+
+    def send_body(self, stream_id: int, data: bytes | None) -> None:
+        """Queue the next request body chunk; ``None`` ends the body."""
+        ...
+
+    def data_to_send(self) -> bytes:
+        """Take every queued byte (possibly ``b""``); the shell writes all of it."""
+        ...
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes read from the socket; ``b""`` means EOF. Parsing waits for `next_step`."""
+        ...
+
+    def next_step(self, stream_id: int) -> Step:
+        """What the shell must do next for this stream, or the next piece of its response."""
+        ...
+
+    def send_failed(self, stream_id: int) -> None:
+        """A write failed: stop sending, but keep reading (the server may have answered)."""
+        ...
+
+    def io_failed(self, stream_id: int) -> None:
+        """A read or write failed or was cancelled: the connection is never reused."""
+        ...
+
+    def failure_phase(self, stream_id: int) -> FailurePhase:
+        """How far the stream had got; ask after a failure and before `release`."""
+        ...
+
+    def release(self, stream_id: int) -> None:
+        """The caller is done with the stream, perhaps before its response ended."""
+        ...

@@ -1,0 +1,125 @@
+"""Top-level `request`, `get`, `post`, ... and `stream`: one-off requests on a fresh Client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sansio._types import (
+    AuthTypes,
+    CookieTypes,
+    HeaderTypes,
+    ProxyTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestFiles,
+    TimeoutTypes,
+)
+from sansio.client import resolve_follow_redirects
+from sansio.config import DEFAULT_TIMEOUT_CONFIG
+from sansio.models import Response
+from sansio.urls import URL
+
+from .client import Client
+
+__all__ = ["delete", "get", "head", "options", "patch", "post", "put", "request", "stream"]
+
+
+def request(
+    method: str,
+    url: URL | str,
+    *,
+    params: QueryParamTypes | None = None,
+    content: RequestContent | None = None,
+    data: RequestData | None = None,
+    files: RequestFiles | None = None,
+    json: Any | None = None,
+    headers: HeaderTypes | None = None,
+    cookies: CookieTypes | None = None,
+    auth: AuthTypes | None = None,
+    proxy: ProxyTypes | None = None,
+    timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+    follow_redirects: bool = False,
+    verify: Any = True,
+    trust_env: bool = True,
+    allow_redirects: bool | None = None,
+) -> Response:
+    """Send one request on a new `Client` and return the response, body read."""
+    follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+    with Client(
+        cookies=cookies, proxy=proxy, verify=verify, timeout=timeout, trust_env=trust_env
+    ) as client:
+        return client.request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, auth=auth, follow_redirects=follow,
+        )  # fmt: skip
+
+
+@contextmanager
+def stream(
+    method: str,
+    url: URL | str,
+    *,
+    params: QueryParamTypes | None = None,
+    content: RequestContent | None = None,
+    data: RequestData | None = None,
+    files: RequestFiles | None = None,
+    json: Any | None = None,
+    headers: HeaderTypes | None = None,
+    cookies: CookieTypes | None = None,
+    auth: AuthTypes | None = None,
+    proxy: ProxyTypes | None = None,
+    timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+    follow_redirects: bool = False,
+    verify: Any = True,
+    trust_env: bool = True,
+    allow_redirects: bool | None = None,
+) -> Iterator[Response]:
+    """Send one request on a new `Client` and yield the response with its body unread."""
+    follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+    with (
+        Client(cookies=cookies, proxy=proxy, verify=verify, timeout=timeout, trust_env=trust_env)
+        as client,
+        client.stream(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, auth=auth, follow_redirects=follow,
+        ) as response,
+    ):  # fmt: skip
+        yield response
+
+
+def get(url: URL | str, **kwargs: Any) -> Response:
+    """Send a GET request (see `request` for the keyword arguments)."""
+    return request("GET", url, **kwargs)
+
+
+def options(url: URL | str, **kwargs: Any) -> Response:
+    """Send an OPTIONS request."""
+    return request("OPTIONS", url, **kwargs)
+
+
+def head(url: URL | str, **kwargs: Any) -> Response:
+    """Send a HEAD request."""
+    return request("HEAD", url, **kwargs)
+
+
+def post(url: URL | str, **kwargs: Any) -> Response:
+    """Send a POST request."""
+    return request("POST", url, **kwargs)
+
+
+def put(url: URL | str, **kwargs: Any) -> Response:
+    """Send a PUT request."""
+    return request("PUT", url, **kwargs)
+
+
+def patch(url: URL | str, **kwargs: Any) -> Response:
+    """Send a PATCH request."""
+    return request("PATCH", url, **kwargs)
+
+
+def delete(url: URL | str, **kwargs: Any) -> Response:
+    """Send a DELETE request."""
+    return request("DELETE", url, **kwargs)

@@ -1,0 +1,414 @@
+"""The blocking network backend: sockets and ssl, nothing about HTTP.
+
+A `SyncStream` moves bytes with a timeout per call and reports failures as conch
+exceptions, mapped in one place per direction (`_fail`): a timeout becomes
+Connect/Read/WriteTimeout, any other OSError (ssl errors and DNS failures included)
+Connect/Read/WriteError, with the original exception chained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sansio.exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ReadError,
+    ReadTimeout,
+    TimeoutException,
+    WriteError,
+    WriteTimeout,
+)
+
+__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "sleep"]
+
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes] | tuple[int, int, None, int]
+
+# The largest TLS record payload (RFC 8446 section 5.1): one read of the outer stream
+# for TLS inside TLS never needs more than one record plus its header.
+TLS_RECORD_SIZE = 16384 + 256
+
+# The socket module reads a timeout of 0 as "non-blocking" (and rejects negatives), which
+# reports "no data yet" as an error, not a timeout. A caller whose deadline has passed
+# still gets whatever is already waiting, then a timeout.
+_SMALLEST_TIMEOUT = 1e-6
+
+_CONNECT = (ConnectTimeout, ConnectError)
+_READ = (ReadTimeout, ReadError)
+_WRITE = (WriteTimeout, WriteError)
+
+
+def _fail(
+    exc: BaseException, kinds: tuple[type[TimeoutException], type[NetworkError]]
+) -> Exception:
+    """The conch exception for a failed socket call; raise it ``from exc``."""
+    cls = kinds[0] if isinstance(exc, TimeoutError) else kinds[1]
+    return cls(str(exc) or type(exc).__name__)
+
+
+def _clamp(timeout: float | None) -> float | None:
+    if timeout is None or timeout > _SMALLEST_TIMEOUT:
+        return timeout
+    return _SMALLEST_TIMEOUT
+
+
+def _readable(sock: socket.socket) -> bool:
+    # poll() where there is one: select() cannot watch a descriptor above FD_SETSIZE.
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
+
+
+class SyncStream:
+    """A connected socket, plain or TLS."""
+
+    __slots__ = ("_sock", "_stash", "_timeout")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout: float | None = sock.gettimeout()
+        # Data read by is_readable() on a TLS stream, served before the socket is read.
+        self._stash = b""
+
+    def _unstash(self, max_bytes: int) -> bytes:
+        data = self._stash
+        if len(data) > max_bytes:
+            self._stash = data[max_bytes:]
+            return data[:max_bytes]
+        self._stash = b""
+        return data
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        timeout = _clamp(timeout)
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+        """Send every byte of ``data``, or raise WriteTimeout/WriteError."""
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise _fail(exc, _WRITE) from exc
+
+    def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
+        if self._stash:
+            return self._unstash(max_bytes)
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            return self._sock.recv(max_bytes)
+        except OSError as exc:
+            raise _fail(exc, _READ) from exc
+
+    def recv_into(self, buffer: bytearray | memoryview, timeout: float | None) -> int:
+        """Fill the start of ``buffer``; returns the byte count, 0 at end of stream."""
+        if self._stash:
+            data = self._unstash(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            return self._sock.recv_into(buffer)
+        except OSError as exc:
+            raise _fail(exc, _READ) from exc
+
+    def start_tls(
+        self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> SyncStream:
+        """Run a TLS handshake over this stream; use only the returned stream afterwards.
+
+        ``server_hostname`` is sent as SNI and checked against the certificate when the
+        context checks hostnames. On failure the connection is closed.
+        """
+        if isinstance(self._sock, ssl.SSLSocket):
+            return _TLSInTLSStream(self, ctx, server_hostname, timeout)
+        try:
+            self._set_timeout(timeout)
+            sock = ctx.wrap_socket(
+                self._sock, server_hostname=server_hostname, do_handshake_on_connect=False
+            )
+        except OSError as exc:
+            self.close()
+            raise _fail(exc, _CONNECT) from exc
+        # wrap_socket took over the descriptor; this stream now owns nothing.
+        try:
+            sock.do_handshake()
+        except OSError as exc:
+            sock.close()
+            raise _fail(exc, _CONNECT) from exc
+        return SyncStream(sock)
+
+    def is_readable(self) -> bool:
+        """True when data or end of stream is waiting (checked without blocking).
+
+        On an idle keep-alive connection this means the server closed it or sent
+        something unasked for: either way it must not be reused.
+        """
+        sock = self._sock
+        if self._stash or sock.fileno() == -1:
+            return True
+        if not isinstance(sock, ssl.SSLSocket):
+            return _readable(sock)
+        if sock.pending():
+            return True
+        if not _readable(sock):
+            return False
+        # Bytes on the wire may be TLS housekeeping, such as TLS 1.3 session tickets, and
+        # no data at all: let ssl read them without waiting, and keep any data it finds.
+        try:
+            sock.settimeout(0.0)
+            self._stash = sock.recv(TLS_RECORD_SIZE)
+        except ssl.SSLWantReadError:
+            return False
+        except OSError:
+            return True  # the next recv reports the failure
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(self._timeout)
+        return True
+
+    def close(self) -> None:
+        """Close the connection (idempotent; errors are ignored)."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The protocol the server chose through ALPN, or None."""
+        sock = self._sock
+        return sock.selected_alpn_protocol() if isinstance(sock, ssl.SSLSocket) else None
+
+    def get_extra_info(self, name: str) -> Any:
+        """httpcore's network_stream extras: ssl_object, client_addr, server_addr, socket,
+        is_readable; None for anything else."""
+        sock = self._sock
+        try:
+            if name == "ssl_object":
+                return sock if isinstance(sock, ssl.SSLSocket) else None
+            if name == "client_addr":
+                return sock.getsockname()
+            if name == "server_addr":
+                return sock.getpeername()
+        except OSError:
+            return None
+        if name == "socket":
+            return sock
+        if name == "is_readable":
+            return self.is_readable()
+        return None
+
+
+class _TLSInTLSStream(SyncStream):
+    """TLS over a stream that is already TLS (an HTTPS proxy tunnel to an HTTPS origin).
+
+    ``ssl.SSLSocket`` cannot wrap another SSLSocket, so the inner TLS runs in memory
+    (``SSLObject`` + ``MemoryBIO``) and its records travel through the outer stream.
+    """
+
+    __slots__ = ("_closed", "_incoming", "_outer", "_outgoing", "_ssl")
+
+    def __init__(
+        self,
+        outer: SyncStream,
+        ctx: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+    ) -> None:
+        super().__init__(outer._sock)
+        self._closed = False
+        self._outer = outer
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        try:
+            self._ssl = ctx.wrap_bio(
+                self._incoming, self._outgoing, server_hostname=server_hostname
+            )
+            self._pump(timeout, self._ssl.do_handshake)
+        except BaseException as exc:
+            outer.close()
+            if isinstance(exc, OSError):
+                raise _fail(exc, _CONNECT) from exc
+            if isinstance(exc, NetworkError | TimeoutException):
+                err = ConnectTimeout if isinstance(exc, TimeoutException) else ConnectError
+                raise err(str(exc)) from exc
+            raise
+
+    def _pump(self, timeout: float | None, op: Any, *args: Any) -> Any:
+        """Run an SSLObject call to completion, moving records through the outer stream."""
+        outer = self._outer
+        while True:
+            try:
+                result = op(*args)
+            except ssl.SSLWantReadError:
+                pending = self._outgoing.read()
+                if pending:
+                    outer.send_all(pending, timeout)
+                data = outer.recv(TLS_RECORD_SIZE, timeout)
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()
+                continue
+            pending = self._outgoing.read()
+            if pending:
+                outer.send_all(pending, timeout)
+            return result
+
+    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                sent = self._pump(timeout, self._ssl.write, view)
+                view = view[sent:]
+        except ssl.SSLError as exc:
+            raise _fail(exc, _WRITE) from exc
+
+    def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+        if self._stash:
+            return self._unstash(max_bytes)
+        if self._closed:
+            raise ReadError("stream closed")  # the SSLObject would repeat a past EOF
+        try:
+            data: bytes = self._pump(timeout, self._ssl.read, max_bytes)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""
+        except ssl.SSLError as exc:
+            raise _fail(exc, _READ) from exc
+        return data
+
+    def recv_into(self, buffer: bytearray | memoryview, timeout: float | None) -> int:
+        data = self.recv(len(buffer), timeout)
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def start_tls(
+        self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> SyncStream:
+        return _TLSInTLSStream(self, ctx, server_hostname, timeout)
+
+    def is_readable(self) -> bool:
+        if self._stash or self._ssl.pending():
+            return True
+        if not self._outer.is_readable():
+            return False
+        # As in SyncStream: the outer data may hold only inner TLS housekeeping.
+        try:
+            self._stash = self.recv(TLS_RECORD_SIZE, 0.0)
+        except ReadTimeout:
+            return False
+        except NetworkError:
+            return True  # the next recv reports the failure
+        return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._outer.close()
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self._ssl.selected_alpn_protocol()
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "ssl_object":
+            return self._ssl
+        if name == "is_readable":
+            return self.is_readable()
+        return self._outer.get_extra_info(name)
+
+
+def _make_socket(
+    family: int,
+    kind: int,
+    proto: int,
+    timeout: float | None,
+    socket_options: Iterable[SocketOption] | None,
+) -> socket.socket:
+    sock = socket.socket(family, kind, proto)
+    try:
+        if family != socket.AF_UNIX:
+            # Requests are small writes followed by a wait: Nagle would add a round trip.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        sock.settimeout(_clamp(timeout))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    local_address: str | None = None,
+    socket_options: Iterable[SocketOption] | None = None,
+) -> SyncStream:
+    """Open a TCP connection, trying each address of ``host`` in turn (IPv4 and IPv6).
+
+    ``timeout`` bounds each attempt, as in ``socket.create_connection``; when all fail,
+    the last failure is raised as ConnectTimeout or ConnectError. ``socket_options`` are
+    set before connecting; ``local_address`` is an IP address to bind to (port 0).
+    """
+    family = socket.AF_UNSPEC
+    if local_address is not None:
+        family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
+    options = list(socket_options) if socket_options is not None else None
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _fail(exc, _CONNECT) from exc
+    last: OSError | None = None
+    for af, kind, proto, _canon, address in infos:
+        sock = None
+        try:
+            sock = _make_socket(af, kind, proto, timeout, options)
+            if local_address is not None:
+                sock.bind((local_address, 0))
+            sock.connect(address)
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            last = exc
+            continue
+        return SyncStream(sock)
+    if last is None:
+        raise ConnectError(f"no address found for {host!r}")
+    raise _fail(last, _CONNECT) from last
+
+
+def connect_unix(
+    path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
+) -> SyncStream:
+    """Open a connection to the Unix domain socket at ``path``."""
+    try:
+        sock = _make_socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, timeout, socket_options)
+    except OSError as exc:
+        raise _fail(exc, _CONNECT) from exc
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise _fail(exc, _CONNECT) from exc
+    return SyncStream(sock)
+
+
+def sleep(seconds: float) -> None:
+    """Block for ``seconds``."""
+    time.sleep(seconds)

@@ -1,0 +1,302 @@
+"""`Client`: the blocking client. It performs the actions `sansio.flow` decides."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sansio import actions as act
+from sansio._types import (
+    AuthTypes,
+    CertTypes,
+    CookieTypes,
+    HeaderTypes,
+    ProxyTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
+from sansio.client import BaseClient, ClientState, EventHook, resolve_follow_redirects
+from sansio.config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONFIG,
+    USE_CLIENT_DEFAULT,
+    Limits,
+    UseClientDefault,
+)
+from sansio.flow import send_flow
+from sansio.models import Request, Response
+from sansio.mounts import MountTable
+from sansio.streams import SyncByteStream
+from sansio.transports import BaseTransport
+from sansio.urls import URL
+
+from .transport import HTTPTransport
+
+__all__ = ["Client"]
+
+C = TypeVar("C", bound="Client")
+
+
+class _TimedStream(SyncByteStream):
+    """Sets `response.elapsed` when the response body is closed."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
+        self._stream = stream
+        self._response = response
+        self._start = start
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        self._stream.close()
+
+
+class Client(BaseClient):
+    """A blocking HTTP client with connection pooling, as `httpx.Client`.
+
+    Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        verify: Any = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        proxy: ProxyTypes | None = None,
+        mounts: Mapping[str, BaseTransport | None] | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+        follow_redirects: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        event_hooks: Mapping[str, list[EventHook]] | None = None,
+        base_url: URL | str = "",
+        transport: BaseTransport | None = None,
+        default_encoding: Any = "utf-8",
+        max_decoded_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            auth=auth,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            event_hooks=event_hooks,
+            base_url=base_url,
+            trust_env=trust_env,
+            default_encoding=default_encoding,
+            max_decoded_size=max_decoded_size,
+        )
+        self._transport = transport or HTTPTransport(
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            http1=http1,
+            http2=http2,
+            limits=limits,
+            proxy=proxy,
+        )
+        self._mounts: MountTable[BaseTransport | None] = MountTable(mounts or {})
+
+    def _transport_for_url(self, url: URL) -> BaseTransport:
+        return self._mounts.lookup(url, None) or self._transport
+
+    def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Build and send a request; the response body is read before returning."""
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        return self.send(request, auth=auth, follow_redirects=follow)
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Iterator[Response]:
+        """Send a request and yield the response with its body unread; close it after."""
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        response = self.send(request, auth=auth, follow_redirects=follow, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Response:
+        """Send `request`, handling auth, redirects, cookies and hooks as configured."""
+        options = self._send_options(
+            request, stream=stream, auth=auth, follow_redirects=follow_redirects
+        )
+        flow = send_flow(request, options)
+        user_auth: list[Generator[Request, Response, None]] = []
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    action = flow.send(result) if error is None else flow.throw(error)
+                except StopIteration as done:
+                    response: Response = done.value
+                    return response
+                try:
+                    result, error = self._perform(action, user_auth), None
+                except BaseException as exc:  # the core decides what to close, then re-raises
+                    result, error = None, exc
+        finally:
+            for generator in user_auth:
+                generator.close()
+
+    def _perform(
+        self, action: act.Action, user_auth: list[Generator[Request, Response, None]]
+    ) -> Any:
+        match action:
+            case act.SendRequest(request):
+                start = time.perf_counter()
+                response = self._transport_for_url(request.url).handle_request(request)
+                assert isinstance(response.stream, SyncByteStream)
+                response.stream = _TimedStream(response.stream, response, start)
+                return response
+            case act.ReadResponse(response):
+                return response.read()
+            case act.DrainResponse(response, limit):
+                return response.drain(limit)
+            case act.CloseResponse(response):
+                return response.close()
+            case act.ReadRequest(request):
+                return request.read()
+            case act.CallHooks(hooks, argument):
+                for hook in hooks:
+                    hook(argument)
+                return None
+            case act.StartUserAuth(auth, request):
+                user_auth.append(auth.sync_auth_flow(request))
+                return next(user_auth[-1])
+            case act.StepUserAuth(response):
+                try:
+                    return user_auth[-1].send(response)
+                except StopIteration:
+                    return None
+
+    def get(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a GET request (see `request` for the keyword arguments)."""
+        return self.request("GET", url, **kwargs)
+
+    def options(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send an OPTIONS request."""
+        return self.request("OPTIONS", url, **kwargs)
+
+    def head(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a HEAD request."""
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a POST request."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PUT request."""
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PATCH request."""
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a DELETE request."""
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        """Close every transport and its connections; the client cannot be used after."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        self._transport.close()
+        for transport in self._mounts.values():
+            if transport is not None:
+                transport.close()
+
+    def __enter__(self: C) -> C:
+        if self._state is not ClientState.UNOPENED:
+            raise RuntimeError(
+                "A Client can be opened only once; it cannot be reopened after closing."
+                if self._state is ClientState.CLOSED
+                else "This Client is already open."
+            )
+        self._state = ClientState.OPENED
+        self._transport.__enter__()
+        for transport in self._mounts.values():
+            if transport is not None:
+                transport.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.close()

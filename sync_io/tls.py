@@ -1,0 +1,145 @@
+"""SSL contexts from TLS settings; shared by the blocking and the async shells.
+
+`create_ssl_context` is httpx 0.28's public function, with the same arguments and results.
+`context_for` is what the transports call: it turns a `sansio.tls.TLSConfig` into a context
+with ALPN set, and keeps the contexts that need no user file (``verify=True`` or ``False``,
+no client certificate) in a small cache. Loading the CA bundle takes milliseconds, and
+httpx pays it for every client it builds; here it is paid once per trust setting, on the
+first connection that needs it, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import warnings
+from collections.abc import Mapping
+
+import certifi
+
+from sansio._types import CertTypes
+from sansio.tls import TLSConfig
+
+__all__ = ["CONTEXT_CACHE_SIZE", "context_for", "create_ssl_context"]
+
+# How many shared contexts to keep. A process sees one or two trust settings times one or
+# two ALPN lists; the bound only matters for a program that keeps changing SSL_CERT_FILE.
+# Past it the cache starts over (contexts in use stay valid: they are plain objects).
+CONTEXT_CACHE_SIZE = 16
+
+_cache: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+
+def _harden(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    # Python's own defaults today, set explicitly so an older OpenSSL policy cannot lower them.
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_COMPRESSION  # CRIME
+    return ctx
+
+
+def _verifying_context(
+    environ: Mapping[str, str], trust_env: bool, cafile: str | None = None
+) -> ssl.SSLContext:
+    if cafile is not None:
+        if os.path.isdir(cafile):
+            return _harden(ssl.create_default_context(capath=cafile))
+        return _harden(ssl.create_default_context(cafile=cafile))
+    if trust_env and environ.get("SSL_CERT_FILE"):
+        return _harden(ssl.create_default_context(cafile=environ["SSL_CERT_FILE"]))
+    if trust_env and environ.get("SSL_CERT_DIR"):
+        return _harden(ssl.create_default_context(capath=environ["SSL_CERT_DIR"]))
+    return _harden(ssl.create_default_context(cafile=certifi.where()))
+
+
+def _unverified_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return _harden(ctx)
+
+
+def _load_cert(ctx: ssl.SSLContext, cert: CertTypes) -> None:
+    if isinstance(cert, str):
+        ctx.load_cert_chain(cert)
+    else:
+        ctx.load_cert_chain(*cert)
+
+
+def _build(
+    verify: object, cert: CertTypes | None, trust_env: bool, environ: Mapping[str, str]
+) -> ssl.SSLContext:
+    if verify is True:
+        ctx = _verifying_context(environ, trust_env)
+    elif verify is False:
+        ctx = _unverified_context()
+    elif isinstance(verify, str):
+        # A missing path raises FileNotFoundError, as in httpx.
+        ctx = _verifying_context(environ, trust_env, cafile=verify)
+    elif isinstance(verify, ssl.SSLContext):
+        ctx = verify
+    else:
+        raise TypeError(
+            f"verify must be True, False, a CA bundle path or an ssl.SSLContext, not {verify!r}"
+        )
+    if cert:
+        _load_cert(ctx, cert)
+    return ctx
+
+
+def create_ssl_context(
+    verify: ssl.SSLContext | str | bool = True,
+    cert: CertTypes | None = None,
+    trust_env: bool = True,
+) -> ssl.SSLContext:
+    """An SSL context as httpx 0.28 builds it.
+
+    ``verify=True`` trusts certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR from the
+    environment when ``trust_env``; ``False`` checks nothing; a path names a CA file or
+    directory; an ``ssl.SSLContext`` is returned as given. ``cert`` adds a client
+    certificate. As in httpx, ``verify=<str>`` and ``cert=`` are deprecated.
+    """
+    if isinstance(verify, str):
+        warnings.warn(
+            "verify=<str> is deprecated; pass verify=ssl.create_default_context(cafile=...) "
+            "or capath=... instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    if cert:
+        warnings.warn(
+            "cert=... is deprecated; pass an ssl.SSLContext as verify= and call its "
+            "load_cert_chain() instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return _build(verify, cert, trust_env, os.environ)
+
+
+def context_for(config: TLSConfig, environ: Mapping[str, str]) -> ssl.SSLContext:
+    """The SSL context for a connection made under ``config``, with its ALPN list set.
+
+    Contexts built from no user file are shared between clients; a user's SSLContext gets
+    the ALPN list set on it (as httpcore does); anything else is built afresh.
+    """
+    verify = config.verify
+    if config.cert is None and (verify is True or verify is False):
+        if verify and config.trust_env:
+            key: tuple[object, ...] = (
+                True,
+                config.alpn,
+                environ.get("SSL_CERT_FILE") or None,
+                None if environ.get("SSL_CERT_FILE") else environ.get("SSL_CERT_DIR") or None,
+            )
+        else:
+            key = (verify, config.alpn)
+        ctx = _cache.get(key)
+        if ctx is None:
+            ctx = _build(verify, None, config.trust_env, environ)
+            ctx.set_alpn_protocols(config.alpn)
+            if len(_cache) >= CONTEXT_CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = ctx
+        return ctx
+    ctx = _build(verify, config.cert, config.trust_env, environ)
+    ctx.set_alpn_protocols(config.alpn)
+    return ctx
