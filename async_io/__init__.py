@@ -1,0 +1,10 @@
+"""conch's async shell: asyncio and trio (chosen per call with sniffio), `AsyncClient`,
+`AsyncHTTPTransport` and `ASGITransport`."""
+
+from __future__ import annotations
+
+from .client import AsyncClient
+from .transport import AsyncHTTPTransport
+from .transports import ASGITransport, AsyncFileTransport
+
+__all__ = ["ASGITransport", "AsyncClient", "AsyncFileTransport", "AsyncHTTPTransport"]

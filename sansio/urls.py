@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from ._types import PrimitiveData, QueryParamTypes
 from .exceptions import InvalidURL
 
-__all__ = ["MAX_URL_LENGTH", "URL", "QueryParams"]
+__all__ = ["MAX_URL_LENGTH", "PARSE_CACHE_MAX_URL_LENGTH", "PARSE_CACHE_SIZE", "URL", "QueryParams"]
 
 # httpx's limit, also the order of what servers accept for a request line (nginx's
 # large_client_header_buffers and IIS cap far lower). Read at call time, so it can be
@@ -323,21 +323,29 @@ def _finish_path(path: str, has_scheme: bool, has_authority: bool) -> str:
 
 # -- splitting ---------------------------------------------------------------------------
 
+# Canonical components: scheme, userinfo, ASCII host, display host, port, path, query, fragment.
+_Parts = tuple[str, str, str, str, int | None, str, str | None, str | None]
+
 _Raw = dict[str, Any]  # raw (unchecked) components by name
+_FIELDS = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
 
 
-def _split(url: str) -> _Raw:
-    """Cut a URL string into raw components (RFC 3986 appendix B, by hand)."""
+def _split(url: str) -> list[Any]:
+    """Cut a URL string into raw components, in `_FIELDS` order (RFC 3986 appendix B)."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL("URL too long")
     _check_text(url, "URL")
-    scheme = ""
-    start = 0
-    colon = url.find(":")
-    if colon == 0:
-        start = 1  # httpx reads "://host" as an empty scheme
-    elif colon > 0 and _is_scheme(url[:colon]):
-        scheme, start = url[:colon], colon + 1
+    if url.startswith("https:"):  # the common cases skip the scheme scan
+        scheme, start = "https", 6
+    elif url.startswith("http:"):
+        scheme, start = "http", 5
+    else:
+        scheme, start = "", 0
+        colon = url.find(":")
+        if colon == 0:
+            start = 1  # httpx reads "://host" as an empty scheme
+        elif colon > 0 and _is_scheme(url[:colon]):
+            scheme, start = url[:colon], colon + 1
     end = len(url)
     fragment = query = None
     mark = url.find("#", start)
@@ -358,15 +366,44 @@ def _split(url: str) -> _Raw:
             raise InvalidURL(f"Invalid backslash in URL authority {authority!r}")
         userinfo, _, hostport = authority.rpartition("@")
         host, port = _split_hostport(hostport)
-    return {
-        "scheme": scheme,
-        "userinfo": userinfo,
-        "host": host,
-        "port": port,
-        "path": url[start:end],
-        "query": query,
-        "fragment": fragment,
-    }
+    return [scheme, userinfo, host, port, url[start:end], query, fragment]
+
+
+def _finish(parts: list[Any]) -> _Parts:
+    """Default port to None, check the path's shape, and freeze (in `_Parts` order)."""
+    scheme, userinfo, host, uhost, port, path, query, fragment = parts
+    if port is not None and port == _DEFAULT_PORTS.get(scheme):
+        port = None
+    path = _finish_path(path, bool(scheme), bool(userinfo or host or port is not None))
+    return (scheme, userinfo, host, uhost, port, path, query, fragment)
+
+
+def _canonical(raw: list[Any]) -> _Parts:
+    """Check and normalise raw components (in `_FIELDS` order)."""
+    scheme, userinfo, host, port, path, query, fragment = raw
+    ascii_host, display_host = _encode_host(host or "")
+    return _finish(
+        [
+            scheme.lower(),
+            _quote(userinfo or "", _USERINFO),
+            ascii_host,
+            display_host,
+            _normalise_port(port),
+            _quote(path or "", _PATH),
+            None if query is None else _quote(query, _QUERY),
+            None if fragment is None else _quote(fragment, _FRAGMENT),
+        ]
+    )
+
+
+# Canonical parts of recently parsed URL strings: clients ask for the same URLs over and
+# over, and a dict hit is ~10x cheaper than a parse. Bounded in entries and in the length
+# of URL kept, so it holds at most ~1 MiB; it is emptied when full (no LRU bookkeeping on
+# the hot path). Results are immutable, so sharing them is safe. Both bounds are read at
+# call time; PARSE_CACHE_MAX_URL_LENGTH = 0 turns the cache off.
+PARSE_CACHE_SIZE = 512
+PARSE_CACHE_MAX_URL_LENGTH = 2048
+_parse_cache: dict[str, _Parts] = {}
 
 
 _KWARG_TYPES: dict[str, type] = {
@@ -493,65 +530,82 @@ class URL:
 
     def __init__(self, url: URL | str = "", **kwargs: Any) -> None:
         if isinstance(url, str):
-            raw = _split(url)
             if kwargs:
-                raw.update(_kwargs_to_raw(kwargs, raw["userinfo"]))
-            self._load(raw)
+                raw = _split(url)
+                overrides = _kwargs_to_raw(kwargs, raw[1])
+                parts = _canonical([overrides.get(f, r) for f, r in zip(_FIELDS, raw, strict=True)])
+            elif len(url) > MAX_URL_LENGTH:
+                raise InvalidURL("URL too long")  # before the cache, so a lowered limit holds
+            else:
+                cached = _parse_cache.get(url)
+                if cached is None:
+                    parts = _canonical(_split(url))
+                    if len(url) <= PARSE_CACHE_MAX_URL_LENGTH:
+                        if len(_parse_cache) >= PARSE_CACHE_SIZE:
+                            _parse_cache.clear()
+                        _parse_cache[url] = parts
+                else:
+                    parts = cached
+            (
+                self._scheme,
+                self._userinfo,
+                self._host,
+                self._uhost,
+                self._port,
+                self._path,
+                self._query,
+                self._fragment,
+            ) = parts
+            self._str = self._params = None
         elif isinstance(url, URL):
-            self._scheme = url._scheme
-            self._userinfo = url._userinfo
-            self._host = url._host
-            self._uhost = url._uhost
-            self._port = url._port
-            self._path = url._path
-            self._query = url._query
-            self._fragment = url._fragment
-            self._str = url._str
-            self._params = url._params
             if kwargs:
-                self._update(_kwargs_to_raw(kwargs, url._userinfo))
+                self._update(url, _kwargs_to_raw(kwargs, url._userinfo))
+            else:
+                self._scheme = url._scheme
+                self._userinfo = url._userinfo
+                self._host = url._host
+                self._uhost = url._uhost
+                self._port = url._port
+                self._path = url._path
+                self._query = url._query
+                self._fragment = url._fragment
+                self._str = url._str
+                self._params = url._params
         else:
             raise TypeError(f"Invalid type for url. Expected str or URL, got {type(url)}: {url!r}")
 
-    def _load(self, raw: _Raw) -> None:
-        """Check and normalise every raw component."""
-        self._scheme = raw["scheme"].lower()
-        self._userinfo = _quote(raw["userinfo"] or "", _USERINFO)
-        self._host, self._uhost = _encode_host(raw["host"] or "")
-        self._port = _normalise_port(raw["port"])
-        self._path = _quote(raw["path"] or "", _PATH)
-        query, fragment = raw["query"], raw["fragment"]
-        self._query = None if query is None else _quote(query, _QUERY)
-        self._fragment = None if fragment is None else _quote(fragment, _FRAGMENT)
-        self._finish()
-
-    def _update(self, raw: _Raw) -> None:
-        """Check and normalise only the components in ``raw``; the rest are canonical."""
-        if "scheme" in raw:
-            self._scheme = raw["scheme"]
-        if "userinfo" in raw:
-            self._userinfo = _quote(raw["userinfo"] or "", _USERINFO)
+    def _update(self, url: URL, raw: _Raw) -> None:
+        """``url`` with the components in ``raw`` checked and replaced; the rest are canonical."""
+        host, uhost = url._host, url._uhost
         if "host" in raw:
-            self._host, self._uhost = _encode_host(raw["host"])
+            host, uhost = _encode_host(raw["host"])
+        userinfo, port, path = url._userinfo, url._port, url._path
+        if "userinfo" in raw:
+            userinfo = _quote(raw["userinfo"] or "", _USERINFO)
         if "port" in raw:
-            self._port = _normalise_port(raw["port"])
+            port = _normalise_port(raw["port"])
         if "path" in raw:
-            self._path = _quote(raw["path"] or "", _PATH)
+            path = _quote(raw["path"] or "", _PATH)
+        query, fragment = url._query, url._fragment
         if "query" in raw:
             query = raw["query"]
-            self._query = None if query is None else _quote(query, _QUERY)
+            query = None if query is None else _quote(query, _QUERY)
         if "fragment" in raw:
             fragment = raw["fragment"]
-            self._fragment = None if fragment is None else _quote(fragment, _FRAGMENT)
-        self._finish()
-
-    def _finish(self) -> None:
-        if self._port is not None and self._port == _DEFAULT_PORTS.get(self._scheme):
-            self._port = None
-        has_authority = bool(self._userinfo or self._host or self._port is not None)
-        self._path = _finish_path(self._path, bool(self._scheme), has_authority)
-        self._str = None
-        self._params = None
+            fragment = None if fragment is None else _quote(fragment, _FRAGMENT)
+        (
+            self._scheme,
+            self._userinfo,
+            self._host,
+            self._uhost,
+            self._port,
+            self._path,
+            self._query,
+            self._fragment,
+        ) = _finish(
+            [raw.get("scheme", url._scheme), userinfo, host, uhost, port, path, query, fragment]
+        )
+        self._str = self._params = None
 
     @classmethod
     def _make(

@@ -1,0 +1,27 @@
+"""conch's blocking shell: sockets and ssl, `Client`, `HTTPTransport`, top-level functions."""
+
+from __future__ import annotations
+
+from .api import delete, get, head, options, patch, post, put, request, stream
+from .client import Client
+from .tls import create_ssl_context
+from .transport import HTTPTransport
+from .transports import FileTransport, MockTransport, WSGITransport
+
+__all__ = [
+    "Client",
+    "FileTransport",
+    "HTTPTransport",
+    "MockTransport",
+    "WSGITransport",
+    "create_ssl_context",
+    "delete",
+    "get",
+    "head",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+    "stream",
+]

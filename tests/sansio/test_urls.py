@@ -582,6 +582,8 @@ def test_url_length_limit() -> None:
     with pytest.raises(InvalidURL) as info:
         URL(at_limit + "x")
     assert str(info.value) == "URL too long"
+    with pytest.raises(InvalidURL, match="URL too long"):
+        URL(at_limit + "x", path="/")  # with components too
 
 
 def test_component_length_limit() -> None:
@@ -1062,8 +1064,75 @@ def test_queryparams_encoding(params: dict[str, str], text: str) -> None:
 
 
 def test_public_names() -> None:
-    assert urls.__all__ == ["MAX_URL_LENGTH", "URL", "QueryParams"]
+    assert set(urls.__all__) == {
+        "MAX_URL_LENGTH",
+        "PARSE_CACHE_MAX_URL_LENGTH",
+        "PARSE_CACHE_SIZE",
+        "URL",
+        "QueryParams",
+    }
     assert MAX_URL_LENGTH == 65536
+
+
+# -- the parse cache ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_cache(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    cache: dict[str, Any] = {}
+    monkeypatch.setattr(urls, "_parse_cache", cache)
+    return cache
+
+
+def test_parse_cache_size_limit(
+    empty_cache: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert urls.PARSE_CACHE_SIZE == 512
+    monkeypatch.setattr(urls, "PARSE_CACHE_SIZE", 3)
+    for i in range(3):
+        URL(f"http://a/{i}")
+    assert list(empty_cache) == ["http://a/0", "http://a/1", "http://a/2"]  # at the limit
+    URL("http://a/3")  # one past: emptied, then this one kept
+    assert list(empty_cache) == ["http://a/3"]
+
+
+def test_parse_cache_url_length_limit(empty_cache: dict[str, Any]) -> None:
+    prefix = "http://a/"
+    at_limit = prefix + "x" * (urls.PARSE_CACHE_MAX_URL_LENGTH - len(prefix))
+    URL(at_limit)
+    URL(at_limit + "x")
+    assert list(empty_cache) == [at_limit]
+
+
+def test_parse_cache_hits_give_independent_equal_urls(empty_cache: dict[str, Any]) -> None:
+    first = URL("HTTP://Example.com:80/a/../b?x=1")
+    second = URL("HTTP://Example.com:80/a/../b?x=1")
+    assert first == second == "http://example.com/b?x=1"
+    assert first is not second
+    assert second.params == QueryParams("x=1")
+    assert len(empty_cache) == 1
+
+
+def test_parse_cache_can_be_turned_off(
+    empty_cache: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(urls, "PARSE_CACHE_MAX_URL_LENGTH", 0)
+    URL("http://a/")
+    assert not empty_cache
+
+
+def test_a_lowered_length_limit_applies_to_cached_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    URL("http://example.com/cached")
+    monkeypatch.setattr(urls, "MAX_URL_LENGTH", 10)
+    with pytest.raises(InvalidURL, match="URL too long"):
+        URL("http://example.com/cached")
+
+
+def test_invalid_urls_are_not_cached(empty_cache: dict[str, Any]) -> None:
+    for _ in range(2):
+        with pytest.raises(InvalidURL):
+            URL("http://a b/")
+    assert not empty_cache
 
 
 # -- properties --------------------------------------------------------------------------

@@ -132,7 +132,8 @@ def greet_and_close(conn: socket.socket) -> None:
 
 
 def reset(conn: socket.socket) -> None:
-    """Closes with an RST (SO_LINGER 0) instead of a FIN."""
+    """Waits for one byte, then closes with an RST (SO_LINGER 0) instead of a FIN."""
+    conn.recv(1)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
@@ -427,6 +428,7 @@ def send_until_error(stream: SyncStream) -> None:
 def test_peer_reset_gives_read_and_write_errors(serve: Callable[..., Server]) -> None:
     server = serve(reset)
     stream = connect_tcp(server.host, server.port, timeout=2.0)
+    stream.send_all(b"!", timeout=2.0)
     assert wait_until(stream.is_readable)
     with pytest.raises(WriteError) as info:
         send_until_error(stream)
@@ -434,6 +436,7 @@ def test_peer_reset_gives_read_and_write_errors(serve: Callable[..., Server]) ->
     stream.close()
 
     stream = connect_tcp(server.host, server.port, timeout=2.0)
+    stream.send_all(b"!", timeout=2.0)
     assert wait_until(stream.is_readable)
     with pytest.raises(ReadError) as read_info:
         stream.recv(10, timeout=2.0)

@@ -1,0 +1,208 @@
+"""What a transport needs decided for one request: where it goes, what goes on the wire,
+and what comes back. The shells' `HTTPTransport`/`AsyncHTTPTransport` call these and
+only move bytes.
+
+`Planner` is built once per transport from its settings; `Planner.plan(request)` turns a
+`Request` into a `Route` (the pool key and how to connect) and a `RequestHead` (bytes for
+the wire machine), validating nothing twice: the models validated every header already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+    WriteError,
+)
+from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
+from .headers import Headers
+from .models import Request, Response
+from .multipart import MultipartStream
+from .pool import retry_safe
+from .streams import ByteStream
+from .tls import TLSConfig, alpn_for
+from .wire import FailurePhase, RequestHead, ResponseHead, WireConnection
+
+__all__ = [
+    "CONNECT_RETRY_BACKOFF",
+    "RECEIVE_SIZE",
+    "Planner",
+    "Route",
+    "Timeouts",
+    "connect_retry_delays",
+    "may_retry",
+]
+
+# Bytes asked of the socket per read: large enough that a body arrives in few reads,
+# small enough to stay in cache (httpcore reads 64 KiB too).
+RECEIVE_SIZE = 64 * 1024
+
+# Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
+CONNECT_RETRY_BACKOFF = 0.5
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How to reach the server for a request, and the pool key that names the route."""
+
+    key: Hashable  # everything that makes two connections not interchangeable
+    host: str  # what to connect to: an ASCII host name or an IP address (IPv6 unbracketed)
+    port: int
+    tls: TLSConfig | None  # None for plain TCP
+    uds: str | None  # a Unix socket path replaces host and port when set
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request timeouts (seconds, None = wait forever) from ``extensions["timeout"]``."""
+
+    connect: float | None = None
+    read: float | None = None
+    write: float | None = None
+    pool: float | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> Timeouts:
+        given: Mapping[str, Any] = request.extensions.get("timeout", {})
+        if not given:
+            return _NO_TIMEOUTS
+        return cls(given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+
+
+_NO_TIMEOUTS = Timeouts()
+
+
+class Planner:
+    """A transport's settings, turned into per-request decisions."""
+
+    __slots__ = ("_http1", "_http2", "_max_header_bytes", "_max_header_count", "_tls", "_uds")
+
+    def __init__(
+        self,
+        *,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        uds: str | None = None,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_header_count: int = MAX_HEADER_COUNT,
+    ) -> None:
+        self._tls = TLSConfig(
+            verify=verify, cert=cert, trust_env=trust_env, alpn=alpn_for(http1, http2)
+        )
+        self._http1 = http1
+        self._http2 = http2
+        self._uds = uds
+        self._max_header_bytes = max_header_bytes
+        self._max_header_count = max_header_count
+
+    def plan(self, request: Request) -> tuple[Route, RequestHead, bool]:
+        """The route, the wire head, and whether the request has a body to send."""
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _SCHEMES:
+            if not scheme:
+                raise UnsupportedProtocol(
+                    "Request URL is missing an 'http://' or 'https://' protocol.",
+                    request=request,
+                )
+            raise UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme}://'.", request=request
+            )
+        raw_host = url.raw_host
+        if not raw_host:
+            raise UnsupportedProtocol(f"Request URL {str(url)!r} has no host.", request=request)
+        host = raw_host.decode("ascii")
+        port = url.port or _DEFAULT_PORTS[scheme]
+        tls = None
+        if scheme == "https":
+            tls = TLSConfig(
+                verify=self._tls.verify,
+                cert=self._tls.cert,
+                trust_env=self._tls.trust_env,
+                alpn=self._tls.alpn,
+                server_hostname=host,
+            )
+        route = Route(key=(scheme, host, port, tls, self._uds), host=host, port=port, tls=tls,
+                      uds=self._uds)  # fmt: skip
+        headers = request.headers
+        head = RequestHead(
+            method=request.method.encode("ascii"),
+            target=url.raw_path,
+            headers=headers.raw,
+            authority=url.netloc,
+            scheme=scheme.encode("ascii"),
+        )
+        return route, head, _has_body(headers)
+
+    def new_connection(self, alpn_protocol: str | None) -> WireConnection:
+        """The wire machine for a freshly opened connection."""
+        # Headers were validated once by the models: the machine need not re-check.
+        return H1Connection(
+            max_header_bytes=self._max_header_bytes,
+            max_header_count=self._max_header_count,
+            validate_headers=False,
+        )
+
+    @staticmethod
+    def response(
+        head: ResponseHead, request: Request, stream: Any, network_stream: Any
+    ) -> Response:
+        """The `Response` for a response head; its body will come from `stream`."""
+        return Response(
+            head.status_code,
+            headers=Headers._from_validated(head.headers),
+            stream=stream,
+            request=request,
+            extensions={
+                "http_version": head.http_version.encode("ascii"),
+                "reason_phrase": head.reason,
+                "network_stream": network_stream,
+            },
+        )
+
+
+def _has_body(headers: Headers) -> bool:
+    # The models put Content-Length or Transfer-Encoding on every request with a body.
+    length = headers._raw_values(b"content-length")
+    if length:
+        return length[0] != b"0"
+    return bool(headers._raw_values(b"transfer-encoding"))
+
+
+def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseException) -> bool:
+    """Whether a request that failed on a connection may be sent once more on a new one.
+
+    Only the keep-alive race qualifies: a reused connection that the server had
+    closed (a read or write error, or EOF before any response byte), for an idempotent
+    method whose body can be sent again.
+    """
+    if not isinstance(error, ReadError | WriteError | RemoteProtocolError):
+        return False
+    if isinstance(error, RemoteProtocolError) and phase is FailurePhase.RECEIVING:
+        return False
+    replayable = isinstance(request.stream, ByteStream | MultipartStream)
+    return replayable and retry_safe(request.method.encode("ascii"), reused, phase)
+
+
+def connect_retry_delays(retries: int) -> Iterator[float]:
+    """Delays before each connect retry: 0, then 0.5, 1, 2, ... seconds."""
+    for attempt in range(retries):
+        yield 0.0 if attempt == 0 else CONNECT_RETRY_BACKOFF * 2 ** (attempt - 1)
+
+
+def is_connect_failure(error: BaseException) -> bool:
+    """Whether a failed connection attempt may be retried under ``retries=``."""
+    return isinstance(error, ConnectError | ConnectTimeout)

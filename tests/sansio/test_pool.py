@@ -1,0 +1,746 @@
+"""The pool machine: limits, expiry, waiters, cancellation, multiplexing, retry safety."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import FrozenInstanceError
+from typing import cast
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from sansio.h1 import H1Connection
+from sansio.pool import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    NO_CHANGES,
+    Changes,
+    Open,
+    PoolMachine,
+    PoolStatistics,
+    Reuse,
+    Wait,
+    retry_safe,
+)
+from sansio.wire import (
+    BodyChunk,
+    EndOfBody,
+    FailurePhase,
+    RequestHead,
+    ResponseHead,
+    WireConnection,
+)
+
+A = ("https", "a.example", 443, "tls-config-1")
+B = ("https", "b.example", 443, "tls-config-1")
+A_OTHER_TLS = ("https", "a.example", 443, "tls-config-2")
+
+
+class Fake:
+    """A wire connection whose state the test sets (only what the pool looks at)."""
+
+    def __init__(self, max_streams: int = 1) -> None:
+        self.max_streams = max_streams
+        self.streams = 0
+        self.dead = False
+
+    @property
+    def is_idle(self) -> bool:
+        return self.streams == 0
+
+    @property
+    def is_reusable(self) -> bool:
+        return not self.dead
+
+    @property
+    def can_start_request(self) -> bool:
+        return not self.dead and self.streams < self.max_streams
+
+
+def wire(conn: Fake | H1Connection) -> WireConnection:
+    return cast(WireConnection, conn)
+
+
+def stats(pool: PoolMachine) -> tuple[int, int, int, int]:
+    s = pool.statistics()
+    assert s.connections == s.connecting + s.active + s.idle
+    return (s.connecting, s.active, s.idle, s.waiters)
+
+
+def open_one(pool: PoolMachine, origin: Hashable, now: float = 0.0) -> tuple[int, Fake]:
+    decision = pool.checkout(origin, now)
+    assert isinstance(decision, Open)
+    conn = Fake()
+    assert pool.opened(decision.conn_id, wire(conn), now) == NO_CHANGES
+    return decision.conn_id, conn
+
+
+# -- basics ---------------------------------------------------------------------
+
+
+def test_defaults_match_httpx_limits() -> None:
+    pool = PoolMachine()
+    assert pool.max_connections == DEFAULT_MAX_CONNECTIONS == 100
+    assert pool.max_keepalive_connections == DEFAULT_MAX_KEEPALIVE_CONNECTIONS == 20
+    assert pool.keepalive_expiry == DEFAULT_KEEPALIVE_EXPIRY == 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_keepalive_connections": -1}, "max_keepalive_connections"),
+        ({"keepalive_expiry": -0.5}, "keepalive_expiry"),
+    ],
+)
+def test_invalid_limits(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PoolMachine(**kwargs)  # type: ignore[arg-type]
+
+
+def test_open_use_reuse() -> None:
+    pool = PoolMachine()
+    decision = pool.checkout(A, 0.0)
+    assert decision == Open(1)
+    assert stats(pool) == (1, 0, 0, 0)
+    conn = Fake()
+    pool.opened(1, wire(conn), 0.0)
+    assert stats(pool) == (0, 1, 0, 0)
+    assert pool.checkin(1, 1.0) == NO_CHANGES
+    assert stats(pool) == (0, 0, 1, 0)
+    again = pool.checkout(A, 2.0)
+    assert again == Reuse(1, wire(conn))
+    assert stats(pool) == (0, 1, 0, 0)
+    # Another origin, or the same host with other TLS settings, never shares it.
+    assert pool.checkout(B, 2.0) == Open(2)
+    assert pool.checkout(A_OTHER_TLS, 2.0) == Open(3)
+    assert pool.statistics() == PoolStatistics(
+        connections=3, connecting=2, active=1, idle=0, waiters=0
+    )
+
+
+def test_values_are_frozen() -> None:
+    with pytest.raises(FrozenInstanceError):
+        Open(1).conn_id = 2  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        PoolMachine().statistics().idle = 3  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        NO_CHANGES.close = (1,)  # type: ignore[misc]
+
+
+def test_most_recently_used_idle_connection_first() -> None:
+    pool = PoolMachine()
+    ids = [open_one(pool, A)[0] for _ in range(3)]
+    for n, conn_id in enumerate(ids):
+        pool.checkin(conn_id, float(n))
+    picked = []
+    for _ in range(3):
+        decision = pool.checkout(A, 3.0)
+        assert isinstance(decision, Reuse)
+        picked.append(decision.conn_id)
+    assert picked == ids[::-1]
+
+
+def test_dead_idle_connection_is_skipped_and_closed() -> None:
+    pool = PoolMachine()
+    first, conn1 = open_one(pool, A)
+    second, conn2 = open_one(pool, A)
+    pool.checkin(first, 0.0)
+    pool.checkin(second, 0.0)
+    conn2.dead = True  # e.g. the machine saw EOF
+    assert pool.checkout(A, 0.0) == Reuse(first, wire(conn1), close=(second,))
+    assert stats(pool) == (0, 1, 0, 0)
+    conn1.dead = True
+    assert pool.checkin(first, 0.0) == Changes(close=(first,))
+    assert stats(pool) == (0, 0, 0, 0)
+
+
+def test_idle_check_on_handout_with_a_real_h1_machine() -> None:
+    """The shell finds the handed-out socket readable, feeds it, checks in, retries."""
+    pool = PoolMachine()
+    decision = pool.checkout(A, 0.0)
+    assert isinstance(decision, Open)
+    conn = H1Connection()
+    pool.opened(decision.conn_id, wire(conn), 0.0)
+    pool.checkin(decision.conn_id, 0.0)  # opened, then the request gave up: idle
+    reuse = pool.checkout(A, 1.0)
+    assert reuse == Reuse(decision.conn_id, wire(conn))
+    conn.receive_data(b"")  # the server closed it while it sat idle
+    assert pool.checkin(decision.conn_id, 1.0) == Changes(close=(decision.conn_id,))
+    assert pool.checkout(A, 1.0) == Open(decision.conn_id + 1)
+
+
+def test_fresh_checkout_skips_idle_connections() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, _ = open_one(pool, A)
+    pool.checkin(conn_id, 0.0)
+    # The retry after a reused connection failed: a new connection, making room.
+    assert pool.checkout(A, 0.0, fresh=True) == Open(conn_id + 1, close=(conn_id,))
+    assert stats(pool) == (1, 0, 0, 0)
+
+
+# -- limits and expiry ------------------------------------------------------------
+
+
+def test_max_connections_then_wait_then_wake() -> None:
+    pool = PoolMachine(max_connections=2)
+    first, _ = open_one(pool, A)
+    second, conn2 = open_one(pool, A)
+    wait = pool.checkout(A, 0.0)
+    assert wait == Wait(1)
+    assert stats(pool) == (0, 2, 0, 1)
+    assert pool.claim(1) is None  # still waiting
+    changes = pool.checkin(second, 1.0)
+    assert changes == Changes(wake=(1,))
+    assert stats(pool) == (0, 2, 0, 0)  # granted: still counted as active
+    assert pool.claim(1) == Reuse(second, wire(conn2))
+    with pytest.raises(ValueError, match="not waiting"):
+        pool.claim(1)
+    with pytest.raises(ValueError, match="not waiting"):
+        pool.claim(99)
+    assert first == 1
+
+
+def test_full_pool_evicts_an_idle_connection_of_another_origin() -> None:
+    pool = PoolMachine(max_connections=2)
+    a1, _ = open_one(pool, A)
+    a2, _ = open_one(pool, A)
+    pool.checkin(a1, 0.0)
+    pool.checkin(a2, 1.0)
+    assert pool.checkout(B, 2.0) == Open(3, close=(a1,))  # the older idle one goes
+    assert stats(pool) == (1, 0, 1, 0)
+
+
+def test_waiter_for_another_origin_gets_a_slot_by_eviction() -> None:
+    pool = PoolMachine(max_connections=1)
+    a1, _ = open_one(pool, A)
+    assert pool.checkout(B, 0.0) == Wait(1)
+    assert pool.checkin(a1, 1.0) == Changes(close=(a1,), wake=(1,))
+    assert pool.claim(1) == Open(2)
+    assert stats(pool) == (1, 0, 0, 0)
+
+
+def test_waiters_are_served_in_order() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = open_one(pool, A)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.checkout(B, 0.0) == Wait(2)
+    assert pool.checkout(A, 0.0) == Wait(3)
+    assert pool.checkin(conn_id, 1.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Reuse(conn_id, wire(conn))
+    assert pool.claim(2) is None
+    # While anyone waits, newcomers queue too: no slot is stolen.
+    assert pool.checkout(A, 1.0) == Wait(4)
+    assert pool.checkin(conn_id, 2.0) == Changes(close=(conn_id,), wake=(2,))
+    assert pool.claim(2) == Open(conn_id + 1)
+
+
+def test_max_keepalive_connections_closes_the_oldest_idle() -> None:
+    pool = PoolMachine(max_keepalive_connections=2)
+    ids = [open_one(pool, A)[0] for _ in range(3)]
+    assert pool.checkin(ids[0], 0.0) == NO_CHANGES
+    assert pool.checkin(ids[1], 1.0) == NO_CHANGES
+    assert stats(pool) == (0, 1, 2, 0)  # at the limit
+    assert pool.checkin(ids[2], 2.0) == Changes(close=(ids[0],))  # one past it
+    assert stats(pool) == (0, 0, 2, 0)
+
+
+def test_no_keepalive_connections() -> None:
+    pool = PoolMachine(max_keepalive_connections=0)
+    conn_id, _ = open_one(pool, A)
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
+    # ... unless someone waits for it.
+    pool = PoolMachine(max_connections=1, max_keepalive_connections=0)
+    conn_id, conn = open_one(pool, A)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.checkin(conn_id, 0.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Reuse(conn_id, wire(conn))
+
+
+def test_keepalive_expiry_at_and_past() -> None:
+    pool = PoolMachine(keepalive_expiry=5.0)
+    conn_id, conn = open_one(pool, A)
+    pool.checkin(conn_id, 10.0)
+    assert pool.checkout(A, 14.999) == Reuse(conn_id, wire(conn))
+    pool.checkin(conn_id, 20.0)
+    assert pool.checkout(A, 25.0) == Open(conn_id + 1, close=(conn_id,))
+
+
+def test_expire_sweep_and_expiry_on_checkin() -> None:
+    pool = PoolMachine(keepalive_expiry=1.0)
+    first, _ = open_one(pool, A)
+    second, _ = open_one(pool, B)
+    third, _ = open_one(pool, B)
+    pool.checkin(first, 0.0)
+    pool.checkin(second, 0.5)
+    assert pool.expire(0.9) == NO_CHANGES
+    assert pool.expire(1.0) == Changes(close=(first,))
+    assert pool.checkin(third, 1.6) == Changes(close=(second,))
+    assert stats(pool) == (0, 0, 1, 0)
+
+
+def test_no_expiry() -> None:
+    pool = PoolMachine(keepalive_expiry=None)
+    conn_id, conn = open_one(pool, A)
+    pool.checkin(conn_id, 0.0)
+    assert pool.expire(1e9) == NO_CHANGES
+    assert pool.checkout(A, 1e9) == Reuse(conn_id, wire(conn))
+
+
+def test_zero_expiry_never_reuses_later() -> None:
+    pool = PoolMachine(keepalive_expiry=0.0)
+    conn_id, _ = open_one(pool, A)
+    pool.checkin(conn_id, 3.0)
+    assert pool.checkout(A, 3.0) == Open(conn_id + 1, close=(conn_id,))
+
+
+def test_unlimited_pool() -> None:
+    pool = PoolMachine(max_connections=None, max_keepalive_connections=None)
+    ids = [open_one(pool, A)[0] for _ in range(300)]
+    for conn_id in ids:
+        assert pool.checkin(conn_id, 0.0) == NO_CHANGES
+    assert stats(pool) == (0, 0, 300, 0)
+
+
+# -- failure paths keep the pool consistent ----------------------------------------
+
+
+def test_cancelled_while_waiting() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, _ = open_one(pool, A)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.cancel_wait(1, 0.0) == NO_CHANGES
+    assert stats(pool) == (0, 1, 0, 0)
+    assert pool.checkin(conn_id, 1.0) == NO_CHANGES  # nobody to wake
+    assert stats(pool) == (0, 0, 1, 0)
+    assert pool.cancel_wait(1, 1.0) == NO_CHANGES  # twice, or unknown: nothing happens
+
+
+def test_cancelled_after_being_woken_passes_the_grant_on() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = open_one(pool, A)
+    pool.checkout(A, 0.0)
+    pool.checkout(A, 0.0)
+    assert pool.checkin(conn_id, 1.0) == Changes(wake=(1,))
+    # Ticket 1 is cancelled before it claims: the connection goes to ticket 2.
+    assert pool.cancel_wait(1, 1.0) == Changes(wake=(2,))
+    assert pool.claim(2) == Reuse(conn_id, wire(conn))
+    assert stats(pool) == (0, 1, 0, 0)
+
+
+def test_cancelled_after_being_granted_a_slot() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = open_one(pool, A)
+    assert pool.checkout(B, 0.0) == Wait(1)
+    assert pool.checkout(B, 0.0) == Wait(2)
+    conn.dead = True
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,), wake=(1,))
+    assert stats(pool) == (1, 0, 0, 1)  # the slot is reserved for ticket 1
+    assert pool.cancel_wait(1, 0.0) == Changes(wake=(2,))
+    assert pool.claim(2) == Open(conn_id + 2)
+    assert stats(pool) == (1, 0, 0, 0)
+    assert pool.open_failed(conn_id + 2) == NO_CHANGES
+    assert stats(pool) == (0, 0, 0, 0)
+    # A grant cancelled with nobody waiting just frees the slot (or idles the connection).
+    only_id, _ = open_one(pool, A)
+    assert pool.checkout(A, 0.0) == Wait(3)
+    pool.checkin(only_id, 0.0)
+    assert pool.cancel_wait(3, 0.0) == NO_CHANGES
+    assert stats(pool) == (0, 0, 1, 0)
+
+
+def test_cancelled_while_connecting() -> None:
+    pool = PoolMachine(max_connections=1)
+    decision = pool.checkout(A, 0.0)
+    assert isinstance(decision, Open)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.open_failed(decision.conn_id) == Changes(wake=(1,))
+    assert pool.claim(1) == Open(decision.conn_id + 1)
+    assert stats(pool) == (1, 0, 0, 0)
+
+
+HEAD = RequestHead(
+    method=b"GET", target=b"/", headers=[(b"Host", b"a")], authority=b"a", scheme=b"http"
+)
+
+
+def checkout_h1(pool: PoolMachine) -> tuple[int, H1Connection]:
+    decision = pool.checkout(A, 0.0)
+    if isinstance(decision, Reuse):
+        return decision.conn_id, cast(H1Connection, decision.connection)
+    assert isinstance(decision, Open)
+    conn = H1Connection()
+    pool.opened(decision.conn_id, wire(conn), 0.0)
+    return decision.conn_id, conn
+
+
+def test_cancelled_while_sending() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = checkout_h1(pool)
+    sid = conn.start_request(HEAD, has_body=False)
+    conn.data_to_send()  # the write is interrupted (cancelled, or it failed)
+    conn.io_failed(sid)
+    assert pool.retry_safe(b"GET", False, conn.failure_phase(sid)) is False
+    conn.release(sid)
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
+    assert stats(pool) == (0, 0, 0, 0)
+
+
+def test_cancelled_mid_body() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = checkout_h1(pool)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    sid = conn.start_request(HEAD, has_body=False)
+    conn.data_to_send()
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    assert conn.next_step(sid) == BodyChunk(b"abc")
+    conn.release(sid)  # the user closed the response early: not drained
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,), wake=(1,))
+    assert pool.claim(1) == Open(conn_id + 1)
+    assert stats(pool) == (1, 0, 0, 0)
+
+
+def test_complete_exchange_returns_the_connection_for_reuse() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = checkout_h1(pool)
+    sid = conn.start_request(HEAD, has_body=False)
+    conn.data_to_send()
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    assert conn.next_step(sid) == BodyChunk(b"ok")
+    assert conn.next_step(sid) == EndOfBody([])
+    conn.release(sid)
+    assert pool.checkin(conn_id, 0.0) == NO_CHANGES
+    assert checkout_h1(pool) == (conn_id, conn)
+
+
+def test_checkin_of_a_connection_the_machine_calls_busy_closes_it() -> None:
+    pool = PoolMachine()
+    conn_id, conn = checkout_h1(pool)
+    conn.start_request(HEAD, has_body=False)  # never released: state unknown
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
+
+
+def test_retry_after_the_keep_alive_race() -> None:
+    """A reused connection that the server had closed: one retry, on a fresh one."""
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = checkout_h1(pool)
+    pool.checkin(conn_id, 0.0)
+    decision = pool.checkout(A, 1.0)
+    assert isinstance(decision, Reuse)
+    sid = conn.start_request(HEAD, has_body=False)
+    conn.data_to_send()
+    conn.receive_data(b"")
+    with pytest.raises(Exception, match="without sending a response"):
+        conn.next_step(sid)
+    assert retry_safe(b"GET", True, conn.failure_phase(sid))
+    assert not retry_safe(b"POST", True, conn.failure_phase(sid))
+    conn.release(sid)
+    assert pool.checkin(conn_id, 1.0) == Changes(close=(conn_id,))
+    assert pool.checkout(A, 1.0, fresh=True) == Open(conn_id + 1)
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"])
+def test_retry_safe_for_idempotent_methods(method: bytes) -> None:
+    assert retry_safe(method, True, FailurePhase.SENDING)
+    assert retry_safe(method, True, FailurePhase.AWAITING_RESPONSE)
+    assert not retry_safe(method, True, FailurePhase.RECEIVING)
+    assert not retry_safe(method, False, FailurePhase.SENDING)
+    assert not retry_safe(method, False, FailurePhase.AWAITING_RESPONSE)
+
+
+@pytest.mark.parametrize("method", [b"POST", b"PATCH", b"CONNECT", b"get", b"LOCK"])
+def test_retry_never_replays_other_methods(method: bytes) -> None:
+    for phase in FailurePhase:
+        assert not retry_safe(method, True, phase)
+    assert PoolMachine.retry_safe is retry_safe
+
+
+def test_misuse_is_refused() -> None:
+    pool = PoolMachine()
+    for call in (
+        lambda: pool.checkin(7, 0.0),
+        lambda: pool.open_failed(7),
+        lambda: pool.opened(7, wire(Fake()), 0.0),
+    ):
+        with pytest.raises(ValueError, match="unknown connection id 7"):
+            call()
+    decision = pool.checkout(A, 0.0)
+    assert isinstance(decision, Open)
+    with pytest.raises(RuntimeError, match="still connecting"):
+        pool.checkin(decision.conn_id, 0.0)
+    pool.opened(decision.conn_id, wire(Fake()), 0.0)
+    with pytest.raises(RuntimeError, match="already opened"):
+        pool.opened(decision.conn_id, wire(Fake()), 0.0)
+    with pytest.raises(RuntimeError, match="check it in instead"):
+        pool.open_failed(decision.conn_id)
+    pool.checkin(decision.conn_id, 0.0)
+    with pytest.raises(RuntimeError, match="not checked out"):
+        pool.checkin(decision.conn_id, 0.0)
+
+
+# -- multiplexed connections (HTTP/2 shape) ----------------------------------------
+
+
+def open_shared(pool: PoolMachine, origin: Hashable, streams: int) -> tuple[int, Fake, Changes]:
+    decision = pool.checkout(origin, 0.0)
+    assert isinstance(decision, Open)
+    conn = Fake(max_streams=streams)
+    changes = pool.opened(decision.conn_id, wire(conn), 0.0)
+    conn.streams += 1  # the opener starts its stream
+    return decision.conn_id, conn, changes
+
+
+def test_multiplexed_connection_is_shared_up_to_its_capacity() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn, _ = open_shared(pool, A, streams=3)
+    for _ in range(2):
+        assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+        conn.streams += 1
+    assert pool.checkout(A, 0.0) == Wait(1)  # full: three streams
+    assert stats(pool) == (0, 1, 0, 1)
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    for _ in range(3):
+        conn.streams -= 1
+        pool.checkin(conn_id, 0.0)
+    assert stats(pool) == (0, 0, 1, 0)
+    # From idle it is shared again.
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+
+
+def test_waiters_get_streams_when_a_multiplexed_connection_comes_up() -> None:
+    pool = PoolMachine(max_connections=1)
+    decision = pool.checkout(A, 0.0)
+    assert isinstance(decision, Open)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.checkout(A, 0.0) == Wait(2)
+    conn = Fake(max_streams=2)
+    # One stream for the opener, one for the first waiter; the second keeps waiting.
+    assert pool.opened(decision.conn_id, wire(conn), 0.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Reuse(decision.conn_id, wire(conn))
+    assert pool.claim(2) is None
+
+
+def test_shared_streams_reach_waiters_behind_a_blocked_head() -> None:
+    pool = PoolMachine(max_connections=2)
+    conn_id, conn, _ = open_shared(pool, A, streams=1 + 1)
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    b_id, _ = open_one(pool, B)
+    assert pool.checkout(B, 0.0) == Wait(1)  # needs a slot: none free
+    assert pool.checkout(A, 0.0) == Wait(2)  # needs a stream on the full A connection
+    assert pool.checkout(A, 0.0, fresh=True) == Wait(3)  # a fresh one never shares
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.0) == Changes(wake=(2,))
+    assert pool.claim(1) is None
+    assert pool.claim(2) == Reuse(conn_id, wire(conn))
+    assert b_id == 2
+
+
+def test_stale_shared_connection_is_dropped() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn, _ = open_shared(pool, A, streams=2)
+    conn.max_streams = 1  # the peer lowered its stream limit behind the pool's back
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert stats(pool) == (0, 1, 0, 1)
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Reuse(conn_id, wire(conn))
+
+
+def test_stale_shared_connection_while_waiters_are_served() -> None:
+    pool = PoolMachine(max_connections=2)
+    a_id, a_conn, _ = open_shared(pool, A, streams=2)
+    b_id, b_conn, _ = open_shared(pool, B, streams=2)
+    assert pool.checkout(A, 0.0) == Reuse(a_id, wire(a_conn))
+    a_conn.streams += 1
+    assert pool.checkout(B, 0.0) == Reuse(b_id, wire(b_conn))
+    b_conn.streams += 1
+    assert pool.checkout(A, 0.0, fresh=True) == Wait(1)  # the head: needs a slot
+    assert pool.checkout(B, 0.0) == Wait(2)
+    a_conn.streams -= 1
+    b_conn.dead = True  # B's connection is going away (GOAWAY) but the pool has not heard
+    assert pool.checkin(a_id, 0.0) == NO_CHANGES
+    assert pool.claim(2) is None
+    b_conn.streams -= 1
+    assert pool.checkin(b_id, 0.0) == NO_CHANGES  # still one stream on it: kept open
+    b_conn.streams -= 1
+    assert pool.checkin(b_id, 0.0) == Changes(close=(b_id,), wake=(1,))
+    assert pool.claim(1) == Open(3)
+
+
+def test_multiplexed_connection_closing_with_streams_left() -> None:
+    pool = PoolMachine()
+    conn_id, conn, _ = open_shared(pool, A, streams=4)
+    pool.checkout(A, 0.0)
+    conn.streams += 1
+    conn.dead = True
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.0) == NO_CHANGES
+    assert pool.checkout(A, 0.0) == Open(conn_id + 1)  # not shared any more
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
+
+
+# -- random sequences ---------------------------------------------------------------
+
+
+class PoolStateMachine(RuleBasedStateMachine):
+    """Random interleavings of every call, checked against a small model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_connections = 3
+        self.max_keepalive = 2
+        self.pool = PoolMachine(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_keepalive,
+            keepalive_expiry=2.0,
+        )
+        self.now = 0.0
+        self.conns: dict[int, Fake] = {}  # opened and not closed
+        self.held: list[tuple[int, Fake]] = []  # checked out by a request
+        self.connecting: list[int] = []  # being opened by a request
+        self.waiting: list[int] = []  # tickets not yet claimed
+        self.woken: set[int] = set()
+        self.closed: set[int] = set()
+
+    def apply(self, changes: Changes) -> None:
+        self.close(changes.close)
+        for ticket in changes.wake:
+            assert ticket in self.waiting
+            assert ticket not in self.woken
+            self.woken.add(ticket)
+
+    def close(self, ids: tuple[int, ...]) -> None:
+        for conn_id in ids:
+            assert conn_id not in self.closed
+            self.closed.add(conn_id)
+            conn = self.conns.pop(conn_id)
+            assert conn.streams == 0, "closed a connection in use"
+
+    def take(self, decision: Reuse | Open | Wait) -> None:
+        self.close(decision.close)
+        if isinstance(decision, Reuse):
+            conn = cast(Fake, decision.connection)
+            assert self.conns[decision.conn_id] is conn
+            if conn.dead:
+                # It died between the grant and the claim: the shell's readability
+                # check finds out and checks it back in; this request gives up.
+                self.apply(self.pool.checkin(decision.conn_id, self.now))
+                return
+            assert conn.can_start_request
+            conn.streams += 1
+            self.held.append((decision.conn_id, conn))
+        elif isinstance(decision, Open):
+            assert decision.conn_id not in self.closed
+            assert decision.conn_id not in self.conns
+            self.connecting.append(decision.conn_id)
+        else:
+            self.waiting.append(decision.ticket)
+
+    @rule(origin=st.sampled_from([A, B]), fresh=st.booleans())
+    def checkout(self, origin: Hashable, fresh: bool) -> None:
+        self.take(self.pool.checkout(origin, self.now, fresh=fresh))
+
+    @precondition(lambda self: self.connecting)
+    @rule(pick=st.integers(0, 99), ok=st.booleans(), streams=st.sampled_from([1, 1, 2]))
+    def open_done(self, pick: int, ok: bool, streams: int) -> None:
+        conn_id = self.connecting.pop(pick % len(self.connecting))
+        if ok:
+            conn = Fake(max_streams=streams)
+            self.conns[conn_id] = conn
+            changes = self.pool.opened(conn_id, wire(conn), self.now)
+            conn.streams = 1
+            self.held.append((conn_id, conn))
+            self.apply(changes)
+        else:
+            self.apply(self.pool.open_failed(conn_id))
+
+    @precondition(lambda self: self.held)
+    @rule(pick=st.integers(0, 99), reusable=st.booleans())
+    def finish(self, pick: int, reusable: bool) -> None:
+        conn_id, conn = self.held.pop(pick % len(self.held))
+        conn.streams -= 1
+        if not reusable:
+            conn.dead = True
+        self.apply(self.pool.checkin(conn_id, self.now))
+
+    @precondition(lambda self: self.waiting)
+    @rule(pick=st.integers(0, 99))
+    def cancel(self, pick: int) -> None:
+        ticket = self.waiting.pop(pick % len(self.waiting))
+        self.woken.discard(ticket)
+        self.apply(self.pool.cancel_wait(ticket, self.now))
+
+    @precondition(lambda self: self.waiting)
+    @rule(pick=st.integers(0, 99))
+    def claim(self, pick: int) -> None:
+        ticket = self.waiting[pick % len(self.waiting)]
+        granted = self.pool.claim(ticket)
+        if granted is None:
+            assert ticket not in self.woken
+            return
+        assert ticket in self.woken
+        self.woken.discard(ticket)
+        self.waiting.remove(ticket)
+        self.take(granted)
+
+    @rule(seconds=st.sampled_from([0.5, 1.0, 2.5]))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+
+    @rule()
+    def sweep(self) -> None:
+        self.apply(self.pool.expire(self.now))
+
+    @rule(pick=st.integers(0, 99))
+    def idle_connection_dies(self, pick: int) -> None:
+        idle = sorted(i for i, c in self.conns.items() if c.streams == 0)
+        if idle:
+            self.conns[idle[pick % len(idle)]].dead = True
+
+    @invariant()
+    def limits_hold(self) -> None:
+        s = self.pool.statistics()
+        assert s.connections == s.connecting + s.active + s.idle
+        assert s.connections <= self.max_connections
+        assert s.idle <= self.max_keepalive
+        assert s.waiters == len(self.waiting) - len(self.woken)
+        if s.waiters:
+            # Anyone waiting means nothing is free: no idle connection, no slot.
+            assert s.idle == 0
+            assert s.connections == self.max_connections
+        # No leak: the pool counts exactly the open connections nobody closed...
+        assert s.connections - s.connecting == len(self.conns)
+        # ... and every slot being opened belongs to a request or an unclaimed grant.
+        assert s.connecting >= len(self.connecting)
+        assert s.connecting <= len(self.connecting) + len(self.woken)
+
+    def teardown(self) -> None:
+        """Everyone gives up or finishes: the pool must end with nothing in use."""
+        while self.held or self.connecting or self.waiting:
+            if self.waiting:
+                self.cancel(0)
+            elif self.connecting:
+                self.open_done(0, False, 1)
+            else:
+                self.finish(0, True)
+        s = self.pool.statistics()
+        assert (s.connecting, s.active, s.waiters) == (0, 0, 0)
+        assert s.idle == len(self.conns) <= self.max_keepalive
+
+
+PoolStateMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=40, deadline=None
+)
+TestPoolStateMachine = PoolStateMachine.TestCase
