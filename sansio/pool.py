@@ -449,11 +449,9 @@ class PoolMachine:
         """Give waiters behind the queue's head a stream on a shared connection of their
         origin (the head itself may be waiting for a slot for another origin)."""
         for ticket, (origin, fresh) in list(self._waiters.items()):
-            if not fresh and origin in self._shared:
-                found = self._assign(origin, fresh)
-                if found is not None:
-                    del self._waiters[ticket]
-                    self._grant(ticket, found)
+            if not fresh and origin in self._shared and (found := self._assign(origin, fresh)):
+                del self._waiters[ticket]
+                self._grant(ticket, found)
 
     def _grant(self, ticket: int, found: tuple[_Entry, bool]) -> None:
         entry, reused = found

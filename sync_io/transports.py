@@ -338,7 +338,7 @@ def open_file(path: str) -> tuple[int, io.FileIO | None, int]:
 
 def file_headers(path: str, size: int) -> Headers:
     """Content-Type guessed from the file name, and Content-Length when the size is known."""
-    headers = [(b"Content-Type", guess_content_type(path).encode("latin-1"))]
+    headers = [(b"Content-Type", guess_content_type(os.path.basename(path)).encode("latin-1"))]
     if size:
         # Files that report size 0 may still have content (/proc, /sys): no length.
         headers.append((b"Content-Length", str(size).encode("ascii")))

@@ -1,0 +1,93 @@
+"""conch's public surface matches httpx 0.28's, so ``import conch as httpx`` works.
+
+httpx itself is the reference for names and signatures (it is a test dependency; conch's
+code never imports it).
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+import conch
+
+HTTPX_ALL = set(httpx.__all__)
+
+# Parameters conch accepts beyond httpx's: all keyword-only with defaults.
+EXTRAS = {"allow_redirects", "max_decoded_size"}
+
+
+def test_all_covers_httpx() -> None:
+    assert HTTPX_ALL - set(conch.__all__) == set()
+    assert "FunctionAuth" in conch.__all__
+
+
+def test_every_name_in_all_exists() -> None:
+    for name in conch.__all__:
+        assert hasattr(conch, name), name
+
+
+@pytest.mark.parametrize("name", sorted(n for n in conch.__all__ if not n.startswith("__")))
+def test_public_objects_report_conch_module(name: str) -> None:
+    obj = getattr(conch, name)
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        assert obj.__module__ == "conch"
+
+
+def _callables() -> list[tuple[str, Any, Any]]:
+    pairs: list[tuple[str, Any, Any]] = []
+    for name in sorted(HTTPX_ALL):
+        ours, theirs = getattr(conch, name), getattr(httpx, name)
+        if inspect.isfunction(theirs):
+            pairs.append((name, ours, theirs))
+        elif inspect.isclass(theirs):
+            if "__init__" in vars(theirs) and theirs.__init__ is not object.__init__:
+                pairs.append((f"{name}.__init__", ours.__init__, theirs.__init__))
+            for attr, value in vars(theirs).items():
+                if attr.startswith("_") or not inspect.isfunction(value):
+                    continue
+                pairs.append((f"{name}.{attr}", getattr(ours, attr, None), value))
+    return pairs
+
+
+def _params(fn: Any) -> list[tuple[str, Any]]:
+    sig = inspect.signature(fn)
+    return [(p.name, p.kind) for p in sig.parameters.values() if p.name not in EXTRAS]
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "theirs"), _callables(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_signatures_match_httpx(name: str, ours: Any, theirs: Any) -> None:
+    assert ours is not None, f"conch lacks {name}"
+    if inspect.signature(theirs).parameters.keys() == {"self", "args", "kwargs"}:
+        return
+    assert _params(ours) == _params(theirs), name
+    extras = [p for p in inspect.signature(ours).parameters.values() if p.name in EXTRAS]
+    for p in extras:
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert p.default is not p.empty, name
+
+
+def test_types_module_has_the_usual_aliases() -> None:
+    from conch import _types
+
+    for alias in ("URLTypes", "HeaderTypes", "QueryParamTypes", "CookieTypes", "TimeoutTypes",
+                  "AuthTypes", "RequestContent", "RequestFiles", "ProxyTypes"):  # fmt: skip
+        assert hasattr(_types, alias), alias
+
+
+def test_import_is_light() -> None:
+    # Import time is a feature: conch keeps the stdlib's heavy modules off the import path.
+    heavy = ["email", "http.client", "urllib.request", "logging", "click", "rich", "pygments"]
+    script = (
+        "import sys, json; import conch; "
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
