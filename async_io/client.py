@@ -1,4 +1,4 @@
-"""`AsyncClient`: the async client (asyncio or trio). It performs the actions `sansio.flow` decides."""
+"""`AsyncClient`: the async client (asyncio, trio). It performs what `sansio.flow` decides."""
 
 from __future__ import annotations
 
@@ -246,33 +246,218 @@ class AsyncClient(BaseClient):
                 except StopAsyncIteration:
                     return None
 
-    async def get(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a GET request (see `request` for the keyword arguments)."""
-        return await self.request("GET", url, **kwargs)
+    async def get(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a GET request (see `request`)."""
+        return await self.request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def options(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send an OPTIONS request."""
-        return await self.request("OPTIONS", url, **kwargs)
+    async def options(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a OPTIONS request (see `request`)."""
+        return await self.request(
+            "OPTIONS",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def head(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a HEAD request."""
-        return await self.request("HEAD", url, **kwargs)
+    async def head(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a HEAD request (see `request`)."""
+        return await self.request(
+            "HEAD",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def post(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a POST request."""
-        return await self.request("POST", url, **kwargs)
+    async def post(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a POST request (see `request`)."""
+        return await self.request(
+            "POST",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def put(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a PUT request."""
-        return await self.request("PUT", url, **kwargs)
+    async def put(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a PUT request (see `request`)."""
+        return await self.request(
+            "PUT",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def patch(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a PATCH request."""
-        return await self.request("PATCH", url, **kwargs)
+    async def patch(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a PATCH request (see `request`)."""
+        return await self.request(
+            "PATCH",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
-    async def delete(self, url: URL | str, **kwargs: Any) -> Response:
-        """Send a DELETE request."""
-        return await self.request("DELETE", url, **kwargs)
+    async def delete(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        allow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a DELETE request (see `request`)."""
+        return await self.request(
+            "DELETE",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+            allow_redirects=allow_redirects,
+        )
 
     async def aclose(self) -> None:
         """Close every transport and its connections; the client cannot be used after."""

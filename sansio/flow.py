@@ -11,15 +11,21 @@ Rules kept by the generator:
 
 * A response handed out by the shell is either returned to the caller or
   closed (by `CloseResponse` or `DrainResponse`), on every path, including an
-  exception thrown in by the shell (a timeout, a cancellation).
+  exception thrown in by the shell (a timeout, a cancellation). The one
+  exception is `GeneratorExit` (``flow.close()``): a closing generator cannot
+  yield, so whoever closes the flow closes what it holds.
 * Cookies are extracted from every response, intermediate redirects included.
 * Hooks run for every request and response, auth and redirect hops included.
+* A redirect that is followed has its body drained raw (never decoded) and
+  closed; one that is not followed is returned with ``next_request`` set.
+* Redirect hops and auth rounds share one history; more than ``max_redirects``
+  earlier responses stop the chain with `TooManyRedirects`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .actions import (
@@ -34,18 +40,26 @@ from .actions import (
     StepUserAuth,
 )
 from .auth import Auth
-from .exceptions import TooManyRedirects
-from .redirects import build_redirect_request
+from .exceptions import RemoteProtocolError, TooManyRedirects
+from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cookies import Cookies
     from .models import Request, Response
 
-__all__ = ["DEFAULT_REDIRECT_DRAIN_LIMIT", "SendOptions", "send_flow", "uses_user_auth_flow"]
+__all__ = [
+    "DEFAULT_REDIRECT_DRAIN_LIMIT",
+    "Flow",
+    "Hook",
+    "SendOptions",
+    "send_flow",
+    "uses_user_auth_flow",
+]
 
 # A redirect's body is read raw up to this many bytes so that its connection can
 # be reused; a longer one is not worth reading and the connection is closed.
-# (urllib3 drains redirect bodies likewise before reusing a connection.)
+# (urllib3 drains redirect bodies likewise before reusing a connection; 64 KiB is
+# one read of httpx's and urllib3's default size.)
 DEFAULT_REDIRECT_DRAIN_LIMIT = 64 * 1024
 
 Hook = Callable[[Any], Any]
@@ -62,7 +76,7 @@ class SendOptions:
     cookies: Cookies
     stream: bool = False
     request_hooks: Sequence[Hook] = ()
-    response_hooks: Sequence[Hook] = field(default=())
+    response_hooks: Sequence[Hook] = ()
     default_encoding: str | Callable[[bytes], str] = "utf-8"
     max_decoded_size: int | None = None
     redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT
@@ -78,17 +92,22 @@ def uses_user_auth_flow(auth: Auth) -> bool:
 
 
 def send_flow(request: Request, options: SendOptions) -> Flow:
-    """Send `request`, following auth challenges and redirects as `options` say."""
+    """Send `request`, following auth challenges and redirects as `options` say.
+
+    Returns (as the generator's value) the final response, read unless
+    ``options.stream`` is set.
+    """
     history: list[Response] = []
-    if options.auth is None:
+    auth = options.auth
+    if auth is None:
         response = yield from _send_following_redirects(request, options, history)
-    elif uses_user_auth_flow(options.auth):
-        response = yield from _send_with_user_auth(request, options.auth, options, history)
+    elif uses_user_auth_flow(auth):
+        response = yield from _send_with_user_auth(request, auth, options, history)
     else:
-        response = yield from _send_with_auth(request, options.auth, options, history)
+        response = yield from _send_with_auth(request, auth, options, history)
     if not options.stream:
         try:
-            yield ReadResponse(response)
+            yield ReadResponse(response=response)
         except BaseException as exc:
             yield from _close_on_error(response, exc)
             raise
@@ -98,32 +117,37 @@ def send_flow(request: Request, options: SendOptions) -> Flow:
 def _close_on_error(response: Response, exc: BaseException) -> Generator[Action, Any, None]:
     # A generator being closed cannot yield; the shell then closes what it holds.
     if not isinstance(exc, GeneratorExit):
-        yield CloseResponse(response)
+        yield CloseResponse(response=response)
 
 
 def _send_with_auth(
     request: Request, auth: Auth, options: SendOptions, history: list[Response]
 ) -> Flow:
     if auth.requires_request_body:
-        yield ReadRequest(request)
+        yield ReadRequest(request=request)
     challenge = auth.auth_flow(request)
     try:
-        request = next(challenge)
+        try:
+            request = next(challenge)
+        except StopIteration:
+            raise RuntimeError(
+                f"{type(auth).__name__}.auth_flow() must yield at least one request"
+            ) from None
         while True:
             response = yield from _send_following_redirects(request, options, history)
             try:
                 if auth.requires_response_body:
-                    yield ReadResponse(response)
+                    yield ReadResponse(response=response)
                 try:
                     request = challenge.send(response)
                 except StopIteration:
                     return response
                 response.history = list(history)
-                yield ReadResponse(response)
-                history.append(response)
+                yield ReadResponse(response=response)
             except BaseException as exc:
                 yield from _close_on_error(response, exc)
                 raise
+            history.append(response)
     finally:
         challenge.close()
 
@@ -131,53 +155,80 @@ def _send_with_auth(
 def _send_with_user_auth(
     request: Request, auth: Auth, options: SendOptions, history: list[Response]
 ) -> Flow:
-    request = yield StartUserAuth(auth, request)
+    request = yield StartUserAuth(auth=auth, request=request)
     while True:
         response = yield from _send_following_redirects(request, options, history)
         try:
-            next_request = yield StepUserAuth(response)
+            next_request: Request | None = yield StepUserAuth(response=response)
             if next_request is None:
                 return response
             response.history = list(history)
-            yield ReadResponse(response)
-            history.append(response)
-            request = next_request
+            yield ReadResponse(response=response)
         except BaseException as exc:
             yield from _close_on_error(response, exc)
             raise
+        history.append(response)
+        request = next_request
 
 
 def _send_following_redirects(
     request: Request, options: SendOptions, history: list[Response]
 ) -> Flow:
-    # `history` is shared with the auth loop: redirects inside an auth exchange
-    # count towards max_redirects and appear in the final response's history.
+    # `history` holds the auth rounds before this one: they count towards
+    # max_redirects, and redirects in this round appear in its responses' history.
     hops: list[Response] = list(history)
+    # The caller's own Cookie pairs, found at the first redirect (before that
+    # response's cookies reach the jar); () once credentials have been stripped.
+    supplied: tuple[str, ...] | None = None
+    cookies = options.cookies
     while True:
         if len(hops) > options.max_redirects:
             raise TooManyRedirects(
                 f"Exceeded the maximum of {options.max_redirects} redirects", request=request
             )
         if options.request_hooks:
-            yield CallHooks(options.request_hooks, request)
-        response = yield SendRequest(request)
+            yield CallHooks(hooks=options.request_hooks, argument=request)
+        response: Response = yield SendRequest(request=request)
         try:
-            options.cookies.extract_cookies(response)
+            # Transports need not attach the request (httpx's do not).
+            response.request = request
+            if supplied is None and response.has_redirect_location:
+                supplied = supplied_cookie_pairs(request, cookies)
+            cookies.extract_cookies(response)
             response.default_encoding = options.default_encoding
             if options.max_decoded_size is not None:
                 response.max_decoded_size = options.max_decoded_size
             if options.response_hooks:
-                yield CallHooks(options.response_hooks, response)
+                yield CallHooks(hooks=options.response_hooks, argument=response)
             response.history = list(hops)
             if not response.has_redirect_location:
                 return response
-            next_request = build_redirect_request(request, response, options.cookies)
             if not options.follow_redirects:
-                response.next_request = next_request
+                response.next_request = _next_request(request, response, options, supplied)
                 return response
+            next_request = build_redirect_request(
+                request, response, cookies, supplied_cookies=supplied or ()
+            )
+            yield DrainResponse(response=response, limit=options.redirect_drain_limit)
         except BaseException as exc:
             yield from _close_on_error(response, exc)
             raise
-        yield DrainResponse(response, options.redirect_drain_limit)
+        if supplied and strips_credentials(request.url, next_request.url):
+            supplied = ()
         hops.append(response)
         request = next_request
+
+
+def _next_request(
+    request: Request, response: Response, options: SendOptions, supplied: tuple[str, ...] | None
+) -> Request | None:
+    # A redirect that is not followed is the caller's to inspect: any scheme is
+    # fine (an OAuth "myapp://callback"), and an unparseable Location leaves
+    # next_request unset rather than failing the whole request.
+    try:
+        return build_redirect_request(
+            request, response, options.cookies, supplied_cookies=supplied or (),
+            followable_only=False,
+        )  # fmt: skip
+    except RemoteProtocolError:
+        return None

@@ -156,7 +156,8 @@ class PoolMachine:
     """Connection pool policy: limits, keep-alive expiry, waiters, multiplexing.
 
     ``None`` for a limit means no limit; ``keepalive_expiry=None`` keeps idle
-    connections until the server closes them.
+    connections until the server closes them. Not thread-safe: a threaded shell
+    makes every call under one lock (each call is short and never blocks).
     """
 
     __slots__ = (

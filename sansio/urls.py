@@ -21,8 +21,15 @@ Deliberate differences from httpx 0.28, all fixes: dot segments are removed exac
 RFC 3986 §5.2.4 says (``/a/b/..`` is ``/a/``, not ``/a``); `URL.join` follows RFC 3986
 §5.2 strictly (``http:g`` against an ``http`` base stays ``http:g``); ``copy_with(password=)``
 keeps the username (and vice versa); a given username or password has every ``%``
-escaped, so it reads back unchanged; ``QueryParams`` hashes agree with equality; comparing
-a URL with a malformed string is False rather than an exception.
+escaped, so it reads back unchanged; the default port is dropped whatever the scheme's
+case; every ``xn--`` label of `URL.host` is decoded, not only a leading one; a relative
+path that would read back as a scheme (``URL(path="a:b")``) and a scheme-less path
+starting ``//`` are refused, and an empty authority is kept before a ``//`` path, so
+``str(url)`` always parses back to ``url``; ``QueryParams`` hashes agree with equality;
+comparing a URL with a malformed string is False rather than an exception.
+
+Recently parsed strings are remembered (`PARSE_CACHE_SIZE`), so a client asking for the
+same URL again pays a dict lookup instead of a parse.
 """
 
 from __future__ import annotations
@@ -35,9 +42,9 @@ from .exceptions import InvalidURL
 
 __all__ = ["MAX_URL_LENGTH", "PARSE_CACHE_MAX_URL_LENGTH", "PARSE_CACHE_SIZE", "URL", "QueryParams"]
 
-# httpx's limit, also the order of what servers accept for a request line (nginx's
-# large_client_header_buffers and IIS cap far lower). Read at call time, so it can be
-# changed by assigning ``sansio.urls.MAX_URL_LENGTH``.
+# httpx's limit (httpx._urlparse.MAX_URL_LENGTH). Servers refuse request lines far shorter
+# (nginx: 8 KiB by default), so nothing useful is lost, and it bounds the cost of a parse.
+# Read at call time: assign ``sansio.urls.MAX_URL_LENGTH`` to change it.
 MAX_URL_LENGTH = 65536
 
 # WHATWG's "special scheme" default ports; a URL that names one has its port set to None.
@@ -117,6 +124,13 @@ def _is_scheme(text: str) -> bool:
     return bool(text) and text[0] in _LETTERS and _SCHEME_CHARS.issuperset(text)
 
 
+def _shown(text: str) -> str:
+    """``repr(text)``, cut short so that an error message stays readable."""
+    if len(text) <= 100:
+        return repr(text)
+    return f"{text[:80]!r}... ({len(text)} characters)"
+
+
 def _check_text(text: str, where: str) -> None:
     """Refuse ASCII controls, DEL and unpaired surrogates; ``where`` names the input."""
     if text.isprintable():  # the common case, at C speed
@@ -172,11 +186,11 @@ def _parse_ipv4(host: str) -> str:
         parts.pop()
     numbers = [_ipv4_number(part) for part in parts]
     if len(parts) > 4 or None in numbers:
-        raise InvalidURL(f"Invalid IPv4 address: {host!r}")
+        raise InvalidURL(f"Invalid IPv4 address: {_shown(host)}")
     values = [n for n in numbers if n is not None]
     last = values.pop()
     if any(n > 255 for n in values) or last >= 256 ** (4 - len(values)):
-        raise InvalidURL(f"Invalid IPv4 address: {host!r}")
+        raise InvalidURL(f"Invalid IPv4 address: {_shown(host)}")
     address = last
     for index, number in enumerate(values):
         address += number << (8 * (3 - index))
@@ -192,13 +206,13 @@ def _encode_host(host: str) -> tuple[str, str]:
         if host[-1] != "]" or "%" in inner:
             # A zone id ("%25eth0") names an interface of this machine: meaningless in a
             # Host header and refused by WHATWG, so it is refused here too.
-            raise InvalidURL(f"Invalid IPv6 address: {host!r}")
+            raise InvalidURL(f"Invalid IPv6 address: {_shown(host)}")
         import ipaddress  # only IPv6 literals need it
 
         try:
             ipaddress.IPv6Address(inner)
         except ValueError:
-            raise InvalidURL(f"Invalid IPv6 address: {host!r}") from None
+            raise InvalidURL(f"Invalid IPv6 address: {_shown(host)}") from None
         inner = inner.lower()
         return inner, inner
     if host.isascii():
@@ -209,10 +223,10 @@ def _encode_host(host: str) -> tuple[str, str]:
         try:
             ascii_host = idna.encode(host, uts46=True).decode("ascii")
         except UnicodeError:  # IDNAError and its kin
-            raise InvalidURL(f"Invalid IDNA hostname: {host!r}") from None
+            raise InvalidURL(f"Invalid IDNA hostname: {_shown(host)}") from None
     if not _HOST_CHARS.issuperset(ascii_host):
         bad = next(char for char in ascii_host if char not in _HOST_CHARS)
-        raise InvalidURL(f"Invalid character {bad!r} in host {host!r}")
+        raise InvalidURL(f"Invalid character {bad!r} in host {_shown(host)}")
     if _ends_in_number(ascii_host):
         ascii_host = _parse_ipv4(ascii_host)
         return ascii_host, ascii_host
@@ -230,7 +244,7 @@ def _decode_idna(host: str) -> str:
             try:
                 labels[index] = idna.decode(label)
             except UnicodeError:
-                raise InvalidURL(f"Invalid IDNA hostname: {host!r}") from None
+                raise InvalidURL(f"Invalid IDNA hostname: {_shown(host)}") from None
     return ".".join(labels)
 
 
@@ -238,12 +252,12 @@ def _split_hostport(hostport: str) -> tuple[str, str | None]:
     if hostport.startswith("["):
         close = hostport.find("]")
         if close == -1:
-            raise InvalidURL(f"Invalid IPv6 address: {hostport!r}")
+            raise InvalidURL(f"Invalid IPv6 address: {_shown(hostport)}")
         host, rest = hostport[: close + 1], hostport[close + 1 :]
         if not rest:
             return host, None
         if rest[0] != ":":
-            raise InvalidURL(f"Invalid characters after IPv6 address in {hostport!r}")
+            raise InvalidURL(f"Invalid characters after IPv6 address in {_shown(hostport)}")
         return host, rest[1:]
     host, colon, port = hostport.partition(":")
     return host, port if colon else None
@@ -258,9 +272,9 @@ def _normalise_port(port: str | int | None) -> int | None:
         digits = port.lstrip("0")
         value = int(digits or "0") if len(digits) <= 5 else 65536
     else:
-        raise InvalidURL(f"Invalid port: {port!r}")
+        raise InvalidURL(f"Invalid port: {_shown(port)}")
     if not 0 <= value <= 65535:
-        raise InvalidURL(f"Invalid port: {port!r} (must be 0 to 65535)")
+        raise InvalidURL(f"Invalid port: {port} (must be 0 to 65535)")
     return value
 
 
@@ -315,7 +329,7 @@ def _finish_path(path: str, has_scheme: bool, has_authority: bool) -> str:
         if colon != -1 and _is_scheme(path[:colon]):
             # Only components can build this; written out, it would read back as a scheme.
             raise InvalidURL(
-                f"Relative URL path {path!r} would read back as scheme {path[:colon]!r}"
+                f"Relative URL path {_shown(path)} would read back as scheme {_shown(path[:colon])}"
             )
         return path
     return _remove_dot_segments(path)
@@ -363,7 +377,7 @@ def _split(url: str) -> list[Any]:
         authority = url[start + 2 : slash]
         start = slash
         if "\\" in authority:
-            raise InvalidURL(f"Invalid backslash in URL authority {authority!r}")
+            raise InvalidURL(f"Invalid backslash in URL authority {_shown(authority)}")
         userinfo, _, hostport = authority.rpartition("@")
         host, port = _split_hostport(hostport)
     return [scheme, userinfo, host, port, url[start:end], query, fragment]
@@ -455,7 +469,7 @@ def _kwargs_to_raw(kwargs: dict[str, Any], userinfo: str) -> _Raw:
     if "netloc" in given:
         raw["host"], raw["port"] = _split_hostport(given["netloc"] or "")
     if "username" in given or "password" in given:
-        old_user, _, old_password = raw.get("userinfo", userinfo).partition(":")
+        old_user, _, old_password = (raw.get("userinfo", userinfo) or "").partition(":")
         user = _quote(given["username"] or "", _USERNAME) if "username" in given else old_user
         password = (
             _quote(given["password"] or "", _USERNAME) if "password" in given else old_password
@@ -468,7 +482,7 @@ def _kwargs_to_raw(kwargs: dict[str, Any], userinfo: str) -> _Raw:
     if "scheme" in raw:
         scheme = raw["scheme"] or ""
         if scheme and not _is_scheme(scheme):
-            raise InvalidURL(f"Invalid URL component 'scheme': {scheme!r}")
+            raise InvalidURL(f"Invalid URL component 'scheme': {_shown(scheme)}")
         raw["scheme"] = scheme.lower()
     if "host" in raw:
         host = raw["host"] or ""

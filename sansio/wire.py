@@ -25,7 +25,8 @@ Rules every implementation keeps:
   connection has no response to read are never parsed as a later response (RFC 9112
   §6.3, "bytes after a complete response"): for HTTP/1.1 they make the connection
   unusable. Before a shell reuses an idle connection it checks that one socket for
-  readability and feeds whatever is there; afterwards `is_reusable` has the answer.
+  readability and feeds whatever is there (a read that fails counts as EOF, ``b""``);
+  afterwards `is_reusable` has the answer.
 - Streams are named by ``int`` ids so that HTTP/2 fits the same calls. HTTP/1.1 runs
   one stream at a time (`max_streams` is 1).
 - Every failure the shell sees (a write or read that failed, a timeout, a
@@ -171,7 +172,10 @@ class WireConnection(Protocol):
         ...
 
     def receive_data(self, data: bytes) -> None:
-        """Buffer bytes read from the socket; ``b""`` means EOF. Parsing waits for `next_step`."""
+        """Buffer bytes read from the socket; ``b""`` means EOF. Parsing waits for `next_step`.
+
+        The bytes are copied, so a shell may pass a view of a buffer it reuses.
+        """
         ...
 
     def next_step(self, stream_id: int) -> Step:

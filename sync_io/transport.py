@@ -47,7 +47,6 @@ from .tls import context_for
 __all__ = ["HTTPTransport"]
 
 
-
 class HTTPTransport(BaseTransport):
     """A pooling HTTP/1.1 transport over TCP, TLS or a Unix socket (as `httpx.HTTPTransport`)."""
 

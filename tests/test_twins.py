@@ -47,9 +47,8 @@ RENAMES = [
 # Differences that are meant to be there: (file, "-" sync line or "+" async line).
 ALLOWED = {
     "client.py": {
-        '- """`Client`: the blocking client. It performs the actions `sansio.flow` decides."""',
-        '+ """`Client`: the async client (asyncio or trio). It performs the actions '
-        '`sansio.flow` decides."""',
+        '- """`Client`: the blocking client. It performs what `sansio.flow` decides."""',
+        '+ """`Client`: the async client (asyncio, trio). It performs what `sansio.flow` decides."""',
         "- from collections.abc import Generator, Iterator, Mapping",
         "+ from collections.abc import AsyncGenerator, Iterator, Mapping",
         "+ import inspect",

@@ -330,6 +330,20 @@ def test_head_response_has_no_body_despite_content_length() -> None:
         assert conn.is_reusable
 
 
+@pytest.mark.parametrize(("method", "status"), [(b"HEAD", 200), (b"GET", 204), (b"GET", 304)])
+def test_a_body_where_none_belongs_is_never_the_next_response(method: bytes, status: int) -> None:
+    raw = b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\nhello" % status
+    for pieces in ([raw], [raw[:-5], raw[-5:]]):
+        conn = H1Connection()
+        sid = conn.start_request(head(method), has_body=False)
+        conn.data_to_send()
+        result = drive(conn, sid, pieces)
+        assert result.body == b""
+        conn.receive_data(pieces[-1] if len(pieces) > 1 else b"")
+        conn.release(sid)
+        assert not conn.is_reusable
+
+
 @pytest.mark.parametrize("status", [204, 304])
 def test_no_body_statuses(status: int) -> None:
     raw = b"HTTP/1.1 %d Whatever\r\nContent-Length: 7\r\n\r\n" % status

@@ -478,6 +478,13 @@ def test_host_error_names_the_character() -> None:
     assert str(info.value) == "Invalid character ' ' in host 'exa mple.com'"
 
 
+def test_long_inputs_are_cut_short_in_messages() -> None:
+    host = "a" * 200 + " "
+    with pytest.raises(InvalidURL) as info:
+        URL(f"http://{host}/")
+    assert str(info.value) == f"Invalid character ' ' in host {'a' * 80!r}... (201 characters)"
+
+
 @pytest.mark.parametrize(
     "url", ["http://evil.com\\@good.com/", "http://a\\b/", "http://u\\:p@h/", "//a\\b"]
 )
@@ -732,6 +739,7 @@ def test_copy_with_keeps_the_other_credential() -> None:
     assert str(url.copy_with(username=None, password=None)) == "http://h/"
     assert str(url.copy_with(userinfo=b"x:y", password="z")) == "http://x:z@h/"
     assert str(URL("http://a@b:c@h/", password="z")) == "http://a%40b:z@h/"
+    assert str(url.copy_with(userinfo=None, password="z")) == "http://:z@h/"
 
 
 def test_params_replace_the_query_and_raw_path_wins() -> None:
