@@ -18,7 +18,6 @@ Connecting and the TLS handshake, which happen once per connection, do use
 
 # The stream API takes a timeout per call, like sync_io.backend (the pool and wire
 # layers compute them); cancel scopes stay available to callers on top of that.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
@@ -399,11 +398,10 @@ class Event:
 
     async def wait(self, timeout: float | None) -> bool:
         event = self._event
-        if event.is_set():
-            return True
-        try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except TimeoutError:
-            return False
-        return True
+        if not event.is_set():
+            try:
+                async with asyncio.timeout(timeout):
+                    await event.wait()
+            except TimeoutError:
+                pass
+        return event.is_set()

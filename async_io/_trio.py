@@ -8,10 +8,10 @@ call's direction. ``trio.Cancelled`` passes through untouched.
 
 # The stream API takes a timeout per call, like sync_io.backend (the pool and wire
 # layers compute them); cancel scopes stay available to callers on top of that.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
+import math
 import socket
 import ssl
 from collections.abc import Iterable
@@ -40,6 +40,12 @@ _WRITE = (WriteTimeout, WriteError)
 
 # Every failure a trio stream or socket call reports, apart from cancellation.
 _FAILURES = (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+# A deadline of "now" cancels at the first checkpoint, before trio looks at data already
+# waiting. A deadline a little ahead (enough for the few Python calls before trio reads)
+# still returns that data, then times out, as the other backends do when a caller's
+# time is up.
+_SMALLEST_TIMEOUT = 1e-3
 
 Lock = trio.Lock
 sleep = trio.sleep
@@ -76,7 +82,7 @@ class TrioStream(AsyncStream):
             if timeout is None:
                 await self._stream.send_all(data)
             else:
-                with trio.fail_after(max(timeout, 0.0)):
+                with trio.fail_after(max(timeout, _SMALLEST_TIMEOUT)):
                     await self._stream.send_all(data)
         except _FAILURES as exc:
             raise _fail(exc, _WRITE) from exc
@@ -86,7 +92,7 @@ class TrioStream(AsyncStream):
             if timeout is None:
                 data: bytes = await self._stream.receive_some(max_bytes)
             else:
-                with trio.fail_after(max(timeout, 0.0)):
+                with trio.fail_after(max(timeout, _SMALLEST_TIMEOUT)):
                     data = await self._stream.receive_some(max_bytes)
         except _FAILURES as exc:
             raise _fail(exc, _READ) from exc
@@ -103,7 +109,7 @@ class TrioStream(AsyncStream):
             if timeout is None:
                 await stream.do_handshake()
             else:
-                with trio.fail_after(max(timeout, 0.0)):
+                with trio.fail_after(max(timeout, _SMALLEST_TIMEOUT)):
                     await stream.do_handshake()
         except _FAILURES as exc:
             self._close_now()
@@ -115,6 +121,10 @@ class TrioStream(AsyncStream):
         return TrioStream(stream)
 
     def is_readable(self) -> bool:
+        """See AsyncStream.is_readable. Over TLS, trio offers no way to look at received
+        bytes without awaiting, so TLS housekeeping (a TLS 1.3 session ticket not yet
+        read) counts as readable too. Only a connection that never read anything can have
+        such bytes waiting: a server sends its tickets before any response."""
         if self._closed:
             return True
         stream = self._stream
@@ -186,7 +196,9 @@ async def connect_tcp(
     if local_address is not None:
         family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
     options = list(socket_options) if socket_options is not None else None
-    deadline = trio.current_time() + max(timeout, 0.0) if timeout is not None else trio.inf
+    deadline = (
+        trio.current_time() + max(timeout, _SMALLEST_TIMEOUT) if timeout is not None else math.inf
+    )
     try:
         with trio.fail_at(deadline):
             try:
@@ -223,7 +235,9 @@ async def connect_tcp(
 async def connect_unix(
     path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
 ) -> TrioStream:
-    deadline = trio.current_time() + max(timeout, 0.0) if timeout is not None else trio.inf
+    deadline = (
+        trio.current_time() + max(timeout, _SMALLEST_TIMEOUT) if timeout is not None else math.inf
+    )
     try:
         with trio.fail_at(deadline):
             try:
@@ -261,6 +275,7 @@ class Event:
         if timeout is None:
             await self._event.wait()
             return True
-        with trio.move_on_after(max(timeout, 0.0)) as scope:
+        with trio.move_on_after(max(timeout, _SMALLEST_TIMEOUT)):
             await self._event.wait()
-        return not scope.cancelled_caught
+        # Set counts even when the deadline passed too (wait(0) on a set event).
+        return bool(self._event.is_set())

@@ -9,7 +9,6 @@ caught or remapped.
 
 # The stream API takes a timeout per call, like sync_io.backend (the pool and wire
 # layers compute them); cancel scopes stay available to callers on top of that.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 

@@ -81,7 +81,6 @@ class AsyncClient(BaseClient):
         cookies: CookieTypes | None = None,
         verify: Any = True,
         cert: CertTypes | None = None,
-        trust_env: bool = True,
         http1: bool = True,
         http2: bool = False,
         proxy: ProxyTypes | None = None,
@@ -93,6 +92,7 @@ class AsyncClient(BaseClient):
         event_hooks: Mapping[str, list[EventHook]] | None = None,
         base_url: URL | str = "",
         transport: AsyncBaseTransport | None = None,
+        trust_env: bool = True,
         default_encoding: Any = "utf-8",
         max_decoded_size: int | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
-from sansio.exceptions import PoolTimeout, WriteError
+from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     RECEIVE_SIZE,
     Planner,
@@ -139,23 +139,31 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         timeouts: Timeouts,
     ) -> ResponseHead:
         body: AsyncIterator[bytes] | None = None
-        write_error: WriteError | None = None
+        write_error: WriteError | WriteTimeout | None = None
+        read_timeout = timeouts.read
         try:
             while True:
                 step = wire.next_step(sid)
                 if step is SEND:
                     try:
                         await stream.send_all(wire.data_to_send(), timeouts.write)
-                    except WriteError as exc:
-                        # The server may have answered (413, 401) and closed: read on.
+                    except (WriteError, WriteTimeout) as exc:
+                        # The server may have answered (413, 401) and closed or stopped
+                        # reading: read on. After a timeout, only what has arrived already.
                         wire.send_failed(sid)
                         write_error = exc
+                        read_timeout = timeouts.after_write_failure(exc)
                 elif step is RECEIVE:
-                    wire.receive_data(await stream.recv(RECEIVE_SIZE, timeouts.read))
+                    wire.receive_data(await stream.recv(RECEIVE_SIZE, read_timeout))
                 elif step is NEED_BODY:
                     if body is None:
                         body = aiter(request.stream)  # type: ignore[arg-type]
-                    wire.send_body(sid, await anext(body, None))
+                    chunk = await anext(body, None)
+                    if chunk is not None and stream.is_readable():
+                        # The server spoke before the whole body went out (an early 413
+                        # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                        wire.receive_data(await stream.recv(RECEIVE_SIZE, read_timeout))
+                    wire.send_body(sid, chunk)
                 else:
                     assert isinstance(step, ResponseHead)
                     return step
@@ -163,6 +171,11 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             if write_error is not None and exc is not write_error:
                 raise write_error from exc
             raise
+        finally:
+            if body is not None:
+                # An upload cut short (early response, error, cancellation) leaves the
+                # body's generator suspended: finish it now, not at garbage collection.
+                await _close_body(body)
 
     # -- the pool ---------------------------------------------------------------------
 
@@ -185,12 +198,16 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             stream = self._streams[decision.conn_id]
             wire = decision.connection
             if stream.is_readable():
-                # An idle connection with data or EOF waiting is dead (RFC 9112 §9.3):
-                # the machine sees it and refuses reuse.
+                # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
                 try:
-                    wire.receive_data(await stream.recv(RECEIVE_SIZE, 0) or b"")
+                    data = await stream.recv(RECEIVE_SIZE, 0)
                 except Exception:
-                    wire.receive_data(b"")
+                    data = b""  # a failed read ends the stream
+                except BaseException:
+                    wire.receive_data(b"")  # cancelled mid-read: never reuse it
+                    await self._checkin(decision.conn_id)
+                    raise
+                wire.receive_data(data)
             if wire.is_reusable:
                 return decision.conn_id, wire, stream, True
             await self._checkin(decision.conn_id)
@@ -198,13 +215,18 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def _wait(self, ticket: int, event: AsyncEvent, timeout: float | None) -> Reuse | Open:
         try:
             await event.wait(timeout)
-        finally:
+        except BaseException:
+            # Cancelled: whatever was granted meanwhile passes to the next waiter.
             with self._lock:
                 del self._waiting[ticket]
-                grant = self._pool.claim(ticket)
-                if grant is None:
-                    changes = self._pool.cancel_wait(ticket, time.monotonic())
-                    closing = self._apply(changes)
+                closing = self._apply(self._pool.cancel_wait(ticket, time.monotonic()))
+            await self._close_streams(closing)
+            raise
+        with self._lock:
+            del self._waiting[ticket]
+            grant = self._pool.claim(ticket)
+            if grant is None:
+                closing = self._apply(self._pool.cancel_wait(ticket, time.monotonic()))
         if grant is None:
             await self._close_streams(closing)
             raise PoolTimeout("Timed out waiting for a connection from the pool")
@@ -213,17 +235,25 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def _open(
         self, conn_id: int, route: Route, timeouts: Timeouts
     ) -> tuple[int, WireConnection, AsyncStream, bool]:
+        stream: AsyncStream | None = None
         try:
             stream = await self._connect(route, timeouts.connect)
             wire = self._planner.new_connection(stream.alpn_protocol)
         except BaseException:
             with self._lock:
                 closing = self._apply(self._pool.open_failed(conn_id))
+            if stream is not None:
+                closing.append(stream)
             await self._close_streams(closing)
             raise
         with self._lock:
-            self._streams[conn_id] = stream
-            closing = self._apply(self._pool.opened(conn_id, wire, time.monotonic()))
+            closed = self._closed
+            if not closed:
+                self._streams[conn_id] = stream
+                closing = self._apply(self._pool.opened(conn_id, wire, time.monotonic()))
+        if closed:
+            await self._close_streams([stream])
+            raise RuntimeError("Cannot send a request: the transport has been closed.")
         await self._close_streams(closing)
         return conn_id, wire, stream, False
 
@@ -293,10 +323,25 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         await self._close_streams(streams)
 
 
+async def _close_body(body: AsyncIterator[bytes]) -> None:
+    close = getattr(body, "aclose", None)
+    if close is not None:
+        await close()
+
+
 class _ResponseStream(AsyncByteStream):
     """A response body read from its connection; closing it returns the connection."""
 
-    __slots__ = ("_closed", "_conn_id", "_sid", "_stream", "_timeouts", "_transport", "_wire")
+    __slots__ = (
+        "_closed",
+        "_conn_id",
+        "_ended",
+        "_sid",
+        "_stream",
+        "_timeouts",
+        "_transport",
+        "_wire",
+    )
 
     def __init__(
         self,
@@ -314,19 +359,26 @@ class _ResponseStream(AsyncByteStream):
         self._stream = stream
         self._timeouts = timeouts
         self._closed = False
+        self._ended = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> _ResponseStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        # A plain iterator, not a generator: nothing is left suspended when a reader
+        # stops early (trio warns about such generators).
+        if self._ended:
+            raise StopAsyncIteration
         wire, sid, stream = self._wire, self._sid, self._stream
-        read_timeout = self._timeouts.read
         try:
             while True:
                 step = wire.next_step(sid)
                 if type(step) is BodyChunk:
-                    yield step.data
-                elif step is RECEIVE:
-                    wire.receive_data(await stream.recv(RECEIVE_SIZE, read_timeout))
+                    return step.data
+                if step is RECEIVE:
+                    wire.receive_data(await stream.recv(RECEIVE_SIZE, self._timeouts.read))
                 elif type(step) is EndOfBody:
-                    return
+                    break
                 else:
                     assert step is SEND  # HTTP/2 control frames while reading
                     await stream.send_all(wire.data_to_send(), self._timeouts.write)
@@ -334,6 +386,8 @@ class _ResponseStream(AsyncByteStream):
             if not self._closed:
                 wire.io_failed(sid)
             raise
+        self._ended = True
+        raise StopAsyncIteration
 
     async def aclose(self) -> None:
         if self._closed:

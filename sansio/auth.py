@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from . import env as _env
 from .exceptions import RemoteProtocolError
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import Request, Response
 
 __all__ = [
+    "DIGEST_CNONCE_BYTES",
     "Auth",
     "BasicAuth",
     "DigestAuth",
@@ -30,6 +32,7 @@ __all__ = [
     "parse_auth_params",
     "parse_digest_challenge",
     "parse_netrc",
+    "split_challenges",
 ]
 
 
@@ -109,28 +112,51 @@ class BasicAuth(Auth):
         yield request
 
 
-# -- Digest (RFC 7616) ---------------------------------------------------------
-
-_DIGEST_HASHES: dict[str, Callable[[bytes], str]] = {
-    "MD5": lambda b: hashlib.md5(b, usedforsecurity=False).hexdigest(),
-    "SHA": lambda b: hashlib.sha1(b, usedforsecurity=False).hexdigest(),
-    "SHA-256": lambda b: hashlib.sha256(b).hexdigest(),
-    "SHA-512": lambda b: hashlib.sha512(b).hexdigest(),
-}
-# Bytes of randomness in a client nonce: 64 bits, as curl and httpx use.
-DIGEST_CNONCE_BYTES = 8
+# -- challenges (RFC 9110 §11) -------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DigestChallenge:
-    """A parsed ``WWW-Authenticate: Digest ...`` challenge."""
+def _split_commas(value: str) -> list[str]:
+    """Split on commas outside quoted strings."""
+    items: list[str] = []
+    start = 0
+    quoted = False
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if quoted:
+            if c == "\\":
+                i += 1  # a quoted-pair: the next character is literal
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == ",":
+            items.append(value[start:i])
+            start = i + 1
+        i += 1
+    items.append(value[start:])
+    return items
 
-    realm: str
-    nonce: str
-    algorithm: str = "MD5"
-    opaque: str | None = None
-    qop: tuple[str, ...] = ()
-    stale: bool = False
+
+def split_challenges(value: str) -> list[tuple[str, str]]:
+    """Split one WWW-Authenticate value into ``(scheme, parameters)`` challenges.
+
+    A value may hold several challenges (``Basic realm="a", Digest realm="b", ...``);
+    an element whose first word is not followed by ``=`` starts a new one.
+    """
+    challenges: list[tuple[str, list[str]]] = []
+    for item in _split_commas(value):
+        item = item.strip()
+        if not item:
+            continue
+        head, _, rest = item.replace("\t", " ").partition(" ")
+        rest = rest.strip()
+        if "=" not in head and not rest.startswith("="):
+            challenges.append((head, [rest] if rest else []))
+        elif challenges:
+            challenges[-1][1].append(item)
+        # An auth-param before any scheme belongs to nothing and is dropped.
+    return [(scheme, ", ".join(params)) for scheme, params in challenges]
 
 
 def parse_auth_params(text: str) -> dict[str, str]:
@@ -180,48 +206,122 @@ def parse_auth_params(text: str) -> dict[str, str]:
     return params
 
 
-def _quote(value: str) -> str:
-    # Every value we echo goes out as a quoted-string with `"` and `\` escaped,
-    # so a hostile server cannot smuggle extra parameters into our header.
-    if any(c in value for c in "\r\n\0"):
-        raise RemoteProtocolError("Digest challenge value contains a control character")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+# -- Digest (RFC 7616) ---------------------------------------------------------
+
+_DIGEST_HASHES: dict[str, Callable[[bytes], str]] = {
+    "MD5": lambda b: hashlib.md5(b, usedforsecurity=False).hexdigest(),
+    "SHA": lambda b: hashlib.sha1(b, usedforsecurity=False).hexdigest(),
+    "SHA-256": lambda b: hashlib.sha256(b).hexdigest(),
+    "SHA-512": lambda b: hashlib.sha512(b).hexdigest(),
+}
+_DIGEST_QOPS = frozenset({"auth", "auth-int"})
+# Bytes of randomness in a client nonce: 64 bits, as httpx's 16 hex digits.
+DIGEST_CNONCE_BYTES = 8
 
 
-def _find_digest_challenge(values: list[str]) -> str | None:
-    for value in values:
-        scheme, _, rest = value.strip().partition(" ")
-        if scheme.lower() == "digest":
-            return rest
-    return None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestChallenge:
+    """A parsed ``WWW-Authenticate: Digest ...`` challenge (algorithm upper-cased)."""
+
+    realm: str
+    nonce: str
+    algorithm: str = "MD5"
+    opaque: str | None = None
+    qop: tuple[str, ...] = ()
+    stale: bool = False
+    userhash: bool = False
 
 
 def parse_digest_challenge(text: str) -> DigestChallenge:
-    """Parse the parameters of a Digest challenge; RemoteProtocolError when unusable."""
+    """Parse the parameters of a Digest challenge.
+
+    `RemoteProtocolError` when it is malformed, lacks realm or nonce, carries a
+    control character, or asks for an algorithm or qop this module cannot do.
+    """
     try:
         params = parse_auth_params(text)
     except ValueError as exc:
         raise RemoteProtocolError(f"Malformed Digest challenge: {exc}") from None
+    for name, value in params.items():
+        # We echo some of these back: a CR or LF would split our header.
+        if any(c in value for c in "\r\n\0"):
+            raise RemoteProtocolError(
+                f"Digest challenge parameter {name!r} contains a control character"
+            )
     if "realm" not in params or "nonce" not in params:
         raise RemoteProtocolError("Malformed Digest challenge: realm and nonce are required")
+    algorithm = params.get("algorithm", "MD5").upper()
+    if algorithm.removesuffix("-SESS") not in _DIGEST_HASHES:
+        raise RemoteProtocolError(f"Unsupported Digest algorithm {algorithm!r}")
     qop = tuple(q.strip().lower() for q in params.get("qop", "").split(",") if q.strip())
+    if qop and _DIGEST_QOPS.isdisjoint(qop):
+        raise RemoteProtocolError(f"Unsupported Digest qop {params['qop']!r}")
     return DigestChallenge(
         realm=params["realm"],
         nonce=params["nonce"],
-        algorithm=params.get("algorithm", "MD5").upper(),
+        algorithm=algorithm,
         opaque=params.get("opaque"),
         qop=qop,
         stale=params.get("stale", "").lower() == "true",
+        userhash=params.get("userhash", "").lower() == "true",
     )
+
+
+def _digest_challenge(response: Response) -> DigestChallenge | None:
+    """The first usable Digest challenge of a 401 (RFC 7616 §3.7: the topmost one we
+    support), None if there is no Digest challenge, else the first one's error."""
+    error: RemoteProtocolError | None = None
+    for value in response.headers.get_list("www-authenticate"):
+        for scheme, params in split_challenges(value):
+            if scheme.lower() != "digest":
+                continue
+            try:
+                return parse_digest_challenge(params)
+            except RemoteProtocolError as exc:
+                error = error or exc
+    if error is not None:
+        raise error
+    return None
+
+
+def _quote(value: str) -> str:
+    # Every value we echo goes out as a quoted-string with `"` and `\` escaped,
+    # so a hostile server cannot smuggle extra parameters into our header.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _cookie_pairs(value: str) -> list[str]:
+    return [pair for part in value.split(";") if (pair := part.strip())]
+
+
+def _carry_cookies(request: Request, response: Response) -> None:
+    """Add the cookies a challenge set to the retry (they may be a session), replacing
+    same-named ones the request already carries."""
+    url = request.url
+    now = _env.current().wall_clock()
+    value = response.cookies.jar.header_for(
+        scheme=url.scheme, host=url.host, path=url.path, now=now
+    )
+    if not value:
+        return
+    pairs = _cookie_pairs(value)
+    existing = request.headers.get("cookie")
+    if existing:
+        names = {pair.partition("=")[0].strip() for pair in pairs}
+        kept = [p for p in _cookie_pairs(existing) if p.partition("=")[0].strip() not in names]
+        pairs = kept + pairs
+    request.headers["Cookie"] = "; ".join(pairs)
 
 
 class DigestAuth(Auth):
     """HTTP Digest authentication (RFC 7616): MD5, SHA, SHA-256, SHA-512 and their
-    ``-sess`` variants, qop ``auth`` and ``auth-int``, nonce counting, and one
-    retry on a ``stale=true`` challenge.
+    ``-sess`` variants, qop ``auth`` and ``auth-int`` (and RFC 2069's no-qop form),
+    ``userhash``, nonce counting, and one retry on a ``stale=true`` challenge.
 
     The client nonce comes from `random_bytes` when given, else from the random
-    source installed in `sansio.env` (``os.urandom`` in the conch shells).
+    source installed in `sansio.env` (``os.urandom`` in the conch shells). After a
+    challenge, later requests answer it up front (no 401 round trip) while its
+    nonce lasts.
     """
 
     def __init__(
@@ -238,63 +338,79 @@ class DigestAuth(Auth):
         self._nonce_count = 0
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        if self._challenge is not None:
-            # Pre-emptive: reuse the last challenge instead of paying a 401 first.
-            request.headers["Authorization"] = self._authorization(request, self._challenge)
+        # `sent`: the challenge our last request answered (None: no credentials sent).
+        sent = self._challenge
+        if sent is not None:
+            request.headers["Authorization"] = self._authorization(request, sent)
         response = yield request
-        retried_stale = False
+        answered = stale_retried = False
         while response.status_code == 401:
-            text = _find_digest_challenge(response.headers.get_list("www-authenticate"))
-            if text is None:
+            try:
+                challenge = _digest_challenge(response)
+            except RemoteProtocolError as exc:
+                exc.request = request
+                raise
+            if challenge is None:
                 return
-            challenge = parse_digest_challenge(text)
-            sent_credentials = "authorization" in request.headers
-            if sent_credentials and not challenge.stale:
-                return  # our credentials were refused: hand the 401 to the caller
-            if challenge.stale and retried_stale:
-                return
-            retried_stale = retried_stale or (sent_credentials and challenge.stale)
-            self._challenge = challenge
-            self._nonce_count = 0
+            if sent is not None:
+                if challenge.stale:
+                    # The credentials were right but the nonce expired: one retry.
+                    if stale_retried:
+                        return
+                    stale_retried = True
+                elif answered or challenge.nonce == sent.nonce:
+                    return  # the credentials were refused: the caller gets the 401
+            answered = True
+            self._use(challenge)
             request.headers["Authorization"] = self._authorization(request, challenge)
+            sent = challenge
             if response.headers.get_list("set-cookie"):
-                # The challenge may have set a session cookie the retry must carry.
-                response.cookies.set_cookie_header(request)
+                _carry_cookies(request, response)
             response = yield request
+
+    def _use(self, challenge: DigestChallenge) -> None:
+        previous = self._challenge
+        if previous is None or previous.nonce != challenge.nonce:
+            self._nonce_count = 0  # nc counts requests per nonce (RFC 7616 §3.4)
+        self._challenge = challenge
+        # auth-int hashes the body: have later requests read theirs up front.
+        self.requires_request_body = bool(challenge.qop) and "auth" not in challenge.qop
 
     def _authorization(self, request: Request, challenge: DigestChallenge) -> str:
         algorithm = challenge.algorithm
         session = algorithm.endswith("-SESS")
-        base = algorithm[: -len("-SESS")] if session else algorithm
-        digest = _DIGEST_HASHES.get(base)
-        if digest is None:
-            raise RemoteProtocolError(f"Unsupported Digest algorithm {algorithm!r}")
+        digest = _DIGEST_HASHES[algorithm.removesuffix("-SESS")]
+        qop = ("auth" if "auth" in challenge.qop else "auth-int") if challenge.qop else None
         self._nonce_count += 1
         nc = f"{self._nonce_count:08x}"
         random_bytes = self._random_bytes or _env.current().random_bytes
         cnonce = random_bytes(DIGEST_CNONCE_BYTES).hex()
         uri = request.url.raw_path.decode("ascii")
+        realm, nonce = challenge.realm, challenge.nonce
 
-        ha1 = digest(f"{self._username}:{challenge.realm}:{self._password}".encode())
+        ha1 = digest(f"{self._username}:{realm}:{self._password}".encode())
         if session:
-            ha1 = digest(f"{ha1}:{challenge.nonce}:{cnonce}".encode())
-        if "auth" in challenge.qop or not challenge.qop:
-            qop = "auth" if challenge.qop else None
-            ha2 = digest(f"{request.method}:{uri}".encode())
-        elif "auth-int" in challenge.qop:
-            qop = "auth-int"
-            ha2 = digest(f"{request.method}:{uri}:".encode() + digest(request.content).encode())
-        else:
-            raise RemoteProtocolError(f"Unsupported Digest qop {','.join(challenge.qop)!r}")
+            ha1 = digest(f"{ha1}:{nonce}:{cnonce}".encode())
+        a2 = f"{request.method}:{uri}"
+        if qop == "auth-int":
+            a2 += ":" + digest(request.content)
+        ha2 = digest(a2.encode())
         if qop is None:
-            response = digest(f"{ha1}:{challenge.nonce}:{ha2}".encode())
+            response = digest(f"{ha1}:{nonce}:{ha2}".encode())
         else:
-            response = digest(f"{ha1}:{challenge.nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())
+            response = digest(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())
 
+        if challenge.userhash:
+            user = f"username={_quote(digest(f'{self._username}:{realm}'.encode()))}"
+        elif self._username.isascii():
+            user = f"username={_quote(self._username)}"
+        else:
+            # RFC 7616 §3.4.4: a non-ASCII name goes in the extended form.
+            user = f"username*=UTF-8''{quote(self._username, safe='')}"
         parts = [
-            f"username={_quote(self._username)}",
-            f"realm={_quote(challenge.realm)}",
-            f"nonce={_quote(challenge.nonce)}",
+            user,
+            f"realm={_quote(realm)}",
+            f"nonce={_quote(nonce)}",
             f"uri={_quote(uri)}",
             f"response={_quote(response)}",
             f"algorithm={algorithm}",
@@ -302,56 +418,127 @@ class DigestAuth(Auth):
         if challenge.opaque is not None:
             parts.append(f"opaque={_quote(challenge.opaque)}")
         if qop is not None:
-            parts += [f"qop={qop}", f"nc={nc}", f"cnonce={_quote(cnonce)}"]
+            parts += [f"qop={qop}", f"nc={nc}"]
+        if qop is not None or session:
+            parts.append(f"cnonce={_quote(cnonce)}")
+        if challenge.userhash:
+            parts.append("userhash=true")
         return "Digest " + ", ".join(parts)
 
 
 # -- netrc ---------------------------------------------------------------------
 
+_NETRC_SPACE = " \t\n"
+_NETRC_ENTRY_KEYWORDS = ("machine", "default", "macdef")
+
+
+class _NetrcLexer:
+    """Tokens of netrc text as Python's `netrc` module reads them: whitespace
+    separated, ``"quoted"`` with backslash escapes, ``#`` comments where a keyword
+    is expected."""
+
+    __slots__ = ("pos", "pushed", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.pos = 0
+        self.pushed: str | None = None
+
+    def line(self) -> int:
+        return self.text.count("\n", 0, self.pos) + 1
+
+    def token(self, *, keyword: bool = False) -> str | None:
+        if self.pushed is not None:
+            token, self.pushed = self.pushed, None
+            return token
+        text, n, i = self.text, len(self.text), self.pos
+        while True:
+            while i < n and text[i] in _NETRC_SPACE:
+                i += 1
+            if i >= n:
+                self.pos = n
+                return None
+            if not (keyword and text[i] == "#"):
+                break
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        chars: list[str] = []
+        quoted = text[i] == '"'
+        i += quoted
+        while i < n and (text[i] != '"' if quoted else text[i] not in _NETRC_SPACE):
+            if text[i] == "\\" and i + 1 < n:
+                i += 1
+            chars.append(text[i])
+            i += 1
+        self.pos = i + quoted  # past the closing quote
+        return "".join(chars)
+
+    def skip_macro(self) -> None:
+        # A macro body runs to the first empty line (or, leniently, to the end).
+        end = self.text.find("\n\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end + 2
+
 
 def parse_netrc(text: str) -> dict[str, tuple[str, str]]:
     """Parse netrc text into ``{host: (login, password)}``; "default" keys the fallback.
 
-    Only the file's text is handled here; reading the file is the shell's job.
+    Follows Python's `netrc` module: ``machine``/``default`` entries with ``login``
+    (or ``user``), ``password`` and ``account``; ``macdef`` bodies skipped; a later
+    entry for the same machine wins. Machine names are lower-cased (host names are
+    case-insensitive). ValueError, naming the line, on anything else. Only the
+    file's text is handled here; reading the file is the shell's job.
     """
-    tokens = text.split()
+    lexer = _NetrcLexer(text)
     entries: dict[str, tuple[str, str]] = {}
-    i, n = 0, len(tokens)
-    while i < n:
-        token = tokens[i]
-        if token in ("machine", "default"):
-            host = tokens[i + 1] if token == "machine" and i + 1 < n else "default"
-            i += 2 if token == "machine" else 1
-            login = password = ""
-            while i < n and tokens[i] not in ("machine", "default", "macdef"):
-                key = tokens[i]
-                value = tokens[i + 1] if i + 1 < n else ""
-                if key == "login":
-                    login = value
-                elif key == "password":
-                    password = value
-                i += 2
-            entries.setdefault(host, (login, password))
-        elif token == "macdef":
-            # A macro body runs to the next blank line; in split() tokens that
-            # boundary is lost, so skip to the next entry keyword instead.
-            i += 1
-            while i < n and tokens[i] not in ("machine", "default"):
-                i += 1
+    while (token := lexer.token(keyword=True)) is not None:
+        if token == "macdef":
+            if lexer.token() is None:
+                raise ValueError(f"netrc line {lexer.line()}: 'macdef' without a name")
+            lexer.skip_macro()
+            continue
+        if token == "machine":
+            name = lexer.token()
+            if name is None:
+                raise ValueError(f"netrc line {lexer.line()}: 'machine' without a name")
+            host = name.lower()
+        elif token == "default":
+            host = "default"
         else:
-            i += 1
+            raise ValueError(f"netrc line {lexer.line()}: unexpected {token!r}")
+        login = password = ""
+        while (key := lexer.token(keyword=True)) is not None:
+            if key in _NETRC_ENTRY_KEYWORDS:
+                lexer.pushed = key
+                break
+            value = lexer.token()
+            if value is None:
+                raise ValueError(f"netrc line {lexer.line()}: {key!r} without a value")
+            if key in ("login", "user"):
+                login = value
+            elif key == "password":
+                password = value
+            elif key != "account":
+                raise ValueError(f"netrc line {lexer.line()}: unknown keyword {key!r}")
+        entries[host] = (login, password)
     return entries
 
 
 class NetRCAuth(Auth):
     """Basic credentials looked up by host in netrc text.
 
-    `sansio` takes the text; the shells' `conch.NetRCAuth(file=None)` reads the
-    file (``$NETRC`` or ``~/.netrc``) and passes its text here.
+    `sansio` takes the text (``text=``, else ``sansio.env.current().netrc_text``);
+    the shells' ``conch.NetRCAuth(file=None)`` reads the file (``$NETRC`` or
+    ``~/.netrc``) and passes its text here. As with httpx, an entry without a
+    password sends nothing.
     """
 
     def __init__(self, file: str | None = None, *, text: str | None = None) -> None:
         if text is None:
+            if file is not None:
+                raise ValueError(
+                    "sansio cannot read files: pass the netrc file's contents as text=..., "
+                    "or use conch.NetRCAuth(file=...), which reads it"
+                )
             text = _env.current().netrc_text
         if text is None:
             raise ValueError(
@@ -362,7 +549,8 @@ class NetRCAuth(Auth):
         self._entries = parse_netrc(text)
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        entry = self._entries.get(request.url.host) or self._entries.get("default")
-        if entry is not None:
+        entries = self._entries
+        entry = entries.get(request.url.host) or entries.get("default")
+        if entry is not None and entry[1]:
             request.headers["Authorization"] = basic_auth_header(*entry)
         yield request

@@ -7,7 +7,7 @@ performs `send_flow`'s actions, and closing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._types import (
@@ -76,6 +76,8 @@ def build_auth(auth: AuthTypes | None) -> Auth | None:
     if auth is None:
         return None
     if isinstance(auth, tuple):
+        if len(auth) != 2:
+            raise TypeError(f"An 'auth' tuple is (username, password), got {len(auth)} items")
         return BasicAuth(username=auth[0], password=auth[1])
     if isinstance(auth, Auth):
         return auth
@@ -135,7 +137,21 @@ class BaseClient:
         self._timeout = Timeout(timeout)
 
     @property
+    def max_redirects(self) -> int:
+        """How many redirects one request may follow before `TooManyRedirects`."""
+        return self._max_redirects
+
+    @max_redirects.setter
+    def max_redirects(self, max_redirects: int) -> None:
+        if isinstance(max_redirects, bool) or not isinstance(max_redirects, int):
+            raise TypeError(f"max_redirects must be an int, got {max_redirects!r}")
+        if max_redirects < 0:
+            raise ValueError(f"max_redirects must not be negative, got {max_redirects!r}")
+        self._max_redirects = max_redirects
+
+    @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
+        """``{"request": [...], "response": [...]}``; the lists may be changed in place."""
         return self._event_hooks
 
     @event_hooks.setter
@@ -145,10 +161,17 @@ class BaseClient:
             raise ValueError(
                 f"Unknown event hook names {sorted(unknown)!r}: use 'request' and 'response'"
             )
-        self._event_hooks = {
-            "request": list(event_hooks.get("request", [])),
-            "response": list(event_hooks.get("response", [])),
-        }
+        hooks: dict[str, list[EventHook]] = {}
+        for name in ("request", "response"):
+            given: object = event_hooks.get(name, [])
+            if callable(given) or not isinstance(given, Iterable) or isinstance(given, str):
+                raise TypeError(f"event_hooks[{name!r}] must be a list of callables, got {given!r}")
+            listed = list(given)
+            for hook in listed:
+                if not callable(hook):
+                    raise TypeError(f"event_hooks[{name!r}] holds {hook!r}, which is not callable")
+            hooks[name] = listed
+        self._event_hooks = hooks
 
     @property
     def auth(self) -> Auth | None:
@@ -217,15 +240,20 @@ class BaseClient:
     ) -> Request:
         """A `Request` with the client's base URL, params, headers and cookies merged in."""
         merged_url = self._merge_url(url)
-        merged_headers = Headers(self._headers)
+        if params or self._params:
+            # Merged into the URL's own query here, as httpx's Request does with params=.
+            merged_url = merged_url.copy_merge_params(self._params.merge(params))
+        merged_headers = self._headers.copy()
         if headers is not None:
             merged_headers.update(headers)
-        merged_cookies: Cookies | None = None
-        if cookies or self._cookies:
-            merged_cookies = Cookies(self._cookies)
-            if cookies:
-                merged_cookies.update(cookies)
-        merged_params = self._params.merge(params) if (params or self._params) else None
+        # The jar itself is handed over (Request only reads it), never copied per request.
+        merged_cookies: object = None
+        if cookies:
+            merged = Cookies(self._cookies)
+            merged.update(cookies)
+            merged_cookies = merged.jar
+        elif self._cookies:
+            merged_cookies = self._cookies.jar
         ext = dict(extensions) if extensions else {}
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
@@ -237,7 +265,6 @@ class BaseClient:
             data=data,
             files=files,
             json=json,
-            params=merged_params,
             headers=merged_headers,
             cookies=merged_cookies,
             extensions=ext,

@@ -20,6 +20,7 @@ from .exceptions import (
     RemoteProtocolError,
     UnsupportedProtocol,
     WriteError,
+    WriteTimeout,
 )
 from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
 from .headers import Headers
@@ -77,6 +78,16 @@ class Timeouts:
         if not given:
             return _NO_TIMEOUTS
         return cls(given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+
+    def after_write_failure(self, error: BaseException) -> float | None:
+        """The read timeout once a request write has failed.
+
+        The response may already be waiting (a server that answered 413 and closed, or
+        stopped reading). After a write error the server has gone: reading ends at once
+        either way. After a write timeout it may still be alive, so only what has
+        already arrived is read, and the write timeout is not stretched by a read one.
+        """
+        return 0.0 if isinstance(error, WriteTimeout) else self.read
 
 
 _NO_TIMEOUTS = Timeouts()

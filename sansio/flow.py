@@ -175,7 +175,8 @@ def _send_following_redirects(
     request: Request, options: SendOptions, history: list[Response]
 ) -> Flow:
     # `history` holds the auth rounds before this one: they count towards
-    # max_redirects, and redirects in this round appear in its responses' history.
+    # max_redirects. (As in httpx, the auth loop then sets a round's final
+    # response's history to the auth rounds alone.)
     hops: list[Response] = list(history)
     # The caller's own Cookie pairs, found at the first redirect (before that
     # response's cookies reach the jar); () once credentials have been stripped.
@@ -227,8 +228,11 @@ def _next_request(
     # next_request unset rather than failing the whole request.
     try:
         return build_redirect_request(
-            request, response, options.cookies, supplied_cookies=supplied or (),
+            request,
+            response,
+            options.cookies,
+            supplied_cookies=supplied or (),
             followable_only=False,
-        )  # fmt: skip
+        )
     except RemoteProtocolError:
         return None

@@ -105,10 +105,11 @@ _EOM = h11.EndOfMessage()
 class H1Connection:
     """An HTTP/1.1 client connection machine (see `sansio.wire.WireConnection`).
 
-    ``max_header_bytes`` and ``max_header_count`` bound each response head and trailer
-    section. With ``validate_headers=False`` request header names and values are
-    trusted as already validated (conch's models check them once); method and target
-    are always checked.
+    ``max_header_bytes`` bounds each response head, whole or split (and, through h11's
+    buffer limit, chunk-size lines and trailers); ``max_header_count`` bounds the fields
+    of each head and trailer section. With ``validate_headers=False`` request header
+    names and values are trusted as already validated (conch's models check them once);
+    method and target are always checked.
     """
 
     __slots__ = (

@@ -2,84 +2,117 @@
 
 Patterns look like ``"all://"``, ``"https://"``, ``"http://example.com"``,
 ``"all://*.example.com"`` (subdomains only), ``"all://*example.com"`` (the
-domain and its subdomains) or ``"https://example.com:8443"``. The most specific
-match wins: a pattern with a port, then a longer host, then a longer scheme.
+domain and its subdomains), ``"https://example.com:8443"`` or
+``"http://[::1]:8080"``. A path in a pattern is ignored, as in httpx.
+
+The most specific match wins: a pattern with a port, then a longer host, then a
+longer scheme; ties keep the order given. Unlike httpx, the ``*`` of a wildcard
+does not count towards the host's length, so ``"all://example.com"`` beats
+``"all://*example.com"`` for ``example.com`` itself. A port is compared with the
+URL's effective port, so ``"https://example.com:443"`` matches
+``https://example.com/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .urls import URL
+from .exceptions import InvalidURL
+from .urls import URL
 
 __all__ = ["MountTable", "URLPattern"]
 
 T = TypeVar("T")
 
+_DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
+# Host match modes: exact, "*.d" (strict subdomains of d), "*d" (d or a subdomain), any.
+_EXACT, _SUBDOMAIN, _DOMAIN, _ANY = 0, 1, 2, 3
+
+
+def _effective_port(url: URL) -> int | None:
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+
 
 class URLPattern:
     """One mount or proxy key, matched against request URLs."""
 
-    __slots__ = ("_host_mode", "_suffix", "host", "pattern", "port", "scheme")
+    __slots__ = ("_mode", "_suffix", "host", "pattern", "port", "priority", "scheme")
+
+    pattern: str
+    scheme: str
+    host: str
+    port: int | None
+    priority: tuple[int, int, int, int]
 
     def __init__(self, pattern: str) -> None:
+        if not isinstance(pattern, str):
+            raise TypeError(f"URL patterns are str, not {type(pattern).__name__}")
         if pattern and "://" not in pattern:
             raise ValueError(
                 f"Mount and proxy keys are URL patterns such as {pattern + '://'!r}, "
                 f"not bare scheme names like {pattern!r}"
             )
         scheme, _, rest = pattern.partition("://")
-        authority = rest.split("/", 1)[0]
-        host, port = authority, None
-        if authority.startswith("["):
-            end = authority.find("]")
-            host = authority[: end + 1]
-            port_text = authority[end + 2 :] if authority[end + 1 : end + 2] == ":" else ""
-        elif ":" in authority:
-            host, port_text = authority.rsplit(":", 1)
-        else:
-            port_text = ""
-        if port_text:
-            if not port_text.isdigit() or int(port_text) > 65535:
-                raise ValueError(f"Invalid port in URL pattern {pattern!r}")
-            port = int(port_text)
+        authority = rest.partition("/")[0]
+        mode = _EXACT
+        if authority.startswith("*."):
+            mode, authority = _SUBDOMAIN, authority[2:]
+        elif authority.startswith("*"):
+            mode, authority = _DOMAIN, authority[1:]
+        try:
+            # The one URL parser checks the scheme, host and port; a wildcard's "*"
+            # has been taken off, so internationalised domains work under it too.
+            url = URL(f"{scheme}://{authority}")
+        except InvalidURL as exc:
+            raise ValueError(f"Invalid URL pattern {pattern!r}: {exc}") from None
+        if url.scheme != scheme.lower() or (pattern and not scheme):
+            # "1http://h" parses as a relative path, not as a scheme and a host.
+            raise ValueError(f"Invalid URL pattern {pattern!r}: {scheme!r} is not a scheme")
+        host = url.host
+        if "*" in host:
+            raise ValueError(f"Invalid URL pattern {pattern!r}: '*' only as the host's start")
+        if not host:
+            mode = _ANY
+        port = url.port
+        if port is None and ":" in authority.rpartition("]")[2]:
+            # An explicit default port ("https://h:443") was normalised away by URL.
+            port = _DEFAULT_PORTS.get(url.scheme)
         self.pattern = pattern
-        self.scheme = "" if scheme == "all" else scheme.lower()
-        host = host.lower()
-        self.host = "" if host == "*" else host
-        self.port = port
-        # Host matching without regular expressions: exact, "*.d" (strict
-        # subdomains) or "*d" (d itself or any subdomain).
-        if not self.host:
-            self._host_mode, self._suffix = "any", ""
-        elif self.host.startswith("*."):
-            self._host_mode, self._suffix = "sub", self.host[1:]
-        elif self.host.startswith("*"):
-            self._host_mode, self._suffix = "domain", self.host[1:]
+        self.scheme = "" if url.scheme == "all" else url.scheme
+        # Shown as httpx shows it: with the wildcard, and "" for any host.
+        if mode == _SUBDOMAIN:
+            self.host = "*." + host
+        elif mode == _DOMAIN:
+            self.host = "*" + host
         else:
-            self._host_mode, self._suffix = "exact", self.host
+            self.host = host
+        self.port = port
+        self._mode = mode
+        self._suffix = "." + host if mode == _SUBDOMAIN else host
+        self.priority = (
+            0 if port is not None else 1,
+            -len(self._suffix),
+            mode,
+            -len(self.scheme),
+        )
 
     def matches(self, url: URL) -> bool:
+        """Whether `url` falls under this pattern."""
         if self.scheme and self.scheme != url.scheme:
             return False
-        if self.port is not None and self.port != url.port:
+        if self.port is not None and self.port != _effective_port(url):
             return False
+        mode = self._mode
+        if mode == _ANY:
+            return True
         host = url.host
-        mode = self._host_mode
-        if mode == "exact":
-            return host == self._suffix
-        if mode == "sub":
-            return host.endswith(self._suffix) and len(host) > len(self._suffix)
-        if mode == "domain":
-            return host == self._suffix or host.endswith("." + self._suffix)
-        return True
-
-    @property
-    def priority(self) -> tuple[int, int, int]:
-        """Sort key: most specific first."""
-        return (0 if self.port is not None else 1, -len(self.host), -len(self.scheme))
+        suffix = self._suffix
+        if mode == _EXACT:
+            return host == suffix
+        if mode == _SUBDOMAIN:
+            return len(host) > len(suffix) and host.endswith(suffix)
+        return host == suffix or host.endswith("." + suffix)
 
     def __lt__(self, other: URLPattern) -> bool:
         return self.priority < other.priority
@@ -112,7 +145,12 @@ class MountTable(Generic[T]):
                 return value
         return default
 
+    def items(self) -> list[tuple[URLPattern, T]]:
+        """``(pattern, value)`` pairs, most specific first."""
+        return list(self._entries)
+
     def values(self) -> list[T]:
+        """The values, most specific pattern first."""
         return [value for _, value in self._entries]
 
     def __bool__(self) -> bool:

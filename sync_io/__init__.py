@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .api import delete, get, head, options, patch, post, put, request, stream
 from .client import Client
+from .netrc import NetRCAuth
 from .tls import create_ssl_context
 from .transport import HTTPTransport
 from .transports import FileTransport, MockTransport, WSGITransport
@@ -13,6 +14,7 @@ __all__ = [
     "FileTransport",
     "HTTPTransport",
     "MockTransport",
+    "NetRCAuth",
     "WSGITransport",
     "create_ssl_context",
     "delete",

@@ -309,8 +309,8 @@ def delete(
     auth: AuthTypes | None = None,
     proxy: ProxyTypes | None = None,
     follow_redirects: bool = False,
-    verify: Any = True,
     timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+    verify: Any = True,
     trust_env: bool = True,
     allow_redirects: bool | None = None,
 ) -> Response:

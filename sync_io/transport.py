@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
-from sansio.exceptions import PoolTimeout, WriteError
+from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     RECEIVE_SIZE,
     Planner,
@@ -111,23 +111,31 @@ class HTTPTransport(BaseTransport):
         timeouts: Timeouts,
     ) -> ResponseHead:
         body: Iterator[bytes] | None = None
-        write_error: WriteError | None = None
+        write_error: WriteError | WriteTimeout | None = None
+        read_timeout = timeouts.read
         try:
             while True:
                 step = wire.next_step(sid)
                 if step is SEND:
                     try:
                         stream.send_all(wire.data_to_send(), timeouts.write)
-                    except WriteError as exc:
-                        # The server may have answered (413, 401) and closed: read on.
+                    except (WriteError, WriteTimeout) as exc:
+                        # The server may have answered (413, 401) and closed or stopped
+                        # reading: read on. After a timeout, only what has arrived already.
                         wire.send_failed(sid)
                         write_error = exc
+                        read_timeout = timeouts.after_write_failure(exc)
                 elif step is RECEIVE:
-                    wire.receive_data(stream.recv(RECEIVE_SIZE, timeouts.read))
+                    wire.receive_data(stream.recv(RECEIVE_SIZE, read_timeout))
                 elif step is NEED_BODY:
                     if body is None:
                         body = iter(request.stream)  # type: ignore[arg-type]
-                    wire.send_body(sid, next(body, None))
+                    chunk = next(body, None)
+                    if chunk is not None and stream.is_readable():
+                        # The server spoke before the whole body went out (an early 413
+                        # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                        wire.receive_data(stream.recv(RECEIVE_SIZE, read_timeout))
+                    wire.send_body(sid, chunk)
                 else:
                     assert isinstance(step, ResponseHead)
                     return step
@@ -135,6 +143,11 @@ class HTTPTransport(BaseTransport):
             if write_error is not None and exc is not write_error:
                 raise write_error from exc
             raise
+        finally:
+            if body is not None:
+                # An upload cut short (early response, error, cancellation) leaves the
+                # body's generator suspended: finish it now, not at garbage collection.
+                _close_body(body)
 
     # -- the pool ---------------------------------------------------------------------
 
@@ -157,12 +170,16 @@ class HTTPTransport(BaseTransport):
             stream = self._streams[decision.conn_id]
             wire = decision.connection
             if stream.is_readable():
-                # An idle connection with data or EOF waiting is dead (RFC 9112 §9.3):
-                # the machine sees it and refuses reuse.
+                # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
                 try:
-                    wire.receive_data(stream.recv(RECEIVE_SIZE, 0) or b"")
+                    data = stream.recv(RECEIVE_SIZE, 0)
                 except Exception:
-                    wire.receive_data(b"")
+                    data = b""  # a failed read ends the stream
+                except BaseException:
+                    wire.receive_data(b"")  # cancelled mid-read: never reuse it
+                    self._checkin(decision.conn_id)
+                    raise
+                wire.receive_data(data)
             if wire.is_reusable:
                 return decision.conn_id, wire, stream, True
             self._checkin(decision.conn_id)
@@ -170,13 +187,18 @@ class HTTPTransport(BaseTransport):
     def _wait(self, ticket: int, event: threading.Event, timeout: float | None) -> Reuse | Open:
         try:
             event.wait(timeout)
-        finally:
+        except BaseException:
+            # Cancelled: whatever was granted meanwhile passes to the next waiter.
             with self._lock:
                 del self._waiting[ticket]
-                grant = self._pool.claim(ticket)
-                if grant is None:
-                    changes = self._pool.cancel_wait(ticket, time.monotonic())
-                    closing = self._apply(changes)
+                closing = self._apply(self._pool.cancel_wait(ticket, time.monotonic()))
+            self._close_streams(closing)
+            raise
+        with self._lock:
+            del self._waiting[ticket]
+            grant = self._pool.claim(ticket)
+            if grant is None:
+                closing = self._apply(self._pool.cancel_wait(ticket, time.monotonic()))
         if grant is None:
             self._close_streams(closing)
             raise PoolTimeout("Timed out waiting for a connection from the pool")
@@ -185,17 +207,25 @@ class HTTPTransport(BaseTransport):
     def _open(
         self, conn_id: int, route: Route, timeouts: Timeouts
     ) -> tuple[int, WireConnection, SyncStream, bool]:
+        stream: SyncStream | None = None
         try:
             stream = self._connect(route, timeouts.connect)
             wire = self._planner.new_connection(stream.alpn_protocol)
         except BaseException:
             with self._lock:
                 closing = self._apply(self._pool.open_failed(conn_id))
+            if stream is not None:
+                closing.append(stream)
             self._close_streams(closing)
             raise
         with self._lock:
-            self._streams[conn_id] = stream
-            closing = self._apply(self._pool.opened(conn_id, wire, time.monotonic()))
+            closed = self._closed
+            if not closed:
+                self._streams[conn_id] = stream
+                closing = self._apply(self._pool.opened(conn_id, wire, time.monotonic()))
+        if closed:
+            self._close_streams([stream])
+            raise RuntimeError("Cannot send a request: the transport has been closed.")
         self._close_streams(closing)
         return conn_id, wire, stream, False
 
@@ -265,10 +295,25 @@ class HTTPTransport(BaseTransport):
         self._close_streams(streams)
 
 
+def _close_body(body: Iterator[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
 class _ResponseStream(SyncByteStream):
     """A response body read from its connection; closing it returns the connection."""
 
-    __slots__ = ("_closed", "_conn_id", "_sid", "_stream", "_timeouts", "_transport", "_wire")
+    __slots__ = (
+        "_closed",
+        "_conn_id",
+        "_ended",
+        "_sid",
+        "_stream",
+        "_timeouts",
+        "_transport",
+        "_wire",
+    )
 
     def __init__(
         self,
@@ -286,19 +331,26 @@ class _ResponseStream(SyncByteStream):
         self._stream = stream
         self._timeouts = timeouts
         self._closed = False
+        self._ended = False
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> _ResponseStream:
+        return self
+
+    def __next__(self) -> bytes:
+        # A plain iterator, not a generator: nothing is left suspended when a reader
+        # stops early (trio warns about such generators).
+        if self._ended:
+            raise StopIteration
         wire, sid, stream = self._wire, self._sid, self._stream
-        read_timeout = self._timeouts.read
         try:
             while True:
                 step = wire.next_step(sid)
                 if type(step) is BodyChunk:
-                    yield step.data
-                elif step is RECEIVE:
-                    wire.receive_data(stream.recv(RECEIVE_SIZE, read_timeout))
+                    return step.data
+                if step is RECEIVE:
+                    wire.receive_data(stream.recv(RECEIVE_SIZE, self._timeouts.read))
                 elif type(step) is EndOfBody:
-                    return
+                    break
                 else:
                     assert step is SEND  # HTTP/2 control frames while reading
                     stream.send_all(wire.data_to_send(), self._timeouts.write)
@@ -306,6 +358,8 @@ class _ResponseStream(SyncByteStream):
             if not self._closed:
                 wire.io_failed(sid)
             raise
+        self._ended = True
+        raise StopIteration
 
     def close(self) -> None:
         if self._closed:

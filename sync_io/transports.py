@@ -260,12 +260,11 @@ class WSGITransport(BaseTransport):
             stream = WSGIByteStream([], iter(()), result)
         else:
             stream = WSGIByteStream(call.written, iterator, result)
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if call.reason:  # else the standard phrase for the status
+            extensions["reason_phrase"] = call.reason
         return Response(
-            call.status,
-            headers=call.headers,
-            stream=stream,
-            request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": call.reason},
+            call.status, headers=call.headers, stream=stream, request=request, extensions=extensions
         )
 
 

@@ -27,6 +27,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -137,6 +138,8 @@ class Server:
 
     def _serve(self, conn: socket.socket, index: int) -> None:
         conn.settimeout(10.0)
+        if self.family != socket.AF_UNIX:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if self.tls is not None:
                 try:
@@ -157,6 +160,8 @@ class Server:
 
     def close(self) -> None:
         self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
         self._accepter.join(5)
         self.listener.close()
         with self.lock:
@@ -243,14 +248,23 @@ def http_handler(app: App) -> Handler:
                 n.lower() == "content-length" for n, _ in headers
             ):
                 headers.append(("Content-Length", str(len(reply.body))))
-            conn.sendall(h.send(h11.Response(status_code=reply.status, headers=headers)) or b"")
-            pieces = [reply.body] if isinstance(reply.body, bytes) else reply.body
-            for piece in pieces:
-                if piece and request.method != b"HEAD":
-                    conn.sendall(h.send(h11.Data(data=piece)) or b"")
-                    if reply.pause:
-                        server.sleep(reply.pause)
-            conn.sendall(h.send(h11.EndOfMessage()) or b"")
+            head = h11.Response(
+                status_code=reply.status, headers=headers, reason=HTTPStatus(reply.status).phrase
+            )
+            out = h.send(head) or b""
+            if isinstance(reply.body, bytes):
+                # One write per small response: no Nagle/delayed-ACK stalls.
+                if reply.body and request.method != b"HEAD":
+                    out += h.send(h11.Data(data=reply.body)) or b""
+            else:
+                conn.sendall(out)
+                out = b""
+                for piece in reply.body:
+                    if piece and request.method != b"HEAD":
+                        conn.sendall(h.send(h11.Data(data=piece)) or b"")
+                        if reply.pause:
+                            server.sleep(reply.pause)
+            conn.sendall(out + (h.send(h11.EndOfMessage()) or b""))
             if h.our_state is not h11.DONE or h.their_state is not h11.DONE:
                 return  # Connection: close from either side
             h.start_next_cycle()
@@ -422,12 +436,45 @@ def _discard(conn: socket.socket) -> None:
             pass
 
 
-def response(
-    body: bytes = b"ok", status: str = "200 OK", headers: Sequence[bytes] = ()
-) -> bytes:
+def response(body: bytes = b"ok", status: str = "200 OK", headers: Sequence[bytes] = ()) -> bytes:
     """An HTTP/1.1 response with a Content-Length."""
     lines = [b"HTTP/1.1 " + status.encode(), *headers, b"Content-Length: %d" % len(body)]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+# Responses that must end in RemoteProtocolError, never in a (short) body.
+MALFORMED = [
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n",
+        id="content-length-and-chunked",
+    ),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        id="conflicting-content-lengths",
+    ),
+    pytest.param(_CHUNKED + b"zz\r\nabc\r\n0\r\n\r\n", id="bad-chunk-size"),
+    pytest.param(_CHUNKED + b"3\r\nabcXY0\r\n\r\n", id="bad-chunk-terminator"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", id="truncated"),
+    pytest.param(_CHUNKED + b"5\r\nabc", id="truncated-chunk"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", id="big-head"),
+    pytest.param(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", id="many-fields"),
+    pytest.param(b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", id="http-2-on-h1"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", id="negative-length"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nab", id="bad-length"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab", id="not-chunked-coding"),
+    pytest.param(
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        id="http-1.0-chunked",
+    ),
+    pytest.param(b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", id="bad-header-name"),
+    pytest.param(b"garbage\r\n\r\n", id="garbage"),
+    pytest.param(b"", id="no-response"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-", id="truncated-head"),
+]
 
 
 # --------------------------------------------------------------------------- environment

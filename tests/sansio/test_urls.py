@@ -1149,8 +1149,9 @@ _SEGMENT_CHARS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_char
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
 
 _HOSTS = st.one_of(
-    st.from_regex(
-        r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z][a-z0-9-]{0,8}[a-z0-9])*", fullmatch=True
+    # Names whose last label starts with a letter, so they are not read as IPv4.
+    st.lists(st.text("abcxyz019-_", min_size=1, max_size=6), max_size=3).map(
+        lambda labels: ".".join([*labels, "example"])
     ),
     st.ip_addresses(v=4).map(str),
     st.ip_addresses(v=6).map(lambda a: a.compressed),

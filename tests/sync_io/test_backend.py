@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import select
 import socket
 import ssl
 import struct
@@ -27,6 +28,7 @@ from sansio.exceptions import (
     ReadError,
     ReadTimeout,
     WriteError,
+    WriteTimeout,
 )
 from sync_io import backend
 from sync_io.backend import SyncStream, connect_tcp, connect_unix
@@ -106,6 +108,8 @@ class Server:
 
     def close(self) -> None:
         self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
         self.accepter.join(2)
         self.listener.close()
         for conn in self.conns:
@@ -135,6 +139,33 @@ def reset(conn: socket.socket) -> None:
     """Waits for one byte, then closes with an RST (SO_LINGER 0) instead of a FIN."""
     conn.recv(1)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def stall(conn: socket.socket) -> None:
+    """Never reads: the client's writes pile up until the client gives up and closes."""
+    poller = select.poll()
+    poller.register(conn, select.POLLRDHUP)
+    poller.poll(5000)
+
+
+def sink(conn: socket.socket) -> None:
+    """Reads everything; when the client shuts down its side, reports the byte count."""
+    total = 0
+    while data := conn.recv(1 << 20):
+        total += len(data)
+    conn.sendall(str(total).encode())
+
+
+def replies(*answers: bytes) -> Handler:
+    """Sends the next answer each time one byte arrives; closes after the last."""
+
+    def handler(conn: socket.socket) -> None:
+        for answer in answers:
+            if not conn.recv(1):
+                return
+            conn.sendall(answer)
+
+    return handler
 
 
 def on_request(reply: bytes) -> Handler:
@@ -408,6 +439,24 @@ def test_read_timeout_when_server_never_answers(serve: Callable[..., Server]) ->
     for late in (0.0, -1.0):
         with pytest.raises(ReadTimeout):
             stream.recv(10, timeout=late)
+    stream.close()
+
+
+def test_write_timeout_when_server_never_reads(serve: Callable[..., Server]) -> None:
+    server = serve(stall)
+    stream = connect_tcp(server.host, server.port, timeout=2.0)
+    with pytest.raises(WriteTimeout) as info:
+        stream.send_all(b"x" * (32 << 20), timeout=0.2)
+    assert isinstance(info.value.__cause__, TimeoutError)
+    stream.close()
+
+
+def test_large_write(serve: Callable[..., Server]) -> None:
+    server = serve(sink)
+    stream = connect_tcp(server.host, server.port, timeout=2.0)
+    stream.send_all(b"x" * (8 << 20), timeout=5.0)
+    stream.get_extra_info("socket").shutdown(socket.SHUT_WR)
+    assert stream.recv(100, timeout=5.0) == str(8 << 20).encode()
     stream.close()
 
 

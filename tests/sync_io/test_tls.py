@@ -95,10 +95,10 @@ def test_verify_path_file_and_directory(
         ctx = create_ssl_context(verify=tls_files.ca_file)
     handshake(server, ctx)
     capath = hashed_ca_dir(tls_files, tmp_path / "capath")
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         ctx = create_ssl_context(verify=capath)
     handshake(server, ctx)
-    with pytest.warns(DeprecationWarning), pytest.raises(FileNotFoundError):
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(FileNotFoundError):
         create_ssl_context(verify=str(tmp_path / "missing.pem"))
 
 
@@ -140,7 +140,8 @@ def requires_client_cert(conn: socket.socket) -> None:
     assert isinstance(conn, ssl.SSLSocket)
     peer = conn.getpeercert()
     assert peer is not None
-    conn.sendall(dict(x[0] for x in peer["subject"])["commonName"].encode())
+    assert peer["subjectAltName"] == (("email", "client@example.org"),)
+    conn.sendall(b"client@example.org")
     echo(conn)
 
 
@@ -164,10 +165,12 @@ def test_client_certificates(
         stream = connect_tcp(server.host, server.port, timeout=2.0).start_tls(ctx, "localhost", 2.0)
         name = b""
         while len(name) < len(b"client@example.org"):
-            name += stream.recv(100, timeout=2.0)
+            chunk = stream.recv(100, timeout=2.0)
+            assert chunk, "the server hung up"
+            name += chunk
         assert name == b"client@example.org"
         stream.close()
-    with pytest.warns(DeprecationWarning), pytest.raises(ssl.SSLError):
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(ssl.SSLError):
         create_ssl_context(cert=(client_cert["cert"], client_cert["encrypted_key"], "wrong"))
 
 

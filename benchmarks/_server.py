@@ -1,0 +1,224 @@
+"""A throwaway nginx on 127.0.0.1 for the benchmarks: config, files and certificate in a
+temporary directory, stopped and removed on exit (also on Ctrl-C and SIGTERM)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = HERE / "nginx.conf.template"
+
+SMALL_SIZE = 1024  # "a small static body": about one KiB
+BIG_SIZE = 100 * 1024 * 1024  # the streamed download: 100 MB
+_WRITE_CHUNK = 1024 * 1024  # the big file is written in 1 MiB pieces to keep memory flat
+STARTUP_TIMEOUT = 10.0  # seconds for nginx to accept connections on every port
+STOP_TIMEOUT = 5.0  # seconds for nginx to exit after SIGTERM before it is killed
+
+
+class NginxMissing(RuntimeError):
+    """nginx is not installed (or cannot start)."""
+
+
+def find_nginx() -> str | None:
+    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx", "/usr/local/sbin/nginx"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def nginx_version(binary: str) -> tuple[int, ...]:
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr + out.stdout)
+    if match is None:
+        return (0, 0, 0)
+    return tuple(int(part) for part in match.groups())
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _write_certificates(root: Path) -> Path:
+    """Write server.pem/server.key for 127.0.0.1 and return the CA file clients trust."""
+    ca_path = root / "ca.pem"
+    try:
+        import trustme
+    except ImportError:
+        trustme = None
+    if trustme is not None:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.private_key_pem.write_to_path(str(root / "server.key"))
+        cert.cert_chain_pems[0].write_to_path(str(root / "server.pem"))
+        ca.cert_pem.write_to_path(str(ca_path))
+        return ca_path
+    # Without trustme: a self-signed certificate that is its own CA.
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(root / "server.key"),
+            "-out",
+            str(root / "server.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    shutil.copyfile(root / "server.pem", ca_path)
+    return ca_path
+
+
+def _write_files(www: Path) -> None:
+    (www / "small").write_bytes(bytes(i % 251 for i in range(SMALL_SIZE)))
+    piece = os.urandom(_WRITE_CHUNK)  # incompressible, so no layer can cheat
+    with open(www / "big", "wb") as f:
+        for _ in range(BIG_SIZE // _WRITE_CHUNK):
+            f.write(piece)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            raise NginxMissing(f"nginx exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise NginxMissing(f"nginx did not listen on port {port} in time") from None
+            time.sleep(0.02)
+
+
+@dataclass
+class Nginx:
+    """A running nginx; `stop()` is idempotent."""
+
+    binary: str
+    version: tuple[int, ...]
+    root: Path
+    port_h1: int
+    port_h2: int
+    port_h2c: int
+    ca_file: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def small_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_h1}/small"
+
+    @property
+    def big_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_h1}/big"
+
+    @property
+    def h2_small_url(self) -> str:
+        return f"https://127.0.0.1:{self.port_h2}/small"
+
+    @property
+    def h2c_small_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_h2c}/small"
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(part) for part in self.version)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            # nginx runs in its own session: signal the master, which stops its worker.
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_nginx(binary: str) -> Nginx:
+    version = nginx_version(binary)
+    root = Path(tempfile.mkdtemp(prefix="conch-bench-"))
+    server = None
+    try:
+        # nginx's worker drops root privileges: let it read the temporary tree.
+        root.chmod(0o755)
+        www = root / "www"
+        (root / "tmp").mkdir()
+        www.mkdir()
+        www.chmod(0o755)
+        _write_files(www)
+        ca_file = _write_certificates(root)
+        for name in ("server.pem", "server.key"):
+            (root / name).chmod(0o644)
+        ports = _free_ports(3)
+        server = Nginx(binary, version, root, *ports, ca_file=str(ca_file))
+        if version >= (1, 25, 1):  # "listen ... http2" became "http2 on;" in 1.25.1
+            listen_flag, directive = "", "http2 on;"
+        else:
+            listen_flag, directive = "http2", ""
+        config = TEMPLATE.read_text()
+        for key, value in {
+            "@ROOT@": str(root),
+            "@PORT_H1@": str(ports[0]),
+            "@PORT_H2@": str(ports[1]),
+            "@PORT_H2C@": str(ports[2]),
+            "@H2_LISTEN_FLAG@": listen_flag,
+            "@H2_DIRECTIVE@": directive,
+            "@HTTP2_LIMITS@": "http2_max_concurrent_streams 128;",
+        }.items():
+            config = config.replace(key, value)
+        conf_path = root / "nginx.conf"
+        conf_path.write_text(config)
+        with open(root / "stderr.log", "wb") as stderr:
+            server.proc = subprocess.Popen(
+                [binary, "-p", str(root), "-c", str(conf_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop nginx ourselves
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for port in ports:
+            _wait_for_port(port, server.proc, deadline)
+        return server
+    except BaseException as exc:
+        log = ""
+        for name in ("stderr.log", "error.log"):
+            path = root / name
+            if path.exists():
+                log += path.read_text(errors="replace")
+        if server is not None:
+            server.stop()
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+        if isinstance(exc, NginxMissing) and log:
+            raise NginxMissing(f"{exc}\n{log.strip()}") from None
+        raise

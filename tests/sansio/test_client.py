@@ -1,0 +1,381 @@
+"""Client settings and their merge with per-request arguments (what both shells share)."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import Any
+
+import pytest
+
+from sansio._version import __version__
+from sansio.auth import Auth, BasicAuth, FunctionAuth, basic_auth_header
+from sansio.client import (
+    ACCEPT_ENCODING,
+    USER_AGENT,
+    BaseClient,
+    ClientState,
+    build_auth,
+    resolve_follow_redirects,
+)
+from sansio.config import DEFAULT_MAX_REDIRECTS, USE_CLIENT_DEFAULT, Timeout
+from sansio.cookies import Cookies
+from sansio.models import Request
+from sansio.urls import URL
+
+
+def send_options(client: BaseClient, request: Request, **kwargs: Any) -> Any:
+    settings: dict[str, Any] = {
+        "stream": False,
+        "auth": USE_CLIENT_DEFAULT,
+        "follow_redirects": USE_CLIENT_DEFAULT,
+    }
+    settings.update(kwargs)
+    return client._send_options(request, **settings)
+
+
+# -- headers -------------------------------------------------------------------------------
+
+
+def test_default_headers() -> None:
+    request = BaseClient().build_request("GET", "https://example.com/")
+    assert request.headers.multi_items() == [
+        ("host", "example.com"),
+        ("accept", "*/*"),
+        ("accept-encoding", ACCEPT_ENCODING),
+        ("connection", "keep-alive"),
+        ("user-agent", f"python-conch/{__version__}"),
+    ]
+    assert f"python-conch/{__version__}" == USER_AGENT
+
+
+def test_accept_encoding_lists_only_installed_decoders() -> None:
+    expected = ["gzip", "deflate"]
+    if find_spec("brotli") or find_spec("brotlicffi"):
+        expected.append("br")
+    if find_spec("zstandard"):
+        expected.append("zstd")
+    assert ACCEPT_ENCODING.split(", ") == expected
+
+
+def test_client_and_request_headers_merge_case_insensitively() -> None:
+    client = BaseClient(headers={"user-agent": "mine/1", "X-Client": "c"})
+    assert client.headers["User-Agent"] == "mine/1"
+    request = client.build_request(
+        "GET", "https://example.com/", headers={"x-client": "r", "X-Request": "q"}
+    )
+    assert request.headers["user-agent"] == "mine/1"
+    assert request.headers.get_list("x-client") == ["r"]
+    assert request.headers["x-request"] == "q"
+    assert "x-request" not in client.headers  # the client's headers are left alone
+
+
+def test_headers_can_be_replaced() -> None:
+    client = BaseClient()
+    client.headers = {"Accept": "application/json"}
+    assert client.headers["accept"] == "application/json"
+    assert client.headers["connection"] == "keep-alive"
+
+
+# -- URLs and params -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://example.com", "https://example.com"),
+        ("https://example.com/", "https://example.com/"),
+        ("https://example.com/api", "https://example.com/api/"),
+        ("https://example.com/api/", "https://example.com/api/"),
+        ("", ""),
+    ],
+)
+def test_base_url_always_ends_with_a_slash(base_url: str, expected: str) -> None:
+    client = BaseClient(base_url=base_url)
+    assert str(client.base_url) == expected
+    assert client.base_url.raw_path.endswith(b"/")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("users", "https://example.com/api/users"),
+        ("/users", "https://example.com/api/users"),
+        ("users/1?full=1", "https://example.com/api/users/1?full=1"),
+        ("", "https://example.com/api/"),
+        ("https://other.example/x", "https://other.example/x"),
+    ],
+)
+def test_relative_urls_are_appended_to_the_base_path(url: str, expected: str) -> None:
+    client = BaseClient(base_url=URL("https://example.com/api"))
+    assert str(client.build_request("GET", url).url) == expected
+
+
+def test_without_a_base_url_urls_are_taken_as_given() -> None:
+    assert str(BaseClient().build_request("GET", URL("https://a.example/b")).url) == (
+        "https://a.example/b"
+    )
+
+
+def test_params_merge_with_the_url_query() -> None:
+    client = BaseClient(params={"client": "1", "shared": "client"})
+    request = client.build_request(
+        "GET", "https://example.com/?own=0", params={"shared": "request", "req": "2"}
+    )
+    assert request.url.params.multi_items() == [
+        ("own", "0"),
+        ("client", "1"),
+        ("shared", "request"),
+        ("req", "2"),
+    ]
+    assert dict(client.params) == {"client": "1", "shared": "client"}
+
+
+def test_params_from_the_request_alone() -> None:
+    request = BaseClient().build_request("GET", "https://example.com/?a=1", params="b=2")
+    assert str(request.url) == "https://example.com/?a=1&b=2"
+
+
+def test_no_params_leave_the_url_alone() -> None:
+    request = BaseClient().build_request("GET", "https://example.com/p?x=1", params={})
+    assert str(request.url) == "https://example.com/p?x=1"
+
+
+# -- cookies ---------------------------------------------------------------------------
+
+
+def test_client_cookies_are_sent() -> None:
+    client = BaseClient(cookies={"session": "abc"})
+    request = client.build_request("GET", "https://example.com/")
+    assert request.headers["cookie"] == "session=abc"
+
+
+def test_request_cookies_merge_over_client_cookies_without_changing_them() -> None:
+    client = BaseClient(cookies={"session": "abc", "theme": "dark"})
+    request = client.build_request(
+        "GET", "https://example.com/", cookies={"theme": "light", "extra": "1"}
+    )
+    assert request.headers["cookie"] == "session=abc; theme=light; extra=1"
+    assert dict(client.cookies) == {"session": "abc", "theme": "dark"}
+
+
+def test_request_cookies_alone() -> None:
+    request = BaseClient().build_request("GET", "https://example.com/", cookies=[("a", "1")])
+    assert request.headers["cookie"] == "a=1"
+
+
+def test_no_cookies_no_header() -> None:
+    assert "cookie" not in BaseClient().build_request("GET", "https://example.com/").headers
+
+
+def test_the_cookie_jar_is_shared_with_the_flow() -> None:
+    client = BaseClient()
+    jar = Cookies({"a": "1"})
+    client.cookies = jar
+    assert dict(client.cookies) == {"a": "1"}
+    options = send_options(client, Request("GET", "https://example.com/"))
+    assert options.cookies is client.cookies
+
+
+# -- auth ------------------------------------------------------------------------------
+
+
+def test_build_auth_accepts_the_httpx_forms() -> None:
+    assert build_auth(None) is None
+    basic = build_auth(("user", "pass"))
+    assert isinstance(basic, BasicAuth)
+    custom = Auth()
+    assert build_auth(custom) is custom
+
+    def sign(request: Request) -> Request:
+        return request
+
+    assert isinstance(build_auth(sign), FunctionAuth)
+
+
+@pytest.mark.parametrize("bad", [("only-user",), ("a", "b", "c"), "user:pass", 42])
+def test_build_auth_rejects_other_values(bad: Any) -> None:
+    with pytest.raises(TypeError):
+        build_auth(bad)
+
+
+def authorization(auth: Auth | None, request: Request) -> str | None:
+    assert auth is not None
+    flow = auth.auth_flow(request)
+    value: str | None = next(flow).headers.get("authorization")
+    return value
+
+
+def test_client_auth_per_request_auth_and_none() -> None:
+    client = BaseClient(auth=("client", "pw"))
+    assert isinstance(client.auth, BasicAuth)
+    request = Request("GET", "https://example.com/")
+    options = send_options(client, request)
+    assert options.auth is client.auth
+    options = send_options(client, request, auth=("req", "pw"))
+    assert authorization(options.auth, request) == basic_auth_header("req", "pw")
+    assert send_options(client, request, auth=None).auth is None
+
+
+def test_url_userinfo_becomes_basic_auth_when_no_other_auth_is_set() -> None:
+    request = BaseClient().build_request("GET", "https://us%40er:p%3Ass@example.com/")
+    options = send_options(BaseClient(), request)
+    assert authorization(options.auth, request) == basic_auth_header("us@er", "p:ss")
+    # Only a username is enough; any configured auth wins over the URL.
+    only_user = Request("GET", "https://user@example.com/")
+    assert authorization(send_options(BaseClient(), only_user).auth, only_user) == (
+        basic_auth_header("user", "")
+    )
+    client = BaseClient(auth=("client", "pw"))
+    assert send_options(client, request).auth is client.auth
+    assert send_options(BaseClient(), Request("GET", "https://example.com/")).auth is None
+
+
+# -- timeout and extensions ---------------------------------------------------------------
+
+
+def test_timeout_goes_into_the_extensions() -> None:
+    client = BaseClient()
+    assert client.timeout == Timeout(5.0)
+    request = client.build_request("GET", "https://example.com/")
+    assert request.extensions == {"timeout": Timeout(5.0).as_dict()}
+    request = client.build_request("GET", "https://example.com/", timeout=None)
+    assert request.extensions["timeout"] == Timeout(None).as_dict()
+    request = client.build_request("GET", "https://example.com/", timeout=(1.0, 2.0, 3.0, 4.0))
+    assert request.extensions["timeout"] == {"connect": 1.0, "read": 2.0, "write": 3.0, "pool": 4.0}
+    client.timeout = Timeout(1.0, connect=0.5)
+    request = client.build_request("GET", "https://example.com/", timeout=USE_CLIENT_DEFAULT)
+    assert request.extensions["timeout"] == {"connect": 0.5, "read": 1.0, "write": 1.0, "pool": 1.0}
+
+
+def test_an_explicit_timeout_extension_wins() -> None:
+    request = BaseClient().build_request(
+        "GET",
+        "https://example.com/",
+        timeout=9.0,
+        extensions={"timeout": {"read": 1.0}, "trace": print},
+    )
+    assert request.extensions == {"timeout": {"read": 1.0}, "trace": print}
+
+
+def test_bodies_are_encoded() -> None:
+    request = BaseClient().build_request("POST", "https://example.com/", json={"a": 1})
+    assert request.content == b'{"a":1}'
+    assert request.headers["content-type"] == "application/json"
+    request = BaseClient().build_request("POST", "https://example.com/", data={"a": "1"})
+    assert request.content == b"a=1"
+    request = BaseClient().build_request("PUT", "https://example.com/", content=b"raw")
+    assert request.content == b"raw"
+    request = BaseClient().build_request(
+        "POST", "https://example.com/", files={"f": ("f.txt", b"x", "text/plain")}
+    )
+    assert b'filename="f.txt"' in request.read()
+
+
+# -- redirects and the send options --------------------------------------------------------
+
+
+def test_send_options_carry_the_client_settings() -> None:
+    def hook(value: object) -> None: ...
+
+    client = BaseClient(
+        follow_redirects=True,
+        max_redirects=3,
+        event_hooks={"request": [hook], "response": [hook, hook]},
+        default_encoding="latin-1",
+        max_decoded_size=10,
+    )
+    options = send_options(client, Request("GET", "https://example.com/"), stream=True)
+    assert options.follow_redirects is True
+    assert options.max_redirects == 3
+    assert options.stream is True
+    assert options.request_hooks == (hook,)
+    assert options.response_hooks == (hook, hook)
+    assert options.default_encoding == "latin-1"
+    assert options.max_decoded_size == 10
+    assert options.auth is None
+    options = send_options(client, Request("GET", "https://example.com/"), follow_redirects=False)
+    assert options.follow_redirects is False
+
+
+def test_defaults() -> None:
+    client = BaseClient()
+    assert client.follow_redirects is False
+    assert client.max_redirects == DEFAULT_MAX_REDIRECTS
+    assert client.trust_env is True
+    assert BaseClient(trust_env=False).trust_env is False
+    assert client.event_hooks == {"request": [], "response": []}
+    assert not client.is_closed
+
+
+@pytest.mark.parametrize(
+    ("follow", "allow", "expected"),
+    [
+        (USE_CLIENT_DEFAULT, None, USE_CLIENT_DEFAULT),
+        (True, None, True),
+        (False, None, False),
+        (USE_CLIENT_DEFAULT, True, True),
+        (USE_CLIENT_DEFAULT, False, False),
+        (True, True, True),
+        (False, False, False),
+    ],
+)
+def test_allow_redirects_is_an_alias(follow: Any, allow: bool | None, expected: Any) -> None:
+    assert resolve_follow_redirects(follow, allow) is expected
+
+
+@pytest.mark.parametrize(("follow", "allow"), [(True, False), (False, True)])
+def test_allow_redirects_may_not_contradict_follow_redirects(follow: bool, allow: bool) -> None:
+    with pytest.raises(TypeError, match="disagree"):
+        resolve_follow_redirects(follow, allow)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(-1, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_max_redirects_must_be_a_non_negative_int(value: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        BaseClient(max_redirects=value)
+    assert BaseClient(max_redirects=0).max_redirects == 0
+
+
+# -- event hooks -----------------------------------------------------------------------------
+
+
+def test_event_hooks_are_copied_and_can_be_extended_in_place() -> None:
+    def hook(value: object) -> None: ...
+
+    given = {"request": [hook]}
+    client = BaseClient(event_hooks=given)
+    given["request"].append(print)
+    assert client.event_hooks == {"request": [hook], "response": []}
+    client.event_hooks["response"].append(hook)
+    options = send_options(client, Request("GET", "https://example.com/"))
+    assert options.response_hooks == (hook,)
+    client.event_hooks = {"response": (hook,)}  # type: ignore[dict-item]
+    assert client.event_hooks == {"request": [], "response": [hook]}
+
+
+@pytest.mark.parametrize(
+    ("hooks", "error", "message"),
+    [
+        ({"requests": []}, ValueError, "Unknown event hook names"),
+        ({"request": print}, TypeError, "must be a list of callables"),
+        ({"request": "print"}, TypeError, "must be a list of callables"),
+        ({"response": 3}, TypeError, "must be a list of callables"),
+        ({"response": [print, "not callable"]}, TypeError, "not callable"),
+    ],
+)
+def test_event_hooks_are_checked(hooks: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        BaseClient(event_hooks=hooks)
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+def test_a_closed_client_cannot_send() -> None:
+    client = BaseClient()
+    client._state = ClientState.CLOSED
+    assert client.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        send_options(client, Request("GET", "https://example.com/"))
