@@ -1400,7 +1400,8 @@ class TestDrain:
         stream = Chunks(b"moved ", b"here")
         response = Response(302, stream=stream)
         response.drain(1024)
-        assert response.is_closed and stream.closed == 1
+        assert response.is_closed
+        assert stream.closed == 1
         assert response.content == b"moved here"
 
     def test_body_exactly_at_the_limit_is_complete(self) -> None:
@@ -1412,7 +1413,8 @@ class TestDrain:
         stream = Chunks(b"ab", b"cde", b"never read")
         response = Response(302, stream=stream)
         response.drain(4)
-        assert response.is_closed and stream.closed == 1
+        assert response.is_closed
+        assert stream.closed == 1
         with pytest.raises(ResponseNotRead):
             _ = response.content
 
