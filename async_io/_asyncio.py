@@ -181,11 +181,16 @@ class AsyncioStream(AsyncStream):
         if self._closed or transport.is_closing():
             raise _fail(protocol._exc, _WRITE) from protocol._exc
         transport.write(data)
-        # A failed send closes the transport at once and reports the error later.
+        # A failed send closes the transport at once (and reports the error later).
+        if not protocol._writing_paused and not transport.is_closing():
+            return
+        loop = protocol._loop
+        deadline = None if timeout is None else loop.time() + timeout
         while not transport.is_closing():
             if not protocol._writing_paused:
                 return
-            if not await protocol.wait(False, timeout):
+            remaining = None if deadline is None else deadline - loop.time()
+            if not await protocol.wait(False, remaining):
                 raise WriteTimeout("timed out")
         raise _fail(protocol._exc, _WRITE) from protocol._exc
 
@@ -229,6 +234,10 @@ class AsyncioStream(AsyncStream):
     async def start_tls(
         self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> AsyncStream:
+        if self._protocol._chunks:
+            # Bytes the peer sent before the handshake would be lost under TLS.
+            self._abort()
+            raise ConnectError("the peer sent data before the TLS handshake")
         loop = asyncio.get_running_loop()
         protocol = _Protocol(loop, tls=True)
         try:

@@ -19,8 +19,9 @@ from types import TracebackType
 from typing import Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
-from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
+from sansio.exceptions import PoolTimeout, ReadTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
+    READY_READ_TIMEOUT,
     RECEIVE_SIZE,
     Planner,
     Route,
@@ -162,7 +163,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                     if chunk is not None and stream.is_readable():
                         # The server spoke before the whole body went out (an early 413
                         # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
-                        wire.receive_data(await stream.recv(RECEIVE_SIZE, read_timeout))
+                        if (data := await self._read_ready(stream)) is not None:
+                            wire.receive_data(data)
                     wire.send_body(sid, chunk)
                 else:
                     assert isinstance(step, ResponseHead)
@@ -176,6 +178,15 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                 # An upload cut short (early response, error, cancellation) leaves the
                 # body's generator suspended: finish it now, not at garbage collection.
                 await _close_body(body)
+
+    @staticmethod
+    async def _read_ready(stream: AsyncStream) -> bytes | None:
+        """What a stream that `is_readable` holds: bytes, or ``b""`` at EOF; None when
+        only TLS records without data (session tickets) had arrived."""
+        try:
+            return await stream.recv(RECEIVE_SIZE, READY_READ_TIMEOUT)
+        except ReadTimeout:
+            return None
 
     # -- the pool ---------------------------------------------------------------------
 
@@ -200,14 +211,15 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             if stream.is_readable():
                 # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
                 try:
-                    data = await stream.recv(RECEIVE_SIZE, 0)
+                    data = await self._read_ready(stream)
                 except Exception:
                     data = b""  # a failed read ends the stream
                 except BaseException:
                     wire.receive_data(b"")  # cancelled mid-read: never reuse it
                     await self._checkin(decision.conn_id)
                     raise
-                wire.receive_data(data)
+                if data is not None:
+                    wire.receive_data(data)
             if wire.is_reusable:
                 return decision.conn_id, wire, stream, True
             await self._checkin(decision.conn_id)

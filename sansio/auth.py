@@ -320,8 +320,8 @@ class DigestAuth(Auth):
 
     The client nonce comes from `random_bytes` when given, else from the random
     source installed in `sansio.env` (``os.urandom`` in the conch shells). After a
-    challenge, later requests answer it up front (no 401 round trip) while its
-    nonce lasts.
+    challenge, later requests to the same origin answer it up front (no 401 round
+    trip) while its nonce lasts; unlike httpx, other origins never see it.
     """
 
     def __init__(
@@ -335,11 +335,12 @@ class DigestAuth(Auth):
         self._password = password.decode("utf-8") if isinstance(password, bytes) else password
         self._random_bytes = random_bytes
         self._challenge: DigestChallenge | None = None
+        self._origin: tuple[str, bytes, int] | None = None
         self._nonce_count = 0
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         # `sent`: the challenge our last request answered (None: no credentials sent).
-        sent = self._challenge
+        sent = self._challenge if self._origin == request.url.origin else None
         if sent is not None:
             request.headers["Authorization"] = self._authorization(request, sent)
         response = yield request
@@ -361,18 +362,19 @@ class DigestAuth(Auth):
                 elif answered or challenge.nonce == sent.nonce:
                     return  # the credentials were refused: the caller gets the 401
             answered = True
-            self._use(challenge)
+            self._use(challenge, request.url.origin)
             request.headers["Authorization"] = self._authorization(request, challenge)
             sent = challenge
             if response.headers.get_list("set-cookie"):
                 _carry_cookies(request, response)
             response = yield request
 
-    def _use(self, challenge: DigestChallenge) -> None:
+    def _use(self, challenge: DigestChallenge, origin: tuple[str, bytes, int]) -> None:
         previous = self._challenge
-        if previous is None or previous.nonce != challenge.nonce:
+        if previous is None or previous.nonce != challenge.nonce or self._origin != origin:
             self._nonce_count = 0  # nc counts requests per nonce (RFC 7616 §3.4)
         self._challenge = challenge
+        self._origin = origin
         # auth-int hashes the body: have later requests read theirs up front.
         self.requires_request_body = bool(challenge.qop) and "auth" not in challenge.qop
 

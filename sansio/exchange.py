@@ -33,6 +33,7 @@ from .wire import FailurePhase, RequestHead, ResponseHead, WireConnection
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
+    "READY_READ_TIMEOUT",
     "RECEIVE_SIZE",
     "Planner",
     "Route",
@@ -44,6 +45,13 @@ __all__ = [
 # Bytes asked of the socket per read: large enough that a body arrives in few reads,
 # small enough to stay in cache (httpcore reads 64 KiB too).
 RECEIVE_SIZE = 64 * 1024
+
+# How long a read may wait for bytes that should be there already: on a socket reported
+# readable, or after a write timeout (only a response already received counts then). One
+# millisecond: a backend that cannot read without a checkpoint (trio fails at once under
+# an expired deadline) still gets what is buffered, and TLS records that carry no data
+# (session tickets) make a readable socket cost at most this long.
+READY_READ_TIMEOUT = 0.001
 
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
@@ -87,7 +95,7 @@ class Timeouts:
         either way. After a write timeout it may still be alive, so only what has
         already arrived is read, and the write timeout is not stretched by a read one.
         """
-        return 0.0 if isinstance(error, WriteTimeout) else self.read
+        return READY_READ_TIMEOUT if isinstance(error, WriteTimeout) else self.read
 
 
 _NO_TIMEOUTS = Timeouts()

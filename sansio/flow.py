@@ -193,7 +193,8 @@ def _send_following_redirects(
         try:
             # Transports need not attach the request (httpx's do not).
             response.request = request
-            if supplied is None and response.has_redirect_location:
+            # Any 3xx, not just one with a Location: an int test, no header scan.
+            if supplied is None and 300 <= response.status_code <= 399:
                 supplied = supplied_cookie_pairs(request, cookies)
             cookies.extract_cookies(response)
             response.default_encoding = options.default_encoding

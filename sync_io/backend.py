@@ -134,6 +134,10 @@ class SyncStream:
         ``server_hostname`` is sent as SNI and checked against the certificate when the
         context checks hostnames. On failure the connection is closed.
         """
+        if self._stash:
+            # Bytes the peer sent before the handshake would be lost under TLS.
+            self.close()
+            raise ConnectError("the peer sent data before the TLS handshake")
         if isinstance(self._sock, ssl.SSLSocket):
             return _TLSInTLSStream(self, ctx, server_hostname, timeout)
         try:
@@ -295,11 +299,6 @@ class _TLSInTLSStream(SyncStream):
         n = len(data)
         buffer[:n] = data
         return n
-
-    def start_tls(
-        self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None
-    ) -> SyncStream:
-        return _TLSInTLSStream(self, ctx, server_hostname, timeout)
 
     def is_readable(self) -> bool:
         if self._stash or self._ssl.pending():

@@ -242,14 +242,17 @@ def test_read_timeout_when_server_never_answers(run: Runner, serve: Callable[...
 def test_zero_timeout_still_returns_waiting_data(
     run: Runner, serve: Callable[..., Server], tls_files: TLSFiles
 ) -> None:
-    plain = serve(on_request(b"ready"))
-    secure = serve(on_request(b"ready"), tls=tls_files.server_context())
+    plain = serve(replies(b"first", b"ready", b"unasked"))
+    secure = serve(replies(b"first", b"ready", b"unasked"), tls=tls_files.server_context())
 
     async def scenario() -> None:
         for stream in (
             await connect_tcp(plain.host, plain.port, timeout=2.0),
             await tls_stream(secure, tls_files.client_context()),
         ):
+            # One exchange first, as a pooled connection has had (see TrioStream.is_readable).
+            await stream.send_all(b"?", 2.0)
+            assert await read_exactly(stream, 5) == b"first"
             await stream.send_all(b"?", 2.0)
             assert await wait_until(stream.is_readable)
             assert await stream.recv(10, 0) == b"ready"
@@ -485,6 +488,11 @@ def test_tls_failures_are_connect_errors(
             await tls_stream(self_signed, ssl.create_default_context())
         with pytest.raises(ConnectError):
             await tls_stream(plain, ssl.create_default_context())
+        early = await connect_tcp(plain.host, plain.port, timeout=2.0)
+        assert await wait_until(early.is_readable)  # "hello" came before any ClientHello
+        with pytest.raises(ConnectError):
+            await early.start_tls(ssl.create_default_context(), "localhost", 2.0)
+        assert early.is_readable()  # closed
         unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         unverified.check_hostname = False
         unverified.verify_mode = ssl.CERT_NONE

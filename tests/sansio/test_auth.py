@@ -476,6 +476,31 @@ def test_nonce_count_grows_across_requests_and_resets_with_a_new_nonce() -> None
     assert nc_of(fresh) == "00000001"
 
 
+def test_a_known_challenge_is_answered_up_front_only_on_its_origin() -> None:
+    auth = DigestAuth("u", "p")
+    first = Request("GET", "https://a.example/")
+    drive(auth, first, challenge(first, 'Digest realm="r", nonce="n", qop=auth'))
+    for url in ("https://b.example/", "http://a.example/", "https://a.example:8443/"):
+        other = Request("GET", url)
+        sent, finished = drive(auth, other, Response(200, request=other))
+        assert sent == [other]
+        assert finished
+        assert "authorization" not in other.headers
+    same = Request("GET", "https://A.example:443/page")
+    drive(auth, same, Response(200, request=same))
+    assert nc_of(same) == "00000002"
+
+
+def test_the_same_nonce_from_another_origin_starts_a_new_count() -> None:
+    auth = DigestAuth("u", "p")
+    first = Request("GET", "https://a.example/")
+    drive(auth, first, challenge(first, 'Digest realm="r", nonce="n", qop=auth'))
+    other = Request("GET", "https://b.example/")
+    sent, _ = drive(auth, other, challenge(other, 'Digest realm="r", nonce="n", qop=auth'))
+    assert len(sent) == 2
+    assert nc_of(other) == "00000001"
+
+
 def test_the_same_nonce_rechallenged_keeps_counting() -> None:
     auth = DigestAuth("u", "p")
     first = Request("GET", "https://example.com/")

@@ -755,6 +755,12 @@ def test_tls_inside_tls_failures(serve: Callable[..., Server], tls_files: TLSFil
     with pytest.raises(ConnectError):
         outer.start_tls(tls_files.client_context(), "localhost", 2.0)  # "hello", then EOF
 
+    outer = tls_stream(server, tls_files.client_context())
+    assert wait_until(outer.is_readable)  # reads "hello" ahead
+    with pytest.raises(ConnectError, match="before the TLS handshake"):
+        outer.start_tls(tls_files.client_context(), "localhost", 2.0)
+    assert outer.is_readable()  # closed
+
     server = serve(echo, tls=tls_files.server_context())
     outer = tls_stream(server, tls_files.client_context())
     with pytest.raises(ConnectError):
