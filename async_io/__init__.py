@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+from sync_io._world import install as _install_world
+
 from .client import AsyncClient
 from .transport import AsyncHTTPTransport
 from .transports import ASGITransport, AsyncFileTransport
 
 __all__ = ["ASGITransport", "AsyncClient", "AsyncFileTransport", "AsyncHTTPTransport"]
+
+_install_world()
+del _install_world

@@ -272,7 +272,8 @@ class BaseClient:
 
     def _merge_url(self, url: URL | str) -> URL:
         merge = URL(url)
-        if merge.is_relative_url:
+        # A URL with a scheme is absolute even without a host ("file:///etc/hosts").
+        if merge.is_relative_url and not merge.scheme:
             # Relative URLs are appended to the base URL's path, never resolved
             # per RFC 3986 (which would drop the base's last segment).
             raw_path = self._base_url.raw_path + merge.raw_path.lstrip(b"/")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Env", "current", "install"]
+__all__ = ["Env", "current", "install", "install_defaults"]
 
 
 def _no_clock() -> float:
@@ -61,3 +61,29 @@ def install(env: Env | None = None, /, **changes: object) -> Env:
     # `Env` gives back exactly that object.
     _current = replace(base, **changes) if changes else base  # type: ignore[arg-type]
     return previous
+
+
+_UNSET_FIELDS = {"clock": _no_clock, "wall_clock": _no_clock, "random_bytes": _no_random}
+
+
+def install_defaults(
+    *,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+    random_bytes: Callable[[int], bytes],
+    environ: Mapping[str, str],
+) -> None:
+    """Fill in the fields nobody has installed yet; what an embedder set is kept.
+
+    The shells call this on import with the real clock, entropy and environment.
+    """
+    given = {"clock": clock, "wall_clock": wall_clock, "random_bytes": random_bytes}
+    changes: dict[str, object] = {
+        name: value
+        for name, value in given.items()
+        if getattr(_current, name) is _UNSET_FIELDS[name]
+    }
+    if not _current.environ:
+        changes["environ"] = environ
+    if changes:
+        install(**changes)

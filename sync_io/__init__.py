@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._world import install as _install_world
 from .api import delete, get, head, options, patch, post, put, request, stream
 from .client import Client
 from .netrc import NetRCAuth
@@ -27,3 +28,6 @@ __all__ = [
     "request",
     "stream",
 ]
+
+_install_world()
+del _install_world

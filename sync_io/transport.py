@@ -132,11 +132,14 @@ class HTTPTransport(BaseTransport):
                     if body is None:
                         body = iter(request.stream)  # type: ignore[arg-type]
                     chunk = next(body, None)
-                    if chunk is not None and stream.is_readable():
-                        # The server spoke before the whole body went out (an early 413
-                        # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
-                        if (data := self._read_ready(stream)) is not None:
-                            wire.receive_data(data)
+                    # The server may have spoken before the whole body went out (an
+                    # early 413 or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                    if (
+                        chunk is not None
+                        and stream.is_readable()
+                        and (data := self._read_ready(stream)) is not None
+                    ):
+                        wire.receive_data(data)
                     wire.send_body(sid, chunk)
                 else:
                     assert isinstance(step, ResponseHead)

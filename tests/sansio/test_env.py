@@ -90,3 +90,39 @@ def test_install_unknown_field_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         env.install(no_such_field=1)
     assert env.current() is before
+
+
+def test_install_defaults_fills_only_unset_fields() -> None:
+    fixed = env.Env(clock=lambda: 1.0)
+    previous = env.install(fixed)
+    try:
+        env.install_defaults(
+            clock=lambda: 2.0,
+            wall_clock=lambda: 3.0,
+            random_bytes=lambda n: b"r" * n,
+            environ={"A": "1"},
+        )
+        now = env.current()
+        assert now.clock() == 1.0  # the embedder's clock is kept
+        assert now.wall_clock() == 3.0
+        assert now.random_bytes(2) == b"rr"
+        assert now.environ == {"A": "1"}
+        env.install_defaults(
+            clock=lambda: 9.0, wall_clock=lambda: 9.0, random_bytes=bytes, environ={"B": "2"}
+        )
+        assert env.current() is now  # nothing left to fill in
+    finally:
+        env.install(previous)
+
+
+def test_importing_a_shell_installs_the_real_world() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sync_io, sansio.env as e, time; c = e.current(); "
+        "assert abs(c.wall_clock() - time.time()) < 5; assert len(c.random_bytes(8)) == 8; "
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -294,12 +294,22 @@ def test_connection_close_is_honoured(serve: Serve) -> None:
     assert server.accepted == 3
 
 
-@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["same-packet", "while-idle"])
+def split_or_not(data: bytes, pause: float) -> list[Any]:
+    """The smuggled response in the same write, or after a pause (the connection idle).
+    Bytes that come only after the next request went out cannot be told from its
+    response by any client; the test waits until they have arrived."""
+    if not pause:
+        return [data]
+    cut = data.index(b"HTTP/1.1", 1)
+    return [data[:cut], pause, data[cut:]]
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["same-write", "while-idle"])
 def test_bytes_after_a_response_are_never_the_next_response(serve: Serve, pause: float) -> None:
     smuggled = response(b"evil")
     server = serve(
         scripted(
-            [READ, response(b"one"), pause, smuggled, HOLD],
+            [READ, *split_or_not(response(b"one") + smuggled, pause), HOLD],
             [READ, response(b"two"), HOLD],
         )
     )
