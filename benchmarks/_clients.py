@@ -44,13 +44,18 @@ def have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+FACADE_ERROR: str | None = None  # why `import conch` failed, if it did
+
+
 def _conch() -> Any:
     """The facade if it imports, else the shells it re-exports (same classes)."""
+    global FACADE_ERROR
     try:
         import conch
 
         return conch
-    except ImportError:
+    except ImportError as exc:
+        FACADE_ERROR = f"{type(exc).__name__}: {exc}"
         import types
 
         import async_io

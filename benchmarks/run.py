@@ -142,13 +142,21 @@ def measure(rows: list[Row], settings: Settings, title: str) -> None:
 # Scenarios
 
 
+def needs(row: Row, *modules: str) -> Row:
+    """Mark `row` n/a when a peer it uses is not installed."""
+    missing = [module for module in modules if not C.have(module)]
+    if missing:
+        row.na = f"{', '.join(missing)} not installed"
+    return row
+
+
 def scenario_sequential(server: _server.Nginx, s: Settings) -> list[Row]:
     url, secs = server.small_url, s.seq_seconds
     rows = [
         Row("conch.Client", partial(C.seq_conch, url, secs), conch=True),
-        Row("httpx.Client", partial(C.seq_httpx, url, secs)),
-        Row("requests.Session", partial(C.seq_requests, url, secs)),
-        Row("urllib3.PoolManager", partial(C.seq_urllib3, url, secs)),
+        needs(Row("httpx.Client", partial(C.seq_httpx, url, secs)), "httpx"),
+        needs(Row("requests.Session", partial(C.seq_requests, url, secs)), "requests"),
+        needs(Row("urllib3.PoolManager", partial(C.seq_urllib3, url, secs)), "urllib3"),
     ]
     if C.have("pycurl"):
         rows.append(Row("pycurl (libcurl)", partial(C.seq_pycurl, url, secs)))
@@ -158,17 +166,15 @@ def scenario_sequential(server: _server.Nginx, s: Settings) -> list[Row]:
 
 def scenario_concurrent(server: _server.Nginx, s: Settings) -> list[Row]:
     args = (server.small_url, s.conc_total, s.concurrency, s.conc_seconds)
-    rows = [
+    return [
         Row("conch.AsyncClient (asyncio)", partial(C.conc_conch_asyncio, *args), conch=True),
-        Row("conch.AsyncClient (trio)", partial(C.conc_conch_trio, *args), conch=True),
-        Row("httpx.AsyncClient", partial(C.conc_httpx, *args)),
-        Row("aiohttp.ClientSession", partial(C.conc_aiohttp, *args)),
+        needs(
+            Row("conch.AsyncClient (trio)", partial(C.conc_conch_trio, *args), conch=True),
+            "trio",
+        ),
+        needs(Row("httpx.AsyncClient", partial(C.conc_httpx, *args)), "httpx"),
+        needs(Row("aiohttp.ClientSession", partial(C.conc_aiohttp, *args)), "aiohttp"),
     ]
-    if not C.have("trio"):
-        rows[1].na = "trio is not installed"
-    if not C.have("aiohttp"):
-        rows[3].na = "aiohttp is not installed"
-    return rows
 
 
 @dataclass
@@ -198,16 +204,16 @@ def scenario_http2(server: _server.Nginx, s: Settings) -> list[tuple[H2Mode, Row
         if mode.concurrent:
             args = (url, s.conc_total, s.concurrency, s.conc_seconds)
             conch = Row("conch", partial(C.conc_conch_asyncio, *args, 1, **kw), conch=True)
-            httpx = Row("httpx", partial(C.conc_httpx, *args, 1, **kw))
+            httpx = needs(Row("httpx", partial(C.conc_httpx, *args, 1, **kw)), "httpx", "h2")
             with watchdog(s.sample_timeout):
                 conch.na = C.probe_conch_async(url, **kw)
         else:
             conch = Row("conch", partial(C.seq_conch, url, s.seq_seconds, **kw), conch=True)
-            httpx = Row("httpx", partial(C.seq_httpx, url, s.seq_seconds, **kw))
+            httpx = needs(
+                Row("httpx", partial(C.seq_httpx, url, s.seq_seconds, **kw)), "httpx", "h2"
+            )
             with watchdog(s.sample_timeout):
                 conch.na = C.probe_conch_sync(url, **kw)
-        if not C.have("h2"):
-            httpx.na = "h2 is not installed (pip install 'httpx[http2]')"
         result.append((mode, conch, httpx))
     return result
 
@@ -216,9 +222,9 @@ def scenario_download(server: _server.Nginx, s: Settings) -> list[Row]:
     url = server.big_url
     rows = [
         Row("conch iter_bytes()", partial(C.dl_conch, url), conch=True),
-        Row("httpx iter_bytes()", partial(C.dl_httpx, url)),
-        Row("requests iter_content(64 KiB)", partial(C.dl_requests, url)),
-        Row("urllib3 stream(64 KiB)", partial(C.dl_urllib3, url)),
+        needs(Row("httpx iter_bytes()", partial(C.dl_httpx, url)), "httpx"),
+        needs(Row("requests iter_content(64 KiB)", partial(C.dl_requests, url)), "requests"),
+        needs(Row("urllib3 stream(64 KiB)", partial(C.dl_urllib3, url)), "urllib3"),
     ]
     if C.have("pycurl"):
         rows.append(Row("pycurl (libcurl)", partial(C.dl_pycurl, url)))
@@ -444,6 +450,12 @@ class Report:
             *machine_lines(server, load_before),
             "",
         ]
+        if C.FACADE_ERROR is not None:
+            out += [
+                f"> `import conch` failed ({C.FACADE_ERROR}); conch's rows used "
+                "`sync_io.Client` and `async_io.AsyncClient` directly.",
+                "",
+            ]
         if max(load_before[0], os.getloadavg()[0]) > 1.5:
             out += [
                 "> The machine was busy with other work during this run (load average above "
