@@ -3,21 +3,27 @@
 Why a Protocol: received data arrives in ``data_received`` as the bytes object the loop
 read from the socket, and `recv` hands that very object back when it fits, so a body
 costs one copy (kernel to bytes) instead of two. Reads wait on one future with a
-``call_later`` timer rather than ``asyncio.timeout``, which cancels and un-cancels the task
-and allocates a context manager per call. Measured on this machine (Python 3.11, loopback,
-benchmarks of the three variants on the same server, best of 5):
+``call_later`` timer rather than under ``asyncio.timeout``, which cancels and un-cancels
+the task and allocates a context manager per call.
 
-    64 KiB ping-pong, 20,000 round trips   streams+wait_for 1.93 s   streams+timeout 1.62 s
-                                           protocol+timer   1.19 s
-    64 B ping-pong, 20,000 round trips     streams+timeout  0.97 s   protocol+timer 0.71 s
-    32 MiB bulk read in 64 KiB recvs        streams 26 ms             protocol 19 ms
+Measured on this machine (Python 3.11, 2 cores, loopback, a blocking server thread; best
+of 5, the range over three runs):
 
-Connecting and the TLS handshake, which happen once per connection, do use
-``asyncio.timeout``. Failures map to conch exceptions as in ``sync_io.backend``.
+    5,000 round trips of 64 KiB    Protocol + timer           0.37 - 0.42 s
+                                   Protocol + asyncio.timeout 0.36 - 0.63 s
+                                   streams + asyncio.timeout  0.49 - 1.11 s
+                                   streams + wait_for         0.60 - 1.06 s
+    5,000 round trips of 64 B      Protocol + timer           0.22 - 0.25 s
+                                   Protocol + asyncio.timeout 0.26 - 0.29 s
+                                   streams + asyncio.timeout  0.32 - 0.75 s
+                                   streams + wait_for         0.54 - 0.82 s
+    32 MiB in 64 KiB reads         Protocol + timer           19 - 22 ms
+                                   Protocol + asyncio.timeout 25 - 54 ms
+                                   streams (either)           43 - 76 ms
+
+Connecting and the TLS handshake, once per connection, do run under ``asyncio.timeout``.
+Failures map to conch exceptions as in ``sync_io.backend``.
 """
-
-# The stream API takes a timeout per call, like sync_io.backend (the pool and wire
-# layers compute them); cancel scopes stay available to callers on top of that.
 
 from __future__ import annotations
 

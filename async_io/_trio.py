@@ -6,9 +6,6 @@ BrokenResourceError, ClosedResourceError and OSError (ssl errors included) an er
 call's direction. ``trio.Cancelled`` passes through untouched.
 """
 
-# The stream API takes a timeout per call, like sync_io.backend (the pool and wire
-# layers compute them); cancel scopes stay available to callers on top of that.
-
 from __future__ import annotations
 
 import math

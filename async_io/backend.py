@@ -7,9 +7,6 @@ HTTP; each backend maps its failures to conch exceptions in one place per direct
 caught or remapped.
 """
 
-# The stream API takes a timeout per call, like sync_io.backend (the pool and wire
-# layers compute them); cancel scopes stay available to callers on top of that.
-
 from __future__ import annotations
 
 import ssl

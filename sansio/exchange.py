@@ -28,7 +28,7 @@ from .models import Request, Response
 from .multipart import MultipartStream
 from .pool import retry_safe
 from .streams import ByteStream
-from .tls import TLSConfig, alpn_for
+from .tls import ALPN_H1, TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, ResponseHead, WireConnection
 
 __all__ = [
@@ -118,9 +118,13 @@ class Planner:
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_header_count: int = MAX_HEADER_COUNT,
     ) -> None:
-        self._tls = TLSConfig(
-            verify=verify, cert=cert, trust_env=trust_env, alpn=alpn_for(http1, http2)
-        )
+        alpn_for(http1, http2)  # refuses neither version enabled
+        if not http1:
+            raise NotImplementedError("conch does not speak HTTP/2 yet: keep http1=True")
+        # No HTTP/2 machine yet: offer only HTTP/1.1 through ALPN, so no server can pick a
+        # protocol `new_connection` does not speak. ``http2=True`` then gets HTTP/1.1, as
+        # httpx does with a server that does not offer h2.
+        self._tls = TLSConfig(verify=verify, cert=cert, trust_env=trust_env, alpn=ALPN_H1)
         self._http1 = http1
         self._http2 = http2
         self._uds = uds
@@ -167,7 +171,10 @@ class Planner:
         return route, head, _has_body(headers)
 
     def new_connection(self, alpn_protocol: str | None) -> WireConnection:
-        """The wire machine for a freshly opened connection."""
+        """The wire machine for a freshly opened connection; ``alpn_protocol`` is what the
+        server chose through ALPN (None without TLS or ALPN)."""
+        if alpn_protocol is not None and alpn_protocol != "http/1.1":
+            raise ConnectError(f"server chose {alpn_protocol!r} through ALPN, never offered")
         # Headers were validated once by the models: the machine need not re-check.
         return H1Connection(
             max_header_bytes=self._max_header_bytes,

@@ -10,10 +10,13 @@ TLS configuration is never handed out for another.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ._types import CertTypes
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ssl  # for annotations only: the core never builds a context
 
 __all__ = ["ALPN_H1", "ALPN_H2", "ALPN_H2_H1", "DEFAULT_TLS_CONFIG", "TLSConfig", "alpn_for"]
 
@@ -30,6 +33,18 @@ def alpn_for(http1: bool, http2: bool) -> tuple[str, ...]:
     if http1:
         return ALPN_H1
     raise ValueError("at least one of http1 and http2 must be enabled")
+
+
+def _check_verify(verify: object) -> bool | str | ssl.SSLContext:
+    if isinstance(verify, str):
+        return verify
+    if isinstance(verify, os.PathLike):
+        return os.fspath(verify)  # type: ignore[no-any-return]
+    if hasattr(verify, "wrap_socket"):
+        return verify  # type: ignore[return-value]  # duck-typed: no ssl import here
+    raise TypeError(
+        f"verify must be True, False, a CA bundle path or an ssl.SSLContext, not {verify!r}"
+    )
 
 
 def _check_cert(cert: object) -> CertTypes | None:
@@ -56,47 +71,50 @@ class TLSConfig:
     ``ssl.SSLContext`` given by the user, which is used as is and compared by identity.
     """
 
-    verify: bool | str | Any = True
+    verify: bool | str | ssl.SSLContext = True
     cert: CertTypes | None = None
     trust_env: bool = True
     alpn: tuple[str, ...] = ALPN_H1
     server_hostname: str | None = None
 
+    # What equality and hashing use, computed once: a config is built per connection
+    # route and hashed on every pool lookup.
+    _key: tuple[object, ...] = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         verify = self.verify
-        if not isinstance(verify, (bool, str)):
-            if isinstance(verify, os.PathLike):
-                object.__setattr__(self, "verify", os.fspath(verify))
-            elif not hasattr(verify, "wrap_socket"):
-                # Duck-typed: the core cannot import ssl to check for SSLContext.
-                raise TypeError(
-                    "verify must be True, False, a CA bundle path or an ssl.SSLContext, "
-                    f"not {verify!r}"
+        if verify.__class__ is not bool:
+            verify = _check_verify(verify)
+            object.__setattr__(self, "verify", verify)
+        if self.cert is not None:
+            object.__setattr__(self, "cert", _check_cert(self.cert))
+        alpn = self.alpn
+        if alpn is not ALPN_H1 and alpn is not ALPN_H2_H1 and alpn is not ALPN_H2:
+            alpn = tuple(alpn)
+            if not alpn or not all(isinstance(p, str) and p for p in alpn):
+                raise ValueError(
+                    f"alpn must be a non-empty sequence of protocol names, not {alpn!r}"
                 )
-        object.__setattr__(self, "cert", _check_cert(self.cert))
-        alpn = tuple(self.alpn)  # the same object when already a tuple
-        if alpn is not self.alpn:
             object.__setattr__(self, "alpn", alpn)
-        if not alpn or not all(isinstance(p, str) and p for p in alpn):
-            raise ValueError(f"alpn must be a non-empty sequence of protocol names, not {alpn!r}")
         hostname = self.server_hostname
-        if hostname is not None and (not isinstance(hostname, str) or not hostname):
+        if hostname is not None and (hostname.__class__ is not str or not hostname):
             raise TypeError(f"server_hostname must be a non-empty str or None, not {hostname!r}")
-
-    def _key(self) -> tuple[object, ...]:
-        verify = self.verify
-        # bool and str compare by value; an SSLContext (or anything else) by identity.
+        # bool and str compare by value; an SSLContext by identity (it defines no equality,
+        # and a user's subclass might define a strange one).
         ident = verify if isinstance(verify, (bool, str)) else (id(verify),)
-        return (ident, self.cert, self.trust_env, self.alpn, self.server_hostname)
+        key = (ident, self.cert, self.trust_env, alpn, hostname)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TLSConfig):
             return NotImplemented
-        # Both configs are alive here, so equal ids mean the very same SSLContext.
-        return self is other or self._key() == other._key()
+        # Both configs hold their verify object, so equal ids mean the very same context.
+        return self is other or (self._hash == other._hash and self._key == other._key)
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash
 
 
 DEFAULT_TLS_CONFIG = TLSConfig()

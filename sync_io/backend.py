@@ -148,12 +148,18 @@ class SyncStream:
         except OSError as exc:
             self.close()
             raise _fail(exc, _CONNECT) from exc
+        except BaseException:  # a bad server_hostname, or an interrupt
+            self.close()
+            raise
         # wrap_socket took over the descriptor; this stream now owns nothing.
         try:
             sock.do_handshake()
         except OSError as exc:
             sock.close()
             raise _fail(exc, _CONNECT) from exc
+        except BaseException:
+            sock.close()
+            raise
         return SyncStream(sock)
 
     def is_readable(self) -> bool:
@@ -381,9 +387,11 @@ def connect_tcp(
             if local_address is not None:
                 sock.bind((local_address, 0))
             sock.connect(address)
-        except OSError as exc:
+        except BaseException as exc:
             if sock is not None:
                 sock.close()
+            if not isinstance(exc, OSError):
+                raise
             last = exc
             continue
         return SyncStream(sock)
@@ -402,9 +410,11 @@ def connect_unix(
         raise _fail(exc, _CONNECT) from exc
     try:
         sock.connect(path)
-    except OSError as exc:
+    except BaseException as exc:
         sock.close()
-        raise _fail(exc, _CONNECT) from exc
+        if isinstance(exc, OSError):
+            raise _fail(exc, _CONNECT) from exc
+        raise
     return SyncStream(sock)
 
 

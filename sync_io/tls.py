@@ -2,10 +2,9 @@
 
 `create_ssl_context` is httpx 0.28's public function, with the same arguments and results.
 `context_for` is what the transports call: it turns a `sansio.tls.TLSConfig` into a context
-with ALPN set, and keeps the contexts that need no user file (``verify=True`` or ``False``,
-no client certificate) in a small cache. Loading the CA bundle takes milliseconds, and
-httpx pays it for every client it builds; here it is paid once per trust setting, on the
-first connection that needs it, never at import.
+with ALPN set, and keeps the contexts it builds in a small cache. Loading a CA bundle takes
+milliseconds, and httpx pays it for every client it builds; here it is paid once per trust
+setting, on the first connection that needs it, never at import.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from sansio.tls import TLSConfig
 __all__ = ["CONTEXT_CACHE_SIZE", "context_for", "create_ssl_context"]
 
 # How many shared contexts to keep. A process sees one or two trust settings times one or
-# two ALPN lists; the bound only matters for a program that keeps changing SSL_CERT_FILE.
+# two ALPN lists; the bound matters only to a program that keeps changing its CA files.
 # Past it the cache starts over (contexts in use stay valid: they are plain objects).
 CONTEXT_CACHE_SIZE = 16
 
@@ -115,31 +114,44 @@ def create_ssl_context(
     return _build(verify, cert, trust_env, os.environ)
 
 
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # building the context reports it
+    return (info.st_mtime_ns, info.st_size)
+
+
 def context_for(config: TLSConfig, environ: Mapping[str, str]) -> ssl.SSLContext:
     """The SSL context for a connection made under ``config``, with its ALPN list set.
 
-    Contexts built from no user file are shared between clients; a user's SSLContext gets
-    the ALPN list set on it (as httpcore does); anything else is built afresh.
+    A user's SSLContext is used as given, with the ALPN list set on it (as httpcore does).
+    Any other context is built once and shared by every connection and client with the
+    same settings; one built from a user's files (a CA path, a client certificate) is
+    built again when one of those files changes.
     """
     verify = config.verify
-    if config.cert is None and (verify is True or verify is False):
-        if verify and config.trust_env:
-            key: tuple[object, ...] = (
-                True,
-                config.alpn,
-                environ.get("SSL_CERT_FILE") or None,
-                None if environ.get("SSL_CERT_FILE") else environ.get("SSL_CERT_DIR") or None,
-            )
-        else:
-            key = (verify, config.alpn)
-        ctx = _cache.get(key)
-        if ctx is None:
-            ctx = _build(verify, None, config.trust_env, environ)
-            ctx.set_alpn_protocols(config.alpn)
-            if len(_cache) >= CONTEXT_CACHE_SIZE:
-                _cache.clear()
-            _cache[key] = ctx
-        return ctx
-    ctx = _build(verify, config.cert, config.trust_env, environ)
-    ctx.set_alpn_protocols(config.alpn)
+    if not isinstance(verify, (bool, str)):
+        verify.set_alpn_protocols(config.alpn)
+        return verify
+    cert = config.cert
+    key: tuple[object, ...]
+    if verify is True and config.trust_env:
+        ca_file = environ.get("SSL_CERT_FILE") or None
+        ca_dir = None if ca_file else environ.get("SSL_CERT_DIR") or None
+        key = (True, ca_file, ca_dir, config.alpn, cert)
+    else:
+        key = (verify, config.alpn, cert)
+    if verify.__class__ is str or cert is not None:
+        paths = [verify] if isinstance(verify, str) else []
+        if cert is not None:
+            paths += [cert] if isinstance(cert, str) else cert[:2]
+        key += tuple(_stamp(path) for path in paths)
+    ctx = _cache.get(key)
+    if ctx is None:
+        ctx = _build(verify, cert, config.trust_env, environ)
+        ctx.set_alpn_protocols(config.alpn)
+        if len(_cache) >= CONTEXT_CACHE_SIZE:
+            _cache.clear()
+        _cache[key] = ctx
     return ctx

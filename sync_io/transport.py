@@ -211,11 +211,14 @@ class HTTPTransport(BaseTransport):
             raise
         with self._lock:
             del self._waiting[ticket]
-            grant = self._pool.claim(ticket)
+            closed = self._closed
+            grant = None if closed else self._pool.claim(ticket)
             if grant is None:
                 closing = self._apply(self._pool.cancel_wait(ticket, time.monotonic()))
         if grant is None:
             self._close_streams(closing)
+            if closed:
+                raise RuntimeError("Cannot send a request: the transport has been closed.")
             raise PoolTimeout("Timed out waiting for a connection from the pool")
         return grant
 
@@ -296,6 +299,8 @@ class HTTPTransport(BaseTransport):
 
     @staticmethod
     def _close_streams(streams: list[SyncStream]) -> None:
+        # Closing never waits (the async backends promise it), so no cancellation can
+        # land between a pool call and the closes it asked for.
         for stream in streams:
             stream.close()
 

@@ -12,11 +12,12 @@ import hashlib
 import os
 import random
 import socket
+import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sniffio
@@ -100,6 +101,11 @@ def pool_of(client: AsyncClient) -> PoolStatistics:
 def assert_no_leaks(client: AsyncClient) -> None:
     stats = pool_of(client)
     assert (stats.connecting, stats.active, stats.waiters) == (0, 0, 0), stats
+
+
+def generator(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """``Response.aiter_*`` are generators (typed as iterators): close them, or trio warns."""
+    return cast(AsyncGenerator[bytes, None], chunks)
 
 
 async def gather(*calls: Callable[[], Awaitable[Any]]) -> list[Any]:
@@ -228,11 +234,13 @@ def test_truncated_body_while_streaming(run: Run, serve: Serve) -> None:
 
     async def main() -> None:
         async with AsyncClient() as client:
-            async with client.stream("GET", server.url()) as r:
-                async with aclosing(r.aiter_raw()) as chunks:
-                    assert await anext(chunks) == b"12345"
-                    with pytest.raises(RemoteProtocolError):
-                        await anext(chunks)
+            async with (
+                client.stream("GET", server.url()) as r,
+                aclosing(generator(r.aiter_raw())) as chunks,
+            ):
+                assert await anext(chunks) == b"12345"
+                with pytest.raises(RemoteProtocolError):
+                    await anext(chunks)
             assert_no_leaks(client)
             assert pool_of(client).connections == 0
 
@@ -440,7 +448,7 @@ def test_many_concurrent_requests(run: Run, serve: Serve) -> None:
                 r = await client.post(server.url("/echo"), content=b"%d" % i)
                 return r.content
 
-            calls = [lambda i=i: one(i) for i in range(200)]  # type: ignore[misc]
+            calls = [lambda i=i: one(i) for i in range(200)]
             assert await gather(*calls) == [b"%d" % i for i in range(200)]
             assert_no_leaks(client)
 
@@ -534,6 +542,34 @@ def test_cancelled_waiter_passes_its_grant_on(run: Run, serve: Serve) -> None:
     assert server.accepted == 1
 
 
+def test_closing_the_transport_wakes_waiters(run: Run, serve: Serve) -> None:
+    server = serve()
+
+    async def main() -> None:
+        transport = AsyncHTTPTransport(limits=Limits(max_connections=1))
+        client = AsyncClient(transport=transport)
+        held = await client.send(client.build_request("GET", server.url("/bytes/10")), stream=True)
+
+        async def waiter() -> BaseException | None:
+            try:
+                await client.get(server.url())
+            except RuntimeError as exc:
+                return exc
+            return None
+
+        async def closer() -> None:
+            await sleep(0.05)
+            assert pool_of(client).waiters == 1
+            await transport.aclose()
+
+        error, _ = await gather(waiter, closer)
+        assert isinstance(error, RuntimeError)
+        assert "closed" in str(error)
+        await held.aclose()
+
+    run(main)
+
+
 # --------------------------------------------------------------------------- streaming
 
 
@@ -542,9 +578,11 @@ def test_partly_read_response_closes_its_connection(run: Run, serve: Serve) -> N
 
     async def main() -> None:
         async with AsyncClient() as client:
-            async with client.stream("GET", server.url("/bytes/300000")) as r:
-                async with aclosing(r.aiter_raw()) as chunks:
-                    await anext(chunks)
+            async with (
+                client.stream("GET", server.url("/bytes/300000")) as r,
+                aclosing(generator(r.aiter_raw())) as chunks,
+            ):
+                await anext(chunks)
             assert pool_of(client).connections == 0
             assert (await client.get(server.url("/conn"))).text == "1"
 
@@ -641,8 +679,8 @@ def test_early_413_stops_a_chunked_upload(run: Run, serve: Serve) -> None:
             start = time.monotonic()
             r = await client.post(server.url(), content=pieces())
             assert (r.status_code, r.content) == (413, b"too big")
-            assert time.monotonic() - start < 1.0
-            assert sent < 100
+            assert time.monotonic() - start < 1.5
+            assert sent < 1000
             assert_no_leaks(client)
 
     run(main)
@@ -657,7 +695,7 @@ def test_early_413_then_abrupt_close(run: Run, serve: Serve) -> None:
             try:
                 r = await client.post(server.url(), content=b"x" * (5 << 20))
             except (WriteError, ReadError):
-                pass
+                assert not sys.platform.startswith("linux")
             else:
                 assert r.status_code == 413
             assert_no_leaks(client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from pathlib import Path
 
 import pytest
@@ -10,18 +11,24 @@ import pytest
 from sansio.tls import ALPN_H1, ALPN_H2, ALPN_H2_H1, DEFAULT_TLS_CONFIG, TLSConfig, alpn_for
 
 
-class FakeContext:
-    """Stands in for ssl.SSLContext, which the core never imports."""
-
-    def wrap_socket(self) -> None:  # pragma: no cover - never called
-        raise AssertionError
+def context() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-class UnhashableContext(FakeContext):
+class OddContext(ssl.SSLContext):
+    """Claims equality with everything and cannot be hashed."""
+
     __hash__ = None  # type: ignore[assignment]
 
     def __eq__(self, other: object) -> bool:
-        return True  # pathological: equal to everything
+        return True
+
+
+class DuckContext:
+    """Anything with wrap_socket passes: the core checks by duck typing, not by ssl."""
+
+    def wrap_socket(self) -> None:  # pragma: no cover - never called
+        raise AssertionError
 
 
 def test_alpn_for() -> None:
@@ -44,6 +51,15 @@ def test_defaults() -> None:
     assert config.server_hostname is None
     assert config == DEFAULT_TLS_CONFIG
     assert hash(config) == hash(DEFAULT_TLS_CONFIG)
+
+
+def test_replace_gives_an_equal_fresh_key() -> None:
+    base = TLSConfig(alpn=ALPN_H2_H1)
+    named = dataclasses.replace(base, server_hostname="example.org")
+    assert named == TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org")
+    assert hash(named) == hash(TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org"))
+    assert named != base
+    assert "_key" not in repr(named)
 
 
 def test_frozen_and_keyword_only() -> None:
@@ -78,24 +94,26 @@ def test_every_setting_is_part_of_the_key(changes: dict[str, object]) -> None:
 
 
 def test_context_compared_by_identity() -> None:
-    one, two = FakeContext(), FakeContext()
+    one, two = context(), context()
     assert TLSConfig(verify=one) == TLSConfig(verify=one)
     assert TLSConfig(verify=one) != TLSConfig(verify=two)
     assert hash(TLSConfig(verify=one)) == hash(TLSConfig(verify=one))
     # Even an object that claims equality with everything, and cannot be hashed.
-    odd = UnhashableContext()
+    odd = OddContext(ssl.PROTOCOL_TLS_CLIENT)
     config = TLSConfig(verify=odd)
     assert config == config
     assert config == TLSConfig(verify=odd)
-    assert config != TLSConfig(verify=UnhashableContext())
+    assert config != TLSConfig(verify=OddContext(ssl.PROTOCOL_TLS_CLIENT))
     assert {config: 1}[TLSConfig(verify=odd)] == 1
+    duck = DuckContext()
+    assert TLSConfig(verify=duck) == TLSConfig(verify=duck)  # type: ignore[arg-type]
     # An SSLContext never equals a bool or a path.
     assert TLSConfig(verify=one) != TLSConfig(verify=True)
     assert TLSConfig() != "not a config"
 
 
 def test_paths_are_normalised(tmp_path: Path) -> None:
-    assert TLSConfig(verify=tmp_path).verify == str(tmp_path)
+    assert TLSConfig(verify=tmp_path).verify == str(tmp_path)  # type: ignore[arg-type]
     assert TLSConfig(cert=tmp_path / "c.pem").cert == str(tmp_path / "c.pem")  # type: ignore[arg-type]
     pair = TLSConfig(cert=(tmp_path / "c.pem", "k.pem"))  # type: ignore[arg-type]
     assert pair.cert == (str(tmp_path / "c.pem"), "k.pem")

@@ -617,6 +617,14 @@ def test_tls_no_verification_against_self_signed(
     stream.close()
 
 
+def test_tls_bad_server_hostname_closes_the_connection(serve: Callable[..., Server]) -> None:
+    server = serve(silent)
+    stream = connect_tcp(server.host, server.port, timeout=2.0)
+    with pytest.raises(ValueError, match="server_hostname"):
+        stream.start_tls(ssl.create_default_context(), "", 2.0)
+    assert stream.is_readable()  # closed
+
+
 def test_tls_handshake_timeout_is_connect_timeout(serve: Callable[..., Server]) -> None:
     server = serve(silent)  # plain TCP: the ClientHello is never answered
     stream = connect_tcp(server.host, server.port, timeout=2.0)

@@ -273,20 +273,34 @@ def test_user_context_gets_alpn_and_is_not_copied(
     ctx = context_for(TLSConfig(verify=given, alpn=ALPN_H2_H1), {})
     assert ctx is given
     assert handshake(server, ctx) == "h2"
-    assert not tls._cache
+    assert not tls._cache  # never shared with another configuration
 
 
-def test_path_and_cert_configs_are_built_fresh(
-    serve: Callable[..., Server], tls_files: TLSFiles, client_cert: dict[str, str]
+def test_file_configs_are_shared_until_a_file_changes(
+    serve: Callable[..., Server], tls_files: TLSFiles, client_cert: dict[str, str], tmp_path: Path
 ) -> None:
     server = serve(echo, tls=tls_files.server_context())
-    config = TLSConfig(verify=tls_files.ca_file)
+    ca_file = tmp_path / "ca.pem"
+    shutil.copy(tls_files.ca_file, ca_file)
+    config = TLSConfig(verify=str(ca_file))
     first = context_for(config, {})
-    assert context_for(config, {}) is not first  # the file may have changed
+    assert context_for(config, {}) is first
     handshake(server, first)
+    os.utime(ca_file, ns=(0, 0))  # rewritten (here: touched) since: read again
+    second = context_for(config, {})
+    assert second is not first
+    handshake(server, second)
+    assert context_for(config, {}) is second
+
     with_cert = context_for(TLSConfig(cert=client_cert["combined"]), {})
     assert with_cert.verify_mode == ssl.CERT_REQUIRED
-    assert not tls._cache
+    assert context_for(TLSConfig(cert=client_cert["combined"]), {}) is with_cert
+    pair = (client_cert["cert"], client_cert["key"])
+    assert context_for(TLSConfig(cert=pair), {}) is context_for(TLSConfig(cert=pair), {})
+    assert context_for(TLSConfig(cert=pair), {}) is not with_cert
+
+    with pytest.raises(FileNotFoundError):
+        context_for(TLSConfig(verify=str(tmp_path / "missing.pem")), {})
 
 
 def test_no_context_is_built_at_import() -> None:

@@ -1,0 +1,1 @@
+"""Protocol scenarios run through every conch shell (see model.py and drivers.py)."""

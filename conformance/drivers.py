@@ -1,0 +1,345 @@
+"""One runner, five drivers: each plays a `Scenario` and returns the same `Outcome` type.
+
+=============  ==========================================================================
+driver         what carries the bytes
+=============  ==========================================================================
+``core``       the core alone (`conformance.core_driver.MemoryClient`) and in-memory
+               peers; a virtual clock, so timeouts and pauses cost no real time
+``sync``       `sync_io.Client` over loopback sockets to threaded scripted peers
+``asyncio``    `async_io.AsyncClient` under ``asyncio.run``, same peers
+``trio``       `async_io.AsyncClient` under ``trio.run``, same peers
+``selectors``  `examples/selectors_loop.py` (the core in a plain selectors loop), same peers
+=============  ==========================================================================
+
+Every driver runs every scenario, timeouts included: the socket drivers wait in real
+time (scenarios keep those waits to tens of milliseconds), the core driver on its
+virtual clock. Every driver installs the same deterministic `sansio.env` (fixed clocks,
+predictable random bytes), so Digest cnonces and multipart boundaries agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import trio
+
+from async_io import AsyncClient
+from sansio import env
+from sansio.auth import Auth, BasicAuth, DigestAuth
+from sansio.config import Limits, Timeout
+from sansio.exceptions import CookieConflict, HTTPError, InvalidURL, StreamError
+from sansio.models import Response
+from sync_io import Client
+
+from .core_driver import MemoryClient, MemoryNetwork
+from .model import Call, CallOutcome, Credentials, Outcome, Scenario, Settings
+from .peers import LoopbackPeer, Tokens
+
+__all__ = ["DRIVERS", "deterministic_env", "run"]
+
+Driver = Callable[[Scenario], Outcome]
+
+# Ports the in-memory network pretends its peers listen on: five digits, like the
+# ephemeral ports of loopback listeners, so that byte offsets agree between drivers.
+MEMORY_PORTS = (40001, 40002, 40003, 40004)
+
+
+def _fixed_random(n: int) -> bytes:
+    return bytes(i % 256 for i in range(n))
+
+
+@contextmanager
+def deterministic_env() -> Iterator[env.Env]:
+    """The world the core sees during a run: fixed clocks, predictable randomness."""
+    previous = env.install(
+        env.Env(
+            clock=lambda: 1000.0, wall_clock=lambda: 1_700_000_000.0, random_bytes=_fixed_random
+        )
+    )
+    try:
+        yield env.current()
+    finally:
+        env.install(previous)
+
+
+# -- settings into client arguments ---------------------------------------------------------
+
+
+def _auth(credentials: Credentials) -> Auth:
+    if credentials.scheme == "basic":
+        return BasicAuth(credentials.username, credentials.password)
+    return DigestAuth(credentials.username, credentials.password)
+
+
+def _client_kwargs(settings: Settings) -> dict[str, Any]:
+    return {
+        "auth": _auth(settings.auth) if settings.auth else None,
+        "headers": list(settings.headers),
+        "cookies": dict(settings.cookies),
+        "timeout": Timeout(settings.timeout, read=settings.read_timeout),
+        "follow_redirects": settings.follow_redirects,
+        "max_redirects": settings.max_redirects,
+        "max_decoded_size": settings.max_decoded_size,
+    }
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        max_connections=100,
+        max_keepalive_connections=settings.max_keepalive_connections,
+        keepalive_expiry=settings.keepalive_expiry,
+    )
+
+
+def _send_kwargs(call: Call) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if call.auth is not None:
+        kwargs["auth"] = _auth(call.auth)
+    if call.follow_redirects is not None:
+        kwargs["follow_redirects"] = call.follow_redirects
+    return kwargs
+
+
+def _chunks(chunks: tuple[bytes, ...]) -> Iterator[bytes]:
+    yield from chunks
+
+
+async def _achunks(chunks: tuple[bytes, ...]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+# -- responses into outcomes -----------------------------------------------------------------
+
+
+def error_name(exc: BaseException) -> str:
+    """conch's exceptions by name; anything else module-qualified (it is a bug)."""
+    kind = type(exc)
+    if isinstance(exc, HTTPError | StreamError | CookieConflict | InvalidURL):
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _call_outcome(
+    response: Response | None, body: bytes | None, error: BaseException | None, tokens: Tokens
+) -> CallOutcome:
+    name = None if error is None else error_name(error)
+    if response is None:
+        return CallOutcome(
+            status=None, reason=None, http_version=None, headers=(), body=None,
+            error=name, history=(), url=None,
+        )  # fmt: skip
+    norm = tokens.normalize_text
+    return CallOutcome(
+        status=response.status_code,
+        reason=response.reason_phrase,
+        http_version=response.http_version,
+        headers=tuple(
+            (name.decode("latin-1").lower(), norm(value.decode("latin-1")))
+            for name, value in response.headers.raw
+        ),
+        body=body,
+        error=name,
+        history=tuple(r.status_code for r in response.history),
+        url=norm(str(response.url)),
+    )
+
+
+def _jar(cookies: Any) -> tuple[tuple[str, str, str, str], ...]:
+    return tuple(sorted((c.name, c.value, c.domain, c.path) for c in cookies.jar))
+
+
+def _url(tokens: Tokens, call: Call) -> str:
+    return f"http://{tokens.authorities[call.origin]}{call.path}"
+
+
+SyncClient = Client | MemoryClient | Any
+
+
+def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome:
+    content: Any = call.body if call.chunks is None else _chunks(call.chunks)
+    request = client.build_request(
+        call.method, _url(tokens, call), headers=list(call.headers), content=content
+    )
+    response: Response | None = None
+    try:
+        response = client.send(request, stream=call.read != "read", **_send_kwargs(call))
+        if call.read == "read":
+            return _call_outcome(response, response.content, None, tokens)
+        try:
+            parts = response.iter_bytes() if call.read == "stream" else response.iter_raw()
+            body = b"".join(parts)
+        finally:
+            response.close()
+        return _call_outcome(response, body, None, tokens)
+    except Exception as exc:
+        return _call_outcome(response, None, exc, tokens)
+
+
+async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> CallOutcome:
+    content: Any = call.body if call.chunks is None else _achunks(call.chunks)
+    request = client.build_request(
+        call.method, _url(tokens, call), headers=list(call.headers), content=content
+    )
+    response: Response | None = None
+    try:
+        response = await client.send(request, stream=call.read != "read", **_send_kwargs(call))
+        if call.read == "read":
+            return _call_outcome(response, response.content, None, tokens)
+        try:
+            parts = response.aiter_bytes() if call.read == "stream" else response.aiter_raw()
+            body = b"".join([part async for part in parts])
+        finally:
+            await response.aclose()
+        return _call_outcome(response, body, None, tokens)
+    except Exception as exc:
+        return _call_outcome(response, None, exc, tokens)
+
+
+# -- the drivers ------------------------------------------------------------------------------
+
+
+def run_core(scenario: Scenario) -> Outcome:
+    """The core alone, in memory, on a virtual clock."""
+    network = MemoryNetwork(scenario.peers, MEMORY_PORTS[: len(scenario.peers)])
+    settings = scenario.settings
+    with deterministic_env():
+        client = MemoryClient(
+            network,
+            max_keepalive_connections=settings.max_keepalive_connections,
+            keepalive_expiry=settings.keepalive_expiry,
+            **_client_kwargs(settings),
+        )
+        calls = []
+        for call in scenario.calls:
+            network.clock.now += call.pause_before
+            calls.append(_perform_sync(client, call, network.tokens))
+        client.close()
+    return Outcome(
+        calls=tuple(calls),
+        seen=tuple(tuple(seen) for seen in network.seen),
+        connections=tuple(network.accepted),
+        cookies=_jar(client.cookies),
+        peer_errors=tuple(network.errors),
+    )
+
+
+class _Loopback:
+    """The scenario's peers on loopback sockets, for one run."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.peers = [LoopbackPeer(peer) for peer in scenario.peers]
+        self.tokens = Tokens([peer.authority for peer in self.peers])
+        for peer in self.peers:
+            peer.start(self.tokens)
+
+    def outcome(self, calls: list[CallOutcome], cookies: Any) -> Outcome:
+        for peer in self.peers:
+            peer.finish()
+        return Outcome(
+            calls=tuple(calls),
+            seen=tuple(tuple(peer.seen) for peer in self.peers),
+            connections=tuple(peer.accepted for peer in self.peers),
+            cookies=_jar(cookies),
+            peer_errors=tuple(error for peer in self.peers for error in peer.errors),
+        )
+
+    def abort(self) -> None:
+        for peer in self.peers:
+            peer.finish()
+
+
+def _run_sync_client(scenario: Scenario, make: Callable[[], Any]) -> Outcome:
+    net = _Loopback(scenario)
+    try:
+        with deterministic_env():
+            client = make()
+            try:
+                calls = []
+                for call in scenario.calls:
+                    if call.pause_before:
+                        time.sleep(call.pause_before)
+                    calls.append(_perform_sync(client, call, net.tokens))
+            finally:
+                client.close()
+    except BaseException:
+        net.abort()
+        raise
+    return net.outcome(calls, client.cookies)
+
+
+def run_sync(scenario: Scenario) -> Outcome:
+    """`sync_io.Client` over loopback sockets."""
+    settings = scenario.settings
+    return _run_sync_client(
+        scenario, lambda: Client(limits=_limits(settings), **_client_kwargs(settings))
+    )
+
+
+def run_selectors(scenario: Scenario) -> Outcome:
+    """The selectors-loop example client over loopback sockets."""
+    from examples.selectors_loop import SelectorsClient
+
+    settings = scenario.settings
+    return _run_sync_client(
+        scenario,
+        lambda: SelectorsClient(
+            max_keepalive_connections=settings.max_keepalive_connections,
+            keepalive_expiry=settings.keepalive_expiry,
+            **_client_kwargs(settings),
+        ),
+    )
+
+
+def _run_async(
+    scenario: Scenario,
+    runner: Callable[[Callable[[], Awaitable[list[CallOutcome]]]], list[CallOutcome]],
+    sleep: Callable[[float], Awaitable[object]],
+) -> Outcome:
+    net = _Loopback(scenario)
+    settings = scenario.settings
+    client = AsyncClient(limits=_limits(settings), **_client_kwargs(settings))
+
+    async def main() -> list[CallOutcome]:
+        calls = []
+        async with client:
+            for call in scenario.calls:
+                if call.pause_before:
+                    await sleep(call.pause_before)
+                calls.append(await _perform_async(client, call, net.tokens))
+        return calls
+
+    try:
+        with deterministic_env():
+            calls = runner(main)
+    except BaseException:
+        net.abort()
+        raise
+    return net.outcome(calls, client.cookies)
+
+
+def run_asyncio(scenario: Scenario) -> Outcome:
+    """`async_io.AsyncClient` on asyncio over loopback sockets."""
+    return _run_async(scenario, lambda main: asyncio.run(main()), asyncio.sleep)  # type: ignore[arg-type]
+
+
+def run_trio(scenario: Scenario) -> Outcome:
+    """`async_io.AsyncClient` on trio over loopback sockets."""
+    return _run_async(scenario, trio.run, trio.sleep)
+
+
+DRIVERS: dict[str, Driver] = {
+    "core": run_core,
+    "sync": run_sync,
+    "asyncio": run_asyncio,
+    "trio": run_trio,
+    "selectors": run_selectors,
+}
+
+
+def run(scenario: Scenario, driver: str) -> Outcome:
+    return DRIVERS[driver](scenario)

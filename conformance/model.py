@@ -1,0 +1,342 @@
+"""Conformance scenarios as plain data.
+
+A `Scenario` says what a client is configured with (`Settings`), which requests it
+makes one after another on the same client (`Call`), what each peer does on each
+connection it accepts (`Peer`: a script of `Recv`, `Send`, `Pause`, `Close`, `Hold`,
+`Reset`), and what must come out (`Expect`). A driver turns a scenario into an
+`Outcome`; every driver must produce the same `Outcome` for the same scenario.
+
+Origins. Peer *i* is reachable at ``http://<host>:<port>``; its port is only known when
+a driver runs (a loopback listener, or a made-up port for in-memory drivers). Response
+bytes therefore name origins with tokens: ``{o0}``, ``{o1}``, ... stand for the
+``host:port`` of peer 0, 1, ...; drivers substitute them before sending and substitute
+them back in everything they record (request heads, URLs), so outcomes never contain a
+port and compare equal across drivers.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "ANY",
+    "CallOutcome",
+    "Call",
+    "Close",
+    "Credentials",
+    "Expect",
+    "Hold",
+    "Outcome",
+    "Pause",
+    "Peer",
+    "Recv",
+    "RequestSeen",
+    "Reset",
+    "Result",
+    "Scenario",
+    "Seen",
+    "Send",
+    "Settings",
+    "Step",
+    "check",
+]
+
+
+class _Any(enum.Enum):
+    ANY = "ANY"
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Any.ANY
+"""In an expectation: whatever the outcome holds is fine (the field is not checked)."""
+
+
+# -- the peer's script ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recv:
+    """Read one whole request (head and body) and record it. With ``head_only`` the
+    peer answers as soon as the head is in: the rest of the body is thrown away, and
+    the connection should end with `Close` (the request never finished on the wire)."""
+
+    head_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write ``data`` (origin tokens substituted) in pieces cut at the ``cuts`` offsets.
+
+    In-memory drivers hand each piece over as one read; socket peers write each piece
+    separately (with a short pause between the first few), so reads usually see them
+    apart, but TCP may join them: outcomes must not depend on it either way.
+    """
+
+    data: bytes
+    cuts: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cuts and b"{o" in self.data:
+            raise ValueError("cuts are offsets into the rendered bytes: no origin tokens")
+        if list(self.cuts) != sorted(set(self.cuts)) or any(
+            not 0 < cut < len(self.data) for cut in self.cuts
+        ):
+            raise ValueError(f"cuts must be increasing offsets inside the data: {self.cuts}")
+
+    def pieces(self, data: bytes) -> list[bytes]:
+        bounds = (0, *self.cuts, len(data))
+        return [data[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Stay silent for ``seconds`` (real time on sockets, a virtual clock in memory)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Half-close (FIN), then read and discard until the client closes: a lingering
+    close as servers do it, so that unread client bytes never turn into a reset."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Say nothing more and keep the connection open until the client closes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Abort the connection (TCP RST)."""
+
+
+Step: TypeAlias = Recv | Send | Pause | Close | Hold | Reset
+Script: TypeAlias = tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Peer:
+    """One origin. ``connections[k]`` is the script for the k-th connection accepted.
+
+    A connection beyond the scripts, or a request after a script ran out (without a
+    `Close`), is recorded and then closed without an answer. ``listening=False``
+    makes an origin that refuses connections.
+    """
+
+    connections: tuple[Script, ...] = ()
+    host: str = "127.0.0.1"
+    listening: bool = True
+
+
+# -- what the client does ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    scheme: Literal["basic", "digest"]
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Client construction arguments (a subset of httpx's `Client`)."""
+
+    follow_redirects: bool = False
+    max_redirects: int = 20
+    auth: Credentials | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()
+    # Connect, write and pool timeout: generous, only there to end a broken run.
+    timeout: float = 5.0
+    read_timeout: float | None = 5.0
+    keepalive_expiry: float | None = 5.0
+    max_keepalive_connections: int | None = 20
+    max_decoded_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    """One request made with the client, after those before it.
+
+    ``chunks`` makes the body a generator (async generator on async drivers), sent
+    with chunked framing. ``read`` says how the body is read: ``"read"`` (the client
+    reads it, as `client.request` does), ``"stream"`` (`iter_bytes` of a streamed
+    response) or ``"raw"`` (`iter_raw`). ``pause_before`` waits before the call.
+    """
+
+    method: str = "GET"
+    path: str = "/"
+    origin: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    chunks: tuple[bytes, ...] | None = None
+    read: Literal["read", "stream", "raw"] = "read"
+    follow_redirects: bool | None = None  # None: the client's setting
+    auth: Credentials | None = None
+    pause_before: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.body is not None and self.chunks is not None:
+            raise ValueError("a call has either body or chunks")
+
+
+# -- what must come out -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    """What one call must give. ``error`` is an exception type name; `ANY` skips a field."""
+
+    status: int | None = 200
+    body: bytes | None = ANY
+    headers: tuple[tuple[str, str], ...] = ()  # present with these values (names lower-case)
+    absent_headers: tuple[str, ...] = ()
+    error: str | None = None
+    history: tuple[int, ...] = ANY
+    url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seen:
+    """A request a peer must have received (selected parts only)."""
+
+    method: str = "GET"
+    target: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()  # present with these values (names lower-case)
+    absent: tuple[str, ...] = ()  # header names that must not be there
+    body: bytes = ANY
+    connection: int = ANY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expect:
+    results: tuple[Result, ...]  # one per call
+    seen: tuple[tuple[Seen, ...], ...] = ANY  # per peer, every request it received, in order
+    connections: tuple[int, ...] = ANY  # per peer, connections it accepted
+    cookies: tuple[tuple[str, str], ...] = ANY  # (name, value) in the jar afterwards, sorted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    name: str
+    calls: tuple[Call, ...]
+    peers: tuple[Peer, ...]
+    expect: Expect
+    settings: Settings = field(default_factory=Settings)
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.expect.results) != len(self.calls):
+            raise ValueError(f"{self.name}: one Result per Call")
+
+    @property
+    def uses_time(self) -> bool:
+        """Whether the scenario waits on a timeout or a pause (slow on real clocks)."""
+        return any(
+            isinstance(step, Pause | Hold)
+            for peer in self.peers
+            for script in peer.connections
+            for step in script
+        ) or any(call.pause_before for call in self.calls)
+
+
+# -- what came out ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOutcome:
+    status: int | None
+    reason: str | None
+    http_version: str | None
+    headers: tuple[tuple[str, str], ...]  # names lower-case, in order, repeats kept
+    body: bytes | None  # None when the body was not (completely) read
+    error: str | None  # conch exception type name; others are module-qualified
+    history: tuple[int, ...]
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSeen:
+    connection: int
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]  # names lower-case, in order
+    body: bytes  # decoded from its framing
+    raw: bytes  # exactly as received, origin tokens substituted back
+    answered: bool = True  # False: it came after the script ran out (or was cut short)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    calls: tuple[CallOutcome, ...]
+    seen: tuple[tuple[RequestSeen, ...], ...]  # per peer
+    connections: tuple[int, ...]  # per peer
+    cookies: tuple[tuple[str, str, str, str], ...]  # (name, value, domain, path), sorted
+    peer_errors: tuple[str, ...] = ()  # problems on the peer's side (bad request bytes...)
+
+
+# -- checking -------------------------------------------------------------------------------
+
+
+def _check_headers(
+    where: str,
+    got: Sequence[tuple[str, str]],
+    present: Sequence[tuple[str, str]],
+    absent: Sequence[str],
+) -> list[str]:
+    problems = []
+    for name, value in present:
+        values = [v for n, v in got if n == name]
+        if value not in values:
+            problems.append(f"{where}: header {name}: {value!r} expected, got {values!r}")
+    for name in absent:
+        if any(n == name for n, _ in got):
+            problems.append(f"{where}: header {name} must be absent")
+    return problems
+
+
+def _field(where: str, name: str, want: object, got: object) -> list[str]:
+    if want is ANY or want == got:
+        return []
+    return [f"{where}: {name} {want!r} expected, got {got!r}"]
+
+
+def check(scenario: Scenario, outcome: Outcome) -> list[str]:
+    """Every way `outcome` differs from what `scenario` expects (empty: it conforms)."""
+    expect = scenario.expect
+    problems = [f"peer: {error}" for error in outcome.peer_errors]
+    for index, (want, got) in enumerate(zip(expect.results, outcome.calls, strict=True)):
+        where = f"call {index}"
+        problems += _field(where, "error", want.error, got.error)
+        problems += _field(where, "status", want.status, got.status)
+        problems += _field(where, "body", want.body, got.body)
+        problems += _field(where, "history", want.history, got.history)
+        problems += _field(where, "url", want.url, got.url)
+        problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
+    problems += _field("peers", "connections", expect.connections, outcome.connections)
+    if expect.seen is not ANY:
+        for peer, (wants, gots) in enumerate(zip(expect.seen, outcome.seen, strict=True)):
+            if len(wants) != len(gots):
+                summary = [f"{g.method} {g.target}" for g in gots]
+                problems.append(f"peer {peer}: {len(wants)} requests expected, got {summary}")
+                continue
+            for index, (want_seen, got_seen) in enumerate(zip(wants, gots, strict=True)):
+                where = f"peer {peer} request {index}"
+                problems += _field(where, "method", want_seen.method, got_seen.method)
+                problems += _field(where, "target", want_seen.target, got_seen.target)
+                problems += _field(where, "body", want_seen.body, got_seen.body)
+                problems += _field(where, "connection", want_seen.connection, got_seen.connection)
+                problems += _check_headers(
+                    where, got_seen.headers, want_seen.headers, want_seen.absent
+                )
+    if expect.cookies is not ANY:
+        jar = tuple(sorted((name, value) for name, value, _, _ in outcome.cookies))
+        problems += _field("jar", "cookies", tuple(sorted(expect.cookies)), jar)
+    return problems

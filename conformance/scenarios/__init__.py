@@ -1,0 +1,23 @@
+"""The scenario corpus, one module per topic; `ALL` holds every scenario by name."""
+
+from __future__ import annotations
+
+from ..model import Scenario
+from . import framing
+
+__all__ = ["ALL", "MODULES"]
+
+MODULES = (framing,)
+
+
+def _collect() -> dict[str, Scenario]:
+    found: dict[str, Scenario] = {}
+    for module in MODULES:
+        for scenario in module.SCENARIOS:
+            if scenario.name in found:
+                raise ValueError(f"two scenarios are named {scenario.name!r}")
+            found[scenario.name] = scenario
+    return found
+
+
+ALL: dict[str, Scenario] = _collect()

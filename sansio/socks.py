@@ -1,0 +1,377 @@
+"""A SOCKS5 client handshake (RFC 1928, with RFC 1929 username/password), bytes in and out.
+
+The machine owns no socket. A shell drives it like the wire machines::
+
+    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))
+    while (step := hs.next_step()) is not DONE:
+        if step is SEND:
+            sock.sendall(hs.data_to_send())
+        else:                                   # RECEIVE
+            hs.receive_data(sock.recv(4096))    # b"" means EOF
+    # the tunnel is open; hs.trailing_data() holds bytes that followed the reply
+
+Rules
+-----
+1. Every reply is parsed from one buffer, so it may arrive split at any byte or
+   together with the next; nothing is read past the reply being waited for.
+2. Every problem with a reply is a `ProxyError` naming what went wrong (the RFC 1928
+   reply code's name, the method the proxy chose, EOF and when); bad arguments are
+   `ValueError`/`TypeError` at construction. No ``assert`` checks a peer's bytes.
+3. A failure sticks: `next_step` raises it again on every later call.
+
+Choices
+-------
+* Own code rather than ``socksio``: socksio imports ``socket`` (for ``inet_pton``),
+  which the core may not load, and its replies need whole reads. The protocol is
+  three fixed messages; this module is the whole of it.
+* With credentials both "no authentication" and "username/password" are offered
+  (curl does the same); the proxy picks, and the password is only sent when it asks.
+* A host name goes to the proxy as a name (address type 3), so the proxy resolves it
+  ("remote DNS"); an IP literal goes as an address. ``remote_dns=False`` refuses
+  names: the caller must resolve the host first and pass the address.
+* Tolerated: the reserved byte of the connect reply (RFC 1928 says X'00') is
+  ignored, and the RFC 1929 status reply may carry version 5 instead of 1, as some
+  servers send (curl ignores that byte altogether).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .exceptions import ProxyError
+
+__all__ = [
+    "DONE",
+    "MAX_FIELD_LENGTH",
+    "RECEIVE",
+    "REPLY_CODES",
+    "SEND",
+    "HandshakeStep",
+    "Socks5Handshake",
+    "socks5_credentials",
+]
+
+# Protocol field widths, not policy: a domain name (RFC 1928 §4, DST.ADDR type 3)
+# and a username or password (RFC 1929 §2, ULEN/PLEN) each carry a one-byte length.
+MAX_FIELD_LENGTH = 255
+
+_VERSION = 0x05
+_AUTH_VERSION = 0x01
+_NO_AUTH = 0x00
+_USERNAME_PASSWORD = 0x02
+_NO_ACCEPTABLE = 0xFF
+_CONNECT = 0x01
+_IPV4 = 0x01
+_DOMAIN = 0x03
+_IPV6 = 0x04
+_ADDRESS_LENGTHS = {_IPV4: 4, _IPV6: 16}
+
+# RFC 1928 §6, the REP field of a reply.
+REPLY_CODES = {
+    0x00: "succeeded",
+    0x01: "general SOCKS server failure",
+    0x02: "connection not allowed by ruleset",
+    0x03: "network unreachable",
+    0x04: "host unreachable",
+    0x05: "connection refused",
+    0x06: "TTL expired",
+    0x07: "command not supported",
+    0x08: "address type not supported",
+}
+
+# RFC 1928 §3, the METHOD field.
+_METHOD_NAMES = {
+    _NO_AUTH: "no authentication",
+    0x01: "GSSAPI",
+    _USERNAME_PASSWORD: "username/password",
+    _NO_ACCEPTABLE: "no acceptable methods",
+}
+
+
+class HandshakeStep(enum.Enum):
+    """What the shell does before asking `Socks5Handshake.next_step` again."""
+
+    SEND = "send"
+    """Bytes are queued: write all of `Socks5Handshake.data_to_send`."""
+    RECEIVE = "receive"
+    """A reply is incomplete: read and call `Socks5Handshake.receive_data`."""
+    DONE = "done"
+    """The proxy has connected to the target; the stream now carries its bytes."""
+
+
+SEND = HandshakeStep.SEND
+RECEIVE = HandshakeStep.RECEIVE
+DONE = HandshakeStep.DONE
+
+# Phases: waiting for the method selection, the RFC 1929 status, the connect reply.
+_METHOD = 0
+_AUTH = 1
+_REPLY = 2
+_DONE = 3
+
+_WAITING_FOR = {
+    _METHOD: "the method selection",
+    _AUTH: "the authentication reply",
+    _REPLY: "the connect reply",
+}
+
+
+def _field(value: str | bytes, what: str) -> bytes:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    elif not isinstance(value, bytes):
+        raise TypeError(f"a SOCKS5 {what} is str or bytes, not {type(value).__name__}")
+    if len(value) > MAX_FIELD_LENGTH:
+        raise ValueError(
+            f"a SOCKS5 {what} is at most {MAX_FIELD_LENGTH} bytes (RFC 1929), got {len(value)}"
+        )
+    return value
+
+
+def socks5_credentials(auth: tuple[str | bytes, str | bytes]) -> tuple[bytes, bytes]:
+    """``(username, password)`` as bytes (str as UTF-8), checked to fit RFC 1929's fields."""
+    if not isinstance(auth, tuple) or len(auth) != 2:
+        raise TypeError("auth is a (username, password) tuple")
+    return _field(auth[0], "username"), _field(auth[1], "password")
+
+
+def _address(host: str, remote_dns: bool) -> bytes:
+    """ATYP and DST.ADDR for `host`."""
+    if not isinstance(host, str):
+        raise TypeError(f"host is a str, not {type(host).__name__}")
+    import ipaddress  # only when a handshake is built
+
+    if ":" in host:
+        if "%" not in host:
+            try:
+                return bytes([_IPV6]) + ipaddress.IPv6Address(host).packed
+            except ValueError:
+                pass
+        raise ValueError(f"invalid IPv6 address {host!r} (give it without brackets or zone)")
+    try:
+        return bytes([_IPV4]) + ipaddress.IPv4Address(host).packed
+    except ValueError:
+        pass
+    if not remote_dns:
+        raise ValueError(
+            f"remote_dns=False needs an IP address, not the host name {host!r}: resolve it first"
+        )
+    if not host or not host.isascii() or any(c <= " " or c == "\x7f" for c in host):
+        raise ValueError(f"invalid host name {host!r} (give IDNA names in their ASCII form)")
+    name = host.encode("ascii")
+    if len(name) > MAX_FIELD_LENGTH:
+        raise ValueError(
+            f"a SOCKS5 host name is at most {MAX_FIELD_LENGTH} bytes (RFC 1928), got {len(name)}"
+        )
+    return bytes([_DOMAIN, len(name)]) + name
+
+
+def _show(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Socks5Handshake:
+    """The client side of a SOCKS5 CONNECT to ``host:port`` (see the module docstring).
+
+    ``host`` is an ASCII host name (IDNA names in their ``xn--`` form) or an IP
+    address, IPv6 without brackets. ``auth`` is ``(username, password)``, str
+    (UTF-8) or bytes, each at most 255 bytes; empty ones are sent as they are.
+    """
+
+    __slots__ = (
+        "_auth",
+        "_buffer",
+        "_eof",
+        "_error",
+        "_methods",
+        "_out",
+        "_phase",
+        "_request",
+        "_target",
+        "bound_address",
+        "method",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        auth: tuple[str | bytes, str | bytes] | None = None,
+        *,
+        remote_dns: bool = True,
+    ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"port is an int, not {type(port).__name__}")
+        if not 0 <= port <= 0xFFFF:
+            raise ValueError(f"port must be in 0..65535, got {port}")
+        address = _address(host, remote_dns)
+        self._request = bytes([_VERSION, _CONNECT, 0]) + address + port.to_bytes(2, "big")
+        if auth is None:
+            self._auth: bytes | None = None
+            self._methods = bytes([_NO_AUTH])
+        else:
+            user, password = socks5_credentials(auth)
+            self._auth = (
+                bytes([_AUTH_VERSION, len(user)]) + user + bytes([len(password)]) + password
+            )
+            self._methods = bytes([_NO_AUTH, _USERNAME_PASSWORD])
+        self._target = _show(host, port)
+        self._out = bytearray([_VERSION, len(self._methods)]) + self._methods
+        self._buffer = bytearray()
+        self._phase = _METHOD
+        self._eof = False
+        self._error: str | None = None
+        self.method: int | None = None
+        """The authentication method the proxy chose, once it has."""
+        self.bound_address: tuple[str, int] | None = None
+        """BND.ADDR and BND.PORT of the connect reply, once the handshake is done."""
+
+    def data_to_send(self) -> bytes:
+        """Take every queued byte (possibly ``b""``); the shell writes all of it."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes read from the proxy; ``b""`` means EOF. Parsing waits for `next_step`."""
+        if self._eof:
+            raise RuntimeError("received data after EOF")
+        if data:
+            self._buffer += data
+        else:
+            self._eof = True
+
+    def next_step(self) -> HandshakeStep:
+        """SEND, RECEIVE or DONE; raises `ProxyError` if the handshake failed."""
+        if self._error is not None:
+            raise ProxyError(self._error)
+        if self._out:
+            return SEND
+        try:
+            return self._advance()
+        except ProxyError as exc:
+            self._error = str(exc)
+            self._out.clear()
+            raise
+
+    def trailing_data(self) -> bytes:
+        """Bytes that arrived after the connect reply: the start of the tunnelled stream."""
+        if self._phase != _DONE:
+            raise RuntimeError("the handshake has not finished")
+        return bytes(self._buffer)
+
+    # -- parsing ------------------------------------------------------------------
+
+    def _advance(self) -> HandshakeStep:
+        buf = self._buffer
+        phase = self._phase
+        if phase == _DONE:
+            return DONE
+        if buf:
+            # Checked on the first byte, so that a proxy speaking another protocol
+            # (an HTTP proxy answering "HTTP/1.1 400") fails at once.
+            version = buf[0]
+            if phase == _AUTH:
+                if version not in (_AUTH_VERSION, _VERSION):
+                    raise ProxyError(
+                        f"malformed SOCKS5 authentication reply: version byte 0x{version:02x}, "
+                        "expected 0x01"
+                    )
+            elif version != _VERSION:
+                raise ProxyError(
+                    f"malformed SOCKS5 reply: version byte 0x{version:02x}, expected 0x05 "
+                    "(is this a SOCKS5 proxy?)"
+                )
+        if phase == _METHOD:
+            if len(buf) >= 2:
+                return self._on_method(buf[1])
+        elif phase == _AUTH:
+            if len(buf) >= 2:
+                return self._on_auth(buf[1])
+        elif len(buf) >= 2:
+            code = buf[1]
+            if code != 0:
+                name = REPLY_CODES.get(code, "unassigned reply code")
+                raise ProxyError(
+                    f"the SOCKS5 proxy could not connect to {self._target}: "
+                    f"{name} (reply code 0x{code:02x})"
+                )
+            size = self._reply_size(buf)
+            if size is not None and len(buf) >= size:
+                return self._on_reply(buf, size)
+        if self._eof:
+            raise ProxyError(
+                "the SOCKS5 proxy closed the connection while conch was waiting for "
+                f"{_WAITING_FOR[phase]}"
+            )
+        return RECEIVE
+
+    def _on_method(self, method: int) -> HandshakeStep:
+        del self._buffer[:2]
+        self.method = method
+        if method == _NO_AUTH:
+            self._send_request()
+        elif method == _USERNAME_PASSWORD and self._auth is not None:
+            self._out += self._auth
+            self._phase = _AUTH
+        elif method == _NO_ACCEPTABLE:
+            if self._auth is None:
+                raise ProxyError(
+                    "the SOCKS5 proxy requires authentication: give the proxy a username "
+                    "and password (socks5://user:password@host:port)"
+                )
+            raise ProxyError(
+                "the SOCKS5 proxy accepted none of the offered authentication methods "
+                "(no authentication, username/password)"
+            )
+        else:
+            name = _METHOD_NAMES.get(method, "unknown")
+            raise ProxyError(
+                f"the SOCKS5 proxy chose authentication method 0x{method:02x} ({name}), "
+                "which conch did not offer"
+            )
+        return SEND
+
+    def _on_auth(self, status: int) -> HandshakeStep:
+        if status != 0:
+            raise ProxyError(
+                f"the SOCKS5 proxy refused the username and password (status 0x{status:02x})"
+            )
+        del self._buffer[:2]
+        self._send_request()
+        return SEND
+
+    def _send_request(self) -> None:
+        self._out += self._request
+        self._phase = _REPLY
+
+    @staticmethod
+    def _reply_size(buf: bytearray) -> int | None:
+        """The connect reply's full length, or None until enough of it has arrived."""
+        if len(buf) < 4:
+            return None
+        kind = buf[3]
+        size = _ADDRESS_LENGTHS.get(kind)
+        if size is None:
+            if kind != _DOMAIN:
+                raise ProxyError(f"malformed SOCKS5 reply: unknown address type 0x{kind:02x}")
+            if len(buf) < 5:
+                return None
+            size = 1 + buf[4]
+        return 4 + size + 2
+
+    def _on_reply(self, buf: bytearray, size: int) -> HandshakeStep:
+        kind = buf[3]
+        raw = bytes(buf[4 : size - 2])
+        if kind == _IPV4:
+            host = ".".join(str(b) for b in raw)
+        elif kind == _IPV6:
+            import ipaddress
+
+            host = ipaddress.IPv6Address(raw).compressed
+        else:
+            host = raw[1:].decode("ascii", "replace")
+        self.bound_address = (host, int.from_bytes(buf[size - 2 : size], "big"))
+        del buf[:size]
+        self._phase = _DONE
+        return DONE

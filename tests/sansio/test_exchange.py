@@ -1,0 +1,284 @@
+"""sansio.exchange: routes, wire heads, timeouts and the retry rules, without sockets."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from sansio.exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    LocalProtocolError,
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    UnsupportedProtocol,
+    WriteError,
+    WriteTimeout,
+)
+from sansio.exchange import (
+    CONNECT_RETRY_BACKOFF,
+    READY_READ_TIMEOUT,
+    RECEIVE_SIZE,
+    Planner,
+    Route,
+    Timeouts,
+    connect_retry_delays,
+    is_connect_failure,
+    may_retry,
+)
+from sansio.h1 import MAX_HEADER_BYTES, H1Connection
+from sansio.models import Request
+from sansio.streams import ByteStream
+from sansio.tls import ALPN_H1
+from sansio.wire import FailurePhase, RequestHead, ResponseHead
+
+
+def plan(
+    url: str, planner: Planner | None = None, **kwargs: object
+) -> tuple[Route, RequestHead, bool]:
+    return (planner or Planner()).plan(Request("GET", url, **kwargs))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- constants
+
+
+def test_constants() -> None:
+    assert RECEIVE_SIZE == 65536
+    assert 0 < READY_READ_TIMEOUT < 0.01
+    assert CONNECT_RETRY_BACKOFF == 0.5
+
+
+# --------------------------------------------------------------------------- timeouts
+
+
+def test_timeouts_from_the_request_extension() -> None:
+    request = Request(
+        "GET",
+        "http://a/",
+        extensions={"timeout": {"connect": 1.0, "read": 2.0, "write": 3.0, "pool": 4.0}},
+    )
+    assert Timeouts.of(request) == Timeouts(connect=1.0, read=2.0, write=3.0, pool=4.0)
+
+
+def test_timeouts_missing_or_partial() -> None:
+    assert Timeouts.of(Request("GET", "http://a/")) == Timeouts()
+    assert Timeouts.of(Request("GET", "http://a/")) is Timeouts.of(Request("GET", "http://b/"))
+    partial = Request("GET", "http://a/", extensions={"timeout": {"read": 5.0}})
+    assert Timeouts.of(partial) == Timeouts(read=5.0)
+
+
+def test_read_timeout_after_a_write_failure() -> None:
+    timeouts = Timeouts(read=7.0, write=1.0)
+    # The server went away: its answer, if any, is there at once; the usual timeout holds.
+    assert timeouts.after_write_failure(WriteError("reset")) == 7.0
+    # The server stopped reading: only an answer that has already arrived counts.
+    assert timeouts.after_write_failure(WriteTimeout("timed out")) == READY_READ_TIMEOUT
+    assert Timeouts().after_write_failure(WriteError("x")) is None
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def test_plain_http_route_and_head() -> None:
+    route, head, has_body = plan("http://example.com/a/b?c=d")
+    assert (route.host, route.port, route.tls, route.uds) == ("example.com", 80, None, None)
+    assert head == RequestHead(
+        method=b"GET",
+        target=b"/a/b?c=d",
+        headers=Request("GET", "http://example.com/a/b?c=d").headers.raw,
+        authority=b"example.com",
+        scheme=b"http",
+    )
+    assert has_body is False
+
+
+def test_https_route_carries_tls_settings() -> None:
+    context = ssl.create_default_context()
+    planner = Planner(verify=context, http2=True)
+    route, head, _ = plan("https://Example.COM:8443/", planner)
+    assert (route.host, route.port) == ("example.com", 8443)
+    assert route.tls is not None
+    assert route.tls.verify is context
+    assert route.tls.server_hostname == "example.com"
+    assert route.tls.alpn == ALPN_H1  # until conch speaks HTTP/2
+    assert head.scheme == b"https"
+    assert head.authority == b"example.com:8443"
+    assert plan("https://example.com/")[0].port == 443
+    assert plan("https://example.com/")[0].tls.alpn == ALPN_H1  # type: ignore[union-attr]
+
+
+def test_route_keys_name_interchangeable_connections() -> None:
+    planner = Planner()
+    key = plan("https://a.example/x", planner)[0].key
+    assert plan("https://a.example/y?z", planner)[0].key == key
+    assert hash(plan("https://a.example/", planner)[0].key) == hash(key)
+    assert plan("http://a.example/", planner)[0].key != key
+    assert plan("https://b.example/", planner)[0].key != key
+    assert plan("https://a.example:444/", planner)[0].key != key
+    # Different TLS settings never share a connection.
+    assert plan("https://a.example/", Planner(verify=False))[0].key != key
+    assert plan("https://a.example/", Planner(verify=ssl.create_default_context()))[0].key != key
+
+
+def test_ipv6_host_is_unbracketed_for_connecting() -> None:
+    route, head, _ = plan("http://[::1]:8080/")
+    assert (route.host, route.port) == ("::1", 8080)
+    assert head.authority == b"[::1]:8080"
+
+
+def test_unix_socket_route() -> None:
+    route, _, _ = plan("http://localhost/x", Planner(uds="/tmp/s"))
+    assert route.uds == "/tmp/s"
+    assert route.key != plan("http://localhost/x")[0].key
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/relative", "missing an 'http://' or 'https://' protocol"),
+        ("ftp://example.com/", "unsupported protocol 'ftp://'"),
+        ("http:///path", "has no host"),
+    ],
+)
+def test_unsupported_urls(url: str, message: str) -> None:
+    request = Request("GET", url)
+    with pytest.raises(UnsupportedProtocol, match=message) as info:
+        Planner().plan(request)
+    assert info.value.request is request
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, False),
+        ({"content": b""}, False),
+        ({"content": b"x"}, True),
+        ({"content": iter([b"x"])}, True),
+        ({"headers": {"Transfer-Encoding": "chunked"}}, True),
+    ],
+)
+def test_has_body(kwargs: dict[str, object], expected: bool) -> None:
+    request = Request("POST", "http://a/", **kwargs)  # type: ignore[arg-type]
+    assert Planner().plan(request)[2] is expected
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def test_new_connection_applies_the_header_limits() -> None:
+    wire = Planner(max_header_bytes=64, max_header_count=2).new_connection(None)
+    assert isinstance(wire, H1Connection)
+    sid = wire.start_request(plan("http://a/")[1], has_body=False)
+    wire.data_to_send()
+    wire.receive_data(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+    with pytest.raises(RemoteProtocolError, match="more than 2 header fields"):
+        wire.next_step(sid)
+    assert isinstance(Planner().new_connection("http/1.1"), H1Connection)
+    with pytest.raises(ConnectError, match="'h2' through ALPN, never offered"):
+        Planner().new_connection("h2")
+
+
+def test_http_versions() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Planner(http1=False, http2=False)
+    with pytest.raises(NotImplementedError, match="HTTP/2"):
+        Planner(http1=False, http2=True)
+    assert MAX_HEADER_BYTES == 64 * 1024
+
+
+def test_request_headers_are_not_validated_twice() -> None:
+    # The models validated them; the machine must pass them through untouched.
+    wire = Planner().new_connection(None)
+    head = RequestHead(
+        method=b"GET", target=b"/", headers=[(b"Host", b"a"), (b"X", b"\x01")],
+        authority=b"a", scheme=b"http",
+    )  # fmt: skip
+    wire.start_request(head, has_body=False)
+    assert b"X: \x01\r\n" in wire.data_to_send()
+
+
+def test_response_from_a_head() -> None:
+    request = Request("GET", "http://a/")
+    head = ResponseHead(
+        status_code=404,
+        reason=b"Not Found",
+        headers=[(b"Content-Type", b"text/plain"), (b"X-Two", b"1"), (b"x-two", b"2")],
+        http_version="HTTP/1.1",
+    )
+    stream = ByteStream(b"gone")
+    marker = object()
+    response = Planner.response(head, request, stream, marker)
+    assert response.status_code == 404
+    assert response.request is request
+    assert response.headers["content-type"] == "text/plain"
+    assert response.headers.get_list("x-two") == ["1", "2"]
+    assert response.headers.raw[0] == (b"Content-Type", b"text/plain")
+    assert response.http_version == "HTTP/1.1"
+    assert response.reason_phrase == "Not Found"
+    assert response.extensions["network_stream"] is marker
+    assert response.read() == b"gone"
+
+
+# --------------------------------------------------------------------------- retries
+
+AWAITING = FailurePhase.AWAITING_RESPONSE
+
+
+@pytest.mark.parametrize(
+    ("error", "phase", "expected"),
+    [
+        (ReadError("reset"), AWAITING, True),
+        (WriteError("broken pipe"), FailurePhase.SENDING, True),
+        (RemoteProtocolError("server disconnected"), AWAITING, True),
+        (RemoteProtocolError("server disconnected"), FailurePhase.SENDING, True),
+        # Part of a response came: the server saw the request.
+        (RemoteProtocolError("bad chunk"), FailurePhase.RECEIVING, False),
+        (ReadError("reset"), FailurePhase.RECEIVING, False),
+        # Timeouts: the server may be busy with the request.
+        (ReadTimeout("slow"), AWAITING, False),
+        (WriteTimeout("slow"), FailurePhase.SENDING, False),
+        (PoolTimeout("busy"), AWAITING, False),
+        (LocalProtocolError("ours"), FailurePhase.SENDING, False),
+        (KeyboardInterrupt(), AWAITING, False),
+    ],
+)
+def test_may_retry_by_error(error: BaseException, phase: FailurePhase, expected: bool) -> None:
+    assert may_retry(Request("GET", "http://a/"), True, phase, error) is expected
+
+
+def test_may_retry_only_reused_connections() -> None:
+    assert may_retry(Request("GET", "http://a/"), False, AWAITING, ReadError("x")) is False
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("GET", True), ("HEAD", True), ("PUT", True), ("DELETE", True), ("OPTIONS", True),
+     ("POST", False), ("PATCH", False)],
+)  # fmt: skip
+def test_may_retry_only_idempotent_methods(method: str, expected: bool) -> None:
+    request = Request(method, "http://a/", content=b"body")
+    assert may_retry(request, True, AWAITING, ReadError("x")) is expected
+
+
+def test_may_retry_only_bodies_that_can_be_sent_again() -> None:
+    one_shot = Request("PUT", "http://a/", content=iter([b"x"]))
+    assert may_retry(one_shot, True, AWAITING, ReadError("x")) is False
+    form = Request("PUT", "http://a/", files={"f": b"data"})
+    assert may_retry(form, True, AWAITING, ReadError("x")) is True
+    assert may_retry(Request("PUT", "http://a/", json=[1]), True, AWAITING, ReadError("x"))
+
+
+def test_connect_retry_delays() -> None:
+    assert list(connect_retry_delays(0)) == []
+    assert list(connect_retry_delays(1)) == [0.0]
+    assert list(connect_retry_delays(5)) == [0.0, 0.5, 1.0, 2.0, 4.0]
+
+
+def test_is_connect_failure() -> None:
+    assert is_connect_failure(ConnectError("refused"))
+    assert is_connect_failure(ConnectTimeout("slow"))
+    assert not is_connect_failure(ReadError("reset"))
+    assert not is_connect_failure(ValueError("bug"))

@@ -1,0 +1,404 @@
+"""The SOCKS5 handshake machine against scripted proxy bytes, whole and split at every byte."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sansio.exceptions import ProxyError
+from sansio.socks import (
+    DONE,
+    MAX_FIELD_LENGTH,
+    RECEIVE,
+    REPLY_CODES,
+    SEND,
+    Socks5Handshake,
+    socks5_credentials,
+)
+
+GREETING = b"\x05\x01\x00"  # version 5, one method: no authentication
+GREETING_AUTH = b"\x05\x02\x00\x02"  # no authentication, username/password
+CONNECT_EXAMPLE = b"\x05\x01\x00\x03\x0bexample.com\x01\xbb"  # CONNECT example.com:443
+REPLY_OK = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"  # succeeded, bound 127.0.0.1:1080
+
+
+def feeds(data: bytes) -> Iterator[list[bytes]]:
+    """``data`` whole, cut in two at every byte, and one byte at a time."""
+    yield [data]
+    for i in range(1, len(data)):
+        yield [data[:i], data[i:]]
+    yield [data[i : i + 1] for i in range(len(data))]
+
+
+def drive(hs: Socks5Handshake, incoming: list[bytes]) -> bytes:
+    """Run the handshake to DONE, feeding `incoming` then EOF; return what was sent."""
+    sent = bytearray()
+    chunks = iter(incoming)
+    while True:
+        step = hs.next_step()
+        if step is SEND:
+            sent += hs.data_to_send()
+        elif step is RECEIVE:
+            hs.receive_data(next(chunks, b""))
+        else:
+            assert step is DONE
+            return bytes(sent)
+
+
+def fails(hs: Socks5Handshake, incoming: list[bytes]) -> str:
+    with pytest.raises(ProxyError) as info:
+        drive(hs, incoming)
+    # A failure sticks: asking again raises the same error.
+    with pytest.raises(ProxyError, match="^" + re.escape(str(info.value)) + "$"):
+        hs.next_step()
+    assert hs.data_to_send() == b""
+    return str(info.value)
+
+
+# -- successful handshakes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunks", list(feeds(b"\x05\x00" + REPLY_OK)))
+def test_no_auth_split_anywhere(chunks: list[bytes]) -> None:
+    hs = Socks5Handshake("example.com", 443)
+    assert drive(hs, chunks) == GREETING + CONNECT_EXAMPLE
+    assert hs.method == 0
+    assert hs.bound_address == ("127.0.0.1", 1080)
+    assert hs.trailing_data() == b""
+    assert hs.next_step() is DONE
+
+
+AUTH_REQUEST = b"\x01\x04user\x06secret"
+
+
+@pytest.mark.parametrize("chunks", list(feeds(b"\x05\x02" + b"\x01\x00" + REPLY_OK)))
+def test_username_password_split_anywhere(chunks: list[bytes]) -> None:
+    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))
+    assert drive(hs, chunks) == GREETING_AUTH + AUTH_REQUEST + CONNECT_EXAMPLE
+    assert hs.method == 2
+    assert hs.bound_address == ("127.0.0.1", 1080)
+
+
+def test_messages_go_out_one_reply_at_a_time() -> None:
+    hs = Socks5Handshake("example.com", 443, auth=(b"user", b"secret"))
+    assert hs.next_step() is SEND
+    assert hs.data_to_send() == GREETING_AUTH
+    assert hs.data_to_send() == b""
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(b"\x05")
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(b"\x02")
+    assert hs.next_step() is SEND
+    assert hs.data_to_send() == AUTH_REQUEST  # the password only once the proxy asks
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(b"\x01\x00")
+    assert hs.next_step() is SEND
+    assert hs.data_to_send() == CONNECT_EXAMPLE
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(REPLY_OK + b"GET")
+    assert hs.next_step() is DONE
+    assert hs.trailing_data() == b"GET"
+
+
+def test_credentials_stay_home_when_the_proxy_needs_none() -> None:
+    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))
+    sent = drive(hs, [b"\x05\x00", REPLY_OK])
+    assert sent == GREETING_AUTH + CONNECT_EXAMPLE
+    assert b"secret" not in sent
+
+
+def test_auth_reply_with_version_5_is_tolerated() -> None:
+    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))
+    drive(hs, [b"\x05\x02\x05\x00" + REPLY_OK])
+    assert hs.bound_address == ("127.0.0.1", 1080)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "request_bytes"),
+    [
+        ("93.184.216.34", 80, b"\x05\x01\x00\x01\x5d\xb8\xd8\x22\x00\x50"),
+        ("::1", 8443, b"\x05\x01\x00\x04" + b"\x00" * 15 + b"\x01\x20\xfb"),
+        ("2001:db8::1", 0, b"\x05\x01\x00\x04\x20\x01\x0d\xb8" + b"\x00" * 11 + b"\x01\x00\x00"),
+        ("xn--bcher-kva.example", 65535, b"\x05\x01\x00\x03\x15xn--bcher-kva.example\xff\xff"),
+        ("a" * 255, 1, b"\x05\x01\x00\x03\xff" + b"a" * 255 + b"\x00\x01"),
+    ],
+)
+def test_address_types(host: str, port: int, request_bytes: bytes) -> None:
+    hs = Socks5Handshake(host, port)
+    assert drive(hs, [b"\x05\x00", REPLY_OK]) == GREETING + request_bytes
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "::1"])
+def test_without_remote_dns_addresses_are_fine(host: str) -> None:
+    hs = Socks5Handshake(host, 80, remote_dns=False)
+    drive(hs, [b"\x05\x00", REPLY_OK])
+
+
+@pytest.mark.parametrize(
+    ("reply", "bound"),
+    [
+        (b"\x05\x00\x00\x01\x0a\x00\x00\x02\x00\x50", ("10.0.0.2", 80)),
+        (b"\x05\x00\x00\x04" + b"\x00" * 15 + b"\x01\x1f\x90", ("::1", 8080)),
+        (b"\x05\x00\x00\x03\x05proxy\x04\x38", ("proxy", 1080)),
+        (b"\x05\x00\x00\x03\x00\x00\x00", ("", 0)),
+        (b"\x05\x00\x07\x01\x00\x00\x00\x00\x00\x00", ("0.0.0.0", 0)),  # RSV is ignored
+    ],
+)
+def test_bound_address_types(reply: bytes, bound: tuple[str, int]) -> None:
+    for chunks in feeds(b"\x05\x00" + reply + b"\x16"):
+        hs = Socks5Handshake("example.com", 443)
+        drive(hs, chunks)
+        assert hs.bound_address == bound
+        # Bytes after the reply are kept when they came with it, and never read for.
+        assert hs.trailing_data() == (b"" if chunks[-1] == b"\x16" else b"\x16")
+
+
+# -- failures -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [*range(1, 10), 0xFF])
+def test_every_failure_reply_code(code: int) -> None:
+    name = REPLY_CODES.get(code, "unassigned reply code")
+    reply = b"\x05" + bytes([code]) + b"\x00\x01\x00\x00\x00\x00\x00\x00"
+    for chunks in feeds(b"\x05\x00" + reply):
+        hs = Socks5Handshake("example.com", 443)
+        message = fails(hs, chunks)
+        assert message == (
+            f"the SOCKS5 proxy could not connect to example.com:443: {name} "
+            f"(reply code 0x{code:02x})"
+        )
+
+
+def test_failure_names_follow_rfc_1928() -> None:
+    assert REPLY_CODES[5] == "connection refused"
+    assert REPLY_CODES[2] == "connection not allowed by ruleset"
+    hs = Socks5Handshake("::1", 80)
+    message = fails(hs, [b"\x05\x00\x05\x04"])
+    assert message.startswith("the SOCKS5 proxy could not connect to [::1]:80: host unreachable")
+
+
+def test_failure_is_seen_before_the_rest_of_the_reply() -> None:
+    hs = Socks5Handshake("example.com", 443)
+    drive_until_receive(hs, b"\x05\x00")
+    hs.receive_data(b"\x05\x05")  # the proxy may close right after the code
+    with pytest.raises(ProxyError, match="connection refused"):
+        hs.next_step()
+
+
+def drive_until_receive(hs: Socks5Handshake, data: bytes) -> None:
+    while hs.next_step() is SEND:
+        hs.data_to_send()
+    hs.receive_data(data)
+    while hs.next_step() is SEND:
+        hs.data_to_send()
+
+
+@pytest.mark.parametrize(
+    ("auth", "method", "message"),
+    [
+        (
+            None,
+            b"\xff",
+            "the SOCKS5 proxy requires authentication: give the proxy a username and "
+            "password (socks5://user:password@host:port)",
+        ),
+        (
+            ("u", "p"),
+            b"\xff",
+            "the SOCKS5 proxy accepted none of the offered authentication methods "
+            "(no authentication, username/password)",
+        ),
+        (
+            None,
+            b"\x01",
+            "the SOCKS5 proxy chose authentication method 0x01 (GSSAPI), which conch did not offer",
+        ),
+        (
+            None,
+            b"\x02",
+            "the SOCKS5 proxy chose authentication method 0x02 (username/password), "
+            "which conch did not offer",
+        ),
+        (
+            ("u", "p"),
+            b"\x80",
+            "the SOCKS5 proxy chose authentication method 0x80 (unknown), "
+            "which conch did not offer",
+        ),
+    ],
+)
+def test_method_selection_failures(
+    auth: tuple[str, str] | None, method: bytes, message: str
+) -> None:
+    for chunks in feeds(b"\x05" + method):
+        assert fails(Socks5Handshake("example.com", 443, auth), chunks) == message
+
+
+def test_credentials_refused() -> None:
+    for chunks in feeds(b"\x05\x02\x01\x01"):
+        hs = Socks5Handshake("example.com", 443, auth=("user", "wrong"))
+        message = fails(hs, chunks)
+        assert message == "the SOCKS5 proxy refused the username and password (status 0x01)"
+
+
+@pytest.mark.parametrize(
+    ("auth", "incoming", "message"),
+    [
+        (
+            None,
+            b"HTTP/1.1 400 Bad Request\r\n\r\n",
+            "malformed SOCKS5 reply: version byte 0x48, expected 0x05 (is this a SOCKS5 proxy?)",
+        ),
+        (None, b"\x04\x00", "malformed SOCKS5 reply: version byte 0x04, expected 0x05"),
+        (
+            ("u", "p"),
+            b"\x05\x02\x02\x00",
+            "malformed SOCKS5 authentication reply: version byte 0x02, expected 0x01",
+        ),
+        (None, b"\x05\x00\x04\x00", "malformed SOCKS5 reply: version byte 0x04, expected 0x05"),
+        (None, b"\x05\x00\x05\x00\x00\x02", "malformed SOCKS5 reply: unknown address type 0x02"),
+    ],
+)
+def test_malformed_replies(auth: tuple[str, str] | None, incoming: bytes, message: str) -> None:
+    for chunks in feeds(incoming):
+        assert fails(Socks5Handshake("example.com", 443, auth), chunks).startswith(message)
+
+
+def test_wrong_version_fails_on_the_first_byte() -> None:
+    hs = Socks5Handshake("example.com", 443)
+    assert hs.next_step() is SEND
+    hs.data_to_send()
+    hs.receive_data(b"H")
+    with pytest.raises(ProxyError, match="version byte 0x48"):
+        hs.next_step()
+
+
+@pytest.mark.parametrize(
+    ("auth", "script"),
+    [
+        (None, b"\x05\x00" + REPLY_OK),
+        (("user", "secret"), b"\x05\x02\x01\x00" + REPLY_OK),
+        (None, b"\x05\x00\x05\x00\x00\x03\x05proxy\x04\x38"),
+    ],
+)
+def test_eof_at_every_point(auth: tuple[str, str] | None, script: bytes) -> None:
+    phases = ["the method selection"] * 2
+    if auth is not None:
+        phases += ["the authentication reply"] * 2
+    phases += ["the connect reply"] * (len(script) - len(phases))
+    for cut in range(len(script)):
+        hs = Socks5Handshake("example.com", 443, auth)
+        message = fails(hs, [script[:cut]] if cut else [])
+        assert message == (
+            f"the SOCKS5 proxy closed the connection while conch was waiting for {phases[cut]}"
+        )
+
+
+def test_eof_then_data_is_a_caller_bug() -> None:
+    hs = Socks5Handshake("example.com", 443)
+    hs.receive_data(b"")
+    with pytest.raises(RuntimeError, match="after EOF"):
+        hs.receive_data(b"\x05")
+
+
+def test_trailing_data_only_when_done() -> None:
+    hs = Socks5Handshake("example.com", 443)
+    with pytest.raises(RuntimeError, match="not finished"):
+        hs.trailing_data()
+
+
+# -- arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "kwargs", "error", "match"),
+    [
+        ("example.com", "443", {}, TypeError, "port is an int"),
+        ("example.com", True, {}, TypeError, "port is an int"),
+        ("example.com", -1, {}, ValueError, "0..65535"),
+        ("example.com", 65536, {}, ValueError, "0..65535"),
+        (b"example.com", 443, {}, TypeError, "host is a str"),
+        ("", 443, {}, ValueError, "invalid host name"),
+        ("bücher.example", 443, {}, ValueError, "ASCII form"),
+        ("exa mple.com", 443, {}, ValueError, "invalid host name"),
+        ("example.com\x00", 443, {}, ValueError, "invalid host name"),
+        ("example.com\x7f", 443, {}, ValueError, "invalid host name"),
+        ("a" * 256, 443, {}, ValueError, "at most 255 bytes"),
+        ("[::1]", 443, {}, ValueError, "without brackets"),
+        ("fe80::1%eth0", 443, {}, ValueError, "invalid IPv6"),
+        ("1:2:3", 443, {}, ValueError, "invalid IPv6"),
+        ("example.com", 443, {"remote_dns": False}, ValueError, "resolve it first"),
+        ("example.com", 443, {"auth": ["u", "p"]}, TypeError, "tuple"),
+        ("example.com", 443, {"auth": ("u",)}, TypeError, "tuple"),
+        ("example.com", 443, {"auth": ("u", 1)}, TypeError, "password is str or bytes"),
+        ("example.com", 443, {"auth": ("u" * 256, "p")}, ValueError, "username is at most 255"),
+        ("example.com", 443, {"auth": ("u", "p" * 256)}, ValueError, "password is at most 255"),
+        ("example.com", 443, {"auth": ("u", "é" * 128)}, ValueError, "got 256"),
+    ],
+)
+def test_bad_arguments(
+    host: object, port: object, kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        Socks5Handshake(host, port, **kwargs)  # type: ignore[arg-type]
+
+
+def test_credentials_at_the_limit() -> None:
+    user, password = "u" * MAX_FIELD_LENGTH, "é" * (MAX_FIELD_LENGTH // 2)
+    assert socks5_credentials((user, password)) == (user.encode(), password.encode("utf-8"))
+    hs = Socks5Handshake("example.com", 443, auth=(user, password))
+    sent = drive(hs, [b"\x05\x02\x01\x00", REPLY_OK])
+    assert sent[4:] == (
+        b"\x01\xff" + user.encode() + b"\xfe" + password.encode("utf-8") + CONNECT_EXAMPLE
+    )
+
+
+def test_empty_credentials_are_sent_as_given() -> None:
+    hs = Socks5Handshake("example.com", 443, auth=("", ""))
+    assert drive(hs, [b"\x05\x02\x01\x00", REPLY_OK]) == (
+        GREETING_AUTH + b"\x01\x00\x00" + CONNECT_EXAMPLE
+    )
+
+
+# -- properties -----------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    incoming=st.lists(st.binary(max_size=12), max_size=6),
+    with_auth=st.booleans(),
+)
+def test_any_reply_bytes_end_in_done_or_proxy_error(incoming: list[bytes], with_auth: bool) -> None:
+    hs = Socks5Handshake("example.com", 443, ("u", "p") if with_auth else None)
+    try:
+        drive(hs, incoming)
+    except ProxyError:
+        return
+    assert hs.bound_address is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
+    host=st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]{2,6}){1,3}", fullmatch=True),
+    port=st.integers(min_value=0, max_value=65535),
+    extra=st.binary(max_size=5),
+)
+def test_valid_script_split_anywhere(cuts: list[int], host: str, port: int, extra: bytes) -> None:
+    script = b"\x05\x02\x01\x00" + REPLY_OK + extra
+    points = sorted({min(c, len(script)) for c in cuts} | {0, len(script)})
+    chunks = [script[a:b] for a, b in itertools.pairwise(points) if b > a]
+    hs = Socks5Handshake(host, port, ("u", "p"))
+    sent = drive(hs, chunks)
+    name = host.encode()
+    assert sent.endswith(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big"))
+    assert hs.bound_address == ("127.0.0.1", 1080)
+    # What came in the same read as the reply's last byte stays; later reads never happen.
+    end = len(script) - len(extra)
+    last = next(b for a, b in itertools.pairwise(points) if a < end <= b)
+    assert hs.trailing_data() == script[end:last]
