@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..model import Scenario
-from . import framing
+from . import framing, keepalive, malformed
 
 __all__ = ["ALL", "MODULES"]
 
-MODULES = (framing,)
+MODULES = (framing, keepalive, malformed)
 
 
 def _collect() -> dict[str, Scenario]:

@@ -1,0 +1,920 @@
+"""The HTTP/2 client connection machine, over h2.
+
+Rules
+-----
+1. h2 frames, compresses (HPACK), tracks stream states and counts flow-control windows;
+   this module adds the policy: what goes out when, what is buffered, and which streams
+   a failure takes down. No h2 or hpack exception leaves it: the server's mistakes
+   become `RemoteProtocolError`, ours `LocalProtocolError`.
+2. One connection carries many streams and any caller may feed it: `receive_data` parses
+   at once and sorts every event into the queue of its stream, so whichever task reads
+   the socket serves all the others.
+3. Memory is bounded by what we grant, never by what the server sends: response bytes go
+   back into the server's window only once the user has taken them from `next_step`,
+   and frames, header lists and unsent control replies have named limits.
+
+Theory of operation
+-------------------
+**Streams.** `start_request` sends HEADERS on the next odd stream id and returns it; the
+id names the stream in every other call. Each stream has a queue of response events
+(`ResponseHead`, `BodyChunk` ..., `EndOfBody`), perhaps followed by a failure.
+`next_step(sid)` answers, in this order:
+
+1. the stream's next queued event;
+2. its failure, raised (after SEND, if bytes are queued: a GOAWAY or RST_STREAM that
+   tells the server why goes out first);
+3. SEND when the connection has bytes queued: any stream's frames, SETTINGS and PING
+   ACKs, WINDOW_UPDATEs, RST_STREAMs;
+4. NEED_BODY when the stream's request body is open, none of it is waiting, and its
+   send window is open;
+5. RECEIVE.
+
+**Sending a body.** `send_body` queues DATA frames within the stream window, the
+connection window and the server's SETTINGS_MAX_FRAME_SIZE. What does not fit waits in
+the stream (one chunk at most, as a view: never copied again), and the stream answers
+RECEIVE, waiting for a WINDOW_UPDATE, while other streams go on. ``None`` ends the body
+with END_STREAM once the waiting data is out. A final response that arrives during the
+upload ends it, as in `sansio.h1`: the rest of the body is dropped, and `release`
+resets the stream if the server has not closed it.
+
+**Receiving.** The stream window starts at `STREAM_WINDOW_SIZE` (our
+SETTINGS_INITIAL_WINDOW_SIZE) and the connection window is raised to
+`CONNECTION_WINDOW_SIZE` right after the preface. Bytes are acknowledged to h2 only when
+`next_step` hands them over as a `BodyChunk` (and on `release`, for unread ones), so one
+stream never buffers more than its window, nor all streams together more than the
+connection window; h2 decides when acknowledged bytes are worth a WINDOW_UPDATE (half a
+window). Padding and DATA for streams nobody reads any more are acknowledged at once.
+1xx responses are skipped (a 101 is malformed in HTTP/2, RFC 9113 §8.6); trailers
+come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
+
+**Failures, and what they take down.**
+
+- One stream: RST_STREAM from the server (the message names the error code), or a
+  malformed response, which we reset with PROTOCOL_ERROR. A RST_STREAM after the whole
+  response arrived only stops our upload (RFC 9113 §8.1).
+- GOAWAY: no new streams and `is_reusable` is False; the streams above its
+  last_stream_id fail with `RequestNotProcessed` (the server promises it did not act on
+  them, RFC 9113 §8.7), as does a stream refused with RST_STREAM(REFUSED_STREAM) before
+  any response. The other streams run to their end. (h2 closes its connection state
+  machine on any GOAWAY, python-hyper/h2#1181; we give it one that stays open.)
+- The connection: an h2 protocol error (its GOAWAY is queued), EOF, `io_failed`, more
+  than `MAX_PENDING_CONTROL_REPLIES` unsent PING/SETTINGS ACKs. Every stream whose
+  response had not ended fails once its queued events are read.
+
+`send_failed` (a write failed) stops all sending, but reading goes on. `release` before
+the end of a response sends RST_STREAM(CANCEL) for that stream only: the connection
+stays reusable. `failure_phase` never says RECEIVING for a refused stream.
+
+Driving several streams
+-----------------------
+The machine does not wait and is not thread-safe. A shell makes every call on one
+connection under one lock (in async code, simply without an ``await`` between a call
+and the bookkeeping below) and does its I/O outside that lock:
+
+- **Writing.** Any caller that gets SEND writes. Taking the bytes and writing them happen
+  under a separate write lock (``with write_lock: send_all(data_to_send())``), so frames
+  leave in the order they were made; whoever comes second gets ``b""``. Reading goes on
+  while a write blocks (a server may stop reading until we read).
+- **Reading.** One reader at a time. A caller that gets RECEIVE becomes the reader if
+  nobody reads: it reads once, feeds `receive_data`, gives up the role, and wakes the
+  waiters of the streams in `take_ready` (events, failures, or an opened send window).
+  If callers still wait and none was woken, it wakes one of them, which reads next. A
+  caller that gets RECEIVE while another reads registers as a waiter (under the same
+  lock hold as that `next_step`, so no wake-up is lost) and asks `next_step` again when
+  woken.
+- **Timeouts and cancellation** while waiting for a stream end that stream only:
+  `release` it (RST_STREAM CANCEL). `io_failed` is for a read or write that raised, or
+  a write cut off half-way: it fails every stream on the connection.
+- **After `release`**, write `data_to_send()` if it is not empty (the RST_STREAM).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+from h2.errors import ErrorCodes
+from hpack import NeverIndexedHeaderTuple
+
+from .exceptions import LocalProtocolError, RemoteProtocolError
+from .wire import (
+    NEED_BODY,
+    RECEIVE,
+    SEND,
+    BodyChunk,
+    EndOfBody,
+    FailurePhase,
+    RequestHead,
+    RequestNotProcessed,
+    ResponseHead,
+    Step,
+)
+
+__all__ = [
+    "CONNECTION_WINDOW_SIZE",
+    "MAX_CONCURRENT_STREAMS",
+    "MAX_FRAME_SIZE",
+    "MAX_HEADER_LIST_SIZE",
+    "MAX_PENDING_CONTROL_REPLIES",
+    "STREAM_WINDOW_SIZE",
+    "H2Connection",
+]
+
+# Largest response header list accepted, announced as SETTINGS_MAX_HEADER_LIST_SIZE and
+# enforced while decoding; RFC 9113 §6.5.2 counts name + value + 32 bytes per field.
+# 64 KiB matches the HTTP/1.1 machine's MAX_HEADER_BYTES and h2's own default, which it
+# adopted against HPACK bombs (CVE-2016-6581).
+MAX_HEADER_LIST_SIZE = 64 * 1024
+
+# Most streams run at once on one connection, whatever the server allows; the server's
+# SETTINGS_MAX_CONCURRENT_STREAMS lowers it. RFC 9113 §6.5.2 asks servers to allow at
+# least 100, and h2 and httpcore use 100 too.
+MAX_CONCURRENT_STREAMS = 100
+
+# Receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE). The RFC's 64 KiB allows
+# one window per round trip: 3 MB/s at 20 ms. 1 MiB allows 50 MB/s per stream at that
+# latency (Go uses 4 MiB, Chrome 6 MiB), and bounds what one unread stream makes us hold.
+STREAM_WINDOW_SIZE = 1024 * 1024
+
+# Receive window of the connection, raised by a WINDOW_UPDATE after the preface: the most
+# response data all streams together can make us buffer. httpcore raises it by 16 MiB
+# too; Chrome uses 15 MiB.
+CONNECTION_WINDOW_SIZE = 16 * 1024 * 1024
+
+# Largest frame accepted (SETTINGS_MAX_FRAME_SIZE): the RFC's default and minimum, also
+# what nghttp2 and browsers announce. With h2's cap of 64 CONTINUATION frames it bounds a
+# header block waiting to be decoded to 1 MiB.
+MAX_FRAME_SIZE = 16 * 1024
+
+# PING and SETTINGS frames each need an ACK. A peer that sends them faster than we write
+# makes replies pile up (CVE-2019-9512 "ping flood", CVE-2019-9515 "settings flood");
+# like nghttp2 (max_outbound_ack, 1000), we fail a connection with more unsent.
+MAX_PENDING_CONTROL_REPLIES = 1000
+
+# Protocol bounds, not policy: RFC 9113 §5.1.1 (stream ids) and §6.9.1 (windows).
+_MAX_STREAM_ID = 2**31 - 1
+_MAX_WINDOW = 2**31 - 1
+_DEFAULT_WINDOW = 65535
+_MAX_FRAME_LIMIT = 2**24 - 1
+
+# Stream phases, in order (plain ints: compared on every step).
+_HEAD = 0  # no final response head returned yet
+_BODY = 1  # head returned, body events follow
+_DONE = 2  # EndOfBody returned
+_FAILED = 3  # the failure was raised
+
+# Request body states.
+_NO_BODY = 0  # none, or END_STREAM queued
+_BODY_OPEN = 1  # NEED_BODY until send_body(sid, None)
+_BODY_ENDING = 2  # None given; END_STREAM follows the waiting data
+_BODY_ABANDONED = 3  # an early response, a failure or a failed write: the rest is dropped
+
+# Connection-specific fields (RFC 9113 §8.2.2) are never sent; Host becomes :authority.
+_DROP = 0
+_HOST = 1
+_TE = 2
+_SECRET = 3
+_COOKIE = 4
+_SPECIAL = {
+    b"connection": _DROP,
+    b"keep-alive": _DROP,
+    b"proxy-connection": _DROP,
+    b"transfer-encoding": _DROP,
+    b"upgrade": _DROP,
+    b"host": _HOST,
+    b"te": _TE,
+    # Credentials stay out of the HPACK table, so a compression oracle cannot guess them
+    # (what h2 does when it normalises, after Firefox and nghttp2).
+    b"authorization": _SECRET,
+    b"proxy-authorization": _SECRET,
+    b"cookie": _COOKIE,
+}
+_SHORT_COOKIE = 20  # cookies shorter than this are guessable, so never indexed
+
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VCHAR = bytes(range(0x21, 0x7F))
+_FIELD_CHARS = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+
+_H2_EVENTS = h2.events
+
+
+class _StateMachine(h2.connection.H2ConnectionStateMachine):
+    """h2's connection state machine, except that a GOAWAY from the server leaves it open:
+    the streams the server still serves must be read to their end (RFC 9113 §6.8;
+    python-hyper/h2#1181). This module starts no stream after a GOAWAY."""
+
+    _transitions = {
+        **h2.connection.H2ConnectionStateMachine._transitions,
+        (
+            h2.connection.ConnectionState.IDLE,
+            h2.connection.ConnectionInputs.RECV_GOAWAY,
+        ): (None, h2.connection.ConnectionState.IDLE),
+        (
+            h2.connection.ConnectionState.CLIENT_OPEN,
+            h2.connection.ConnectionInputs.RECV_GOAWAY,
+        ): (None, h2.connection.ConnectionState.CLIENT_OPEN),
+    }
+
+
+class _H2(h2.connection.H2Connection):
+    def clear_outbound_data_buffer(self) -> None:
+        # h2 calls this when a GOAWAY arrives; the SETTINGS and PING ACKs queued before it
+        # in the same read, and everything for the streams that go on, must still go out.
+        pass
+
+
+class _Stream:
+    __slots__ = (
+        "body",
+        "end_gen",
+        "error",
+        "events",
+        "pending",
+        "phase",
+        "received",
+        "refused",
+        "remote_ended",
+        "trailers",
+    )
+
+    def __init__(self, body: int, end_gen: int) -> None:
+        self.events: deque[Step] = deque()
+        self.phase = _HEAD
+        self.body = body
+        self.pending: bytes | memoryview = b""  # body bytes waiting for the send window
+        self.end_gen = end_gen  # our last frame leaves with this data_to_send() call
+        self.received = False  # a frame of the response has arrived
+        self.remote_ended = False  # the server ended its side (the response is complete)
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.error: str | None = None  # to raise once the queue is empty
+        self.refused = False  # the server did not process the request
+
+
+class H2Connection:
+    """An HTTP/2 client connection machine (see `sansio.wire.WireConnection`).
+
+    The connection preface and our SETTINGS are queued at construction. Limits:
+    ``max_header_list_size`` (each response header list, RFC 9113 §6.5.2 size),
+    ``max_concurrent_streams`` (our cap on streams at once, below the server's),
+    ``stream_window_size`` / ``connection_window_size`` (receive windows: the most
+    response data buffered per stream / in all), ``max_frame_size`` (largest frame
+    accepted) and ``max_control_replies`` (unsent PING/SETTINGS ACKs before the
+    connection is failed). With ``validate_headers=False`` request header names and
+    values are trusted as already validated (conch's models check them once); the
+    method, target, authority and scheme are always checked.
+    """
+
+    __slots__ = (
+        "_eof",
+        "_failure",
+        "_goaway",
+        "_h2",
+        "_live",
+        "_max_concurrent",
+        "_max_control_replies",
+        "_max_frame_size",
+        "_max_header_list_size",
+        "_max_streams",
+        "_next_id",
+        "_out",
+        "_ready",
+        "_replies",
+        "_reusable",
+        "_sent_gen",
+        "_streams",
+        "_validate",
+        "_writable",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_header_list_size: int = MAX_HEADER_LIST_SIZE,
+        max_concurrent_streams: int = MAX_CONCURRENT_STREAMS,
+        stream_window_size: int = STREAM_WINDOW_SIZE,
+        connection_window_size: int = CONNECTION_WINDOW_SIZE,
+        max_frame_size: int = MAX_FRAME_SIZE,
+        max_control_replies: int = MAX_PENDING_CONTROL_REPLIES,
+        validate_headers: bool = True,
+    ) -> None:
+        if max_header_list_size < 1 or max_concurrent_streams < 1 or max_control_replies < 1:
+            raise ValueError(
+                "max_header_list_size, max_concurrent_streams and max_control_replies "
+                "must be at least 1"
+            )
+        if not 1 <= stream_window_size <= _MAX_WINDOW:
+            raise ValueError(f"stream_window_size must be between 1 and {_MAX_WINDOW}")
+        if not _DEFAULT_WINDOW <= connection_window_size <= _MAX_WINDOW:
+            # The connection window starts at 65535 and can only grow (RFC 9113 §6.9.2).
+            raise ValueError(
+                f"connection_window_size must be between {_DEFAULT_WINDOW} and {_MAX_WINDOW}"
+            )
+        if not MAX_FRAME_SIZE <= max_frame_size <= _MAX_FRAME_LIMIT:
+            raise ValueError(
+                f"max_frame_size must be between {MAX_FRAME_SIZE} and {_MAX_FRAME_LIMIT}"
+            )
+        self._max_header_list_size = max_header_list_size
+        self._max_concurrent = max_concurrent_streams
+        self._max_frame_size = max_frame_size
+        self._max_control_replies = max_control_replies
+        self._validate = validate_headers
+        conn = self._h2 = _H2(
+            h2.config.H2Configuration(
+                client_side=True,
+                header_encoding=None,
+                # Request headers are filtered, lower-cased and checked here, once.
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+                validate_inbound_headers=True,
+                # Inbound normalisation only joins Cookie fields, which responses do not
+                # carry: skipping it saves a pass over every header list.
+                normalize_inbound_headers=False,
+            )
+        )
+        conn.state_machine = _StateMachine()
+        codes = h2.settings.SettingCodes
+        settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                codes.ENABLE_PUSH: 0,
+                codes.INITIAL_WINDOW_SIZE: stream_window_size,
+                codes.MAX_FRAME_SIZE: max_frame_size,
+                codes.MAX_HEADER_LIST_SIZE: max_header_list_size,
+            },
+        )
+        # Some servers refuse a SETTINGS frame that names ENABLE_CONNECT_PROTOCOL (httpcore
+        # found one); we never use it.
+        del settings[codes.ENABLE_CONNECT_PROTOCOL]
+        conn.local_settings = settings
+        conn.max_inbound_frame_size = max_frame_size
+        conn.decoder.max_header_list_size = max_header_list_size
+        conn.initiate_connection()
+        if connection_window_size > _DEFAULT_WINDOW:
+            conn.increment_flow_control_window(connection_window_size - _DEFAULT_WINDOW)
+        self._out: list[bytes] = [conn.data_to_send()]
+        self._sent_gen = 0  # data_to_send() calls that returned bytes
+        self._streams: dict[int, _Stream] = {}
+        self._ready: set[int] = set()
+        self._next_id = 1
+        self._max_streams = max_concurrent_streams
+        self._replies = 0  # PING/SETTINGS ACKs queued since the last data_to_send()
+        self._failure: str | None = None  # why the connection failed
+        self._eof = False
+        self._writable = True
+        self._goaway = False
+        self._live = True  # not failed, no EOF, writes possible
+        self._reusable = True
+
+    # -- state --------------------------------------------------------------------
+
+    @property
+    def is_idle(self) -> bool:
+        return not self._streams
+
+    @property
+    def is_reusable(self) -> bool:
+        """More streams may start once there is room: False for good after a GOAWAY, EOF,
+        a protocol error, `io_failed`, `send_failed` or when stream ids run out."""
+        return self._reusable
+
+    @property
+    def can_start_request(self) -> bool:
+        return self._reusable and len(self._streams) < self._max_streams
+
+    @property
+    def max_streams(self) -> int:
+        """Streams at once: our cap, lowered by the server's SETTINGS_MAX_CONCURRENT_STREAMS
+        (also mid-connection; streams already running go on)."""
+        return self._max_streams
+
+    def has_pending_events(self, stream_id: int) -> bool:
+        """Whether `next_step` will answer from the stream's queue (a response event or its
+        failure) without more bytes."""
+        stream = self._stream(stream_id)
+        return bool(stream.events) or stream.error is not None
+
+    def take_ready(self) -> list[int]:
+        """Stream ids whose `next_step` may no longer be RECEIVE since the last call (events
+        or a failure arrived, or the send window opened): whom a reader wakes."""
+        ready = list(self._ready)
+        self._ready.clear()
+        return ready
+
+    # -- sending ------------------------------------------------------------------
+
+    def start_request(self, head: RequestHead, *, has_body: bool) -> int:
+        """Queue HEADERS (with END_STREAM when there is no body); return the stream id."""
+        if not self.can_start_request:
+            raise RuntimeError(
+                "this connection cannot start a request now (closed, going away or full)"
+            )
+        headers = self._request_headers(head)
+        sid = self._next_id
+        try:
+            self._h2.send_headers(sid, headers, end_stream=not has_body)
+        except h2.exceptions.H2Error as exc:
+            raise self._local_error(exc) from exc
+        self._next_id = sid + 2
+        if self._next_id > _MAX_STREAM_ID:
+            self._reusable = False
+        self._streams[sid] = _Stream(
+            _BODY_OPEN if has_body else _NO_BODY, self._sent_gen + (not has_body)
+        )
+        self._pull()
+        return sid
+
+    def _request_headers(self, head: RequestHead) -> list[tuple[bytes, bytes]]:
+        method = head.method
+        if _invalid(method, _TCHAR):
+            raise LocalProtocolError(f"invalid request method {method!r}")
+        if method == b"CONNECT":
+            raise LocalProtocolError("CONNECT is not supported over HTTP/2")
+        if _invalid(head.target, _VCHAR):
+            raise LocalProtocolError(f"invalid request target {head.target!r}")
+        if _invalid(head.scheme, _TCHAR):
+            raise LocalProtocolError(f"invalid request scheme {head.scheme!r}")
+        authority = head.authority
+        headers: list[tuple[bytes, bytes]] = [
+            (b":method", method),
+            (b":scheme", head.scheme),
+            (b":authority", authority),
+            (b":path", head.target),
+        ]
+        append = headers.append
+        validate = self._validate
+        special = _SPECIAL.get
+        for raw_name, value in head.headers:
+            name = raw_name.lower()
+            if validate:
+                _check_field(name, value)
+            kind = special(name)
+            if kind is None:
+                append((name, value))
+            elif kind == _SECRET or (kind == _COOKIE and len(value) < _SHORT_COOKIE):
+                append(NeverIndexedHeaderTuple(name, value))
+            elif kind == _COOKIE:
+                append((name, value))
+            elif kind == _HOST:
+                if not authority:
+                    authority = value
+            elif kind == _TE and _names_trailers(value):
+                # TE may only say "trailers" in HTTP/2 (RFC 9113 §8.2.2).
+                append((b"te", b"trailers"))
+        if authority is not head.authority:
+            if _invalid(authority, _VCHAR):
+                raise LocalProtocolError(f"invalid request authority {authority!r}")
+            headers[2] = (b":authority", authority)
+        elif not authority:
+            raise LocalProtocolError("an HTTP/2 request needs an authority (or a Host header)")
+        elif _invalid(authority, _VCHAR):
+            raise LocalProtocolError(f"invalid request authority {authority!r}")
+        return headers
+
+    def send_body(self, stream_id: int, data: bytes | None) -> None:
+        """Queue a request body chunk, or end the body with ``None``.
+
+        Call it only after NEED_BODY. Once the body is abandoned (an early response, a
+        failure, `send_failed`) calls are ignored.
+        """
+        stream = self._stream(stream_id)
+        body = stream.body
+        if body != _BODY_OPEN:
+            if body == _BODY_ABANDONED:
+                return
+            raise RuntimeError("this stream's request body has ended (or it has none)")
+        if stream.pending:
+            raise RuntimeError("send_body before NEED_BODY: the last chunk is still waiting")
+        if data is None:
+            stream.body = _BODY_ENDING
+        elif not data:
+            return
+        else:
+            stream.pending = data
+        self._flush(stream_id, stream)
+        self._pull()
+
+    def _flush(self, sid: int, stream: _Stream) -> None:
+        """Send what the windows allow of the waiting data, then END_STREAM if it is due."""
+        conn = self._h2
+        data = stream.pending
+        ending = stream.body == _BODY_ENDING
+        try:
+            while data:
+                size = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+                if size <= 0:
+                    break
+                if size < len(data) and type(data) is bytes:
+                    data = memoryview(data)  # slice the rest without copying it
+                piece = data[:size]
+                data = data[size:]
+                last = ending and not data
+                conn.send_data(sid, piece, end_stream=last)
+                if last:
+                    stream.body = _NO_BODY
+                    stream.end_gen = self._sent_gen + 1
+            stream.pending = data
+            if ending and not data and stream.body == _BODY_ENDING:
+                conn.end_stream(sid)
+                stream.body = _NO_BODY
+                stream.end_gen = self._sent_gen + 1
+        except h2.exceptions.H2Error as exc:
+            raise self._local_error(exc) from exc
+
+    def data_to_send(self) -> bytes:
+        """Take all queued bytes, joined once."""
+        out = self._out
+        self._replies = 0
+        if not out:
+            return b""
+        self._sent_gen += 1
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
+
+    def _pull(self) -> None:
+        data = self._h2.data_to_send()
+        if data and self._writable:
+            self._out.append(data)
+
+    # -- receiving ----------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Parse bytes from the socket at once (``b""`` = EOF) into per-stream queues.
+
+        Never raises for what the server sent: a failure reaches each stream it concerns
+        through `next_step`.
+        """
+        if self._eof:
+            if data:
+                raise RuntimeError("received data after EOF")
+            return
+        if not data:
+            self._eof = True
+            self._stop_writing()
+            self._die("server disconnected", eof=True)
+            return
+        if self._failure is not None:
+            return  # a failed connection parses nothing more
+        conn = self._h2
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.H2Error as exc:
+            self._pull()  # the GOAWAY h2 queued: sent before the streams' errors are raised
+            self._die(self._describe(exc))
+            return
+        if len(conn.incoming_buffer._data) > self._max_frame_size + 9:
+            # h2 buffers a frame whole before checking its size: stop at the header.
+            self._die(f"the server sent a frame larger than {self._max_frame_size} bytes")
+            return
+        streams = self._streams
+        ready = self._ready
+        for event in events:
+            kind = type(event)
+            if kind is _H2_EVENTS.DataReceived:
+                assert isinstance(event, _H2_EVENTS.DataReceived)
+                sid = event.stream_id
+                stream = streams.get(sid)
+                size = event.flow_controlled_length
+                chunk = event.data
+                if stream is None or stream.error is not None or stream.phase == _FAILED:
+                    conn.acknowledge_received_data(size, sid)  # nobody will read it
+                    continue
+                if chunk:
+                    stream.events.append(BodyChunk(chunk))
+                    ready.add(sid)
+                    size -= len(chunk)
+                if size:
+                    conn.acknowledge_received_data(size, sid)  # padding holds no memory
+            elif kind is _H2_EVENTS.ResponseReceived:
+                assert isinstance(event, _H2_EVENTS.ResponseReceived)
+                self._on_response(event.stream_id, event.headers)
+            elif kind is _H2_EVENTS.StreamEnded:
+                assert isinstance(event, _H2_EVENTS.StreamEnded)
+                self._on_end(event.stream_id)
+            elif kind is _H2_EVENTS.WindowUpdated:
+                assert isinstance(event, _H2_EVENTS.WindowUpdated)
+                sid = event.stream_id
+                if sid:
+                    stream = streams.get(sid)
+                    if stream is not None and stream.pending or stream.body == _BODY_ENDING:
+                        ready.add(sid)
+                    elif stream is not None and stream.body == _BODY_OPEN:
+                        ready.add(sid)
+                else:
+                    self._wake_senders()
+            elif kind is _H2_EVENTS.TrailersReceived:
+                assert isinstance(event, _H2_EVENTS.TrailersReceived)
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.trailers = [(name, value) for name, value in event.headers]
+            elif kind is _H2_EVENTS.StreamReset:
+                assert isinstance(event, _H2_EVENTS.StreamReset)
+                self._on_reset(event)
+            elif kind is _H2_EVENTS.InformationalResponseReceived:
+                assert isinstance(event, _H2_EVENTS.InformationalResponseReceived)
+                self._on_informational(event.stream_id, event.headers)
+            elif kind is _H2_EVENTS.PingReceived:
+                self._replies += 1  # h2 queued the ACK
+            elif kind is _H2_EVENTS.RemoteSettingsChanged:
+                assert isinstance(event, _H2_EVENTS.RemoteSettingsChanged)
+                self._replies += 1  # h2 queued the ACK and applied the settings
+                self._on_settings(event)
+            elif kind is _H2_EVENTS.ConnectionTerminated:
+                assert isinstance(event, _H2_EVENTS.ConnectionTerminated)
+                self._on_goaway(event)
+            # PING and SETTINGS ACKs, PRIORITY, ALTSVC and unknown frames need nothing.
+        self._pull()
+        if self._replies > self._max_control_replies:
+            self._stop_writing()
+            self._die(
+                f"the server sent more than {self._max_control_replies} PING/SETTINGS frames "
+                "without reading our replies"
+            )
+
+    def _on_response(self, sid: int, headers: list[tuple[bytes, bytes]]) -> None:
+        stream = self._streams.get(sid)
+        if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        stream.received = True
+        # h2 has checked that the pseudo-headers come first and that a response has just
+        # one, :status.
+        status = headers[0][1]
+        if len(status) != 3 or not status.isdigit() or status[0] == 0x30:
+            self._stream_error(sid, stream, f"malformed :status {status!r} in response")
+            return
+        if stream.body != _NO_BODY:
+            # A final response before our request ended: stop uploading (see h1.py).
+            stream.body = _BODY_ABANDONED
+            stream.pending = b""
+        stream.events.append(
+            ResponseHead(
+                status_code=int(status),
+                reason=b"",
+                headers=[(name, value) for name, value in headers[1:]],
+                http_version="HTTP/2",
+            )
+        )
+        self._ready.add(sid)
+
+    def _on_informational(self, sid: int, headers: list[tuple[bytes, bytes]]) -> None:
+        stream = self._streams.get(sid)
+        if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        stream.received = True
+        if headers[0][1] == b"101":
+            self._stream_error(sid, stream, "101 response over HTTP/2 (RFC 9113 §8.6)")
+
+    def _on_end(self, sid: int) -> None:
+        stream = self._streams.get(sid)
+        if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        stream.remote_ended = True
+        stream.events.append(EndOfBody(stream.trailers))
+        self._ready.add(sid)
+
+    def _on_reset(self, event: h2.events.StreamReset) -> None:
+        sid = event.stream_id
+        stream = self._streams.get(sid)
+        if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        if stream.remote_ended:
+            # The response is complete: the server only asks us to stop sending.
+            if stream.body != _NO_BODY:
+                stream.body = _BODY_ABANDONED
+                stream.pending = b""
+            return
+        code = _code_name(event.error_code)
+        if event.remote_reset:
+            message = f"the server reset the stream ({code})"
+        else:
+            message = f"the stream was reset after a flow-control or protocol error ({code})"
+        refused = event.error_code == ErrorCodes.REFUSED_STREAM and not stream.received
+        if refused:
+            message = f"the server refused the stream before processing it ({code})"
+        self._fail(sid, stream, message, refused=refused)
+
+    def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
+        changed = event.changed_settings
+        codes = h2.settings.SettingCodes
+        if codes.MAX_CONCURRENT_STREAMS in changed:
+            limit = changed[codes.MAX_CONCURRENT_STREAMS].new_value
+            self._max_streams = min(self._max_concurrent, limit)
+        if codes.INITIAL_WINDOW_SIZE in changed:
+            self._wake_senders()
+
+    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        self._goaway = True
+        self._reusable = False
+        last = event.last_stream_id or 0
+        detail = _code_name(event.error_code)
+        if event.additional_data:
+            detail += f": {event.additional_data[:200]!r}"
+        message = f"the server closed the connection without processing the request ({detail})"
+        for sid, stream in self._streams.items():
+            if sid > last and stream.error is None and stream.phase < _DONE:
+                if not stream.remote_ended:
+                    self._fail(sid, stream, message, refused=True)
+
+    def _wake_senders(self) -> None:
+        ready = self._ready
+        for sid, stream in self._streams.items():
+            if stream.body == _BODY_OPEN or stream.body == _BODY_ENDING:
+                ready.add(sid)
+
+    def next_step(self, stream_id: int) -> Step:
+        """The stream's next response event, else SEND, NEED_BODY or RECEIVE (see above).
+
+        Returning a `BodyChunk` gives its bytes back to the server's windows.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise ValueError(f"stream {stream_id} is not in flight on this connection")
+        events = stream.events
+        if events:
+            event = events.popleft()
+            if type(event) is BodyChunk:
+                if self._live:
+                    self._h2.acknowledge_received_data(len(event.data), stream_id)
+                    self._pull()
+            elif type(event) is EndOfBody:
+                stream.phase = _DONE
+            else:
+                stream.phase = _BODY
+            return event
+        error = stream.error
+        if error is not None:
+            if self._out:
+                return SEND
+            stream.phase = _FAILED
+            stream.error = None
+            stream.pending = b""
+            if stream.refused:
+                raise RequestNotProcessed(error)
+            raise RemoteProtocolError(error)
+        phase = stream.phase
+        if phase >= _DONE:
+            if phase == _DONE:
+                raise RuntimeError("the response has already ended")
+            raise RuntimeError("this stream failed earlier; release it")
+        body = stream.body
+        if stream.pending or body == _BODY_ENDING:
+            self._flush(stream_id, stream)
+            self._pull()
+        if self._out:
+            return SEND
+        if (
+            body == _BODY_OPEN
+            and not stream.pending
+            and self._h2.local_flow_control_window(stream_id) > 0
+        ):
+            return NEED_BODY
+        return RECEIVE
+
+    # -- failures and the end of a stream -----------------------------------------
+
+    def send_failed(self, stream_id: int) -> None:
+        """A write failed: nothing more is sent on this connection (queued bytes and the
+        rest of every body are dropped) and it is not reused, but reading goes on."""
+        self._stream(stream_id)
+        self._stop_writing()
+        for stream in self._streams.values():
+            if stream.body != _NO_BODY:
+                stream.body = _BODY_ABANDONED
+                stream.pending = b""
+
+    def io_failed(self, stream_id: int) -> None:
+        """A read or write failed or was cut off: every stream on the connection fails.
+
+        ``stream_id`` may be one already released (the write of its RST_STREAM failed).
+        """
+        self._stop_writing()
+        self._die("the connection failed (an I/O error or a cancelled write)")
+
+    def failure_phase(self, stream_id: int) -> FailurePhase:
+        """How far the stream had got (see `sansio.pool.retry_safe`); ask before `release`.
+
+        A stream refused by the server (`RequestNotProcessed`) never says RECEIVING.
+        """
+        stream = self._stream(stream_id)
+        if stream.received and not stream.refused:
+            return FailurePhase.RECEIVING
+        if stream.body != _NO_BODY or stream.end_gen > self._sent_gen:
+            return FailurePhase.SENDING
+        return FailurePhase.AWAITING_RESPONSE
+
+    def release(self, stream_id: int) -> None:
+        """End the stream. If the server has not closed it, it is reset with CANCEL
+        (write `data_to_send()` afterwards); the connection stays usable."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            raise ValueError(f"stream {stream_id} is not in flight on this connection")
+        self._ready.discard(stream_id)
+        if not self._live:
+            return
+        unread = 0
+        for event in stream.events:
+            if type(event) is BodyChunk:
+                unread += len(event.data)
+        try:
+            self._reset(stream_id, ErrorCodes.CANCEL)
+            if unread:
+                # Only the connection window matters now: the stream is closed.
+                self._h2.acknowledge_received_data(unread, stream_id)
+        except h2.exceptions.H2Error as exc:
+            raise self._local_error(exc) from exc
+        self._pull()
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _stream(self, stream_id: int) -> _Stream:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise ValueError(f"stream {stream_id} is not in flight on this connection")
+        return stream
+
+    def _reset(self, sid: int, code: ErrorCodes) -> None:
+        state = self._h2.streams.get(sid)
+        if state is not None and not state.closed:
+            self._h2.reset_stream(sid, code)
+
+    def _fail(self, sid: int, stream: _Stream, message: str, *, refused: bool = False) -> None:
+        stream.error = message
+        stream.refused = refused
+        if stream.body != _NO_BODY:
+            stream.body = _BODY_ABANDONED
+        stream.pending = b""
+        self._ready.add(sid)
+
+    def _stream_error(self, sid: int, stream: _Stream, message: str) -> None:
+        """A malformed response on one stream: fail it and tell the server."""
+        self._fail(sid, stream, message)
+        self._reset(sid, ErrorCodes.PROTOCOL_ERROR)
+
+    def _die(self, message: str, *, eof: bool = False) -> None:
+        """The connection failed: every stream whose response has not ended fails."""
+        if self._failure is None:
+            self._failure = message
+        self._live = False
+        self._reusable = False
+        for sid, stream in self._streams.items():
+            if stream.error is None and stream.phase < _DONE and not stream.remote_ended:
+                if eof:
+                    if stream.received:
+                        reason = "server disconnected before the response was complete"
+                    else:
+                        reason = "server disconnected without sending a response"
+                else:
+                    reason = message
+                self._fail(sid, stream, reason)
+
+    def _stop_writing(self) -> None:
+        self._writable = False
+        self._live = False
+        self._reusable = False
+        self._out.clear()
+
+    def _local_error(self, exc: h2.exceptions.H2Error) -> LocalProtocolError:
+        # h2 refused what we asked: our bookkeeping and h2's disagree, so the
+        # connection is not trusted again.
+        self._stop_writing()
+        self._die(f"HTTP/2 error on our side: {exc}")
+        return LocalProtocolError(f"HTTP/2 error on our side: {exc}")
+
+    def _describe(self, exc: h2.exceptions.H2Error) -> str:
+        if isinstance(exc, h2.exceptions.DenialOfServiceError):
+            return f"the server sent a header list larger than {self._max_header_list_size} bytes"
+        if isinstance(exc, h2.exceptions.FrameTooLargeError):
+            return f"the server sent a frame larger than {self._max_frame_size} bytes"
+        return f"HTTP/2 protocol error from the server: {exc}"
+
+
+def _invalid(value: bytes, allowed: bytes) -> bool:
+    return not value or bool(value.translate(None, allowed))
+
+
+def _check_field(name: bytes, value: bytes) -> None:
+    if _invalid(name, _TCHAR):
+        raise LocalProtocolError(f"invalid header name {name!r}")
+    if value and (
+        value.translate(None, _FIELD_CHARS)
+        or value[0] in (0x20, 0x09)
+        or value[-1] in (0x20, 0x09)
+    ):
+        raise LocalProtocolError(f"invalid value for header {name!r}")
+
+
+def _names_trailers(value: bytes) -> bool:
+    for part in value.split(b","):
+        if part.split(b";", 1)[0].strip(b" \t").lower() == b"trailers":
+            return True
+    return False
+
+
+def _code_name(code: ErrorCodes | int | None) -> str:
+    if isinstance(code, ErrorCodes):
+        return code.name
+    return f"error code {code}"
