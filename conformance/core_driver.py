@@ -76,6 +76,12 @@ class MemoryNetwork:
         self.errors: list[str] = []
         self.connections: list[MemoryPeer] = []
 
+    def advance(self, seconds: float) -> None:
+        """Let time pass on the virtual clock (the client sleeps; peers' pauses run down)."""
+        self.clock.now += seconds
+        for connection in self.connections:
+            connection.elapse(seconds)
+
     def connect(self, host: str, port: int) -> MemoryPeer:
         index = self._index.get((host, port))
         # "localhost" and "127.0.0.1" reach the same listener, as on a real host.

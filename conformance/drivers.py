@@ -216,7 +216,7 @@ def run_core(scenario: Scenario) -> Outcome:
         )
         calls = []
         for call in scenario.calls:
-            network.clock.now += call.pause_before
+            network.advance(call.pause_before)
             calls.append(_perform_sync(client, call, network.tokens))
         client.close()
     return Outcome(

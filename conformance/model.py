@@ -213,6 +213,7 @@ class Seen:
     absent: tuple[str, ...] = ()  # header names that must not be there
     body: bytes = ANY
     connection: int = ANY
+    complete: bool = True  # the whole request arrived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,7 +271,8 @@ class RequestSeen:
     headers: tuple[tuple[str, str], ...]  # names lower-case, in order
     body: bytes  # decoded from its framing
     raw: bytes  # exactly as received, origin tokens substituted back
-    answered: bool = True  # False: it came after the script ran out (or was cut short)
+    answered: bool = True  # False: it came after the script ran out, or was cut short
+    complete: bool = True  # False: the client hung up before the end of the body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,6 +335,7 @@ def check(scenario: Scenario, outcome: Outcome) -> list[str]:
                 problems += _field(where, "target", want_seen.target, got_seen.target)
                 problems += _field(where, "body", want_seen.body, got_seen.body)
                 problems += _field(where, "connection", want_seen.connection, got_seen.connection)
+                problems += _field(where, "complete", want_seen.complete, got_seen.complete)
                 problems += _check_headers(
                     where, got_seen.headers, want_seen.headers, want_seen.absent
                 )

@@ -126,18 +126,27 @@ class _Reader:
         """The next request if all of it (or its head) is buffered, else None."""
         if not self.buffer:
             return None
+        return self._parse(head_only=head_only, answered=answered, partial=False)
+
+    def take_partial(self, *, answered: bool) -> RequestSeen | None:
+        """At EOF: a request whose head arrived but not all of its body, else None."""
+        return self._parse(head_only=False, answered=answered, partial=True)
+
+    def _parse(self, *, head_only: bool, answered: bool, partial: bool) -> RequestSeen | None:
+        # EOF is never fed to h11: a request's end never depends on it.
         conn = h11.Connection(h11.SERVER)
         conn.receive_data(self.buffer)
-        if self.eof:
-            conn.receive_data(b"")
         head: h11.Request | None = None
         body = bytearray()
         while True:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                raise BadRequest(f"{exc} in {self.buffer[:200]!r}") from None
+                shown = self.tokens.normalize(self.buffer[:300])
+                raise BadRequest(f"{exc} in {shown!r}") from None
             if event is h11.NEED_DATA:
+                if partial and head is not None:
+                    break
                 return None
             if type(event) is h11.Request:
                 head = event
@@ -145,10 +154,9 @@ class _Reader:
                     break
             elif type(event) is h11.Data:
                 body += event.data
-            elif type(event) is h11.EndOfMessage:
+            else:
+                assert type(event) is h11.EndOfMessage
                 break
-            else:  # ConnectionClosed before a whole request
-                return None
         assert head is not None
         left = conn.trailing_data[0]
         raw = self.buffer[: len(self.buffer) - len(left)]
@@ -165,7 +173,19 @@ class _Reader:
             body=bytes(body),
             raw=self.tokens.normalize(raw),
             answered=answered,
+            complete=not partial,
         )
+
+    def at_eof(self, record: Callable[[RequestSeen], None], report: Callable[[str], None]) -> None:
+        """The client hung up: record a request it left unfinished."""
+        if not self.buffer:
+            return
+        seen = self.take_partial(answered=False)
+        if seen is None:
+            shown = self.tokens.normalize(self.buffer[:300])
+            report(f"connection {self.connection}: EOF inside a request head: {shown!r}")
+        else:
+            record(seen)
 
 
 def peer_program(
@@ -182,8 +202,7 @@ def peer_program(
             if isinstance(step, Recv):
                 while (seen := reader.take(head_only=step.head_only)) is None:
                     if reader.eof:
-                        if reader.buffer:
-                            report(f"connection {connection}: EOF inside a request")
+                        reader.at_eof(record, report)
                         return
                     reader.feed((yield READ))
                 record(seen)
@@ -208,6 +227,7 @@ def peer_program(
         # The script has run out: a request that still comes is recorded, not answered.
         while (seen := reader.take(answered=False)) is None:
             if reader.eof:
+                reader.at_eof(record, report)
                 return
             reader.feed((yield READ))
         record(seen)
@@ -413,6 +433,16 @@ class MemoryPeer:
             self._out.append(_EOF)
         else:
             self._sleep = float("inf")
+
+    def elapse(self, seconds: float) -> None:
+        """Time passes while the client does something else: pauses run down."""
+        while self._sleep and self._sleep != float("inf"):
+            if self._sleep > seconds:
+                self._sleep -= seconds
+                return
+            seconds -= self._sleep
+            self._sleep = 0.0
+            self._pump()
 
     # -- the client's side ----------------------------------------------------------------
 

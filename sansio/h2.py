@@ -94,10 +94,21 @@ from collections import deque
 
 import h2.config
 import h2.connection
-import h2.events
 import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    InformationalResponseReceived,
+    PingReceived,
+    RemoteSettingsChanged,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
 from hpack import NeverIndexedHeaderTuple
 
 from .exceptions import LocalProtocolError, RemoteProtocolError
@@ -198,8 +209,6 @@ _SHORT_COOKIE = 20  # cookies shorter than this are guessable, so never indexed
 _TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VCHAR = bytes(range(0x21, 0x7F))
 _FIELD_CHARS = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
-
-_H2_EVENTS = h2.events
 
 
 class _StateMachine(h2.connection.H2ConnectionStateMachine):
@@ -447,6 +456,7 @@ class H2Connection:
         append = headers.append
         validate = self._validate
         special = _SPECIAL.get
+        host = b""
         for raw_name, value in head.headers:
             name = raw_name.lower()
             if validate:
@@ -459,19 +469,17 @@ class H2Connection:
             elif kind == _COOKIE:
                 append((name, value))
             elif kind == _HOST:
-                if not authority:
-                    authority = value
+                host = host or value
             elif kind == _TE and _names_trailers(value):
                 # TE may only say "trailers" in HTTP/2 (RFC 9113 §8.2.2).
                 append((b"te", b"trailers"))
-        if authority is not head.authority:
-            if _invalid(authority, _VCHAR):
-                raise LocalProtocolError(f"invalid request authority {authority!r}")
+        if not authority:
+            authority = host
             headers[2] = (b":authority", authority)
-        elif not authority:
-            raise LocalProtocolError("an HTTP/2 request needs an authority (or a Host header)")
-        elif _invalid(authority, _VCHAR):
-            raise LocalProtocolError(f"invalid request authority {authority!r}")
+        if _invalid(authority, _VCHAR):
+            raise LocalProtocolError(
+                f"an HTTP/2 request needs a valid authority (or Host header), not {authority!r}"
+            )
         return headers
 
     def send_body(self, stream_id: int, data: bytes | None) -> None:
@@ -507,7 +515,7 @@ class H2Connection:
                 size = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
                 if size <= 0:
                     break
-                if size < len(data) and type(data) is bytes:
+                if size < len(data) and not isinstance(data, memoryview):
                     data = memoryview(data)  # slice the rest without copying it
                 piece = data[:size]
                 data = data[size:]
@@ -573,9 +581,7 @@ class H2Connection:
         streams = self._streams
         ready = self._ready
         for event in events:
-            kind = type(event)
-            if kind is _H2_EVENTS.DataReceived:
-                assert isinstance(event, _H2_EVENTS.DataReceived)
+            if type(event) is DataReceived:
                 sid = event.stream_id
                 stream = streams.get(sid)
                 size = event.flow_controlled_length
@@ -589,42 +595,32 @@ class H2Connection:
                     size -= len(chunk)
                 if size:
                     conn.acknowledge_received_data(size, sid)  # padding holds no memory
-            elif kind is _H2_EVENTS.ResponseReceived:
-                assert isinstance(event, _H2_EVENTS.ResponseReceived)
+            elif type(event) is ResponseReceived:
                 self._on_response(event.stream_id, event.headers)
-            elif kind is _H2_EVENTS.StreamEnded:
-                assert isinstance(event, _H2_EVENTS.StreamEnded)
+            elif type(event) is StreamEnded:
                 self._on_end(event.stream_id)
-            elif kind is _H2_EVENTS.WindowUpdated:
-                assert isinstance(event, _H2_EVENTS.WindowUpdated)
+            elif type(event) is WindowUpdated:
                 sid = event.stream_id
-                if sid:
-                    stream = streams.get(sid)
-                    if stream is not None and stream.pending or stream.body == _BODY_ENDING:
-                        ready.add(sid)
-                    elif stream is not None and stream.body == _BODY_OPEN:
-                        ready.add(sid)
-                else:
+                if not sid:
                     self._wake_senders()
-            elif kind is _H2_EVENTS.TrailersReceived:
-                assert isinstance(event, _H2_EVENTS.TrailersReceived)
+                elif (stream := streams.get(sid)) is not None and (
+                    stream.body == _BODY_OPEN or stream.body == _BODY_ENDING
+                ):
+                    ready.add(sid)
+            elif type(event) is TrailersReceived:
                 stream = streams.get(event.stream_id)
                 if stream is not None:
                     stream.trailers = [(name, value) for name, value in event.headers]
-            elif kind is _H2_EVENTS.StreamReset:
-                assert isinstance(event, _H2_EVENTS.StreamReset)
+            elif type(event) is StreamReset:
                 self._on_reset(event)
-            elif kind is _H2_EVENTS.InformationalResponseReceived:
-                assert isinstance(event, _H2_EVENTS.InformationalResponseReceived)
+            elif type(event) is InformationalResponseReceived:
                 self._on_informational(event.stream_id, event.headers)
-            elif kind is _H2_EVENTS.PingReceived:
+            elif type(event) is PingReceived:
                 self._replies += 1  # h2 queued the ACK
-            elif kind is _H2_EVENTS.RemoteSettingsChanged:
-                assert isinstance(event, _H2_EVENTS.RemoteSettingsChanged)
+            elif type(event) is RemoteSettingsChanged:
                 self._replies += 1  # h2 queued the ACK and applied the settings
                 self._on_settings(event)
-            elif kind is _H2_EVENTS.ConnectionTerminated:
-                assert isinstance(event, _H2_EVENTS.ConnectionTerminated)
+            elif type(event) is ConnectionTerminated:
                 self._on_goaway(event)
             # PING and SETTINGS ACKs, PRIORITY, ALTSVC and unknown frames need nothing.
         self._pull()
@@ -676,7 +672,7 @@ class H2Connection:
         stream.events.append(EndOfBody(stream.trailers))
         self._ready.add(sid)
 
-    def _on_reset(self, event: h2.events.StreamReset) -> None:
+    def _on_reset(self, event: StreamReset) -> None:
         sid = event.stream_id
         stream = self._streams.get(sid)
         if stream is None or stream.error is not None or stream.phase == _FAILED:
@@ -697,7 +693,7 @@ class H2Connection:
             message = f"the server refused the stream before processing it ({code})"
         self._fail(sid, stream, message, refused=refused)
 
-    def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
+    def _on_settings(self, event: RemoteSettingsChanged) -> None:
         changed = event.changed_settings
         codes = h2.settings.SettingCodes
         if codes.MAX_CONCURRENT_STREAMS in changed:
@@ -706,18 +702,21 @@ class H2Connection:
         if codes.INITIAL_WINDOW_SIZE in changed:
             self._wake_senders()
 
-    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+    def _on_goaway(self, event: ConnectionTerminated) -> None:
         self._goaway = True
         self._reusable = False
         last = event.last_stream_id or 0
         detail = _code_name(event.error_code)
         if event.additional_data:
             detail += f": {event.additional_data[:200]!r}"
-        message = f"the server closed the connection without processing the request ({detail})"
         for sid, stream in self._streams.items():
             if sid > last and stream.error is None and stream.phase < _DONE:
-                if not stream.remote_ended:
-                    self._fail(sid, stream, message, refused=True)
+                if stream.received:
+                    # The server contradicts itself; it did act on this one.
+                    message = f"the server closed the stream with GOAWAY ({detail})"
+                else:
+                    message = f"the server went away without processing the request ({detail})"
+                self._fail(sid, stream, message, refused=not stream.received)
 
     def _wake_senders(self) -> None:
         ready = self._ready
@@ -800,7 +799,7 @@ class H2Connection:
         A stream refused by the server (`RequestNotProcessed`) never says RECEIVING.
         """
         stream = self._stream(stream_id)
-        if stream.received and not stream.refused:
+        if stream.received:
             return FailurePhase.RECEIVING
         if stream.body != _NO_BODY or stream.end_gen > self._sent_gen:
             return FailurePhase.SENDING
@@ -900,9 +899,7 @@ def _check_field(name: bytes, value: bytes) -> None:
     if _invalid(name, _TCHAR):
         raise LocalProtocolError(f"invalid header name {name!r}")
     if value and (
-        value.translate(None, _FIELD_CHARS)
-        or value[0] in (0x20, 0x09)
-        or value[-1] in (0x20, 0x09)
+        value.translate(None, _FIELD_CHARS) or value[0] in (0x20, 0x09) or value[-1] in (0x20, 0x09)
     ):
         raise LocalProtocolError(f"invalid value for header {name!r}")
 

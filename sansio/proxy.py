@@ -267,6 +267,7 @@ class ProxyPlanner:
 
     __slots__ = (
         "_base_key",
+        "_forward_key",
         "_has_credentials",
         "_headers",
         "_host",
@@ -305,6 +306,7 @@ class ProxyPlanner:
                 self._socks_auth = socks5_credentials(raw_auth)
             self._has_credentials = raw_auth is not None
             self._base_key: tuple[object, ...] = (scheme, host, port, self._socks_auth)
+            self._forward_key: tuple[object, ...] = ()
             return
         if scheme == "https":
             self._proxy_tls = TLSConfig(
@@ -328,6 +330,8 @@ class ProxyPlanner:
         self._headers = tuple(headers)
         self._has_credentials = any(n.lower() == _PROXY_AUTHORIZATION for n, _ in headers)
         self._base_key = (scheme, host, port, self._proxy_tls, self._headers)
+        # Every forwarded request shares one key: built once, not per request.
+        self._forward_key = ("forward", self._base_key)
 
     def plan(self, url: URL, origin_tls: TLSConfig | None = None) -> ProxyPlan:
         """How a request to `url` goes through this proxy.
@@ -358,7 +362,7 @@ class ProxyPlanner:
             key: Hashable = ("socks5", self._base_key, host, port, origin_tls)
         elif origin_tls is None:
             mode = ProxyMode.FORWARD
-            key = ("forward", self._base_key)
+            key = self._forward_key
         else:
             mode = ProxyMode.TUNNEL
             key = ("tunnel", self._base_key, host, port, origin_tls)

@@ -234,9 +234,9 @@ class Socks5Handshake:
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes read from the proxy; ``b""`` means EOF. Parsing waits for `next_step`."""
-        if self._eof:
-            raise RuntimeError("received data after EOF")
         if data:
+            if self._eof:
+                raise RuntimeError("received data after EOF")
             self._buffer += data
         else:
             self._eof = True

@@ -43,6 +43,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from .exceptions import RemoteProtocolError
+
 __all__ = [
     "NEED_BODY",
     "RECEIVE",
@@ -51,6 +53,7 @@ __all__ = [
     "EndOfBody",
     "FailurePhase",
     "RequestHead",
+    "RequestNotProcessed",
     "ResponseHead",
     "Signal",
     "Step",
@@ -128,6 +131,15 @@ class FailurePhase(enum.Enum):
     """Some of the response had arrived: the server saw the request. Never replay."""
 
 
+class RequestNotProcessed(RemoteProtocolError):
+    """The server closed the stream and promised it had not processed the request
+    (HTTP/2 GOAWAY above the stream, or RST_STREAM with REFUSED_STREAM; RFC 9113 §8.7).
+
+    Safe to send again on another connection, whatever the method. `failure_phase` is
+    never RECEIVING for such a stream.
+    """
+
+
 class WireConnection(Protocol):
     """What the pool and the shells need from a connection machine (HTTP/1.1 or HTTP/2)."""
 
@@ -140,8 +152,10 @@ class WireConnection(Protocol):
     def is_reusable(self) -> bool:
         """The connection may carry more requests once its current streams end.
 
-        False for good after ``Connection: close``, an HTTP/1.0 peer, EOF, bytes
-        while idle, a protocol error, `io_failed`, or a stream released early.
+        False for good after EOF, a protocol error or `io_failed`; for HTTP/1.1 also
+        after ``Connection: close``, an HTTP/1.0 peer, bytes while idle, or a stream
+        released early; for HTTP/2 after a GOAWAY (an early release only resets its
+        stream).
         """
         ...
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..model import Scenario
-from . import framing, keepalive, malformed
+from . import auth, cookies, decoding, framing, keepalive, malformed, redirects
 
 __all__ = ["ALL", "MODULES"]
 
-MODULES = (framing, keepalive, malformed)
+MODULES = (framing, keepalive, malformed, redirects, auth, cookies, decoding)
 
 
 def _collect() -> dict[str, Scenario]:

@@ -146,11 +146,11 @@ SCENARIOS: list[Scenario] = [
         name="malformed/garbage-while-idle",
         doc="Bytes arriving on an idle connection: it is dropped, the next request goes "
         "out on a new one, and the bytes are never read as a response.",
-        calls=(Call(), Call(path="/next")),
+        calls=(Call(), Call(path="/next", pause_before=0.05)),
         peers=(
             Peer(
                 connections=(
-                    (Recv(), Send(response(200, b"a")), Pause(0.01), Send(response(200, b"bogus"))),
+                    (Recv(), Send(response(200, b"a")), Pause(0.01), Send(response(200, b"bad"))),
                     serve(OK),
                 )
             ),

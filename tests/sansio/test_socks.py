@@ -302,6 +302,7 @@ def test_eof_at_every_point(auth: tuple[str, str] | None, script: bytes) -> None
 def test_eof_then_data_is_a_caller_bug() -> None:
     hs = Socks5Handshake("example.com", 443)
     hs.receive_data(b"")
+    hs.receive_data(b"")  # EOF twice is still EOF
     with pytest.raises(RuntimeError, match="after EOF"):
         hs.receive_data(b"\x05")
 
@@ -368,7 +369,7 @@ def test_empty_credentials_are_sent_as_given() -> None:
 # -- properties -----------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     incoming=st.lists(st.binary(max_size=12), max_size=6),
     with_auth=st.booleans(),
@@ -385,7 +386,13 @@ def test_any_reply_bytes_end_in_done_or_proxy_error(incoming: list[bytes], with_
 @settings(max_examples=100, deadline=None)
 @given(
     cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
-    host=st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]{2,6}){1,3}", fullmatch=True),
+    host=st.lists(
+        st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=20),
+        min_size=1,
+        max_size=4,
+    )
+    .map(".".join)
+    .filter(lambda h: not h.replace(".", "").isdigit()),  # names, not IPv4 addresses
     port=st.integers(min_value=0, max_value=65535),
     extra=st.binary(max_size=5),
 )
