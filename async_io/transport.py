@@ -159,11 +159,11 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                 elif step is NEED_BODY:
                     if body is None:
                         body = aiter(request.stream)  # type: ignore[arg-type]
-                    chunk = await anext(body, None)
-                    # The server may have spoken before the whole body went out (an
-                    # early 413 or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
-                    if (
-                        chunk is not None
+                        chunk = await anext(body, None)
+                    # Between chunks, the server may have answered already (an early 413
+                    # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                    elif (
+                        (chunk := await anext(body, None)) is not None
                         and stream.is_readable()
                         and (data := await self._read_ready(stream)) is not None
                     ):

@@ -48,19 +48,9 @@ from sansio.wire import (
 )
 
 from .model import Peer, RequestSeen
-from .peers import MemoryPeer, Tokens, peer_program
+from .peers import MemoryPeer, Tokens, VirtualClock, peer_program
 
 __all__ = ["MemoryClient", "MemoryNetwork", "VirtualClock"]
-
-
-class VirtualClock:
-    """Seconds that pass only when a peer pauses or the client waits."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class MemoryNetwork:
@@ -70,7 +60,9 @@ class MemoryNetwork:
         self.clock = VirtualClock()
         self.peers = tuple(peers)
         self.tokens = Tokens([f"{p.host}:{port}" for p, port in zip(peers, ports, strict=True)])
-        self._index = {(p.host, port): i for i, (p, port) in enumerate(zip(peers, ports))}
+        self._index = {
+            (p.host, port): i for i, (p, port) in enumerate(zip(peers, ports, strict=True))
+        }
         self.seen: list[list[RequestSeen]] = [[] for _ in peers]
         self.accepted = [0] * len(peers)
         self.errors: list[str] = []

@@ -31,7 +31,16 @@ from async_io import AsyncClient
 from sansio import env
 from sansio.auth import Auth, BasicAuth, DigestAuth
 from sansio.config import Limits, Timeout
-from sansio.exceptions import CookieConflict, HTTPError, InvalidURL, StreamError
+from sansio.exceptions import (
+    CookieConflict,
+    DecodingError,
+    HTTPError,
+    InvalidURL,
+    ProtocolError,
+    StreamError,
+    TooManyRedirects,
+    UnsupportedProtocol,
+)
 from sansio.models import Response
 from sync_io import Client
 
@@ -46,6 +55,9 @@ Driver = Callable[[Scenario], Outcome]
 # Ports the in-memory network pretends its peers listen on: five digits, like the
 # ephemeral ports of loopback listeners, so that byte offsets agree between drivers.
 MEMORY_PORTS = (40001, 40002, 40003, 40004)
+
+# How many decoded bytes a "peek" call reads before closing the response.
+PEEK_SIZE = 5
 
 
 def _fixed_random(n: int) -> bytes:
@@ -124,15 +136,43 @@ def error_name(exc: BaseException) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+# Errors whose message comes from the core, the same whatever the shell; the messages
+# of network errors and timeouts come from each I/O library and are not compared.
+_CORE_ERRORS = (
+    ProtocolError,
+    DecodingError,
+    TooManyRedirects,
+    StreamError,
+    UnsupportedProtocol,
+    InvalidURL,
+    ValueError,
+    TypeError,
+)
+
+
+def _message(error: BaseException | None, tokens: Tokens) -> str | None:
+    if error is None or not isinstance(error, _CORE_ERRORS):
+        return None
+    return tokens.normalize_text(str(error))
+
+
 def _call_outcome(
     response: Response | None, body: bytes | None, error: BaseException | None, tokens: Tokens
 ) -> CallOutcome:
     name = None if error is None else error_name(error)
+    message = _message(error, tokens)
     if response is None:
         return CallOutcome(
-            status=None, reason=None, http_version=None, headers=(), body=None,
-            error=name, history=(), url=None,
-        )  # fmt: skip
+            status=None,
+            reason=None,
+            http_version=None,
+            headers=(),
+            body=None,
+            error=name,
+            message=message,
+            history=(),
+            url=None,
+        )
     norm = tokens.normalize_text
     return CallOutcome(
         status=response.status_code,
@@ -144,6 +184,7 @@ def _call_outcome(
         ),
         body=body,
         error=name,
+        message=message,
         history=tuple(r.status_code for r in response.history),
         url=norm(str(response.url)),
     )
@@ -160,20 +201,27 @@ def _url(tokens: Tokens, call: Call) -> str:
 SyncClient = Client | MemoryClient | Any
 
 
+def _chunk_size(call: Call) -> int | None:
+    return PEEK_SIZE if call.read == "peek" else None
+
+
 def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome:
     content: Any = call.body if call.chunks is None else _chunks(call.chunks)
-    request = client.build_request(
-        call.method, _url(tokens, call), headers=list(call.headers), content=content
-    )
     response: Response | None = None
     try:
+        request = client.build_request(
+            call.method, _url(tokens, call), headers=list(call.headers), content=content
+        )
         response = client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)
+        parts: Any = (
+            response.iter_raw() if call.read == "raw" else response.iter_bytes(_chunk_size(call))
+        )
         try:
-            parts = response.iter_bytes() if call.read == "stream" else response.iter_raw()
-            body = b"".join(parts)
+            body = next(parts, b"") if call.read == "peek" else b"".join(parts)
         finally:
+            parts.close()  # the generator, in case it stopped early (peek)
             response.close()
         return _call_outcome(response, body, None, tokens)
     except Exception as exc:
@@ -182,18 +230,24 @@ def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome
 
 async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> CallOutcome:
     content: Any = call.body if call.chunks is None else _achunks(call.chunks)
-    request = client.build_request(
-        call.method, _url(tokens, call), headers=list(call.headers), content=content
-    )
     response: Response | None = None
     try:
+        request = client.build_request(
+            call.method, _url(tokens, call), headers=list(call.headers), content=content
+        )
         response = await client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)
+        parts: Any = (
+            response.aiter_raw() if call.read == "raw" else response.aiter_bytes(_chunk_size(call))
+        )
         try:
-            parts = response.aiter_bytes() if call.read == "stream" else response.aiter_raw()
-            body = b"".join([part async for part in parts])
+            if call.read == "peek":
+                body = await anext(parts, b"")
+            else:
+                body = b"".join([part async for part in parts])
         finally:
+            await parts.aclose()  # the generator, in case it stopped early (peek)
             await response.aclose()
         return _call_outcome(response, body, None, tokens)
     except Exception as exc:

@@ -17,14 +17,16 @@ port and compare equal across drivers.
 from __future__ import annotations
 
 import enum
+import hashlib
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "ANY",
-    "CallOutcome",
     "Call",
+    "CallOutcome",
     "Close",
     "Credentials",
     "Expect",
@@ -42,6 +44,8 @@ __all__ = [
     "Settings",
     "Step",
     "check",
+    "comparable",
+    "differences",
 ]
 
 
@@ -90,7 +94,7 @@ class Send:
 
     def pieces(self, data: bytes) -> list[bytes]:
         bounds = (0, *self.cuts, len(data))
-        return [data[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+        return [data[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +172,8 @@ class Call:
     ``chunks`` makes the body a generator (async generator on async drivers), sent
     with chunked framing. ``read`` says how the body is read: ``"read"`` (the client
     reads it, as `client.request` does), ``"stream"`` (`iter_bytes` of a streamed
-    response) or ``"raw"`` (`iter_raw`). ``pause_before`` waits before the call.
+    response), ``"raw"`` (`iter_raw`), or ``"peek"`` (the first 5 decoded bytes, then
+    the response is closed unread). ``pause_before`` waits before the call.
     """
 
     method: str = "GET"
@@ -177,7 +182,7 @@ class Call:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     chunks: tuple[bytes, ...] | None = None
-    read: Literal["read", "stream", "raw"] = "read"
+    read: Literal["read", "stream", "raw", "peek"] = "read"
     follow_redirects: bool | None = None  # None: the client's setting
     auth: Credentials | None = None
     pause_before: float = 0.0
@@ -199,6 +204,7 @@ class Result:
     headers: tuple[tuple[str, str], ...] = ()  # present with these values (names lower-case)
     absent_headers: tuple[str, ...] = ()
     error: str | None = None
+    message: str = ANY  # a part of the error message
     history: tuple[int, ...] = ANY
     url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
 
@@ -259,6 +265,7 @@ class CallOutcome:
     headers: tuple[tuple[str, str], ...]  # names lower-case, in order, repeats kept
     body: bytes | None  # None when the body was not (completely) read
     error: str | None  # conch exception type name; others are module-qualified
+    message: str | None  # the error's message when the core raised it (not the OS)
     history: tuple[int, ...]
     url: str | None
 
@@ -284,6 +291,68 @@ class Outcome:
     peer_errors: tuple[str, ...] = ()  # problems on the peer's side (bad request bytes...)
 
 
+# Bodies longer than this are compared by digest (outcomes are kept for every driver).
+_DIGEST_OVER = 4096
+
+
+def _small(data: bytes) -> bytes:
+    if len(data) <= _DIGEST_OVER:
+        return data
+    return b"<%d bytes, sha256 %s>" % (len(data), hashlib.sha256(data).hexdigest().encode())
+
+
+def comparable(outcome: Outcome) -> Outcome:
+    """`outcome` as drivers must agree on it, and small enough to keep.
+
+    Error messages are cut to their first clause: h11 quotes the bytes it had when it
+    failed, and how many it had depends on how the network split them. Long bodies
+    become their digest.
+    """
+    calls = tuple(
+        replace(
+            call,
+            message=call.message.split(":", 1)[0] if call.message else call.message,
+            body=call.body if call.body is None else _small(call.body),
+        )
+        for call in outcome.calls
+    )
+    seen = tuple(
+        tuple(
+            replace(request, body=_small(request.body), raw=_small(request.raw)) for request in peer
+        )
+        for peer in outcome.seen
+    )
+    return replace(outcome, calls=calls, seen=seen)
+
+
+def _field_differences(where: str, one: object, two: object) -> list[str]:
+    return [
+        f"{where} {name}: {getattr(one, name)!r} vs {getattr(two, name)!r}"
+        for name in one.__dataclass_fields__  # type: ignore[attr-defined]
+        if getattr(one, name) != getattr(two, name)
+    ]
+
+
+def differences(a: Outcome, b: Outcome) -> list[str]:
+    """Where two outcomes differ, field by field (empty when equal)."""
+    out = []
+    if len(a.calls) != len(b.calls):
+        out.append(f"calls: {len(a.calls)} vs {len(b.calls)}")
+    for index, (call_a, call_b) in enumerate(zip(a.calls, b.calls, strict=False)):
+        out += _field_differences(f"call {index}", call_a, call_b)
+    out += [
+        f"{name}: {getattr(a, name)!r} vs {getattr(b, name)!r}"
+        for name in ("connections", "cookies", "peer_errors")
+        if getattr(a, name) != getattr(b, name)
+    ]
+    for peer, (one_seen, two_seen) in enumerate(zip(a.seen, b.seen, strict=False)):
+        if len(one_seen) != len(two_seen):
+            out.append(f"peer {peer}: {len(one_seen)} requests vs {len(two_seen)}")
+        for index, (one, two) in enumerate(zip(one_seen, two_seen, strict=False)):
+            out += _field_differences(f"peer {peer} request {index}", one, two)
+    return out
+
+
 # -- checking -------------------------------------------------------------------------------
 
 
@@ -298,9 +367,8 @@ def _check_headers(
         values = [v for n, v in got if n == name]
         if value not in values:
             problems.append(f"{where}: header {name}: {value!r} expected, got {values!r}")
-    for name in absent:
-        if any(n == name for n, _ in got):
-            problems.append(f"{where}: header {name} must be absent")
+    names = {n for n, _ in got}
+    problems += [f"{where}: header {name} must be absent" for name in absent if name in names]
     return problems
 
 
@@ -317,6 +385,8 @@ def check(scenario: Scenario, outcome: Outcome) -> list[str]:
     for index, (want, got) in enumerate(zip(expect.results, outcome.calls, strict=True)):
         where = f"call {index}"
         problems += _field(where, "error", want.error, got.error)
+        if want.message is not ANY and want.message not in (got.message or ""):
+            problems.append(f"{where}: message with {want.message!r} expected, got {got.message!r}")
         problems += _field(where, "status", want.status, got.status)
         problems += _field(where, "body", want.body, got.body)
         problems += _field(where, "history", want.history, got.history)

@@ -31,6 +31,7 @@ __all__ = [
     "LoopbackPeer",
     "MemoryPeer",
     "Tokens",
+    "VirtualClock",
     "peer_program",
 ]
 
@@ -368,6 +369,16 @@ class Deadlock(Exception):
     """Both sides wait for each other and no timeout would end it."""
 
 
+class VirtualClock:
+    """Seconds that pass only when a peer pauses or the client waits."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class MemoryPeer:
     """One connection of a peer, in memory. The client side calls `send`, `recv`,
     `readable` and `close`; time passes only on the shared virtual clock.
@@ -378,7 +389,7 @@ class MemoryPeer:
     `Pause` only runs down while the client waits to read.
     """
 
-    def __init__(self, program: Program, clock: list[float]) -> None:
+    def __init__(self, program: Program, clock: VirtualClock) -> None:
         self._program: Program | None = program
         self._clock = clock
         self._in = b""  # client bytes the program has not read yet
@@ -461,13 +472,13 @@ class MemoryPeer:
         while not self._out:
             sleep = self._sleep
             if sleep and sleep != float("inf") and (timeout is None or sleep <= timeout):
-                self._clock[0] += sleep
+                self._clock.now += sleep
                 self._sleep = 0.0
                 self._pump()
                 continue
             if timeout is None:
                 raise Deadlock("the client waits to read with no timeout; the peer is silent")
-            self._clock[0] += timeout
+            self._clock.now += timeout
             if sleep:
                 self._sleep = sleep - timeout
             raise TimeoutError("the peer stayed silent")

@@ -13,6 +13,7 @@ flows and concurrency (one request at a time)::
 from __future__ import annotations
 
 import errno
+import os
 import selectors
 import socket
 import sys
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 from sansio import actions as act
+from sansio import env
 from sansio.client import BaseClient
 from sansio.config import USE_CLIENT_DEFAULT
 from sansio.exceptions import (
@@ -40,6 +42,12 @@ from sansio.streams import SyncByteStream
 from sansio.wire import NEED_BODY, RECEIVE, SEND, BodyChunk, FailurePhase, WireConnection
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+# The core reads no clock and no entropy by itself: give it ours (cookie expiry, Digest
+# cnonces, multipart boundaries), unless whoever embeds this installed theirs first.
+env.install_defaults(
+    clock=time.monotonic, wall_clock=time.time, random_bytes=os.urandom, environ={}
+)
 
 
 class Loop:

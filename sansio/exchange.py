@@ -35,6 +35,7 @@ __all__ = [
     "CONNECT_RETRY_BACKOFF",
     "READY_READ_TIMEOUT",
     "RECEIVE_SIZE",
+    "ROUTE_CACHE_SIZE",
     "Planner",
     "Route",
     "Timeouts",
@@ -52,6 +53,11 @@ RECEIVE_SIZE = 64 * 1024
 # an expired deadline) still gets what is buffered, and TLS records that carry no data
 # (session tickets) make a readable socket cost at most this long.
 READY_READ_TIMEOUT = 0.001
+
+# Routes a planner remembers, by origin. Building one (with its TLSConfig) costs a few
+# microseconds per request, and a client talks to a handful of origins; 256 covers a busy
+# API gateway. Past it the memory starts over (a crawler of many hosts stays bounded).
+ROUTE_CACHE_SIZE = 256
 
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
@@ -104,7 +110,16 @@ _NO_TIMEOUTS = Timeouts()
 class Planner:
     """A transport's settings, turned into per-request decisions."""
 
-    __slots__ = ("_http1", "_http2", "_max_header_bytes", "_max_header_count", "_tls", "_uds")
+    __slots__ = (
+        "_http1",
+        "_http2",
+        "_max_header_bytes",
+        "_max_header_count",
+        "_route_cache_size",
+        "_routes",
+        "_tls",
+        "_uds",
+    )
 
     def __init__(
         self,
@@ -117,7 +132,10 @@ class Planner:
         uds: str | None = None,
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_header_count: int = MAX_HEADER_COUNT,
+        route_cache_size: int = ROUTE_CACHE_SIZE,
     ) -> None:
+        if route_cache_size < 1:
+            raise ValueError(f"route_cache_size must be at least 1, got {route_cache_size}")
         alpn_for(http1, http2)  # refuses neither version enabled
         if not http1:
             raise NotImplementedError("conch does not speak HTTP/2 yet: keep http1=True")
@@ -130,9 +148,28 @@ class Planner:
         self._uds = uds
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
+        self._route_cache_size = route_cache_size
+        # (scheme, raw host, port as written) -> Route: an origin is planned once, so a
+        # request costs no Route or TLSConfig to build, nor a scheme or host check.
+        self._routes: dict[tuple[str, bytes, int | None], Route] = {}
 
     def plan(self, request: Request) -> tuple[Route, RequestHead, bool]:
         """The route, the wire head, and whether the request has a body to send."""
+        url = request.url
+        route = self._routes.get((url.scheme, url.raw_host, url.port))
+        if route is None:
+            route = self._route(request)
+        headers = request.headers
+        head = RequestHead(
+            method=request.method.encode("ascii"),
+            target=url.raw_path,
+            headers=headers.raw,
+            authority=url.netloc,
+            scheme=b"https" if route.tls is not None else b"http",
+        )
+        return route, head, _has_body(headers)
+
+    def _route(self, request: Request) -> Route:
         url = request.url
         scheme = url.scheme
         if scheme not in _SCHEMES:
@@ -160,15 +197,11 @@ class Planner:
             )
         route = Route(key=(scheme, host, port, tls, self._uds), host=host, port=port, tls=tls,
                       uds=self._uds)  # fmt: skip
-        headers = request.headers
-        head = RequestHead(
-            method=request.method.encode("ascii"),
-            target=url.raw_path,
-            headers=headers.raw,
-            authority=url.netloc,
-            scheme=scheme.encode("ascii"),
-        )
-        return route, head, _has_body(headers)
+        routes = self._routes
+        if len(routes) >= self._route_cache_size:
+            routes.clear()  # a client of many origins (a crawler): start over, stay bounded
+        routes[(scheme, raw_host, url.port)] = route
+        return route
 
     def new_connection(self, alpn_protocol: str | None) -> WireConnection:
         """The wire machine for a freshly opened connection; ``alpn_protocol`` is what the
@@ -201,11 +234,14 @@ class Planner:
 
 
 def _has_body(headers: Headers) -> bool:
-    # The models put Content-Length or Transfer-Encoding on every request with a body.
-    length = headers._raw_values(b"content-length")
-    if length:
-        return length[0] != b"0"
-    return bool(headers._raw_values(b"transfer-encoding"))
+    # The models put Content-Length or Transfer-Encoding on every request with a body
+    # (never both: the wire machine refuses that). One pass, no list built.
+    for _, name, value in headers._list:
+        if name == b"content-length":
+            return value != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseException) -> bool:

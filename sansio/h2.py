@@ -32,8 +32,9 @@ id names the stream in every other call. Each stream has a queue of response eve
 **Sending a body.** `send_body` queues DATA frames within the stream window, the
 connection window and the server's SETTINGS_MAX_FRAME_SIZE. What does not fit waits in
 the stream (one chunk at most, as a view: never copied again), and the stream answers
-RECEIVE, waiting for a WINDOW_UPDATE, while other streams go on. ``None`` ends the body
-with END_STREAM once the waiting data is out. A final response that arrives during the
+RECEIVE, waiting for a WINDOW_UPDATE, while other streams go on; `send_body` is called
+only after NEED_BODY, so nothing waits when ``None`` ends the body (an empty DATA frame
+with END_STREAM, which needs no window). A final response that arrives during the
 upload ends it, as in `sansio.h1`: the rest of the body is dropped, and `release`
 resets the stream if the server has not closed it.
 
@@ -68,24 +69,31 @@ stays reusable. `failure_phase` never says RECEIVING for a refused stream.
 Driving several streams
 -----------------------
 The machine does not wait and is not thread-safe. A shell makes every call on one
-connection under one lock (in async code, simply without an ``await`` between a call
-and the bookkeeping below) and does its I/O outside that lock:
+connection under one lock (in async code: no ``await`` between a call and the bookkeeping
+below) and does its I/O outside that lock. Per connection it keeps a ``reading`` flag and
+a map of waiters (stream id -> event). Each request's task loops on `next_step`:
 
-- **Writing.** Any caller that gets SEND writes. Taking the bytes and writing them happen
-  under a separate write lock (``with write_lock: send_all(data_to_send())``), so frames
-  leave in the order they were made; whoever comes second gets ``b""``. Reading goes on
-  while a write blocks (a server may stop reading until we read).
-- **Reading.** One reader at a time. A caller that gets RECEIVE becomes the reader if
-  nobody reads: it reads once, feeds `receive_data`, gives up the role, and wakes the
-  waiters of the streams in `take_ready` (events, failures, or an opened send window).
-  If callers still wait and none was woken, it wakes one of them, which reads next. A
-  caller that gets RECEIVE while another reads registers as a waiter (under the same
-  lock hold as that `next_step`, so no wake-up is lost) and asks `next_step` again when
-  woken.
-- **Timeouts and cancellation** while waiting for a stream end that stream only:
-  `release` it (RST_STREAM CANCEL). `io_failed` is for a read or write that raised, or
-  a write cut off half-way: it fails every stream on the connection.
+- **SEND**: take the bytes and write them under a separate write lock
+  (``with write_lock: send_all(data_to_send())``), so frames leave in the order they
+  were made; whoever comes second gets ``b""``. Reads go on while a write blocks (a
+  server may stop reading until we read).
+- **RECEIVE** while another task reads: register as a waiter, in the same lock hold as
+  that `next_step` (so no wake-up is lost), wait, then ask `next_step` again.
+- **RECEIVE** while nobody reads: set ``reading``, read once, then under the lock:
+  `receive_data`, clear ``reading``, wake the waiters of the streams in `take_ready`
+  (events, a failure or an opened send window arrived for them), and wake one more
+  waiter, if any is left, to read next: the reader's own stream may have just ended.
+  Then loop (and perhaps read again).
+- A read that raised: `io_failed`, clear ``reading``, wake every waiter.
+- **Timeouts and cancellation** while waiting or reading for a stream end that stream
+  only: drop its waiter entry (a reader clears ``reading`` and wakes one waiter
+  instead: a read that timed out lost no bytes) and `release` it (RST_STREAM CANCEL).
+  `io_failed` is for a read or write that raised an error, or a write cut off
+  half-way: it fails every stream on the connection.
 - **After `release`**, write `data_to_send()` if it is not empty (the RST_STREAM).
+
+`has_pending_events` tells, without touching a stream, whether its next answer is
+already buffered.
 """
 
 from __future__ import annotations
@@ -170,6 +178,7 @@ MAX_PENDING_CONTROL_REPLIES = 1000
 _MAX_STREAM_ID = 2**31 - 1
 _MAX_WINDOW = 2**31 - 1
 _DEFAULT_WINDOW = 65535
+_MIN_FRAME_LIMIT = 2**14  # §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between these
 _MAX_FRAME_LIMIT = 2**24 - 1
 
 # Stream phases, in order (plain ints: compared on every step).
@@ -280,7 +289,6 @@ class H2Connection:
     __slots__ = (
         "_eof",
         "_failure",
-        "_goaway",
         "_h2",
         "_live",
         "_max_concurrent",
@@ -322,9 +330,9 @@ class H2Connection:
             raise ValueError(
                 f"connection_window_size must be between {_DEFAULT_WINDOW} and {_MAX_WINDOW}"
             )
-        if not MAX_FRAME_SIZE <= max_frame_size <= _MAX_FRAME_LIMIT:
+        if not _MIN_FRAME_LIMIT <= max_frame_size <= _MAX_FRAME_LIMIT:
             raise ValueError(
-                f"max_frame_size must be between {MAX_FRAME_SIZE} and {_MAX_FRAME_LIMIT}"
+                f"max_frame_size must be between {_MIN_FRAME_LIMIT} and {_MAX_FRAME_LIMIT}"
             )
         self._max_header_list_size = max_header_list_size
         self._max_concurrent = max_concurrent_streams
@@ -374,7 +382,6 @@ class H2Connection:
         self._failure: str | None = None  # why the connection failed
         self._eof = False
         self._writable = True
-        self._goaway = False
         self._live = True  # not failed, no EOF, writes possible
         self._reusable = True
 
@@ -506,29 +513,28 @@ class H2Connection:
         self._pull()
 
     def _flush(self, sid: int, stream: _Stream) -> None:
-        """Send what the windows allow of the waiting data, then END_STREAM if it is due."""
+        """Send what the windows allow of the waiting data, or END_STREAM if it is due.
+
+        The end of the body never waits for data (`send_body` takes ``None`` only after
+        NEED_BODY), and an empty DATA frame with END_STREAM needs no window.
+        """
         conn = self._h2
         data = stream.pending
-        ending = stream.body == _BODY_ENDING
         try:
+            if stream.body == _BODY_ENDING:
+                conn.end_stream(sid)
+                stream.body = _NO_BODY
+                stream.end_gen = self._sent_gen + 1
+                return
             while data:
                 size = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
                 if size <= 0:
                     break
                 if size < len(data) and not isinstance(data, memoryview):
                     data = memoryview(data)  # slice the rest without copying it
-                piece = data[:size]
+                conn.send_data(sid, data[:size])
                 data = data[size:]
-                last = ending and not data
-                conn.send_data(sid, piece, end_stream=last)
-                if last:
-                    stream.body = _NO_BODY
-                    stream.end_gen = self._sent_gen + 1
             stream.pending = data
-            if ending and not data and stream.body == _BODY_ENDING:
-                conn.end_stream(sid)
-                stream.body = _NO_BODY
-                stream.end_gen = self._sent_gen + 1
         except h2.exceptions.H2Error as exc:
             raise self._local_error(exc) from exc
 
@@ -575,7 +581,8 @@ class H2Connection:
             self._die(self._describe(exc))
             return
         if len(conn.incoming_buffer._data) > self._max_frame_size + 9:
-            # h2 buffers a frame whole before checking its size: stop at the header.
+            # h2 buffers a frame whole (up to 16 MiB) before checking its length; what
+            # it holds after parsing is one incomplete frame, so this stops it early.
             self._die(f"the server sent a frame larger than {self._max_frame_size} bytes")
             return
         streams = self._streams
@@ -608,9 +615,7 @@ class H2Connection:
                 ):
                     ready.add(sid)
             elif type(event) is TrailersReceived:
-                stream = streams.get(event.stream_id)
-                if stream is not None:
-                    stream.trailers = [(name, value) for name, value in event.headers]
+                self._on_trailers(event.stream_id, event.headers)
             elif type(event) is StreamReset:
                 self._on_reset(event)
             elif type(event) is InformationalResponseReceived:
@@ -664,6 +669,12 @@ class H2Connection:
         if headers[0][1] == b"101":
             self._stream_error(sid, stream, "101 response over HTTP/2 (RFC 9113 §8.6)")
 
+    def _on_trailers(self, sid: int, headers: list[tuple[bytes, bytes]]) -> None:
+        stream = self._streams.get(sid)
+        if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        stream.trailers = [(name, value) for name, value in headers]
+
     def _on_end(self, sid: int) -> None:
         stream = self._streams.get(sid)
         if stream is None or stream.error is not None or stream.phase == _FAILED:
@@ -678,10 +689,8 @@ class H2Connection:
         if stream is None or stream.error is not None or stream.phase == _FAILED:
             return
         if stream.remote_ended:
-            # The response is complete: the server only asks us to stop sending.
-            if stream.body != _NO_BODY:
-                stream.body = _BODY_ABANDONED
-                stream.pending = b""
+            # The response is complete: the server only asks us to stop sending, and the
+            # upload already stopped when the head arrived.
             return
         code = _code_name(event.error_code)
         if event.remote_reset:
@@ -703,7 +712,6 @@ class H2Connection:
             self._wake_senders()
 
     def _on_goaway(self, event: ConnectionTerminated) -> None:
-        self._goaway = True
         self._reusable = False
         last = event.last_stream_id or 0
         detail = _code_name(event.error_code)
@@ -750,7 +758,6 @@ class H2Connection:
                 return SEND
             stream.phase = _FAILED
             stream.error = None
-            stream.pending = b""
             if stream.refused:
                 raise RequestNotProcessed(error)
             raise RemoteProtocolError(error)
@@ -759,14 +766,13 @@ class H2Connection:
             if phase == _DONE:
                 raise RuntimeError("the response has already ended")
             raise RuntimeError("this stream failed earlier; release it")
-        body = stream.body
-        if stream.pending or body == _BODY_ENDING:
+        if stream.pending:
             self._flush(stream_id, stream)
             self._pull()
         if self._out:
             return SEND
         if (
-            body == _BODY_OPEN
+            stream.body == _BODY_OPEN
             and not stream.pending
             and self._h2.local_flow_control_window(stream_id) > 0
         ):

@@ -131,11 +131,11 @@ class HTTPTransport(BaseTransport):
                 elif step is NEED_BODY:
                     if body is None:
                         body = iter(request.stream)  # type: ignore[arg-type]
-                    chunk = next(body, None)
-                    # The server may have spoken before the whole body went out (an
-                    # early 413 or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
-                    if (
-                        chunk is not None
+                        chunk = next(body, None)
+                    # Between chunks, the server may have answered already (an early 413
+                    # or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                    elif (
+                        (chunk := next(body, None)) is not None
                         and stream.is_readable()
                         and (data := self._read_ready(stream)) is not None
                     ):

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-from ..model import Scenario
-from . import auth, cookies, decoding, framing, keepalive, malformed, redirects
+from conformance.model import Scenario
+
+from . import (
+    auth,
+    cookies,
+    decoding,
+    framing,
+    keepalive,
+    malformed,
+    redirects,
+    requests,
+    streaming,
+    timeouts,
+)
 
 __all__ = ["ALL", "MODULES"]
 
-MODULES = (framing, keepalive, malformed, redirects, auth, cookies, decoding)
+MODULES = (
+    framing,
+    keepalive,
+    malformed,
+    redirects,
+    auth,
+    cookies,
+    decoding,
+    streaming,
+    timeouts,
+    requests,
+)
 
 
 def _collect() -> dict[str, Scenario]:

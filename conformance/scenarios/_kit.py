@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from ..model import Close, Recv, Script, Send, Step
+from conformance.model import Close, Recv, Script, Send, Step
 
 __all__ = [
     "SPLITS",
@@ -81,6 +81,11 @@ def _sevens(data: bytes) -> tuple[int, ...]:
     return tuple(range(7, len(data), 7))
 
 
+def _kilo(data: bytes) -> tuple[int, ...]:
+    # For large heads: many reads, at offsets that fall anywhere in a line.
+    return tuple(range(1000, len(data), 1000))
+
+
 # Split patterns: name -> the cut offsets for a byte string.
 SPLITS: dict[str, Callable[[bytes], tuple[int, ...]]] = {
     "whole": lambda data: (),
@@ -88,10 +93,11 @@ SPLITS: dict[str, Callable[[bytes], tuple[int, ...]]] = {
     "head_body": _head_body,
     "crlf": _crlf,
     "sevens": _sevens,
+    "kilo": _kilo,
 }
 
 
 def split_names(data: bytes, names: Iterable[str] | None = None) -> list[str]:
     """The split patterns worth running for `data` (bytewise only for short data)."""
-    chosen = list(names) if names is not None else list(SPLITS)
+    chosen = list(names) if names is not None else [name for name in SPLITS if name != "kilo"]
     return [name for name in chosen if name != "bytewise" or len(data) <= 400]

@@ -9,7 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from ..model import Call, Credentials, Expect, Peer, Recv, Result, Scenario, Seen, Send, Settings
+from conformance.model import (
+    Call,
+    Credentials,
+    Expect,
+    Peer,
+    Recv,
+    Result,
+    Scenario,
+    Seen,
+    Send,
+    Settings,
+)
+
 from ._kit import response, serve
 
 CNONCE = bytes(range(8)).hex()  # DIGEST_CNONCE_BYTES of the installed random source
@@ -74,10 +86,10 @@ def digest_answer(
     return "Digest " + ", ".join(parts)
 
 
-def challenge(value: str, extra: list[tuple[str, str]] | None = None, body: bytes = b"denied") -> bytes:  # fmt: skip
-    return response(
-        401, body, [("WWW-Authenticate", value), *(extra or [])], reason="Unauthorized"
-    )
+def challenge(
+    value: str, extra: list[tuple[str, str]] | None = None, body: bytes = b"denied"
+) -> bytes:
+    return response(401, body, [("WWW-Authenticate", value), *(extra or [])], reason="Unauthorized")
 
 
 def _digest_case(
@@ -183,7 +195,12 @@ SCENARIOS: list[Scenario] = [
                     serve(
                         challenge(
                             'Basic realm="x"',
-                            [("WWW-Authenticate", 'Digest realm="conch", nonce="n-10", qop="auth"')],
+                            [
+                                (
+                                    "WWW-Authenticate",
+                                    'Digest realm="conch", nonce="n-10", qop="auth"',
+                                )
+                            ],
                         ),
                         OK,
                     ),
@@ -262,7 +279,9 @@ SCENARIOS: list[Scenario] = [
                     Seen(headers=(("authorization", digest_answer(nonce="n-12")),)),
                     Seen(
                         target="/again",
-                        headers=(("authorization", digest_answer(nonce="n-12", uri="/again", nc=2)),),
+                        headers=(
+                            ("authorization", digest_answer(nonce="n-12", uri="/again", nc=2)),
+                        ),
                     ),
                 ),
             ),
@@ -276,7 +295,14 @@ SCENARIOS: list[Scenario] = [
         peers=(
             Peer(
                 connections=(
-                    (Recv(), Send(challenge('Digest realm="conch", nonce="n-13"', [("Connection", "close")]))),
+                    (
+                        Recv(),
+                        Send(
+                            challenge(
+                                'Digest realm="conch", nonce="n-13"', [("Connection", "close")]
+                            )
+                        ),
+                    ),
                     serve(OK),
                 )
             ),
@@ -287,7 +313,10 @@ SCENARIOS: list[Scenario] = [
             seen=(
                 (
                     Seen(connection=0),
-                    Seen(connection=1, headers=(("authorization", digest_answer(nonce="n-13", qop=None)),)),
+                    Seen(
+                        connection=1,
+                        headers=(("authorization", digest_answer(nonce="n-13", qop=None)),),
+                    ),
                 ),
             ),
         ),
@@ -317,6 +346,21 @@ SCENARIOS: list[Scenario] = [
         calls=(Call(),),
         peers=(Peer(connections=(serve(challenge('Digest realm="conch", qop="auth"')),)),),
         expect=Expect(results=(Result(status=None, error="RemoteProtocolError"),)),
+    ),
+    Scenario(
+        name="auth/digest-streamed-body",
+        doc="A generator body is gone after the first try: the answer to the challenge "
+        "cannot be sent (StreamConsumed), as in httpx.",
+        settings=Settings(auth=DIGEST),
+        calls=(Call(method="POST", chunks=(b"a", b"b")),),
+        peers=(
+            Peer(
+                connections=(
+                    serve(challenge('Digest realm="conch", nonce="n-14", qop="auth"'), OK),
+                )
+            ),
+        ),
+        expect=Expect(results=(Result(status=None, error="StreamConsumed"),)),
     ),
     Scenario(
         name="auth/basic",
@@ -353,9 +397,7 @@ SCENARIOS: list[Scenario] = [
         settings=Settings(auth=BASIC),
         calls=(Call(),),
         peers=(Peer(connections=(serve(challenge('Basic realm="conch"')),)),),
-        expect=Expect(
-            results=(Result(status=401, body=b"denied", history=()),), connections=(1,)
-        ),
+        expect=Expect(results=(Result(status=401, body=b"denied", history=()),), connections=(1,)),
     ),
     Scenario(
         name="auth/basic-over-explicit-header",

@@ -6,7 +6,8 @@ stable. Origin 0 is 127.0.0.1; a second host is "localhost" (the same loopback).
 
 from __future__ import annotations
 
-from ..model import Call, Expect, Peer, Result, Scenario, Seen, Settings
+from conformance.model import Call, Expect, Peer, Result, Scenario, Seen, Settings
+
 from ._kit import response, serve
 
 OK = response(200, b"ok")

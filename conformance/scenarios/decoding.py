@@ -12,7 +12,8 @@ import zlib
 import brotli
 import zstandard
 
-from ..model import Call, Expect, Peer, Recv, Result, Scenario, Send, Settings
+from conformance.model import Call, Expect, Peer, Recv, Result, Scenario, Send, Settings
+
 from ._kit import SPLITS, chunked, response, serve
 
 TEXT = b"The quick brown fox jumps over the lazy dog. " * 40
@@ -72,14 +73,23 @@ def _one(
 
 def _family(label: str, header: str, encodings: list[str]) -> list[Scenario]:
     body = _encoded(TEXT, encodings)
-    out = []
-    for framing in ("length", "chunked"):
-        for split in ("whole", "sevens"):
-            out.append(
-                _one(f"{label}/{framing}/{split}", header, body, Result(body=TEXT), framing=framing, split=split)
-            )
-    out.append(_one(f"{label}/stream", header, body, Result(body=TEXT), read="stream", split="sevens"))
+    out = [
+        _one(
+            f"{label}/{framing}/{split}",
+            header,
+            body,
+            Result(body=TEXT),
+            framing=framing,
+            split=split,
+        )
+        for framing in ("length", "chunked")
+        for split in ("whole", "sevens")
+    ]
+    out.append(
+        _one(f"{label}/stream", header, body, Result(body=TEXT), read="stream", split="sevens")
+    )
     out.append(_one(f"{label}/raw", header, body, Result(body=body), read="raw"))
+    out.append(_one(f"{label}/peek", header, body, Result(body=TEXT[:5]), read="peek"))
     return out
 
 
@@ -108,7 +118,13 @@ SCENARIOS: list[Scenario] = [
         doc="An unknown coding is passed through as is (httpx does the same).",
     ),
     _one("gzip-truncated", "gzip", GZIP[:-10], DECODING_ERROR),
-    _one("gzip-truncated/stream", "gzip", GZIP[:-10], Result(status=200, body=None, error="DecodingError"), read="stream"),
+    _one(
+        "gzip-truncated/stream",
+        "gzip",
+        GZIP[:-10],
+        Result(status=200, body=None, error="DecodingError"),
+        read="stream",
+    ),
     _one("gzip-corrupt", "gzip", b"\x1f\x8b" + b"not gzip at all", DECODING_ERROR),
     _one("deflate-corrupt", "deflate", b"\x00\x01\x02 not deflate", DECODING_ERROR),
     _one("br-truncated", "br", BROTLI[:-5], DECODING_ERROR),
@@ -172,7 +188,11 @@ SCENARIOS: list[Scenario] = [
             Peer(
                 connections=(
                     serve(
-                        response(302, b"\x1f\x8bcorrupt", [("Location", "/next"), ("Content-Encoding", "gzip")]),
+                        response(
+                            302,
+                            b"\x1f\x8bcorrupt",
+                            [("Location", "/next"), ("Content-Encoding", "gzip")],
+                        ),
                         response(200, GZIP, [("Content-Encoding", "gzip")]),
                     ),
                 )
@@ -187,7 +207,9 @@ SCENARIOS: list[Scenario] = [
         peers=(
             Peer(
                 connections=(
-                    serve(response(200, b"", [("Content-Encoding", "gzip"), ("Content-Length", "99")])),
+                    serve(
+                        response(200, b"", [("Content-Encoding", "gzip"), ("Content-Length", "99")])
+                    ),
                 )
             ),
         ),

@@ -6,7 +6,8 @@ between CR and LF, every seventh byte); all cuts must give the same result.
 
 from __future__ import annotations
 
-from ..model import Call, Close, Expect, Peer, Recv, Result, Scenario, Send
+from conformance.model import Call, Close, Expect, Peer, Recv, Result, Scenario, Send
+
 from ._kit import SPLITS, chunked, response, split_names
 
 HELLO = b"hello, world"
@@ -79,7 +80,9 @@ INFORMATIONAL = (
     b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" + CL
 )
 NO_CONTENT = response(204, b"", reason="No Content", length=False)
-NOT_MODIFIED = response(304, b"", [("Content-Length", "12"), ("ETag", '"x"')], reason="Not Modified")
+NOT_MODIFIED = response(
+    304, b"", [("Content-Length", "12"), ("ETag", '"x"')], reason="Not Modified"
+)
 EMPTY_REASON = response(200, HELLO, reason="")
 MANY_HEADERS = response(
     200,
@@ -150,7 +153,9 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "repeated-headers",
         MANY_HEADERS,
-        Result(body=HELLO, headers=(("x-repeat", "one"), ("x-repeat", "two"), ("x-mixed-case", "yes"))),
+        Result(
+            body=HELLO, headers=(("x-repeat", "one"), ("x-repeat", "two"), ("x-mixed-case", "yes"))
+        ),
         splits=["whole", "crlf"],
     ),
     *_case(
@@ -162,7 +167,13 @@ SCENARIOS: list[Scenario] = [
     ),
     *_case("stream-content-length", CL, OK, read="stream", splits=["whole", "sevens"]),
     *_case("stream-chunked", CHUNKED, OK, read="stream", splits=["whole", "bytewise"]),
-    *_case("stream-close-delimited", CLOSE_DELIMITED, OK, read="stream", close=True,
-           splits=["whole", "sevens"]),  # fmt: skip
+    *_case(
+        "stream-close-delimited",
+        CLOSE_DELIMITED,
+        OK,
+        read="stream",
+        close=True,
+        splits=["whole", "sevens"],
+    ),
     *_case("raw-chunked", CHUNKED, OK, read="raw", splits=["whole", "crlf"]),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import (
+from conformance.model import (
     Call,
     Close,
     Expect,
@@ -15,6 +15,7 @@ from ..model import (
     Send,
     Settings,
 )
+
 from ._kit import chunked, response, serve
 
 OK = response(200, b"ok")
@@ -152,9 +153,7 @@ SCENARIOS: list[Scenario] = [
         name="keepalive/reset-on-fresh-connection",
         calls=(Call(), Call(path="/2")),
         peers=(Peer(connections=((Recv(), Reset()), serve(OK))),),
-        expect=Expect(
-            results=(Result(status=None, error="ReadError"), AGAIN), connections=(2,)
-        ),
+        expect=Expect(results=(Result(status=None, error="ReadError"), AGAIN), connections=(2,)),
     ),
     Scenario(
         name="keepalive/expiry",
@@ -186,6 +185,52 @@ SCENARIOS: list[Scenario] = [
         expect=Expect(
             results=(Result(status=None, error="ConnectError"), AGAIN), connections=(1, 0)
         ),
+    ),
+    Scenario(
+        name="keepalive/closed-early-not-reused",
+        doc="A response closed before its end: the connection is dropped, not drained.",
+        calls=(Call(read="peek"), Call(path="/2")),
+        peers=(Peer(connections=((Recv(), Send(response(200, b"0123456789"))), serve(OK))),),
+        expect=Expect(results=(Result(body=b"01234"), AGAIN), connections=(2,)),
+    ),
+    Scenario(
+        name="keepalive/read-to-end-then-reused",
+        doc="The same response read to its end leaves the connection reusable.",
+        calls=(Call(read="stream"), Call(path="/2")),
+        peers=(Peer(connections=(serve(response(200, b"0123456789"), OK),)),),
+        expect=Expect(results=(Result(body=b"0123456789"), AGAIN), connections=(1,)),
+    ),
+    Scenario(
+        name="keepalive/one-idle-connection-kept",
+        doc="max_keepalive_connections=1 across two origins: the older idle one is closed.",
+        settings=Settings(max_keepalive_connections=1),
+        calls=(Call(), Call(origin=1), Call(path="/2"), Call(origin=1, path="/2")),
+        peers=(
+            Peer(connections=(serve(OK), serve(OK))),
+            Peer(connections=(serve(OK), serve(OK))),
+        ),
+        expect=Expect(results=(AGAIN,) * 4, connections=(2, 2)),
+    ),
+    Scenario(
+        name="keepalive/bytes-after-204",
+        doc="A 204 has no body whatever it says: bytes after its head spoil the connection.",
+        calls=(Call(), Call(path="/2")),
+        peers=(
+            Peer(
+                connections=(
+                    (Recv(), Send(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello")),
+                    serve(OK),
+                )
+            ),
+        ),
+        expect=Expect(results=(Result(status=204, body=b""), AGAIN), connections=(2,)),
+    ),
+    Scenario(
+        name="keepalive/body-after-head-response",
+        doc="A server that sends a body to HEAD: the bytes spoil the connection.",
+        calls=(Call(method="HEAD"), Call(path="/2")),
+        peers=(Peer(connections=((Recv(), Send(response(200, b"body!"))), serve(OK))),),
+        expect=Expect(results=(Result(body=b""), AGAIN), connections=(2,)),
     ),
     Scenario(
         name="keepalive/request-headers",

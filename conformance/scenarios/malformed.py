@@ -3,7 +3,8 @@ leniently), and the connection that carried it is never reused."""
 
 from __future__ import annotations
 
-from ..model import Call, Close, Expect, Pause, Peer, Recv, Result, Scenario, Send, Step
+from conformance.model import Call, Close, Expect, Pause, Peer, Recv, Result, Scenario, Send, Step
+
 from ._kit import SPLITS, chunked, response, serve, split_names
 
 OK = response(200, b"ok")
@@ -61,7 +62,9 @@ def _fields(count: int) -> bytes:
 SCENARIOS: list[Scenario] = [
     *_bad(
         "content-length-and-chunked",
-        response(200, chunked(b"hello"), [("Content-Length", "5"), ("Transfer-Encoding", "chunked")]),
+        response(
+            200, chunked(b"hello"), [("Content-Length", "5"), ("Transfer-Encoding", "chunked")]
+        ),
         doc="Both framings: the classic request-smuggling shape (RFC 9112 §6.3), refused.",
     ),
     *_bad(
@@ -138,10 +141,90 @@ SCENARIOS: list[Scenario] = [
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
         doc="A 101 without an Upgrade request.",
     ),
-    *_bad("head-at-limit", _big_head(MAX_HEAD), result=Result(body=b""), splits=["whole", "sevens"]),
-    *_bad("head-over-limit", _big_head(MAX_HEAD + 1), splits=["whole", "sevens"]),
+    *_bad(
+        "head-at-limit", _big_head(MAX_HEAD), result=Result(body=b""), splits=["whole", "kilo"]
+    ),
+    *_bad("head-over-limit", _big_head(MAX_HEAD + 1), splits=["whole", "kilo"]),
     *_bad("fields-at-limit", _fields(MAX_FIELDS), result=Result(body=b"ok")),
     *_bad("fields-over-limit", _fields(MAX_FIELDS + 1)),
+    *_bad(
+        "content-length-huge",
+        response(200, b"hello", [("Content-Length", "9" * 30)]),
+        splits=["whole"],
+        doc="An absurd Content-Length; the body then ends early (EOF).",
+    ),
+    *_bad(
+        "chunk-size-huge",
+        response(200, b"ffffffffffffffffffffffff\r\nhello", [("Transfer-Encoding", "chunked")]),
+        splits=["whole"],
+    ),
+    *_bad(
+        "chunk-extension-endless",
+        response(200, b"5;" + b"x" * (MAX_HEAD + 10), [("Transfer-Encoding", "chunked")]),
+        splits=["whole", "kilo"],
+        doc="A chunk-size line that never ends is bounded like a head.",
+    ),
+    *_bad(
+        "trailers-over-limit",
+        response(
+            200,
+            chunked(b"hi", trailers=[(f"T{i}", "v") for i in range(MAX_FIELDS + 1)]),
+            [("Transfer-Encoding", "chunked")],
+        ),
+        splits=["whole"],
+    ),
+    *_bad(
+        "trailers-at-limit",
+        response(
+            200,
+            chunked(b"ok", trailers=[(f"T{i}", "v") for i in range(MAX_FIELDS)]),
+            [("Transfer-Encoding", "chunked")],
+        ),
+        result=Result(body=b"ok"),
+        splits=["whole"],
+    ),
+    *_bad(
+        "content-length-duplicate-agreeing",
+        response(200, b"hello", [("Content-Length", "5"), ("Content-Length", "5")]),
+        result=Result(body=b"hello"),
+        doc="Repeated identical Content-Length values are one value (RFC 9110 §8.6).",
+    ),
+    *_bad(
+        "content-length-leading-zeros",
+        response(200, b"hello", [("Content-Length", "0005")]),
+        result=Result(body=b"hello"),
+    ),
+    *_bad(
+        "obs-fold",
+        b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Length: 2\r\n\r\nok",
+        result=Result(body=b"ok", headers=(("x-folded", "one two"),)),
+        doc="Obsolete line folding is unfolded into one space (RFC 9112 §5.2).",
+    ),
+    *_bad(
+        "bare-lf-line-endings",
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+        result=Result(body=b"ok"),
+        doc="Bare LF line endings in a response are tolerated (RFC 9112 §2.2 allows it).",
+    ),
+    *_bad(
+        "latin1-header-value",
+        b"HTTP/1.1 200 OK\r\nX-Name: J\xfcrgen\r\nContent-Length: 2\r\n\r\nok",
+        result=Result(body=b"ok", headers=(("x-name", "J\xfcrgen"),)),
+    ),
+    *_bad(
+        "many-informational",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 2000 + OK,
+        result=Result(body=b"ok"),
+        splits=["whole", "kilo"],
+        doc="Informational responses are skipped, however many come.",
+    ),
+    *_bad(
+        "informational-then-big-head",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + _big_head(MAX_HEAD),
+        result=Result(body=b""),
+        splits=["whole", "kilo"],
+        doc="The head limit counts from the final head, not from the first 1xx.",
+    ),
     Scenario(
         name="malformed/garbage-while-idle",
         doc="Bytes arriving on an idle connection: it is dropped, the next request goes "

@@ -7,7 +7,19 @@ origins (RFC 6454), so credentials are stripped between them.
 
 from __future__ import annotations
 
-from ..model import Call, Credentials, Expect, Peer, Result, Scenario, Seen, Settings
+from conformance.model import (
+    Call,
+    Credentials,
+    Expect,
+    Peer,
+    Recv,
+    Result,
+    Scenario,
+    Seen,
+    Send,
+    Settings,
+)
+
 from ._kit import response, serve
 
 FOLLOW = Settings(follow_redirects=True)
@@ -15,7 +27,9 @@ LANDED = response(200, b"landed")
 LANDED_RESULT = Result(body=b"landed")
 
 
-def _redirect(status: int, location: str, body: bytes = b"", extra: list[tuple[str, str]] | None = None) -> bytes:  # fmt: skip
+def _redirect(
+    status: int, location: str, body: bytes = b"", extra: list[tuple[str, str]] | None = None
+) -> bytes:
     return response(status, body, [("Location", location), *(extra or [])], reason="Redirect")
 
 
@@ -26,7 +40,9 @@ def _method_rule(status: int, method: str, then: str, keeps_body: bool) -> Scena
         doc=f"{method} answered with {status} is followed by {then}"
         + (" with the same body." if keeps_body else " without a body."),
         settings=FOLLOW,
-        calls=(Call(method=method, path="/form", body=body, headers=(("Content-Type", "text/plain"),)),),
+        calls=(
+            Call(method=method, path="/form", body=body, headers=(("Content-Type", "text/plain"),)),
+        ),
         peers=(Peer(connections=(serve(_redirect(status, "/next"), LANDED),)),),
         expect=Expect(
             results=(Result(body=b"landed", history=(status,), url="http://{o0}/next"),),
@@ -49,7 +65,14 @@ def _method_rule(status: int, method: str, then: str, keeps_body: bool) -> Scena
     )
 
 
-def _cross_origin(name: str, settings: Settings, call: Call, kept: tuple[tuple[str, str], ...], stripped: tuple[str, ...], doc: str) -> Scenario:  # fmt: skip
+def _cross_origin(
+    name: str,
+    settings: Settings,
+    call: Call,
+    kept: tuple[tuple[str, str], ...],
+    stripped: tuple[str, ...],
+    doc: str,
+) -> Scenario:
     return Scenario(
         name=f"redirects/{name}",
         doc=doc,
@@ -88,7 +111,13 @@ SCENARIOS: list[Scenario] = [
         name="redirects/303-head-stays-head",
         settings=FOLLOW,
         calls=(Call(method="HEAD"),),
-        peers=(Peer(connections=(serve(_redirect(303, "/next"), response(200, b"", [("Content-Length", "9")])),)),),
+        peers=(
+            Peer(
+                connections=(
+                    serve(_redirect(303, "/next"), response(200, b"", [("Content-Length", "9")])),
+                )
+            ),
+        ),
         expect=Expect(
             results=(Result(body=b"", history=(303,)),),
             seen=((Seen(method="HEAD"), Seen(method="HEAD", target="/next")),),
@@ -100,7 +129,9 @@ SCENARIOS: list[Scenario] = [
         calls=(Call(),),
         peers=(Peer(connections=(serve(_redirect(302, "/next", b"moved")),)),),
         expect=Expect(
-            results=(Result(status=302, body=b"moved", history=(), headers=(("location", "/next"),)),),
+            results=(
+                Result(status=302, body=b"moved", history=(), headers=(("location", "/next"),)),
+            ),
             seen=((Seen(),),),
         ),
     ),
@@ -117,21 +148,34 @@ SCENARIOS: list[Scenario] = [
         peers=(
             Peer(
                 connections=(
-                    serve(_redirect(301, "/b"), _redirect(302, "c"), _redirect(307, "../d?x=1"), LANDED),
+                    serve(
+                        _redirect(301, "/b"),
+                        _redirect(302, "c"),
+                        _redirect(307, "../d?x=1"),
+                        LANDED,
+                    ),
                 )
             ),
         ),
         expect=Expect(
             results=(Result(body=b"landed", history=(301, 302, 307), url="http://{o0}/d?x=1"),),
             connections=(1,),
-            seen=((Seen(target="/a"), Seen(target="/b"), Seen(target="/c"), Seen(target="/d?x=1")),),
+            seen=(
+                (Seen(target="/a"), Seen(target="/b"), Seen(target="/c"), Seen(target="/d?x=1")),
+            ),
         ),
     ),
     Scenario(
         name="redirects/max-redirects",
         settings=Settings(follow_redirects=True, max_redirects=2),
         calls=(Call(),),
-        peers=(Peer(connections=(serve(_redirect(302, "/1"), _redirect(302, "/2"), _redirect(302, "/3")),)),),
+        peers=(
+            Peer(
+                connections=(
+                    serve(_redirect(302, "/1"), _redirect(302, "/2"), _redirect(302, "/3")),
+                )
+            ),
+        ),
         expect=Expect(results=(Result(status=None, error="TooManyRedirects"),), connections=(1,)),
     ),
     Scenario(
@@ -155,6 +199,33 @@ SCENARIOS: list[Scenario] = [
         calls=(Call(),),
         peers=(Peer(connections=(serve(_redirect(302, "/next", b"x" * 5000), LANDED),)),),
         expect=Expect(results=(LANDED_RESULT,), connections=(1,)),
+    ),
+    Scenario(
+        name="redirects/body-over-drain-limit",
+        doc="A redirect body longer than the drain limit (64 KiB) is not read: its "
+        "connection is closed and the next hop opens another.",
+        settings=FOLLOW,
+        calls=(Call(),),
+        peers=(
+            Peer(
+                connections=((Recv(), Send(_redirect(302, "/next", b"x" * 100_000))), serve(LANDED))
+            ),
+        ),
+        expect=Expect(results=(LANDED_RESULT,), connections=(2,)),
+    ),
+    Scenario(
+        name="redirects/connection-close",
+        settings=FOLLOW,
+        calls=(Call(),),
+        peers=(
+            Peer(
+                connections=(
+                    (Recv(), Send(_redirect(301, "/next", extra=[("Connection", "close")]))),
+                    serve(LANDED),
+                )
+            ),
+        ),
+        expect=Expect(results=(LANDED_RESULT,), connections=(2,)),
     ),
     Scenario(
         name="redirects/fragment-kept",
@@ -199,7 +270,12 @@ SCENARIOS: list[Scenario] = [
         peers=(Peer(connections=(serve(_redirect(307, "/next"), LANDED),)),),
         expect=Expect(
             results=(Result(status=None, error="StreamConsumed"),),
-            seen=((Seen(method="POST", body=b"ab"), Seen(method="POST", target="/next", complete=False)),),
+            seen=(
+                (
+                    Seen(method="POST", body=b"ab"),
+                    Seen(method="POST", target="/next", complete=False),
+                ),
+            ),
         ),
     ),
     Scenario(
@@ -224,11 +300,17 @@ SCENARIOS: list[Scenario] = [
         settings=FOLLOW,
         calls=(Call(),),
         peers=(
-            Peer(connections=(serve(_redirect(302, "/next", extra=[("Set-Cookie", "hop=1; Path=/")]), LANDED),)),
+            Peer(
+                connections=(
+                    serve(_redirect(302, "/next", extra=[("Set-Cookie", "hop=1; Path=/")]), LANDED),
+                )
+            ),
         ),
         expect=Expect(
             results=(LANDED_RESULT,),
-            seen=((Seen(absent=("cookie",)), Seen(target="/next", headers=(("cookie", "hop=1"),))),),
+            seen=(
+                (Seen(absent=("cookie",)), Seen(target="/next", headers=(("cookie", "hop=1"),))),
+            ),
             cookies=(("hop", "1"),),
         ),
     ),
@@ -300,7 +382,10 @@ SCENARIOS: list[Scenario] = [
             seen=(
                 (
                     Seen(headers=(("authorization", BASIC_VALUE),)),
-                    Seen(target="/again", headers=(("authorization", BASIC_VALUE), ("cookie", "mine=1"))),
+                    Seen(
+                        target="/again",
+                        headers=(("authorization", BASIC_VALUE), ("cookie", "mine=1")),
+                    ),
                 ),
             ),
         ),
@@ -317,7 +402,10 @@ SCENARIOS: list[Scenario] = [
         expect=Expect(
             results=(Result(body=b"landed", history=(302, 302), url="http://{o0}/home"),),
             seen=(
-                (Seen(headers=(("authorization", "Bearer token"),)), Seen(target="/home", absent=("authorization",))),
+                (
+                    Seen(headers=(("authorization", "Bearer token"),)),
+                    Seen(target="/home", absent=("authorization",)),
+                ),
                 (Seen(target="/away", absent=("authorization",)),),
             ),
         ),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Call, Close, Expect, Peer, Recv, Result, Scenario, Seen, Send
+from conformance.model import Call, Close, Expect, Peer, Recv, Result, Scenario, Seen, Send
+
 from ._kit import chunked, response, serve
 
 OK = response(200, b"ok")
@@ -17,11 +18,15 @@ def _upload(name: str, call: Call, seen: Seen, doc: str = "") -> Scenario:
         doc=doc,
         calls=(call, Call(path="/after")),
         peers=(Peer(connections=(serve(OK, OK),)),),
-        expect=Expect(results=(FINE, FINE), connections=(1,), seen=((seen, Seen(target="/after")),)),
+        expect=Expect(
+            results=(FINE, FINE), connections=(1,), seen=((seen, Seen(target="/after")),)
+        ),
     )
 
 
-def _download(name: str, data: bytes, body: bytes, *, every: int, read: str = "stream", close: bool = False) -> Scenario:  # fmt: skip
+def _download(
+    name: str, data: bytes, body: bytes, *, every: int, read: str = "stream", close: bool = False
+) -> Scenario:
     cuts = tuple(range(every, len(data), every))
     script = (Recv(), Send(data, cuts), Close()) if close else (Recv(), Send(data, cuts))
     return Scenario(
@@ -38,7 +43,12 @@ SCENARIOS: list[Scenario] = [
     _upload(
         "generator-upload-is-chunked",
         Call(method="POST", chunks=(b"first ", b"second ", b"third")),
-        Seen(method="POST", body=b"first second third", headers=CHUNKED_UPLOAD, absent=("content-length",)),
+        Seen(
+            method="POST",
+            body=b"first second third",
+            headers=CHUNKED_UPLOAD,
+            absent=("content-length",),
+        ),
     ),
     _upload(
         "empty-generator-upload",
@@ -60,13 +70,23 @@ SCENARIOS: list[Scenario] = [
     _upload(
         "generator-with-content-length",
         Call(method="POST", chunks=(b"12345", b"67890"), headers=(("Content-Length", "10"),)),
-        Seen(method="POST", body=b"1234567890", headers=(("content-length", "10"),), absent=("transfer-encoding",)),
+        Seen(
+            method="POST",
+            body=b"1234567890",
+            headers=(("content-length", "10"),),
+            absent=("transfer-encoding",),
+        ),
         doc="A Content-Length given by the caller frames a generator body.",
     ),
     _upload(
         "bytes-upload",
         Call(method="POST", body=b"payload"),
-        Seen(method="POST", body=b"payload", headers=(("content-length", "7"),), absent=("transfer-encoding",)),
+        Seen(
+            method="POST",
+            body=b"payload",
+            headers=(("content-length", "7"),),
+            absent=("transfer-encoding",),
+        ),
     ),
     _upload(
         "empty-bytes-upload",
@@ -88,7 +108,9 @@ SCENARIOS: list[Scenario] = [
                 connections=(
                     (
                         Recv(head_only=True),
-                        Send(response(401, b"no", [("Connection", "close")], reason="Unauthorized")),
+                        Send(
+                            response(401, b"no", [("Connection", "close")], reason="Unauthorized")
+                        ),
                         Close(),
                     ),
                     serve(OK),
@@ -100,7 +122,11 @@ SCENARIOS: list[Scenario] = [
     _download("download-content-length", response(200, BIG), BIG, every=9973),
     _download(
         "download-chunked",
-        response(200, chunked(*(BIG[i : i + 4096] for i in range(0, 262144, 4096))), [("Transfer-Encoding", "chunked")]),
+        response(
+            200,
+            chunked(*(BIG[i : i + 4096] for i in range(0, 262144, 4096))),
+            [("Transfer-Encoding", "chunked")],
+        ),
         BIG[:262144],
         every=5000,
     ),

@@ -6,7 +6,19 @@ milliseconds), the core driver on its virtual clock.
 
 from __future__ import annotations
 
-from ..model import Call, Expect, Hold, Pause, Peer, Recv, Result, Scenario, Send, Settings
+from conformance.model import (
+    Call,
+    Expect,
+    Hold,
+    Pause,
+    Peer,
+    Recv,
+    Result,
+    Scenario,
+    Send,
+    Settings,
+)
+
 from ._kit import chunked, response, serve
 
 SHORT = Settings(read_timeout=0.05)
@@ -62,9 +74,17 @@ SCENARIOS: list[Scenario] = [
                     (
                         Recv(),
                         Pause(0.02),
-                        Send(response(200, chunked(b"slow", b"ly"), [("Transfer-Encoding", "chunked")])[:60]),
+                        Send(
+                            response(
+                                200, chunked(b"slow", b"ly"), [("Transfer-Encoding", "chunked")]
+                            )[:60]
+                        ),
                         Pause(0.02),
-                        Send(response(200, chunked(b"slow", b"ly"), [("Transfer-Encoding", "chunked")])[60:]),
+                        Send(
+                            response(
+                                200, chunked(b"slow", b"ly"), [("Transfer-Encoding", "chunked")]
+                            )[60:]
+                        ),
                     ),
                 )
             ),
@@ -85,9 +105,7 @@ SCENARIOS: list[Scenario] = [
         "late bytes cannot be taken for the next response.",
         settings=SHORT,
         calls=(Call(), Call(path="/next", pause_before=0.1)),
-        peers=(
-            Peer(connections=((Recv(), Pause(0.1), Send(response(200, b"late"))), serve(OK))),
-        ),
+        peers=(Peer(connections=((Recv(), Pause(0.1), Send(response(200, b"late"))), serve(OK))),),
         expect=Expect(results=(READ_TIMEOUT, FINE), connections=(2,)),
     ),
     Scenario(

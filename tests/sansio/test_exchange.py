@@ -22,6 +22,7 @@ from sansio.exchange import (
     CONNECT_RETRY_BACKOFF,
     READY_READ_TIMEOUT,
     RECEIVE_SIZE,
+    ROUTE_CACHE_SIZE,
     Planner,
     Route,
     Timeouts,
@@ -123,6 +124,32 @@ def test_route_keys_name_interchangeable_connections() -> None:
     assert plan("https://a.example/", Planner(verify=ssl.create_default_context()))[0].key != key
 
 
+def test_routes_are_planned_once_per_origin() -> None:
+    planner = Planner()
+    first = plan("https://a.example/x", planner)[0]
+    assert plan("https://a.example/y?z=1", planner)[0] is first
+    assert plan("https://a.example:443/", planner)[0] == first  # same key, own entry
+    assert plan("http://a.example/", planner)[0] is not first
+
+
+def test_route_cache_at_and_past_its_limit() -> None:
+    planner = Planner(route_cache_size=3)
+    routes = [plan(f"http://h{i}.example/", planner)[0] for i in range(3)]
+    # At the limit every route is remembered.
+    assert [plan(f"http://h{i}.example/", planner)[0] for i in range(3)] == routes
+    assert all(plan(f"http://h{i}.example/", planner)[0] is routes[i] for i in range(3))
+    # One past it the cache starts over: still correct, still bounded.
+    fourth = plan("http://h3.example/", planner)[0]
+    assert len(planner._routes) == 1
+    again = plan("http://h0.example/", planner)[0]
+    assert again == routes[0]
+    assert again is not routes[0]
+    assert plan("http://h3.example/", planner)[0] is fourth
+    assert ROUTE_CACHE_SIZE == 256
+    with pytest.raises(ValueError, match="route_cache_size"):
+        Planner(route_cache_size=0)
+
+
 def test_ipv6_host_is_unbracketed_for_connecting() -> None:
     route, head, _ = plan("http://[::1]:8080/")
     assert (route.host, route.port) == ("::1", 8080)
@@ -148,6 +175,8 @@ def test_unsupported_urls(url: str, message: str) -> None:
     with pytest.raises(UnsupportedProtocol, match=message) as info:
         Planner().plan(request)
     assert info.value.request is request
+    with pytest.raises(UnsupportedProtocol):  # failures are not remembered
+        Planner().plan(request)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,217 @@
+"""The conformance harness itself: the corpus, the checks, the peers and the example."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .drivers import run
+from .model import (
+    ANY,
+    Call,
+    CallOutcome,
+    Close,
+    Expect,
+    Hold,
+    Outcome,
+    Pause,
+    Peer,
+    Recv,
+    RequestSeen,
+    Result,
+    Scenario,
+    Seen,
+    Send,
+    Settings,
+    check,
+    comparable,
+    differences,
+)
+from .peers import LoopbackPeer, MemoryPeer, Tokens, VirtualClock, peer_program
+from .scenarios import ALL, MODULES
+from .scenarios._kit import SPLITS, response, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+OK = response(200, b"ok")
+
+
+def test_corpus_size_and_names() -> None:
+    assert len(ALL) >= 150
+    for module in MODULES:
+        topic = module.__name__.rsplit(".", 1)[1]
+        assert module.SCENARIOS, topic
+        assert all(s.name.startswith(f"{topic}/") for s in module.SCENARIOS), topic
+
+
+def test_every_split_pattern_cuts_inside_the_data() -> None:
+    data = response(200, b"hello")
+    for name, cuts in SPLITS.items():
+        pieces = Send(data, cuts(data)).pieces(data)
+        assert b"".join(pieces) == data, name
+        assert all(pieces), name
+
+
+def test_send_refuses_bad_cuts() -> None:
+    with pytest.raises(ValueError, match="increasing"):
+        Send(b"abc", (2, 1))
+    with pytest.raises(ValueError, match="increasing"):
+        Send(b"abc", (3,))
+    with pytest.raises(ValueError, match="tokens"):
+        Send(b"Location: http://{o1}/", (3,))
+
+
+def test_tokens_round_trip() -> None:
+    tokens = Tokens(["127.0.0.1:41234", "localhost:41235"])
+    rendered = tokens.render(b"http://{o0}/ and http://{o1}/")
+    assert rendered == b"http://127.0.0.1:41234/ and http://localhost:41235/"
+    assert tokens.normalize(rendered) == b"http://{o0}/ and http://{o1}/"
+
+
+def _outcome(**changes: object) -> Outcome:
+    call = CallOutcome(
+        status=200,
+        reason="OK",
+        http_version="HTTP/1.1",
+        headers=(("x-a", "1"),),
+        body=b"ok",
+        error=None,
+        message=None,
+        history=(),
+        url="http://{o0}/",
+    )
+    seen = RequestSeen(
+        connection=0,
+        method="GET",
+        target="/",
+        headers=(("host", "{o0}"),),
+        body=b"",
+        raw=b"GET / HTTP/1.1\r\nHost: {o0}\r\n\r\n",
+    )
+    base = Outcome(calls=(call,), seen=((seen,),), connections=(1,), cookies=())
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _scenario(expect: Expect) -> Scenario:
+    return Scenario(name="t/t", calls=(Call(),), peers=(Peer(),), expect=expect)
+
+
+@pytest.mark.parametrize(
+    ("result", "fragment"),
+    [
+        (Result(status=201), "status"),
+        (Result(body=b"no"), "body"),
+        (Result(error="ReadError"), "error"),
+        (Result(headers=(("x-a", "2"),)), "header x-a"),
+        (Result(absent_headers=("x-a",)), "must be absent"),
+        (Result(history=(302,)), "history"),
+        (Result(url="http://{o1}/"), "url"),
+        (Result(message="boom"), "message"),
+    ],
+)
+def test_check_finds_each_kind_of_mismatch(result: Result, fragment: str) -> None:
+    problems = check(_scenario(Expect(results=(result,))), _outcome())
+    assert len(problems) == 1
+    assert fragment in problems[0]
+
+
+def test_check_looks_at_the_peer_side() -> None:
+    outcome = _outcome()
+    assert check(_scenario(Expect(results=(Result(),), connections=(1,))), outcome) == []
+    assert check(_scenario(Expect(results=(Result(),), connections=(2,))), outcome)
+    assert check(_scenario(Expect(results=(Result(),), seen=((Seen(), Seen()),))), outcome)
+    assert check(_scenario(Expect(results=(Result(),), seen=((Seen(method="PUT"),),))), outcome)
+    assert check(_scenario(Expect(results=(Result(),), seen=((Seen(absent=("host",)),),))), outcome)
+    assert check(_scenario(Expect(results=(Result(),), cookies=(("a", "1"),))), outcome)
+    assert check(_scenario(Expect(results=(Result(),))), _outcome(peer_errors=("bad",)))
+
+
+def test_comparable_and_differences() -> None:
+    one = _outcome()
+    call = dataclasses.replace(one.calls[0], error="RemoteProtocolError", message="bad: b'l'")
+    two = dataclasses.replace(one, calls=(call,))
+    three = dataclasses.replace(
+        one, calls=(dataclasses.replace(call, message="bad: b'lo'"),), connections=(2,)
+    )
+    assert comparable(two) == comparable(dataclasses.replace(three, connections=(1,)))
+    found = differences(two, three)
+    assert any(line.startswith("call 0 message") for line in found)
+    assert "connections: (1,) vs (2,)" in found
+    big = dataclasses.replace(one, calls=(dataclasses.replace(one.calls[0], body=b"x" * 10_000),))
+    assert b"sha256" in (comparable(big).calls[0].body or b"")
+
+
+def test_memory_peer_pauses_on_the_virtual_clock() -> None:
+    seen: list[RequestSeen] = []
+    errors: list[str] = []
+    clock = VirtualClock()
+    script = (Recv(), Pause(0.5), Send(OK), Close())
+    peer = MemoryPeer(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert len(seen) == 1
+    with pytest.raises(TimeoutError):
+        peer.recv(0.2)
+    assert clock.now == pytest.approx(1000.2)
+    assert peer.recv(0.4) == OK  # the rest of the pause, 0.3 s, fits
+    assert clock.now == pytest.approx(1000.5)
+    assert peer.recv(None) == b""
+    assert errors == []
+
+
+def test_core_driver_reports_a_deadlock() -> None:
+    scenario = Scenario(
+        name="t/deadlock",
+        settings=Settings(read_timeout=None),
+        calls=(Call(),),
+        peers=(Peer(connections=((Recv(), Hold()),)),),
+        expect=Expect(results=(Result(status=None, error="conformance.peers.Deadlock"),)),
+    )
+    assert check(scenario, run(scenario, "core")) == []
+
+
+def test_an_unfinished_request_is_recorded() -> None:
+    scenario = ALL["redirects/307-streamed-body"]
+    second = run(scenario, "core").seen[0][1]
+    assert (second.target, second.complete, second.answered) == ("/next", False, False)
+
+
+def test_a_request_after_the_script_is_recorded_unanswered() -> None:
+    scenario = ALL["keepalive/stale-connection-retried"]
+    seen = run(scenario, "core").seen[0]
+    assert [(r.target, r.connection, r.answered) for r in seen] == [
+        ("/", 0, True),
+        ("/2", 0, False),
+        ("/2", 1, True),
+    ]
+
+
+def test_selectors_example_runs_as_a_script() -> None:
+    peer = LoopbackPeer(Peer(connections=(serve(OK),)))
+    peer.start(Tokens([peer.authority]))
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "examples" / "selectors_loop.py"),
+                f"http://{peer.authority}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT)},
+            check=False,
+        )
+    finally:
+        peer.finish()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "200 OK 2 bytes"
+    assert [r.target for r in peer.seen] == ["/"]
+
+
+def test_any_is_not_checked() -> None:
+    assert Result().body is ANY
+    assert check(_scenario(Expect(results=(Result(body=ANY),))), _outcome()) == []
