@@ -30,6 +30,7 @@ from sansio.exceptions import (
     ReadError,
     ReadTimeout,
     WriteError,
+    WriteTimeout,
 )
 from sansio.exchange import Planner, Route, Timeouts, may_retry
 from sansio.flow import send_flow
@@ -103,9 +104,11 @@ def _recv(peer: MemoryPeer, timeout: float | None) -> bytes:
         raise ReadError(str(exc)) from exc
 
 
-def _send(peer: MemoryPeer, data: bytes) -> None:
+def _send(peer: MemoryPeer, data: bytes, timeout: float | None) -> None:
     try:
-        peer.send(data)
+        peer.send(data, timeout)
+    except TimeoutError as exc:
+        raise WriteTimeout(str(exc)) from exc
     except OSError as exc:
         raise WriteError(str(exc)) from exc
 
@@ -221,14 +224,14 @@ class MemoryClient(BaseClient):
         timeouts: Timeouts,
     ) -> ResponseHead:
         body: Iterator[bytes] | None = None
-        write_error: WriteError | None = None
+        write_error: WriteError | WriteTimeout | None = None
         read_timeout = timeouts.read
         while True:
             step = wire.next_step(sid)
             if step is SEND:
                 try:
-                    _send(peer, wire.data_to_send())
-                except WriteError as exc:
+                    _send(peer, wire.data_to_send(), timeouts.write)
+                except (WriteError, WriteTimeout) as exc:
                     # The peer may have answered before it went away: read on.
                     wire.send_failed(sid)
                     write_error = exc
@@ -342,7 +345,7 @@ class _MemoryBody(SyncByteStream):
                     break
                 else:
                     assert step is SEND
-                    _send(self._peer, wire.data_to_send())
+                    _send(self._peer, wire.data_to_send(), self._timeouts.write)
         except Exception:
             if not self._closed:
                 wire.io_failed(sid)

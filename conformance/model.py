@@ -3,7 +3,7 @@
 A `Scenario` says what a client is configured with (`Settings`), which requests it
 makes one after another on the same client (`Call`), what each peer does on each
 connection it accepts (`Peer`: a script of `Recv`, `Send`, `Pause`, `Close`, `Hold`,
-`Reset`), and what must come out (`Expect`). A driver turns a scenario into an
+`Stall`, `Reset`), and what must come out (`Expect`). A driver turns a scenario into an
 `Outcome`; every driver must produce the same `Outcome` for the same scenario.
 
 Origins. Peer *i* is reachable at ``http://<host>:<port>``; its port is only known when
@@ -42,6 +42,7 @@ __all__ = [
     "Seen",
     "Send",
     "Settings",
+    "Stall",
     "Step",
     "check",
     "comparable",
@@ -116,11 +117,19 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Stall:
+    """Stop reading (and say nothing) until the run ends: the client's writes back up
+    until they time out. In memory, the peer's receive buffer holds `STALL_BUFFER`
+    bytes; over sockets, whatever the kernel buffers (a few MiB on loopback), so an
+    upload meant to time out must be larger than that."""
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """Abort the connection (TCP RST)."""
 
 
-Step: TypeAlias = Recv | Send | Pause | Close | Hold | Reset
+Step: TypeAlias = Recv | Send | Pause | Close | Hold | Stall | Reset
 Script: TypeAlias = tuple[Step, ...]
 
 
@@ -247,7 +256,7 @@ class Scenario:
     def uses_time(self) -> bool:
         """Whether the scenario waits on a timeout or a pause (slow on real clocks)."""
         return any(
-            isinstance(step, Pause | Hold)
+            isinstance(step, Pause | Hold | Stall)
             for peer in self.peers
             for script in peer.connections
             for step in script

@@ -1,7 +1,7 @@
 """Scripted peers: one script interpreter, run over loopback sockets or in memory.
 
 `peer_program` is the peer itself, written sans-I/O like the client: a generator that
-yields what it wants done (`READ`, `Write`, `Sleep`, `CLOSE`, `HOLD`, `RESET`) and is
+yields what it wants done (`READ`, `Write`, `Sleep`, `CLOSE`, `HOLD`, `STALL`, `RESET`) and is
 sent the bytes it read (``b""`` at EOF). Requests are parsed with h11 in the server role,
 a fresh machine per request, so an independent parser checks every byte the client
 sends. Two executors run it:
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import h11
 
-from .model import Close, Hold, Pause, Peer, Recv, RequestSeen, Reset, Script, Send
+from .model import Close, Hold, Pause, Peer, Recv, RequestSeen, Reset, Script, Send, Stall
 
 __all__ = [
     "LoopbackPeer",
@@ -42,6 +42,10 @@ SPLIT_GAP_PIECES = 8
 
 # A socket peer gives up on a silent client after this long (a broken run, not a test).
 PEER_IO_TIMEOUT = 10.0
+
+# What a stalled in-memory peer takes in before the client's writes block: about what
+# loopback sockets buffer by default on Linux (both sides' buffers together).
+STALL_BUFFER = 4 * 1024 * 1024
 
 # -- origin tokens ------------------------------------------------------------------------
 
@@ -86,6 +90,7 @@ class _Op:
 READ = _Op("READ")  # read some bytes; the reply is sent in (b"" at EOF)
 CLOSE = _Op("CLOSE")  # half-close, discard input until EOF, close (the program has ended)
 HOLD = _Op("HOLD")  # send nothing, discard input until EOF, close (the program has ended)
+STALL = _Op("STALL")  # send nothing, read nothing until the run ends (the program has ended)
 RESET = _Op("RESET")  # abort (the program has ended)
 
 
@@ -221,6 +226,9 @@ def peer_program(
             elif isinstance(step, Hold):
                 yield HOLD
                 return
+            elif isinstance(step, Stall):
+                yield STALL
+                return
             else:
                 assert isinstance(step, Reset)
                 yield RESET
@@ -321,6 +329,9 @@ class LoopbackPeer:
                 elif op is RESET:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     break
+                elif op is STALL:
+                    self._stopping.wait(PEER_IO_TIMEOUT)
+                    break
                 else:  # CLOSE or HOLD: wait for the client to hang up
                     if op is CLOSE:
                         conn.shutdown(socket.SHUT_WR)
@@ -340,6 +351,7 @@ class LoopbackPeer:
 
     def finish(self) -> None:
         """Stop accepting and wait for every connection's thread."""
+        self._stopping.set()  # ends stalls (the client has closed by now)
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
         self._listener.close()
@@ -398,6 +410,7 @@ class MemoryPeer:
         self._sleep = 0.0  # what is left of a `Sleep` (inf: holding)
         self._client_closed = False
         self._reset = False
+        self._stalled = -1  # bytes taken in while stalled; -1: not stalled
         self._pump()
 
     def _pump(self) -> None:
@@ -444,6 +457,8 @@ class MemoryPeer:
             self._out.append(_EOF)
         else:
             self._sleep = float("inf")
+            if op is STALL:
+                self._stalled = 0
 
     def elapse(self, seconds: float) -> None:
         """Time passes while the client does something else: pauses run down."""
@@ -457,9 +472,18 @@ class MemoryPeer:
 
     # -- the client's side ----------------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, timeout: float | None) -> None:
+        """Hand over bytes; `TimeoutError` if a stalled peer's buffer is full."""
         if self._reset:
             raise ConnectionResetError("connection reset by peer")
+        if self._stalled >= 0:
+            self._stalled += len(data)
+            if self._stalled > STALL_BUFFER:
+                if timeout is None:
+                    raise Deadlock("the client writes with no timeout; the peer never reads")
+                self._clock.now += timeout
+                raise TimeoutError("the peer stopped reading")
+            return
         if self._program is None:
             return  # the peer has ended: it discards what comes (a lingering close)
         self._in += data
