@@ -12,7 +12,7 @@ driver         what carries the bytes
 =============  ==========================================================================
 
 Every driver runs every scenario, timeouts included: the socket drivers wait in real
-time (scenarios keep those waits to tens of milliseconds), the core driver on its
+time (scenarios keep each wait to at most a tenth of a second), the core driver on its
 virtual clock. Every driver installs the same deterministic `sansio.env` (fixed clocks,
 predictable random bytes), so Digest cnonces and multipart boundaries agree.
 """

@@ -209,6 +209,7 @@ class Result:
     """What one call must give. ``error`` is an exception type name; `ANY` skips a field."""
 
     status: int | None = 200
+    reason: str = ANY
     body: bytes | None = ANY
     headers: tuple[tuple[str, str], ...] = ()  # present with these values (names lower-case)
     absent_headers: tuple[str, ...] = ()
@@ -397,6 +398,7 @@ def check(scenario: Scenario, outcome: Outcome) -> list[str]:
         if want.message is not ANY and want.message not in (got.message or ""):
             problems.append(f"{where}: message with {want.message!r} expected, got {got.message!r}")
         problems += _field(where, "status", want.status, got.status)
+        problems += _field(where, "reason", want.reason, got.reason)
         problems += _field(where, "body", want.body, got.body)
         problems += _field(where, "history", want.history, got.history)
         problems += _field(where, "url", want.url, got.url)

@@ -27,11 +27,12 @@ from .model import (
     Seen,
     Send,
     Settings,
+    Stall,
     check,
     comparable,
     differences,
 )
-from .peers import LoopbackPeer, MemoryPeer, Tokens, VirtualClock, peer_program
+from .peers import STALL_BUFFER, LoopbackPeer, MemoryPeer, Tokens, VirtualClock, peer_program
 from .scenarios import ALL, MODULES
 from .scenarios._kit import SPLITS, response, serve
 
@@ -150,7 +151,7 @@ def test_memory_peer_pauses_on_the_virtual_clock() -> None:
     clock = VirtualClock()
     script = (Recv(), Pause(0.5), Send(OK), Close())
     peer = MemoryPeer(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
-    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
     assert len(seen) == 1
     with pytest.raises(TimeoutError):
         peer.recv(0.2)
@@ -159,6 +160,19 @@ def test_memory_peer_pauses_on_the_virtual_clock() -> None:
     assert clock.now == pytest.approx(1000.5)
     assert peer.recv(None) == b""
     assert errors == []
+
+
+def test_memory_peer_stalls_after_its_buffer() -> None:
+    clock = VirtualClock()
+    script = (Recv(head_only=True), Stall())
+    seen: list[RequestSeen] = []
+    errors: list[str] = []
+    peer = MemoryPeer(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
+    peer.send(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", None)
+    peer.send(b"x" * STALL_BUFFER, 1.0)  # buffered
+    with pytest.raises(TimeoutError):
+        peer.send(b"x", 0.25)
+    assert clock.now == pytest.approx(1000.25)
 
 
 def test_core_driver_reports_a_deadlock() -> None:

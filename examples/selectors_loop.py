@@ -153,30 +153,37 @@ class SelectorsClient(BaseClient):
             conn_id, wire, sock, reused = self._checkout(
                 route.key, route.host, route.port, timeouts, fresh
             )
-            sid = None
+            sid, read_timeout, write_error = None, timeouts.read, None
             try:
                 sid = wire.start_request(head, has_body=has_body)
                 body = iter(request.stream if has_body else ())  # type: ignore[arg-type]
                 while (step := wire.next_step(sid)) in (SEND, RECEIVE, NEED_BODY):
                     if step is SEND:
-                        self.loop.send_all(sock, wire.data_to_send(), timeouts.write)
+                        try:
+                            self.loop.send_all(sock, wire.data_to_send(), timeouts.write)
+                        except (WriteError, WriteTimeout) as exc:  # it may have answered (413)
+                            wire.send_failed(sid)  # stop sending, read what came
+                            write_error, read_timeout = exc, timeouts.after_write_failure(exc)
                     elif step is RECEIVE:
-                        wire.receive_data(self.loop.recv(sock, timeouts.read))
+                        wire.receive_data(self.loop.recv(sock, read_timeout))
                     else:
                         chunk = next(body, None)
                         if chunk is not None and self.loop.ready(sock, READ, 0):
                             wire.receive_data(self.loop.recv(sock, 0))  # early answer: 413...
                         wire.send_body(sid, chunk)
             except Exception as exc:  # tell the core, then perhaps retry (keep-alive race)
+                failure = write_error or exc  # a failed write is the error that counts
                 phase = FailurePhase.SENDING if sid is None else wire.failure_phase(sid)
                 if sid is not None:
                     wire.io_failed(sid)
                     wire.release(sid)
                 self._checkin(conn_id)
-                if fresh or not may_retry(request, reused, phase, exc):
+                if not fresh and may_retry(request, reused, phase, failure):
+                    fresh = True
+                    continue
+                if failure is exc:
                     raise
-                fresh = True
-                continue
+                raise failure from exc
             stream = _Body(self, conn_id, wire, sid, sock, timeouts)
             return self.planner.response(step, request, stream, None)  # type: ignore[arg-type]
 

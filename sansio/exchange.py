@@ -4,7 +4,13 @@ only move bytes.
 
 `Planner` is built once per transport from its settings; `Planner.plan(request)` turns a
 `Request` into a `Route` (the pool key and how to connect) and a `RequestHead` (bytes for
-the wire machine), validating nothing twice: the models validated every header already.
+the wire machine), validating nothing twice: the models validated every header already,
+and each origin's route is worked out once.
+
+The rest answers the shells' questions after something went wrong: may this request go
+once more on a fresh connection (`may_retry`), how long to wait before another connect
+attempt (`connect_retry_delays`, `is_connect_failure`), and how long to read for a
+response once a write failed (`Timeouts.after_write_failure`).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ __all__ = [
     "Route",
     "Timeouts",
     "connect_retry_delays",
+    "is_connect_failure",
     "may_retry",
 ]
 

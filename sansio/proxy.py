@@ -45,14 +45,17 @@ from dataclasses import dataclass, field
 from . import env as _env
 from ._types import ProxyTypes
 from .config import Proxy
-from .exceptions import ProxyError, UnsupportedProtocol
+from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
+from .h1 import H1Connection
 from .mounts import MountTable, URLPattern
-from .socks import Socks5Handshake, socks5_credentials
+from .socks import DONE, RECEIVE, SEND, HandshakeStep, Socks5Handshake, socks5_credentials
 from .tls import ALPN_H1, TLSConfig
 from .urls import URL
+from .wire import SEND as _WIRE_SEND
 from .wire import RequestHead, ResponseHead
 
 __all__ = [
+    "ProxyConnector",
     "ProxyMode",
     "ProxyPlan",
     "ProxyPlanner",
@@ -483,3 +486,73 @@ def socks_handshake(plan: ProxyPlan) -> Socks5Handshake:
     return Socks5Handshake(
         plan.target_host, plan.target_port, plan.socks_auth, remote_dns=plan.remote_dns
     )
+
+
+class ProxyConnector:
+    """Everything said on a new connection before it carries requests: the CONNECT
+    exchange of a tunnel, or the SOCKS5 handshake; nothing for forward proxying.
+
+    Pull-style like the wire machines, so a shell's loop is the same everywhere::
+
+        connector = ProxyConnector(plan)
+        while (step := connector.next_step()) is not DONE:
+            if step is SEND:
+                stream.send_all(connector.data_to_send())
+            else:                                   # RECEIVE
+                connector.receive_data(stream.recv(65536))   # b"" = EOF
+
+    Every failure is a `ProxyError` naming the proxy and the target.
+    """
+
+    __slots__ = ("_h1", "_plan", "_sid", "_socks")
+
+    def __init__(self, plan: ProxyPlan) -> None:
+        self._plan = plan
+        self._h1: H1Connection | None = None
+        self._socks: Socks5Handshake | None = None
+        self._sid = 0
+        if plan.mode is ProxyMode.TUNNEL:
+            self._h1 = H1Connection(validate_headers=False)
+            self._sid = self._h1.start_request(connect_head(plan), has_body=False)
+        elif plan.mode is ProxyMode.SOCKS5:
+            self._socks = socks_handshake(plan)
+
+    def next_step(self) -> HandshakeStep:
+        """SEND, RECEIVE or DONE (the connection now reaches the origin)."""
+        socks = self._socks
+        if socks is not None:
+            step = socks.next_step()
+            if step is DONE and socks.trailing_data():
+                raise ProxyError(
+                    f"the SOCKS5 proxy {str(self._plan.proxy_url)!r} sent bytes after its "
+                    "handshake, before conch had sent anything"
+                )
+            return step
+        h1 = self._h1
+        if h1 is None:
+            return DONE
+        try:
+            step_or_head = h1.next_step(self._sid)
+        except RemoteProtocolError as exc:
+            raise ProxyError(
+                f"the proxy {str(self._plan.proxy_url)!r} answered CONNECT with a malformed "
+                f"response: {exc}"
+            ) from exc
+        if isinstance(step_or_head, ResponseHead):
+            check_connect_response(step_or_head, self._plan, h1.trailing_data())
+            self._h1 = None
+            return DONE
+        # Before the head only SEND and RECEIVE occur for a body-less CONNECT.
+        return SEND if step_or_head is _WIRE_SEND else RECEIVE
+
+    def data_to_send(self) -> bytes:
+        if self._socks is not None:
+            return self._socks.data_to_send()
+        return self._h1.data_to_send() if self._h1 is not None else b""
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes read from the proxy; ``b""`` means it closed the connection."""
+        if self._socks is not None:
+            self._socks.receive_data(data)
+        elif self._h1 is not None:
+            self._h1.receive_data(data)

@@ -12,6 +12,8 @@ from ._kit import response, serve
 
 OK = response(200, b"ok")
 FINE = Result(body=b"ok")
+PER_DOMAIN = 50  # sansio.cookies.MAX_COOKIES_PER_DOMAIN
+MAX_SIZE = 4096  # sansio.cookies.MAX_COOKIE_SIZE
 
 
 def setting(*cookies: str, status: int = 200) -> bytes:
@@ -153,6 +155,53 @@ SCENARIOS: list[Scenario] = [
         ["plain=2"],
         jar=(("plain", "2"),),
         doc="A Secure cookie set over plain http is not even stored (RFC 6265bis §5.6).",
+    ),
+    _then(
+        "path-with-trailing-slash",
+        ["t=1; Path=/docs/"],
+        ["/docs/page", "/docs"],
+        ["t=1", None],
+        jar=(("t", "1"),),
+    ),
+    _then(
+        "per-domain-at-limit",
+        [f"c{i}={i}" for i in range(PER_DOMAIN)],
+        ["/next"],
+        ["; ".join(f"c{i}={i}" for i in range(PER_DOMAIN))],
+        jar=tuple((f"c{i}", str(i)) for i in range(PER_DOMAIN)),
+        doc="RFC 6265 §6.1: at least 50 cookies per domain are kept.",
+    ),
+    _then(
+        "per-domain-over-limit",
+        [f"c{i}={i}" for i in range(PER_DOMAIN + 1)],
+        ["/next"],
+        ["; ".join(f"c{i}={i}" for i in range(1, PER_DOMAIN + 1))],
+        jar=tuple((f"c{i}", str(i)) for i in range(1, PER_DOMAIN + 1)),
+        doc="One more than the per-domain limit: the oldest cookie makes room.",
+    ),
+    _then(
+        "size-at-limit",
+        ["s=" + "v" * (MAX_SIZE - 1)],
+        ["/next"],
+        ["s=" + "v" * (MAX_SIZE - 1)],
+        jar=(("s", "v" * (MAX_SIZE - 1)),),
+        doc="Name plus value of 4096 bytes is kept (RFC 6265 §6.1).",
+    ),
+    _then(
+        "size-over-limit",
+        ["s=" + "v" * MAX_SIZE, "small=1"],
+        ["/next"],
+        ["small=1"],
+        jar=(("small", "1"),),
+        doc="A larger cookie is ignored, not truncated (RFC 6265bis §5.6).",
+    ),
+    _then(
+        "host-prefix-needs-secure",
+        ["__Host-id=1; Path=/", "ok=1"],
+        ["/next"],
+        ["ok=1"],
+        jar=(("ok", "1"),),
+        doc="A __Host- cookie must be Secure (RFC 6265bis §4.1.3.2).",
     ),
     Scenario(
         name="cookies/deleted-by-max-age",

@@ -149,7 +149,19 @@ SCENARIOS: list[Scenario] = [
         Result(status=304, body=b"", headers=(("etag", '"x"'),)),
         doc="304 has no body: its Content-Length describes the cached representation.",
     ),
-    *_case("empty-reason", EMPTY_REASON, OK, splits=["whole", "bytewise"]),
+    *_case(
+        "empty-reason",
+        EMPTY_REASON,
+        Result(body=HELLO, reason=""),
+        splits=["whole", "bytewise"],
+    ),
+    *_case(
+        "non-ascii-reason",
+        b"HTTP/1.1 200 \xd6kay\r\nContent-Length: 12\r\n\r\n" + HELLO,
+        Result(body=HELLO, reason="kay"),
+        splits=["whole"],
+        doc="obs-text in the reason phrase is accepted; reason_phrase keeps ASCII only (as httpx).",
+    ),
     *_case(
         "repeated-headers",
         MANY_HEADERS,

@@ -141,9 +141,7 @@ SCENARIOS: list[Scenario] = [
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
         doc="A 101 without an Upgrade request.",
     ),
-    *_bad(
-        "head-at-limit", _big_head(MAX_HEAD), result=Result(body=b""), splits=["whole", "kilo"]
-    ),
+    *_bad("head-at-limit", _big_head(MAX_HEAD), result=Result(body=b""), splits=["whole", "kilo"]),
     *_bad("head-over-limit", _big_head(MAX_HEAD + 1), splits=["whole", "kilo"]),
     *_bad("fields-at-limit", _fields(MAX_FIELDS), result=Result(body=b"ok")),
     *_bad("fields-over-limit", _fields(MAX_FIELDS + 1)),

@@ -17,6 +17,7 @@ from conformance.model import (
     Scenario,
     Send,
     Settings,
+    Stall,
 )
 
 from ._kit import chunked, response, serve
@@ -40,6 +41,9 @@ def _silent(name: str, steps: tuple, result: Result, read: str = "read", doc: st
 
 
 HEAD_ONLY = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+MIB = b"u" * (1024 * 1024)
+HUGE = MIB * 16  # more than loopback sockets buffer, and than a stalled memory peer takes
+TOO_BIG = response(413, b"too big", [("Connection", "close")], reason="Content Too Large")
 
 SCENARIOS: list[Scenario] = [
     _silent("silent-peer", (), READ_TIMEOUT, doc="Not a byte of a response: ReadTimeout."),
@@ -115,5 +119,44 @@ SCENARIOS: list[Scenario] = [
         calls=(Call(), Call(path="/2")),
         peers=(Peer(connections=((Recv(), Send(OK), Recv(), Hold()), serve(OK))),),
         expect=Expect(results=(FINE, READ_TIMEOUT), connections=(1,)),
+    ),
+    Scenario(
+        name="timeouts/write-timeout",
+        doc="The server stops reading: the upload backs up and the write times out.",
+        settings=Settings(timeout=0.1),
+        calls=(Call(method="PUT", body=HUGE), Call(path="/next")),
+        peers=(Peer(connections=((Recv(head_only=True), Stall()), serve(OK))),),
+        expect=Expect(results=(Result(status=None, error="WriteTimeout"), FINE), connections=(2,)),
+    ),
+    Scenario(
+        name="timeouts/write-timeout-after-early-response",
+        doc="The server answered 413 and stopped reading: the write times out, and what "
+        "had arrived, the 413, is the answer (RFC 9112 §9.5).",
+        settings=Settings(timeout=0.1),
+        calls=(Call(method="PUT", body=HUGE), Call(path="/next")),
+        peers=(
+            Peer(
+                connections=(
+                    (Recv(head_only=True), Send(TOO_BIG), Stall()),
+                    serve(OK),
+                )
+            ),
+        ),
+        expect=Expect(results=(Result(status=413, body=b"too big"), FINE), connections=(2,)),
+    ),
+    Scenario(
+        name="timeouts/streamed-upload-early-response",
+        doc="The same with a generator body: the 413 is seen between chunks.",
+        settings=Settings(timeout=0.1),
+        calls=(Call(method="PUT", chunks=(MIB,) * 16), Call(path="/next")),
+        peers=(
+            Peer(
+                connections=(
+                    (Recv(head_only=True), Send(TOO_BIG), Stall()),
+                    serve(OK),
+                )
+            ),
+        ),
+        expect=Expect(results=(Result(status=413, body=b"too big"), FINE), connections=(2,)),
     ),
 ]

@@ -734,6 +734,18 @@ def test_unix_socket(run: Run, serve: Serve) -> None:
         assert server.accepted == 1
 
 
+def test_local_address(run: Run, serve: Serve) -> None:
+    server = serve()
+
+    async def main() -> None:
+        transport = AsyncHTTPTransport(local_address="127.0.0.1")
+        async with AsyncClient(transport=transport) as client:
+            r = await client.get(server.url("/"))
+            assert r.extensions["network_stream"].get_extra_info("client_addr")[0] == "127.0.0.1"
+
+    run(main)
+
+
 def test_closed_transport_refuses_requests(run: Run, serve: Serve) -> None:
     server = serve()
 

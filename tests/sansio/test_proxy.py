@@ -18,6 +18,7 @@ from sansio.exchange import Planner
 from sansio.h1 import H1Connection
 from sansio.models import Request, Response
 from sansio.proxy import (
+    ProxyConnector,
     ProxyMode,
     ProxyPlan,
     ProxyPlanner,
@@ -766,3 +767,65 @@ def test_socks_handshake_for_a_plan(scheme: str) -> None:
     assert sent == (
         b"\x05\x02\x00\x02" + b"\x01\x01u\x01p\x05\x01\x00\x03\x15xn--bcher-kva.example\x20\xfb"
     )
+
+
+# -- ProxyConnector: what a new connection says before carrying requests -----------------
+
+
+def run_connector(plan: Any, replies: list[bytes]) -> bytes:
+    """Drive a connector against scripted proxy replies; returns what it sent."""
+    connector = ProxyConnector(plan)
+    sent = b""
+    incoming = iter(replies)
+    while (step := connector.next_step()) is not socks.DONE:
+        if step is socks.SEND:
+            sent += connector.data_to_send()
+        else:
+            connector.receive_data(next(incoming))
+    assert connector.data_to_send() == b""
+    return sent
+
+
+def test_connector_forward_has_nothing_to_say() -> None:
+    plan = plan_proxy(URL("http://example.com/"), "http://proxy:3128")
+    assert run_connector(plan, []) == b""
+    connector = ProxyConnector(plan)
+    connector.receive_data(b"ignored")  # nothing is expected from a forward proxy here
+    assert connector.next_step() is socks.DONE
+
+
+@pytest.mark.parametrize("split", [1, 7, 1000])
+def test_connector_opens_a_tunnel(split: int) -> None:
+    plan = plan_proxy(URL("https://example.com/"), "http://u:p@proxy:3128")
+    reply = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    sent = run_connector(plan, [reply[i : i + split] for i in range(0, len(reply), split)])
+    assert sent.startswith(b"CONNECT example.com:443 HTTP/1.1\r\n")
+    assert b"Proxy-Authorization: Basic dTpw\r\n" in sent
+
+
+def test_connector_tunnel_refused_with_407() -> None:
+    plan = plan_proxy(URL("https://example.com/"), "http://proxy:3128")
+    with pytest.raises(ProxyError, match="407"):
+        run_connector(plan, [b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"])
+
+
+def test_connector_tunnel_malformed_answer_is_a_proxy_error() -> None:
+    plan = plan_proxy(URL("https://example.com/"), "http://proxy:3128")
+    with pytest.raises(ProxyError, match="malformed"):
+        run_connector(plan, [b"NOT HTTP AT ALL\r\n\r\n"])
+    with pytest.raises(ProxyError, match="malformed"):
+        run_connector(plan, [b""])
+
+
+def test_connector_tunnel_bytes_after_the_answer() -> None:
+    plan = plan_proxy(URL("https://example.com/"), "http://proxy:3128")
+    with pytest.raises(ProxyError, match="after opening the tunnel"):
+        run_connector(plan, [b"HTTP/1.1 200 OK\r\n\r\nsurprise"])
+
+
+def test_connector_socks5() -> None:
+    plan = plan_proxy(URL("http://example.com/"), "socks5://proxy:1080")
+    sent = run_connector(plan, [b"\x05\x00", b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50"])
+    assert sent.startswith(b"\x05")
+    with pytest.raises(ProxyError, match="after its handshake"):
+        run_connector(plan, [b"\x05\x00", b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50extra"])

@@ -647,6 +647,13 @@ def test_unix_socket(serve: Serve) -> None:
         assert server.accepted == 1
 
 
+def test_local_address(serve: Serve) -> None:
+    server = serve()
+    with Client(transport=HTTPTransport(local_address="127.0.0.1")) as client:
+        r = client.get(server.url("/"))
+        assert r.extensions["network_stream"].get_extra_info("client_addr")[0] == "127.0.0.1"
+
+
 def test_closed_transport_refuses_requests(serve: Serve) -> None:
     server = serve()
     transport = HTTPTransport()
