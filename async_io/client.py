@@ -31,6 +31,7 @@ from sansio.config import (
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
     Limits,
+    Proxy,
     UseClientDefault,
 )
 from sansio.flow import send_flow
@@ -95,6 +96,7 @@ class AsyncClient(BaseClient):
         trust_env: bool = True,
         default_encoding: Any = "utf-8",
         max_decoded_size: int | None = None,
+        proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
     ) -> None:
         super().__init__(
             auth=auth,
@@ -110,16 +112,24 @@ class AsyncClient(BaseClient):
             default_encoding=default_encoding,
             max_decoded_size=max_decoded_size,
         )
-        self._transport = transport or AsyncHTTPTransport(
-            verify=verify,
-            cert=cert,
-            trust_env=trust_env,
-            http1=http1,
-            http2=http2,
-            limits=limits,
-            proxy=proxy,
+
+        def make_transport(route: Proxy | None = None) -> AsyncHTTPTransport:
+            return AsyncHTTPTransport(
+                verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+                limits=limits, proxy=route,
+            )  # fmt: skip
+
+        self._transport = transport or make_transport()
+        proxy_mounts = [
+            (pattern, None if route is None else make_transport(route))
+            for pattern, route in self._proxy_routes(
+                proxy, proxies, transport_given=transport is not None
+            )
+        ]
+        # The user's own mounts come first: for the same pattern they win.
+        self._mounts: MountTable[AsyncBaseTransport | None] = MountTable(
+            [*(mounts or {}).items(), *proxy_mounts]
         )
-        self._mounts: MountTable[AsyncBaseTransport | None] = MountTable(mounts or {})
 
     def _transport_for_url(self, url: URL) -> AsyncBaseTransport:
         return self._mounts.lookup(url, None) or self._transport

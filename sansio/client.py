@@ -10,10 +10,12 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import env as _env
 from ._types import (
     AuthTypes,
     CookieTypes,
     HeaderTypes,
+    ProxyTypes,
     QueryParamTypes,
     RequestContent,
     RequestData,
@@ -27,6 +29,7 @@ from .config import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
+    Proxy,
     Timeout,
     UseClientDefault,
 )
@@ -35,6 +38,7 @@ from .decoders import SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers
 from .models import Request
+from .proxy import build_proxy_map
 from .urls import URL, QueryParams
 
 __all__ = [
@@ -269,6 +273,27 @@ class BaseClient:
             cookies=merged_cookies,
             extensions=ext,
         )
+
+    def _proxy_routes(
+        self,
+        proxy: ProxyTypes | None,
+        proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None,
+        *,
+        transport_given: bool,
+    ) -> list[tuple[str, Proxy | None]]:
+        """Mount patterns and the proxy each one takes (None: go direct).
+
+        From ``proxy=``, the older ``proxies=`` mapping, or the environment
+        (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) when ``trust_env`` and no
+        transport was given, as httpx does.
+        """
+        table = build_proxy_map(
+            proxy,
+            proxies,
+            environ=_env.current().environ,
+            trust_env=self._trust_env and not transport_given,
+        )
+        return [(pattern.pattern, value) for pattern, value in table.items()]
 
     def _merge_url(self, url: URL | str) -> URL:
         merge = URL(url)

@@ -30,6 +30,7 @@ from sansio.config import (
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
     Limits,
+    Proxy,
     UseClientDefault,
 )
 from sansio.flow import send_flow
@@ -93,6 +94,7 @@ class Client(BaseClient):
         transport: BaseTransport | None = None,
         default_encoding: Any = "utf-8",
         max_decoded_size: int | None = None,
+        proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
     ) -> None:
         super().__init__(
             auth=auth,
@@ -108,16 +110,24 @@ class Client(BaseClient):
             default_encoding=default_encoding,
             max_decoded_size=max_decoded_size,
         )
-        self._transport = transport or HTTPTransport(
-            verify=verify,
-            cert=cert,
-            trust_env=trust_env,
-            http1=http1,
-            http2=http2,
-            limits=limits,
-            proxy=proxy,
+
+        def make_transport(route: Proxy | None = None) -> HTTPTransport:
+            return HTTPTransport(
+                verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+                limits=limits, proxy=route,
+            )  # fmt: skip
+
+        self._transport = transport or make_transport()
+        proxy_mounts = [
+            (pattern, None if route is None else make_transport(route))
+            for pattern, route in self._proxy_routes(
+                proxy, proxies, transport_given=transport is not None
+            )
+        ]
+        # The user's own mounts come first: for the same pattern they win.
+        self._mounts: MountTable[BaseTransport | None] = MountTable(
+            [*(mounts or {}).items(), *proxy_mounts]
         )
-        self._mounts: MountTable[BaseTransport | None] = MountTable(mounts or {})
 
     def _transport_for_url(self, url: URL) -> BaseTransport:
         return self._mounts.lookup(url, None) or self._transport

@@ -386,3 +386,21 @@ def test_url_with_scheme_and_no_host_is_not_joined_to_base_url() -> None:
     url = client.build_request("GET", "file:///etc/hosts").url
     assert (url.scheme, url.host, url.path) == ("file", "", "/etc/hosts")
     assert str(client.build_request("GET", "/x").url) == "https://example.com/api/x"
+
+
+def test_proxy_routes_from_arguments_and_environment() -> None:
+    from sansio import env
+
+    client = BaseClient()
+    routes = client._proxy_routes("http://proxy:3128", None, transport_given=False)
+    assert [(p, str(r.url) if r else None) for p, r in routes] == [("all://", "http://proxy:3128")]
+    previous = env.install(environ={"HTTPS_PROXY": "http://envproxy:8080", "NO_PROXY": "local"})
+    try:
+        from_env = dict(client._proxy_routes(None, None, transport_given=False))
+        assert str(from_env["https://"].url) == "http://envproxy:8080"  # type: ignore[union-attr]
+        assert from_env["all://*local"] is None
+        # A transport of the user's own means no proxies from the environment (httpx rule).
+        assert client._proxy_routes(None, None, transport_given=True) == []
+        assert BaseClient(trust_env=False)._proxy_routes(None, None, transport_given=False) == []
+    finally:
+        env.install(previous)
