@@ -19,17 +19,7 @@ REFERENCE = "core"
 
 # Bugs in conch that scenarios show on one driver: (scenario, driver) -> the bug.
 # Strict xfails: once a bug is fixed its tests pass, fail as XPASS, and the entry goes.
-AITER_BYTES_LEAK = (
-    "sansio.models.Response.aiter_bytes re-yields from an inner async generator "
-    "(aiter_raw, or _aiter_decoded for an encoded body) with 'async for' and never "
-    "closes it when the caller stops early: trio reports the suspended generator as "
-    "garbage collected (ResourceWarning). aiter_text and aiter_lines nest the same way."
-)
-KNOWN_BUGS = {
-    (name, "trio"): AITER_BYTES_LEAK
-    for name, scenario in ALL.items()
-    if any(call.read == "peek" for call in scenario.calls)
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

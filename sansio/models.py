@@ -31,6 +31,7 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, cast
 
 from ._types import (
@@ -758,11 +759,16 @@ class Response:
                 yield part
             return
         decoder = self._decoder(None)
-        if decoder is None:
-            async for part in self.aiter_raw(chunk_size):
-                yield part
-        else:
-            async for part in self._aiter_decoded(decoder, chunk_size):
+        inner = cast(
+            "AsyncGenerator[bytes, None]",
+            self.aiter_raw(chunk_size)
+            if decoder is None
+            else self._aiter_decoded(decoder, chunk_size),
+        )
+        # Closed explicitly when the caller stops early: an async generator left to the
+        # garbage collector warns under trio and holds the connection until then.
+        async with aclosing(inner) as parts:
+            async for part in parts:
                 yield part
 
     async def _aiter_decoded(
@@ -802,9 +808,10 @@ class Response:
         _check_chunk_size(chunk_size)
         decoder = TextDecoder(self.encoding)
         chunker = TextChunker(chunk_size)
-        async for data in self.aiter_bytes():
-            for text in chunker.decode(decoder.decode(data)):
-                yield text
+        async with aclosing(cast("AsyncGenerator[bytes, None]", self.aiter_bytes())) as pieces:
+            async for data in pieces:
+                for text in chunker.decode(decoder.decode(data)):
+                    yield text
         for text in chunker.decode(decoder.flush()):
             yield text
         for text in chunker.flush():
@@ -813,9 +820,10 @@ class Response:
     async def aiter_lines(self) -> AsyncIterator[str]:
         """The body as text, one line at a time, without line endings."""
         decoder = LineDecoder()
-        async for text in self.aiter_text():
-            for line in decoder.decode(text):
-                yield line
+        async with aclosing(cast("AsyncGenerator[str, None]", self.aiter_text())) as texts:
+            async for text in texts:
+                for line in decoder.decode(text):
+                    yield line
         for line in decoder.flush():
             yield line
 
