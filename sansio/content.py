@@ -50,6 +50,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "encode_urlencoded_data",
+    "is_consumed",
 ]
 
 # Bodies are immutable, so every request without one can share this stream.
@@ -80,6 +81,11 @@ class IteratorByteStream(SyncByteStream):
         """The number of bytes a seekable file has left to send; None when unknown."""
         return self._length
 
+    @property
+    def is_consumed(self) -> bool:
+        """True once a one-shot body has been sent: it cannot be sent again."""
+        return self._sent and self._once
+
     def __iter__(self) -> Iterator[bytes]:
         if self._sent and self._once:
             raise StreamConsumed()
@@ -104,6 +110,11 @@ class AsyncIteratorByteStream(AsyncByteStream):
         # An async reader cannot be rewound without awaiting, so it is one-shot too.
         self._once = isinstance(stream, AsyncIterator) or callable(getattr(stream, "aread", None))
         self._sent = False
+
+    @property
+    def is_consumed(self) -> bool:
+        """True once a one-shot body has been sent: it cannot be sent again."""
+        return self._sent and self._once
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._sent and self._once:
@@ -276,3 +287,8 @@ def encode_response(
     if json is not None:
         return encode_json(json)
     return {}, _EMPTY
+
+
+def is_consumed(stream: object) -> bool:
+    """Whether `stream` is a one-shot request body that has already been sent."""
+    return isinstance(stream, IteratorByteStream | AsyncIteratorByteStream) and stream.is_consumed

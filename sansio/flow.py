@@ -40,7 +40,8 @@ from .actions import (
     StepUserAuth,
 )
 from .auth import Auth
-from .exceptions import RemoteProtocolError, TooManyRedirects
+from .content import is_consumed
+from .exceptions import RemoteProtocolError, StreamConsumed, TooManyRedirects
 from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,6 +188,10 @@ def _send_following_redirects(
             raise TooManyRedirects(
                 f"Exceeded the maximum of {options.max_redirects} redirects", request=request
             )
+        if is_consumed(request.stream):
+            # A redirect or an auth retry needs a one-shot body again: refuse before
+            # a request head goes out that could never be followed by its body.
+            raise StreamConsumed()
         if options.request_hooks:
             yield CallHooks(hooks=options.request_hooks, argument=request)
         response: Response = yield SendRequest(request=request)
