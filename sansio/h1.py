@@ -70,7 +70,7 @@ from .wire import (
     Step,
 )
 
-__all__ = ["MAX_HEADER_BYTES", "MAX_HEADER_COUNT", "H1Connection"]
+__all__ = ["MAX_HEADER_BYTES", "MAX_HEADER_COUNT", "MAX_INFORMATIONAL_RESPONSES", "H1Connection"]
 
 # Largest response head accepted (status line, header lines and the blank line), in
 # bytes. http.client allows 64 KiB per header line (_MAXLINE) and curl 100 KiB per
@@ -83,6 +83,12 @@ MAX_HEADER_BYTES = 64 * 1024
 # limit of http.client (_MAXHEADERS = 100). It bounds per-response work that the byte
 # limit alone would not (thousands of tiny fields).
 MAX_HEADER_COUNT = 100
+
+# Most 1xx informational responses accepted before the final one. A request sees one
+# 100 Continue and perhaps a 103 Early Hints or two; without a cap, a server could
+# keep a request waiting forever with a stream of 1xx heads, each within every
+# read timeout.
+MAX_INFORMATIONAL_RESPONSES = 10
 
 # Stream phases (plain ints: compared on every step).
 _IDLE = 0
@@ -118,10 +124,12 @@ class H1Connection:
         "_failure",
         "_h11",
         "_head_bytes",
+        "_informational",
         "_keep_alive",
         "_last_id",
         "_max_header_bytes",
         "_max_header_count",
+        "_max_informational",
         "_out",
         "_parsed",
         "_phase",
@@ -136,6 +144,7 @@ class H1Connection:
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_header_count: int = MAX_HEADER_COUNT,
         validate_headers: bool = True,
+        max_informational: int = MAX_INFORMATIONAL_RESPONSES,
     ) -> None:
         if max_header_bytes < 1 or max_header_count < 1:
             raise ValueError("max_header_bytes and max_header_count must be at least 1")
@@ -155,6 +164,8 @@ class H1Connection:
         self._unparsed = False  # h11 may hold bytes that next_step has not parsed
         self._received = False  # a byte of this stream's response has arrived
         self._head_bytes = 0  # bytes fed since the head being parsed began
+        self._max_informational = max_informational
+        self._informational = 0  # 1xx heads skipped for the current request
         self._failure = ""
 
     # -- state --------------------------------------------------------------------
@@ -224,6 +235,7 @@ class H1Connection:
         self._phase = _HEAD
         self._unparsed = self._received = False
         self._head_bytes = 0
+        self._informational = 0
         return sid
 
     def send_body(self, stream_id: int, data: bytes | None) -> None:
@@ -325,6 +337,12 @@ class H1Connection:
                     if event.status_code == 101:
                         return self._on_head(event)
                     self._check_head(event, informational=True)
+                    self._informational += 1
+                    if self._informational > self._max_informational:
+                        raise self._fail(
+                            f"more than {self._max_informational} informational (1xx) "
+                            "responses before the final response"
+                        )
                     continue
                 # NEED_DATA: before the final head h11 returns nothing else (EOF
                 # before a complete head is an error).

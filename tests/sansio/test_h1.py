@@ -951,3 +951,18 @@ def test_garbage_gives_responses_or_remote_protocol_error_only(data: bytes, step
     except RemoteProtocolError:
         assert not conn.is_reusable
     conn.release(sid)
+
+
+def test_informational_response_limit_at_and_past() -> None:
+    from sansio.h1 import MAX_INFORMATIONAL_RESPONSES
+
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    at = b"HTTP/1.1 100 Continue\r\n\r\n" * MAX_INFORMATIONAL_RESPONSES + final
+    assert fetch(at, [at])[1].body == b"ok"
+    past = b"HTTP/1.1 100 Continue\r\n\r\n" * (MAX_INFORMATIONAL_RESPONSES + 1) + final
+    assert "more than 10 informational" in fetch_error(past, [past])
+    conn = H1Connection(max_informational=2)
+    sid = conn.start_request(head(), has_body=False)
+    conn.receive_data(b"HTTP/1.1 103 Early Hints\r\n\r\n" * 3 + final)
+    with pytest.raises(RemoteProtocolError, match="more than 2 informational"):
+        conn.next_step(sid)
