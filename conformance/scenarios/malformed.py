@@ -4,6 +4,7 @@ leniently), and the connection that carried it is never reused."""
 from __future__ import annotations
 
 from conformance.model import Call, Close, Expect, Pause, Peer, Recv, Result, Scenario, Send, Step
+from sansio.h1 import MAX_INFORMATIONAL_RESPONSES
 
 from ._kit import SPLITS, chunked, response, serve, split_names
 
@@ -210,11 +211,17 @@ SCENARIOS: list[Scenario] = [
         result=Result(body=b"ok", headers=(("x-name", "J\xfcrgen"),)),
     ),
     *_bad(
-        "many-informational",
-        b"HTTP/1.1 100 Continue\r\n\r\n" * 2000 + OK,
+        "informational-at-limit",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * MAX_INFORMATIONAL_RESPONSES + OK,
         result=Result(body=b"ok"),
         splits=["whole", "kilo"],
-        doc="Informational responses are skipped, however many come.",
+        doc="Informational responses are skipped, up to MAX_INFORMATIONAL_RESPONSES.",
+    ),
+    *_bad(
+        "informational-past-limit",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 2000 + OK,
+        splits=["whole", "kilo"],
+        doc="An endless stream of 1xx heads is an error, not a request waiting forever.",
     ),
     *_bad(
         "informational-then-big-head",
