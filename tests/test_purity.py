@@ -151,3 +151,40 @@ def test_importing_sansio_loads_no_io_module() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == []
+
+
+# -- the shells stay thin: they move bytes and never speak HTTP themselves ------------------
+
+SHELLS = sorted((ROOT / "sync_io").rglob("*.py")) + sorted((ROOT / "async_io").rglob("*.py"))
+PROTOCOL_LIBRARIES = {"h11", "h2", "hpack", "hyperframe"}
+
+
+def _speaks_http(source: str) -> list[str]:
+    """Imports of protocol libraries and HTTP byte literals in `source`."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            names = []
+        found += [f"imports {n}" for n in names if n.split(".")[0] in PROTOCOL_LIBRARIES]
+        value = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(value, bytes) and b"\r\n" in value:
+            found.append(f"HTTP bytes literal {value[:20]!r}")
+    return found
+
+
+@pytest.mark.parametrize("path", SHELLS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shell_speaks_no_http(path: pathlib.Path) -> None:
+    assert _speaks_http(path.read_text()) == []
+
+
+def test_shell_scanner_catches_violations() -> None:
+    source = 'import h11\nfrom h2.connection import H2Connection\nX = b"GET / HTTP/1.1\\r\\n"\n'
+    assert _speaks_http(source) == [
+        "imports h11",
+        "imports h2.connection",
+        "HTTP bytes literal b'GET / HTTP/1.1\\r\\n'",
+    ]
