@@ -35,6 +35,18 @@ def find_nginx() -> str | None:
     return None
 
 
+def install_nginx() -> str | None:
+    """Install Debian's nginx when we may (root with apt-get); None when that fails."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None
+    print("nginx is missing: installing Debian's package (apt-get install nginx)", flush=True)
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx"]):
+        if subprocess.run(command, env=environment, check=False).returncode != 0:
+            return None
+    return find_nginx()
+
+
 def nginx_version(binary: str) -> tuple[int, ...]:
     out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
     match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr + out.stdout)

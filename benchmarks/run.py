@@ -706,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{**settings.__dict__, "runs": args.runs})
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
 
-    binary = args.nginx or _server.find_nginx()
+    binary = args.nginx or _server.find_nginx() or _server.install_nginx()
     if binary is None or not os.access(binary, os.X_OK):
         print(
             "nginx is not installed; the benchmarks need it as the local server.\n"
