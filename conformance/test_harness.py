@@ -186,12 +186,6 @@ def test_core_driver_reports_a_deadlock() -> None:
     assert check(scenario, run(scenario, "core")) == []
 
 
-def test_an_unfinished_request_is_recorded() -> None:
-    scenario = ALL["redirects/307-streamed-body"]
-    second = run(scenario, "core").seen[0][1]
-    assert (second.target, second.complete, second.answered) == ("/next", False, False)
-
-
 def test_a_request_after_the_script_is_recorded_unanswered() -> None:
     scenario = ALL["keepalive/stale-connection-retried"]
     seen = run(scenario, "core").seen[0]

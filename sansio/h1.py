@@ -1,9 +1,14 @@
-"""The HTTP/1.1 client connection machine, over h11.
+"""The HTTP/1.1 client connection machine: h11 for requests and response heads, its
+own body framing.
 
 Rules
 -----
-1. h11 makes every framing decision; this module only refuses what h11 lets through
-   and should not (below). There is no second, lenient parser.
+1. h11 writes every request and parses every response head (status line, fields, the
+   Content-Length and Transfer-Encoding checks, 1xx, 101, CONNECT) and every trailer
+   section. This module refuses what h11 lets through and should not (below), and
+   frames the response *body* itself, from the head h11 has validated, by the rule of
+   RFC 9112 §6.3 that h11 applies too. There is no lenient second path: the body
+   framer is at least as strict as h11's readers, and stricter where noted.
 2. No h11 exception leaves this module: h11's errors become conch's
    `LocalProtocolError` / `RemoteProtocolError`, and after a remote error the
    connection is never reused.
@@ -24,7 +29,46 @@ phases::
 
 In HEAD, `next_step` first parses bytes that arrived (so a response that comes while
 the body is still being uploaded is seen at once), then asks to SEND queued bytes,
-then for the next body chunk (NEED_BODY), and only then to RECEIVE.
+then for the next body chunk (NEED_BODY), and only then to RECEIVE. One exception:
+with a request body, the head waits for the first body chunk (NEED_BODY before SEND)
+so that both leave in one write, unless that chunk is larger than
+`MAX_JOINED_CHUNK_BYTES` (copying it would cost more than the write it saves).
+
+**Why the body is framed here.** h11 copies every received byte into its buffer, copies
+it out again as a bytearray inside a `Data` event, and that had to be copied once more
+into the `bytes` the wire interface promises: three copies and a stack of Python calls
+per read, more than half of the time of a download. So once h11 has parsed the final
+head, the machine takes what h11 buffered after it (`trailing_data`) and frames the
+body from then on without h11: a Content-Length or close-delimited body hands each
+received `bytes` object on unchanged (only the last one is sliced, at the body's end),
+and chunked bodies go through a small incremental parser that slices each chunk's data
+out of the read it arrived in. h11 is not told about any of it, so its view of the
+connection stops at the head; when the cycle ends cleanly, `release` replaces it with
+a fresh h11 connection for the next request (that costs about as much as h11's own
+`start_next_cycle`). Whether the cycle *can* end cleanly is h11's answer too: right
+after it has processed the final head, its client side is DONE exactly when the
+request was sent whole and neither message asked to close (``Connection: close``, an
+HTTP/1.0 peer): the state it would have reached at the response's end.
+
+The framing, from the head h11 accepted (its Content-Length is a validated, single
+value; its Transfer-Encoding can only be ``chunked``): no body after HEAD, 204 and 304;
+chunked with Transfer-Encoding; else Content-Length bytes; else up to EOF. EOF before a
+Content-Length or chunked body is complete is a `RemoteProtocolError`. Any byte past
+the end of the body, and EOF after it, makes the connection unusable (rule 3).
+
+**The chunked parser** accepts what h11 accepted, except that it is stricter in three
+ways: a chunk extension must not hold CR or NUL (h11 let both through; parsers that
+disagree on such bytes are how chunked smuggling works), and a chunk-size line
+(extensions included) and a trailer section are each bounded by ``max_header_bytes``
+however they arrive (h11 bounded only what was still incomplete). A chunk-size line
+ends at its first LF, which must follow a CR (h11 refused a bare LF too, but only
+once some later CRLF arrived). Sizes are 1 to 20 hex digits (h11's bound: 16**20 is
+beyond any real body), optional whitespace may follow a size without extensions (h11
+allows it for servers in the wild), and each chunk's data must be followed by exactly
+CRLF. The trailer section ends at the first empty line as h11 finds it (LF or CRLF
+line ends); a non-empty one is replayed through a throwaway h11 connection, so its
+fields are checked by the same parser as before, then counted against
+``max_header_count``. The tests check all of this against h11's own readers.
 
 **Early responses.** RFC 9112 §9.5: a client should watch for a response while it
 uploads, and stop sending once a final response says the server will not read on.
@@ -43,9 +87,8 @@ simply lets Transfer-Encoding win); Transfer-Encoding in an HTTP/1.0 response (�
 faulty framing); an HTTP major version other than 1; more than `MAX_HEADER_COUNT`
 fields; and a head larger than `MAX_HEADER_BYTES` that arrived in one read (h11 only
 limits *incomplete* events). h11 itself rejects conflicting Content-Length values
-(it accepts repeats that agree), repeated or non-chunked Transfer-Encoding,
-malformed chunk sizes and chunk terminators, a 101 nobody asked for, and a body cut
-short by EOF. The tests pin each of these.
+(it accepts repeats that agree), repeated or non-chunked Transfer-Encoding, and a 101
+nobody asked for. The tests pin each of these.
 
 **1xx.** Informational responses (100, 103, ...) are skipped, within the same limits.
 A 101 (after an ``Upgrade`` request) or a 2xx to CONNECT ends HTTP on this
@@ -70,13 +113,20 @@ from .wire import (
     Step,
 )
 
-__all__ = ["MAX_HEADER_BYTES", "MAX_HEADER_COUNT", "MAX_INFORMATIONAL_RESPONSES", "H1Connection"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_COUNT",
+    "MAX_INFORMATIONAL_RESPONSES",
+    "MAX_JOINED_CHUNK_BYTES",
+    "H1Connection",
+]
 
 # Largest response head accepted (status line, header lines and the blank line), in
 # bytes. http.client allows 64 KiB per header line (_MAXLINE) and curl 100 KiB per
 # response header, while h11 defaults to 16 KiB, which real sites with large cookies
 # and policy headers can exceed. 64 KiB for the whole head keeps such sites working
-# and bounds the memory one connection can make us hold.
+# and bounds the memory one connection can make us hold. The same bound applies to a
+# chunk-size line (with its extensions) and to a trailer section.
 MAX_HEADER_BYTES = 64 * 1024
 
 # Most header fields accepted in one response head, and in one trailer section: the
@@ -89,6 +139,13 @@ MAX_HEADER_COUNT = 100
 # keep a request waiting forever with a stream of 1xx heads, each within every
 # read timeout.
 MAX_INFORMATIONAL_RESPONSES = 10
+
+# Largest first request-body chunk joined to the request head in one write. Joining
+# saves a write (a system call, and a TLS record) per request with a body, at the
+# price of copying the chunk: up to 64 KiB the copy is the cheaper of the two (and a
+# typical form or JSON body is far smaller); a larger chunk goes in its own write,
+# uncopied, as every later chunk does. 0 sends the head alone.
+MAX_JOINED_CHUNK_BYTES = 64 * 1024
 
 # Stream phases (plain ints: compared on every step).
 _IDLE = 0
@@ -103,37 +160,74 @@ _NO_BODY = 0  # none, or already ended
 _BODY_OPEN = 1  # NEED_BODY until send_body(sid, None)
 _BODY_ABANDONED = 2  # an early response or a failed write: the rest is dropped
 
+# Response body framings (RFC 9112 §6.3).
+_LENGTH = 0  # Content-Length, or no body at all (HEAD, 204, 304): _remaining counts down
+_CHUNKED = 1
+_UNTIL_EOF = 2  # close-delimited
+
+# Where the chunked parser is.
+_SIZE_LINE = 0  # in a chunk-size line (its start is kept in _line)
+_DATA = 1  # _remaining bytes of chunk data to come
+_DATA_END = 2  # the CRLF after chunk data: _crlf holds what is still expected
+_TRAILERS = 3  # after the last-chunk, up to the empty line (kept in _line)
+
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_MAX_CHUNK_SIZE_DIGITS = 20  # h11's bound; 16**20 bytes is far beyond any real body
 
 _EOM = h11.EndOfMessage()
+
+# A non-empty trailer section is replayed through a throwaway h11 connection after
+# this request and this head, so that h11's field parser checks it.
+_PROBE_REQUEST = h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"trailers")])
+_PROBE_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+
+
+def _show(line: bytes | bytearray) -> str:
+    """A bounded repr of a line for an error message."""
+    return repr(bytes(line[:40])) + ("..." if len(line) > 40 else "")
 
 
 class H1Connection:
     """An HTTP/1.1 client connection machine (see `sansio.wire.WireConnection`).
 
-    ``max_header_bytes`` bounds each response head, whole or split (and, through h11's
-    buffer limit, chunk-size lines and trailers); ``max_header_count`` bounds the fields
-    of each head and trailer section. With ``validate_headers=False`` request header
-    names and values are trusted as already validated (conch's models check them once);
-    method and target are always checked.
+    ``max_header_bytes`` bounds each response head, whole or split, each chunk-size line
+    and each trailer section; ``max_header_count`` bounds the fields of each head and
+    trailer section. With ``validate_headers=False`` request header names and values
+    are trusted as already validated (conch's models check them once); method and
+    target are always checked. ``max_joined_chunk_bytes``: see `MAX_JOINED_CHUNK_BYTES`.
     """
 
     __slots__ = (
         "_body",
+        "_buf",
+        "_chunk",
+        "_crlf",
         "_eof",
         "_failure",
+        "_framing",
         "_h11",
         "_head_bytes",
+        "_held",
         "_informational",
+        "_join",
         "_keep_alive",
         "_last_id",
+        "_length",
+        "_line",
         "_max_header_bytes",
         "_max_header_count",
         "_max_informational",
+        "_max_joined",
+        "_method",
+        "_more",
         "_out",
         "_parsed",
         "_phase",
+        "_pos",
         "_received",
+        "_remaining",
+        "_searched",
         "_sid",
         "_unparsed",
     )
@@ -145,18 +239,25 @@ class H1Connection:
         max_header_count: int = MAX_HEADER_COUNT,
         validate_headers: bool = True,
         max_informational: int = MAX_INFORMATIONAL_RESPONSES,
+        max_joined_chunk_bytes: int = MAX_JOINED_CHUNK_BYTES,
     ) -> None:
         if max_header_bytes < 1 or max_header_count < 1:
             raise ValueError("max_header_bytes and max_header_count must be at least 1")
+        if max_joined_chunk_bytes < 0:
+            raise ValueError("max_joined_chunk_bytes must not be negative")
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
+        self._max_joined = max_joined_chunk_bytes
         self._parsed = not validate_headers
         # h11 refuses to buffer more than this of an incomplete event: with the exact
-        # check in _check_head this bounds heads whole or split, and chunk-size lines.
+        # check in _check_head this bounds heads whole or split.
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._out: list[bytes] = []
+        self._held: list[bytes] = []  # a first body chunk too large to join the head
+        self._join = False  # the queued head waits for the first body chunk
         self._last_id = 0
         self._sid: int | None = None
+        self._method = b""
         self._phase = _IDLE
         self._body = _NO_BODY
         self._keep_alive = True
@@ -167,6 +268,19 @@ class H1Connection:
         self._max_informational = max_informational
         self._informational = 0  # 1xx heads skipped for the current request
         self._failure = ""
+        # The body framer (phase BODY): received bytes not yet framed are _buf from
+        # _pos on, then the reads queued in _more (a shell normally feeds one read per
+        # RECEIVE, so _more stays empty).
+        self._framing = _LENGTH
+        self._length = 0  # a Content-Length body's size
+        self._remaining = 0
+        self._buf = b""
+        self._pos = 0
+        self._more: list[bytes] = []
+        self._chunk = _SIZE_LINE
+        self._crlf = b""
+        self._line = bytearray()  # an unfinished chunk-size line, or the trailers
+        self._searched = 0  # how much of a trailer section has no end in it
 
     # -- state --------------------------------------------------------------------
 
@@ -227,9 +341,11 @@ class H1Connection:
         out += data  # type: ignore[arg-type]  # send() of a Request always returns a list
         if has_body:
             self._body = _BODY_OPEN
+            self._join = True
         else:
             out += end  # type: ignore[arg-type]
             self._body = _NO_BODY
+        self._method = head.method
         self._last_id = sid = self._last_id + 1
         self._sid = sid
         self._phase = _HEAD
@@ -249,6 +365,8 @@ class H1Connection:
             if self._body == _BODY_ABANDONED:
                 return
             raise RuntimeError("this stream's request body has ended (or it has none)")
+        if data is not None and not data:
+            return  # nothing to send; an empty chunk must not end a chunked body
         try:
             if data is None:
                 self._body = _NO_BODY
@@ -262,7 +380,16 @@ class H1Connection:
             self._phase = _FAILED
             self._failure = str(exc)
             raise LocalProtocolError(str(exc)) from exc
-        self._out += chunk  # type: ignore[arg-type]  # never None for Data/EndOfMessage
+        held = self._held
+        if self._join:
+            self._join = False
+            if data is not None and len(data) > self._max_joined:
+                held += chunk  # type: ignore[arg-type]  # goes after the head, alone
+                return
+        if held:
+            held += chunk  # type: ignore[arg-type]  # queued behind the held chunk
+        else:
+            self._out += chunk  # type: ignore[arg-type]  # never None for Data/EndOfMessage
 
     def data_to_send(self) -> bytes:
         """Take all queued bytes, joined once."""
@@ -278,8 +405,11 @@ class H1Connection:
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the socket (``b""`` = EOF).
 
-        Bytes or EOF while no response is expected (idle, or after the response
-        ended) make the connection unusable; they are never parsed.
+        In a response body, a ``bytes`` read is kept as it is and handed on in
+        `BodyChunk` objects without a copy; any other bytes-like object (a view of a
+        buffer the shell reuses) is copied first. Bytes or EOF while no response is
+        expected (idle, or after the response ended) make the connection unusable;
+        they are never parsed.
         """
         if data:
             if self._eof:
@@ -288,7 +418,13 @@ class H1Connection:
             self._eof = True
         phase = self._phase
         if phase == _BODY:
-            self._h11.receive_data(data)
+            if data:
+                if type(data) is not bytes:
+                    data = bytes(data)  # a view of the shell's buffer: keep a copy
+                if self._buf:
+                    self._more.append(data)
+                else:
+                    self._buf = data
         elif phase == _HEAD:
             self._h11.receive_data(data)
             self._unparsed = True
@@ -301,13 +437,17 @@ class H1Connection:
     def next_step(self, stream_id: int) -> Step:
         """The next thing to do for this stream, or the next piece of its response.
 
-        While the request is going out: SEND, NEED_BODY, then RECEIVE until the final
-        `ResponseHead`; then `BodyChunk` or RECEIVE until `EndOfBody`.
+        While the request is going out: SEND and NEED_BODY (a request with a body asks
+        for its first chunk before the head is sent, so that both go in one write),
+        then RECEIVE until the final `ResponseHead`; then `BodyChunk` or RECEIVE until
+        `EndOfBody`.
         """
         if stream_id != self._sid:
             raise ValueError(f"stream {stream_id} is not in flight on this connection")
         phase = self._phase
         if phase == _BODY:
+            if self._framing == _CHUNKED:
+                return self._read_chunked()
             return self._read_body()
         if phase == _HEAD:
             if self._unparsed:
@@ -315,6 +455,10 @@ class H1Connection:
                 if head is not None:
                     return head
             if self._out:
+                return NEED_BODY if self._join else SEND
+            if self._held:
+                self._out += self._held
+                self._held.clear()
                 return SEND
             if self._body == _BODY_OPEN:
                 return NEED_BODY
@@ -381,31 +525,55 @@ class H1Connection:
                     f"unsupported HTTP version {event.http_version.decode('ascii')} in response"
                 )
             version = "HTTP/1.1"  # RFC 9112 §2.3: a higher minor version reads as ours
-        if self._h11.their_state is h11.SWITCHED_PROTOCOL:
+        conn = self._h11
+        if conn.their_state is h11.SWITCHED_PROTOCOL:
             # 101, or 2xx to CONNECT: framing headers mean nothing (RFC 9110 §9.3.6).
             self._phase = _SWITCHED
             self._keep_alive = False
         else:
-            has_length = has_chunked = False
-            for name, _ in raw:
+            length: bytes | None = None
+            has_chunked = False
+            for name, value in raw:
                 size = len(name)
                 if size == 14:
-                    has_length = has_length or name.lower() == b"content-length"
+                    if name.lower() == b"content-length":
+                        length = value  # h11 made it one value of digits
                 elif size == 17:
                     has_chunked = has_chunked or name.lower() == b"transfer-encoding"
             if has_chunked:
-                if has_length:
+                if length is not None:
                     raise self._fail(
                         "response has both Content-Length and Transfer-Encoding (ambiguous framing)"
                     )
                 if version == "HTTP/1.0":
                     raise self._fail("HTTP/1.0 response with Transfer-Encoding")
+            status = event.status_code
+            if status == 204 or status == 304 or self._method == b"HEAD":
+                self._framing = _LENGTH
+                self._remaining = 0
+            elif has_chunked:
+                # h11 accepts no Transfer-Encoding but exactly "chunked".
+                self._framing = _CHUNKED
+                self._chunk = _SIZE_LINE
+            elif length is not None:
+                self._framing = _LENGTH
+                self._length = self._remaining = int(length)
+            else:
+                self._framing = _UNTIL_EOF
+            # h11 has processed the head: its client side is DONE only if the request
+            # went out whole and neither side asked to close (see the module notes).
+            if conn.our_state is not h11.DONE:
+                self._keep_alive = False
+            self._buf = conn.trailing_data[0]
+            self._pos = 0
             self._phase = _BODY
-        if self._body == _BODY_OPEN or self._out:
+        if self._body == _BODY_OPEN or self._out or self._held:
             # A final response before our request ended: stop uploading, and close
             # afterwards since the request was never completed on the wire.
             self._body = _BODY_ABANDONED
+            self._join = False
             self._out.clear()
+            self._held.clear()
             self._keep_alive = False
         return ResponseHead(
             status_code=event.status_code,
@@ -414,34 +582,193 @@ class H1Connection:
             http_version=version,
         )
 
+    # -- the body framer ----------------------------------------------------------
+
+    def _shift(self) -> None:
+        """The current read is used up: go on to the next queued one."""
+        more = self._more
+        self._buf = more.pop(0) if more else b""
+        self._pos = 0
+
     def _read_body(self) -> Step:
-        conn = self._h11
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise self._fail(str(exc)) from exc
-        if type(event) is h11.Data:
-            return BodyChunk(bytes(event.data))
-        if type(event) is h11.EndOfMessage:
-            return self._finish(event)
-        # NEED_DATA: in a body h11 returns nothing else (EOF ends a close-delimited
-        # body with EndOfMessage and is an error for the other framings).
+        """A Content-Length or close-delimited body (or none at all)."""
+        buf = self._buf
+        if buf:
+            pos = self._pos
+            if self._framing == _UNTIL_EOF:
+                self._shift()
+                return BodyChunk(buf[pos:] if pos else buf)
+            remaining = self._remaining
+            if remaining:
+                end = pos + remaining
+                if end >= len(buf):
+                    self._remaining = end - len(buf)
+                    self._shift()
+                    return BodyChunk(buf[pos:] if pos else buf)
+                self._remaining = 0
+                self._pos = end
+                return BodyChunk(buf[pos:end])
+            return self._end([])  # bytes follow the body: _end sees them
+        if self._framing == _LENGTH:
+            if not self._remaining:
+                return self._end([])
+            if self._eof:
+                raise self._fail(
+                    "peer closed connection without sending complete message body "
+                    f"(received {self._length - self._remaining} bytes, expected {self._length})"
+                )
+            return RECEIVE
+        if self._eof:
+            return self._end([])
         return RECEIVE
 
-    def _finish(self, event: h11.EndOfMessage) -> EndOfBody:
+    def _read_chunked(self) -> Step:
+        """The next piece of a chunked body: RFC 9112 §7.1, strictly."""
+        while True:
+            buf = self._buf
+            if not buf:
+                if self._eof:
+                    raise self._fail(
+                        "peer closed connection without sending complete message body "
+                        "(incomplete chunked read)"
+                    )
+                return RECEIVE
+            pos = self._pos
+            state = self._chunk
+            if state == _DATA:
+                end = pos + self._remaining
+                if end >= len(buf):
+                    self._remaining = end - len(buf)
+                    if not self._remaining:
+                        self._chunk = _DATA_END
+                        self._crlf = b"\r\n"
+                    self._shift()
+                    return BodyChunk(buf[pos:] if pos else buf)
+                self._remaining = 0
+                self._chunk = _DATA_END
+                self._crlf = b"\r\n"
+                self._pos = end
+                return BodyChunk(buf[pos:end])
+            if state == _DATA_END:
+                expected = self._crlf
+                if buf.startswith(expected, pos):
+                    state = self._chunk = _SIZE_LINE
+                    pos += len(expected)
+                    if pos == len(buf):
+                        self._shift()
+                        continue
+                    self._pos = pos  # and on to the size line, in this same read
+                else:
+                    got = buf[pos : pos + len(expected)]
+                    if len(got) == len(expected) or not expected.startswith(got):
+                        raise self._fail(f"malformed chunk footer: {got!r} (expected {expected!r})")
+                    self._crlf = expected[len(got) :]  # the rest comes in the next read
+                    self._shift()
+                    continue
+            if state == _SIZE_LINE:
+                self._read_size_line(buf, pos)
+            else:
+                trailers = self._read_trailers(buf, pos)
+                if trailers is not None:
+                    return self._end(trailers)
+
+    def _consume(self, pos: int) -> None:
+        """Framing used the current read up to ``pos``."""
+        if pos >= len(self._buf):
+            self._shift()
+        else:
+            self._pos = pos
+
+    def _read_size_line(self, buf: bytes, pos: int) -> None:
+        limit = self._max_header_bytes
+        line = self._line
+        newline = buf.find(b"\n", pos)
+        if newline < 0:
+            line += memoryview(buf)[pos:]
+            if len(line) > limit:
+                raise self._fail(f"chunk size line longer than {limit} bytes")
+            self._shift()
+            return
+        if line:
+            line += memoryview(buf)[pos : newline + 1]
+            text: bytes | bytearray = line
+        else:
+            text = buf[pos : newline + 1]
+        if len(text) > limit:
+            raise self._fail(f"chunk size line longer than {limit} bytes")
+        self._consume(newline + 1)
+        if len(text) < 2 or text[-2] != 13:  # CR
+            raise self._fail(f"chunk size line not ended by CRLF: {_show(text)}")
+        size, semicolon, extensions = text[:-2].partition(b";")
+        if semicolon:
+            if b"\r" in extensions or b"\x00" in extensions:
+                raise self._fail(f"illegal byte in chunk extension: {_show(text)}")
+        else:
+            size = size.rstrip(b" \t")  # as h11: some servers pad the size
+        if not 0 < len(size) <= _MAX_CHUNK_SIZE_DIGITS or size.strip(_HEX_DIGITS):
+            raise self._fail(f"illegal chunk size line: {_show(text)}")
+        if line:
+            line.clear()
+        self._remaining = int(size, 16)
+        if self._remaining:
+            self._chunk = _DATA
+        else:
+            self._chunk = _TRAILERS
+            self._searched = 0
+
+    def _read_trailers(self, buf: bytes, pos: int) -> list[tuple[bytes, bytes]] | None:
+        """The trailer section once it is complete (up to its empty line), else None."""
+        section = self._line
+        section += memoryview(buf)[pos:]
+        self._shift()
+        # Where the section ends, found as h11 finds it (LF or CRLF line ends).
+        if section[:1] == b"\n":
+            end = 1
+        elif section[:2] == b"\r\n":
+            end = 2
+        else:
+            start = max(self._searched - 2, 0)
+            lf = section.find(b"\n\n", start)
+            crlf = section.find(b"\n\r\n", start)
+            if lf < 0 and crlf < 0:
+                if len(section) > self._max_header_bytes:
+                    raise self._fail(f"trailer section larger than {self._max_header_bytes} bytes")
+                self._searched = len(section)
+                return None
+            end = lf + 2 if crlf < 0 or 0 <= lf < crlf else crlf + 3
+        if end > self._max_header_bytes:
+            raise self._fail(f"trailer section larger than {self._max_header_bytes} bytes")
+        if end < len(section):
+            self._keep_alive = False  # bytes after the response: never parsed
+        trailers = [] if end <= 2 else self._parse_trailers(bytes(section[:end]))
+        section.clear()
+        return trailers
+
+    def _parse_trailers(self, section: bytes) -> list[tuple[bytes, bytes]]:
+        probe = h11.Connection(h11.CLIENT)
+        probe.send(_PROBE_REQUEST)
+        probe.send(_EOM)
+        probe.receive_data(_PROBE_HEAD + section)
+        try:
+            probe.next_event()  # the probe's own head
+            event = probe.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise self._fail(f"malformed trailer section: {exc}") from exc
+        assert type(event) is h11.EndOfMessage  # the section is complete
         trailers = event.headers
         if len(trailers) > self._max_header_count:
             raise self._fail(f"response has more than {self._max_header_count} trailer fields")
-        if self._keep_alive:
-            conn = self._h11
-            if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-                # NEED_DATA means nothing is buffered; PAUSED means bytes follow the
-                # response, ConnectionClosed that EOF arrived. Either way: no reuse.
-                self._keep_alive = conn.next_event() is h11.NEED_DATA
-            else:
-                self._keep_alive = False  # Connection: close, or an HTTP/1.0 peer
+        return trailers.raw_items()
+
+    def _end(self, trailers: list[tuple[bytes, bytes]]) -> EndOfBody:
+        if self._buf or self._eof:
+            # A byte after the body, or EOF (a close-delimited body, or the server
+            # hanging up right after): the connection ends with this response.
+            self._keep_alive = False
+            self._buf = b""
+            self._more.clear()
         self._phase = _DONE
-        return EndOfBody(trailers.raw_items())
+        return EndOfBody(trailers)
 
     # -- failures and the end of a stream -----------------------------------------
 
@@ -453,6 +780,8 @@ class H1Connection:
         self._check(stream_id)
         self._keep_alive = False
         self._out.clear()
+        self._held.clear()
+        self._join = False
         self._body = _BODY_ABANDONED
 
     def io_failed(self, stream_id: int) -> None:
@@ -468,7 +797,7 @@ class H1Connection:
         self._check(stream_id)
         if self._received:
             return FailurePhase.RECEIVING
-        if self._body != _NO_BODY or self._out:
+        if self._body != _NO_BODY or self._out or self._held:
             return FailurePhase.SENDING
         return FailurePhase.AWAITING_RESPONSE
 
@@ -477,13 +806,20 @@ class H1Connection:
         (it is not drained: that could take forever)."""
         self._check(stream_id)
         if self._phase == _DONE and self._keep_alive:
-            self._h11.start_next_cycle()
+            # h11 saw only the head of this response (the body was framed here): a
+            # fresh h11 connection starts the next cycle.
+            self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_header_bytes)
         else:
             self._keep_alive = False
         self._sid = None
         self._phase = _IDLE
         self._body = _NO_BODY
+        self._join = False
         self._out.clear()
+        self._held.clear()
+        self._buf = b""
+        self._more.clear()
+        self._line.clear()
 
     def trailing_data(self) -> bytes:
         """Bytes received after a 101 or CONNECT 2xx head: they belong to the new protocol."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sansio.exceptions import LocalProtocolError, RemoteProtocolError
-from sansio.h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
+from sansio.h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_JOINED_CHUNK_BYTES, H1Connection
 from sansio.wire import (
     NEED_BODY,
     RECEIVE,
@@ -199,13 +200,16 @@ def test_upload_with_content_length() -> None:
     sid = conn.start_request(
         head(b"POST", headers=[HOST, (b"Content-Length", b"11")]), has_body=True
     )
-    assert conn.next_step(sid) is SEND
-    sent = conn.data_to_send()
+    # The head waits for the first body chunk, so that both leave in one write.
+    assert conn.next_step(sid) is NEED_BODY
+    conn.send_body(sid, b"")  # an empty chunk is nothing: still waiting
     assert conn.next_step(sid) is NEED_BODY
     conn.send_body(sid, b"hello ")
-    conn.send_body(sid, b"")  # an empty chunk is nothing
     assert conn.next_step(sid) is SEND
-    sent += conn.data_to_send()
+    sent = conn.data_to_send()
+    assert sent.startswith(b"POST / HTTP/1.1\r\n")
+    assert sent.endswith(b"\r\n\r\nhello ")
+    assert conn.next_step(sid) is NEED_BODY
     conn.send_body(sid, b"world")
     conn.send_body(sid, None)
     assert conn.next_step(sid) is SEND
@@ -753,6 +757,8 @@ def test_early_response_while_uploading() -> None:
     sid = conn.start_request(
         head(b"POST", headers=[HOST, (b"Content-Length", b"1000")]), has_body=True
     )
+    assert conn.next_step(sid) is NEED_BODY
+    conn.send_body(sid, b"x" * 100)
     assert conn.next_step(sid) is SEND
     conn.data_to_send()
     assert conn.next_step(sid) is NEED_BODY
@@ -966,3 +972,513 @@ def test_informational_response_limit_at_and_past() -> None:
     conn.receive_data(b"HTTP/1.1 103 Early Hints\r\n\r\n" * 3 + final)
     with pytest.raises(RemoteProtocolError, match="more than 2 informational"):
         conn.next_step(sid)
+
+
+# -- one write for the head and the first body chunk ------------------------------
+
+
+def post(length: int | None = None) -> RequestHead:
+    framing = [] if length is None else [(b"Content-Length", b"%d" % length)]
+    return head(b"POST", headers=[HOST, *framing])
+
+
+def writes(conn: H1Connection, sid: int, chunks: list[bytes]) -> list[bytes]:
+    """Upload ``chunks``; return each write the machine asked for."""
+    body = iter([*chunks, None])
+    out = []
+    while (step := conn.next_step(sid)) is not RECEIVE:
+        if step is SEND:
+            out.append(conn.data_to_send())
+        else:
+            assert step is NEED_BODY
+            conn.send_body(sid, next(body))
+    return out
+
+
+@pytest.mark.parametrize("limit", [10, MAX_JOINED_CHUNK_BYTES])
+def test_first_chunk_joins_the_head_at_the_limit_and_not_past_it(limit: int) -> None:
+    at = b"a" * limit
+    conn = H1Connection(max_joined_chunk_bytes=limit)
+    sid = conn.start_request(post(limit), has_body=True)
+    (sent,) = writes(conn, sid, [at])
+    assert sent.endswith(b"\r\n\r\n" + at)
+    assert Server().read_request(sent)[1] == at
+
+    past = b"a" * (limit + 1)
+    conn = H1Connection(max_joined_chunk_bytes=limit)
+    sid = conn.start_request(post(limit + 1), has_body=True)
+    head_only, chunk = writes(conn, sid, [past])
+    assert head_only.endswith(b"\r\n\r\n")
+    assert chunk is past  # not joined, so not copied either
+    assert Server().read_request(head_only + chunk)[1] == past
+
+
+def test_joining_can_be_turned_off() -> None:
+    conn = H1Connection(max_joined_chunk_bytes=0)
+    sid = conn.start_request(post(1), has_body=True)
+    assert writes(conn, sid, [b"x"])[1] == b"x"
+    with pytest.raises(ValueError, match="must not be negative"):
+        H1Connection(max_joined_chunk_bytes=-1)
+
+
+def test_chunked_upload_joins_head_chunk_and_end() -> None:
+    conn = H1Connection()
+    sid = conn.start_request(post(), has_body=True)
+    first, *rest = writes(conn, sid, [b"abc", b"def"])
+    assert first.endswith(b"\r\n\r\n3\r\nabc\r\n")
+    assert rest == [b"3\r\ndef\r\n", b"0\r\n\r\n"]
+    # A body that ends at once: the head and the last-chunk in one write.
+    conn = H1Connection()
+    sid = conn.start_request(post(), has_body=True)
+    (sent,) = writes(conn, sid, [])
+    assert sent.endswith(b"\r\n\r\n0\r\n\r\n")
+    assert Server().read_request(sent)[1] == b""
+
+
+@pytest.mark.parametrize("held", ["head", "chunk"])
+def test_early_response_drops_what_was_held_back(held: str) -> None:
+    conn = H1Connection(max_joined_chunk_bytes=4)
+    sid = conn.start_request(post(100), has_body=True)
+    assert conn.next_step(sid) is NEED_BODY  # the head waits for the first chunk
+    if held == "chunk":
+        conn.send_body(sid, b"x" * 10)  # too large to join: the head goes first
+        assert conn.next_step(sid) is SEND
+        conn.data_to_send()
+    assert conn.failure_phase(sid) is FailurePhase.SENDING
+    conn.receive_data(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    assert conn.data_to_send() == b""  # nothing more goes out
+    conn.send_body(sid, b"ignored")
+    assert conn.next_step(sid) == EndOfBody([])
+    conn.release(sid)
+    assert not conn.is_reusable
+
+
+def test_send_failed_drops_a_held_chunk() -> None:
+    conn = H1Connection(max_joined_chunk_bytes=4)
+    sid = conn.start_request(post(10), has_body=True)
+    conn.send_body(sid, b"x" * 10)
+    assert conn.next_step(sid) is SEND
+    conn.data_to_send()  # the head; writing it fails
+    conn.send_failed(sid)
+    assert conn.next_step(sid) is RECEIVE
+
+
+def test_a_held_chunk_counts_as_unsent() -> None:
+    conn = H1Connection(max_joined_chunk_bytes=4)
+    sid = conn.start_request(post(10), has_body=True)
+    conn.send_body(sid, b"x" * 5)
+    conn.send_body(sid, b"y" * 5)
+    conn.send_body(sid, None)
+    assert conn.next_step(sid) is SEND
+    conn.data_to_send()  # the head alone
+    assert conn.failure_phase(sid) is FailurePhase.SENDING
+    assert conn.next_step(sid) is SEND
+    assert conn.data_to_send() == b"x" * 5 + b"y" * 5
+    assert conn.failure_phase(sid) is FailurePhase.AWAITING_RESPONSE
+
+
+# -- the body framer ------------------------------------------------------------
+
+
+def started() -> tuple[H1Connection, int]:
+    """A connection whose GET went out; the response is next."""
+    conn = H1Connection()
+    sid = conn.start_request(head(), has_body=False)
+    assert conn.next_step(sid) is SEND
+    conn.data_to_send()
+    return conn, sid
+
+
+def test_body_reads_are_handed_on_uncopied() -> None:
+    for framing in (b"Content-Length: 15\r\n", b"Transfer-Encoding: chunked\r\n", b""):
+        conn, sid = started()
+        conn.receive_data(b"HTTP/1.1 200 OK\r\n" + framing + b"\r\n")
+        assert isinstance(conn.next_step(sid), ResponseHead)
+        chunked = framing.startswith(b"Transfer")
+        if chunked:
+            conn.receive_data(b"f\r\n")
+            assert conn.next_step(sid) is RECEIVE
+        pieces = [b"hello", b" big ", b"world"]
+        for piece in pieces:
+            assert conn.next_step(sid) is RECEIVE
+            conn.receive_data(piece)
+            step = conn.next_step(sid)
+            assert isinstance(step, BodyChunk)
+            assert step.data is piece
+        if chunked:
+            conn.receive_data(b"\r\n0\r\n\r\n")
+        elif not framing:
+            conn.receive_data(b"")  # EOF ends a close-delimited body
+        assert conn.next_step(sid) == EndOfBody([])
+
+
+def test_only_the_read_that_ends_the_body_is_sliced() -> None:
+    conn, sid = started()
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabc")
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    assert conn.next_step(sid) == BodyChunk(b"abc")  # what h11 had buffered after the head
+    assert conn.next_step(sid) is RECEIVE
+    conn.receive_data(b"defghXYZ")
+    assert conn.next_step(sid) == BodyChunk(b"defgh")
+    assert conn.next_step(sid) == EndOfBody([])
+    conn.release(sid)
+    assert not conn.is_reusable  # XYZ followed the response
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_views_of_a_reused_buffer_are_copied(kind: type) -> None:
+    buffer = bytearray(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+    conn, sid = started()
+    conn.receive_data(kind(buffer))
+    buffer[:] = b"X" * len(buffer)  # the shell reuses its buffer
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    assert conn.next_step(sid) == BodyChunk(b"hello")
+    buffer[:5] = b"world"
+    assert conn.next_step(sid) is RECEIVE
+    conn.receive_data(kind(buffer)[:5])
+    buffer[:5] = b"XXXXX"
+    step = conn.next_step(sid)
+    assert step == BodyChunk(b"world")
+    assert type(step.data) is bytes
+
+
+@pytest.mark.parametrize(
+    ("framing", "body", "reusable"),
+    [
+        (b"Content-Length: 9\r\n", [b"abc", b"def", b"ghi"], True),
+        (b"Content-Length: 9\r\n", [b"abc", b"def", b"ghiX"], False),
+        (b"Content-Length: 3\r\n", [b"abc", b"def"], False),
+        (b"Transfer-Encoding: chunked\r\n", [b"3\r\nab", b"c\r\n0\r", b"\n\r\n"], True),
+        (b"Transfer-Encoding: chunked\r\n", [b"3\r\nabc\r\n0\r\n\r\n", b"X"], False),
+        (b"Transfer-Encoding: chunked\r\n", [b"3\r\nabc\r\n0\r\nT: 1\r\n", b"\r\nX"], False),
+        (b"Transfer-Encoding: chunked\r\n", [b"3\r\nabc\r\n0\r\nT: 1\r\n", b"\r\n", b"X"], False),
+    ],
+)
+def test_reads_fed_before_next_step_asks(framing: bytes, body: list[bytes], reusable: bool) -> None:
+    conn, sid = started()
+    conn.receive_data(b"HTTP/1.1 200 OK\r\n" + framing + b"\r\n")
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    for piece in body:  # a shell may feed more than one read before asking again
+        conn.receive_data(piece)
+    received = b""
+    while isinstance(step := conn.next_step(sid), BodyChunk):
+        received += step.data
+    assert isinstance(step, EndOfBody)
+    assert received in (b"abc", b"abcdefghi")
+    conn.release(sid)
+    assert conn.is_reusable is reusable
+
+
+def test_close_delimited_body_with_reads_queued_then_eof() -> None:
+    conn, sid = started()
+    conn.receive_data(b"HTTP/1.1 200 OK\r\n\r\nab")
+    conn.receive_data(b"cd")
+    conn.receive_data(b"")
+    assert drive(conn, sid, []).body == b"abcd"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"5 \t\r\nhello\r\n0\r\n\r\n",  # whitespace after a size, as h11 allows
+        b"5;a=b;c\r\nhello\r\n0;last\r\n\r\n",
+        b'5; name = "quoted value"\r\nhello\r\n0\r\n\r\n',
+        b"00000000000000000005\r\nhello\r\n0\r\n\r\n",  # 20 digits
+        b"5\r\nhello\r\n0\r\n\n",  # the empty line ending the trailers may be a bare LF
+        b"2\r\nhe\r\n3\r\nllo\r\n000\r\n\r\n",
+    ],
+)
+def test_chunked_forms_accepted(raw: bytes) -> None:
+    full = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + raw
+    for pieces in feeds(full):
+        conn, result = fetch(full, pieces)
+        assert result.body == b"hello"
+        assert result.trailers == []
+        assert conn.is_reusable
+
+
+@pytest.mark.parametrize(
+    ("raw", "trailers"),
+    [
+        (b"X: y\nZ: 1\n\n", [(b"X", b"y"), (b"Z", b"1")]),
+        (b"X: y\r\n\n", [(b"X", b"y")]),
+        (b"X: one\r\n two\r\n\r\n", [(b"X", b"one two")]),  # obs-fold, as in heads
+    ],
+)
+def test_trailer_forms_accepted(raw: bytes, trailers: list[tuple[bytes, bytes]]) -> None:
+    full = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + raw
+    for pieces in feeds(full):
+        conn, result = fetch(full, pieces)
+        assert result.trailers == trailers
+        assert conn.is_reusable
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"5;a\nb\r\nhello\r\n0\r\n\r\n", "not ended by CRLF"),
+        (b"5;a\rb\r\nhello\r\n0\r\n\r\n", "illegal byte in chunk extension"),
+        (b"5;a\x00\r\nhello\r\n0\r\n\r\n", "illegal byte in chunk extension"),
+        (b"5 ;a\r\nhello\r\n0\r\n\r\n", "illegal chunk size line"),
+        (b"\r\nhello\r\n0\r\n\r\n", "illegal chunk size line"),
+        (b";a\r\nhello\r\n0\r\n\r\n", "illegal chunk size line"),
+        (b"5\r\nhello\rX0\r\n\r\n", "malformed chunk footer"),
+        (b"5\r\nhello\r\n0\r\n X: y\r\n\r\n", "malformed trailer section"),
+        (b"5\r\nhello\r\n0\r\nBad Line\r\n\r\n", "malformed trailer section"),
+        (b"5\r\nhello\r\n0\r\nX: a\x00b\r\n\r\n", "malformed trailer section"),
+        (b"5\r\nhello\r\n0\r\nX: y\r\n", "incomplete chunked read"),
+        (b"5\r\nhello\r\n0\r\n", "incomplete chunked read"),
+        (b"5\r\nhello\r", "incomplete chunked read"),
+        (b"5;ext", "incomplete chunked read"),
+    ],
+)
+def test_chunked_forms_refused(raw: bytes, message: str) -> None:
+    full = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + raw
+    for pieces in feeds(full):
+        assert message in fetch_error(full, pieces)
+
+
+def test_chunk_error_messages_are_bounded() -> None:
+    full = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz" + b"z" * 1000 + b"\r\n"
+    message = fetch_error(full, [full])
+    assert message.endswith("...")
+    assert len(message) < 100
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def size_line(size: int) -> bytes:
+    """A chunk-size line for a 2-byte chunk, ``size`` bytes long with its CRLF."""
+    return b"2;" + b"e" * (size - 4) + b"\r\n"
+
+
+@pytest.mark.parametrize("limit", [80, 200])
+def test_chunk_size_line_limit_at_and_past_every_split(limit: int) -> None:
+    at = CHUNKED_HEAD + size_line(limit) + b"ok\r\n0\r\n\r\n"
+    for pieces in feeds(at):
+        assert fetch(at, pieces, max_header_bytes=limit)[1].body == b"ok"
+    past = CHUNKED_HEAD + size_line(limit + 1) + b"ok\r\n0\r\n\r\n"
+    for pieces in feeds(past):
+        message = fetch_error(past, pieces, max_header_bytes=limit)
+        assert f"chunk size line longer than {limit} bytes" in message
+
+
+def test_default_chunk_size_line_limit() -> None:
+    at = CHUNKED_HEAD + size_line(MAX_HEADER_BYTES) + b"ok\r\n0\r\n\r\n"
+    cut = len(CHUNKED_HEAD) + 100
+    for pieces in ([at], [at[:cut], at[cut:]]):
+        assert fetch(at, pieces)[1].body == b"ok"
+    past = CHUNKED_HEAD + size_line(MAX_HEADER_BYTES + 1) + b"ok\r\n0\r\n\r\n"
+    for pieces in ([past], [past[:cut], past[cut:]]):
+        assert "longer than" in fetch_error(past, pieces)
+
+
+def trailer_section(size: int) -> bytes:
+    """A trailer section of exactly ``size`` bytes, its empty line included."""
+    section = b"T: " + b"v" * (size - 7) + b"\r\n\r\n"
+    assert len(section) == size
+    return section
+
+
+@pytest.mark.parametrize("limit", [80, 200])
+def test_trailer_section_limit_at_and_past_every_split(limit: int) -> None:
+    at = CHUNKED_HEAD + b"0\r\n" + trailer_section(limit)
+    for pieces in feeds(at):
+        assert fetch(at, pieces, max_header_bytes=limit)[1].trailers[0][0] == b"T"
+    past = CHUNKED_HEAD + b"0\r\n" + trailer_section(limit + 1)
+    for pieces in feeds(past):
+        message = fetch_error(past, pieces, max_header_bytes=limit)
+        assert f"trailer section larger than {limit} bytes" in message
+
+
+def test_endless_trailer_section_is_cut_off_at_the_limit() -> None:
+    raw = CHUNKED_HEAD + b"0\r\nX-Endless: " + b"a" * 300
+    pieces = [raw[i : i + 7] for i in range(0, len(raw), 7)]
+    assert "trailer section larger than 100 bytes" in fetch_error(raw, pieces, max_header_bytes=100)
+
+
+def test_fields_named_like_framing_fields_are_not_framing() -> None:
+    # Same lengths as Content-Length and Transfer-Encoding, other names.
+    raw = b"HTTP/1.1 200 OK\r\nAccept-Charset: x\r\nX-Seventeen-Chars: y\r\n\r\nuntil EOF"
+    conn, result = fetch(raw)
+    assert result.body == b"until EOF"
+    assert not conn.is_reusable
+
+
+def test_default_trailer_section_limit() -> None:
+    at = CHUNKED_HEAD + b"0\r\n" + trailer_section(MAX_HEADER_BYTES)
+    assert fetch(at)[1].trailers[0][0] == b"T"
+    past = CHUNKED_HEAD + b"0\r\n" + trailer_section(MAX_HEADER_BYTES + 1)
+    assert "trailer section larger than" in fetch_error(past, [past])
+
+
+def test_every_framing_leaves_the_connection_ready_for_the_next_request() -> None:
+    # h11 saw only the heads; the machine starts it afresh after each clean cycle.
+    conn = H1Connection()
+    server = Server()
+    exchanges: list[tuple[bytes, int, list[tuple[str, str]], bytes]] = [
+        (b"GET", 200, [("Transfer-Encoding", "chunked")], b"chunked"),
+        (b"HEAD", 200, [("Content-Length", "100")], b""),
+        (b"GET", 204, [], b""),
+        (b"GET", 304, [("Content-Length", "100")], b""),
+        (b"GET", 200, [("Content-Length", "6")], b"length"),
+        (b"GET", 200, [("Content-Length", "0")], b""),
+    ]
+    for method, status, headers, body in exchanges:
+        sid = conn.start_request(head(method), has_body=False)
+        assert conn.next_step(sid) is SEND
+        server.read_request(conn.data_to_send())
+        out = server.h11.send(h11.Response(status_code=status, headers=headers))
+        if body:
+            out += server.h11.send(h11.Data(data=body))
+        out += server.h11.send(h11.EndOfMessage(headers=[("T", "1")] if body == b"chunked" else []))
+        result = drive(conn, sid, [out])
+        assert result.body == body
+        conn.release(sid)
+        server.h11.start_next_cycle()
+        assert conn.can_start_request
+
+
+@pytest.mark.parametrize(
+    ("request_headers", "reusable"),
+    [
+        ([HOST, (b"Connection", b"close")], False),
+        ([HOST, (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")], True),  # declined
+    ],
+)
+def test_reuse_follows_what_the_request_asked(
+    request_headers: list[tuple[bytes, bytes]], reusable: bool
+) -> None:
+    conn = H1Connection()
+    sid = conn.start_request(head(headers=request_headers), has_body=False)
+    drive(conn, sid, [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    conn.release(sid)
+    assert conn.is_reusable is reusable
+
+
+# -- the body framer against h11's own readers ----------------------------------
+
+
+def reference(method: bytes, pieces: list[bytes]) -> tuple[object, ...]:
+    """What h11 alone makes of a response: the old path, kept here as an oracle."""
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+    conn.send(h11.Request(method=method, target=b"/", headers=[HOST]))
+    conn.send(h11.EndOfMessage())
+    incoming = iter(pieces)
+    body = b""
+    try:
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(next(incoming, b""))
+            elif type(event) is h11.Data:
+                body += event.data
+            elif type(event) is h11.EndOfMessage:
+                reusable = (
+                    conn.our_state is conn.their_state is h11.DONE
+                    and conn.next_event() is h11.NEED_DATA
+                )
+                return ("ok", body, event.headers.raw_items(), reusable)
+    except h11.RemoteProtocolError:
+        return ("error",)
+
+
+def ours(method: bytes, pieces: list[bytes]) -> tuple[object, ...]:
+    conn = H1Connection()
+    sid = conn.start_request(head(method), has_body=False)
+    try:
+        result = drive(conn, sid, pieces)
+    except RemoteProtocolError:
+        return ("error",)
+    conn.release(sid)
+    return ("ok", result.body, result.trailers, conn.is_reusable)
+
+
+def cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+@st.composite
+def chunked_bodies(draw: st.DrawFn) -> bytes:
+    """Chunked bodies in every form h11 accepts, some followed by stray bytes."""
+    out = b""
+    for chunk in draw(st.lists(st.binary(min_size=1, max_size=20), max_size=4)):
+        size = draw(st.sampled_from([b"%x", b"%X", b"%04x"])) % len(chunk)
+        extension = draw(st.sampled_from([b"", b";a", b";a=b", b';q="x y"', b"; x", b" ", b" \t"]))
+        out += size + extension + b"\r\n" + chunk + b"\r\n"
+    out += draw(st.sampled_from([b"0", b"000", b"0;end"])) + b"\r\n"
+    out += draw(
+        st.sampled_from(
+            [
+                b"\r\n",
+                b"\n",
+                b"X: y\r\n\r\n",
+                b"X: y\nZ: 1\n\n",
+                b"A: 1\r\n  2\r\n\r\n",
+                b"X: y\n\r\n",
+            ]
+        )
+    )
+    return out + draw(st.sampled_from([b"", b"", b"", b"x", b"\r\n"]))
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """(request method, response bytes) over every framing and keep-alive signal."""
+    method = draw(st.sampled_from([b"GET", b"GET", b"HEAD"]))
+    status = draw(st.sampled_from([200, 200, 204, 304, 404]))
+    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.0"]))
+    payload = draw(st.binary(max_size=30))
+    framing = draw(st.sampled_from(["length", "chunked", "eof"]))
+    fields = b""
+    if framing == "length":
+        length = max(len(payload) + draw(st.sampled_from([0, 0, -1, 2])), 0)
+        fields += b"Content-Length: %d\r\n" % length
+    elif framing == "chunked" and version == b"1.1":
+        fields += b"Transfer-Encoding: chunked\r\n"
+        payload = draw(chunked_bodies())
+    fields += draw(st.sampled_from([b"", b"", b"Connection: close\r\n", b"Connection: x\r\n"]))
+    raw = b"HTTP/" + version + b" %d X\r\n" % status + fields + b"\r\n" + payload
+    if draw(st.booleans()):
+        raw = b"HTTP/1.1 100 Continue\r\n\r\n" + raw
+    return method, raw + draw(st.sampled_from([b"", b"", b"X", b"HTTP/1.1 200 OK\r\n\r\n"]))
+
+
+@settings(max_examples=250, deadline=None)
+@given(responses(), st.lists(st.integers(min_value=0), max_size=6))
+def test_framing_matches_h11(response: tuple[bytes, bytes], cuts: list[int]) -> None:
+    """Body, trailers, errors and reuse are what h11's own readers made of them."""
+    method, raw = response
+    pieces = cut(raw, cuts)
+    assert ours(method, pieces) == reference(method, pieces)
+
+
+_MUTATIONS = [b"\r\n", b"\r", b"\n", b"\x00", b";", b" ", b"0", b"a", b"Z", b":", b"\t"]
+_STRICTER = re.compile(rb"\x00|\r(?!\n)")
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    chunked_bodies(),
+    st.lists(st.tuples(st.integers(min_value=0), st.sampled_from([*_MUTATIONS, b""])), max_size=3),
+    st.lists(st.integers(min_value=0), max_size=6),
+)
+def test_chunked_parser_is_at_least_as_strict_as_h11(
+    body: bytes, mutations: list[tuple[int, bytes]], cuts: list[int]
+) -> None:
+    """Whatever h11 refused is refused; what it accepted comes out the same, unless it
+    holds one of the bytes refused on purpose (NUL, a lone CR)."""
+    data = bytearray(body)
+    for at, token in mutations:
+        at %= len(data) + 1
+        data[at : at + (0 if token else 1)] = token  # insert a token, or delete a byte
+    raw = CHUNKED_HEAD + bytes(data)
+    pieces = cut(raw, cuts)
+    expected, got = reference(b"GET", pieces), ours(b"GET", pieces)
+    if expected == ("error",) or got != ("error",):
+        assert got == expected
+    else:
+        assert _STRICTER.search(bytes(data))
