@@ -7,10 +7,20 @@ only move bytes.
 the wire machine), validating nothing twice: the models validated every header already,
 and each origin's route is worked out once.
 
+`Planner.new_connection` picks the wire machine for a connection from the protocol the
+server chose: HTTP/2 when TLS's ALPN says "h2", or on every connection when HTTP/1.1 is
+disabled (``http1=False``: prior knowledge, "h2c" on plain TCP); HTTP/1.1 otherwise. Over
+plain ``http://`` with both versions enabled conch speaks HTTP/1.1, as httpx does (no
+Upgrade dance). A route says whether its connections may turn out multiplexed
+(`Route.multiplex`), so the pool makes a burst of requests wait for the first connection
+instead of opening one each.
+
 The rest answers the shells' questions after something went wrong: may this request go
-once more on a fresh connection (`may_retry`), how long to wait before another connect
-attempt (`connect_retry_delays`, `is_connect_failure`), and how long to read for a
-response once a write failed (`Timeouts.after_write_failure`).
+once more (`may_retry`), on a fresh connection or on any (`retry_on_fresh_connection`),
+does a failed read end the whole connection or only its stream (`ends_connection`), how
+long to wait before another connect attempt (`connect_retry_delays`,
+`is_connect_failure`), and how long to read for a response once a write failed
+(`Timeouts.after_write_failure`).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from .exceptions import (
     ConnectError,
     ConnectTimeout,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     UnsupportedProtocol,
     WriteError,
@@ -34,8 +45,8 @@ from .models import Request, Response
 from .multipart import MultipartStream
 from .pool import retry_safe
 from .streams import ByteStream
-from .tls import ALPN_H1, TLSConfig, alpn_for
-from .wire import FailurePhase, RequestHead, ResponseHead, WireConnection
+from .tls import TLSConfig, alpn_for
+from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
@@ -46,8 +57,10 @@ __all__ = [
     "Route",
     "Timeouts",
     "connect_retry_delays",
+    "ends_connection",
     "is_connect_failure",
     "may_retry",
+    "retry_on_fresh_connection",
 ]
 
 # Bytes asked of the socket per read: large enough that a body arrives in few reads,
@@ -70,6 +83,7 @@ ROUTE_CACHE_SIZE = 256
 CONNECT_RETRY_BACKOFF = 0.5
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
 
@@ -82,6 +96,7 @@ class Route:
     port: int
     tls: TLSConfig | None  # None for plain TCP
     uds: str | None  # a Unix socket path replaces host and port when set
+    multiplex: bool = False  # a new connection may be HTTP/2 (see `PoolMachine.checkout`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +133,7 @@ class Planner:
     """A transport's settings, turned into per-request decisions."""
 
     __slots__ = (
+        "_h2c",
         "_http1",
         "_http2",
         "_max_header_bytes",
@@ -143,15 +159,11 @@ class Planner:
     ) -> None:
         if route_cache_size < 1:
             raise ValueError(f"route_cache_size must be at least 1, got {route_cache_size}")
-        alpn_for(http1, http2)  # refuses neither version enabled
-        if not http1:
-            raise NotImplementedError("conch does not speak HTTP/2 yet: keep http1=True")
-        # No HTTP/2 machine yet: offer only HTTP/1.1 through ALPN, so no server can pick a
-        # protocol `new_connection` does not speak. ``http2=True`` then gets HTTP/1.1, as
-        # httpx does with a server that does not offer h2.
-        self._tls = TLSConfig(verify=verify, cert=cert, trust_env=trust_env, alpn=ALPN_H1)
+        alpn = alpn_for(http1, http2)  # refuses neither version enabled
+        self._tls = TLSConfig(verify=verify, cert=cert, trust_env=trust_env, alpn=alpn)
         self._http1 = http1
         self._http2 = http2
+        self._h2c = not http1  # plain TCP speaks HTTP/2 only when HTTP/1.1 is off
         self._uds = uds
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
@@ -202,8 +214,12 @@ class Planner:
                 alpn=self._tls.alpn,
                 server_hostname=host,
             )
-        route = Route(key=(scheme, host, port, tls, self._uds), host=host, port=port, tls=tls,
-                      uds=self._uds)  # fmt: skip
+            multiplex = self._http2  # the ALPN list in `tls` (and so in the key) says it
+        else:
+            multiplex = self._h2c
+        # The key names the protocol choice for plain TCP too (h2c by prior knowledge).
+        route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
+                      port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
@@ -212,9 +228,19 @@ class Planner:
 
     def new_connection(self, alpn_protocol: str | None) -> WireConnection:
         """The wire machine for a freshly opened connection; ``alpn_protocol`` is what the
-        server chose through ALPN (None without TLS or ALPN)."""
-        if alpn_protocol is not None and alpn_protocol != "http/1.1":
+        server chose through ALPN (None without TLS or ALPN).
+
+        HTTP/2 when the server chose "h2", and always when HTTP/1.1 is disabled (a server
+        that ignores ALPN is then spoken to by prior knowledge, as httpcore does).
+        """
+        if alpn_protocol is not None and alpn_protocol not in self._tls.alpn:
             raise ConnectError(f"server chose {alpn_protocol!r} through ALPN, never offered")
+        if alpn_protocol == "h2" or not self._http1:
+            # Imported here: the HTTP/2 machine (h2, hpack, logging) costs ~20 ms to load,
+            # which a client that never meets an HTTP/2 server should not pay.
+            from .h2 import H2Connection
+
+            return H2Connection(validate_headers=False)
         # Headers were validated once by the models: the machine need not re-check.
         return H1Connection(
             max_header_bytes=self._max_header_bytes,
@@ -224,19 +250,35 @@ class Planner:
 
     @staticmethod
     def response(
-        head: ResponseHead, request: Request, stream: Any, network_stream: Any
+        head: ResponseHead,
+        request: Request,
+        stream: Any,
+        network_stream: Any,
+        stream_id: int | None = None,
     ) -> Response:
-        """The `Response` for a response head; its body will come from `stream`."""
+        """The `Response` for a response head; its body will come from `stream`.
+
+        An HTTP/2 response carries its ``stream_id`` and no reason phrase (the protocol
+        has none: `Response.reason_phrase` gives the standard one), as in httpx.
+        """
+        if head.http_version == _HTTP2:
+            extensions = {
+                "http_version": b"HTTP/2",
+                "network_stream": network_stream,
+                "stream_id": stream_id,
+            }
+        else:
+            extensions = {
+                "http_version": head.http_version.encode("ascii"),
+                "reason_phrase": head.reason,
+                "network_stream": network_stream,
+            }
         return Response(
             head.status_code,
             headers=Headers._from_validated(head.headers),
             stream=stream,
             request=request,
-            extensions={
-                "http_version": head.http_version.encode("ascii"),
-                "reason_phrase": head.reason,
-                "network_stream": network_stream,
-            },
+            extensions=extensions,
         )
 
 
@@ -252,18 +294,48 @@ def _has_body(headers: Headers) -> bool:
 
 
 def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseException) -> bool:
-    """Whether a request that failed on a connection may be sent once more on a new one.
+    """Whether a request that failed on a connection may be sent once more.
 
-    Only the keep-alive race qualifies: a reused connection that the server had
-    closed (a read or write error, or EOF before any response byte), for an idempotent
-    method whose body can be sent again.
+    Two cases qualify, each only for a body that can be sent again. The keep-alive race:
+    a reused connection that the server had closed (a read or write error, or EOF before
+    any response byte), for an idempotent method. And a request the server promised it
+    did not process (`RequestNotProcessed`: HTTP/2 GOAWAY above the stream, or
+    REFUSED_STREAM), for any method (RFC 9113 §8.7).
     """
     if not isinstance(error, ReadError | WriteError | RemoteProtocolError):
         return False
+    replayable = isinstance(request.stream, ByteStream | MultipartStream)
+    if isinstance(error, RequestNotProcessed):
+        return replayable
     if isinstance(error, RemoteProtocolError) and phase is FailurePhase.RECEIVING:
         return False
-    replayable = isinstance(request.stream, ByteStream | MultipartStream)
     return replayable and retry_safe(request.method.encode("ascii"), reused, phase)
+
+
+def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False) -> bool:
+    """Whether the retry `may_retry` allowed must skip the pool's open connections.
+
+    After the keep-alive race on an HTTP/1.1 connection other idle connections may be
+    stale too: yes. A request the server did not process may go on any healthy
+    connection, and so may the streams of a failed multiplexed connection (the shell
+    checks an idle HTTP/2 connection before reusing it): no, so that they retry together
+    on one new connection instead of opening one each.
+    """
+    return not multiplexed and not isinstance(error, RequestNotProcessed)
+
+
+def ends_connection(error: BaseException) -> bool:
+    """Whether a failed read takes its whole connection down, not just the stream that
+    was reading.
+
+    A read timeout or a cancellation loses no byte (the bytes stay in the socket or
+    the TLS buffer for the next read), so on a multiplexed connection only the stream
+    that gave up fails: the server may be slow on that stream alone, and the other
+    streams keep their own timeouts. Any other failure (a reset, EOF errors, TLS
+    errors) ends every stream. Writes are different: a write that failed or was cut
+    off at any point may have left half a frame, so it always ends the connection.
+    """
+    return isinstance(error, Exception) and not isinstance(error, ReadTimeout)
 
 
 def connect_retry_delays(retries: int) -> Iterator[float]:

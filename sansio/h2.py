@@ -700,6 +700,10 @@ class H2Connection:
         refused = event.error_code == ErrorCodes.REFUSED_STREAM and not stream.received
         if refused:
             message = f"the server refused the stream before processing it ({code})"
+        else:
+            # The server answered this stream, with a reset: it saw the request, so
+            # `failure_phase` says RECEIVING and no retry replays it.
+            stream.received = True
         self._fail(sid, stream, message, refused=refused)
 
     def _on_settings(self, event: RemoteSettingsChanged) -> None:
@@ -802,7 +806,8 @@ class H2Connection:
     def failure_phase(self, stream_id: int) -> FailurePhase:
         """How far the stream had got (see `sansio.pool.retry_safe`); ask before `release`.
 
-        A stream refused by the server (`RequestNotProcessed`) never says RECEIVING.
+        A stream refused by the server (`RequestNotProcessed`) never says RECEIVING; one it
+        reset otherwise always does (the server saw the request).
         """
         stream = self._stream(stream_id)
         if stream.received:

@@ -40,6 +40,15 @@ next waiter. So while anyone waits there is no free slot and no idle connection.
 spare capacity (fewer pool streams than ``max_streams`` and ``can_start_request``)
 is handed out to further requests of its origin, and counts as one connection.
 
+Whether a new connection multiplexes is known only once it is up (TLS ALPN chose h2).
+A checkout that says ``multiplex=True`` (HTTP/2 is possible) and finds nothing to use
+opens a *probe*; while the probe connects, further such checkouts for its origin wait
+for it instead of opening connections of their own, so a burst of N requests opens one
+connection, not N. If the probe turns out multiplexed they share it; if it is HTTP/1.1
+they are served as usual (each gets a slot), and while the origin has an HTTP/1.1
+connection open no new probe is made, so a server without HTTP/2 costs no waiting. A
+probe that fails hands the probing role to the next waiter.
+
 **Retries.** `retry_safe` says when a failed request may be sent again on a fresh
 connection (``checkout(..., fresh=True)``): only once, only if it failed on a
 *reused* connection before any byte of the response arrived, and only for an
@@ -142,7 +151,7 @@ def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool
 
 
 class _Entry:
-    __slots__ = ("conn_id", "connection", "idle_since", "origin", "streams")
+    __slots__ = ("conn_id", "connection", "idle_since", "origin", "probe", "single", "streams")
 
     def __init__(self, conn_id: int, origin: Hashable) -> None:
         self.conn_id = conn_id
@@ -150,6 +159,8 @@ class _Entry:
         self.connection: WireConnection | None = None  # None while connecting
         self.streams = 1  # checked out and not yet checked in, unclaimed grants included
         self.idle_since = 0.0
+        self.probe = False  # connecting, and others of its origin wait to see its protocol
+        self.single = False  # open and not multiplexed (counted in PoolMachine._single)
 
 
 class PoolMachine:
@@ -171,7 +182,9 @@ class PoolMachine:
         "_last_ticket",
         "_max_connections",
         "_max_keepalive",
+        "_probing",
         "_shared",
+        "_single",
         "_to_close",
         "_waiters",
         "_wake",
@@ -202,7 +215,10 @@ class PoolMachine:
         self._idle: dict[Hashable, dict[int, _Entry]] = {}  # per origin, most recent last
         self._idle_all: dict[int, _Entry] = {}  # oldest idle first
         self._shared: dict[Hashable, dict[int, _Entry]] = {}  # multiplexed, with room
-        self._waiters: dict[int, tuple[Hashable, bool]] = {}  # ticket -> (origin, fresh)
+        self._probing: set[Hashable] = set()  # origins with a probe connecting
+        self._single: dict[Hashable, int] = {}  # open single-stream connections per origin
+        # ticket -> (origin, fresh, multiplex)
+        self._waiters: dict[int, tuple[Hashable, bool, bool]] = {}
         self._grants: dict[int, Reuse | Open] = {}
         self._last_conn_id = 0
         self._last_ticket = 0
@@ -223,20 +239,24 @@ class PoolMachine:
 
     # -- the shell's calls --------------------------------------------------------
 
-    def checkout(self, origin: Hashable, now: float, *, fresh: bool = False) -> Reuse | Open | Wait:
+    def checkout(
+        self, origin: Hashable, now: float, *, fresh: bool = False, multiplex: bool = False
+    ) -> Reuse | Open | Wait:
         """Find a connection for one request to ``origin``.
 
         ``fresh=True`` skips open connections (for the one retry after a reused
-        connection failed). Connections in ``close`` (expired or evicted idle
-        ones) must be closed by the shell whatever the answer.
+        connection failed). ``multiplex=True`` says a new connection may turn out
+        multiplexed (HTTP/2 offered): wait for one being opened rather than open
+        another (see "Multiplexed connections"). Connections in ``close`` (expired
+        or evicted idle ones) must be closed by the shell whatever the answer.
         """
         if self._keepalive_expiry is not None and self._idle_all:
             self._expire(now)
-        found = self._assign(origin, fresh)
+        found = self._assign(origin, fresh, multiplex)
         close = self._take_close()
         if found is None:
             self._last_ticket += 1
-            self._waiters[self._last_ticket] = (origin, fresh)
+            self._waiters[self._last_ticket] = (origin, fresh, multiplex)
             return Wait(self._last_ticket, close)
         entry, reused = found
         if reused:
@@ -271,8 +291,14 @@ class PoolMachine:
             raise RuntimeError(f"connection {conn_id} was already opened")
         entry.connection = connection
         self._connecting -= 1
+        if entry.probe:
+            entry.probe = False
+            self._probing.discard(entry.origin)
         if connection.max_streams > 1:
             self._share(entry)
+        else:
+            entry.single = True
+            self._single[entry.origin] = self._single.get(entry.origin, 0) + 1
         return self._settle()
 
     def open_failed(self, conn_id: int) -> Changes:
@@ -339,8 +365,11 @@ class PoolMachine:
         except KeyError:
             raise ValueError(f"unknown connection id {conn_id}") from None
 
-    def _assign(self, origin: Hashable, fresh: bool) -> tuple[_Entry, bool] | None:
-        """Reserve a connection (reused: True) or a slot (False) for ``origin``."""
+    def _assign(
+        self, origin: Hashable, fresh: bool, multiplex: bool = False
+    ) -> tuple[_Entry, bool] | None:
+        """Reserve a connection (reused: True) or a slot (False) for ``origin``; None to
+        wait (for a slot, or for the origin's probe)."""
         if not fresh:
             shared = self._shared.get(origin)
             while shared:
@@ -368,6 +397,8 @@ class PoolMachine:
                 if connection.max_streams > 1:
                     self._share(entry)
                 return entry, True
+            if multiplex and origin in self._probing:
+                return None  # its protocol is known soon: perhaps a connection to share
         if self._max_connections is not None and len(self._entries) >= self._max_connections:
             if not self._idle_all:
                 return None
@@ -380,6 +411,9 @@ class PoolMachine:
         entry = _Entry(self._last_conn_id, origin)
         self._entries[entry.conn_id] = entry
         self._connecting += 1
+        if multiplex and not fresh and origin not in self._single:
+            entry.probe = True
+            self._probing.add(origin)
         return entry, False
 
     def _share(self, entry: _Entry) -> None:
@@ -402,7 +436,17 @@ class PoolMachine:
         del self._entries[conn_id]
         if entry.connection is None:
             self._connecting -= 1
-        elif self._idle_all.pop(conn_id, None) is not None:
+            if entry.probe:
+                self._probing.discard(entry.origin)
+            return
+        if entry.single:
+            origin = entry.origin
+            left = self._single[origin] - 1
+            if left:
+                self._single[origin] = left
+            else:
+                del self._single[origin]
+        if self._idle_all.pop(conn_id, None) is not None:
             idle = self._idle[entry.origin]
             del idle[conn_id]
             if not idle:
@@ -424,13 +468,18 @@ class PoolMachine:
     def _settle(self) -> Changes:
         """Grant what is free to waiters, trim idle connections, report the changes."""
         waiters = self._waiters
-        while waiters:
-            ticket, (origin, fresh) = next(iter(waiters.items()))
-            found = self._assign(origin, fresh)
-            if found is None:
-                break
-            del waiters[ticket]
-            self._grant(ticket, found)
+        if waiters:
+            served = []
+            for ticket, (origin, fresh, multiplex) in waiters.items():
+                found = self._assign(origin, fresh, multiplex)
+                if found is None:
+                    if multiplex and not fresh and origin in self._probing:
+                        continue  # waits for its origin's probe, not for a slot
+                    break
+                served.append(ticket)
+                self._grant(ticket, found)
+            for ticket in served:
+                del waiters[ticket]
         if waiters and self._shared:
             self._serve_shared()
         if self._max_keepalive is not None:
@@ -449,7 +498,7 @@ class PoolMachine:
     def _serve_shared(self) -> None:
         """Give waiters behind the queue's head a stream on a shared connection of their
         origin (the head itself may be waiting for a slot for another origin)."""
-        for ticket, (origin, fresh) in list(self._waiters.items()):
+        for ticket, (origin, fresh, _) in list(self._waiters.items()):
             if not fresh and origin in self._shared and (found := self._assign(origin, fresh)):
                 del self._waiters[ticket]
                 self._grant(ticket, found)

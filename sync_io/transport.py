@@ -3,17 +3,20 @@
 Every decision comes from `sansio`: `Planner` (route, wire head, retry rule),
 `PoolMachine` (which connection, when to wait, what to close) and the wire machine
 (what to send, what a response is). This module only moves bytes, waits and locks.
-A transport may be shared by many threads: the pool machine is guarded by one lock, and
-a connection is used by one request at a time.
+A transport may be shared by many threads: the pool machine is guarded by one lock. An
+HTTP/1.1 connection is used by one request at a time, with no lock of its own; an HTTP/2
+connection carries many, driven together by its `_Mux`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exceptions import PoolTimeout, ReadTimeout, WriteError, WriteTimeout
@@ -24,8 +27,10 @@ from sansio.exchange import (
     Route,
     Timeouts,
     connect_retry_delays,
+    ends_connection,
     is_connect_failure,
     may_retry,
+    retry_on_fresh_connection,
 )
 from sansio.models import Request, Response
 from sansio.pool import Changes, Open, PoolMachine, Reuse, Wait
@@ -38,9 +43,14 @@ from sansio.wire import (
     BodyChunk,
     EndOfBody,
     FailurePhase,
+    RequestHead,
     ResponseHead,
+    Step,
     WireConnection,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio.h2 import H2Connection  # imported lazily by the planner
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep
 from .tls import context_for
@@ -49,7 +59,8 @@ __all__ = ["HTTPTransport"]
 
 
 class HTTPTransport(BaseTransport):
-    """A pooling HTTP/1.1 transport over TCP, TLS or a Unix socket (as `httpx.HTTPTransport`)."""
+    """A pooling HTTP/1.1 and HTTP/2 transport over TCP, TLS or a Unix socket (as
+    `httpx.HTTPTransport`)."""
 
     def __init__(
         self,
@@ -77,6 +88,7 @@ class HTTPTransport(BaseTransport):
         )
         self._lock = threading.Lock()
         self._streams: dict[int, SyncStream] = {}
+        self._muxes: dict[int, _Mux] = {}  # the HTTP/2 connections' drivers, by id
         self._waiting: dict[int, threading.Event] = {}
         self._local_address = local_address
         self._retries = retries
@@ -86,22 +98,38 @@ class HTTPTransport(BaseTransport):
     def handle_request(self, request: Request) -> Response:
         route, head, has_body = self._planner.plan(request)
         timeouts = Timeouts.of(request)
-        fresh = False
+        fresh = retried = False
         while True:
-            conn_id, wire, stream, reused = self._checkout(route, timeouts, fresh)
+            conn_id, wire, stream, mux, reused = self._checkout(route, timeouts, fresh)
             sid: int | None = None
             try:
-                sid = wire.start_request(head, has_body=has_body)
-                response_head = self._send(wire, sid, stream, request, timeouts)
+                if mux is None:
+                    sid = wire.start_request(head, has_body=has_body)
+                    response_head = self._send(wire, sid, stream, request, timeouts)
+                else:
+                    sid = mux.start(head, has_body)
+                    if sid is None:
+                        self._checkin(conn_id)  # it filled up or is going away: ask again
+                        continue
+                    response_head = mux.send(sid, request, timeouts)
             except BaseException as exc:
-                phase = wire.failure_phase(sid) if sid is not None else FailurePhase.SENDING
-                self._abandon(conn_id, wire, sid)
-                if not fresh and may_retry(request, reused, phase, exc):
-                    fresh = True  # the keep-alive race: once more, on a new connection
+                if mux is None:
+                    phase = wire.failure_phase(sid) if sid is not None else FailurePhase.SENDING
+                    self._abandon(conn_id, wire, sid)
+                else:
+                    phase = mux.abandon(sid, exc, timeouts.write)
+                    self._checkin(conn_id)
+                if not retried and may_retry(request, reused, phase, exc):
+                    # Once more: the keep-alive race, or a stream the server refused.
+                    retried = True
+                    fresh = retry_on_fresh_connection(exc, multiplexed=mux is not None)
                     continue
                 raise
-            body = _ResponseStream(self, conn_id, wire, sid, stream, timeouts)
-            return self._planner.response(response_head, request, body, stream)
+            if mux is None:
+                body: SyncByteStream = _ResponseStream(self, conn_id, wire, sid, stream, timeouts)
+            else:
+                body = _MuxResponseStream(self, conn_id, mux, sid, timeouts)
+            return self._planner.response(response_head, request, body, stream, sid)
 
     def _send(
         self,
@@ -167,12 +195,14 @@ class HTTPTransport(BaseTransport):
 
     def _checkout(
         self, route: Route, timeouts: Timeouts, fresh: bool
-    ) -> tuple[int, WireConnection, SyncStream, bool]:
+    ) -> tuple[int, WireConnection, SyncStream, _Mux | None, bool]:
         while True:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("Cannot send a request: the transport has been closed.")
-                decision = self._pool.checkout(route.key, time.monotonic(), fresh=fresh)
+                decision = self._pool.checkout(
+                    route.key, time.monotonic(), fresh=fresh, multiplex=route.multiplex
+                )
                 closing = self._take_streams(decision.close)
                 if isinstance(decision, Wait):
                     event = self._waiting[decision.ticket] = threading.Event()
@@ -182,8 +212,15 @@ class HTTPTransport(BaseTransport):
             if isinstance(decision, Open):
                 return self._open(decision.conn_id, route, timeouts)
             stream = self._streams[decision.conn_id]
+            mux = self._muxes.get(decision.conn_id)
             wire = decision.connection
-            if stream.is_readable():
+            if mux is not None:
+                try:
+                    mux.poll()
+                except BaseException:
+                    self._checkin(decision.conn_id)  # cancelled; the connection is fine
+                    raise
+            elif stream.is_readable():
                 # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
                 try:
                     data = self._read_ready(stream)
@@ -196,7 +233,7 @@ class HTTPTransport(BaseTransport):
                 if data is not None:
                     wire.receive_data(data)
             if wire.is_reusable:
-                return decision.conn_id, wire, stream, True
+                return decision.conn_id, wire, stream, mux, True
             self._checkin(decision.conn_id)
 
     def _wait(self, ticket: int, event: threading.Event, timeout: float | None) -> Reuse | Open:
@@ -224,7 +261,7 @@ class HTTPTransport(BaseTransport):
 
     def _open(
         self, conn_id: int, route: Route, timeouts: Timeouts
-    ) -> tuple[int, WireConnection, SyncStream, bool]:
+    ) -> tuple[int, WireConnection, SyncStream, _Mux | None, bool]:
         stream: SyncStream | None = None
         try:
             stream = self._connect(route, timeouts.connect)
@@ -236,16 +273,19 @@ class HTTPTransport(BaseTransport):
                 closing.append(stream)
             self._close_streams(closing)
             raise
+        mux = _Mux(cast("H2Connection", wire), stream) if wire.max_streams > 1 else None
         with self._lock:
             closed = self._closed
             if not closed:
                 self._streams[conn_id] = stream
+                if mux is not None:
+                    self._muxes[conn_id] = mux
                 closing = self._apply(self._pool.opened(conn_id, wire, time.monotonic()))
         if closed:
             self._close_streams([stream])
             raise RuntimeError("Cannot send a request: the transport has been closed.")
         self._close_streams(closing)
-        return conn_id, wire, stream, False
+        return conn_id, wire, stream, mux, False
 
     def _connect(self, route: Route, timeout: float | None) -> SyncStream:
         delays = connect_retry_delays(self._retries)
@@ -275,6 +315,7 @@ class HTTPTransport(BaseTransport):
         return stream.start_tls(ctx, route.tls.server_hostname, timeout)
 
     def _abandon(self, conn_id: int, wire: WireConnection, sid: int | None) -> None:
+        # HTTP/1.1: whatever failed, a response cut short ends its connection anyway.
         if sid is not None:
             wire.io_failed(sid)
             wire.release(sid)
@@ -295,6 +336,10 @@ class HTTPTransport(BaseTransport):
         return self._take_streams(changes.close)
 
     def _take_streams(self, conn_ids: tuple[int, ...]) -> list[SyncStream]:
+        muxes = self._muxes
+        if muxes:
+            for conn_id in conn_ids:
+                muxes.pop(conn_id, None)
         return [self._streams.pop(conn_id) for conn_id in conn_ids if conn_id in self._streams]
 
     @staticmethod
@@ -310,6 +355,7 @@ class HTTPTransport(BaseTransport):
             self._closed = True
             streams = list(self._streams.values())
             self._streams.clear()
+            self._muxes.clear()
             for event in self._waiting.values():
                 event.set()
         self._close_streams(streams)
@@ -319,6 +365,272 @@ def _close_body(body: Iterator[bytes]) -> None:
     close = getattr(body, "close", None)
     if close is not None:
         close()
+
+
+def _checkpoint() -> None:
+    # Where a pending cancellation lands before a write begins (the write itself may
+    # then break the connection: trio's TLS stream does, midway).
+    return  # threads are not cancelled between two calls
+
+
+_Event = threading.Event  # what a request waiting on an HTTP/2 connection waits on
+
+
+class _Mux:
+    """Drives the streams of one multiplexed (HTTP/2) connection for many requests.
+
+    The protocol of `sansio.h2` ("Driving several streams"): every machine call is made
+    under ``lock``, socket I/O outside it. Bytes are taken from the machine and written
+    under ``write_lock``, so frames leave in the order they were made (stream ids
+    included). One request at a time reads (``reading``) and feeds the machine for all;
+    the others wait on an event in ``waiters`` until their stream has something or it is
+    their turn to read. Each socket call is made under ``io_lock`` (see `receive`).
+
+    What a failure takes down: a write that failed (or was cut off) and a read error end
+    the connection (`io_failed`: every stream fails); a read timeout or a cancellation
+    ends only the stream that gave up (see `sansio.exchange.ends_connection`).
+    """
+
+    __slots__ = (
+        "io_lock",
+        "lock",
+        "reading",
+        "stream",
+        "unsent",
+        "waiters",
+        "wire",
+        "write_lock",
+    )
+
+    def __init__(self, wire: H2Connection, stream: SyncStream) -> None:
+        self.wire = wire
+        self.stream = stream
+        self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
+        self.io_lock = threading.Lock()
+        self.reading = False
+        self.unsent = b""  # taken from the machine by a write cancelled before it began
+        self.waiters: dict[int, _Event] = {}
+
+    def start(self, head: RequestHead, has_body: bool) -> int | None:
+        """A new stream's id; None if the connection filled up or is going away since the
+        pool handed it out (the server lowered its stream limit, or sent GOAWAY)."""
+        with self.lock:
+            if not self.wire.can_start_request:
+                return None
+            return self.wire.start_request(head, has_body=has_body)
+
+    def send(self, sid: int, request: Request, timeouts: Timeouts) -> ResponseHead:
+        body: Iterator[bytes] | None = None
+        try:
+            while True:
+                step = self.step(sid, timeouts)
+                if step is NEED_BODY:
+                    if body is None:
+                        body = iter(request.stream)  # type: ignore[arg-type]
+                    chunk = next(body, None)
+                    with self.lock:
+                        self.wire.send_body(sid, chunk)
+                else:
+                    assert isinstance(step, ResponseHead)
+                    return step
+        finally:
+            if body is not None:
+                _close_body(body)
+
+    def step(self, sid: int, timeouts: Timeouts) -> Step:
+        """The stream's next event or NEED_BODY, after writing and reading what it takes."""
+        wire = self.wire
+        reader = False  # this request is the one reading
+        try:
+            while True:
+                event: _Event | None = None
+                with self.lock:
+                    step = wire.next_step(sid)
+                    if step is RECEIVE and self.unsent:
+                        step = SEND  # bytes a cancelled write left go first
+                    if step is RECEIVE:
+                        if self.reading:
+                            # Registered in the same hold as next_step: no wake-up is lost.
+                            event = self.waiters[sid] = _Event()
+                        else:
+                            self.reading = reader = True
+                if step is SEND:
+                    self.flush(sid, timeouts.write)
+                elif step is not RECEIVE:
+                    return step
+                elif event is None:
+                    self.read(sid, timeouts.read)
+                    reader = False  # `fed` handed the role on
+                else:
+                    self.wait(sid, event, timeouts.read)
+        except BaseException as exc:
+            # This request leaves (it failed, timed out or was cancelled), perhaps as the
+            # reader or as the one woken to read next: another reads instead.
+            with self.lock:
+                if reader:
+                    self.reading = False
+                    if ends_connection(exc):  # the read failed: so does every stream
+                        self.wire.io_failed(sid)
+                        self.wake_all()
+                if not self.reading:
+                    self.wake_one()
+            raise
+
+    def receive(self, timeout: float | None) -> bytes:
+        """One read. (An ssl socket of the sync shell cannot read in one thread while another
+        writes, so it reads under ``io_lock``, waiting outside it; the async backends can.)"""
+        return _receive_exclusive(self.stream, self.io_lock, timeout)
+
+    def read(self, sid: int, timeout: float | None) -> None:
+        data = self.receive(timeout)
+        with self.lock:
+            self.fed(data, sid)
+
+    def fed(self, data: bytes | None, sid: int | None) -> None:
+        """After a read (under ``lock``): feed the bytes, wake the streams they concern
+        and, if the reader (of stream ``sid``) leaves now, one more waiter to read next."""
+        if data is not None:
+            self.wire.receive_data(data)
+        self.reading = False
+        ready = self.wire.take_ready()
+        waiters = self.waiters
+        if waiters:
+            for ready_sid in ready:
+                event = waiters.pop(ready_sid, None)
+                if event is not None:
+                    event.set()
+            if waiters and (sid is None or sid in ready):
+                self.wake_one()
+
+    def wait(self, sid: int, event: _Event, timeout: float | None) -> None:
+        try:
+            woken = event.wait(timeout)
+        except BaseException:
+            with self.lock:
+                self.leave(sid, event)
+            raise
+        if not woken:
+            with self.lock:
+                woken = event.is_set()
+                if not woken:
+                    self.leave(sid, event)
+            if not woken:
+                raise ReadTimeout("timed out")
+
+    def leave(self, sid: int, event: _Event) -> None:
+        # A waiter gives up (`step` then wakes another to read, if nobody does).
+        if self.waiters.get(sid) is event:
+            del self.waiters[sid]
+
+    def wake_one(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            waiters.pop(next(iter(waiters))).set()
+
+    def wake_all(self) -> None:
+        for event in self.waiters.values():
+            event.set()
+        self.waiters.clear()
+
+    def flush(self, sid: int, timeout: float | None) -> None:
+        """Write what the machine has queued; ``sid`` is the stream that asked."""
+        with self.write_lock:
+            with self.lock:
+                data = self.wire.data_to_send()
+                if self.unsent:
+                    data, self.unsent = self.unsent + data, b""
+            if not data:
+                return
+            try:
+                _checkpoint()
+            except BaseException:
+                self.unsent = data  # cancelled before a byte went out: the next write's
+                raise
+            try:
+                with self.io_lock:
+                    self.stream.send_all(data, timeout)
+            except BaseException:
+                # Perhaps half a frame went out: nothing more can be sent after it.
+                with self.lock:
+                    self.wire.io_failed(sid)
+                    self.wake_all()
+                raise
+
+    def poll(self) -> None:
+        """On an idle connection, feed the machine what arrived while nobody read (PINGs,
+        a GOAWAY, EOF), as the HTTP/1.1 path checks a connection before reusing it."""
+        with self.io_lock:
+            with self.lock:
+                if self.reading or not self.wire.is_idle:
+                    return  # a reader is on it, or a stream started meanwhile
+                self.reading = True
+            data: bytes | None = None
+            try:
+                if self.stream.is_readable():
+                    data = HTTPTransport._read_ready(self.stream)
+            except Exception:
+                data = b""  # a failed read ends the connection
+            finally:
+                with self.lock:
+                    self.fed(data, None)  # requests that started meanwhile: one reads next
+
+    def abandon(
+        self,
+        sid: int | None,
+        error: BaseException,
+        timeout: float | None,
+    ) -> FailurePhase:
+        """End a stream whose request failed; how far it had got."""
+        if sid is None:
+            return FailurePhase.SENDING
+        with self.lock:
+            phase = self.wire.failure_phase(sid)
+        self.release(sid, timeout, isinstance(error, Exception))
+        return phase
+
+    def release(self, sid: int, timeout: float | None, flush: bool = True) -> None:
+        """End a stream, then send its RST_STREAM (if the server has not ended it).
+
+        A cancelled request writes nothing more (a cancelled write would end the
+        connection for every stream): the reset then leaves with the next write.
+        """
+        with self.lock:
+            self.wire.release(sid)
+        if flush:
+            with contextlib.suppress(Exception):  # a failed write has ended the connection
+                self.flush(sid, timeout)
+
+
+def _receive_exclusive(stream: SyncStream, io_lock: threading.Lock, timeout: float | None) -> bytes:
+    """Read from a stream that another thread may write to: each socket call under
+    ``io_lock`` and never blocking in it (reading what `is_readable` reports), the wait
+    for bytes outside it, with ``timeout`` for the whole read."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while (data := _read_exclusive(stream, io_lock)) is None:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise ReadTimeout("timed out")
+        _wait_readable(stream, remaining)
+    return data  # b"" at EOF
+
+
+def _read_exclusive(stream: SyncStream, io_lock: threading.Lock) -> bytes | None:
+    with io_lock:
+        return HTTPTransport._read_ready(stream) if stream.is_readable() else None
+
+
+def _wait_readable(stream: SyncStream, timeout: float | None) -> None:
+    """Wait until the stream's socket is readable, or ``timeout`` seconds have passed."""
+    sock = stream.get_extra_info("socket")
+    if sock is None or sock.fileno() < 0:
+        return  # closed: the next read reports it
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.poll(None if timeout is None else max(timeout * 1000, 1))
+    else:  # pragma: no cover - Windows
+        select.select([sock], [], [], timeout)
 
 
 class _ResponseStream(SyncByteStream):
@@ -387,3 +699,42 @@ class _ResponseStream(SyncByteStream):
         self._closed = True
         self._wire.release(self._sid)
         self._transport._checkin(self._conn_id)
+
+
+class _MuxResponseStream(SyncByteStream):
+    """A response body read from its HTTP/2 stream; closing it ends the stream."""
+
+    __slots__ = ("_closed", "_conn_id", "_ended", "_mux", "_sid", "_timeouts", "_transport")
+
+    def __init__(
+        self, transport: HTTPTransport, conn_id: int, mux: _Mux, sid: int, timeouts: Timeouts
+    ) -> None:
+        self._transport = transport
+        self._conn_id = conn_id
+        self._mux = mux
+        self._sid = sid
+        self._timeouts = timeouts
+        self._closed = False
+        self._ended = False
+
+    def __iter__(self) -> _MuxResponseStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._ended:
+            raise StopIteration
+        step = self._mux.step(self._sid, self._timeouts)
+        if type(step) is BodyChunk:
+            return step.data
+        assert type(step) is EndOfBody
+        self._ended = True
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._mux.release(self._sid, self._timeouts.write)
+        finally:
+            self._transport._checkin(self._conn_id)

@@ -27,14 +27,17 @@ from sansio.exchange import (
     Route,
     Timeouts,
     connect_retry_delays,
+    ends_connection,
     is_connect_failure,
     may_retry,
+    retry_on_fresh_connection,
 )
 from sansio.h1 import MAX_HEADER_BYTES, H1Connection
+from sansio.h2 import H2Connection
 from sansio.models import Request
 from sansio.streams import ByteStream
-from sansio.tls import ALPN_H1
-from sansio.wire import FailurePhase, RequestHead, ResponseHead
+from sansio.tls import ALPN_H1, ALPN_H2, ALPN_H2_H1
+from sansio.wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead
 
 
 def plan(
@@ -104,11 +107,14 @@ def test_https_route_carries_tls_settings() -> None:
     assert route.tls is not None
     assert route.tls.verify is context
     assert route.tls.server_hostname == "example.com"
-    assert route.tls.alpn == ALPN_H1  # until conch speaks HTTP/2
+    assert route.tls.alpn == ALPN_H2_H1  # HTTP/2 preferred
+    assert route.multiplex is True  # the pool waits for the first connection's answer
     assert head.scheme == b"https"
     assert head.authority == b"example.com:8443"
     assert plan("https://example.com/")[0].port == 443
-    assert plan("https://example.com/")[0].tls.alpn == ALPN_H1  # type: ignore[union-attr]
+    default = plan("https://example.com/")[0]
+    assert default.tls.alpn == ALPN_H1  # type: ignore[union-attr]
+    assert default.multiplex is False
 
 
 def test_route_keys_name_interchangeable_connections() -> None:
@@ -213,9 +219,60 @@ def test_new_connection_applies_the_header_limits() -> None:
 def test_http_versions() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Planner(http1=False, http2=False)
-    with pytest.raises(NotImplementedError, match="HTTP/2"):
-        Planner(http1=False, http2=True)
     assert MAX_HEADER_BYTES == 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("http1", "http2", "alpn", "https_multiplex", "http_multiplex"),
+    [
+        (True, False, ALPN_H1, False, False),
+        (True, True, ALPN_H2_H1, True, False),  # plain http: HTTP/1.1, as httpx
+        (False, True, ALPN_H2, True, True),  # plain http: h2c by prior knowledge
+    ],
+)
+def test_routes_by_http_versions(
+    http1: bool, http2: bool, alpn: tuple[str, ...], https_multiplex: bool, http_multiplex: bool
+) -> None:
+    planner = Planner(http1=http1, http2=http2)
+    secure = plan("https://a.example/", planner)[0]
+    assert secure.tls is not None
+    assert secure.tls.alpn == alpn
+    assert secure.multiplex is https_multiplex
+    assert plan("http://a.example/", planner)[0].multiplex is http_multiplex
+
+
+def test_route_keys_tell_protocol_choices_apart() -> None:
+    # Pools are per transport, but a key names everything that makes connections differ.
+    keys = {
+        plan(url, Planner(http1=http1, http2=http2))[0].key
+        for url in ("http://a.example/", "https://a.example/")
+        for http1, http2 in ((True, False), (True, True), (False, True))
+    }
+    assert len(keys) == 5  # plain http with HTTP/1.1 enabled is the same either way
+
+
+def test_new_connection_by_alpn() -> None:
+    both = Planner(http2=True)
+    assert isinstance(both.new_connection("h2"), H2Connection)
+    assert isinstance(both.new_connection("http/1.1"), H1Connection)
+    assert isinstance(both.new_connection(None), H1Connection)  # a server without ALPN
+    with pytest.raises(ConnectError, match="'spdy/3' through ALPN, never offered"):
+        both.new_connection("spdy/3")
+    only_h2 = Planner(http1=False, http2=True)
+    assert isinstance(only_h2.new_connection("h2"), H2Connection)
+    assert isinstance(only_h2.new_connection(None), H2Connection)  # prior knowledge, h2c
+    with pytest.raises(ConnectError, match=r"'http/1\.1' through ALPN, never offered"):
+        only_h2.new_connection("http/1.1")
+
+
+def test_http2_machine_trusts_the_models_headers() -> None:
+    wire = Planner(http2=True).new_connection("h2")
+    assert wire.max_streams > 1
+    head = RequestHead(
+        method=b"GET", target=b"/", headers=[(b"X", b"\x01")], authority=b"a", scheme=b"https"
+    )
+    wire.start_request(head, has_body=False)  # a validating machine would refuse \x01
+    assert wire.data_to_send()
 
 
 def test_request_headers_are_not_validated_twice() -> None:
@@ -248,7 +305,19 @@ def test_response_from_a_head() -> None:
     assert response.http_version == "HTTP/1.1"
     assert response.reason_phrase == "Not Found"
     assert response.extensions["network_stream"] is marker
+    assert "stream_id" not in response.extensions
     assert response.read() == b"gone"
+
+
+def test_http2_response_has_a_stream_id_and_no_reason_phrase() -> None:
+    head = ResponseHead(status_code=404, reason=b"", headers=[], http_version="HTTP/2")
+    marker = object()
+    response = Planner.response(head, Request("GET", "https://a/"), ByteStream(b""), marker, 7)
+    assert response.http_version == "HTTP/2"
+    assert response.extensions["stream_id"] == 7
+    assert response.extensions["network_stream"] is marker
+    assert "reason_phrase" not in response.extensions
+    assert response.reason_phrase == "Not Found"  # the standard phrase, as httpx
 
 
 # --------------------------------------------------------------------------- retries
@@ -298,6 +367,34 @@ def test_may_retry_only_bodies_that_can_be_sent_again() -> None:
     form = Request("PUT", "http://a/", files={"f": b"data"})
     assert may_retry(form, True, AWAITING, ReadError("x")) is True
     assert may_retry(Request("PUT", "http://a/", json=[1]), True, AWAITING, ReadError("x"))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH"])
+@pytest.mark.parametrize("reused", [True, False])
+def test_may_retry_a_request_the_server_did_not_process(method: str, reused: bool) -> None:
+    # GOAWAY above the stream, or REFUSED_STREAM: any method, any connection (RFC 9113 §8.7).
+    refused = RequestNotProcessed("refused")
+    for phase in (FailurePhase.SENDING, AWAITING):
+        assert may_retry(Request(method, "http://a/", content=b"x"), reused, phase, refused)
+    one_shot = Request(method, "http://a/", content=iter([b"x"]))
+    assert may_retry(one_shot, reused, AWAITING, refused) is False
+
+
+def test_retry_on_fresh_connection() -> None:
+    # The keep-alive race on HTTP/1.1: other idle connections may be stale too.
+    assert retry_on_fresh_connection(ReadError("reset")) is True
+    assert retry_on_fresh_connection(RemoteProtocolError("server disconnected")) is True
+    # Refused requests, and the streams of a failed multiplexed connection, retry together.
+    assert retry_on_fresh_connection(RequestNotProcessed("goaway")) is False
+    assert retry_on_fresh_connection(ReadError("reset"), multiplexed=True) is False
+
+
+def test_ends_connection() -> None:
+    # A read that timed out or was cancelled lost no byte: only its stream gives up.
+    assert ends_connection(ReadTimeout("slow")) is False
+    assert ends_connection(KeyboardInterrupt()) is False
+    assert ends_connection(ReadError("reset")) is True
+    assert ends_connection(RuntimeError("a backend bug")) is True
 
 
 def test_connect_retry_delays() -> None:

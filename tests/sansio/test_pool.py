@@ -590,6 +590,124 @@ def test_multiplexed_connection_closing_with_streams_left() -> None:
     assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
 
 
+# -- probes: a burst waits for the first connection's protocol ---------------------
+
+
+def test_burst_waits_for_the_probe_and_shares_it() -> None:
+    pool = PoolMachine()
+    probe = pool.checkout(A, 0.0, multiplex=True)
+    assert probe == Open(1)
+    assert [pool.checkout(A, 0.0, multiplex=True) for _ in range(3)] == [Wait(1), Wait(2), Wait(3)]
+    assert stats(pool) == (1, 0, 0, 3)  # slots were free: they wait for the protocol
+    # Another origin is not held up.
+    assert pool.checkout(B, 0.0, multiplex=True) == Open(2)
+    conn = Fake(max_streams=100)
+    assert pool.opened(1, wire(conn), 0.0) == Changes(wake=(1, 2, 3))
+    assert [pool.claim(t) for t in (1, 2, 3)] == [Reuse(1, wire(conn))] * 3
+    assert stats(pool) == (1, 1, 0, 0)
+
+
+def test_probe_that_turns_out_http11_lets_the_waiters_open() -> None:
+    pool = PoolMachine(max_connections=3)
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(2)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(3)
+    # HTTP/1.1: each waiter opens its own connection while slots last, at once.
+    first = Fake()
+    assert pool.opened(1, wire(first), 0.0) == Changes(wake=(1, 2))
+    assert (pool.claim(1), pool.claim(2), pool.claim(3)) == (Open(2), Open(3), None)
+    assert pool.opened(2, wire(Fake()), 0.0) == NO_CHANGES
+    assert pool.checkin(1, 0.0) == Changes(wake=(3,))  # idle now: the third waiter's
+    assert pool.claim(3) == Reuse(1, wire(first))
+
+
+def test_no_probe_while_the_origin_has_an_http11_connection() -> None:
+    pool = PoolMachine()
+    first, second = Fake(), Fake()
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(1)
+    assert pool.opened(1, wire(first), 0.0) == Changes(wake=(1,))
+    assert pool.claim(1) == Open(2)
+    # Connection 2 is no probe: a third request opens at once.
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(3)
+    pool.opened(2, wire(second), 0.0)
+    pool.open_failed(3)
+    # Closing the HTTP/1.1 connections one by one: while one is left, still no probe.
+    first.dead = True
+    assert pool.checkin(1, 0.0) == Changes(close=(1,))
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(4)
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(5)
+    pool.open_failed(4)
+    pool.open_failed(5)
+    second.dead = True
+    assert pool.checkin(2, 0.0) == Changes(close=(2,))
+    # None left: the next burst probes again.
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(6)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(2)
+
+
+def test_failed_probe_passes_the_role_to_one_waiter() -> None:
+    pool = PoolMachine()
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(2)
+    assert pool.open_failed(1) == Changes(wake=(1,))
+    assert pool.claim(1) == Open(2)  # the new probe
+    assert pool.claim(2) is None
+    # Its grant is cancelled before it connects: the role passes on again.
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(3)
+    assert pool.open_failed(2) == Changes(wake=(2,))
+    assert pool.cancel_wait(2, 0.0) == Changes(wake=(3,))
+    assert pool.claim(3) == Open(4)
+    conn = Fake(max_streams=2)
+    assert pool.opened(4, wire(conn), 0.0) == NO_CHANGES
+    assert stats(pool) == (0, 1, 0, 0)
+
+
+def test_fresh_checkouts_neither_wait_for_nor_become_probes() -> None:
+    pool = PoolMachine()
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert pool.checkout(A, 0.0, fresh=True, multiplex=True) == Open(2)
+    pool.open_failed(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(3)  # 2 was no probe
+
+
+def test_waiter_for_a_probe_takes_an_idle_connection_that_turns_up() -> None:
+    pool = PoolMachine()
+    conn_id, conn = open_one(pool, A)  # HTTP/1.1, opened without multiplex
+    assert pool.checkout(A, 0.0, fresh=True, multiplex=True) == Open(2)
+    pool.open_failed(2)
+    # The origin has an HTTP/1.1 connection: no probe, no waiting.
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(3)
+    pool.open_failed(3)
+    conn.dead = True
+    pool.checkin(conn_id, 0.0)
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(4)  # a probe
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(1)
+    other = PoolMachine()
+    assert other.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert other.checkout(A, 0.0, multiplex=True) == Wait(1)
+    # An idle connection of the origin turns up while the waiter waits for the probe.
+    assert other.checkout(A, 0.0, fresh=True) == Open(2)
+    idle = Fake(max_streams=3)
+    assert other.opened(2, wire(idle), 0.0) == Changes(wake=(1,))
+    assert other.claim(1) == Reuse(2, wire(idle))
+
+
+def test_probe_waiters_do_not_block_the_queue() -> None:
+    pool = PoolMachine(max_connections=2)
+    assert pool.checkout(A, 0.0, multiplex=True) == Open(1)
+    assert pool.checkout(A, 0.0, multiplex=True) == Wait(1)  # waits for the probe
+    b_id, b_conn = open_one(pool, B)
+    assert pool.checkout(B, 0.0) == Wait(2)  # waits for a slot
+    b_conn.dead = True
+    # Freed slot: the waiter for B gets it although an A waiter is ahead in the queue.
+    assert pool.checkin(b_id, 0.0) == Changes(close=(b_id,), wake=(2,))
+    assert pool.claim(2) == Open(3)
+    assert pool.claim(1) is None
+
+
 # -- random sequences ---------------------------------------------------------------
 
 
@@ -610,6 +728,7 @@ class PoolStateMachine(RuleBasedStateMachine):
         self.held: list[tuple[int, Fake]] = []  # checked out by a request
         self.connecting: list[int] = []  # being opened by a request
         self.waiting: list[int] = []  # tickets not yet claimed
+        self.kinds: dict[int, bool] = {}  # ticket -> may wait for a probe
         self.woken: set[int] = set()
         self.closed: set[int] = set()
 
@@ -649,7 +768,12 @@ class PoolStateMachine(RuleBasedStateMachine):
 
     @rule(origin=st.sampled_from([A, B]), fresh=st.booleans())
     def checkout(self, origin: Hashable, fresh: bool) -> None:
-        self.take(self.pool.checkout(origin, self.now, fresh=fresh))
+        # A's route may be HTTP/2 (its checkouts may probe and wait for probes); B's not.
+        multiplex = origin == A
+        decision = self.pool.checkout(origin, self.now, fresh=fresh, multiplex=multiplex)
+        if isinstance(decision, Wait):
+            self.kinds[decision.ticket] = multiplex and not fresh
+        self.take(decision)
 
     @precondition(lambda self: self.connecting)
     @rule(pick=st.integers(0, 99), ok=st.booleans(), streams=st.sampled_from([1, 1, 2]))
@@ -715,10 +839,14 @@ class PoolStateMachine(RuleBasedStateMachine):
         assert s.connections <= self.max_connections
         assert s.idle <= self.max_keepalive
         assert s.waiters == len(self.waiting) - len(self.woken)
-        if s.waiters:
-            # Anyone waiting means nothing is free: no idle connection, no slot.
+        waiting = [t for t in self.waiting if t not in self.woken]
+        if any(not self.kinds[t] for t in waiting):
+            # Anyone waiting for a slot means nothing is free: no idle connection, no slot.
             assert s.idle == 0
             assert s.connections == self.max_connections
+        if waiting:
+            # Otherwise they wait for a connection being opened.
+            assert s.connecting or s.connections == self.max_connections
         # No leak: the pool counts exactly the open connections nobody closed...
         assert s.connections - s.connecting == len(self.conns)
         # ... and every slot being opened belongs to a request or an unclaimed grant.
