@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
+from sansio import socks
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exceptions import PoolTimeout, ReadTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
@@ -36,6 +37,7 @@ from sansio.exchange import (
 )
 from sansio.models import Request, Response
 from sansio.pool import Changes, Open, PoolMachine, Reuse, Wait
+from sansio.proxy import ProxyConnector
 from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
 from sansio.wire import (
@@ -104,10 +106,14 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         retries: int = 0,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
-        if proxy is not None:
-            raise NotImplementedError("conch does not support proxies yet (proxy=...)")
         self._planner = Planner(
-            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, uds=uds
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            http1=http1,
+            http2=http2,
+            uds=uds,
+            proxy=proxy,
         )
         self._pool = PoolMachine(
             max_connections=limits.max_connections,
@@ -293,7 +299,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         stream: AsyncStream | None = None
         try:
             stream = await self._connect(route, timeouts.connect)
-            wire = self._planner.new_connection(stream.alpn_protocol)
+            wire = self._planner.new_connection(stream.alpn_protocol, route)
         except BaseException:
             with self._lock:
                 closing = self._apply(self._pool.open_failed(conn_id))
@@ -337,10 +343,27 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                 if delay is None or not is_connect_failure(exc):
                     raise
                 await sleep(delay)
-        if route.tls is None:
+        if route.tls is not None:
+            ctx = context_for(route.tls, os.environ)
+            stream = await stream.start_tls(ctx, route.tls.server_hostname, timeout)
+        if route.proxy is None:
             return stream
-        ctx = context_for(route.tls, os.environ)
-        return await stream.start_tls(ctx, route.tls.server_hostname, timeout)
+        try:
+            # CONNECT or the SOCKS5 handshake, as the core's connector says.
+            connector = ProxyConnector(route.proxy)
+            while (step := connector.next_step()) is not socks.DONE:
+                if step is socks.SEND:
+                    await stream.send_all(connector.data_to_send(), timeout)
+                else:
+                    connector.receive_data(await stream.recv(RECEIVE_SIZE, timeout))
+            origin_tls = route.proxy.origin_tls
+            if origin_tls is None:
+                return stream
+            ctx = context_for(origin_tls, os.environ)
+            return await stream.start_tls(ctx, origin_tls.server_hostname, timeout)
+        except BaseException:
+            await stream.aclose()
+            raise
 
     async def _abandon(self, conn_id: int, wire: WireConnection, sid: int | None) -> None:
         # HTTP/1.1: whatever failed, a response cut short ends its connection anyway.

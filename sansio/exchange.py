@@ -29,6 +29,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._types import ProxyTypes
 from .exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -44,6 +45,7 @@ from .headers import Headers
 from .models import Request, Response
 from .multipart import MultipartStream
 from .pool import retry_safe
+from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
 from .tls import TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
@@ -97,6 +99,9 @@ class Route:
     tls: TLSConfig | None  # None for plain TCP
     uds: str | None  # a Unix socket path replaces host and port when set
     multiplex: bool = False  # a new connection may be HTTP/2 (see `PoolMachine.checkout`)
+    # Through a proxy: `host`, `port` and `tls` then name the proxy itself, and the
+    # plan says what to tell it (`sansio.proxy.ProxyConnector`) and the origin's TLS.
+    proxy: ProxyPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ class Planner:
         "_http2",
         "_max_header_bytes",
         "_max_header_count",
+        "_proxy",
         "_route_cache_size",
         "_routes",
         "_tls",
@@ -156,6 +162,7 @@ class Planner:
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_header_count: int = MAX_HEADER_COUNT,
         route_cache_size: int = ROUTE_CACHE_SIZE,
+        proxy: ProxyTypes | None = None,
     ) -> None:
         if route_cache_size < 1:
             raise ValueError(f"route_cache_size must be at least 1, got {route_cache_size}")
@@ -168,6 +175,7 @@ class Planner:
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
         self._route_cache_size = route_cache_size
+        self._proxy = None if proxy is None else ProxyPlanner(proxy, trust_env=trust_env)
         # (scheme, raw host, port as written) -> Route: an origin is planned once, so a
         # request costs no Route or TLSConfig to build, nor a scheme or host check.
         self._routes: dict[tuple[str, bytes, int | None], Route] = {}
@@ -184,8 +192,10 @@ class Planner:
             target=url.raw_path,
             headers=headers.raw,
             authority=url.netloc,
-            scheme=b"https" if route.tls is not None else b"http",
+            scheme=url.scheme.encode("ascii"),
         )
+        if route.proxy is not None:
+            head = request_head(head, route.proxy)
         return route, head, _has_body(headers)
 
     def _route(self, request: Request) -> Route:
@@ -218,15 +228,25 @@ class Planner:
         else:
             multiplex = self._h2c
         # The key names the protocol choice for plain TCP too (h2c by prior knowledge).
-        route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
-                      port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
+        if self._proxy is not None:
+            via = self._proxy.plan(url, tls)
+            # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
+            # connection reaches one origin and negotiates with it like a direct one.
+            route = Route(key=via.key, host=via.host, port=via.port, tls=via.proxy_tls, uds=None,
+                          multiplex=multiplex and via.mode is not ProxyMode.FORWARD,
+                          proxy=via)  # fmt: skip
+        else:
+            route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
+                          port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
         routes[(scheme, raw_host, url.port)] = route
         return route
 
-    def new_connection(self, alpn_protocol: str | None) -> WireConnection:
+    def new_connection(
+        self, alpn_protocol: str | None, route: Route | None = None
+    ) -> WireConnection:
         """The wire machine for a freshly opened connection; ``alpn_protocol`` is what the
         server chose through ALPN (None without TLS or ALPN).
 
@@ -235,7 +255,12 @@ class Planner:
         """
         if alpn_protocol is not None and alpn_protocol not in self._tls.alpn:
             raise ConnectError(f"server chose {alpn_protocol!r} through ALPN, never offered")
-        if alpn_protocol == "h2" or not self._http1:
+        forward = (
+            route is not None
+            and route.proxy is not None
+            and (route.proxy.mode is ProxyMode.FORWARD)
+        )
+        if not forward and (alpn_protocol == "h2" or not self._http1):
             # Imported here: the HTTP/2 machine (h2, hpack, logging) costs ~20 ms to load,
             # which a client that never meets an HTTP/2 server should not pay.
             from .h2 import H2Connection

@@ -408,3 +408,32 @@ def test_is_connect_failure() -> None:
     assert is_connect_failure(ConnectTimeout("slow"))
     assert not is_connect_failure(ReadError("reset"))
     assert not is_connect_failure(ValueError("bug"))
+
+
+def test_proxied_routes_and_heads() -> None:
+    from sansio.proxy import ProxyMode
+
+    planner = Planner(http2=True, proxy="http://user:pw@proxy.example:3128")
+    route, head, _ = planner.plan(Request("GET", "http://origin.example/a?b=1"))
+    assert route.proxy is not None
+    assert route.proxy.mode is ProxyMode.FORWARD
+    assert (route.host, route.port, route.tls, route.multiplex) == (
+        "proxy.example",
+        3128,
+        None,
+        False,
+    )
+    # Forward proxying: absolute-form target and credentials for the proxy.
+    assert head.target == b"http://origin.example/a?b=1"
+    assert (b"Proxy-Authorization", b"Basic dXNlcjpwdw==") in head.headers
+    # A forward proxy is always spoken to in HTTP/1.1, whatever ALPN or http1= say.
+    assert isinstance(planner.new_connection(None, route), H1Connection)
+
+    tunnel, inner, _ = planner.plan(Request("GET", "https://origin.example/"))
+    assert tunnel.proxy is not None
+    assert tunnel.proxy.mode is ProxyMode.TUNNEL
+    assert tunnel.multiplex  # the origin may pick h2 inside the tunnel
+    assert tunnel.proxy.origin_tls is not None
+    assert inner.target == b"/"
+    assert not any(name.lower() == b"proxy-authorization" for name, _ in inner.headers)
+    assert isinstance(planner.new_connection("h2", tunnel), H2Connection)

@@ -1,0 +1,112 @@
+"""`AsyncClient` through real proxies on loopback, under asyncio and trio: forward,
+CONNECT tunnels, SOCKS5, the environment."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import trio
+
+from async_io import AsyncClient
+from sansio import env
+from sansio.exceptions import ProxyError
+from tests.proxy_servers import http_proxy, socks5_proxy
+from tests.servers import TLS, Server, default_app, http_handler, tls_contexts
+
+PROXY_AUTH = b"Basic dXNlcjpzZWNyZXQ="  # user:secret
+
+Run = Callable[[Callable[[], Awaitable[Any]]], Any]
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def run(request: pytest.FixtureRequest) -> Run:
+    if request.param == "asyncio":
+        return lambda main: asyncio.run(main())  # type: ignore[arg-type]
+    return lambda main: trio.run(main)
+
+
+@pytest.fixture(scope="module")
+def tls() -> TLS:
+    return tls_contexts()
+
+
+@pytest.fixture
+def origin() -> Iterator[Server]:
+    with Server(http_handler(default_app)) as server:
+        yield server
+
+
+@pytest.fixture
+def tls_origin(tls: TLS) -> Iterator[Server]:
+    with Server(http_handler(default_app), tls=tls.server) as server:
+        yield server
+
+
+def test_forward_proxy_for_http(run: Run, origin: Server) -> None:
+    with Server(http_proxy(require=PROXY_AUTH)) as proxy:
+
+        async def main() -> int:
+            async with AsyncClient(proxy=f"http://user:secret@127.0.0.1:{proxy.port}") as client:
+                return (await client.get(origin.url("/echo"))).status_code
+
+        assert run(main) == 200
+    assert proxy.requests[0].startswith(f"GET {origin.url('/echo')} HTTP/1.1".encode())
+    assert b"Proxy-Authorization: " + PROXY_AUTH in proxy.requests[0]
+
+
+def test_tunnel_for_https(run: Run, tls: TLS, tls_origin: Server) -> None:
+    url = tls_origin.url("/echo", scheme="https", host="localhost")
+    with Server(http_proxy(require=PROXY_AUTH)) as proxy:
+
+        async def main() -> list[int]:
+            async with AsyncClient(
+                proxy=f"http://user:secret@127.0.0.1:{proxy.port}", verify=tls.client
+            ) as client:
+                first = await client.get(url, headers={"Proxy-Authorization": "Basic eDp5"})
+                return [first.status_code, (await client.get(url)).status_code]
+
+        assert run(main) == [200, 200]
+    assert proxy.requests[0].startswith(f"CONNECT localhost:{tls_origin.port} HTTP/1.1".encode())
+    assert len(proxy.requests) == 1  # one tunnel, reused
+
+
+def test_tunnel_refused_with_407(run: Run, tls: TLS, tls_origin: Server) -> None:
+    with Server(http_proxy(require=PROXY_AUTH)) as proxy:
+
+        async def main() -> None:
+            async with AsyncClient(
+                proxy=f"http://127.0.0.1:{proxy.port}", verify=tls.client
+            ) as client:
+                await client.get(tls_origin.url("/", scheme="https", host="localhost"))
+
+        with pytest.raises(ProxyError, match="407"):
+            run(main)
+
+
+def test_socks5(run: Run, origin: Server) -> None:
+    with Server(socks5_proxy(credentials=(b"user", b"secret"))) as proxy:
+
+        async def main() -> int:
+            async with AsyncClient(proxy=f"socks5://user:secret@127.0.0.1:{proxy.port}") as client:
+                return (await client.get(origin.url("/"))).status_code
+
+        assert run(main) == 200
+    assert proxy.requests == [f"127.0.0.1:{origin.port}".encode()]
+
+
+def test_environment_proxies(run: Run, origin: Server) -> None:
+    with Server(http_proxy()) as proxy:
+        previous = env.install(environ={"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}"})
+        try:
+
+            async def main() -> int:
+                async with AsyncClient() as client:
+                    return (await client.get(origin.url("/"))).status_code
+
+            assert run(main) == 200
+        finally:
+            env.install(previous)
+    assert len(proxy.requests) == 1
