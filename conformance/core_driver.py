@@ -26,6 +26,7 @@ from sansio.client import BaseClient
 from sansio.config import USE_CLIENT_DEFAULT, UseClientDefault
 from sansio.exceptions import (
     ConnectError,
+    NetworkError,
     PoolTimeout,
     ReadError,
     ReadTimeout,
@@ -49,9 +50,9 @@ from sansio.wire import (
 )
 
 from .model import Peer, RequestSeen
-from .peers import MemoryPeer, Tokens, VirtualClock, peer_program
+from .peers import MemoryPeer, Tokens, VirtualClock, make_program
 
-__all__ = ["MemoryClient", "MemoryNetwork", "VirtualClock"]
+__all__ = ["MemoryClient", "MemoryNetwork", "VirtualClock", "fails_connection"]
 
 
 class MemoryNetwork:
@@ -86,12 +87,21 @@ class MemoryNetwork:
         number = self.accepted[index]
         self.accepted[index] += 1
         script = peer.connections[number] if number < len(peer.connections) else ()
-        program = peer_program(
-            script, number, self.tokens, self.seen[index].append, self.errors.append
+        program = make_program(
+            peer, script, number, self.tokens, self.seen[index].append, self.errors.append
         )
         connection = MemoryPeer(program, self.clock)
         self.connections.append(connection)
         return connection
+
+
+def fails_connection(wire: WireConnection, error: BaseException) -> bool:
+    """Whether a request's failure ends its connection. HTTP/1.1: always (the response
+    was cut short). HTTP/2: only a failed write or read (not a read timeout), as the
+    shells do; a stream the server reset, or a bad response on it, fails alone."""
+    if wire.max_streams <= 1:
+        return True
+    return isinstance(error, NetworkError | WriteTimeout)
 
 
 def _recv(peer: MemoryPeer, timeout: float | None) -> bytes:
@@ -123,12 +133,14 @@ class MemoryClient(BaseClient):
         max_connections: int | None = 100,
         max_keepalive_connections: int | None = 20,
         keepalive_expiry: float | None = 5.0,
+        http1: bool = True,
+        http2: bool = False,
         **settings: Any,
     ) -> None:
         super().__init__(**settings)
         self._network = network
         self._clock = network.clock
-        self._planner = Planner()
+        self._planner = Planner(http1=http1, http2=http2)
         self._pool = PoolMachine(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
@@ -205,7 +217,8 @@ class MemoryClient(BaseClient):
             except BaseException as exc:
                 phase = wire.failure_phase(sid) if sid is not None else FailurePhase.SENDING
                 if sid is not None:
-                    wire.io_failed(sid)
+                    if fails_connection(wire, exc):
+                        wire.io_failed(sid)
                     wire.release(sid)
                 self._checkin(conn_id)
                 if not fresh and may_retry(request, reused, phase, exc):
@@ -346,8 +359,8 @@ class _MemoryBody(SyncByteStream):
                 else:
                     assert step is SEND
                     _send(self._peer, wire.data_to_send(), self._timeouts.write)
-        except Exception:
-            if not self._closed:
+        except Exception as exc:
+            if not self._closed and fails_connection(wire, exc):
                 wire.io_failed(sid)
             raise
         self._ended = True

@@ -99,6 +99,13 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _versions(settings: Settings) -> dict[str, Any]:
+    """The transport's protocol choice: h2c by prior knowledge, or HTTP/1.1."""
+    if settings.http2_prior_knowledge:
+        return {"http1": False, "http2": True}
+    return {}
+
+
 def _limits(settings: Settings) -> Limits:
     return Limits(
         max_connections=100,
@@ -266,6 +273,7 @@ def run_core(scenario: Scenario) -> Outcome:
             network,
             max_keepalive_connections=settings.max_keepalive_connections,
             keepalive_expiry=settings.keepalive_expiry,
+            **_versions(settings),
             **_client_kwargs(settings),
         )
         calls = []
@@ -330,7 +338,8 @@ def run_sync(scenario: Scenario) -> Outcome:
     """`sync_io.Client` over loopback sockets."""
     settings = scenario.settings
     return _run_sync_client(
-        scenario, lambda: Client(limits=_limits(settings), **_client_kwargs(settings))
+        scenario,
+        lambda: Client(limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)),
     )
 
 
@@ -344,6 +353,7 @@ def run_selectors(scenario: Scenario) -> Outcome:
         lambda: SelectorsClient(
             max_keepalive_connections=settings.max_keepalive_connections,
             keepalive_expiry=settings.keepalive_expiry,
+            **_versions(settings),
             **_client_kwargs(settings),
         ),
     )
@@ -356,7 +366,9 @@ def _run_async(
 ) -> Outcome:
     net = _Loopback(scenario)
     settings = scenario.settings
-    client = AsyncClient(limits=_limits(settings), **_client_kwargs(settings))
+    client = AsyncClient(
+        limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+    )
 
     async def main() -> list[CallOutcome]:
         calls = []

@@ -30,6 +30,10 @@ __all__ = [
     "Close",
     "Credentials",
     "Expect",
+    "H2GoAway",
+    "H2Ping",
+    "H2Reply",
+    "H2Reset",
     "Hold",
     "Outcome",
     "Pause",
@@ -129,7 +133,46 @@ class Reset:
     """Abort the connection (TCP RST)."""
 
 
-Step: TypeAlias = Recv | Send | Pause | Close | Hold | Stall | Reset
+# -- HTTP/2 peers (``Peer(h2=True)``): `Recv` reads one whole request stream -----------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class H2Reply:
+    """Answer the oldest request read and not answered yet: ``informational`` 1xx heads,
+    the head, the body in DATA frames within the client's windows (``ping``: a PING in
+    the middle of it), then ``trailers`` or END_STREAM."""
+
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    trailers: tuple[tuple[str, str], ...] = ()
+    informational: tuple[int, ...] = ()
+    ping: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class H2Reset:
+    """RST_STREAM on the oldest unanswered request (after its head with ``after_head``)."""
+
+    error_code: int = 2  # INTERNAL_ERROR
+    after_head: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class H2GoAway:
+    """GOAWAY naming the last request read as the last stream processed."""
+
+    error_code: int = 0  # NO_ERROR: a graceful shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class H2Ping:
+    """A PING from the server (the client must acknowledge it)."""
+
+
+Step: TypeAlias = (
+    Recv | Send | Pause | Close | Hold | Stall | Reset | H2Reply | H2Reset | H2GoAway | H2Ping
+)
 Script: TypeAlias = tuple[Step, ...]
 
 
@@ -145,6 +188,8 @@ class Peer:
     connections: tuple[Script, ...] = ()
     host: str = "127.0.0.1"
     listening: bool = True
+    h2: bool = False  # speak HTTP/2 (h2c by prior knowledge), `conformance.h2peer`
+    h2_settings: tuple[tuple[int, int], ...] = ()  # SETTINGS the HTTP/2 peer announces
 
 
 # -- what the client does ---------------------------------------------------------------
@@ -172,6 +217,7 @@ class Settings:
     keepalive_expiry: float | None = 5.0
     max_keepalive_connections: int | None = 20
     max_decoded_size: int | None = None
+    http2_prior_knowledge: bool = False  # http1=False, http2=True: h2c on plain http
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ __all__ = [
     "MemoryPeer",
     "Tokens",
     "VirtualClock",
+    "make_program",
     "peer_program",
 ]
 
@@ -246,6 +247,22 @@ def peer_program(
         yield CLOSE
 
 
+def make_program(
+    peer: Peer,
+    script: Script,
+    connection: int,
+    tokens: Tokens,
+    record: Callable[[RequestSeen], None],
+    report: Callable[[str], None],
+) -> Program:
+    """The program for one connection: HTTP/1.1 (`peer_program`) or HTTP/2."""
+    if peer.h2:
+        from .h2peer import h2_peer_program  # it imports this module
+
+        return h2_peer_program(script, connection, tokens, record, report, peer.h2_settings)
+    return peer_program(script, connection, tokens, record, report)
+
+
 # -- over sockets ---------------------------------------------------------------------------
 
 
@@ -309,7 +326,7 @@ class LoopbackPeer:
         scripts = self.peer.connections
         script = scripts[index] if index < len(scripts) else ()
         assert self._tokens is not None
-        program = peer_program(script, index, self._tokens, self._record, self._report)
+        program = make_program(self.peer, script, index, self._tokens, self._record, self._report)
         conn.settimeout(PEER_IO_TIMEOUT)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         gaps = 0

@@ -27,6 +27,7 @@ from sansio.config import USE_CLIENT_DEFAULT
 from sansio.exceptions import (
     ConnectError,
     ConnectTimeout,
+    NetworkError,
     PoolTimeout,
     ReadError,
     ReadTimeout,
@@ -104,9 +105,10 @@ class SelectorsClient(BaseClient):
     """`BaseClient`'s settings and request building, plus `send()` on the loop above."""
 
     def __init__(self, loop: Loop | None = None, *, keepalive_expiry: float | None = 5.0,
-                 max_keepalive_connections: int | None = 20, **settings: Any) -> None:  # fmt: skip
+                 max_keepalive_connections: int | None = 20, http1: bool = True,
+                 http2: bool = False, **settings: Any) -> None:  # fmt: skip
         super().__init__(**settings)
-        self.loop, self.planner = loop or Loop(), Planner()
+        self.loop, self.planner = loop or Loop(), Planner(http1=http1, http2=http2)
         self.pool = PoolMachine(max_keepalive_connections=max_keepalive_connections,
                                 keepalive_expiry=keepalive_expiry)  # fmt: skip
         self.socks: dict[int, socket.socket] = {}
@@ -175,7 +177,8 @@ class SelectorsClient(BaseClient):
                 failure = write_error or exc  # a failed write is the error that counts
                 phase = FailurePhase.SENDING if sid is None else wire.failure_phase(sid)
                 if sid is not None:
-                    wire.io_failed(sid)
+                    if wire.max_streams <= 1 or isinstance(failure, NetworkError | WriteTimeout):
+                        wire.io_failed(sid)  # HTTP/2: a reset stream fails alone
                     wire.release(sid)
                 self._checkin(conn_id)
                 if not fresh and may_retry(request, reused, phase, failure):
@@ -227,6 +230,10 @@ class SelectorsClient(BaseClient):
         self.loop.selector.close()
 
 
+# Steps inside a body: read, or write (HTTP/2 WINDOW_UPDATEs and PING ACKs).
+_IO = (RECEIVE, SEND)
+
+
 class _Body(SyncByteStream):
     """A response body read through the wire machine; `close` hands the connection back."""
 
@@ -237,13 +244,18 @@ class _Body(SyncByteStream):
 
     def __iter__(self) -> Any:
         try:
-            while (step := self.wire.next_step(self.sid)) is RECEIVE or type(step) is BodyChunk:
+            while (step := self.wire.next_step(self.sid)) in _IO or type(step) is BodyChunk:
                 if step is RECEIVE:
                     self.wire.receive_data(self.client.loop.recv(self.sock, self.timeouts.read))
+                elif step is SEND:  # HTTP/2: WINDOW_UPDATEs, PING ACKs while reading
+                    self.client.loop.send_all(
+                        self.sock, self.wire.data_to_send(), self.timeouts.write
+                    )
                 else:
                     yield step.data  # type: ignore[union-attr]
-        except Exception:
-            self.wire.io_failed(self.sid)  # never reuse a connection in an unknown state
+        except Exception as exc:
+            if self.wire.max_streams <= 1 or isinstance(exc, NetworkError | WriteTimeout):
+                self.wire.io_failed(self.sid)  # never reuse a connection in an unknown state
             raise
 
     def close(self) -> None:

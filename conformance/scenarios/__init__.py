@@ -9,6 +9,7 @@ from . import (
     cookies,
     decoding,
     framing,
+    h2,
     keepalive,
     malformed,
     redirects,
@@ -30,6 +31,7 @@ MODULES = (
     streaming,
     timeouts,
     requests,
+    h2,
 )
 
 
