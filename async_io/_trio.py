@@ -3,7 +3,8 @@
 Timeouts are ``trio.fail_after`` scopes, entered only when a timeout is set. Failures map
 to conch exceptions as in ``sync_io.backend``: TooSlowError becomes a timeout,
 BrokenResourceError, ClosedResourceError and OSError (ssl errors included) an error of the
-call's direction. ``trio.Cancelled`` passes through untouched.
+call's direction. ``trio.Cancelled`` passes through untouched. A send with a write timeout
+runs in a shielded scope with that deadline instead (see ``TrioStream.send_all``).
 """
 
 from __future__ import annotations
@@ -75,14 +76,29 @@ class TrioStream(AsyncStream):
         self._closed = False
 
     async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+        """See AsyncStream.send_all. With a timeout, a cancellation that lands midway waits
+        for the send to finish (or time out), and the send then returns normally."""
+        # trio's send_all cancelled midway leaves an unknown prefix of ``data`` sent (plain
+        # TCP) or the SSLStream broken for good (TLS): on a connection shared by HTTP/2
+        # streams, one request's deadline would end them all. So the send is shielded,
+        # bounded by the write timeout alone, which still fails the stream (WriteTimeout).
+        # The caller's cancellation is checked before a byte goes out; once the send has
+        # completed it is left to the caller's next checkpoint rather than raised here, as
+        # the data did go out: raising would make the caller drop an intact connection.
+        # Without a timeout nothing would bound a shielded send to a peer that stopped
+        # reading, so that send stays cancellable (and cancelling it fails the stream).
         try:
             if timeout is None:
                 await self._stream.send_all(data)
-            else:
-                with trio.fail_after(max(timeout, _SMALLEST_TIMEOUT)):
-                    await self._stream.send_all(data)
+                return
+            await trio.lowlevel.checkpoint_if_cancelled()
+            deadline = trio.current_time() + max(timeout, _SMALLEST_TIMEOUT)
+            with trio.CancelScope(deadline=deadline, shield=True) as scope:
+                await self._stream.send_all(data)
         except _FAILURES as exc:
             raise _fail(exc, _WRITE) from exc
+        if scope.cancelled_caught:
+            raise WriteTimeout("timed out")
 
     async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
         try:

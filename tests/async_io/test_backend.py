@@ -7,9 +7,11 @@ with ``asyncio.run`` or ``trio.run`` (no pytest plugin needed).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -663,3 +665,93 @@ def test_unknown_async_library_is_refused() -> None:
             asyncio.run(backend.sleep(0))
     finally:
         sniffio.current_async_library_cvar.reset(token)
+
+
+# --------------------------------------------------------------------------- trio sends
+
+BIG = 16 << 20  # more than loopback's socket buffers hold: the send waits for the peer
+TAIL = b"and then some"
+
+
+def late_digest(conn: socket.socket) -> None:
+    """Starts reading after a pause, reads BIG + len(TAIL) bytes, answers their sha256."""
+    time.sleep(0.3)
+    digest, left = hashlib.sha256(), BIG + len(TAIL)
+    while left and (data := conn.recv(min(left, 1 << 20))):
+        digest.update(data)
+        left -= len(data)
+    conn.sendall(digest.digest())
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+def test_trio_send_cancelled_midway_completes(
+    serve: Callable[..., Server], tls_files: TLSFiles, tls: bool
+) -> None:
+    """A cancellation landing inside a timed send waits for it: the peer gets every byte,
+    the cancellation arrives at the caller's next checkpoint, and the stream stays usable
+    (for a connection shared by HTTP/2 streams). A send cancelled before it starts sends
+    nothing."""
+    server = serve(late_digest, tls=tls_files.server_context() if tls else None)
+    payload = bytes(range(256)) * (BIG // 256)
+
+    async def scenario() -> None:
+        if tls:
+            stream = await tls_stream(server, tls_files.client_context())
+        else:
+            stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        with trio.CancelScope() as early:
+            early.cancel()
+            await stream.send_all(b"never sent", 5.0)
+        assert early.cancelled_caught
+        sent_after: float | None = None
+        with trio.move_on_after(0.05) as scope:
+            await stream.send_all(payload, 5.0)
+            sent_after = trio.current_time()
+            await trio.lowlevel.checkpoint()
+        assert scope.cancelled_caught
+        assert sent_after is not None
+        assert sent_after > scope.deadline  # the cancellation landed midway
+        await stream.send_all(TAIL, 5.0)
+        expected = hashlib.sha256(payload + TAIL).digest()
+        assert await read_exactly(stream, len(expected)) == expected
+        await stream.aclose()
+
+    trio.run(scenario)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+def test_trio_send_to_a_stalled_peer_still_times_out(
+    serve: Callable[..., Server], tls_files: TLSFiles, tls: bool
+) -> None:
+    """Shielding a send from the caller's cancellation keeps the write timeout: a peer that
+    never reads gives WriteTimeout after about the timeout, cancelled meanwhile or not.
+    Without a timeout the send stays cancellable."""
+    server = serve(stall, tls=tls_files.server_context() if tls else None)
+
+    async def open_stream() -> AsyncStream:
+        if tls:
+            return await tls_stream(server, tls_files.client_context())
+        return await connect_tcp(server.host, server.port, timeout=2.0)
+
+    async def scenario() -> None:
+        stream = await open_stream()
+        start = trio.current_time()
+        with pytest.raises(WriteTimeout):
+            await stream.send_all(b"x" * (32 << 20), 0.2)
+        assert 0.15 < trio.current_time() - start < 1.0
+        await stream.aclose()
+
+        stream = await open_stream()
+        start = trio.current_time()
+        with trio.move_on_after(0.05), pytest.raises(WriteTimeout):
+            await stream.send_all(b"x" * (32 << 20), 0.3)
+        assert 0.25 < trio.current_time() - start < 1.0
+        await stream.aclose()
+
+        stream = await open_stream()
+        with trio.move_on_after(0.1) as scope:
+            await stream.send_all(b"x" * (32 << 20), None)
+        assert scope.cancelled_caught
+        await stream.aclose()
+
+    trio.run(scenario)
