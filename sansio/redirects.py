@@ -48,7 +48,6 @@ __all__ = [
 _FOLLOWABLE_SCHEMES = frozenset({"http", "https"})
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
 _BODY_HEADERS = ("content-length", "transfer-encoding", "content-type", "content-encoding")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redirect_method(method: str, status_code: int) -> str:
@@ -95,16 +94,13 @@ def redirect_url(request: Request, response: Response, *, followable_only: bool 
     return url
 
 
-def _effective_port(url: URL) -> int | None:
-    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
-
-
 def strips_credentials(old: URL, new: URL) -> bool:
     """Whether a redirect from `old` to `new` must drop credentials."""
     if old.host != new.host:
         return True
     if old.scheme == new.scheme:
-        return _effective_port(old) != _effective_port(new)
+        # `origin` fills in the scheme's default port.
+        return old.origin[2] != new.origin[2]
     if old.scheme == "http" and new.scheme == "https":
         # An upgrade to TLS on the same host keeps credentials, but only between
         # default ports (requests' rule): any other port may be another service.
