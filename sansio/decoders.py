@@ -21,6 +21,19 @@ to a gigabyte costs one read's worth of memory and work per `read()` call:
 Totals are bounded as well: every stage's output is capped by
 ``max_decoded_size`` (`DecompressionLimitExceeded` past it), so a chain such as
 ``gzip, gzip`` cannot do unbounded work in an inner stage either.
+
+Text. The server names the charset, so it chooses the codec: conch decodes text only
+with the codecs in `TEXT_ENCODINGS`, those whose incremental decoder, with
+``errors="replace"``, never raises, holds back at most a few bytes between chunks
+(so decoding is linear in the body size, however the body is cut) and gives the same
+text however the body is cut. Every other codec Python knows is refused, each for a
+reason in `_REFUSED_TEXT_CODECS` (utf-7 re-decodes a whole base64 run on every chunk:
+quadratic; idna, punycode and undefined raise; the ISO-2022 decoders raise on an
+escape sequence split across chunks; the escape codecs are not charsets), and so is
+any codec a package registers. A refused charset counts as unknown: the response
+falls back to its default encoding. ``utf-16`` and ``utf-32`` read their byte order
+from a BOM, as Python does, and without one are little-endian (WHATWG's answer for
+utf-16, and Python's on the usual hosts) instead of raising.
 """
 
 from __future__ import annotations
@@ -41,12 +54,15 @@ __all__ = [
     "DEFAULT_MAX_DECODED_SIZE",
     "MAX_CHAINED_ENCODINGS",
     "SUPPORTED_ENCODINGS",
+    "TEXT_ENCODINGS",
     "ZSTD_MAX_WINDOW_SIZE",
     "BodyDecoder",
     "ByteChunker",
     "LineDecoder",
     "TextChunker",
     "TextDecoder",
+    "require_text_codec",
+    "text_codec",
 ]
 
 # urllib3 2.6.0 caps a Content-Encoding chain at 5 codings: an unbounded chain let a
@@ -662,19 +678,145 @@ class BodyDecoder:
         return sum(stage.held() for stage in self._stages)
 
 
-class TextDecoder:
-    """Bytes to text, across chunk boundaries; undecodable bytes become U+FFFD."""
+# Codecs conch decodes text with (`codecs.lookup(name).name`), see the module header.
+TEXT_ENCODINGS = frozenset(
+    {
+        "utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-16-le",
+        "utf-32", "utf-32-be", "utf-32-le", "ascii",
+        "iso8859-1", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6",
+        "iso8859-7", "iso8859-8", "iso8859-9", "iso8859-10", "iso8859-11", "iso8859-13",
+        "iso8859-14", "iso8859-15", "iso8859-16",
+        "cp037", "cp273", "cp424", "cp437", "cp500", "cp720", "cp737", "cp775", "cp850",
+        "cp852", "cp855", "cp856", "cp857", "cp858", "cp860", "cp861", "cp862", "cp863",
+        "cp864", "cp865", "cp866", "cp869", "cp874", "cp875", "cp1006", "cp1026",
+        "cp1125", "cp1140", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255",
+        "cp1256", "cp1257", "cp1258",
+        "koi8-r", "koi8-t", "koi8-u", "kz1048", "ptcp154", "tis-620", "hp-roman8",
+        "palmos", "mac-arabic", "mac-croatian", "mac-cyrillic", "mac-farsi", "mac-greek",
+        "mac-iceland", "mac-latin2", "mac-roman", "mac-romanian", "mac-turkish",
+        "big5", "big5hkscs", "cp932", "cp949", "cp950", "euc_jis_2004", "euc_jisx0213",
+        "euc_jp", "euc_kr", "gb18030", "gb2312", "gbk", "hz", "johab", "shift_jis",
+        "shift_jis_2004", "shift_jisx0213",
+    }
+)  # fmt: skip
 
-    __slots__ = ("_decoder",)
+_SPLIT_ESCAPE = "its incremental decoder raises on a long escape sequence cut by a chunk boundary"
+_NOT_A_CHARSET = "it decodes Python escape sequences, not a character set"
+
+# Text codecs of the standard library that conch refuses, and why.
+_REFUSED_TEXT_CODECS = {
+    "utf-7": "its incremental decoder decodes a whole base64 run again on every chunk, "
+    "in time quadratic in the body size",
+    "idna": "it is for host names: it raises instead of replacing bad bytes",
+    "punycode": "it is for host names: it raises on bytes that are not ASCII",
+    "undefined": "it raises on any input",
+    "unicode-escape": _NOT_A_CHARSET,
+    "raw-unicode-escape": _NOT_A_CHARSET,
+    "charmap": "it is the machinery of the 8-bit codecs, not a character set",
+    "iso2022_jp": _SPLIT_ESCAPE,
+    "iso2022_jp_1": _SPLIT_ESCAPE,
+    "iso2022_jp_2": _SPLIT_ESCAPE,
+    "iso2022_jp_2004": _SPLIT_ESCAPE,
+    "iso2022_jp_3": _SPLIT_ESCAPE,
+    "iso2022_jp_ext": _SPLIT_ESCAPE,
+    "iso2022_kr": _SPLIT_ESCAPE,
+}
+
+# Codecs that read the byte order from a BOM: (BOM, codec for the rest) pairs, and the
+# codec without a BOM. Python's own utf-16 and utf-32 incremental decoders raise on a
+# stream without a BOM, and utf-8-sig drops a lone b"\xef" at the end of the body.
+_BOM_CODECS: dict[str, tuple[tuple[tuple[bytes, str], ...], str]] = {
+    "utf-16": (
+        ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")),
+        "utf-16-le",
+    ),
+    "utf-32": (
+        ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")),
+        "utf-32-le",
+    ),
+    "utf-8-sig": (((codecs.BOM_UTF8, "utf-8"),), "utf-8"),
+}
+
+
+def text_codec(encoding: object) -> str | None:
+    """The codec conch decodes text named ``encoding`` with, or None if it refuses to.
+
+    For names that come from the server (a charset, or what a detector read in the body).
+    """
+    if not isinstance(encoding, str):
+        return None
+    try:
+        name = codecs.lookup(encoding).name
+    except (LookupError, ValueError):  # ValueError: an embedded NUL
+        return None
+    return name if name in TEXT_ENCODINGS else None
+
+
+def require_text_codec(encoding: str) -> str:
+    """`text_codec`, for names the user gives: `LookupError` saying why one is refused."""
+    name = text_codec(encoding)
+    if name is None:
+        try:
+            reason = _REFUSED_TEXT_CODECS.get(codecs.lookup(encoding).name)
+        except (LookupError, ValueError, TypeError):
+            reason = None
+        why = f": {reason}" if reason else ""
+        raise LookupError(f"{encoding!r} is not a known text encoding that conch decodes{why}")
+    return name
+
+
+class TextDecoder:
+    """Bytes to text, across chunk boundaries; undecodable bytes become U+FFFD.
+
+    Only codecs in `TEXT_ENCODINGS` (`LookupError` for others). For utf-16, utf-32 and
+    utf-8-sig the first bytes choose the codec, as in `_BOM_CODECS`.
+    """
+
+    __slots__ = ("_boms", "_decoder", "_head", "_plain")
 
     def __init__(self, encoding: str = "utf-8") -> None:
-        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        codec = require_text_codec(encoding)
+        self._head = b""
+        bom_codec = _BOM_CODECS.get(codec)
+        if bom_codec is None:
+            self._decoder: codecs.IncrementalDecoder | None = _incremental(codec)
+            self._boms: tuple[tuple[bytes, str], ...] = ()
+            self._plain = codec
+        else:
+            self._decoder = None
+            self._boms, self._plain = bom_codec
 
-    def decode(self, data: bytes) -> str:
-        return self._decoder.decode(data)
+    def decode(self, data: bytes, final: bool = False) -> str:
+        decoder = self._decoder
+        if decoder is None:
+            data = self._head + data
+            if not final and any(
+                len(data) < len(bom) and bom.startswith(data) for bom, _ in self._boms
+            ):
+                self._head = data  # could still be a BOM
+                return ""
+            self._head = b""
+            codec = self._plain
+            for bom, name in self._boms:
+                if data.startswith(bom):
+                    data = data[len(bom) :]
+                    codec = name
+                    break
+            decoder = self._decoder = _incremental(codec)
+        return decoder.decode(data, final)
 
     def flush(self) -> str:
-        return self._decoder.decode(b"", True)
+        return self.decode(b"", True)
+
+    def _held(self) -> int:
+        """Input bytes kept for the next chunk (a partial character or BOM)."""
+        if self._decoder is None:
+            return len(self._head)
+        return len(self._decoder.getstate()[0])
+
+
+def _incremental(codec: str) -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder(codec)(errors="replace")
 
 
 # The boundaries str.splitlines() splits on.

@@ -16,11 +16,15 @@ Differences from httpx, all on purpose:
 - ``chunk_size`` must be a positive integer or None (httpx quietly misbehaves on 0).
 - A ``default_encoding`` callable is asked again once the body is read, instead of
   ``encoding`` staying "utf-8" forever after an early look.
+- Text is decoded only with the codecs in `sansio.decoders.TEXT_ENCODINGS` (see there):
+  a charset, or a detector's answer, naming another codec (utf-7, idna, rot13...) counts
+  as unknown, and setting `Response.encoding` to one is a `LookupError`. utf-16 and
+  utf-32 without a BOM decode as little-endian (httpx raises `UnicodeError`). `text` is
+  decoded exactly as `iter_text` decodes, so the two always agree.
 """
 
 from __future__ import annotations
 
-import codecs
 import json as jsonlib
 from collections.abc import (
     AsyncGenerator,
@@ -54,6 +58,8 @@ from .decoders import (
     LineDecoder,
     TextChunker,
     TextDecoder,
+    require_text_codec,
+    text_codec,
 )
 from .exceptions import (
     HTTPStatusError,
@@ -137,13 +143,6 @@ def _slices(content: bytes, chunk_size: int | None) -> Iterator[bytes]:
         return
     for start in range(0, len(content), chunk_size):
         yield content[start : start + chunk_size]
-
-
-def _is_text_codec(encoding: str) -> bool:
-    try:
-        return codecs.lookup(encoding)._is_text_encoding
-    except (LookupError, ValueError):  # ValueError: an embedded NUL
-        return False
 
 
 class Request:
@@ -444,8 +443,8 @@ class Response:
         """The body decoded to text with `encoding` (undecodable bytes become U+FFFD)."""
         if self._text is None:
             content = self.content
-            # Unknown or non-text codecs cannot get here: see `encoding`.
-            self._text = content.decode(self.encoding, "replace") if content else ""
+            # The same decoder as iter_text(): the same answer for any codec.
+            self._text = TextDecoder(self.encoding).decode(content, final=True) if content else ""
         return self._text
 
     @property
@@ -465,9 +464,10 @@ class Response:
             # A detector needs the body; until it is read, guess without caching.
             return "utf-8"
         else:
-            # A detector may answer None, or something that is not a text codec.
+            # A detector reads the server's bytes: its answer is the server's choice,
+            # and it may be None or something that is not a text codec.
             detected = default(self._content)
-            encoding = detected if detected and _is_text_codec(detected) else "utf-8"
+            encoding = detected if text_codec(detected) else "utf-8"
         self._encoding = encoding
         return encoding
 
@@ -475,14 +475,14 @@ class Response:
     def encoding(self, value: str) -> None:
         if self._text is not None:
             raise ValueError("The encoding cannot change once .text has been accessed.")
-        if not _is_text_codec(value):
-            raise LookupError(f"{value!r} is not a known text encoding")
+        require_text_codec(value)
         self._encoding = value
 
     @property
     def charset_encoding(self) -> str | None:
-        """The charset named by the Content-Type header, if Python knows it."""
-        return get_charset(self.headers.get("content-type"))
+        """The charset named by the Content-Type header, if conch decodes text with it."""
+        charset = get_charset(self.headers.get("content-type"))
+        return charset if text_codec(charset) else None
 
     def json(self, **kwargs: Any) -> Any:
         """The body parsed as JSON (``kwargs`` go to `json.loads`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import gzip
 import itertools
@@ -29,6 +30,8 @@ from sansio.decoders import (
     LineDecoder,
     TextChunker,
     TextDecoder,
+    require_text_codec,
+    text_codec,
 )
 from sansio.exceptions import DecodingError, DecompressionLimitExceeded, StreamError
 
@@ -773,6 +776,104 @@ def test_text_decoder_other_encodings() -> None:
     data = "héllo".encode("utf-16")
     assert decoder.decode(data[:3]) + decoder.decode(data[3:]) + decoder.flush() == "héllo"
     assert TextDecoder("latin-1").decode(b"\xe9") == "é"
+
+
+def decode_in_two(encoding: str, data: bytes, cut: int) -> str:
+    decoder = TextDecoder(encoding)
+    return decoder.decode(data[:cut]) + decoder.decode(data[cut:]) + decoder.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "text"),
+    [
+        # The BOM says the byte order, and is not part of the text (as Python does it).
+        ("utf-16", codecs.BOM_UTF16_LE + "hé☃".encode("utf-16-le"), "hé☃"),
+        ("utf-16", codecs.BOM_UTF16_BE + "hé☃".encode("utf-16-be"), "hé☃"),
+        # Without one: little-endian, where Python's incremental decoder raises.
+        ("utf-16", "hé☃".encode("utf-16-le"), "hé☃"),
+        ("utf-16", b"\xff", "\ufffd"),
+        ("utf-16", b"", ""),
+        ("utf-32", codecs.BOM_UTF32_LE + "h☃🐍".encode("utf-32-le"), "h☃🐍"),
+        ("utf-32", codecs.BOM_UTF32_BE + "h☃🐍".encode("utf-32-be"), "h☃🐍"),
+        ("utf-32", "h☃🐍".encode("utf-32-le"), "h☃🐍"),
+        ("utf-32", b"\xff\xfe\x00", "\ufffd"),
+        ("utf-8-sig", codecs.BOM_UTF8 + "é".encode(), "é"),
+        ("utf-8-sig", "é".encode(), "é"),
+        # A lone start of a BOM at the end is a bad byte: Python's utf-8-sig drops it.
+        ("utf-8-sig", b"\xef", "\ufffd"),
+        ("utf-8-sig", b"\xef\xbb", "\ufffd"),
+        # Only the first BOM is one; a second is text (U+FEFF).
+        ("utf-16", (codecs.BOM_UTF16_LE * 2) + b"a\x00", "\ufeffa"),
+    ],
+)
+def test_text_decoder_reads_the_byte_order_from_the_bom(
+    encoding: str, data: bytes, text: str
+) -> None:
+    for cut in range(len(data) + 1):
+        assert decode_in_two(encoding, data, cut) == text
+    decoder = TextDecoder(encoding)
+    assert (
+        "".join(decoder.decode(data[i : i + 1]) for i in range(len(data))) + (decoder.flush())
+        == text
+    )
+    assert TextDecoder(encoding).decode(data, final=True) == text
+
+
+def test_text_decoder_holds_back_only_a_partial_character() -> None:
+    decoder = TextDecoder("utf-16")
+    assert decoder.decode(b"\xff") == ""
+    assert decoder._held() == 1  # maybe a BOM
+    assert decoder.decode(b"\xfea") == ""
+    assert decoder._held() == 1  # half a code unit
+    assert decoder.decode(b"\x00") == "a"
+    assert decoder._held() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("utf-8", "utf-8"),
+        ("UTF8", "utf-8"),
+        ("latin-1", "iso8859-1"),
+        ("Shift_JIS", "shift_jis"),
+        ("windows-1252", "cp1252"),
+        ("utf-7", None),
+        ("idna", None),
+        ("iso-2022-jp", None),
+        ("rot13", None),
+        ("base64", None),
+        ("no-such-codec", None),
+        ("utf\x008", None),
+        ("", None),
+        (None, None),
+        (8, None),
+    ],
+)
+def test_text_codec(name: Any, codec: str | None) -> None:
+    assert text_codec(name) == codec
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("utf-7", "quadratic"),
+        ("IDNA", "raises instead of replacing"),
+        ("iso-2022-jp", "escape sequence"),
+        ("unicode_escape", "not a character set"),
+        ("rot13", None),
+        ("nonsense", None),
+        ("utf\x008", None),
+    ],
+)
+def test_refused_encodings_say_why(name: str, reason: str | None) -> None:
+    with pytest.raises(LookupError, match="not a known text encoding that conch decodes") as info:
+        require_text_codec(name)
+    with pytest.raises(LookupError):
+        TextDecoder(name)
+    if reason is None:
+        assert ":" not in str(info.value).split("decodes")[1]
+    else:
+        assert reason in str(info.value)
 
 
 # -- lines -------------------------------------------------------------------------------

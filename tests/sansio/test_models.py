@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime
 import gzip
 import json
@@ -127,6 +128,7 @@ def streamed(*chunks: bytes, headers: Any = None, **kwargs: Any) -> Response:
 
 
 REQ = Request("GET", "https://example.org/path")
+MiB = 1024 * 1024
 
 
 # == Request ==============================================================================
@@ -1156,6 +1158,99 @@ class TestText:
         assert list(streamed().iter_lines()) == []
 
 
+class TestHostileText:
+    """Charsets and lines chosen by a hostile server (issue 9)."""
+
+    # utf-7 would decode "+AGEAYgBj-" to "abc"; idna and undefined raise on any body,
+    # punycode on non-ASCII, utf-16 without a BOM in iter_text; the rest are not
+    # character sets.
+    @pytest.mark.parametrize(
+        "charset",
+        [
+            "utf-7",
+            "UTF-7",
+            "idna",
+            "punycode",
+            "undefined",
+            "unicode_escape",
+            "raw_unicode_escape",
+            "iso-2022-jp",
+            "iso2022_kr",
+            "charmap",
+            "rot13",
+            "base64",
+            "hex",
+            "zlib",
+        ],
+    )
+    def test_refused_charset_falls_back_to_the_default(self, charset: str) -> None:
+        data = "+AGEAYgBj- é\\x41 ☃\n".encode()
+        headers = {"Content-Type": f"text/plain; charset={charset}"}
+        response = Response(200, headers=headers, content=data)
+        assert response.charset_encoding is None
+        assert response.encoding == "utf-8"
+        assert response.text == data.decode()
+        streaming = streamed(*split_every(data, 3), headers=headers)
+        assert "".join(streaming.iter_text()) == data.decode()
+        lines = streamed(*split_every(data, 3), headers=headers)
+        assert list(lines.iter_lines()) == [data.decode().rstrip("\n")]
+
+    def test_refused_charset_asks_the_detector(self) -> None:
+        response = Response(
+            200,
+            headers={"Content-Type": "text/plain; charset=utf-7"},
+            content="é".encode("cp1252"),
+            default_encoding=lambda content: "cp1252",
+        )
+        assert response.text == "é"
+
+    @pytest.mark.parametrize("answer", ["utf-7", "idna", "iso-2022-jp", "punycode"])
+    def test_detector_naming_a_refused_codec_gives_utf8(self, answer: str) -> None:
+        response = Response(200, content=b"+AGE-", default_encoding=lambda content: answer)
+        assert response.encoding == "utf-8"
+        assert response.text == "+AGE-"
+
+    def test_utf7_body_of_one_base64_run_streams_as_utf8(self) -> None:
+        # Inside one base64 run, utf-7's incremental decoder decodes the whole run again
+        # for every piece: quadratic (64 KiB of gzip, 64 MiB of run: minutes of CPU).
+        data = b"+" + b"A" * (4 * MiB)
+        headers = {"Content-Type": "text/plain; charset=utf-7", "Content-Encoding": "gzip"}
+        response = streamed(gz(data), headers=headers)
+        assert response.encoding == "utf-8"
+        assert "".join(response.iter_text()) == data.decode()
+
+    @pytest.mark.parametrize(
+        ("charset", "data", "text"),
+        [
+            ("utf-16", "hé".encode("utf-16-le"), "hé"),
+            ("utf-16", "hé".encode("utf-16"), "hé"),
+            ("utf-16", codecs.BOM_UTF16_BE + "hé".encode("utf-16-be"), "hé"),
+            ("utf-32", "hé".encode("utf-32-le"), "hé"),
+            ("utf-16-be", "hé".encode("utf-16-be"), "hé"),
+            ("utf-8-sig", codecs.BOM_UTF8 + b"h\xc3\xa9", "hé"),
+        ],
+    )
+    def test_utf16_and_utf32_with_or_without_a_bom(
+        self, charset: str, data: bytes, text: str
+    ) -> None:
+        headers = {"Content-Type": f"text/plain; charset={charset}"}
+        assert Response(200, headers=headers, content=data).text == text
+        for size in (1, 2, 3):
+            response = streamed(*split_every(data, size), headers=headers)
+            assert "".join(response.iter_text()) == text
+
+    def test_set_a_refused_encoding(self) -> None:
+        response = Response(200, content=b"+AGE-")
+        with pytest.raises(LookupError, match=r"utf-7.*quadratic"):
+            response.encoding = "utf-7"
+        assert response.text == "+AGE-"
+
+    def test_refused_default_encoding_is_a_lookup_error(self) -> None:
+        response = Response(200, content=b"+AGE-", default_encoding="utf-7")
+        with pytest.raises(LookupError, match="utf-7"):
+            _ = response.text
+
+
 # == Response: async ===========================================================================
 
 
@@ -1242,6 +1337,14 @@ class TestAsync:
         assert run(lambda: _alist(response.aiter_text(6))) == ["één\r\nt", "wee\r\nd", "rie"]
         response = Response(200, stream=astream(run, b"ab\xe2\x82"))
         assert run(lambda: _alist(response.aiter_text())) == ["ab", "\ufffd"]
+
+    def test_aiter_text_refused_charset(self, run: Runner) -> None:
+        response = Response(
+            200,
+            headers={"Content-Type": "text/plain; charset=utf-7"},
+            stream=astream(run, b"+AGE", b"AYgBj-"),
+        )
+        assert "".join(run(lambda: _alist(response.aiter_text()))) == "+AGEAYgBj-"
 
     def test_stream_consumed_and_closed(self, run: Runner) -> None:
         response = Response(200, stream=astream(run, b"a"))
