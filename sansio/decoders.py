@@ -34,6 +34,10 @@ any codec a package registers. A refused charset counts as unknown: the response
 falls back to its default encoding. ``utf-16`` and ``utf-32`` read their byte order
 from a BOM, as Python does, and without one are little-endian (WHATWG's answer for
 utf-16, and Python's on the usual hosts) instead of raising.
+
+Lines are bounded too: `LineDecoder` raises `LineTooLong` once a line passes
+``max_line_length`` characters, so a small compressed body cannot grow one line
+without end.
 """
 
 from __future__ import annotations
@@ -45,13 +49,14 @@ from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .exceptions import DecodingError, DecompressionLimitExceeded, StreamError
+from .exceptions import DecodingError, DecompressionLimitExceeded, LineTooLong, StreamError
 
 if TYPE_CHECKING:
     import zstandard
 
 __all__ = [
     "DEFAULT_MAX_DECODED_SIZE",
+    "DEFAULT_MAX_LINE_LENGTH",
     "MAX_CHAINED_ENCODINGS",
     "SUPPORTED_ENCODINGS",
     "TEXT_ENCODINGS",
@@ -73,6 +78,13 @@ MAX_CHAINED_ENCODINGS = 5
 # The cap on a decoded body read whole (`.read()`, `.content`): far above any page or
 # API payload, far below what a bomb (1 GiB from 1 MiB of gzip) would take.
 DEFAULT_MAX_DECODED_SIZE = 256 * 1024 * 1024
+
+# The longest line `Response.iter_lines` hands out, in characters. asyncio's and
+# aiohttp's stream readers stop at 64 KiB and 128 KiB, which real NDJSON and
+# server-sent event streams outgrow (a JSON line carrying a base64 image is a few MB);
+# 8 MiB leaves room for those, while a hostile line costs at most 32 MiB (four bytes a
+# character) before `LineTooLong`, instead of all the memory there is.
+DEFAULT_MAX_LINE_LENGTH = 8 * 1024 * 1024
 
 # RFC 9659: zstd content coding must not need a window above 8 MiB, and decoders may
 # refuse larger ones (Chromium does). The window is memory the decoder must allocate
@@ -827,12 +839,23 @@ class LineDecoder:
     """Text to lines without their endings, like str.splitlines() over the whole text.
 
     A chunk ending in ``\\r`` keeps it until the next chunk shows whether ``\\n`` follows.
+    A line longer than ``max_line_length`` characters raises `LineTooLong` (None: no limit).
     """
 
-    __slots__ = ("_partial", "_trailing_cr")
+    __slots__ = ("_limit", "_partial", "_partial_length", "_trailing_cr")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_length: int | None = DEFAULT_MAX_LINE_LENGTH) -> None:
+        if max_line_length is not None and (
+            isinstance(max_line_length, bool)
+            or not isinstance(max_line_length, int)
+            or max_line_length < 1
+        ):
+            raise ValueError(
+                f"max_line_length must be a positive int or None, got {max_line_length!r}"
+            )
+        self._limit = max_line_length
         self._partial: list[str] = []
+        self._partial_length = 0
         self._trailing_cr = False
 
     def decode(self, text: str) -> list[str]:
@@ -847,21 +870,40 @@ class LineDecoder:
         lines = text.splitlines()
         ends_line = text[-1] in _LINE_BREAKS
         if len(lines) == 1 and not ends_line:
-            self._partial.append(text)
+            self._keep(text)
             return []
         if self._partial:
             self._partial.append(lines[0])
             lines[0] = "".join(self._partial)
             self._partial = []
+            self._partial_length = 0
         if not ends_line:
-            self._partial.append(lines.pop())
+            self._keep(lines.pop())
+        limit = self._limit
+        if limit is not None and max(map(len, lines)) > limit:
+            raise self._too_long()
         return lines
+
+    def _keep(self, text: str) -> None:
+        # A line without its end yet: check as it grows, so it never grows far.
+        self._partial.append(text)
+        self._partial_length += len(text)
+        if self._limit is not None and self._partial_length > self._limit:
+            raise self._too_long()
+
+    def _too_long(self) -> LineTooLong:
+        return LineTooLong(
+            f"A line of the response body is longer than max_line_length={self._limit} "
+            "characters. Pass a larger max_line_length to iter_lines(), or None to remove "
+            "the limit, if this response is trusted."
+        )
 
     def flush(self) -> list[str]:
         if not self._partial and not self._trailing_cr:
             return []
         line = "".join(self._partial)
         self._partial = []
+        self._partial_length = 0
         self._trailing_cr = False
         return [line]
 

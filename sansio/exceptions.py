@@ -15,7 +15,8 @@ style code keeps working after ``import conch as httpx``::
     │   │   ├── ProxyError
     │   │   └── UnsupportedProtocol
     │   ├── DecodingError
-    │   │   └── DecompressionLimitExceeded   (conch: a decoded-size limit was hit)
+    │   │   ├── DecompressionLimitExceeded   (conch: a decoded-size limit was hit)
+    │   │   └── LineTooLong                  (conch: iter_lines() met a line past its limit)
     │   └── TooManyRedirects
     └── HTTPStatusError
     InvalidURL
@@ -43,6 +44,7 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "InvalidURL",
+    "LineTooLong",
     "LocalProtocolError",
     "NetworkError",
     "PoolTimeout",
@@ -163,6 +165,10 @@ class DecodingError(RequestError):
 
 class DecompressionLimitExceeded(DecodingError):
     """A response body decoded to more bytes than the configured limit allows."""
+
+
+class LineTooLong(DecodingError):
+    """`Response.iter_lines` met a line longer than its ``max_line_length``."""
 
 
 class TooManyRedirects(RequestError):

@@ -21,6 +21,8 @@ Differences from httpx, all on purpose:
   as unknown, and setting `Response.encoding` to one is a `LookupError`. utf-16 and
   utf-32 without a BOM decode as little-endian (httpx raises `UnicodeError`). `text` is
   decoded exactly as `iter_text` decodes, so the two always agree.
+- ``iter_lines(max_line_length=...)`` raises `LineTooLong` past a line of
+  `DEFAULT_MAX_LINE_LENGTH` characters (httpx holds a line of any length).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from .content import UnattachedStream, encode_request, encode_response
 from .cookies import Cookies
 from .decoders import (
     DEFAULT_MAX_DECODED_SIZE,
+    DEFAULT_MAX_LINE_LENGTH,
     BodyDecoder,
     ByteChunker,
     LineDecoder,
@@ -63,6 +66,7 @@ from .decoders import (
 )
 from .exceptions import (
     HTTPStatusError,
+    LineTooLong,
     LocalProtocolError,
     RequestError,
     RequestNotRead,
@@ -652,11 +656,19 @@ class Response:
         yield from chunker.decode(decoder.flush())
         yield from chunker.flush()
 
-    def iter_lines(self) -> Iterator[str]:
-        """The body as text, one line at a time, without line endings."""
-        decoder = LineDecoder()
-        for text in self.iter_text():
-            yield from decoder.decode(text)
+    def iter_lines(self, *, max_line_length: int | None = DEFAULT_MAX_LINE_LENGTH) -> Iterator[str]:
+        """The body as text, one line at a time, without line endings.
+
+        A line longer than ``max_line_length`` characters raises `LineTooLong`
+        (None: no limit).
+        """
+        decoder = LineDecoder(max_line_length)
+        try:
+            for text in self.iter_text():
+                yield from decoder.decode(text)
+        except LineTooLong as exc:
+            self._attach(exc)
+            raise
         yield from decoder.flush()
 
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
@@ -817,13 +829,23 @@ class Response:
         for text in chunker.flush():
             yield text
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
-        """The body as text, one line at a time, without line endings."""
-        decoder = LineDecoder()
+    async def aiter_lines(
+        self, *, max_line_length: int | None = DEFAULT_MAX_LINE_LENGTH
+    ) -> AsyncIterator[str]:
+        """The body as text, one line at a time, without line endings.
+
+        A line longer than ``max_line_length`` characters raises `LineTooLong`
+        (None: no limit).
+        """
+        decoder = LineDecoder(max_line_length)
         async with aclosing(cast("AsyncGenerator[str, None]", self.aiter_text())) as texts:
-            async for text in texts:
-                for line in decoder.decode(text):
-                    yield line
+            try:
+                async for text in texts:
+                    for line in decoder.decode(text):
+                        yield line
+            except LineTooLong as exc:
+                self._attach(exc)
+                raise
         for line in decoder.flush():
             yield line
 

@@ -19,7 +19,15 @@ import conch
 HTTPX_ALL = set(httpx.__all__)
 
 # Parameters conch accepts beyond httpx's: all keyword-only with defaults.
-EXTRAS = {"allow_redirects", "max_decoded_size", "now", "proxies", "random_bytes", "text"}
+EXTRAS = {
+    "allow_redirects",
+    "max_decoded_size",
+    "max_line_length",
+    "now",
+    "proxies",
+    "random_bytes",
+    "text",
+}
 
 
 def test_all_covers_httpx() -> None:

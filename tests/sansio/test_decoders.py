@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sansio import decoders
 from sansio.decoders import (
     DEFAULT_MAX_DECODED_SIZE,
+    DEFAULT_MAX_LINE_LENGTH,
     MAX_CHAINED_ENCODINGS,
     SUPPORTED_ENCODINGS,
     ZSTD_MAX_WINDOW_SIZE,
@@ -33,7 +34,12 @@ from sansio.decoders import (
     require_text_codec,
     text_codec,
 )
-from sansio.exceptions import DecodingError, DecompressionLimitExceeded, StreamError
+from sansio.exceptions import (
+    DecodingError,
+    DecompressionLimitExceeded,
+    LineTooLong,
+    StreamError,
+)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -879,8 +885,8 @@ def test_refused_encodings_say_why(name: str, reason: str | None) -> None:
 # -- lines -------------------------------------------------------------------------------
 
 
-def lines_of(chunks: Iterable[str]) -> list[str]:
-    decoder = LineDecoder()
+def lines_of(chunks: Iterable[str], decoder: LineDecoder | None = None) -> list[str]:
+    decoder = decoder or LineDecoder()
     out: list[str] = []
     for chunk in chunks:
         out += decoder.decode(chunk)
@@ -924,6 +930,67 @@ def test_lines_match_splitlines_for_any_chunking(text: str, cuts: list[int]) -> 
     points = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
     chunks = [text[a:b] for a, b in itertools.pairwise(points)]
     assert lines_of(chunks) == text.splitlines()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["abcde"],
+        ["abcde\n"],
+        ["ab", "cd", "e"],
+        ["ab", "cde\r", "\n"],
+        ["x\nabcde\nyz"],
+        ["abc", "de\nabcde"],
+    ],
+)
+def test_lines_up_to_the_limit_pass(chunks: list[str]) -> None:
+    assert lines_of(chunks, LineDecoder(5)) == "".join(chunks).splitlines()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["abcdef"],  # still open, in one chunk
+        ["abcdef\n"],  # complete, in one chunk
+        ["x\nabcdef\ny"],  # in the middle of a chunk
+        ["ab", "cd", "ef"],  # growing chunk by chunk
+        ["abc", "def\n"],  # completed by the chunk that passes the limit
+        ["ok\n", "abcdefgh"],
+    ],
+)
+def test_a_line_past_the_limit_raises(chunks: list[str]) -> None:
+    with pytest.raises(LineTooLong, match="max_line_length=5 characters"):
+        lines_of(chunks, LineDecoder(5))
+
+
+def test_line_limit_stops_a_line_as_it_grows() -> None:
+    # One piece past the limit, never the rest of an endless line.
+    fed: list[str] = []
+
+    def endless() -> Iterator[str]:
+        while True:
+            fed.append("a" * 30)
+            yield fed[-1]
+
+    with pytest.raises(LineTooLong):
+        lines_of(endless(), LineDecoder(100))
+    assert len(fed) == 4
+
+
+def test_default_line_limit() -> None:
+    line = "a" * DEFAULT_MAX_LINE_LENGTH
+    assert LineDecoder().decode(line + "\n") == [line]
+    with pytest.raises(LineTooLong, match=f"max_line_length={DEFAULT_MAX_LINE_LENGTH} "):
+        LineDecoder().decode(line + "a")
+    unlimited = LineDecoder(None)
+    assert unlimited.decode(line) == []
+    assert unlimited.decode(line + "\n") == [line + line]
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 1.5, "5"])
+def test_bad_line_limits(limit: Any) -> None:
+    with pytest.raises(ValueError, match="max_line_length must be a positive int or None"):
+        LineDecoder(limit)
 
 
 def test_lines_from_utf8_bytes_split_in_a_character_and_a_crlf() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from sansio import exceptions as exc
 
-# (class, its direct base), as in httpx 0.28 plus conch's DecompressionLimitExceeded.
+# (class, its direct base), as in httpx 0.28 plus conch's DecompressionLimitExceeded and
+# LineTooLong.
 TREE: list[tuple[type[BaseException], type[BaseException]]] = [
     (exc.HTTPError, Exception),
     (exc.RequestError, exc.HTTPError),
@@ -30,6 +31,7 @@ TREE: list[tuple[type[BaseException], type[BaseException]]] = [
     (exc.UnsupportedProtocol, exc.TransportError),
     (exc.DecodingError, exc.RequestError),
     (exc.DecompressionLimitExceeded, exc.DecodingError),
+    (exc.LineTooLong, exc.DecodingError),
     (exc.TooManyRedirects, exc.RequestError),
     (exc.HTTPStatusError, exc.HTTPError),
     (exc.InvalidURL, Exception),

@@ -8,6 +8,7 @@ import datetime
 import gzip
 import json
 import pickle
+import tracemalloc
 import types
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -18,11 +19,12 @@ import trio  # type: ignore[import-untyped, unused-ignore]
 
 from sansio import models
 from sansio.content import UnattachedStream
-from sansio.decoders import DEFAULT_MAX_DECODED_SIZE
+from sansio.decoders import DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_LINE_LENGTH
 from sansio.exceptions import (
     DecodingError,
     DecompressionLimitExceeded,
     HTTPStatusError,
+    LineTooLong,
     LocalProtocolError,
     ReadError,
     RequestNotRead,
@@ -1250,6 +1252,53 @@ class TestHostileText:
         with pytest.raises(LookupError, match="utf-7"):
             _ = response.text
 
+    def test_a_line_at_the_limit(self) -> None:
+        line = b"a" * DEFAULT_MAX_LINE_LENGTH
+        response = streamed(gz(line + b"\nb"), headers={"Content-Encoding": "gzip"})
+        assert [len(text) for text in response.iter_lines()] == [len(line), 1]
+        response = streamed(b"abc\r\n", b"de", b"f\r", b"\n")
+        assert list(response.iter_lines(max_line_length=3)) == ["abc", "def"]
+
+    def test_a_line_past_the_limit(self) -> None:
+        response = Response(
+            200,
+            headers={"Content-Encoding": "gzip"},
+            stream=Chunks(gz(b"a" * (DEFAULT_MAX_LINE_LENGTH + 1) + b"\n")),
+            request=REQ,
+        )
+        lines = response.iter_lines()
+        with pytest.raises(
+            LineTooLong, match=f"max_line_length={DEFAULT_MAX_LINE_LENGTH} "
+        ) as info:
+            next(lines)
+        assert info.value.request is REQ
+        response = streamed(b"abc\r\n", b"de", b"fg\n")
+        with pytest.raises(LineTooLong, match="max_line_length=3 "):
+            list(response.iter_lines(max_line_length=3))
+
+    def test_no_line_limit(self) -> None:
+        response = streamed(b"a" * 100, b"b" * 100)
+        assert list(response.iter_lines(max_line_length=None)) == ["a" * 100 + "b" * 100]
+
+    def test_bad_line_limit(self) -> None:
+        with pytest.raises(ValueError, match="max_line_length"):
+            list(streamed(b"a").iter_lines(max_line_length=0))
+
+    def test_endless_line_from_a_small_body_stays_in_bounded_memory(self) -> None:
+        # A 32 KiB gzip body inflates to one line of 32 MiB: iter_lines stops at the
+        # limit, holding about one limit's worth, not the line.
+        body = gz(b"a" * (32 * MiB))
+        assert len(body) < 64 * 1024
+        response = streamed(body, headers={"Content-Encoding": "gzip"})
+        tracemalloc.start()
+        try:
+            with pytest.raises(LineTooLong):
+                list(response.iter_lines(max_line_length=MiB))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * MiB
+
 
 # == Response: async ===========================================================================
 
@@ -1337,6 +1386,25 @@ class TestAsync:
         assert run(lambda: _alist(response.aiter_text(6))) == ["één\r\nt", "wee\r\nd", "rie"]
         response = Response(200, stream=astream(run, b"ab\xe2\x82"))
         assert run(lambda: _alist(response.aiter_text())) == ["ab", "\ufffd"]
+
+    def test_aiter_lines_limit(self, run: Runner) -> None:
+        response = Response(
+            200, stream=astream(run, b"abc\n", b"de", b"fg\n", b"never read"), request=REQ
+        )
+        seen: list[str] = []
+
+        async def collect() -> None:
+            async for line in response.aiter_lines(max_line_length=3):
+                seen.append(line)  # noqa: PERF401 - keeps the lines before the error
+
+        with pytest.raises(LineTooLong, match="max_line_length=3 ") as info:
+            run(collect)
+        assert info.value.request is REQ
+        assert seen == ["abc"]
+        response = Response(200, stream=astream(run, b"abc\r\n", b"def"))
+        assert run(lambda: _alist(response.aiter_lines(max_line_length=3))) == ["abc", "def"]
+        response = Response(200, stream=astream(run, b"a" * 10))
+        assert run(lambda: _alist(response.aiter_lines(max_line_length=None))) == ["a" * 10]
 
     def test_aiter_text_refused_charset(self, run: Runner) -> None:
         response = Response(
