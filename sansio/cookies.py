@@ -9,8 +9,9 @@ Time is always an argument (``now``, seconds since the epoch); `Cookies` falls b
 Stricter than the stdlib jar, as browsers are: host-only cookies stay on their host,
 Domain must domain-match the request host and may not be a public suffix, an IP host
 gets host-only cookies, ``Secure`` needs https/wss both ways, the ``__Secure-`` and
-``__Host-`` prefixes are enforced (RFC 6265bis §4.1.3), a plain-http response cannot
-replace a ``Secure`` cookie, and lifetimes are capped (RFC 6265bis §5.6).
+``__Host-`` prefixes are enforced (RFC 6265bis §4.1.3), a plain-http response can neither
+replace a ``Secure`` cookie nor shadow one with a same-named cookie on a related domain
+and path (RFC 6265bis §5.7), and lifetimes are capped (RFC 6265bis §5.6).
 
 Names. Hosts and Domain attributes go through the URL parser's own canonicaliser
 (`sansio.urls.canonical_host`): IDNA 2008 / UTS #46, RFC 5952 IPv6, WHATWG IPv4, so the
@@ -558,6 +559,7 @@ class CookieJar:
     __slots__ = (
         "_all",
         "_buckets",
+        "_by_name",
         "_is_public_suffix",
         "_order",
         "max_cookie_size",
@@ -592,6 +594,8 @@ class CookieJar:
         # each is its oldest cookie.
         self._all: dict[_Key, _Entry] = {}
         self._buckets: dict[str, dict[_Key, _Entry]] = {}
+        # The keys of each cookie name (an ordered set), for the Secure shadowing rule.
+        self._by_name: dict[str, dict[_Key, None]] = {}
         self._order = 0
 
     # -- receiving ----------------------------------------------------------------------
@@ -667,10 +671,10 @@ class CookieJar:
             ):
                 return
 
+        if not secure_origin and self._shadows_secure(name, cookie_domain, cookie_path):
+            return
         key = (cookie_domain, cookie_path, name)
         old = self._all.get(key)
-        if old is not None and old[1].secure and not secure_origin:
-            return  # RFC 6265bis §5.7 step 16: plain http leaves Secure cookies alone
         if expires is not None and expires <= now:
             if old is not None:
                 self._remove(key)
@@ -698,6 +702,28 @@ class CookieJar:
         if old is None:
             self._make_room(cookie_domain, now)
         self._store(key, cookie)
+
+    def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
+        """RFC 6265bis §5.7 step 15: would a cookie from a non-secure origin shadow a
+        Secure one?
+
+        True when a Secure cookie of the same name has a domain that domain-matches
+        ``domain`` or is domain-matched by it, and ``path`` path-matches its path; a
+        cookie set for every host (domain ``""``) covers every domain. This also keeps
+        plain http from replacing or deleting a Secure cookie (§5.7 step 16).
+        """
+        keys = self._by_name.get(name)
+        if not keys:
+            return False
+        domain = domain.lstrip(".")
+        for key in keys:
+            cookie = self._all[key][1]
+            if not cookie.secure or not _path_matches(path, key[1]):
+                continue
+            other = key[0].lstrip(".")
+            if not other or _domain_matches(other, domain) or _domain_matches(domain, other):
+                return True
+        return False
 
     def _make_room(self, domain: str, now: float) -> None:
         bucket = self._buckets.get(_bucket(domain))
@@ -729,6 +755,7 @@ class CookieJar:
             entry = (old[0], cookie)  # a replacement keeps its place in the order
         self._all[key] = entry
         self._buckets.setdefault(_bucket(key[0]), {})[key] = entry
+        self._by_name.setdefault(key[2], {})[key] = None
 
     def _remove(self, key: _Key) -> None:
         del self._all[key]
@@ -737,6 +764,10 @@ class CookieJar:
         del bucket[key]
         if not bucket:
             del self._buckets[name]
+        same_name = self._by_name[key[2]]
+        del same_name[key]
+        if not same_name:
+            del self._by_name[key[2]]
 
     # -- sending ------------------------------------------------------------------------
 
@@ -831,6 +862,7 @@ class CookieJar:
         else:
             self._all.clear()
             self._buckets.clear()
+            self._by_name.clear()
 
     def copy(self) -> CookieJar:
         """A new jar with the same settings and cookies (cookies are immutable: shared)."""
@@ -843,6 +875,7 @@ class CookieJar:
         )
         new._all = dict(self._all)
         new._buckets = {name: dict(bucket) for name, bucket in self._buckets.items()}
+        new._by_name = {name: dict(keys) for name, keys in self._by_name.items()}
         new._order = self._order
         return new
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sansio import actions as act
 from sansio import env
 from sansio.cookies import (
     MAX_COOKIE_LIFETIME,
@@ -30,7 +31,12 @@ from sansio.cookies import (
     parse_cookie_date,
 )
 from sansio.exceptions import CookieConflict
+from sansio.flow import send_flow
+from sansio.models import Request
 from sansio.urls import URL
+
+from .test_flow import options as flow_options
+from .test_flow import play, respond
 
 NOW = 1_000_000.0
 
@@ -731,6 +737,120 @@ def test_plain_http_cannot_replace_or_delete_a_secure_cookie() -> None:
     assert not only(jar).secure
     receive(jar, "http://example.com/", "a=5")
     assert only(jar).value == "5"
+
+
+# RFC 6265bis §5.7 step 15: from a non-secure origin, no cookie may shadow a Secure one.
+@pytest.mark.parametrize(
+    ("secure_url", "secure_cookie", "http_url", "http_cookie"),
+    [
+        # The case: a longer path would be sent first, over https too.
+        ("https://example.com/", "sid=good; Secure", "http://example.com/", "sid=evil; Path=/app"),
+        ("https://example.com/", "sid=good; Secure", "http://example.com/app/", "sid=evil"),
+        # The new cookie's domain is the Secure one's parent, or its child.
+        ("https://www.example.com/", "sid=good; Secure", "http://www.example.com/",
+         "sid=evil; Domain=example.com"),
+        ("https://example.com/", "sid=good; Secure; Domain=example.com", "http://a.example.com/",
+         "sid=evil"),
+        ("https://a.example.com/", "sid=good; Secure; Domain=example.com",
+         "http://a.example.com/", "sid=evil; Domain=a.example.com; Path=/x"),
+        # Through the ".local" rule: testserver and testserver.local are one name.
+        ("https://testserver/", "sid=good; Secure", "http://testserver/",
+         "sid=evil; Domain=testserver.local"),
+        ("https://testserver/", "sid=good; Secure; Domain=testserver.local",
+         "http://testserver/", "sid=evil"),
+        # ws:// is no more secure than http://.
+        ("wss://example.com/", "sid=good; Secure", "ws://example.com/", "sid=evil; Path=/a"),
+    ],
+)  # fmt: skip
+def test_plain_http_cannot_shadow_a_secure_cookie(
+    secure_url: str, secure_cookie: str, http_url: str, http_cookie: str
+) -> None:
+    jar = CookieJar()
+    receive(jar, secure_url, secure_cookie)
+    receive(jar, http_url, http_cookie)
+    assert [c.value for c in jar] == ["good"]
+    # Over https the jar still sends the Secure cookie alone.
+    assert header(jar, "https://" + http_url.partition("://")[2] + "app/x") == "sid=good"
+
+
+@pytest.mark.parametrize(
+    ("http_url", "http_cookie"),
+    [
+        ("http://example.com/", "other=1; Path=/app"),  # another name
+        ("http://example.com/", "sid=1; Path=/"),  # "/" does not path-match "/app"
+        ("http://example.com/", "sid=1; Path=/application"),
+        ("http://other.com/", "sid=1; Path=/app"),  # an unrelated host
+        ("http://sibling.example.com/", "sid=1; Path=/app/x"),  # neither domain matches
+        ("http://example.com./", "sid=1; Path=/app/x"),  # the absolute name is another host
+    ],
+)
+def test_plain_http_may_set_cookies_that_shadow_nothing_secure(
+    http_url: str, http_cookie: str
+) -> None:
+    jar = CookieJar()
+    receive(jar, "https://www.example.com/", "sid=good; Secure; Path=/app")
+    receive(jar, "https://www.example.com/", "plain=1; Path=/app")  # not Secure: no shield
+    receive(jar, http_url, http_cookie)
+    receive(jar, "http://www.example.com/", "plain=2; Path=/app/deeper")
+    assert len(jar) == 4
+
+
+def test_a_secure_origin_may_shadow_a_secure_cookie() -> None:
+    jar = jar_with("sid=good; Secure", url="https://example.com/")
+    receive(jar, "https://example.com/", "sid=other; Path=/app")
+    assert header(jar, "https://example.com/app/x") == "sid=other; sid=good"
+
+
+def test_a_secure_cookie_for_every_host_is_shielded_everywhere() -> None:
+    jar = CookieJar()
+    jar.set_cookie(Cookie("sid", "mine", secure=True))  # domain "": every host
+    receive(jar, "http://any.example/", "sid=evil; Path=/x", "ok=1")
+    assert [c.name for c in jar] == ["sid", "ok"]
+
+
+def test_a_cookie_made_secure_after_it_was_stored_is_shielded() -> None:
+    jar = jar_with("sid=good", url="https://example.com/")
+    only(jar).secure = True
+    receive(jar, "http://example.com/", "sid=evil; Path=/app")
+    assert only(jar).value == "good"
+
+
+def test_the_shield_leaves_with_the_secure_cookie() -> None:
+    jar = jar_with("sid=good; Secure", url="https://example.com/")
+    copy = jar.copy()
+    receive(copy, "http://example.com/", "sid=evil; Path=/app")
+    assert len(copy) == 1  # the copy is shielded too
+    receive(jar, "https://example.com/", "sid=gone; Secure; Max-Age=0")
+    receive(jar, "http://example.com/", "sid=new; Path=/app")
+    assert [c.value for c in jar] == ["new"]
+    copy.clear()
+    receive(copy, "http://example.com/", "sid=new; Path=/app")
+    assert [c.value for c in copy] == ["new"]
+
+
+def test_plain_http_cannot_shadow_a_secure_cookie_through_the_client_flow() -> None:
+    # Requests are built as Client.build_request builds them: with the client's jar.
+    cookies = Cookies()
+    play(
+        send_flow(Request("GET", "https://example.com/login"), flow_options(cookies=cookies)),
+        [(act.SendRequest, respond(200, {"Set-Cookie": "sid=good; Secure; Path=/"})),
+         act.ReadResponse],
+    )  # fmt: skip
+    play(
+        send_flow(Request("GET", "http://example.com/"), flow_options(cookies=cookies)),
+        [(act.SendRequest, respond(200, {"Set-Cookie": "sid=evil; Path=/app"})),
+         act.ReadResponse],
+    )  # fmt: skip
+    sent: list[str | None] = []
+    play(
+        send_flow(
+            Request("GET", "https://example.com/app/page", cookies=cookies),
+            flow_options(cookies=cookies),
+        ),
+        [(act.SendRequest, respond(check=lambda r: sent.append(r.headers.get("cookie")))),
+         act.ReadResponse],
+    )  # fmt: skip
+    assert sent == ["sid=good"]
 
 
 @pytest.mark.parametrize(
