@@ -307,6 +307,12 @@ def canonical_host(host: str) -> str:
 
 
 def _decode_idna(host: str) -> str:
+    """The display form of an ASCII host: its ``xn--`` labels decoded.
+
+    The display form must encode back to ``host`` (`canonical_host(url.host)` is
+    ``url.raw_host``), so a host whose other labels IDNA would refuse (``xn--tda.-``)
+    is shown in ASCII rather than in a Unicode form no parser would take back.
+    """
     import idna
 
     labels = host.split(".")
@@ -316,7 +322,14 @@ def _decode_idna(host: str) -> str:
                 labels[index] = idna.decode(label)
             except UnicodeError:
                 raise InvalidURL(f"Invalid IDNA hostname: {_shown(host)}") from None
-    return ".".join(labels)
+    display = ".".join(labels)
+    try:
+        # Each decoded label passed idna's checks, so when the whole name encodes at
+        # all it encodes back to ``host`` (tests/sansio/test_hostile_names.py checks).
+        idna.encode(display, uts46=True)
+    except UnicodeError:
+        return host
+    return display
 
 
 def _split_hostport(hostport: str) -> tuple[str, str | None]:

@@ -409,6 +409,16 @@ def test_bad_idna_hosts_are_refused(host: str) -> None:
         URL(f"https://{host}/")
 
 
+@pytest.mark.parametrize("host", ["xn--tda.-", "xn--tda.a_b", "-.xn--tda", "xn--tda.x-.de"])
+def test_a_display_host_no_parser_would_take_back_stays_ascii(host: str) -> None:
+    # IDNA refuses the other labels, so "ü.-" could not be parsed back: URL.host must
+    # name the same host as URL.raw_host, wherever it is compared (cookies, redirects).
+    url = URL(f"http://{host}/")
+    assert url.host == url.raw_host.decode() == host
+    assert urls.canonical_host(url.host) == host
+    assert URL("http://other/").copy_with(host=url.host) == url
+
+
 def test_idna_error_message_matches_httpx() -> None:
     with pytest.raises(InvalidURL) as info:
         URL("https://\u2603.com/")
