@@ -605,10 +605,11 @@ class CookieJar:
     ) -> None:
         """Store the cookies of a response's Set-Cookie values; invalid ones are skipped.
 
-        A ``host`` that `URL` would refuse stores nothing.
+        A ``host`` that `URL` would refuse, or none at all, stores nothing (a host-only
+        cookie for ``""`` would go to every host).
         """
         canonical = _canonical_host(host)
-        if canonical is None:
+        if not canonical:
             return
         host = canonical
         secure_origin = scheme.lower() in _SECURE_SCHEMES

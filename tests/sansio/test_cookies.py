@@ -399,6 +399,14 @@ def test_international_host_names() -> None:
     assert only(jar).domain == ".xn--bcher-kva.example"
 
 
+def test_a_response_without_a_host_stores_nothing() -> None:
+    # Host-only for "" would be the domain of cookies sent to every host.
+    jar = CookieJar()
+    jar.extract(["a=b", "c=d; Domain=example.com"], scheme="http", host="", path="/", now=NOW)
+    assert len(jar) == 0
+    assert header(jar, "http://example.com/") is None
+
+
 @pytest.mark.parametrize(
     "host",
     ["É" + "é" * 70 + ".example", "a..b", "exa mple.com", "☃.com", "a" * 64 + ".com", "[::1"],
