@@ -9,8 +9,20 @@ Time is always an argument (``now``, seconds since the epoch); `Cookies` falls b
 Stricter than the stdlib jar, as browsers are: host-only cookies stay on their host,
 Domain must domain-match the request host and may not be a public suffix, an IP host
 gets host-only cookies, ``Secure`` needs https/wss both ways, the ``__Secure-`` and
-``__Host-`` prefixes are enforced (RFC 6265bis §4.1.3), a plain-http response cannot
-replace a ``Secure`` cookie, and lifetimes are capped (RFC 6265bis §5.6).
+``__Host-`` prefixes are enforced (RFC 6265bis §4.1.3), a plain-http response can neither
+replace a ``Secure`` cookie nor shadow one with a same-named cookie on a related domain
+and path (RFC 6265bis §5.7), and lifetimes are capped (RFC 6265bis §5.6).
+
+Names. Hosts and Domain attributes go through the URL parser's own canonicaliser
+(`sansio.urls.canonical_host`): IDNA 2008 / UTS #46, RFC 5952 IPv6, WHATWG IPv4, so the
+jar and `URL` never disagree about a name (``faß.de`` is ``xn--fa-hia.de``, not
+``fass.de``); a host or Domain that `URL` refuses gets no cookies. A host written with
+the root's trailing dot (``example.com.``) is a host of its own, as in browsers: its
+cookies are kept apart from ``example.com``'s, its Domain attributes must carry the dot
+too, and the public-suffix and domain-match checks see the name without it. As in
+``http.cookiejar``, a dot-less host H (``testserver``, the host of Starlette's test
+client) is also ``H.local`` for domain matching, so it may set ``Domain=H.local``;
+dotted hosts never get ``.local``.
 
 The limits below bound what *servers* can make a jar hold. Cookies a program stores
 itself (`CookieJar.set_cookie`, `Cookies.set`) are never dropped or rejected.
@@ -22,7 +34,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import env
-from .exceptions import CookieConflict
+from .exceptions import CookieConflict, InvalidURL
+from .urls import canonical_host
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._types import CookieTypes
@@ -98,7 +111,7 @@ _SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 def is_public_suffix(domain: str) -> bool:
     """The built-in public suffix rule: any single label, or one of `PUBLIC_SUFFIXES`.
 
-    ``domain`` is lower-case ASCII (IDNA) without a leading dot.
+    ``domain`` is lower-case ASCII (IDNA) without a leading or trailing dot.
     """
     return "." not in domain or domain in PUBLIC_SUFFIXES
 
@@ -457,20 +470,54 @@ def _parse_set_cookie(text: str) -> _SetCookie | None:
 # -- hosts, domains and paths -----------------------------------------------------------
 
 
-def _canonical_host(host: str) -> str:
-    """Lower-case ASCII (IDNA) form of a host name (RFC 6265 §5.1.2)."""
-    if host.isascii():
-        return host.lower()
+def _canonical_host(host: str) -> str | None:
+    """The host as `URL.raw_host` spells it (RFC 6265 §5.1.2), or None if URL refuses it.
+
+    The URL parser's own canonicaliser, so the jar and the URL always agree on a name
+    (IDNA 2008 / UTS #46: ``faß.de`` is ``xn--fa-hia.de``, never ``fass.de``).
+    """
     try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host.lower()
+        return canonical_host(host)
+    except InvalidURL:
+        return None
+
+
+def _domain_attribute(value: str) -> str | None:
+    """A Domain attribute ready to compare: canonical, without its leading dot."""
+    return _canonical_host(value[1:] if value[0] == "." else value) or None
 
 
 def _is_ip(host: str) -> bool:
-    # A domain name never ends in a numeric label, so that is an IPv4 address.
+    # A canonical name never ends in a numeric label (URL parses that as IPv4).
     last = host[host.rfind(".") + 1 :]
     return ":" in host or (last.isascii() and last.isdigit())
+
+
+def _effective_host(host: str) -> str:
+    """http.cookiejar's "effective request-host": ``H.local`` for a dot-less name H.
+
+    Test clients talk to hosts such as ``testserver``, whose apps set
+    ``Domain=testserver.local``. A dotted name (``example.com``, ``example.com.``) and an
+    IP address are their own effective host, so no real site ever gains a ``.local``.
+    """
+    if host and "." not in host and ":" not in host:
+        return host + ".local"
+    return host
+
+
+def _domain_matches(name: str, domain: str) -> bool:
+    """RFC 6265 §5.1.3, where a dot-less ``name`` H also matches ``H.local`` exactly."""
+    if name == domain or (name.endswith("." + domain) and not _is_ip(name)):
+        return True
+    return _effective_host(name) == domain
+
+
+def _path_matches(path: str, cookie_path: str) -> bool:
+    """RFC 6265 §5.1.4: ``path`` is ``cookie_path`` or below it."""
+    return path == cookie_path or (
+        path.startswith(cookie_path)
+        and (cookie_path.endswith("/") or path[len(cookie_path)] == "/")
+    )
 
 
 def _default_path(path: str) -> str:
@@ -494,9 +541,10 @@ class CookieJar:
     """An RFC 6265 cookie store; pure: the caller passes the request URL parts and ``now``.
 
     ``is_public_suffix(domain) -> bool`` decides which Domain attributes are too broad;
-    ``domain`` arrives lower-case, IDNA-encoded and without a leading dot. The built-in
-    rule (`is_public_suffix`) knows single labels and a short list of common suffixes;
-    plug in a full Public Suffix List lookup for complete protection, for example::
+    ``domain`` arrives lower-case, IDNA-encoded and without a leading or trailing dot.
+    The built-in rule (`is_public_suffix`) knows single labels and a short list of common
+    suffixes; plug in a full Public Suffix List lookup for complete protection, for
+    example::
 
         from publicsuffixlist import PublicSuffixList
         psl = PublicSuffixList()
@@ -511,6 +559,7 @@ class CookieJar:
     __slots__ = (
         "_all",
         "_buckets",
+        "_by_name",
         "_is_public_suffix",
         "_order",
         "max_cookie_size",
@@ -545,6 +594,8 @@ class CookieJar:
         # each is its oldest cookie.
         self._all: dict[_Key, _Entry] = {}
         self._buckets: dict[str, dict[_Key, _Entry]] = {}
+        # The keys of each cookie name (an ordered set), for the Secure shadowing rule.
+        self._by_name: dict[str, dict[_Key, None]] = {}
         self._order = 0
 
     # -- receiving ----------------------------------------------------------------------
@@ -552,8 +603,15 @@ class CookieJar:
     def extract(
         self, set_cookie_values: Iterable[str], *, scheme: str, host: str, path: str, now: float
     ) -> None:
-        """Store the cookies of a response's Set-Cookie values; invalid ones are skipped."""
-        host = _canonical_host(host)
+        """Store the cookies of a response's Set-Cookie values; invalid ones are skipped.
+
+        A ``host`` that `URL` would refuse, or none at all, stores nothing (a host-only
+        cookie for ``""`` would go to every host).
+        """
+        canonical = _canonical_host(host)
+        if not canonical:
+            return
+        host = canonical
         secure_origin = scheme.lower() in _SECURE_SCHEMES
         for text in set_cookie_values:
             parsed = _parse_set_cookie(text)
@@ -580,18 +638,25 @@ class CookieJar:
             expires = None
 
         host_only = True
+        cookie_domain = host
         if parsed.domain is not None:  # §5.3 steps 4-6
-            domain = parsed.domain
-            domain = _canonical_host(domain[1:] if domain[0] == "." else domain)
-            if not domain:
+            domain = _domain_attribute(parsed.domain)
+            if domain is None:
                 return
-            if _is_ip(host) or self._is_public_suffix(domain):
+            # "example.com." (absolute) and "example.com" are different hosts, as in
+            # browsers: a Domain matches only a host written the same way. The
+            # public-suffix check sees the name without the root's dot, so
+            # "Domain=com." from "evil.com." is refused as "com" would be.
+            if domain.endswith(".") is not host.endswith("."):
+                return
+            if _is_ip(host) or self._is_public_suffix(domain.removesuffix(".")):
                 if domain != host:
                     return
-            elif domain != host and not host.endswith("." + domain):
+            elif not _domain_matches(host, domain):
                 return
             else:
                 host_only = False
+                cookie_domain = "." + domain
         cookie_path = parsed.path if parsed.path is not None else _default_path(request_path)
 
         secure = parsed.secure
@@ -607,11 +672,10 @@ class CookieJar:
             ):
                 return
 
-        cookie_domain = host if host_only else "." + domain
+        if not secure_origin and self._shadows_secure(name, cookie_domain, cookie_path):
+            return
         key = (cookie_domain, cookie_path, name)
         old = self._all.get(key)
-        if old is not None and old[1].secure and not secure_origin:
-            return  # RFC 6265bis §5.7 step 16: plain http leaves Secure cookies alone
         if expires is not None and expires <= now:
             if old is not None:
                 self._remove(key)
@@ -639,6 +703,28 @@ class CookieJar:
         if old is None:
             self._make_room(cookie_domain, now)
         self._store(key, cookie)
+
+    def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
+        """RFC 6265bis §5.7 step 15: would a cookie from a non-secure origin shadow a
+        Secure one?
+
+        True when a Secure cookie of the same name has a domain that domain-matches
+        ``domain`` or is domain-matched by it, and ``path`` path-matches its path; a
+        cookie set for every host (domain ``""``) covers every domain. This also keeps
+        plain http from replacing or deleting a Secure cookie (§5.7 step 16).
+        """
+        keys = self._by_name.get(name)
+        if not keys:
+            return False
+        domain = domain.lstrip(".")
+        for key in keys:
+            cookie = self._all[key][1]
+            if not cookie.secure or not _path_matches(path, key[1]):
+                continue
+            other = key[0].lstrip(".")
+            if not other or _domain_matches(other, domain) or _domain_matches(domain, other):
+                return True
+        return False
 
     def _make_room(self, domain: str, now: float) -> None:
         bucket = self._buckets.get(_bucket(domain))
@@ -670,6 +756,7 @@ class CookieJar:
             entry = (old[0], cookie)  # a replacement keeps its place in the order
         self._all[key] = entry
         self._buckets.setdefault(_bucket(key[0]), {})[key] = entry
+        self._by_name.setdefault(key[2], {})[key] = None
 
     def _remove(self, key: _Key) -> None:
         del self._all[key]
@@ -678,6 +765,10 @@ class CookieJar:
         del bucket[key]
         if not bucket:
             del self._buckets[name]
+        same_name = self._by_name[key[2]]
+        del same_name[key]
+        if not same_name:
+            del self._by_name[key[2]]
 
     # -- sending ------------------------------------------------------------------------
 
@@ -688,7 +779,10 @@ class CookieJar:
         """
         if not self._all:
             return None
-        host = _canonical_host(host)
+        canonical = _canonical_host(host)
+        if canonical is None:
+            return None  # a host URL refuses has no cookies
+        host = canonical
         secure = scheme.lower() in _SECURE_SCHEMES
         if not path.startswith("/"):
             path = "/"
@@ -698,8 +792,15 @@ class CookieJar:
         if not _is_ip(host):
             dot = host.find(".")
             while dot != -1:
-                candidates.append((buckets.get(host[dot + 1 :]), True))
+                # The last dot of "example.com." leaves "": that is the bucket of
+                # cookies for every host, added once below.
+                parent = host[dot + 1 :]
+                if parent:
+                    candidates.append((buckets.get(parent), True))
                 dot = host.find(".", dot + 1)
+            effective = _effective_host(host)
+            if effective != host:
+                candidates.append((buckets.get(effective), True))
         if host:
             candidates.append((buckets.get(""), False))
         found: list[_Entry] = []
@@ -716,11 +817,7 @@ class CookieJar:
                     continue
                 if cookie.secure and not secure:
                     continue
-                cookie_path = cookie.path
-                if cookie_path != path and not (
-                    path.startswith(cookie_path)
-                    and (cookie_path.endswith("/") or path[len(cookie_path)] == "/")
-                ):
+                if not _path_matches(path, cookie.path):
                     continue
                 found.append(entry)
         for key in expired:
@@ -766,6 +863,7 @@ class CookieJar:
         else:
             self._all.clear()
             self._buckets.clear()
+            self._by_name.clear()
 
     def copy(self) -> CookieJar:
         """A new jar with the same settings and cookies (cookies are immutable: shared)."""
@@ -778,6 +876,7 @@ class CookieJar:
         )
         new._all = dict(self._all)
         new._buckets = {name: dict(bucket) for name, bucket in self._buckets.items()}
+        new._by_name = {name: dict(keys) for name, keys in self._by_name.items()}
         new._order = self._order
         return new
 

@@ -18,7 +18,8 @@ Rules (RFC 9110 §15.4, and what browsers, requests and httpx do):
 * Only http and https targets are followed: a Location pointing at another
   scheme (file:, data:, ...) is refused rather than handed to another transport.
 * A Location that does not parse as a URL is the server's fault:
-  `RemoteProtocolError`.
+  `RemoteProtocolError`. That includes a host DNS cannot carry (``a..b``, a label
+  over 63 characters, a name over 253), which `URL` refuses before any connection.
 """
 
 from __future__ import annotations

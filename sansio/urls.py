@@ -14,8 +14,19 @@ conch refuses with `InvalidURL` (the message names the problem):
 * Hosts ending in a number are IPv4 addresses and are normalised as WHATWG does
   (``127.1``, ``0x7f.0.0.1``, ``0177.0.0.1`` and ``2130706433`` all become
   ``127.0.0.1``); one out of range is refused, never passed through to a resolver.
-* IPv6 literals are checked with `ipaddress`; zone identifiers are refused.
+* IPv6 literals are checked with `ipaddress` and written in RFC 5952's one canonical
+  form (lower case, the longest run of zero groups compressed, IPv4-mapped addresses as
+  ``::ffff:1.2.3.4``), so ``[0:0::1]`` and ``[::1]`` are the same host everywhere a host
+  is compared (pool, mounts, NO_PROXY, cookies). Zone identifiers (``[fe80::1%25eth0]``)
+  are refused: they name an interface of this machine, meaningless in a Host header.
 * Unicode hosts are IDNA-encoded (UTS #46), and ``xn--`` labels must decode.
+* A host name must be one DNS can carry (RFC 1035 §2.3.4): no empty label (``a..b``,
+  ``.a``), no label over `MAX_LABEL_LENGTH`, at most `MAX_HOST_LENGTH` characters; one
+  trailing dot (the root label) is allowed. Such names would otherwise fail later, inside
+  the resolver, with an error outside conch's hierarchy.
+
+`canonical_host` exposes the host canonicaliser on its own: the cookie jar compares hosts
+and Domain attributes through it, so cookies and URLs never disagree about a name.
 
 Deliberate differences from httpx 0.28, all fixes: dot segments are removed exactly as
 RFC 3986 §5.2.4 says (``/a/b/..`` is ``/a/``, not ``/a``); `URL.join` follows RFC 3986
@@ -26,7 +37,10 @@ case; every ``xn--`` label of `URL.host` is decoded, not only a leading one; a r
 path that would read back as a scheme (``URL(path="a:b")``) and a scheme-less path
 starting ``//`` are refused, and an empty authority is kept before a ``//`` path, so
 ``str(url)`` always parses back to ``url``; ``QueryParams`` hashes agree with equality;
-comparing a URL with a malformed string is False rather than an exception.
+comparing a URL with a malformed string is False rather than an exception; IPv6 hosts
+are canonicalised (httpx keeps ``[0:0::1]`` as written) and zone identifiers refused
+(httpx passes ``%25eth0`` through); a host DNS cannot carry is refused (httpx accepts
+``a..b`` and the resolver then raises `UnicodeError`).
 
 Recently parsed strings are remembered (`PARSE_CACHE_SIZE`), so a client asking for the
 same URL again pays a dict lookup instead of a parse.
@@ -40,12 +54,26 @@ from typing import Any, NamedTuple
 from ._types import PrimitiveData, QueryParamTypes
 from .exceptions import InvalidURL
 
-__all__ = ["MAX_URL_LENGTH", "PARSE_CACHE_MAX_URL_LENGTH", "PARSE_CACHE_SIZE", "URL", "QueryParams"]
+__all__ = [
+    "MAX_HOST_LENGTH",
+    "MAX_LABEL_LENGTH",
+    "MAX_URL_LENGTH",
+    "PARSE_CACHE_MAX_URL_LENGTH",
+    "PARSE_CACHE_SIZE",
+    "URL",
+    "QueryParams",
+    "canonical_host",
+]
 
 # httpx's limit (httpx._urlparse.MAX_URL_LENGTH). Servers refuse request lines far shorter
 # (nginx: 8 KiB by default), so nothing useful is lost, and it bounds the cost of a parse.
 # Read at call time: assign ``sansio.urls.MAX_URL_LENGTH`` to change it.
 MAX_URL_LENGTH = 65536
+# RFC 1035 §2.3.4: a label is at most 63 octets and a name at most 255 on the wire, which
+# is 253 characters written out (without the root's trailing dot). These are DNS's own
+# limits, not a policy: no resolver accepts more.
+MAX_LABEL_LENGTH = 63
+MAX_HOST_LENGTH = 253
 
 # WHATWG's "special scheme" default ports; a URL that names one has its port set to None.
 _DEFAULT_PORTS: dict[str, int] = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -207,13 +235,7 @@ def _encode_host(host: str) -> tuple[str, str]:
             # A zone id ("%25eth0") names an interface of this machine: meaningless in a
             # Host header and refused by WHATWG, so it is refused here too.
             raise InvalidURL(f"Invalid IPv6 address: {_shown(host)}")
-        import ipaddress  # only IPv6 literals need it
-
-        try:
-            ipaddress.IPv6Address(inner)
-        except ValueError:
-            raise InvalidURL(f"Invalid IPv6 address: {_shown(host)}") from None
-        inner = inner.lower()
+        inner = _canonical_ipv6(inner, host)
         return inner, inner
     if host.isascii():
         ascii_host = host.lower()
@@ -230,12 +252,67 @@ def _encode_host(host: str) -> tuple[str, str]:
     if _ends_in_number(ascii_host):
         ascii_host = _parse_ipv4(ascii_host)
         return ascii_host, ascii_host
+    _check_dns_name(ascii_host, host)
     if "xn--" not in ascii_host:
         return ascii_host, ascii_host
     return ascii_host, _decode_idna(ascii_host)
 
 
+def _canonical_ipv6(address: str, host: str) -> str:
+    """RFC 5952 §4 text for an IPv6 address; ``host`` (as given) names it in errors."""
+    import ipaddress  # only IPv6 literals need it
+
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        raise InvalidURL(f"Invalid IPv6 address: {_shown(host)}") from None
+    mapped = ip.ipv4_mapped
+    if mapped is not None:
+        # RFC 5952 §5; `str()` writes this form only from Python 3.13 on.
+        return f"::ffff:{mapped}"
+    return ip.compressed  # lower case, longest zero run compressed, leftmost on ties
+
+
+def _check_dns_name(name: str, host: str) -> None:
+    """Refuse a name DNS cannot carry (see `MAX_HOST_LENGTH`); one trailing dot is fine."""
+    if name[-1] == ".":
+        name = name[:-1]
+    if not name or name[0] == "." or name[-1] == "." or ".." in name:
+        raise InvalidURL(f"Invalid host name {_shown(host)}: empty label")
+    if len(name) > MAX_HOST_LENGTH:
+        raise InvalidURL(
+            f"Invalid host name {_shown(host)}: longer than {MAX_HOST_LENGTH} characters"
+        )
+    if len(name) > MAX_LABEL_LENGTH and any(
+        len(label) > MAX_LABEL_LENGTH for label in name.split(".")
+    ):
+        raise InvalidURL(
+            f"Invalid host name {_shown(host)}: a label longer than {MAX_LABEL_LENGTH} characters"
+        )
+
+
+def canonical_host(host: str) -> str:
+    """The ASCII form of ``host`` that `URL.raw_host` would hold, for comparing hosts.
+
+    Lower case, IDNA-encoded (UTS #46), IPv4 in dotted decimal, IPv6 in RFC 5952 form
+    without brackets (given with or without them). ``""`` stays ``""``. Raises
+    `InvalidURL` for anything `URL` would refuse as a host.
+    """
+    if len(host) > MAX_URL_LENGTH:
+        raise InvalidURL("Host too long")
+    _check_text(host, "host")
+    if ":" in host and host[0] != "[":
+        host = f"[{host}]"
+    return _encode_host(host)[0]
+
+
 def _decode_idna(host: str) -> str:
+    """The display form of an ASCII host: its ``xn--`` labels decoded.
+
+    The display form must encode back to ``host`` (`canonical_host(url.host)` is
+    ``url.raw_host``), so a host whose other labels IDNA would refuse (``xn--tda.-``)
+    is shown in ASCII rather than in a Unicode form no parser would take back.
+    """
     import idna
 
     labels = host.split(".")
@@ -245,7 +322,14 @@ def _decode_idna(host: str) -> str:
                 labels[index] = idna.decode(label)
             except UnicodeError:
                 raise InvalidURL(f"Invalid IDNA hostname: {_shown(host)}") from None
-    return ".".join(labels)
+    display = ".".join(labels)
+    try:
+        # Each decoded label passed idna's checks, so when the whole name encodes at
+        # all it encodes back to ``host`` (tests/sansio/test_hostile_names.py checks).
+        idna.encode(display, uts46=True)
+    except UnicodeError:
+        return host
+    return display
 
 
 def _split_hostport(hostport: str) -> tuple[str, str | None]:

@@ -254,6 +254,37 @@ SCENARIOS: list[Scenario] = [
         expect=Expect(results=(Result(status=None, error="RemoteProtocolError"),)),
     ),
     Scenario(
+        name="redirects/location-host-empty-label",
+        doc="A Location host DNS cannot carry (an empty label) is the server's fault, "
+        "refused before any connection is tried.",
+        settings=FOLLOW,
+        calls=(Call(),),
+        peers=(Peer(connections=(serve(_redirect(302, "http://a..b/")),)),),
+        expect=Expect(
+            results=(Result(status=None, error="RemoteProtocolError"),), connections=(1,)
+        ),
+    ),
+    Scenario(
+        name="redirects/location-host-label-too-long",
+        doc="A 64-character DNS label in a Location (RFC 1035 allows 63).",
+        settings=FOLLOW,
+        calls=(Call(),),
+        peers=(Peer(connections=(serve(_redirect(302, "http://" + "a" * 64 + ".example/")),)),),
+        expect=Expect(
+            results=(Result(status=None, error="RemoteProtocolError"),), connections=(1,)
+        ),
+    ),
+    Scenario(
+        name="redirects/location-host-too-long",
+        doc="A Location host of 255 characters (RFC 1035 allows 253).",
+        settings=FOLLOW,
+        calls=(Call(),),
+        peers=(Peer(connections=(serve(_redirect(302, "http://" + "a." * 127 + "a/")),)),),
+        expect=Expect(
+            results=(Result(status=None, error="RemoteProtocolError"),), connections=(1,)
+        ),
+    ),
+    Scenario(
         name="redirects/no-location",
         doc="A 3xx without Location is an ordinary response.",
         settings=FOLLOW,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import email.message
 import email.utils
 import http.cookiejar
+import urllib.request
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sansio import actions as act
 from sansio import env
 from sansio.cookies import (
     MAX_COOKIE_LIFETIME,
@@ -28,6 +31,12 @@ from sansio.cookies import (
     parse_cookie_date,
 )
 from sansio.exceptions import CookieConflict
+from sansio.flow import send_flow
+from sansio.models import Request
+from sansio.urls import URL
+
+from .test_flow import options as flow_options
+from .test_flow import play, respond
 
 NOW = 1_000_000.0
 
@@ -390,11 +399,267 @@ def test_international_host_names() -> None:
     assert only(jar).domain == ".xn--bcher-kva.example"
 
 
-def test_unencodable_international_host_falls_back_to_lower_case() -> None:
-    host = "É" + "é" * 70 + ".example"  # a label too long for IDNA
-    jar = jar_with("a=b", url=f"http://{host}/")
-    assert only(jar).domain == host.lower()
-    assert header(jar, f"http://{host}/") == "a=b"
+def test_a_response_without_a_host_stores_nothing() -> None:
+    # Host-only for "" would be the domain of cookies sent to every host.
+    jar = CookieJar()
+    jar.extract(["a=b", "c=d; Domain=example.com"], scheme="http", host="", path="/", now=NOW)
+    assert len(jar) == 0
+    assert header(jar, "http://example.com/") is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["É" + "é" * 70 + ".example", "a..b", "exa mple.com", "☃.com", "a" * 64 + ".com", "[::1"],
+)
+def test_a_host_the_url_parser_refuses_has_no_cookies(host: str) -> None:
+    jar = jar_with("a=b", "c=d; Domain=example", url=f"http://{host}/")
+    assert len(jar) == 0
+    jar.set_cookie(Cookie("every", "host"))
+    assert header(jar, f"http://{host}/") is None
+    assert header(jar, "http://example/") == "every=host"
+
+
+# -- names: the URL parser's canonicaliser, trailing dots, ".local" ----------------------
+
+
+def url_receive(jar: CookieJar, url: str, *values: str) -> None:
+    """As `Cookies.extract_cookies` calls the jar: with `URL.host` (the display form)."""
+    parsed = URL(url)
+    jar.extract(values, scheme=parsed.scheme, host=parsed.host, path=parsed.path, now=NOW)
+
+
+def url_header(jar: CookieJar, url: str) -> str | None:
+    parsed = URL(url)
+    return jar.header_for(scheme=parsed.scheme, host=parsed.host, path=parsed.path, now=NOW)
+
+
+# UTS #46 (IDNA 2008, what URL uses) keeps these apart; IDNA 2003 folds each pair into one.
+IDNA_TWINS = [
+    ("fa\u00df.de", "fass.de"),  # sharp s
+    ("\u03c3\u03bf\u03c6\u03bf\u03c2.gr", "\u03c3\u03bf\u03c6\u03bf\u03c3.gr"),  # final sigma
+    ("\u0646\u0627\u0645\u0647\u200c\u0627\u06cc.ir", "\u0646\u0627\u0645\u0647\u0627\u06cc.ir"),
+    ("\u0915\u094d\u200d\u0937.in", "\u0915\u094d\u0937.in"),  # zero-width joiner
+]
+
+
+@pytest.mark.parametrize(("host", "twin"), IDNA_TWINS)
+def test_idna_2008_hosts_do_not_share_cookies_with_their_idna_2003_twins(
+    host: str, twin: str
+) -> None:
+    for first, second in ((host, twin), (twin, host)):
+        jar = CookieJar()
+        url_receive(jar, f"http://{first}/", "a=b")
+        assert only(jar).domain == URL(f"http://{first}/").raw_host.decode()
+        assert url_header(jar, f"http://{first}/x") == "a=b"
+        assert url_header(jar, f"http://{second}/x") is None
+        # Given the ASCII form, or the Unicode one, the jar finds the same host.
+        ascii_host = URL(f"http://{first}/").raw_host.decode()
+        assert header(jar, f"http://{ascii_host}/") == "a=b"
+
+
+@pytest.mark.parametrize(("host", "twin"), IDNA_TWINS)
+def test_domain_attributes_are_canonicalised_as_urls_are(host: str, twin: str) -> None:
+    ascii_host = URL(f"http://{host}/").raw_host.decode()
+    jar = CookieJar()
+    url_receive(jar, f"http://www.{host}/", f"a=b; Domain={host}", f"c=d; Domain={twin}")
+    assert only(jar).domain == "." + ascii_host  # the twin is another site
+    jar = CookieJar()
+    url_receive(jar, f"http://www.{twin}/", f"a=b; Domain={host}")
+    assert len(jar) == 0
+
+
+def test_a_domain_attribute_the_url_parser_refuses_is_ignored() -> None:
+    for domain in ("exa mple.com", "example..com", "[::1", "example.com:80", "a\x01.com"):
+        assert len(jar_with(f"a=b; Domain={domain}", url="http://www.example.com/")) == 0
+
+
+def test_ip_hosts_and_domains_in_any_spelling() -> None:
+    jar = CookieJar()
+    url_receive(jar, "http://[0:0::1]/", "a=b; Domain=0::1", "c=d; Domain=[::1]")
+    assert [c.domain for c in jar] == ["::1", "::1"]
+    assert url_header(jar, "http://[::1]/") == "a=b; c=d"
+    assert url_header(jar, "http://[0000::0001]/") == "a=b; c=d"
+    assert header(jar, "http://0:0:0:0:0:0:0:1/") == "a=b; c=d"  # unbracketed, as URL.host
+    jar = jar_with("a=b; Domain=0x7f.1", url="http://127.0.0.1/")
+    assert only(jar).domain == "127.0.0.1"
+    assert header(jar, "http://2130706433/") == "a=b"
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [
+        ("http://evil.com./", "com."),
+        ("http://evil.com./", ".com."),
+        ("http://evil.com./", "com"),
+        ("http://evil.co.uk./", "co.uk."),
+        ("http://www.evil.co.uk./", "co.uk."),
+        ("http://x.github.io./", "github.io."),
+        ("http://evil.com/", "com."),
+        ("http://www.example.com/", "example.com."),  # the dot must agree with the host's
+        ("http://www.example.com./", "example.com"),
+    ],
+)
+def test_trailing_dots_do_not_get_past_the_public_suffix_check(url: str, domain: str) -> None:
+    jar = jar_with(f"a=b; Domain={domain}", url=url)
+    assert len(jar) == 0
+    for other in ("http://other.com./", "http://other.com/", "http://other.co.uk./"):
+        assert header(jar, other) is None
+
+
+def test_a_public_suffix_seen_through_the_trailing_dot() -> None:
+    seen: list[str] = []
+
+    def psl(domain: str) -> bool:
+        seen.append(domain)
+        return False
+
+    assert only(
+        jar_with("a=b; Domain=example.com.", url="http://www.example.com./", is_public_suffix=psl)
+    )
+    assert seen == ["example.com"]
+
+
+def test_absolute_host_names_keep_their_own_cookies() -> None:
+    # "example.com." is a host of its own (as browsers treat it): nothing set for one
+    # spelling is sent to the other, while domain cookies work within each.
+    jar = CookieJar()
+    receive(jar, "http://example.com./", "fqdn=1")
+    receive(jar, "http://www.example.com./", "fqdn_wide=1; Domain=example.com.")
+    receive(jar, "http://example.com/", "plain=1")
+    receive(jar, "http://www.example.com/", "plain_wide=1; Domain=example.com")
+    assert sorted(c.domain for c in jar) == [
+        ".example.com",
+        ".example.com.",
+        "example.com",
+        "example.com.",
+    ]
+    assert header(jar, "http://example.com./") == "fqdn=1; fqdn_wide=1"
+    assert header(jar, "http://a.example.com./") == "fqdn_wide=1"
+    assert header(jar, "http://example.com/") == "plain=1; plain_wide=1"
+    assert header(jar, "http://a.example.com/") == "plain_wide=1"
+
+
+def test_cookies_for_every_host_are_sent_once_to_an_absolute_host_name() -> None:
+    jar = CookieJar()
+    jar.set_cookie(Cookie("every", "host"))
+    assert header(jar, "http://example.com./") == "every=host"
+    assert header(jar, "http://a./") == "every=host"
+
+
+def test_ip_hosts_have_no_trailing_dot() -> None:
+    jar = jar_with("a=b; Domain=192.168.0.1", url="http://192.168.0.1./")
+    assert only(jar).domain == "192.168.0.1"
+    assert header(jar, "http://192.168.0.1/") == "a=b"
+
+
+class _StdlibResponse:
+    """What `http.cookiejar.CookieJar.extract_cookies` reads of a response."""
+
+    def __init__(self, set_cookies: list[str]) -> None:
+        self.message = email.message.Message()
+        for value in set_cookies:
+            self.message["Set-Cookie"] = value
+
+    def info(self) -> email.message.Message:
+        return self.message
+
+
+def stdlib_outcome(url: str, set_cookie: str, targets: list[str]) -> tuple[bool, list[str]]:
+    """(stored?, the targets the stdlib jar sends it to)."""
+    jar = http.cookiejar.CookieJar()
+    jar.extract_cookies(_StdlibResponse([set_cookie]), urllib.request.Request(url))  # type: ignore[arg-type]
+    sent = []
+    for target in targets:
+        request = urllib.request.Request(target)
+        jar.add_cookie_header(request)
+        if request.get_header("Cookie"):
+            sent.append(target)
+    return len(jar) > 0, sent
+
+
+def conch_outcome(url: str, set_cookie: str, targets: list[str]) -> tuple[bool, list[str]]:
+    jar = CookieJar()
+    url_receive(jar, url, set_cookie)
+    return len(jar) > 0, [target for target in targets if url_header(jar, target)]
+
+
+LOCAL_TARGETS = [
+    "http://testserver/",
+    "http://testserver.local/",
+    "http://www.testserver.local/",
+    "http://other/",
+    "http://other.local/",
+    "http://testserver.local.example/",
+    "http://example.com/",
+]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://testserver/",
+        "http://TestServer:8000/",
+        "http://testserver.local/",
+        "http://www.testserver.local/",
+        "http://example.com/",
+        "http://www.example.com/",
+        "http://example.com./",
+        "http://testserver./",
+    ],
+)
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "testserver.local",
+        ".testserver.local",
+        "TESTSERVER.Local",
+        "testserver.local.",
+        "www.testserver.local",
+        "other.local",
+        "example.com.local",
+        "www.example.com.local",
+        "example.com",
+    ],
+)
+def test_effective_request_host_agrees_with_http_cookiejar(url: str, domain: str) -> None:
+    # http.cookiejar is the oracle: a dot-less host H is also "H.local" for domain
+    # matching, so Starlette's TestClient (host "testserver") keeps its cookies, and
+    # no dotted host ever gains a ".local" (example.com cannot set example.com.local).
+    set_cookie = f"a=b; Domain={domain}"
+    assert conch_outcome(url, set_cookie, LOCAL_TARGETS) == stdlib_outcome(
+        url, set_cookie, LOCAL_TARGETS
+    )
+
+
+def test_testserver_cookies_round_trip_as_with_the_stdlib_jar() -> None:
+    jar = CookieJar()
+    url_receive(jar, "http://testserver/login", "session=1; Domain=testserver.local; Path=/")
+    cookie = only(jar)
+    assert (cookie.domain, cookie.host_only) == (".testserver.local", False)
+    assert url_header(jar, "http://testserver/app") == "session=1"
+    assert url_header(jar, "http://testserver.example/") is None
+    assert url_header(jar, "http://127.0.0.1/") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "set_cookie", "conch", "stdlib"),
+    [
+        # Host-only cookies stay on their host; the stdlib jar files them under
+        # "testserver.local" and sends them to every name below it as well.
+        ("http://testserver/", "a=b", ["http://testserver/"], LOCAL_TARGETS[:3]),
+        # A single label is a public suffix here; the stdlib jar takes ".local" and
+        # sends it to every dot-less host and every .local name.
+        ("http://testserver/", "a=b; Domain=local", [], [*LOCAL_TARGETS[:5]]),
+        # Domain equal to the host is a host-only cookie (RFC 6265 §5.3 step 6); the
+        # stdlib jar stores ".testserver" and never sends it.
+        ("http://testserver/", "a=b; Domain=testserver", ["http://testserver/"], []),
+    ],
+)
+def test_deliberate_differences_from_http_cookiejar(
+    url: str, set_cookie: str, conch: list[str], stdlib: list[str]
+) -> None:
+    assert conch_outcome(url, set_cookie, LOCAL_TARGETS)[1] == conch
+    assert stdlib_outcome(url, set_cookie, LOCAL_TARGETS)[1] == stdlib
 
 
 # -- paths --------------------------------------------------------------------------------
@@ -480,6 +745,120 @@ def test_plain_http_cannot_replace_or_delete_a_secure_cookie() -> None:
     assert not only(jar).secure
     receive(jar, "http://example.com/", "a=5")
     assert only(jar).value == "5"
+
+
+# RFC 6265bis §5.7 step 15: from a non-secure origin, no cookie may shadow a Secure one.
+@pytest.mark.parametrize(
+    ("secure_url", "secure_cookie", "http_url", "http_cookie"),
+    [
+        # The issue's case: a longer path would be sent first, over https too.
+        ("https://example.com/", "sid=good; Secure", "http://example.com/", "sid=evil; Path=/app"),
+        ("https://example.com/", "sid=good; Secure", "http://example.com/app/", "sid=evil"),
+        # The new cookie's domain is the Secure one's parent, or its child.
+        ("https://www.example.com/", "sid=good; Secure", "http://www.example.com/",
+         "sid=evil; Domain=example.com"),
+        ("https://example.com/", "sid=good; Secure; Domain=example.com", "http://a.example.com/",
+         "sid=evil"),
+        ("https://a.example.com/", "sid=good; Secure; Domain=example.com",
+         "http://a.example.com/", "sid=evil; Domain=a.example.com; Path=/x"),
+        # Through the ".local" rule: testserver and testserver.local are one name.
+        ("https://testserver/", "sid=good; Secure", "http://testserver/",
+         "sid=evil; Domain=testserver.local"),
+        ("https://testserver/", "sid=good; Secure; Domain=testserver.local",
+         "http://testserver/", "sid=evil"),
+        # ws:// is no more secure than http://.
+        ("wss://example.com/", "sid=good; Secure", "ws://example.com/", "sid=evil; Path=/a"),
+    ],
+)  # fmt: skip
+def test_plain_http_cannot_shadow_a_secure_cookie(
+    secure_url: str, secure_cookie: str, http_url: str, http_cookie: str
+) -> None:
+    jar = CookieJar()
+    receive(jar, secure_url, secure_cookie)
+    receive(jar, http_url, http_cookie)
+    assert [c.value for c in jar] == ["good"]
+    # Over https the jar still sends the Secure cookie alone.
+    assert header(jar, "https://" + http_url.partition("://")[2] + "app/x") == "sid=good"
+
+
+@pytest.mark.parametrize(
+    ("http_url", "http_cookie"),
+    [
+        ("http://example.com/", "other=1; Path=/app"),  # another name
+        ("http://example.com/", "sid=1; Path=/"),  # "/" does not path-match "/app"
+        ("http://example.com/", "sid=1; Path=/application"),
+        ("http://other.com/", "sid=1; Path=/app"),  # an unrelated host
+        ("http://sibling.example.com/", "sid=1; Path=/app/x"),  # neither domain matches
+        ("http://example.com./", "sid=1; Path=/app/x"),  # the absolute name is another host
+    ],
+)
+def test_plain_http_may_set_cookies_that_shadow_nothing_secure(
+    http_url: str, http_cookie: str
+) -> None:
+    jar = CookieJar()
+    receive(jar, "https://www.example.com/", "sid=good; Secure; Path=/app")
+    receive(jar, "https://www.example.com/", "plain=1; Path=/app")  # not Secure: no shield
+    receive(jar, http_url, http_cookie)
+    receive(jar, "http://www.example.com/", "plain=2; Path=/app/deeper")
+    assert len(jar) == 4
+
+
+def test_a_secure_origin_may_shadow_a_secure_cookie() -> None:
+    jar = jar_with("sid=good; Secure", url="https://example.com/")
+    receive(jar, "https://example.com/", "sid=other; Path=/app")
+    assert header(jar, "https://example.com/app/x") == "sid=other; sid=good"
+
+
+def test_a_secure_cookie_for_every_host_is_shielded_everywhere() -> None:
+    jar = CookieJar()
+    jar.set_cookie(Cookie("sid", "mine", secure=True))  # domain "": every host
+    receive(jar, "http://any.example/", "sid=evil; Path=/x", "ok=1")
+    assert [c.name for c in jar] == ["sid", "ok"]
+
+
+def test_a_cookie_made_secure_after_it_was_stored_is_shielded() -> None:
+    jar = jar_with("sid=good", url="https://example.com/")
+    only(jar).secure = True
+    receive(jar, "http://example.com/", "sid=evil; Path=/app")
+    assert only(jar).value == "good"
+
+
+def test_the_shield_leaves_with_the_secure_cookie() -> None:
+    jar = jar_with("sid=good; Secure", url="https://example.com/")
+    copy = jar.copy()
+    receive(copy, "http://example.com/", "sid=evil; Path=/app")
+    assert len(copy) == 1  # the copy is shielded too
+    receive(jar, "https://example.com/", "sid=gone; Secure; Max-Age=0")
+    receive(jar, "http://example.com/", "sid=new; Path=/app")
+    assert [c.value for c in jar] == ["new"]
+    copy.clear()
+    receive(copy, "http://example.com/", "sid=new; Path=/app")
+    assert [c.value for c in copy] == ["new"]
+
+
+def test_plain_http_cannot_shadow_a_secure_cookie_through_the_client_flow() -> None:
+    # Requests are built as Client.build_request builds them: with the client's jar.
+    cookies = Cookies()
+    play(
+        send_flow(Request("GET", "https://example.com/login"), flow_options(cookies=cookies)),
+        [(act.SendRequest, respond(200, {"Set-Cookie": "sid=good; Secure; Path=/"})),
+         act.ReadResponse],
+    )  # fmt: skip
+    play(
+        send_flow(Request("GET", "http://example.com/"), flow_options(cookies=cookies)),
+        [(act.SendRequest, respond(200, {"Set-Cookie": "sid=evil; Path=/app"})),
+         act.ReadResponse],
+    )  # fmt: skip
+    sent: list[str | None] = []
+    play(
+        send_flow(
+            Request("GET", "https://example.com/app/page", cookies=cookies),
+            flow_options(cookies=cookies),
+        ),
+        [(act.SendRequest, respond(check=lambda r: sent.append(r.headers.get("cookie")))),
+         act.ReadResponse],
+    )  # fmt: skip
+    assert sent == ["sid=good"]
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,11 @@ from sansio.urls import URL
         ("http://[::1]:8080", "http://[::1]:8080/", True),
         ("http://[::1]:8080", "http://[::1]:8081/", False),
         ("all://[::1]", "http://[::2]", False),
+        # IPv6 hosts are compared in RFC 5952 form, however either side spells them.
+        ("all://[::1]", "http://[0:0::1]", True),
+        ("all://[0:0:0:0:0:0:0:1]", "http://[::1]", True),
+        ("http://[2001:DB8::1]:8080", "http://[2001:db8:0::1]:8080/", True),
+        ("all://[::ffff:1.2.3.4]", "http://[::ffff:102:304]", True),
         ("all://*.bücher.example", "https://shop.bücher.example", True),
         ("all://*.bücher.example", "https://shop.xn--bcher-kva.example", True),
         ("all://example.com/ignored/path", "https://example.com/other", True),

@@ -157,6 +157,24 @@ def test_no_proxy_in_the_proxy_map(url: str, proxied: bool) -> None:
         assert chosen.url == URL("http://proxy:3128")
 
 
+@pytest.mark.parametrize(
+    ("no_proxy", "url"),
+    [
+        ("::1", "http://[0:0::1]/"),
+        ("::1", "http://[0000:0000:0000:0000:0000:0000:0000:0001]:8080/"),
+        ("0:0::1", "http://[::1]/"),
+        ("[0::1]:8080", "http://[::1]:8080/"),
+        ("2001:DB8::1", "https://[2001:db8:0:0:0:0:0:1]/"),
+        ("::ffff:10.0.0.1", "http://[::ffff:a00:1]/"),
+    ],
+)
+def test_no_proxy_ipv6_entries_cover_every_spelling(no_proxy: str, url: str) -> None:
+    # IPv6 hosts are canonicalised once, by the URL parser, on both sides of the match.
+    table = build_proxy_map(environ={"ALL_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy})
+    assert table.lookup(URL(url), None) is None
+    assert table.lookup(URL("http://[::2]/"), None) is not None
+
+
 # -- the proxy map --------------------------------------------------------------------
 
 

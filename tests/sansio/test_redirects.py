@@ -159,6 +159,14 @@ def test_redirect_url(start: str, location: str, expected: str) -> None:
         "https://exa\x01mple.com/",  # a control character
         "https://exa\tmple.com/",
         "http:path",  # absolute in form, with a relative path
+        # Hosts DNS cannot carry: the resolver's idna codec would raise UnicodeError.
+        "http://a..b/",
+        "//a..b/x",  # network-path reference
+        "https://.example.com/",
+        "http://" + "a" * 64 + ".com/",
+        "http://" + ".".join(["a" * 63] * 4) + "/",  # 255 characters
+        "http://\u00fc..de/",
+        "http://[0:0::1%25eth0]/",  # a zone identifier
     ],
 )
 def test_an_invalid_location_is_the_servers_fault(location: str) -> None:
@@ -202,6 +210,8 @@ STRIPPING = [
     ("http://a.example:8080/", "http://a.example:8080/z", False),
     ("http://a.example/", "https://a.example/", False),  # upgrade, default ports
     ("http://a.example:80/", "https://a.example:443/", False),
+    ("https://[::1]/", "https://[0:0::1]:443/x", False),  # one IPv6 address, two spellings
+    ("https://[::1]/", "https://[::2]/", True),
 ]
 
 

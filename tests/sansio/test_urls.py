@@ -369,7 +369,7 @@ def test_ipv4_error_message_matches_httpx() -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["023b76x43144", "1.2.3.a", "0x.a", "example.123a", ".", "a..b", "x0x1", "1.2.3.4.."]
+    "host", ["023b76x43144", "1.2.3.a", "0x.a", "example.123a", "1.2.3.a.", "x0x1", "0x1g"]
 )
 def test_hosts_not_ending_in_a_number_are_names(host: str) -> None:
     assert URL(f"http://{host}/").host == host
@@ -409,6 +409,16 @@ def test_bad_idna_hosts_are_refused(host: str) -> None:
         URL(f"https://{host}/")
 
 
+@pytest.mark.parametrize("host", ["xn--tda.-", "xn--tda.a_b", "-.xn--tda", "xn--tda.x-.de"])
+def test_a_display_host_no_parser_would_take_back_stays_ascii(host: str) -> None:
+    # IDNA refuses the other labels, so "ü.-" could not be parsed back: URL.host must
+    # name the same host as URL.raw_host, wherever it is compared (cookies, redirects).
+    url = URL(f"http://{host}/")
+    assert url.host == url.raw_host.decode() == host
+    assert urls.canonical_host(url.host) == host
+    assert URL("http://other/").copy_with(host=url.host) == url
+
+
 def test_idna_error_message_matches_httpx() -> None:
     with pytest.raises(InvalidURL) as info:
         URL("https://\u2603.com/")
@@ -421,7 +431,7 @@ def test_idna_error_message_matches_httpx() -> None:
         ("[::1]", "::1"),
         ("[2001:DB8::FF00:42:8329]", "2001:db8::ff00:42:8329"),
         ("[::ffff:192.168.0.1]", "::ffff:192.168.0.1"),
-        ("[0:0:0:0:0:0:0:1]", "0:0:0:0:0:0:0:1"),
+        ("[0:0:0:0:0:0:0:1]", "::1"),
     ],
 )
 def test_ipv6_literals(literal: str, host: str) -> None:
@@ -451,6 +461,134 @@ def test_ipv6_literals(literal: str, host: str) -> None:
 def test_bad_ipv6_literals(authority: str, message: str) -> None:
     with pytest.raises(InvalidURL, match=message.replace("[", r"\[").replace("]", r"\]")):
         URL(f"https://{authority}/")
+
+
+@pytest.mark.parametrize(
+    ("literal", "canonical"),
+    [
+        # RFC 5952 §4: lower case, no leading zeros, the longest run of zero groups
+        # compressed (the leftmost on a tie), a single zero group left alone.
+        ("0:0::1", "::1"),
+        ("0000:0000:0000:0000:0000:0000:0000:0001", "::1"),
+        ("::", "::"),
+        ("0:0:0:0:0:0:0:0", "::"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("2001:0db8:0000:0000:0001:0000:0000:0001", "2001:db8::1:0:0:1"),
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+        ("1:0:0:1:0:0:0:1", "1:0:0:1::1"),
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+        ("2001:db8::0:1", "2001:db8::1"),
+        # §5: IPv4-mapped addresses keep the dotted quad, however they were written.
+        ("::FFFF:1.2.3.4", "::ffff:1.2.3.4"),
+        ("::ffff:0102:0304", "::ffff:1.2.3.4"),
+        ("0:0:0:0:0:ffff:102:304", "::ffff:1.2.3.4"),
+        ("::1.2.3.4", "::102:304"),  # IPv4-compatible (deprecated): plain hex
+    ],
+)
+def test_ipv6_hosts_are_canonicalised(literal: str, canonical: str) -> None:
+    url = URL(f"http://[{literal}]:8080/")
+    assert url.host == canonical
+    assert url.raw_host == canonical.encode()
+    assert url.netloc == f"[{canonical}]:8080".encode()
+    assert url.origin == ("http", canonical.encode(), 8080)
+    assert url == URL(f"http://[{canonical}]:8080/")
+    assert URL(host=literal).host == canonical
+    assert URL("http://x/").copy_with(host=f"[{literal}]").host == canonical
+
+
+def test_ipv6_zone_identifiers_are_refused_in_every_spelling() -> None:
+    # A zone names an interface of the client machine; WHATWG refuses it, httpx passes
+    # "%25eth0" through to the Host header. conch refuses it, whichever way it comes.
+    for url in ("http://[fe80::1%25eth0]/", "http://[fe80::1%eth0]/", "http://[fe80::1%251]/"):
+        with pytest.raises(InvalidURL, match="Invalid IPv6 address"):
+            URL(url)
+    with pytest.raises(InvalidURL, match="Invalid IPv6 address"):
+        URL(host="fe80::1%eth0")
+    with pytest.raises(InvalidURL, match="Invalid IPv6 address"):
+        urls.canonical_host("fe80::1%eth0")
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("a..b", "empty label"),
+        (".a", "empty label"),
+        ("a..", "empty label"),
+        (".", "empty label"),
+        ("..", "empty label"),
+        ("1.2.3.4..", "empty label"),
+        ("a" * 64 + ".com", "a label longer than 63 characters"),
+        ("www." + "b" * 64, "a label longer than 63 characters"),
+        (".".join(["a" * 63] * 4), "longer than 253 characters"),
+        ("a." * 127 + "a", "longer than 253 characters"),  # 255 characters
+        ("xn--" + "a" * 60 + ".com", "a label longer than 63 characters"),
+    ],
+)
+def test_host_names_dns_cannot_carry_are_refused(host: str, problem: str) -> None:
+    # The stdlib's idna codec (used by socket and ssl) would raise UnicodeError later.
+    with pytest.raises(InvalidURL, match=f"Invalid host name .*: {problem}"):
+        URL(f"http://{host}/")
+    with pytest.raises(InvalidURL, match=problem):
+        URL("http://ok/").copy_with(host=host)
+    with pytest.raises(InvalidURL, match=problem):
+        URL("http://ok/").join(f"//{host}/")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a" * 63 + ".com",  # a label at the limit
+        ".".join(["a" * 63] * 3) + "." + "a" * 61,  # 253 characters: the limit
+        ".".join(["a" * 63] * 3) + "." + "a" * 61 + ".",  # and its root dot
+        "example.com.",
+        "a",
+        "a.",
+    ],
+)
+def test_host_names_at_the_dns_limits_are_kept(host: str) -> None:
+    url = URL(f"http://{host}/")
+    assert url.host == host
+    assert url.raw_host.decode().encode("idna")  # what the resolver will do with it
+
+
+def test_unicode_host_names_are_held_to_the_dns_limits_after_encoding() -> None:
+    label = "\u00fc" * 57  # 57 characters, 63 once IDNA-encoded ("xn--" + 59)
+    assert len(URL(f"http://{label}.de/").raw_host.split(b".")[0]) <= 63
+    with pytest.raises(InvalidURL):
+        URL(f"http://{label}\u00fc\u00fc\u00fc.de/")
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("", ""),
+        ("Example.COM", "example.com"),
+        ("example.com.", "example.com."),
+        ("fa\u00df.de", "xn--fa-hia.de"),  # UTS #46 (IDNA 2008): not "fass.de"
+        ("FASS.de", "fass.de"),
+        ("\u03c3\u03bf\u03c6\u03bf\u03c2.gr", "xn--0xaajbq.gr"),  # final sigma kept
+        ("\u03c3\u03bf\u03c6\u03bf\u03c3.gr", "xn--0xaakcn.gr"),  # IDNA 2003 gives both this
+        ("xn--fa-hia.de", "xn--fa-hia.de"),
+        ("0x7f.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("[0:0::1]", "::1"),
+        ("::FFFF:7f00:1", "::ffff:127.0.0.1"),
+    ],
+)
+def test_canonical_host_is_what_urls_hold(given: str, canonical: str) -> None:
+    assert urls.canonical_host(given) == canonical
+    if given:
+        host = given if ":" not in given or given[0] == "[" else f"[{given}]"
+        assert URL(f"http://{host}/").raw_host == canonical.encode()
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["a b", "a..b", "\u2603.com", "a\x00b", "\ud800", "[::1", "1.2.3.256", "a:b", "x" * 70000],
+)
+def test_canonical_host_refuses_what_urls_refuse(host: str) -> None:
+    with pytest.raises(InvalidURL):
+        urls.canonical_host(host)
 
 
 def test_cve_2021_41945_copy_with_cannot_smuggle_a_host() -> None:
@@ -1073,13 +1211,17 @@ def test_queryparams_encoding(params: dict[str, str], text: str) -> None:
 
 def test_public_names() -> None:
     assert set(urls.__all__) == {
+        "MAX_HOST_LENGTH",
+        "MAX_LABEL_LENGTH",
         "MAX_URL_LENGTH",
         "PARSE_CACHE_MAX_URL_LENGTH",
         "PARSE_CACHE_SIZE",
         "URL",
         "QueryParams",
+        "canonical_host",
     }
     assert MAX_URL_LENGTH == 65536
+    assert (urls.MAX_HOST_LENGTH, urls.MAX_LABEL_LENGTH) == (253, 63)
 
 
 # -- the parse cache ---------------------------------------------------------------------
