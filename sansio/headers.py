@@ -6,11 +6,15 @@ where the checking happens: every name and value that enters through the public 
 here, once, so nothing downstream needs to look at the bytes again:
 
 - a name must be an RFC 9110 token (``1*tchar``, section 5.6.2);
-- a value must not contain CR, LF or NUL, the bytes that split or end a header line
-  (header injection), and it loses leading and trailing spaces and tabs, as h11 does
-  when parsing. Other bytes, including obs-text (0x80-0xFF), are allowed.
+- a value must not contain a control character (RFC 9110 section 5.5): no C0 control
+  but HTAB, and no DEL. CR, LF and NUL split or end a header line (header injection);
+  the others are read differently by different parsers. A value loses leading and
+  trailing spaces and tabs, as h11 does when parsing. Every other byte, obs-text
+  (0x80-0xFF) included, is allowed.
 
-A violation raises `LocalProtocolError` naming the header and the offending character.
+A violation raises `LocalProtocolError` naming the header and the offending character
+(never the value: it may be a credential). Every path to the wire (client and request
+headers, auth, cookies, proxy headers, HTTP/1.1 and HTTP/2 alike) goes through here.
 
 Headers coming out of a parser (h11, h2) were already checked there; the wire machines
 build them with `Headers._from_validated` or `Headers._from_full_items`, which skip
@@ -47,9 +51,13 @@ __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"
 # / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. Deleting these from a name leaves exactly
 # the bytes that are not allowed, in one C-level pass.
 _TCHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# CR and LF end a header line on the wire (request smuggling, header injection); NUL
-# truncates strings in C servers and proxies. h11 and h2 both refuse these three.
-_FORBIDDEN_IN_VALUE = b"\r\n\x00"
+# RFC 9110 section 5.5: field-value = *( VCHAR / obs-text / SP / HTAB ), so every C0
+# control but HTAB, and DEL, is refused. CR and LF end a header line on the wire (request
+# smuggling, header injection); NUL truncates strings in C servers and proxies; VT, FF
+# and the rest are whitespace to some parsers and not to others, and reach logs and
+# terminals (ESC). h11 and h2 refuse only CR, LF and NUL. Deleting these from a value
+# is one C-level pass, as cheap as the three-byte set was.
+_FORBIDDEN_IN_VALUE = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 # Optional whitespace around a value (RFC 9110 section 5.6.3, OWS = SP / HTAB).
 _OWS = b" \t"
 _OWS_STR = " \t"
