@@ -52,7 +52,7 @@ from sansio.wire import (
     Step,
     WireConnection,
 )
-from sync_io.tls import context_for
+from sync_io.tls import context_for, load_client_cert
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.h2 import H2Connection  # imported lazily by the planner
@@ -115,6 +115,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             uds=uds,
             proxy=proxy,
         )
+        # verify=<SSLContext> with cert=: into that context now, as httpx does.
+        load_client_cert(verify, cert)
         self._pool = PoolMachine(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

@@ -8,7 +8,9 @@ Rules
    section. This module refuses what h11 lets through and should not (below), and
    frames the response *body* itself, from the head h11 has validated, by the rule of
    RFC 9112 §6.3 that h11 applies too. There is no lenient second path: the body
-   framer is at least as strict as h11's readers, and stricter where noted.
+   framer is at least as strict as h11's readers, and stricter where noted; its one
+   leniency is the whitespace RFC 9112 §7.1.1 allows before a chunk extension's
+   ";", which h11 refused.
 2. No h11 exception leaves this module: h11's errors become conch's
    `LocalProtocolError` / `RemoteProtocolError`, and after a remote error the
    connection is never reused.
@@ -56,19 +58,24 @@ chunked with Transfer-Encoding; else Content-Length bytes; else up to EOF. EOF b
 Content-Length or chunked body is complete is a `RemoteProtocolError`. Any byte past
 the end of the body, and EOF after it, makes the connection unusable (rule 3).
 
-**The chunked parser** accepts what h11 accepted, except that it is stricter in three
-ways: a chunk extension must not hold CR or NUL (h11 let both through; parsers that
-disagree on such bytes are how chunked smuggling works), and a chunk-size line
-(extensions included) and a trailer section are each bounded by ``max_header_bytes``
-however they arrive (h11 bounded only what was still incomplete). A chunk-size line
-ends at its first LF, which must follow a CR (h11 refused a bare LF too, but only
-once some later CRLF arrived). Sizes are 1 to 20 hex digits (h11's bound: 16**20 is
-beyond any real body), optional whitespace may follow a size without extensions (h11
-allows it for servers in the wild), and each chunk's data must be followed by exactly
-CRLF. The trailer section ends at the first empty line as h11 finds it (LF or CRLF
-line ends); a non-empty one is replayed through a throwaway h11 connection, so its
-fields are checked by the same parser as before, then counted against
-``max_header_count``. The tests check all of this against h11's own readers.
+**The chunked parser** accepts what h11 accepted and the whitespace RFC 9112 allows
+before an extension's ";" (which h11 refused); it is stricter in three ways: chunk
+extensions must follow RFC 9112 §7.1.1's grammar (h11 let any byte but LF through, CR
+and NUL included; parsers that disagree on such bytes are how chunked smuggling works),
+and a chunk-size line (extensions included) and a trailer section are each bounded by
+``max_header_bytes`` however they arrive (h11 bounded only what was still incomplete).
+The grammar: ``*( BWS ";" BWS name [ BWS "=" BWS value ] )``, a name being a token and a
+value a token or a quoted-string (with ``\\`` escapes), BWS being spaces and tabs;
+extensions are read, never used. A chunk-size line ends at its first LF, which must
+follow a CR (h11 refused a bare LF too, but only once some later CRLF arrived). Sizes
+are 1 to 20 hex digits (h11's bound: 16**20 is beyond any real body), optional
+whitespace may follow a size or the extensions before the CRLF (h11 allows it for
+servers in the wild), and each chunk's data must be followed by exactly CRLF. The
+trailer section ends at the first empty line as h11 finds it (LF or CRLF line ends); a
+non-empty one is replayed through a throwaway h11 connection, so its fields are checked
+by the same parser as before, then counted against ``max_header_count``. The tests check
+all of this against h11's own readers, and against hostile input
+(tests/sansio/test_hostile_h1.py).
 
 **Early responses.** RFC 9112 §9.5: a client should watch for a response while it
 uploads, and stop sending once a final response says the server will not read on.
@@ -97,6 +104,8 @@ bytes that followed the head, for whatever protocol comes next.
 """
 
 from __future__ import annotations
+
+import re
 
 import h11
 
@@ -174,6 +183,19 @@ _TRAILERS = 3  # after the last-chunk, up to the empty line (kept in _line)
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _MAX_CHUNK_SIZE_DIGITS = 20  # h11's bound; 16**20 bytes is far beyond any real body
+
+# RFC 9112 §7.1.1, what follows the first ";" of a chunk-size line (up to its CRLF):
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), names
+# tokens, values tokens or quoted-strings (RFC 9110 §5.6.4: qdtext and quoted-pair,
+# so no control but HTAB), then optional whitespace as after a bare size. What each
+# part may take never begins what follows it, so every quantifier is possessive: the
+# match never backtracks, and a hostile line of `max_header_bytes` costs one pass.
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]++"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*+"'
+_EXTENSION = _TOKEN + rb"(?:[ \t]*+=[ \t]*+(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?+"
+_EXTENSIONS = re.compile(
+    rb"[ \t]*+" + _EXTENSION + rb"(?:[ \t]*+;[ \t]*+" + _EXTENSION + rb")*+[ \t]*+"
+).fullmatch
 
 _EOM = h11.EndOfMessage()
 
@@ -700,11 +722,10 @@ class H1Connection:
         if len(text) < 2 or text[-2] != 13:  # CR
             raise self._fail(f"chunk size line not ended by CRLF: {_show(text)}")
         size, semicolon, extensions = text[:-2].partition(b";")
-        if semicolon:
-            if b"\r" in extensions or b"\x00" in extensions:
-                raise self._fail(f"illegal byte in chunk extension: {_show(text)}")
-        else:
-            size = size.rstrip(b" \t")  # as h11: some servers pad the size
+        if semicolon and _EXTENSIONS(extensions) is None:
+            raise self._fail(f"illegal chunk extension: {_show(text)}")
+        # BWS before the ";", or padding after a bare size (h11 allows it too).
+        size = size.rstrip(b" \t")
         if not 0 < len(size) <= _MAX_CHUNK_SIZE_DIGITS or size.strip(_HEX_DIGITS):
             raise self._fail(f"illegal chunk size line: {_show(text)}")
         if line:

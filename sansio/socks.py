@@ -16,7 +16,9 @@ Rules
    together with the next; nothing is read past the reply being waited for.
 2. Every problem with a reply is a `ProxyError` naming what went wrong (the RFC 1928
    reply code's name, the method the proxy chose, EOF and when); bad arguments are
-   `ValueError`/`TypeError` at construction. No ``assert`` checks a peer's bytes.
+   `ValueError`/`TypeError` at construction (`socks5_address` checks a host ahead of
+   time, so a client turns it into a `ProxyError` before connecting). No ``assert``
+   checks a peer's bytes, and no other exception comes from them.
 3. A failure sticks: `next_step` raises it again on every later call.
 
 Choices
@@ -48,6 +50,7 @@ __all__ = [
     "SEND",
     "HandshakeStep",
     "Socks5Handshake",
+    "socks5_address",
     "socks5_credentials",
 ]
 
@@ -135,8 +138,13 @@ def socks5_credentials(auth: tuple[str | bytes, str | bytes]) -> tuple[bytes, by
     return _field(auth[0], "username"), _field(auth[1], "password")
 
 
-def _address(host: str, remote_dns: bool) -> bytes:
-    """ATYP and DST.ADDR for `host`."""
+def socks5_address(host: str, remote_dns: bool = True) -> bytes:
+    """ATYP and DST.ADDR for `host`, as a connect request carries them.
+
+    Raises `ValueError` for a host the request cannot carry (a name longer than 255
+    bytes, a scoped IPv6 address, a name when ``remote_dns`` is False): `sansio.proxy`
+    asks before connecting, so a client's request fails before a byte reaches the proxy.
+    """
     if not isinstance(host, str):
         raise TypeError(f"host is a str, not {type(host).__name__}")
     import ipaddress  # only when a handshake is built
@@ -204,7 +212,7 @@ class Socks5Handshake:
             raise TypeError(f"port is an int, not {type(port).__name__}")
         if not 0 <= port <= 0xFFFF:
             raise ValueError(f"port must be in 0..65535, got {port}")
-        address = _address(host, remote_dns)
+        address = socks5_address(host, remote_dns)
         self._request = bytes([_VERSION, _CONNECT, 0]) + address + port.to_bytes(2, "big")
         if auth is None:
             self._auth: bytes | None = None

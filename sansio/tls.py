@@ -69,6 +69,9 @@ class TLSConfig:
     ``verify`` is True (the default trust store, or SSL_CERT_FILE/SSL_CERT_DIR when
     ``trust_env``), False (no verification), a CA bundle file or directory path, or an
     ``ssl.SSLContext`` given by the user, which is used as is and compared by identity.
+    A ``cert`` given with such a context is loaded into it by the shell when its
+    transport is built, as httpx does (``sync_io.tls.load_client_cert``); it stays part
+    of the key, so connections made with and without it are never mixed.
     """
 
     verify: bool | str | ssl.SSLContext = True

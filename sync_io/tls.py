@@ -5,6 +5,13 @@
 with ALPN set, and keeps the contexts it builds in a small cache. Loading a CA bundle takes
 milliseconds, and httpx pays it for every client it builds; here it is paid once per trust
 setting, on the first connection that needs it, never at import.
+
+``verify=<SSLContext>`` with ``cert=``: the transports call `load_client_cert` when they are
+built, which loads the certificate into the caller's context, as httpx 0.28 does. The
+context is changed in place (it then presents the certificate wherever it is used): an
+``SSLContext`` cannot be copied faithfully (callbacks, session state and settings Python
+does not expose would be lost), and refusing the pair, or ignoring ``cert=`` as conch once
+did, would break code written for httpx. The pool key holds both the context and ``cert``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import certifi
 from sansio._types import CertTypes
 from sansio.tls import TLSConfig
 
-__all__ = ["CONTEXT_CACHE_SIZE", "context_for", "create_ssl_context"]
+__all__ = ["CONTEXT_CACHE_SIZE", "context_for", "create_ssl_context", "load_client_cert"]
 
 # How many shared contexts to keep. A process sees one or two trust settings times one or
 # two ALPN lists; the bound matters only to a program that keeps changing its CA files.
@@ -57,11 +64,22 @@ def _unverified_context() -> ssl.SSLContext:
     return _harden(ctx)
 
 
-def _load_cert(ctx: ssl.SSLContext, cert: CertTypes) -> None:
-    if isinstance(cert, str):
-        ctx.load_cert_chain(cert)
-    else:
+def _load_cert(ctx: ssl.SSLContext, cert: CertTypes | os.PathLike[str]) -> None:
+    if isinstance(cert, tuple):
         ctx.load_cert_chain(*cert)
+    else:
+        ctx.load_cert_chain(cert)
+
+
+def load_client_cert(verify: object, cert: CertTypes | os.PathLike[str] | None) -> None:
+    """With ``verify=<SSLContext>`` and ``cert=``, load the certificate into that context.
+
+    What httpx 0.28 does when a transport is built, so a missing file or a wrong
+    password fails there too. Nothing happens for any other ``verify`` (`context_for`
+    builds those contexts with the certificate) or without ``cert``.
+    """
+    if cert and isinstance(verify, ssl.SSLContext):
+        _load_cert(verify, cert)
 
 
 def _build(
@@ -125,7 +143,8 @@ def _stamp(path: str) -> tuple[int, int] | None:
 def context_for(config: TLSConfig, environ: Mapping[str, str]) -> ssl.SSLContext:
     """The SSL context for a connection made under ``config``, with its ALPN list set.
 
-    A user's SSLContext is used as given, with the ALPN list set on it (as httpcore does).
+    A user's SSLContext is used as given, with the ALPN list set on it (as httpcore does);
+    a ``cert`` was loaded into it when the transport was built (`load_client_cert`).
     Any other context is built once and shared by every connection and client with the
     same settings; one built from a user's files (a CA path, a client certificate) is
     built again when one of those files changes.

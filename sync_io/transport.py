@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sansio.h2 import H2Connection  # imported lazily by the planner
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep
-from .tls import context_for
+from .tls import context_for, load_client_cert
 
 __all__ = ["HTTPTransport"]
 
@@ -87,6 +87,8 @@ class HTTPTransport(BaseTransport):
             uds=uds,
             proxy=proxy,
         )
+        # verify=<SSLContext> with cert=: into that context now, as httpx does.
+        load_client_cert(verify, cert)
         self._pool = PoolMachine(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

@@ -36,6 +36,7 @@ import pytest
 import trustme
 
 __all__ = [
+    "CLIENT_NAME",
     "CLOSE",
     "HOLD",
     "READ",
@@ -43,11 +44,14 @@ __all__ = [
     "RESET",
     "SHUT_WR",
     "Got",
+    "MutualTLS",
     "Reply",
     "Server",
+    "client_cert_handler",
     "default_app",
     "http_handler",
     "ipv6_available",
+    "mutual_tls",
     "scripted",
     "short_tempdir",
     "tls_contexts",
@@ -496,6 +500,48 @@ def tls_contexts() -> TLS:
     client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     ca.configure_trust(client)
     return TLS(ca, server, client)
+
+
+CLIENT_NAME = "client@example.org"
+
+
+@dataclass
+class MutualTLS:
+    """TLS where the server requires a client certificate (issued by the same CA)."""
+
+    server: ssl.SSLContext  # requires a client certificate, else the handshake fails
+    client: ssl.SSLContext  # trusts the server, has no certificate of its own
+    cert_file: str  # the client's certificate chain and key, one PEM file
+    cert_pair: tuple[str, str]  # the same as (certificate chain, key) files
+
+
+def mutual_tls(directory: str) -> MutualTLS:
+    """`tls_contexts` plus a client certificate for `CLIENT_NAME`, written to `directory`."""
+    tls = tls_contexts()
+    leaf = tls.ca.issue_cert(CLIENT_NAME)
+    combined, chain, key = (f"{directory}/{name}.pem" for name in ("client", "chain", "key"))
+    leaf.private_key_and_cert_chain_pem.write_to_path(combined)
+    leaf.cert_chain_pems[0].write_to_path(chain)
+    leaf.private_key_pem.write_to_path(key)
+    tls.server.verify_mode = ssl.CERT_REQUIRED
+    tls.ca.configure_trust(tls.server)
+    return MutualTLS(tls.server, tls.client, combined, (chain, key))
+
+
+def client_cert_handler(app: App = default_app) -> Handler:
+    """`http_handler(app)` that first records the client certificate's e-mail name (as
+    bytes) in ``server.requests``: one entry per connection."""
+    inner = http_handler(app)
+
+    def handle(server: Server, conn: socket.socket, index: int) -> None:
+        assert isinstance(conn, ssl.SSLSocket)
+        peer = conn.getpeercert() or {}
+        names = [value for kind, value in peer.get("subjectAltName", ()) if kind == "email"]
+        with server.lock:
+            server.requests.append(" ".join(names).encode())
+        inner(server, conn, index)
+
+    return handle
 
 
 def ipv6_available() -> bool:

@@ -56,6 +56,13 @@ CHUNKED = response(200, chunked(b"hello", b", ", b"world"), [("Transfer-Encoding
 CHUNK_EXT = response(
     200, chunked(b"hello", b", world", ext=';name="value";flag'), [("Transfer-Encoding", "chunked")]
 )
+# RFC 9112 §7.1.1: BWS around ";" and "=", quoted values with escapes (h11 refused
+# the whitespace before ";").
+CHUNK_EXT_BWS = response(
+    200,
+    b'5 ;a = b ; q = "x \\"y\\" \\\\ ;z"\r\nhello\r\n7\t;\tflag\t\r\n, world\r\n0 ; end=1\r\n\r\n',
+    [("Transfer-Encoding", "chunked")],
+)
 CHUNK_TRAILERS = response(
     200,
     chunked(b"hello, world", trailers=[("Digest", "sha-256=abc"), ("X-Done", "1")]),
@@ -99,6 +106,13 @@ SCENARIOS: list[Scenario] = [
     *_case("content-length-zero", CL_ZERO, Result(body=b"")),
     *_case("chunked", CHUNKED, OK),
     *_case("chunked-extensions", CHUNK_EXT, OK, doc="Chunk extensions are ignored."),
+    *_case(
+        "chunked-extensions-whitespace",
+        CHUNK_EXT_BWS,
+        OK,
+        doc='Whitespace around ";" and "=", and quoted values with escaped quotes and '
+        "backslashes, are valid chunk extensions (RFC 9112 §7.1.1), ignored.",
+    ),
     *_case(
         "chunked-trailers",
         CHUNK_TRAILERS,

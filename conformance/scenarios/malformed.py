@@ -109,6 +109,30 @@ SCENARIOS: list[Scenario] = [
         "chunk-missing-crlf",
         response(200, b"5\r\nhello0\r\n\r\n", [("Transfer-Encoding", "chunked")]),
     ),
+    *(
+        scenario
+        for name, line, doc in [
+            ("cr", b"5;a\rb", "A CR inside an extension (h11 let it through)."),
+            ("nul", b"5;a\x00", "A NUL inside an extension (h11 let it through)."),
+            ("control", b"5;a=\x01", "A control character where a value belongs."),
+            ("control-quoted", b'5;a="\x0b"', "A control character in a quoted value."),
+            ("open-quote", b'5;a="x', "A quoted value that never closes."),
+            ("empty-name", b"5;=b", "No extension name (it must be a token)."),
+            ("empty", b"5;", 'Nothing after the ";".'),
+            ("space-in-name", b"5;a b", "Two tokens with no separator."),
+        ]
+        for scenario in _bad(
+            f"chunk-extension-{name}",
+            response(200, line + b"\r\nhello\r\n0\r\n\r\n", [("Transfer-Encoding", "chunked")]),
+            doc=doc + " RFC 9112 §7.1.1's grammar, refused.",
+        )
+    ),
+    *_bad(
+        "chunk-size-line-bare-lf",
+        response(200, b'5;a="x\ny"\r\nhello\r\n0\r\n\r\n', [("Transfer-Encoding", "chunked")]),
+        doc="A chunk-size line ends at its first LF, which must follow a CR (here inside "
+        "a quoted value).",
+    ),
     *_bad(
         "truncated-content-length",
         response(200, b"hel", [("Content-Length", "5")]),
@@ -162,6 +186,27 @@ SCENARIOS: list[Scenario] = [
         response(200, b"5;" + b"x" * (MAX_HEAD + 10), [("Transfer-Encoding", "chunked")]),
         splits=["whole", "kilo"],
         doc="A chunk-size line that never ends is bounded like a head.",
+    ),
+    *_bad(
+        "chunk-extension-at-limit",
+        response(
+            200,
+            b"2;" + b"x" * (MAX_HEAD - 4) + b"\r\nok\r\n0\r\n\r\n",
+            [("Transfer-Encoding", "chunked")],
+        ),
+        result=Result(body=b"ok"),
+        splits=["whole", "kilo"],
+        doc="A chunk-size line of exactly max_header_bytes (CRLF included) is accepted.",
+    ),
+    *_bad(
+        "chunk-extension-over-limit",
+        response(
+            200,
+            b"2;" + b"x" * (MAX_HEAD - 3) + b"\r\nok\r\n0\r\n\r\n",
+            [("Transfer-Encoding", "chunked")],
+        ),
+        splits=["whole", "kilo"],
+        doc="One byte longer: refused, however it is cut.",
     ),
     *_bad(
         "trailers-over-limit",

@@ -1,9 +1,22 @@
 """The request on the wire: request line, target encoding, headers as given or merged,
-and requests refused before a byte is sent (header injection)."""
+and requests refused before a byte is sent (header injection, control characters in
+header values however they got there: the call, a cookie, an auth scheme; HTTP/1.1
+and HTTP/2 alike)."""
 
 from __future__ import annotations
 
-from conformance.model import Call, Expect, Peer, Result, Scenario, Seen, Settings
+from conformance.model import (
+    Call,
+    Credentials,
+    Expect,
+    H2Reply,
+    Peer,
+    Recv,
+    Result,
+    Scenario,
+    Seen,
+    Settings,
+)
 
 from ._kit import response, serve
 
@@ -34,18 +47,46 @@ def _sent(
     )
 
 
-def _refused(name: str, call: Call, error: str, doc: str = "") -> Scenario:
+def _refused(
+    name: str, call: Call, error: str, doc: str = "", message: str = "", h2: bool = False
+) -> Scenario:
+    refused = Result(status=None, error=error, message=message) if message else None
     return Scenario(
         name=f"requests/refused-{name}",
         doc=doc or "Refused before anything is sent: no connection is even opened.",
+        settings=Settings(http2_prior_knowledge=h2),
         calls=(call, Call(path="/after")),
-        peers=(Peer(connections=(serve(OK),)),),
+        peers=(
+            Peer(connections=((Recv(), H2Reply(body=b"ok")),), h2=True)
+            if h2
+            else Peer(connections=(serve(OK),)),
+        ),
         expect=Expect(
-            results=(Result(status=None, error=error), FINE),
+            results=(refused or Result(status=None, error=error), FINE),
             connections=(1,),
             seen=((Seen(target="/after"),),),
         ),
     )
+
+
+def _control(name: str, char: str, *, h2: bool = False) -> Scenario:
+    return _refused(
+        f"{name}-in-header-value" + ("-h2" if h2 else ""),
+        Call(headers=(("X-Evil", f"a{char}b"),)),
+        "LocalProtocolError",
+        doc="Every C0 control but HTAB, and DEL, is refused in a value (RFC 9110 §5.5); "
+        "the message names the header, never the value.",
+        message="header 'X-Evil' value contains",
+        h2=h2,
+    )
+
+
+CHALLENGE = response(
+    401,
+    b"denied",
+    [("WWW-Authenticate", 'Digest realm="conch", nonce="n-1", qop="auth"')],
+    reason="Unauthorized",
+)
 
 
 SCENARIOS: list[Scenario] = [
@@ -117,4 +158,55 @@ SCENARIOS: list[Scenario] = [
     _refused("space-in-header-name", Call(headers=(("X Evil", "a"),)), "LocalProtocolError"),
     _refused("colon-in-header-name", Call(headers=(("X-Evil:", "a"),)), "LocalProtocolError"),
     _refused("space-in-method", Call(method="GET /x"), "LocalProtocolError"),
+    _control("vt", "\x0b"),
+    _control("ff", "\x0c"),
+    _control("backspace", "\x08"),
+    _control("esc", "\x1b"),
+    _control("soh", "\x01"),
+    _control("del", "\x7f"),
+    _control("vt", "\x0b", h2=True),
+    _control("del", "\x7f", h2=True),
+    _sent(
+        "tab-in-header-value",
+        Call(headers=(("X-Tab", "a\tb"),)),
+        Seen(headers=(("x-tab", "a\tb"),)),
+        doc="HTAB is the one control a field value may hold.",
+    ),
+    Scenario(
+        name="requests/refused-control-in-cookie",
+        doc="A cookie given to the client holding a control character: the Cookie header "
+        "it would make is refused like any other header, before a connection opens.",
+        settings=Settings(cookies=(("session", "a\x01b"),)),
+        calls=(Call(),),
+        peers=(Peer(connections=(serve(OK),)),),
+        expect=Expect(
+            results=(
+                Result(
+                    status=None,
+                    error="LocalProtocolError",
+                    message="header 'Cookie' value contains",
+                ),
+            ),
+            connections=(0,),
+            seen=((),),
+        ),
+    ),
+    Scenario(
+        name="requests/refused-control-in-digest-username",
+        doc="Digest echoes the username in its Authorization header: a control character "
+        "there is refused when the answer to the challenge is built; nothing more is sent.",
+        calls=(Call(auth=Credentials("digest", "us\x01er", "secret")),),
+        peers=(Peer(connections=(serve(CHALLENGE, OK),)),),
+        expect=Expect(
+            results=(
+                Result(
+                    status=None,
+                    error="LocalProtocolError",
+                    message="header 'Authorization' value contains",
+                ),
+            ),
+            connections=(1,),
+            seen=((Seen(absent=("authorization",)),),),
+        ),
+    ),
 ]

@@ -97,6 +97,20 @@ def test_socks5(run: Run, origin: Server) -> None:
     assert proxy.requests == [f"127.0.0.1:{origin.port}".encode()]
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_socks5_host_too_long_for_the_protocol(run: Run, scheme: str) -> None:
+    host = ".".join(["a" * 50] * 6)  # 305 bytes: a SOCKS5 request carries at most 255
+    with Server(socks5_proxy()) as proxy:
+
+        async def main() -> None:
+            async with AsyncClient(proxy=f"socks5://127.0.0.1:{proxy.port}") as client:
+                await client.get(f"{scheme}://{host}/")
+
+        with pytest.raises(ProxyError, match="at most 255 bytes"):
+            run(main)
+        assert proxy.accepted == 0  # refused before connecting to the proxy
+
+
 def test_environment_proxies(run: Run, origin: Server) -> None:
     with Server(http_proxy()) as proxy:
         previous = env.install(environ={"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}"})

@@ -12,11 +12,13 @@ import hashlib
 import os
 import random
 import socket
+import ssl
 import sys
 import time
 import tracemalloc
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -33,6 +35,7 @@ from sansio.exceptions import (
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
+    TransportError,
     UnsupportedProtocol,
     WriteError,
     WriteTimeout,
@@ -40,6 +43,7 @@ from sansio.exceptions import (
 from sansio.models import Request
 from sansio.pool import PoolStatistics
 from tests.servers import (
+    CLIENT_NAME,
     CLOSE,
     HOLD,
     MALFORMED,
@@ -50,8 +54,10 @@ from tests.servers import (
     STALL,
     TLS,
     Server,
+    client_cert_handler,
     default_app,
     http_handler,
+    mutual_tls,
     needs_ipv6,
     response,
     scripted,
@@ -170,6 +176,62 @@ def test_tls(run: Run, serve: Serve, tls: TLS) -> None:
 
     run(main)
     assert server.accepted == 2
+
+
+@pytest.mark.parametrize("form", ["file", "pair"])
+def test_client_certificate_with_a_given_context(
+    run: Run, serve: Serve, tmp_path: Path, form: str
+) -> None:
+    # httpx 0.28 loads cert= into a verify=<SSLContext>: it must never be dropped.
+    mtls = mutual_tls(str(tmp_path))
+    server = serve(client_cert_handler(), tls=mtls.server)
+    url = server.url(scheme="https", host="localhost")
+    cert = mtls.cert_file if form == "file" else mtls.cert_pair
+
+    async def main() -> None:
+        async with AsyncClient(verify=mtls.client, cert=cert) as client:
+            assert (await client.get(url)).status_code == 200
+            assert (await client.get(url)).status_code == 200
+
+    run(main)
+    assert server.requests == [CLIENT_NAME.encode()]  # one connection, with the certificate
+
+
+def test_a_server_requiring_a_client_certificate_refuses_one_without(
+    run: Run, serve: Serve, tmp_path: Path
+) -> None:
+    mtls = mutual_tls(str(tmp_path))
+    server = serve(client_cert_handler(), tls=mtls.server)
+
+    async def main() -> None:
+        async with AsyncClient(verify=mtls.client) as client:
+            # TLS 1.3: the refusal comes on the first read (see the sync twin of this test).
+            with pytest.raises(TransportError):
+                await client.get(server.url(scheme="https", host="localhost"))
+
+    run(main)
+    assert server.requests == []
+
+
+def test_a_given_context_gets_the_certificate_when_the_client_is_built(
+    run: Run, serve: Serve, tmp_path: Path
+) -> None:
+    mtls = mutual_tls(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        AsyncClient(verify=mtls.client, cert=str(tmp_path / "missing.pem"))
+    with pytest.raises(ssl.SSLError):
+        AsyncClient(verify=mtls.client, cert=mtls.cert_pair[1])  # a key, no certificate
+    server = serve(client_cert_handler(), tls=mtls.server)
+    AsyncClient(verify=mtls.client, cert=mtls.cert_file)
+
+    async def main() -> None:
+        async with AsyncClient(verify=mtls.client) as client:
+            assert (
+                await client.get(server.url(scheme="https", host="localhost"))
+            ).status_code == 200
+
+    run(main)
+    assert server.requests == [CLIENT_NAME.encode()]
 
 
 def test_tls_fails_closed_without_the_ca(run: Run, serve: Serve) -> None:

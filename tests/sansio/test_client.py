@@ -19,6 +19,7 @@ from sansio.client import (
 )
 from sansio.config import DEFAULT_MAX_REDIRECTS, USE_CLIENT_DEFAULT, Timeout
 from sansio.cookies import Cookies
+from sansio.exceptions import LocalProtocolError
 from sansio.models import Request
 from sansio.urls import URL
 
@@ -74,6 +75,21 @@ def test_headers_can_be_replaced() -> None:
     client.headers = {"Accept": "application/json"}
     assert client.headers["accept"] == "application/json"
     assert client.headers["connection"] == "keep-alive"
+
+
+@pytest.mark.parametrize("bad", ["\x0b", "\x1b", "\x01", "\x7f"])
+def test_client_headers_with_control_characters_are_refused(bad: str) -> None:
+    with pytest.raises(LocalProtocolError, match=r"^header 'X-Default' value contains"):
+        BaseClient(headers={"X-Default": f"a{bad}b"})
+    client = BaseClient()
+    before = client.headers.raw
+    with pytest.raises(LocalProtocolError, match=r"^header 'X-Default' value contains"):
+        client.headers = {"X-Default": f"a{bad}b"}
+    with pytest.raises(LocalProtocolError, match=r"^header 'X-Default' value contains"):
+        client.headers["X-Default"] = f"a{bad}b"
+    with pytest.raises(LocalProtocolError, match=r"^header 'X-Call' value contains"):
+        client.build_request("GET", "https://example.com/", headers={"X-Call": bad})
+    assert client.headers.raw == before
 
 
 # -- URLs and params -------------------------------------------------------------------

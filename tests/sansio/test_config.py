@@ -17,6 +17,7 @@ from sansio.config import (
     Timeout,
     UseClientDefault,
 )
+from sansio.exceptions import LocalProtocolError
 from sansio.headers import Headers
 from sansio.urls import URL
 
@@ -223,6 +224,13 @@ def test_proxy_plain() -> None:
     assert proxy.headers == Headers()
     assert proxy.ssl_context is None
     assert repr(proxy) == "Proxy('http://proxy.example:8080')"
+
+
+@pytest.mark.parametrize("bad", ["\x0b", "\x1b", "\x7f", "\r\nX: y"])
+def test_proxy_headers_with_control_characters_are_refused(bad: str) -> None:
+    # They go out on CONNECT and on forwarded requests, unchecked by the wire machine.
+    with pytest.raises(LocalProtocolError, match=r"^header 'X-Proxy' value contains"):
+        Proxy("http://proxy.example", headers={"X-Proxy": f"a{bad}"})
 
 
 def test_proxy_accepts_a_url() -> None:

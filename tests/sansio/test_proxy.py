@@ -370,6 +370,36 @@ def test_plan_refuses_what_no_proxy_can_carry(url: str, error: type[Exception], 
         plan_proxy(URL(url), "http://proxy")
 
 
+def host_of(size: int) -> str:
+    """A valid host name of exactly ``size`` bytes, in labels of 50 letters."""
+    host = (("a" * 50 + ".") * (size // 50 + 1))[:size]
+    return host[:-2] + ".a" if host.endswith(".") else host
+
+
+def test_socks_target_host_at_the_limit() -> None:
+    host = host_of(255)
+    assert len(host) == 255
+    plan = plan_proxy(URL(f"https://{host}/"), "socks5://s")
+    reply = b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    assert run_connector(plan, [b"\x05\x00", reply]).endswith(
+        b"\x05\x01\x00\x03\xff" + host.encode() + b"\x01\xbb"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+@pytest.mark.parametrize("size", [256, 300, 1000])
+def test_socks_target_host_past_the_limit_is_a_proxy_error(scheme: str, size: int) -> None:
+    host = host_of(size)
+    assert len(host) == size
+    # The planner refuses it, so a transport never connects to the proxy for it.
+    with pytest.raises(ProxyError, match=rf"at most 255 bytes \(RFC 1928\), got {size}") as info:
+        ProxyPlanner(f"{scheme}://s:1080").plan(URL(f"http://{host}/"))
+    assert "'socks5" in str(info.value)  # names the proxy
+    assert host not in str(info.value)  # but not the (huge) host
+    with pytest.raises(ProxyError):
+        Planner(proxy=f"{scheme}://s").plan(Request("GET", f"https://{host}/"))
+
+
 def test_origin_tls_only_for_https() -> None:
     with pytest.raises(ValueError, match="origin_tls is for https"):
         plan_proxy(URL("http://a/"), "http://p", origin_tls=TLSConfig())

@@ -171,7 +171,10 @@ def test_redirect_url(start: str, location: str, expected: str) -> None:
 )
 def test_an_invalid_location_is_the_servers_fault(location: str) -> None:
     request = Request("GET", "https://example.com/")
-    response = Response(302, headers={"Location": location}, request=request)
+    # As the wire machine builds it: h11 lets a control character such as \x01 through
+    # in a received value, where Headers() would refuse it.
+    received = Headers._from_validated([(b"Location", location.encode())])
+    response = Response(302, headers=received, request=request)
     with pytest.raises(RemoteProtocolError, match="Location") as info:
         redirect_url(request, response)
     assert info.value.request is request

@@ -18,6 +18,7 @@ from sansio.socks import (
     REPLY_CODES,
     SEND,
     Socks5Handshake,
+    socks5_address,
     socks5_credentials,
 )
 
@@ -381,6 +382,80 @@ def test_any_reply_bytes_end_in_done_or_proxy_error(incoming: list[bytes], with_
     except ProxyError:
         return
     assert hs.bound_address is not None
+
+
+# Valid replies of every shape, to mutate: method selections, RFC 1929 statuses, and
+# connect replies with each address type (a domain up to 255 bytes, odd bytes in it).
+_METHODS = [b"\x05\x00", b"\x05\x02", b"\x05\xff", b"\x05\x01"]
+_STATUSES = [b"\x01\x00", b"\x05\x00", b"\x01\x01"]
+_REPLIES = [
+    REPLY_OK,
+    b"\x05\x00\x00\x04" + bytes(range(16)) + b"\x00\x50",
+    b"\x05\x00\x00\x03\x0bexample.com\x01\xbb",
+    b"\x05\x00\x00\x03\xff" + bytes(range(1, 256)) + b"\xff\xff",
+    b"\x05\x00\x00\x03\x00\x00\x00",
+    b"\x05\x04\x00\x01\x00\x00\x00\x00\x00\x00",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(_METHODS),
+    status=st.sampled_from(_STATUSES),
+    reply=st.sampled_from(_REPLIES),
+    extra=st.binary(max_size=8),
+    mutations=st.lists(
+        st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), max_size=4
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+    with_auth=st.booleans(),
+)
+def test_mutated_replies_end_in_done_or_proxy_error(
+    method: bytes,
+    status: bytes,
+    reply: bytes,
+    extra: bytes,
+    mutations: list[tuple[int, int]],
+    cuts: list[int],
+    with_auth: bool,
+) -> None:
+    """Hostile proxies: valid replies with bytes changed, cut anywhere, followed by junk
+    or EOF. Nothing but `ProxyError` comes out, and the machine always ends."""
+    script = bytearray(method + (status if with_auth else b"") + reply + extra)
+    for at, value in mutations:
+        script[at % len(script)] = value
+    points = sorted({min(c, len(script)) for c in cuts} | {0, len(script)})
+    chunks = [bytes(script[a:b]) for a, b in itertools.pairwise(points) if b > a]
+    hs = Socks5Handshake("example.com", 443, ("u", "p") if with_auth else None)
+    incoming = iter(chunks)
+    try:
+        # Three messages out, each chunk in, then EOF: anything more is a loop.
+        for _ in range(len(chunks) + 6):
+            step = hs.next_step()
+            if step is SEND:
+                assert hs.data_to_send()
+            elif step is RECEIVE:
+                hs.receive_data(next(incoming, b""))
+            else:
+                break
+        else:
+            raise AssertionError("the handshake never ended")
+    except ProxyError:
+        with pytest.raises(ProxyError):
+            hs.next_step()
+        return
+    assert step is DONE
+    host, port = hs.bound_address or ("", -1)
+    assert isinstance(host, str)
+    assert 0 <= port <= 0xFFFF
+
+
+def test_socks5_address_checks_what_a_request_can_carry() -> None:
+    assert socks5_address("example.com") == b"\x03\x0bexample.com"
+    assert socks5_address("a" * 255) == b"\x03\xff" + b"a" * 255
+    assert socks5_address("127.0.0.1", remote_dns=False) == b"\x01\x7f\x00\x00\x01"
+    with pytest.raises(ValueError, match=r"at most 255 bytes \(RFC 1928\), got 256"):
+        socks5_address("a" * 256)
 
 
 @settings(max_examples=100, deadline=None)

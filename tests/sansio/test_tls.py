@@ -112,6 +112,16 @@ def test_context_compared_by_identity() -> None:
     assert TLSConfig() != "not a config"
 
 
+def test_a_given_context_with_a_client_certificate_is_another_key() -> None:
+    ctx = context()
+    bare, with_cert = TLSConfig(verify=ctx), TLSConfig(verify=ctx, cert="client.pem")
+    assert bare != with_cert
+    assert with_cert == TLSConfig(verify=ctx, cert="client.pem")
+    pool = {bare: "bare", with_cert: "with cert"}
+    assert pool[TLSConfig(verify=ctx, cert="client.pem")] == "with cert"
+    assert pool[TLSConfig(verify=ctx)] == "bare"
+
+
 def test_paths_are_normalised(tmp_path: Path) -> None:
     assert TLSConfig(verify=tmp_path).verify == str(tmp_path)  # type: ignore[arg-type]
     assert TLSConfig(cert=tmp_path / "c.pem").cert == str(tmp_path / "c.pem")  # type: ignore[arg-type]

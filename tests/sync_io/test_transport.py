@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from sansio.exceptions import (
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
+    TransportError,
     UnsupportedProtocol,
     WriteError,
     WriteTimeout,
@@ -34,6 +37,7 @@ from sansio.models import Request
 from sansio.pool import PoolStatistics
 from sync_io import Client, HTTPTransport
 from tests.servers import (
+    CLIENT_NAME,
     CLOSE,
     HOLD,
     MALFORMED,
@@ -44,8 +48,10 @@ from tests.servers import (
     STALL,
     TLS,
     Server,
+    client_cert_handler,
     default_app,
     http_handler,
+    mutual_tls,
     needs_ipv6,
     response,
     scripted,
@@ -147,6 +153,48 @@ def test_tls_fails_closed_without_the_ca(serve: Serve) -> None:
         client.get(server.url(scheme="https"))
     with Client() as client:
         assert_no_leaks(client)
+
+
+@pytest.mark.parametrize("form", ["file", "pair"])
+def test_client_certificate_with_a_given_context(serve: Serve, tmp_path: Path, form: str) -> None:
+    # httpx 0.28 loads cert= into a verify=<SSLContext>: it must never be dropped.
+    mtls = mutual_tls(str(tmp_path))
+    server = serve(client_cert_handler(), tls=mtls.server)
+    url = server.url(scheme="https", host="localhost")
+    cert = mtls.cert_file if form == "file" else mtls.cert_pair
+    with Client(verify=mtls.client, cert=cert) as client:
+        assert client.get(url).status_code == 200
+        assert client.get(url).status_code == 200
+    assert server.requests == [CLIENT_NAME.encode()]  # one connection, with the certificate
+
+
+def test_a_server_requiring_a_client_certificate_refuses_one_without(
+    serve: Serve, tmp_path: Path
+) -> None:
+    mtls = mutual_tls(str(tmp_path))
+    server = serve(client_cert_handler(), tls=mtls.server)
+    # Under TLS 1.3 the server's refusal arrives after the client's handshake: on the
+    # first read, so a ReadError rather than a ConnectError.
+    with Client(verify=mtls.client) as client, pytest.raises(TransportError):
+        client.get(server.url(scheme="https", host="localhost"))
+    assert server.requests == []
+
+
+def test_a_given_context_gets_the_certificate_when_the_client_is_built(
+    serve: Serve, tmp_path: Path
+) -> None:
+    # As in httpx 0.28: a bad certificate fails at once, and the caller's context is
+    # changed in place (it then presents the certificate wherever it is used).
+    mtls = mutual_tls(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        Client(verify=mtls.client, cert=str(tmp_path / "missing.pem"))
+    with pytest.raises(ssl.SSLError):
+        Client(verify=mtls.client, cert=mtls.cert_pair[1])  # a key, no certificate
+    server = serve(client_cert_handler(), tls=mtls.server)
+    Client(verify=mtls.client, cert=mtls.cert_file).close()
+    with Client(verify=mtls.client) as client:
+        assert client.get(server.url(scheme="https", host="localhost")).status_code == 200
+    assert server.requests == [CLIENT_NAME.encode()]
 
 
 def test_unsupported_urls_fail_before_any_io() -> None:
