@@ -5,17 +5,17 @@ What must hold whatever the bytes: the machine ends (a bounded number of steps: 
 step consumes a read, or hands on at least one byte, or ends the response), the only
 exception is `RemoteProtocolError`, a failed connection is never reused, and what it
 accepts is well formed. And its work grows linearly with its input: parsing 8 times
-more hostile bytes costs about 8 times the CPU, not 64 (see `test_work_is_linear_in_input`).
+more hostile bytes causes about 8 times the calls, not 64 (see `test_work_is_linear_in_input`).
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import re
-import time
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -313,24 +313,32 @@ SHAPES: dict[str, Callable[[int], tuple[bytes, int, dict[str, int]]]] = {
 }
 
 
-def _cpu_seconds(size: int, shape: Callable[[int], tuple[bytes, int, dict[str, int]]]) -> float:
+def _events(size: int, shape: Callable[[int], tuple[bytes, int, dict[str, int]]]) -> int:
+    """Profiler events (Python and C calls) that parsing ``size`` hostile bytes causes:
+    the cost counted without a clock, so the test asserts no timing."""
     raw, piece, limits = shape(size)
     pieces = [raw[i : i + piece] for i in range(0, len(raw), piece)]
-    start = time.process_time()
-    play(pieces, **limits)
-    return time.process_time() - start
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        count += 1
+
+    sys.setprofile(profile)
+    try:
+        play(pieces, **limits)
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_work_is_linear_in_input(name: str) -> None:
-    """8 times the hostile input costs well under 64 times the CPU (what a quadratic
-    rescan of buffered bytes would cost). CPU time of this process, best of three, so
-    other processes on the machine do not count; the bound is twice the linear 8x."""
+    """8 times the hostile input causes well under 64 times the calls (what a quadratic
+    rescan of buffered bytes in Python would cost); the bound is twice the linear 8x.
+    A rescan inside one C call (``bytes.find`` from the start) is not seen here: the
+    parser keeps its search offsets for that reason (see `sansio.h1`)."""
     shape = SHAPES[name]
-    gc.disable()
-    try:
-        small = min(_cpu_seconds(MB // 64, shape) for _ in range(3))
-        large = min(_cpu_seconds(MB // 8, shape) for _ in range(3))
-    finally:
-        gc.enable()
-    assert large < 16 * small + 0.02, (small, large)
+    small = _events(MB // 64, shape)
+    large = _events(MB // 8, shape)
+    assert large < 16 * small, (small, large)
