@@ -54,7 +54,6 @@ from .socks import (
     SEND,
     HandshakeStep,
     Socks5Handshake,
-    socks5_address,
     socks5_credentials,
 )
 from .tls import ALPN_H1, TLSConfig
@@ -349,8 +348,7 @@ class ProxyPlanner:
 
         ``origin_tls`` is the TLS to the origin of an ``https://`` URL (by default
         verified with the default trust store, server name = host); it must be None
-        for ``http://``. A host a SOCKS5 request cannot carry (a name longer than 255
-        bytes) is a `ProxyError`: the URL is fine, this proxy cannot reach it.
+        for ``http://``.
         """
         scheme = url.scheme
         if scheme not in _TARGET_PORTS:
@@ -370,14 +368,8 @@ class ProxyPlanner:
         elif origin_tls is not None:
             raise ValueError("origin_tls is for https:// URLs; this one is http://")
         if self._socks:
-            try:
-                # Checked here, once per origin (the planner keeps routes), so that a
-                # host SOCKS5 cannot carry fails before any connection to the proxy.
-                socks5_address(host)
-            except ValueError as exc:
-                raise ProxyError(
-                    f"the SOCKS5 proxy {str(self._url)!r} cannot be asked for this URL: {exc}"
-                ) from None
+            # Every host a URL can hold fits a SOCKS5 request: the URL parser refuses
+            # names over 253 bytes (DNS's limit; SOCKS5 carries 255) and zone ids.
             mode = ProxyMode.SOCKS5
             key: Hashable = ("socks5", self._base_key, host, port, origin_tls)
         elif origin_tls is None:
