@@ -43,6 +43,8 @@ without end.
 from __future__ import annotations
 
 import codecs
+import encodings
+import encodings.aliases
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -750,16 +752,42 @@ _BOM_CODECS: dict[str, tuple[tuple[tuple[bytes, str], ...], str]] = {
 }
 
 
+# `codecs.lookup` remembers every name it is asked, found or not (the `encodings` search
+# function caches its misses forever): a server naming a new charset in each response
+# would grow that cache without end. So a name from outside is first mapped, as the
+# search function maps it, to one of a fixed set of codec module names, and only such a
+# module name is ever looked up. Longer names than any alias are not even normalised.
+_MAX_CODEC_NAME = 64
+_CODEC_ALIASES = encodings.aliases.aliases
+_CODEC_MODULES = frozenset(
+    {
+        *_CODEC_ALIASES.values(),
+        *(encodings.normalize_encoding(name) for name in (*TEXT_ENCODINGS, *_REFUSED_TEXT_CODECS)),
+    }
+)
+
+
+def _codec_module(encoding: str) -> str | None:
+    """The `encodings` module a codec name stands for, without asking `codecs`."""
+    if len(encoding) > _MAX_CODEC_NAME or not (encoding.isascii() and encoding.isprintable()):
+        return None
+    key = encodings.normalize_encoding(encoding.lower())
+    module = _CODEC_ALIASES.get(key) or _CODEC_ALIASES.get(key.replace(".", "_"))
+    if module is None and key in _CODEC_MODULES:
+        module = key
+    return module
+
+
 def text_codec(encoding: object) -> str | None:
     """The codec conch decodes text named ``encoding`` with, or None if it refuses to.
 
     For names that come from the server (a charset, or what a detector read in the body).
     """
-    if not isinstance(encoding, str):
+    if not isinstance(encoding, str) or (module := _codec_module(encoding)) is None:
         return None
     try:
-        name = codecs.lookup(encoding).name
-    except (LookupError, ValueError):  # ValueError: an embedded NUL
+        name = codecs.lookup(module).name
+    except LookupError:  # a codec module the interpreter lacks
         return None
     return name if name in TEXT_ENCODINGS else None
 

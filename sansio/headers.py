@@ -30,7 +30,6 @@ The module also has the small header-value parsers that several modules share:
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import (
     ItemsView,
     Iterable,
@@ -602,18 +601,11 @@ def parse_header_links(value: str) -> list[dict[str, str]]:
 
 
 def get_charset(content_type: str | None) -> str | None:
-    """The lower-cased ``charset`` parameter of a Content-Type, if Python has that codec.
+    """The lower-cased ``charset`` parameter of a Content-Type, as the server wrote it.
 
-    Codecs that do not decode bytes to text (``base64``, ``rot13``...) count as unknown,
-    so a hostile header cannot make text decoding raise.
+    Whether conch can decode text with it is `sansio.decoders.text_codec`'s answer.
     """
     if not content_type:
         return None
     charset = parse_header_params(content_type)[1].get("charset", "").strip(_OWS_STR)
-    if not charset:
-        return None
-    try:
-        info = codecs.lookup(charset)
-    except (LookupError, ValueError):  # ValueError: an embedded NUL
-        return None
-    return charset.lower() if info._is_text_encoding else None
+    return charset.lower() if charset else None

@@ -85,6 +85,8 @@ def redirect_url(request: Request, response: Response, *, followable_only: bool 
             url = url.copy_with(host=request.url.host)
         if url.is_relative_url:
             url = request.url.join(url)
+            if not url.host:  # "//user@" and the like: a network path with no host
+                raise InvalidURL("no host")
         if request.url.fragment and not url.fragment:
             # RFC 9110 §10.2.2: the original fragment carries over.
             url = url.copy_with(fragment=request.url.fragment)

@@ -850,13 +850,30 @@ def test_text_decoder_holds_back_only_a_partial_character() -> None:
         ("base64", None),
         ("no-such-codec", None),
         ("utf\x008", None),
+        ("utf-8\u00a0", None),
+        ("ansi", None),  # an alias of mbcs, a Windows-only codec
         ("", None),
+        ("utf-8" + " " * 64, None),
         (None, None),
         (8, None),
     ],
 )
 def test_text_codec(name: Any, codec: str | None) -> None:
     assert text_codec(name) == codec
+
+
+def test_server_charset_names_never_grow_the_codec_cache() -> None:
+    # Python's codec search remembers every name it is asked, found or not: a hostile
+    # server naming a new charset per response must not make the client's memory grow.
+    import encodings
+
+    text_codec("latin-1")
+    before = dict(encodings._cache)  # type: ignore[attr-defined]
+    for i in range(500):
+        assert text_codec(f"x-charset-{i}") is None
+        assert text_codec(f"UTF-{'-' * (i % 7)}8 ") == "utf-8"  # spellings Python takes too
+        assert text_codec("Latin_1" if i % 2 else "LATIN 1") == "iso8859-1"
+    assert dict(encodings._cache) == before  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

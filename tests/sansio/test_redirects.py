@@ -162,6 +162,7 @@ def test_redirect_url(start: str, location: str, expected: str) -> None:
         # Hosts DNS cannot carry: the resolver's idna codec would raise UnicodeError.
         "http://a..b/",
         "//a..b/x",  # network-path reference
+        "//0@",  # a network path with userinfo and no host
         "https://.example.com/",
         "http://" + "a" * 64 + ".com/",
         "http://" + ".".join(["a" * 63] * 4) + "/",  # 255 characters
