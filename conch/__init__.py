@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import FunctionType
 
 from async_io import ASGITransport, AsyncClient, AsyncHTTPTransport
+from async_io.sse import aconnect_sse
 from sansio import (
     URL,
     USE_CLIENT_DEFAULT,
@@ -64,6 +65,7 @@ from sansio import (
     codes,
 )
 from sansio._version import __description__, __title__, __version__
+from sansio.sse import EventSource, ServerSentEvent, SSEError
 from sync_io import (
     Client,
     HTTPTransport,
@@ -81,6 +83,7 @@ from sync_io import (
     request,
     stream,
 )
+from sync_io.sse import connect_sse
 
 from ._cli import main
 
@@ -105,6 +108,7 @@ __all__ = [
     "DecodingError",
     "DecompressionLimitExceeded",
     "DigestAuth",
+    "EventSource",
     "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
@@ -130,6 +134,8 @@ __all__ = [
     "RequestNotRead",
     "Response",
     "ResponseNotRead",
+    "SSEError",
+    "ServerSentEvent",
     "StreamClosed",
     "StreamConsumed",
     "StreamError",
@@ -145,7 +151,9 @@ __all__ = [
     "__description__",
     "__title__",
     "__version__",
+    "aconnect_sse",
     "codes",
+    "connect_sse",
     "create_ssl_context",
     "delete",
     "get",

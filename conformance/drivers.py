@@ -42,6 +42,7 @@ from sansio.exceptions import (
     UnsupportedProtocol,
 )
 from sansio.models import Response
+from sansio.sse import EventSource, ServerSentEvent, SSEError, event_stream_headers
 from sync_io import Client
 
 from .core_driver import MemoryClient, MemoryNetwork
@@ -147,6 +148,7 @@ def error_name(exc: BaseException) -> str:
 # of network errors and timeouts come from each I/O library and are not compared.
 _CORE_ERRORS = (
     ProtocolError,
+    SSEError,
     DecodingError,
     TooManyRedirects,
     StreamError,
@@ -212,16 +214,31 @@ def _chunk_size(call: Call) -> int | None:
     return PEEK_SIZE if call.read == "peek" else None
 
 
+def _headers(call: Call) -> Any:
+    # An event-stream call sends what connect_sse sends.
+    return event_stream_headers(call.headers) if call.read == "sse" else list(call.headers)
+
+
+def _events(events: list[ServerSentEvent]) -> bytes:
+    return b"".join(repr(event).encode() + b"\n" for event in events)
+
+
 def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome:
     content: Any = call.body if call.chunks is None else _chunks(call.chunks)
     response: Response | None = None
     try:
         request = client.build_request(
-            call.method, _url(tokens, call), headers=list(call.headers), content=content
+            call.method, _url(tokens, call), headers=_headers(call), content=content
         )
         response = client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)
+        if call.read == "sse":
+            try:
+                events = list(EventSource(response).iter_sse())
+            finally:
+                response.close()
+            return _call_outcome(response, _events(events), None, tokens)
         parts: Any = (
             response.iter_raw() if call.read == "raw" else response.iter_bytes(_chunk_size(call))
         )
@@ -240,11 +257,17 @@ async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> Cal
     response: Response | None = None
     try:
         request = client.build_request(
-            call.method, _url(tokens, call), headers=list(call.headers), content=content
+            call.method, _url(tokens, call), headers=_headers(call), content=content
         )
         response = await client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)
+        if call.read == "sse":
+            try:
+                events = [event async for event in EventSource(response).aiter_sse()]
+            finally:
+                await response.aclose()
+            return _call_outcome(response, _events(events), None, tokens)
         parts: Any = (
             response.aiter_raw() if call.read == "raw" else response.aiter_bytes(_chunk_size(call))
         )

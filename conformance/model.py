@@ -227,8 +227,10 @@ class Call:
     ``chunks`` makes the body a generator (async generator on async drivers), sent
     with chunked framing. ``read`` says how the body is read: ``"read"`` (the client
     reads it, as `client.request` does), ``"stream"`` (`iter_bytes` of a streamed
-    response), ``"raw"`` (`iter_raw`), or ``"peek"`` (the first 5 decoded bytes, then
-    the response is closed unread). ``pause_before`` waits before the call.
+    response), ``"raw"`` (`iter_raw`), ``"peek"`` (the first 5 decoded bytes, then
+    the response is closed unread) or ``"sse"`` (server-sent events: the request gets
+    the event-stream headers, and the body is the events of ``iter_sse``, one
+    ``repr`` per line). ``pause_before`` waits before the call.
     """
 
     method: str = "GET"
@@ -237,7 +239,7 @@ class Call:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     chunks: tuple[bytes, ...] | None = None
-    read: Literal["read", "stream", "raw", "peek"] = "read"
+    read: Literal["read", "stream", "raw", "peek", "sse"] = "read"
     follow_redirects: bool | None = None  # None: the client's setting
     auth: Credentials | None = None
     pause_before: float = 0.0

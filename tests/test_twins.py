@@ -17,7 +17,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-TWINS = ["client.py", "transport.py"]
+TWINS = ["client.py", "transport.py", "sse.py"]
 
 RENAMES = [
     (r"\basync def\b", "def"),
@@ -43,6 +43,9 @@ RENAMES = [
     (r"\badrain\b", "drain"),
     (r"\baiter\(", "iter("),
     (r"\banext\(", "next("),
+    (r"\baconnect_sse\b", "connect_sse"),
+    (r"\bAbstractAsyncContextManager\b", "AbstractContextManager"),
+    (r"\b_abind\b", "_bind"),
 ]
 
 # Differences that are meant to be there: (file, "-" sync line or "+" async line).
@@ -174,6 +177,10 @@ ALLOWED = {
         "- with io_lock:",
         "+ sleep(0)",
         "- return  # threads are not cancelled between two calls",
+    },
+    "sse.py": {
+        "- from time import sleep",
+        "+ from .backend import sleep",
     },
 }
 

@@ -14,6 +14,7 @@ from . import (
     malformed,
     redirects,
     requests,
+    sse,
     streaming,
     timeouts,
 )
@@ -32,6 +33,7 @@ MODULES = (
     timeouts,
     requests,
     h2,
+    sse,
 )
 
 
