@@ -1,5 +1,10 @@
 """A throwaway nginx on 127.0.0.1 for the benchmarks: config, files and certificate in a
-temporary directory, stopped and removed on exit (also on Ctrl-C and SIGTERM)."""
+temporary directory, stopped and removed on exit (also on Ctrl-C and SIGTERM).
+
+nginx (master and its one worker) is pinned to one core, the clients to another; the
+worker's pid and the stub_status port let each client process read nginx's CPU time and
+accepted connections around its timed window.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,15 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "nginx.conf.template"
 
 SMALL_SIZE = 1024  # "a small static body": about one KiB
-BIG_SIZE = 100 * 1024 * 1024  # the streamed download: 100 MB
+MEDIUM_SIZE = 1024 * 1024  # the 1 MiB download, repeated on one connection
+BIG_SIZE = 100 * 1024 * 1024  # the 100 MiB streamed download
 _WRITE_CHUNK = 1024 * 1024  # the big file is written in 1 MiB pieces to keep memory flat
 STARTUP_TIMEOUT = 10.0  # seconds for nginx to accept connections on every port
 STOP_TIMEOUT = 5.0  # seconds for nginx to exit after SIGTERM before it is killed
@@ -112,9 +119,41 @@ def _write_certificates(root: Path) -> Path:
 def _write_files(www: Path) -> None:
     (www / "small").write_bytes(bytes(i % 251 for i in range(SMALL_SIZE)))
     piece = os.urandom(_WRITE_CHUNK)  # incompressible, so no layer can cheat
+    (www / "medium").write_bytes(piece[:MEDIUM_SIZE])
     with open(www / "big", "wb") as f:
         for _ in range(BIG_SIZE // _WRITE_CHUNK):
             f.write(piece)
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is `pid` (nginx's worker), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _wait_for_worker(master: int, deadline: float) -> int:
+    while True:
+        children = _children(master)
+        if len(children) == 1:
+            return children[0]
+        if time.monotonic() > deadline:
+            raise NginxMissing(f"nginx master {master} has {len(children)} workers, expected 1")
+        time.sleep(0.02)
+
+
+def _pin(cores: set[int] | None) -> None:
+    if cores:
+        os.sched_setaffinity(0, cores)
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
@@ -138,26 +177,24 @@ class Nginx:
     version: tuple[int, ...]
     root: Path
     port_h1: int
+    port_tls: int
     port_h2: int
     port_h2c: int
+    port_status: int
     ca_file: str
+    cores: set[int] | None = None  # where nginx runs; None: not pinned
     proc: subprocess.Popen[bytes] | None = None
+    worker_pid: int = 0
 
-    @property
-    def small_url(self) -> str:
-        return f"http://127.0.0.1:{self.port_h1}/small"
-
-    @property
-    def big_url(self) -> str:
-        return f"http://127.0.0.1:{self.port_h1}/big"
-
-    @property
-    def h2_small_url(self) -> str:
-        return f"https://127.0.0.1:{self.port_h2}/small"
-
-    @property
-    def h2c_small_url(self) -> str:
-        return f"http://127.0.0.1:{self.port_h2c}/small"
+    def url(self, kind: str, path: str) -> str:
+        """`kind`: h1 (plain HTTP/1.1), tls (HTTP/1.1 over TLS), h2 (TLS, ALPN) or h2c."""
+        scheme, port = {
+            "h1": ("http", self.port_h1),
+            "tls": ("https", self.port_tls),
+            "h2": ("https", self.port_h2),
+            "h2c": ("http", self.port_h2c),
+        }[kind]
+        return f"{scheme}://127.0.0.1:{port}/{path}"
 
     @property
     def version_text(self) -> str:
@@ -176,9 +213,11 @@ class Nginx:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_nginx(binary: str) -> Nginx:
+def start_nginx(binary: str, cores: set[int] | None = None) -> Nginx:
     version = nginx_version(binary)
-    root = Path(tempfile.mkdtemp(prefix="conch-bench-"))
+    # In memory when possible: the files are served and the uploads written without a disk.
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    root = Path(tempfile.mkdtemp(prefix="conch-bench-", dir=shm))
     server = None
     try:
         # nginx's worker drops root privileges: let it read the temporary tree.
@@ -187,12 +226,14 @@ def start_nginx(binary: str) -> Nginx:
         (root / "tmp").mkdir()
         www.mkdir()
         www.chmod(0o755)
+        (www / "upload").mkdir()
+        (www / "upload").chmod(0o777)  # the worker (an unprivileged user) writes uploads here
         _write_files(www)
         ca_file = _write_certificates(root)
         for name in ("server.pem", "server.key"):
             (root / name).chmod(0o644)
-        ports = _free_ports(3)
-        server = Nginx(binary, version, root, *ports, ca_file=str(ca_file))
+        ports = _free_ports(5)
+        server = Nginx(binary, version, root, *ports, ca_file=str(ca_file), cores=cores)
         if version >= (1, 25, 1):  # "listen ... http2" became "http2 on;" in 1.25.1
             listen_flag, directive = "", "http2 on;"
         else:
@@ -200,9 +241,11 @@ def start_nginx(binary: str) -> Nginx:
         config = TEMPLATE.read_text()
         for key, value in {
             "@ROOT@": str(root),
-            "@PORT_H1@": str(ports[0]),
-            "@PORT_H2@": str(ports[1]),
-            "@PORT_H2C@": str(ports[2]),
+            "@PORT_H1@": str(server.port_h1),
+            "@PORT_TLS@": str(server.port_tls),
+            "@PORT_H2@": str(server.port_h2),
+            "@PORT_H2C@": str(server.port_h2c),
+            "@PORT_STATUS@": str(server.port_status),
             "@H2_LISTEN_FLAG@": listen_flag,
             "@H2_DIRECTIVE@": directive,
             "@HTTP2_LIMITS@": "http2_max_concurrent_streams 128;",
@@ -216,10 +259,13 @@ def start_nginx(binary: str) -> Nginx:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop nginx ourselves
+                # The worker inherits the master's affinity when it is forked.
+                preexec_fn=partial(_pin, cores),
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         for port in ports:
             _wait_for_port(port, server.proc, deadline)
+        server.worker_pid = _wait_for_worker(server.proc.pid, deadline)
         return server
     except BaseException as exc:
         log = ""

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""conch against its peers and the raw-socket limit, on a local nginx.
+"""conch against its peers and the raw-socket bound, on a local nginx.
 
-    python benchmarks/run.py            # full run, a few minutes at most
-    python benchmarks/run.py --quick    # about 40 seconds
-    python benchmarks/run.py --profile  # cProfile of conch's sequential sync path
+    python benchmarks/run.py                 # full run, under 10 minutes
+    python benchmarks/run.py --quick         # 1-2 minutes, for development
+    python benchmarks/run.py --only seq,a100 --clients conch,urllib3
+    python benchmarks/run.py --profile       # cProfile of conch's sequential sync path
 
-Prints a markdown report and writes it to benchmarks/results.md. See benchmarks/README.md.
-Exit status: 0 done, 2 nginx not available, 130 interrupted.
+Every (round, scenario, client) is measured in a fresh worker process (`_worker.py`) pinned
+to one core while nginx (master and its one worker) is pinned to another. Rounds are
+interleaved: each round runs every scenario once, clients in an order rotated from round
+to round. The report gives medians over the rounds: the client's CPU time per request (the
+steady figure; rates swing with the machine), the rate, nginx's CPU and the connections
+nginx accepted. Prints the markdown report and writes it to benchmarks/results.md.
+Exit status: 0 done, 2 nginx not available, 130 interrupted. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -14,26 +20,29 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime
-import gc
 import importlib.metadata
+import importlib.util
 import io
+import json
 import os
 import platform
 import pstats
+import re
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+WORKER = HERE / "_worker.py"
 for _path in (str(ROOT), str(HERE)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
@@ -41,218 +50,310 @@ for _path in (str(ROOT), str(HERE)):
 import _clients as C  # noqa: E402
 import _server  # noqa: E402
 
+BUSY_LOAD = 1.5  # 1-minute load average above which the report warns (2 cores here)
+
 
 @dataclass(frozen=True)
 class Settings:
-    runs: int  # timed runs per (scenario, client); the report gives their median
-    seq_seconds: float  # length of one sequential run
+    rounds: int  # each round measures every (scenario, client) once; medians over rounds
+    seq_seconds: float  # timed part of a sequential run (sync and async)
     conc_total: int  # requests per concurrent run...
     conc_seconds: float  # ...unless this many seconds pass first (slow peers)
-    import_runs: int  # subprocesses per module for the import time
+    dl_seconds: float  # 1 MiB downloads back to back for this long
+    import_runs: int  # fresh interpreters per module and round, for the import time
     concurrency: int = 100
-    sample_timeout: float = 60.0  # a run that takes longer is reported as an error
+    worker_timeout: float = 120.0  # a worker still running then is killed, the row failed
 
 
-FULL = Settings(runs=5, seq_seconds=1.0, conc_total=2000, conc_seconds=3.0, import_runs=7)
-QUICK = Settings(runs=3, seq_seconds=0.3, conc_total=1000, conc_seconds=0.8, import_runs=3)
+FULL = Settings(
+    rounds=5, seq_seconds=0.5, conc_total=2000, conc_seconds=3.0, dl_seconds=0.5, import_runs=3
+)
+QUICK = Settings(
+    rounds=2, seq_seconds=0.2, conc_total=500, conc_seconds=1.0, dl_seconds=0.2, import_runs=2
+)
+
+# Client key -> (label in sync scenarios, label in async scenarios, module that must exist).
+CLIENTS: dict[str, tuple[str, str, str]] = {
+    "conch": ("conch.Client", "conch.AsyncClient (asyncio)", "conch"),
+    "conch-trio": ("", "conch.AsyncClient (trio)", "trio"),
+    "httpx": ("httpx.Client", "httpx.AsyncClient", "httpx"),
+    "requests": ("requests.Session", "", "requests"),
+    "urllib3": ("urllib3.PoolManager", "", "urllib3"),
+    "niquests": ("niquests.Session", "niquests.AsyncSession", "niquests"),
+    "pycurl": ("pycurl (libcurl)", "", "pycurl"),
+    "aiohttp": ("", "aiohttp.ClientSession", "aiohttp"),
+    "aiosonic": ("", "aiosonic.HTTPClient", "aiosonic"),
+    "raw": ("raw socket (lower bound)", "", "socket"),
+}
+
+# Distribution names whose versions the report lists.
+DISTRIBUTIONS = [
+    "httpx",
+    "httpcore",
+    "h11",
+    "h2",
+    "requests",
+    "urllib3",
+    "niquests",
+    "urllib3-future",
+    "pycurl",
+    "aiohttp",
+    "aiosonic",
+    "trio",
+]
 
 
-class SampleTimeout(Exception):
-    pass
+@dataclass(frozen=True)
+class Scenario:
+    key: str  # for --only
+    title: str
+    how: str  # one sentence under the title
+    worker: str  # the function in _clients.SCENARIOS
+    clients: tuple[str, ...]
+    params: dict[str, Any]
+    protocol: str  # what nginx must report (X-Protocol) for a row to count
+    per: str = "req"  # "req": CPU per request and req/s; "MB": CPU per MB and MB/s
+    asynchronous: bool = False
 
 
-@contextmanager
-def watchdog(seconds: float) -> Iterator[None]:
-    """Interrupt a run stuck in a blocking call (SIGALRM lands in the main thread)."""
-
-    def fire(signum: int, frame: object) -> None:
-        raise SampleTimeout(f"no result after {seconds:.0f} s")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+SYNC_H1 = ("conch", "httpx", "requests", "urllib3", "niquests", "pycurl", "raw")
+SYNC_H2 = ("conch", "httpx", "niquests", "pycurl")
+ASYNC_H1 = ("conch", "conch-trio", "httpx", "aiohttp", "niquests", "aiosonic")
+ASYNC_H2 = ("conch", "conch-trio", "httpx", "niquests", "aiosonic")
 
 
-@dataclass
-class Row:
-    """One client in one scenario: its samples, or why it has none."""
-
-    label: str
-    run: Callable[[], C.Sample] | None
-    conch: bool = False
-    samples: list[C.Sample] = field(default_factory=list)
-    error: str | None = None  # set on failure: the row prints "error"
-    na: str | None = None  # set when the client cannot do this yet: the row prints "n/a"
-
-    def median(self, metric: Callable[[C.Sample], float]) -> float | None:
-        if not self.samples:
-            return None
-        return statistics.median(metric(s) for s in self.samples)
-
-    def best(self, metric: Callable[[C.Sample], float], higher_is_better: bool) -> float | None:
-        if not self.samples:
-            return None
-        values = [metric(s) for s in self.samples]
-        return max(values) if higher_is_better else min(values)
-
-    def spread(self, metric: Callable[[C.Sample], float]) -> str:
-        if len(self.samples) < 2:
-            return ""
-        values = [metric(s) for s in self.samples]
-        mid = statistics.median(values)
-        return f"±{(max(values) - min(values)) / 2 / mid * 100:.0f}%" if mid else ""
-
-
-def rate(sample: C.Sample) -> float:
-    return sample.rate
-
-
-def megabytes_per_second(sample: C.Sample) -> float:
-    return sample.units / sample.wall / 1e6
-
-
-def cpu_us_per_request(sample: C.Sample) -> float:
-    return sample.cpu / sample.units * 1e6
-
-
-def measure(rows: list[Row], settings: Settings, title: str) -> None:
-    """Run every row `settings.runs` times, alternating clients, rotating the order."""
-    active = [row for row in rows if row.run is not None and row.na is None]
-    began = time.perf_counter()
-    for run_index in range(settings.runs):
-        shift = run_index % len(active) if active else 0
-        for row in active[shift:] + active[:shift]:
-            if row.error is not None or row.run is None:
-                continue
-            gc.collect()
-            try:
-                with watchdog(settings.sample_timeout):
-                    row.samples.append(row.run())
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                row.error = f"{type(exc).__name__}: {exc}"[:160]
-        took = time.perf_counter() - began
-        print(
-            f"  {title}: run {run_index + 1}/{settings.runs} done ({took:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-# --------------------------------------------------------------------------------------
-# Scenarios
-
-
-def needs(row: Row, *modules: str) -> Row:
-    """Mark `row` n/a when a peer it uses is not installed."""
-    missing = [module for module in modules if not C.have(module)]
-    if missing:
-        row.na = f"{', '.join(missing)} not installed"
-    return row
-
-
-def scenario_sequential(server: _server.Nginx, s: Settings) -> list[Row]:
-    url, secs = server.small_url, s.seq_seconds
-    rows = [
-        Row("conch.Client", partial(C.seq_conch, url, secs), conch=True),
-        needs(Row("httpx.Client", partial(C.seq_httpx, url, secs)), "httpx"),
-        needs(Row("requests.Session", partial(C.seq_requests, url, secs)), "requests"),
-        needs(Row("urllib3.PoolManager", partial(C.seq_urllib3, url, secs)), "urllib3"),
-    ]
-    if C.have("pycurl"):
-        rows.append(Row("pycurl (libcurl)", partial(C.seq_pycurl, url, secs)))
-    rows.append(Row("raw socket (lower bound)", partial(C.seq_raw, url, secs)))
-    return rows
-
-
-def scenario_concurrent(server: _server.Nginx, s: Settings) -> list[Row]:
-    args = (server.small_url, s.conc_total, s.concurrency, s.conc_seconds)
+def scenarios(server: _server.Nginx, s: Settings) -> list[Scenario]:
+    ca = server.ca_file
+    small = partial(server.url, path="small")
+    seq = {"seconds": s.seq_seconds}
+    conc = {"total": s.conc_total, "concurrency": s.concurrency, "max_seconds": s.conc_seconds}
+    every = f"{s.seq_seconds:g} s of back-to-back GETs of a 1 KiB file on one connection"
+    burst = (
+        f"{s.concurrency} tasks share {s.conc_total:,} GETs of 1 KiB (none started after "
+        f"{s.conc_seconds:g} s), after a warm-up burst that opens the connections"
+    )
+    mib = 2**20
     return [
-        Row("conch.AsyncClient (asyncio)", partial(C.conc_conch_asyncio, *args), conch=True),
-        needs(
-            Row("conch.AsyncClient (trio)", partial(C.conc_conch_trio, *args), conch=True),
-            "trio",
-        ),
-        needs(Row("httpx.AsyncClient", partial(C.conc_httpx, *args)), "httpx"),
-        needs(Row("aiohttp.ClientSession", partial(C.conc_aiohttp, *args)), "aiohttp"),
-    ]
+        Scenario("seq", "Sequential sync, plain HTTP/1.1", every + ".", "sequential",
+                 SYNC_H1, {"url": small("h1"), **seq}, "HTTP/1.1"),
+        Scenario("tls", "Sequential sync, HTTP/1.1 over TLS", every + " (TLS).",
+                 "sequential", SYNC_H1, {"url": small("tls"), "ca": ca, **seq}, "HTTP/1.1"),
+        Scenario("h2", "Sequential sync, HTTP/2 over TLS (ALPN)", every + ".", "sequential",
+                 SYNC_H2, {"url": small("h2"), "ca": ca, "http": "2", **seq}, "HTTP/2.0"),
+        Scenario("h2c", "Sequential sync, h2c (HTTP/2 prior knowledge)", every + ".",
+                 "sequential", SYNC_H2, {"url": small("h2c"), "http": "2c", **seq},
+                 "HTTP/2.0"),
+        Scenario("aseq", "Async sequential, plain HTTP/1.1", every + ", one at a time.",
+                 "async_sequential", ASYNC_H1, {"url": small("h1"), **seq}, "HTTP/1.1",
+                 asynchronous=True),
+        Scenario("a100", f"Async, {s.concurrency} concurrent over up to {s.concurrency} "
+                 "connections", burst + ".", "async_concurrent", ASYNC_H1,
+                 {"url": small("h1"), "connections": s.concurrency, **conc}, "HTTP/1.1",
+                 asynchronous=True),
+        Scenario("ah2", f"Async HTTP/2 (TLS), {s.concurrency} concurrent streams on one "
+                 "connection", burst + "; the client may open one connection.",
+                 "async_concurrent", ASYNC_H2,
+                 {"url": small("h2"), "connections": 1, "http": "2", "ca": ca, **conc},
+                 "HTTP/2.0", asynchronous=True),
+        Scenario("dl1m", "Download 1 MiB, streamed", f"{s.dl_seconds:g} s of back-to-back "
+                 "streamed downloads of 1 MiB on one open connection, read and dropped.",
+                 "download", SYNC_H1,
+                 {"url": server.url("h1", "medium"), "small_url": small("h1"),
+                  "size": _server.MEDIUM_SIZE, "seconds": s.dl_seconds}, "HTTP/1.1", "MB"),
+        Scenario("dl100m", "Download 100 MiB, streamed", "One streamed download of 100 MiB "
+                 "on an open connection, chunks counted and dropped.", "download", SYNC_H1,
+                 {"url": server.url("h1", "big"), "small_url": small("h1"),
+                  "size": _server.BIG_SIZE, "seconds": 0}, "HTTP/1.1", "MB"),
+        Scenario("up100m", "Upload 100 MiB, streamed", "One PUT of a generator of 64 KiB "
+                 "chunks (chunked; the raw socket sends Content-Length), on an open "
+                 "connection; nginx reads all of it before answering.", "upload", SYNC_H1,
+                 {"url": server.url("h1", "upload/sink"), "small_url": small("h1"),
+                  "size": 100 * mib}, "HTTP/1.1", "MB"),
+    ]  # fmt: skip
 
 
-@dataclass
-class H2Mode:
-    label: str
-    url: str
-    client_kw: dict[str, Any]
-    concurrent: bool
-
-
-def h2_modes(server: _server.Nginx) -> list[H2Mode]:
-    tls = {"http2": True, "verify": C.tls_context(server.ca_file)}
-    h2c = {"http1": False, "http2": True}  # prior knowledge: the way httpx speaks h2c
-    return [
-        H2Mode("TLS (ALPN h2), 100 concurrent streams on one connection, async", "h2", tls, True),
-        H2Mode("TLS (ALPN h2), sequential, sync", "h2", tls, False),
-        H2Mode("h2c (prior knowledge), 100 concurrent streams, async", "h2c", h2c, True),
-        H2Mode("h2c (prior knowledge), sequential, sync", "h2c", h2c, False),
-    ]
-
-
-def scenario_http2(server: _server.Nginx, s: Settings) -> list[tuple[H2Mode, Row, Row]]:
-    result = []
-    for mode in h2_modes(server):
-        url = server.h2_small_url if mode.url == "h2" else server.h2c_small_url
-        kw = mode.client_kw
-        if mode.concurrent:
-            args = (url, s.conc_total, s.concurrency, s.conc_seconds)
-            conch = Row("conch", partial(C.conc_conch_asyncio, *args, 1, **kw), conch=True)
-            httpx = needs(Row("httpx", partial(C.conc_httpx, *args, 1, **kw)), "httpx", "h2")
-            with watchdog(s.sample_timeout):
-                conch.na = C.probe_conch_async(url, **kw)
-        else:
-            conch = Row("conch", partial(C.seq_conch, url, s.seq_seconds, **kw), conch=True)
-            httpx = needs(
-                Row("httpx", partial(C.seq_httpx, url, s.seq_seconds, **kw)), "httpx", "h2"
-            )
-            with watchdog(s.sample_timeout):
-                conch.na = C.probe_conch_sync(url, **kw)
-        result.append((mode, conch, httpx))
-    return result
-
-
-def scenario_download(server: _server.Nginx, s: Settings) -> list[Row]:
-    url = server.big_url
-    rows = [
-        Row("conch iter_bytes()", partial(C.dl_conch, url), conch=True),
-        needs(Row("httpx iter_bytes()", partial(C.dl_httpx, url)), "httpx"),
-        needs(Row("requests iter_content(64 KiB)", partial(C.dl_requests, url)), "requests"),
-        needs(Row("urllib3 stream(64 KiB)", partial(C.dl_urllib3, url)), "urllib3"),
-    ]
-    if C.have("pycurl"):
-        rows.append(Row("pycurl (libcurl)", partial(C.dl_pycurl, url)))
-    rows.append(Row("raw socket recv_into (lower bound)", partial(C.dl_raw, url)))
-    return rows
-
-
-IMPORT_MODULES = [
+IMPORTS = [
     ("conch", "conch"),
     ("httpx", "httpx"),
     ("requests", "requests"),
     ("urllib3", "urllib3"),
+    ("niquests", "niquests"),
     ("aiohttp", "aiohttp"),
+    ("aiosonic", "aiosonic"),
     ("pycurl", "pycurl"),
+    ("socket, ssl (lower bound)", "socket, ssl"),
 ]
+SCENARIO_KEYS = ["seq", "tls", "h2", "h2c", "aseq", "a100", "ah2", "dl1m", "dl100m", "up100m"]
+
+
+# --------------------------------------------------------------------------------------
+# Rows and measurements
+
+
+@dataclass
+class Row:
+    """One client in one scenario: its samples (worker results), or why it has none."""
+
+    key: str
+    label: str
+    samples: list[dict[str, float]] = field(default_factory=list)
+    na: str | None = None  # not installed, or cannot do this: prints "n/a" with the reason
+    failed: str | None = None  # raised or timed out: prints "n/a", "failed: reason"
+
+    @property
+    def conch(self) -> bool:
+        return self.key.startswith("conch")
+
+    @property
+    def usable(self) -> bool:
+        return self.na is None and self.failed is None and bool(self.samples)
+
+    def values(self, metric: Callable[[dict[str, float]], float]) -> list[float]:
+        return [metric(sample) for sample in self.samples]
+
+    def median(self, metric: Callable[[dict[str, float]], float]) -> float | None:
+        return statistics.median(self.values(metric)) if self.usable else None
+
+    def spread(self, metric: Callable[[dict[str, float]], float]) -> str:
+        values = self.values(metric)
+        if not self.usable or len(values) < 2:
+            return ""
+        mid = statistics.median(values)
+        return f"±{(max(values) - min(values)) / 2 / mid * 100:.0f}%" if mid else ""
+
+    def reason(self) -> str | None:
+        if self.na is not None:
+            return self.na
+        if self.failed is not None:
+            return f"failed: {self.failed}"
+        return None
+
+
+def cpu_per_unit(per: str) -> Callable[[dict[str, float]], float]:
+    """µs of client CPU per request, or per MB (10^6 bytes)."""
+    scale = 1.0 if per == "req" else 1e-6
+    return lambda s: s["cpu"] * 1e6 / (s["units"] * scale)
+
+
+def rate(per: str) -> Callable[[dict[str, float]], float]:
+    scale = 1.0 if per == "req" else 1e-6
+    return lambda s: s["units"] * scale / s["wall"]
+
+
+def nginx_percent(s: dict[str, float]) -> float:
+    return s["nginx_cpu"] / s["wall"] * 100
+
+
+def connections(s: dict[str, float]) -> float:
+    return s["conns"]
+
+
+def import_ms(s: dict[str, float]) -> float:
+    return s["wall"] * 1e3
+
+
+@dataclass
+class Pinning:
+    server: set[int] | None
+    client: set[int] | None
+    usable: int  # cores this process could use before pinning itself
+
+    def describe(self) -> str:
+        if self.server is None or self.client is None:
+            return "not pinned (fewer than 2 usable cores)"
+        return f"nginx on core {min(self.server)}, each client process on core {min(self.client)}"
+
+
+def choose_cores() -> Pinning:
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return Pinning(None, None, len(cores))
+    return Pinning({cores[0]}, {cores[1]}, len(cores))
+
+
+def _pinned(cores: set[int] | None) -> Callable[[], None] | None:
+    if not cores:
+        return None
+    return partial(os.sched_setaffinity, 0, cores)
+
+
+def run_worker(spec: dict[str, Any], pin: Pinning, timeout: float) -> dict[str, Any]:
+    """Spawn one worker process for one measurement and return what it printed."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(WORKER), json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=timeout,
+            check=False,
+            preexec_fn=_pinned(pin.client),
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[7:])
+            return result
+    tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    return {"error": tail[:200]}
+
+
+def make_rows(scenario: Scenario, wanted: set[str] | None, blocked: dict[str, str]) -> list[Row]:
+    rows = []
+    for key in scenario.clients:
+        if wanted is not None and not any(key == w or key.startswith(w + "-") for w in wanted):
+            continue
+        sync_label, async_label, module = CLIENTS[key]
+        row = Row(key, async_label if scenario.asynchronous else sync_label)
+        if key in blocked:
+            row.na = blocked[key]
+        elif importlib.util.find_spec(module) is None:
+            row.na = f"{module} not installed"
+        rows.append(row)
+    return rows
+
+
+def rotated(items: list[Any], shift: int) -> list[Any]:
+    if not items:
+        return items
+    shift %= len(items)
+    return items[shift:] + items[:shift]
+
+
+def measure_round(
+    round_index: int,
+    plan: list[tuple[Scenario, list[Row]]],
+    server: _server.Nginx,
+    pin: Pinning,
+    settings: Settings,
+) -> None:
+    for scenario, rows in plan:
+        for row in rotated(rows, round_index):
+            if row.na is not None or row.failed is not None:
+                continue
+            spec = {
+                "scenario": scenario.worker,
+                "client": row.key,
+                "params": scenario.params,
+                "nginx_pid": server.worker_pid,
+                "status_port": server.port_status,
+            }
+            result = run_worker(spec, pin, settings.worker_timeout)
+            if "missing" in result:
+                row.na = result["missing"]
+            elif "error" in result:
+                row.failed = result["error"]
+            elif result["protocol"] != scenario.protocol:
+                row.na = f"spoke {result['protocol'] or 'unknown'}, not {scenario.protocol}"
+            else:
+                row.samples.append(result)
 
 
 def import_env(cache_dir: Path) -> dict[str, str]:
     """The environment for import timing: conch on the path, bytecode cached for everyone.
 
-    Installed peers ship compiled bytecode; conch runs from its source tree, and with
-    PYTHONDONTWRITEBYTECODE set it would be compiled on every import. A private
+    Installed peers ship compiled bytecode; conch runs from its source tree. A private
     PYTHONPYCACHEPREFIX (filled by a first, untimed import) puts every module on the same
     footing without writing into the source tree or site-packages.
     """
@@ -263,49 +364,56 @@ def import_env(cache_dir: Path) -> dict[str, str]:
     return env
 
 
-def import_time_us(module: str, env: dict[str, str]) -> float:
-    """Cumulative import time of `module` in a fresh interpreter, from -X importtime."""
+_IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+
+
+def import_seconds(module: str, env: dict[str, str], pin: Pinning) -> float:
+    """Wall time of `import module` in a fresh interpreter (pinned like the workers)."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-c", _IMPORT_SNIPPET.format(module)],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env=env,
         check=False,
         timeout=60,
+        preexec_fn=_pinned(pin.client),
     )
     if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1:] or ["failed"]
-        raise RuntimeError(last[0][:160])
-    cumulative = None
-    for line in proc.stderr.splitlines():
-        parts = line.split("|")
-        # The top-level line has no nesting indent: "import time: self | cumulative | name".
-        if line.startswith("import time:") and len(parts) == 3 and parts[2] == f" {module}":
-            cumulative = float(parts[1])
-    if cumulative is None:
-        raise RuntimeError(f"no importtime line for {module}")
-    return cumulative
+        raise RuntimeError((proc.stderr.strip().splitlines() or ["failed"])[-1][:160])
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
-def scenario_imports(server: _server.Nginx) -> list[Row]:
-    env = import_env(server.root / "pycache")  # removed with the server's directory
+def import_rows(env: dict[str, str], pin: Pinning, blocked: dict[str, str]) -> list[Row]:
     rows = []
-    for label, module in IMPORT_MODULES:
-        if module != "conch" and not C.have(module):
-            continue
-
-        def run(module: str = module) -> C.Sample:
-            micros = import_time_us(module, env)
-            return C.Sample(1, micros / 1e6, micros / 1e6)
-
-        row = Row(label, run, conch=module == "conch")
-        try:
-            import_time_us(module, env)  # compiles and caches the bytecode; not timed
-        except Exception as exc:
-            row.error = f"{type(exc).__name__}: {exc}"[:160]
+    for label, module in IMPORTS:
+        row = Row(module, label)
+        first = module.split(",")[0]
+        if module in blocked:
+            row.na = blocked[module]
+        elif importlib.util.find_spec(first) is None:
+            row.na = f"{first} not installed"
+        else:
+            try:
+                import_seconds(module, env, pin)  # compiles and caches the bytecode
+            except Exception as exc:
+                row.failed = f"{type(exc).__name__}: {exc}"[:160]
         rows.append(row)
     return rows
+
+
+def measure_imports(
+    round_index: int, rows: list[Row], env: dict[str, str], pin: Pinning, runs: int
+) -> None:
+    for row in rotated(rows, round_index):
+        if row.na is not None or row.failed is not None:
+            continue
+        for _ in range(runs):
+            try:
+                row.samples.append({"wall": import_seconds(row.key, env, pin)})
+            except Exception as exc:
+                row.failed = f"{type(exc).__name__}: {exc}"[:160]
+                break
 
 
 # --------------------------------------------------------------------------------------
@@ -316,297 +424,320 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
-def ratio(conch: float | None, peer: float | None, higher_is_better: bool = True) -> str:
-    if conch is None or peer is None or not conch or not peer:
+def cpu_ratio(conch: float | None, peer: float | None) -> str:
+    """How many times less CPU conch spends than the peer (> 1: conch does better)."""
+    if not conch or not peer:
         return ""
-    return f"{conch / peer if higher_is_better else peer / conch:.2f}x"
+    return f"{peer / conch:.2f}x"
 
 
-def cell(row: Row, metric: Callable[[C.Sample], float], digits: int = 0) -> str:
-    if row.na is not None:
-        return "n/a"
-    if row.error is not None:
-        return "error"
-    return fmt(row.median(metric), digits)
-
-
-def table(
-    rows: list[Row],
-    metric: Callable[[C.Sample], float],
-    unit: str,
-    digits: int = 0,
-    higher_is_better: bool = True,
-) -> list[str]:
-    reference = next((r for r in rows if r.conch), None)
-    ref_value = reference.median(metric) if reference else None
-    word = "faster" if higher_is_better else "less"
+def scenario_table(scenario: Scenario, rows: list[Row]) -> list[str]:
+    cpu = cpu_per_unit(scenario.per)
+    speed = rate(scenario.per)
+    unit = "req/s" if scenario.per == "req" else "MB/s"
+    reference = next((r for r in rows if r.conch and r.usable), None)
+    ref_cpu = reference.median(cpu) if reference else None
     lines = [
-        f"| client | {unit} (median) | spread | best | conch vs this ({word} if > 1) |",
-        "|---|--:|--:|--:|--:|",
+        f"| client | CPU µs/{scenario.per} | spread | {unit} | nginx CPU | connections "
+        "| conch vs this: CPU |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
+    notes = []
+    digits = 1 if scenario.per == "req" else 0
     for row in rows:
-        value = row.median(metric) if row.na is None and row.error is None else None
+        if not row.usable:
+            lines.append(f"| {row.label} | n/a | | | | | |")
+            notes.append(f"- {row.label}: n/a ({row.reason() or 'no sample'})")
+            continue
         if row is reference:
             versus = "(reference)"
         elif row.conch:
             versus = ""
         else:
-            versus = ratio(ref_value, value, higher_is_better)
-        spread = row.spread(metric) if value is not None else ""
-        best = fmt(row.best(metric, higher_is_better), digits) if value is not None else ""
+            versus = cpu_ratio(ref_cpu, row.median(cpu))
+        conns = row.median(connections)
         lines.append(
-            f"| {row.label} | {cell(row, metric, digits)} | {spread} | {best} | {versus} |"
+            f"| {row.label} | {fmt(row.median(cpu), digits)} | {row.spread(cpu)} "
+            f"| {fmt(row.median(speed))} | {fmt(row.median(nginx_percent))}% "
+            f"| {fmt(conns)} | {versus} |"
         )
-    return lines
+    return lines + (["", *notes] if notes else [])
 
 
-def notes_for(rows: list[Row]) -> list[str]:
+def import_table(rows: list[Row]) -> list[str]:
+    reference = next((r for r in rows if r.conch and r.usable), None)
+    ref = reference.median(import_ms) if reference else None
+    lines = ["| module | ms (median) | spread | conch vs this: time |", "|---|--:|--:|--:|"]
     notes = []
     for row in rows:
-        if row.na is not None:
-            notes.append(f"- {row.label}: n/a ({row.na})")
-        elif row.error is not None:
-            notes.append(f"- {row.label}: error ({row.error})")
-    return notes
+        if not row.usable:
+            lines.append(f"| {row.label} | n/a | | |")
+            notes.append(f"- {row.label}: n/a ({row.reason() or 'no sample'})")
+            continue
+        versus = "(reference)" if row is reference else cpu_ratio(ref, row.median(import_ms))
+        lines.append(
+            f"| {row.label} | {fmt(row.median(import_ms), 1)} | {row.spread(import_ms)} "
+            f"| {versus} |"
+        )
+    return lines + (["", *notes] if notes else [])
 
 
-def version_of(dist: str) -> str:
+def version_of(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+        return None
+
+
+def _first_line(path: str, prefix: str) -> str | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line
+    except OSError:
+        pass
+    return None
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    line = _first_line("/proc/cpuinfo", "model name")
+    return line.split(":", 1)[1].strip() if line else platform.processor() or "unknown"
 
 
 def memory_total() -> str:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    return "unknown"
+    line = _first_line("/proc/meminfo", "MemTotal:")
+    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB" if line else "unknown"
 
 
 def conch_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(ROOT), *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            )
+        except OSError:
+            return ""
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    return f"{commit}{' with uncommitted changes' if dirty else ''}"
 
 
-def machine_lines(server: _server.Nginx, load_before: tuple[float, ...]) -> list[str]:
-    load_after = os.getloadavg()
-    libs = ["httpx", "httpcore", "h11", "h2", "requests", "urllib3", "aiohttp", "pycurl", "trio"]
-    lines = [
+def libcurl_version() -> str:
+    if importlib.util.find_spec("pycurl") is None:
+        return ""
+    out = subprocess.run(
+        [sys.executable, "-c", "import pycurl; print(pycurl.version)"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    match = re.search(r"libcurl/(\S+)", out.stdout)
+    return f" (libcurl {match.group(1)})" if match else ""
+
+
+def machine_lines(server: _server.Nginx, pin: Pinning, load: tuple[float, float]) -> list[str]:
+    peers = []
+    for dist in DISTRIBUTIONS:
+        version = version_of(dist)
+        if version is not None:
+            peers.append(f"{dist} {version}{libcurl_version() if dist == 'pycurl' else ''}")
+    return [
         "| | |",
         "|---|---|",
         f"| CPU | {cpu_model()} |",
-        f"| cores | {os.cpu_count()} (usable here: {len(os.sched_getaffinity(0))}) |",
+        f"| cores | {os.cpu_count()} (usable here: {pin.usable}) |",
         f"| memory | {memory_total()} |",
-        f"| OS | {platform.system()} {platform.release()} |",
-        f"| Python | {platform.python_implementation()} {platform.python_version()} |",
+        f"| kernel | {platform.system()} {platform.release()} |",
+        f"| Python | {platform.python_implementation()} {platform.python_version()}, "
+        f"{ssl.OPENSSL_VERSION} |",
         f"| nginx | {server.version_text} (worker_processes 1, on 127.0.0.1) |",
-        f"| conch | git {conch_revision()} (the working tree as run) |",
-        f"| peers | {', '.join(f'{lib} {version_of(lib)}' for lib in libs)} |",
-        f"| load average (1 min) | {load_before[0]:.2f} before, {load_after[0]:.2f} after |",
+        f"| pinning | {pin.describe()} |",
+        f"| conch | git {conch_revision()} |",
+        f"| peers | {', '.join(peers)} |",
+        f"| load average (1 min) | {load[0]:.2f} before, {load[1]:.2f} after |",
     ]
-    return lines
 
 
-@dataclass
-class Report:
-    settings: Settings
-    quick: bool
-    sequential: list[Row] = field(default_factory=list)
-    concurrent: list[Row] = field(default_factory=list)
-    http2: list[tuple[H2Mode, Row, Row]] = field(default_factory=list)
-    download: list[Row] = field(default_factory=list)
-    imports: list[Row] = field(default_factory=list)
+@dataclass(frozen=True)
+class Target:
+    name: str
+    scenario: str
+    peer: str
+    goal: float
+    throughput: bool = False  # compare MB/s (conch / peer) instead of CPU (peer / conch)
 
-    def render(self, server: _server.Nginx, load_before: tuple[float, ...], took: float) -> str:
-        s = self.settings
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        mode = "--quick" if self.quick else "full"
-        out = [
-            "# conch benchmarks",
-            "",
-            f"`python benchmarks/run.py{' --quick' if self.quick else ''}` ({mode} mode), "
-            f"{now}, took {took:.0f} s. Medians of {s.runs} runs per client, clients "
-            "alternating within each run; spread is half the min-max range, best the best "
-            "run. Higher is better unless noted. No number here is a test: they move with "
-            "the machine.",
-            "",
-            "## Machine",
-            "",
-            *machine_lines(server, load_before),
+
+TARGETS = [
+    Target("sync sequential: CPU ≥ 1.5x less than urllib3", "seq", "urllib3", 1.5),
+    Target("sync sequential: CPU ≥ 3x less than httpx", "seq", "httpx", 3.0),
+    Target("sync TLS: CPU ≥ 1.3x less than urllib3", "tls", "urllib3", 1.3),
+    Target("async 100 connections: CPU ≤ aiohttp's", "a100", "aiohttp", 1.0),
+    Target("async 100 connections: CPU ≤ aiosonic's", "a100", "aiosonic", 1.0),
+    Target("async HTTP/2: CPU ≤ aiosonic's", "ah2", "aiosonic", 1.0),
+    Target("sync HTTP/2: CPU ≥ 1.5x less than niquests", "h2", "niquests", 1.5),
+    Target("download 100 MiB: ≥ 90% of the raw socket's MB/s", "dl100m", "raw", 0.9, True),
+]
+
+
+def targets_section(plan: list[tuple[Scenario, list[Row]]], imports: list[Row]) -> list[str]:
+    by_key = {scenario.key: (scenario, rows) for scenario, rows in plan}
+    lines = [
+        "## Targets",
+        "",
+        "From the issue; CPU per request (or per MB), median over the rounds.",
+        "",
+        "| target | conch vs peer | goal | |",
+        "|---|--:|--:|---|",
+    ]
+
+    def row_of(rows: list[Row], key: str) -> Row | None:
+        return next((r for r in rows if r.key == key and r.usable), None)
+
+    for target in TARGETS:
+        if target.scenario not in by_key:
+            continue
+        scenario, rows = by_key[target.scenario]
+        conch, peer = row_of(rows, "conch"), row_of(rows, target.peer)
+        got = None
+        if conch and peer:
+            if target.throughput:
+                metric = rate(scenario.per)
+                got = (conch.median(metric) or 0) / (peer.median(metric) or 1)
+            else:
+                metric = cpu_per_unit(scenario.per)
+                got = (peer.median(metric) or 0) / (conch.median(metric) or 1)
+        lines.append(_target_line(target.name, got, target.goal))
+    if imports:
+        conch, httpx = row_of(imports, "conch"), row_of(imports, "httpx")
+        got = None
+        if conch and httpx:
+            got = (httpx.median(import_ms) or 0) / (conch.median(import_ms) or 1)
+        lines.append(_target_line("import conch in under half of httpx's time", got, 2.0))
+    return [*lines, ""] if len(lines) > 6 else []
+
+
+def _target_line(name: str, got: float | None, goal: float) -> str:
+    if got is None:
+        return f"| {name} | | {goal:g}x | no data |"
+    return f"| {name} | {got:.2f}x | {goal:g}x | {'met' if got >= goal else 'missed'} |"
+
+
+def render(
+    settings: Settings,
+    quick: bool,
+    server: _server.Nginx,
+    pin: Pinning,
+    plan: list[tuple[Scenario, list[Row]]],
+    imports: list[Row],
+    load: tuple[float, float],
+    took: float,
+    command: str,
+) -> str:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    s = settings
+    out = [
+        "# conch benchmarks",
+        "",
+        f"`{command}` ({'quick' if quick else 'full'} mode), {now}, took {took:.0f} s.",
+        "",
+        f"Every number is the median of {s.rounds} rounds; each round measures every client "
+        "in every scenario once, in a fresh process, clients in an order rotated from round "
+        "to round. **CPU µs/req** (or per MB) is the client process's own CPU time (user + "
+        "system, all threads) over the timed part divided by the requests (or MB) done: the "
+        "steady figure, since rates swing with the machine. Spread is half the min-max range "
+        "of that CPU time over the rounds. nginx CPU is its worker's CPU time over the same "
+        "window; connections are those nginx accepted while the client existed (stub_status), "
+        "so 1 means one reused connection. **conch vs this** is the peer's CPU over conch's: "
+        "above 1, conch spends less. The client's rows must get the protocol the scenario "
+        "names (nginx reports it in each response), otherwise they print n/a.",
+        "",
+        "## Machine",
+        "",
+        *machine_lines(server, pin, load),
+        "",
+    ]
+    if max(load) > BUSY_LOAD:
+        out += [
+            f"> The machine was busy with other work (load average above {BUSY_LOAD} on "
+            f"{os.cpu_count()} cores): rates are low and noisy; CPU per request and the "
+            "ratios are the figures to read.",
             "",
         ]
-        if C.FACADE_ERROR is not None:
-            out += [
-                f"> `import conch` failed ({C.FACADE_ERROR}); conch's rows used "
-                "`sync_io.Client` and `async_io.AsyncClient` directly.",
-                "",
-            ]
-        if max(load_before[0], os.getloadavg()[0]) > 1.5:
-            out += [
-                "> The machine was busy with other work during this run (load average above "
-                "1.5 on 2 cores): absolute numbers are low and noisy; ratios are more "
-                "trustworthy than rates.",
-                "",
-            ]
-        if self.sequential:
-            out += [
-                "## 1. Sequential sync GETs of /small (1 KiB) over one keep-alive connection",
-                "",
-                f"Each run: a new client, {C.WARMUP_REQUESTS} warm-up requests, then "
-                f"{s.seq_seconds:g} s of back-to-back requests.",
-                "",
-                *table(self.sequential, rate, "req/s"),
-                *self._notes(self.sequential),
-                "",
-                "## 5. Client CPU time per request (from scenario 1)",
-                "",
-                "Process CPU time (user + system) of the benchmark process divided by requests.",
-                "",
-                *table(self.sequential, cpu_us_per_request, "µs CPU/req", 1, False),
-                "",
-            ]
-        if self.concurrent:
-            out += [
-                f"## 2. {s.concurrency} concurrent async GETs of /small over up to "
-                f"{s.concurrency} connections",
-                "",
-                f"Each run: {s.concurrency} workers share {s.conc_total:,} requests (or stop "
-                f"after {s.conc_seconds:g} s), after a warm-up that opens the connections.",
-                "",
-                *table(self.concurrent, rate, "req/s"),
-                *self._notes(self.concurrent),
-                "",
-            ]
-        if self.http2:
-            out += [
-                "## 3. HTTP/2 GETs of /small",
-                "",
-                "Async: 100 concurrent streams on one connection (max_connections=1), same "
-                "budget as scenario 2. Sync: as scenario 1. conch prints n/a until "
-                "`Client(http2=True)` negotiates HTTP/2 (checked by `response.http_version`).",
-                "",
-                "| mode | conch req/s | httpx req/s | conch vs httpx |",
-                "|---|--:|--:|--:|",
-            ]
-            notes = []
-            for h2mode, conch, httpx in self.http2:
-                versus = ratio(conch.median(rate), httpx.median(rate))
-                out.append(
-                    f"| {h2mode.label} | {cell(conch, rate)} | {cell(httpx, rate)} | {versus} |"
-                )
-                for row in (conch, httpx):
-                    reason = row.na if row.na is not None else row.error
-                    if reason is not None:
-                        state = "n/a" if row.na is not None else "error"
-                        notes.append(f"- {row.label}, {h2mode.label}: {state} ({reason})")
-            if notes:
-                out += ["", *dict.fromkeys(notes)]
-            out.append("")
-        if self.download:
-            raw = next((r for r in self.download if r.label.startswith("raw")), None)
-            raw_mbs = raw.median(megabytes_per_second) if raw else None
-            out += [
-                f"## 4. Streamed download of /big ({_server.BIG_SIZE // 2**20} MiB), "
-                "body counted and dropped",
-                "",
-                f"The connection is opened (one small request) before timing; "
-                f"{s.runs * 2} runs per client.",
-                "",
-                *table(self.download, megabytes_per_second, "MB/s"),
-                *self._notes(self.download),
-            ]
-            conch_mbs = self.download[0].median(megabytes_per_second)
-            if conch_mbs and raw_mbs:
-                out += ["", f"conch reaches {conch_mbs / raw_mbs:.0%} of the raw socket."]
-            out.append("")
-        if self.imports:
-            out += [
-                "## 6. Import time",
-                "",
-                f"Cumulative `python -X importtime -c 'import X'` of the top-level module, "
-                f"median of {s.import_runs} fresh interpreters (ms; lower is better). "
-                "Bytecode is cached for every module alike (a private PYTHONPYCACHEPREFIX "
-                "filled by one untimed import).",
-                "",
-                *table(self.imports, lambda x: x.wall * 1e3, "ms", 1, False),
-                *self._notes(self.imports),
-                "",
-            ]
-        out += self._targets()
-        return "\n".join(out).rstrip() + "\n"
-
-    @staticmethod
-    def _notes(rows: list[Row]) -> list[str]:
-        notes = notes_for(rows)
-        return ["", *notes] if notes else []
-
-    def _targets(self) -> list[str]:
-        def value(rows: list[Row], prefix: str, metric: Callable[[C.Sample], float]) -> float:
-            for row in rows:
-                if row.label.startswith(prefix) and row.na is None and row.error is None:
-                    return row.median(metric) or 0.0
-            return 0.0
-
-        checks = []
-        if self.sequential:
-            conch = value(self.sequential, "conch", rate)
-            for peer, goal in (("httpx", 2.0), ("urllib3", 1.3)):
-                other = value(self.sequential, peer, rate)
-                checks.append((f"sequential sync ≥ {goal}x {peer}", conch, other, goal))
-        if self.concurrent:
-            conch = value(self.concurrent, "conch.AsyncClient (asyncio)", rate)
-            other = value(self.concurrent, "aiohttp", rate)
-            checks.append(
-                (
-                    f"{self.settings.concurrency} concurrent asyncio ≥ 0.6x aiohttp",
-                    conch,
-                    other,
-                    0.6,
-                )
-            )
-        if self.download:
-            conch = value(self.download, "conch", megabytes_per_second)
-            other = value(self.download, "raw", megabytes_per_second)
-            checks.append(("streamed download ≥ 0.9x raw socket", conch, other, 0.9))
-        if not checks:
-            return []
-        lines = ["## Targets", "", "| target | conch / peer | |", "|---|--:|---|"]
-        for name, conch, other, goal in checks:
-            if conch and other:
-                got = conch / other
-                lines.append(f"| {name} | {got:.2f}x | {'met' if got >= goal else 'missed'} |")
-            else:
-                lines.append(f"| {name} | | no data |")
-        return [*lines, ""]
+    for number, (scenario, rows) in enumerate(plan, 1):
+        out += [f"## {number}. {scenario.title} (`{scenario.key}`)", "", scenario.how, ""]
+        out += [*scenario_table(scenario, rows), ""]
+    if imports:
+        out += [
+            f"## {len(plan) + 1}. Import time (`import`)",
+            "",
+            f"Wall time of `import X` in a fresh interpreter pinned like the clients, "
+            f"{s.import_runs} interpreters per round; bytecode cached for every module alike "
+            "(a private PYTHONPYCACHEPREFIX filled by one untimed import). Lower is better.",
+            "",
+            *import_table(imports),
+            "",
+        ]
+    out += targets_section(plan, imports)
+    return "\n".join(out).rstrip() + "\n"
 
 
 # --------------------------------------------------------------------------------------
-# Entry points
+# Setup: nginx and peers a fresh machine may lack or have wrong
+
+
+def urllib3_shadowed() -> str | None:
+    """Why `import urllib3` is not urllib3 (urllib3-future installs over it), or None."""
+    if importlib.util.find_spec("urllib3") is None:
+        return None
+    out = subprocess.run(
+        [sys.executable, "-c", "import urllib3; print(urllib3.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    version = out.stdout.strip()
+    # urllib3-future's versions end in .9xx; it replaces the urllib3 package on install.
+    if re.fullmatch(r"\d+\.\d+\.9\d\d", version):
+        return f"`import urllib3` gives urllib3-future {version}"
+    return None
+
+
+def repair_urllib3(allowed: bool) -> str | None:
+    """Put the real urllib3 back beside urllib3-future (niquests uses urllib3_future then).
+
+    Returns why urllib3 and requests cannot be measured, or None when all is well.
+    """
+    reason = urllib3_shadowed()
+    if reason is None or not allowed:
+        return reason
+    print(
+        f"{reason}: reinstalling urllib3-future without its override, then urllib3",
+        file=sys.stderr,
+        flush=True,
+    )
+    future = version_of("urllib3-future")
+    env = {**os.environ, "URLLIB3_NO_OVERRIDE": "1"}
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps"]
+    for command, extra in (
+        ([*pip, "--no-binary", "urllib3-future", f"urllib3-future=={future}"], env),
+        ([*pip, "urllib3>=2"], None),
+    ):
+        if subprocess.run(command, env=extra, check=False).returncode != 0:
+            return reason + " (the reinstall failed)"
+    return urllib3_shadowed()
+
+
+# --------------------------------------------------------------------------------------
+# Profile mode
 
 
 def _profile_group(filename: str, function: str) -> str:
@@ -630,24 +761,36 @@ def profile_conch(server: _server.Nginx, what: str, seconds: float) -> None:
 
     cProfile with its default wall clock: socket calls include waiting for nginx.
     """
+    small, big = server.url("h1", "small"), server.url("h1", "big")
+    client = C.ConchSync(small, "1", None)
+    client.check()
     if what == "download":
-        C.dl_conch(server.big_url)  # imports, caches, page cache: outside the profile
-        run: Callable[[], C.Sample] = partial(C.dl_conch, server.big_url)
+        client.download(big)  # imports, caches, page cache: outside the profile
     else:
-        C.seq_conch(server.small_url, 0.2)
-        run = partial(C.seq_conch, server.small_url, seconds)
+        for _ in range(200):
+            client.get()
     profiler = cProfile.Profile()
+    units = 0
+    start = time.perf_counter()
     profiler.enable()
-    sample = run()
-    profiler.disable()
     if what == "download":
-        print(f"conch.Client streamed download: {sample.units / 1e6:.0f} MB in {sample.wall:.2f} s")
-        print(f"({sample.units / sample.wall / 1e6:,.0f} MB/s under the profiler)\n")
-        per, unit = 1e6 / (sample.units / 2**20), "µs per MiB"
+        units = client.download(big)
     else:
-        print(f"conch.Client sequential GET /small: {sample.units} requests in {sample.wall:.2f} s")
-        print(f"({sample.rate:,.0f} req/s under the profiler)\n")
-        per, unit = 1e6 / sample.units, "µs per request"
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            client.get()
+            units += 1
+    profiler.disable()
+    wall = time.perf_counter() - start
+    client.close()
+    if what == "download":
+        print(f"conch.Client streamed download: {units / 1e6:.0f} MB in {wall:.2f} s")
+        print(f"({units / wall / 1e6:,.0f} MB/s under the profiler)\n")
+        per, unit = 1e6 / (units / 2**20), "µs per MiB"
+    else:
+        print(f"conch.Client sequential GET /small: {units} requests in {wall:.2f} s")
+        print(f"({units / wall:,.0f} req/s under the profiler)\n")
+        per, unit = 1e6 / units, "µs per request"
     stats = pstats.Stats(profiler)
     groups: dict[str, float] = {}
     total = 0.0
@@ -668,17 +811,28 @@ def profile_conch(server: _server.Nginx, what: str, seconds: float) -> None:
         print(text[text.find("   ncalls") :].rstrip(), "\n")
 
 
+# --------------------------------------------------------------------------------------
+# Entry point
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark conch against httpx, requests, urllib3, aiohttp, pycurl and "
-        "raw sockets on a local nginx."
+        description="Benchmark conch against httpx, requests, urllib3, niquests, pycurl, "
+        "aiohttp, aiosonic and raw sockets on a local nginx."
     )
-    parser.add_argument("--quick", action="store_true", help="short run (about 40 s)")
-    parser.add_argument("--runs", type=int, help="timed runs per client (default 5, quick 3)")
+    parser.add_argument("--quick", action="store_true", help="short run (1-2 minutes)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 5, or 2 with --quick)")
     parser.add_argument(
         "--only",
-        default="1,2,3,4,5,6",
-        help="comma-separated scenario numbers to run (5 comes with 1); default all",
+        help="comma-separated scenarios to run, by name or number: "
+        + ", ".join(f"{i} {key}" for i, key in enumerate([*SCENARIO_KEYS, "import"], 1))
+        + " (default: all)",
+    )
+    parser.add_argument(
+        "--clients",
+        help="comma-separated clients to run (default: all): "
+        + ", ".join(CLIENTS)
+        + "; a name also selects its variants (conch: conch-trio too)",
     )
     parser.add_argument(
         "--out",
@@ -687,6 +841,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where to write the markdown report (default benchmarks/results.md)",
     )
     parser.add_argument("--no-write", action="store_true", help="print the report only")
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help="never install anything (nginx via apt, the urllib3 repair via pip)",
+    )
     parser.add_argument(
         "--profile",
         nargs="?",
@@ -699,14 +858,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def selected(only: str | None) -> set[str]:
+    names = [*SCENARIO_KEYS, "import"]
+    if not only:
+        return set(names)
+    chosen = set()
+    for part in only.split(","):
+        part = part.strip()
+        if part.isdigit() and 1 <= int(part) <= len(names):
+            chosen.add(names[int(part) - 1])
+        elif part in names:
+            chosen.add(part)
+        elif part:
+            raise SystemExit(f"unknown scenario {part!r}; choose from {', '.join(names)}")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    if args.runs:
-        settings = Settings(**{**settings.__dict__, "runs": args.runs})
-    wanted = {part.strip() for part in args.only.split(",") if part.strip()}
+    if args.rounds:
+        settings = replace(settings, rounds=args.rounds)
+    wanted = selected(args.only)
+    clients = {c.strip() for c in args.clients.split(",") if c.strip()} if args.clients else None
+    if clients is not None and (unknown := clients - set(CLIENTS)):
+        raise SystemExit(f"unknown client(s) {', '.join(sorted(unknown))}")
 
-    binary = args.nginx or _server.find_nginx() or _server.install_nginx()
+    binary = args.nginx or _server.find_nginx()
+    if binary is None and not args.no_install:
+        binary = _server.install_nginx()
     if binary is None or not os.access(binary, os.X_OK):
         print(
             "nginx is not installed; the benchmarks need it as the local server.\n"
@@ -714,50 +894,69 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    blocked: dict[str, str] = {}
+    if not args.profile and (reason := repair_urllib3(not args.no_install)):
+        blocked = {"urllib3": reason, "requests": reason}
 
     # SIGTERM ends the run like Ctrl-C does, through the cleanup below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    load_before = os.getloadavg()
+    pin = choose_cores()
+    # This process mostly waits for workers: keep it off their core. When it profiles,
+    # it is the client, and takes the client core.
+    mine = pin.client if args.profile else pin.server
+    if mine:
+        os.sched_setaffinity(0, mine)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     try:
-        server = _server.start_nginx(binary)
+        server = _server.start_nginx(binary, pin.server)
     except (_server.NginxMissing, OSError) as exc:
         print(f"nginx could not start: {exc}", file=sys.stderr)
         return 2
     try:
         if args.profile:
-            profile_conch(server, args.profile, max(settings.seq_seconds, 2.0))
+            profile_conch(server, args.profile, 2.0)
             return 0
-        report = Report(settings, args.quick)
         print(
-            f"nginx {server.version_text} on 127.0.0.1:{server.port_h1} (h1), "
-            f":{server.port_h2} (h2 TLS), :{server.port_h2c} (h2c); "
-            f"{'quick' if args.quick else 'full'} mode, {settings.runs} runs",
+            f"nginx {server.version_text}, {pin.describe()}; "
+            f"{'quick' if args.quick else 'full'} mode, {settings.rounds} rounds",
             file=sys.stderr,
+            flush=True,
         )
-        if wanted & {"1", "5"}:
-            report.sequential = scenario_sequential(server, settings)
-            measure(report.sequential, settings, "1 sequential sync")
-        if "2" in wanted:
-            report.concurrent = scenario_concurrent(server, settings)
-            measure(report.concurrent, settings, "2 concurrent async")
-        if "3" in wanted:
-            report.http2 = scenario_http2(server, settings)
-            rows = [row for _, conch, httpx in report.http2 for row in (conch, httpx)]
-            measure(rows, settings, "3 HTTP/2")
-        if "4" in wanted:
-            report.download = scenario_download(server, settings)
-            # Each download run is short, so it gets twice the runs to tame the noise.
-            download_settings = Settings(**{**settings.__dict__, "runs": settings.runs * 2})
-            measure(report.download, download_settings, "4 download")
-        if "6" in wanted:
-            report.imports = scenario_imports(server)
-            measure(
-                report.imports,
-                Settings(**{**settings.__dict__, "runs": settings.import_runs}),
-                "6 import time",
+        plan = [
+            (scenario, make_rows(scenario, clients, blocked))
+            for scenario in scenarios(server, settings)
+            if scenario.key in wanted
+        ]
+        plan = [(scenario, rows) for scenario, rows in plan if rows]
+        imports: list[Row] = []
+        env = import_env(server.root / "pycache")  # removed with the server's directory
+        if "import" in wanted:
+            imports = import_rows(env, pin, blocked)
+            if clients is not None:
+                keep = {CLIENTS[c][2] for c in clients} | {"socket, ssl"}
+                imports = [row for row in imports if row.key in keep]
+        for round_index in range(settings.rounds):
+            measure_round(round_index, plan, server, pin, settings)
+            measure_imports(round_index, imports, env, pin, settings.import_runs)
+            print(
+                f"  round {round_index + 1}/{settings.rounds} done "
+                f"({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
             )
-        text = report.render(server, load_before, time.perf_counter() - started)
+        command = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
+        text = render(
+            settings,
+            args.quick,
+            server,
+            pin,
+            plan,
+            imports,
+            (load_before, os.getloadavg()[0]),
+            time.perf_counter() - started,
+            command,
+        )
     except KeyboardInterrupt:
         print("\ninterrupted; nginx stopped", file=sys.stderr)
         return 130
