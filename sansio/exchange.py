@@ -273,7 +273,11 @@ class Planner:
             # which a client that never meets an HTTP/2 server should not pay.
             from .h2 import H2Connection
 
-            return H2Connection(validate_headers=False)
+            return H2Connection(
+                max_header_bytes=self._max_header_bytes,
+                max_header_count=self._max_header_count,
+                validate_headers=False,
+            )
         # Headers were validated once by the models: the machine need not re-check.
         return H1Connection(
             max_header_bytes=self._max_header_bytes,
