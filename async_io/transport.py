@@ -232,6 +232,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def _checkout(
         self, route: Route, timeouts: Timeouts, fresh: bool
     ) -> tuple[int, WireConnection, AsyncStream, _Mux | None, bool]:
+        deadline = timeouts.pool_deadline(time.monotonic())
         while True:
             with self._lock:
                 if self._closed:
@@ -244,7 +245,10 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                     event = self._waiting[decision.ticket] = create_event()
             await self._close_streams(closing)
             if isinstance(decision, Wait):
-                decision = await self._wait(decision.ticket, event, timeouts.pool)
+                granted = await self._wait(decision, event, deadline)
+                if granted is None:
+                    continue  # nothing granted (yet): ask the pool again
+                decision = granted
             if isinstance(decision, Open):
                 return await self._open(decision.conn_id, route, timeouts)
             stream = self._streams[decision.conn_id]
@@ -268,13 +272,20 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                     raise
                 if data is not None:
                     wire.receive_data(data)
-            if wire.is_reusable:
+            if wire.can_start_request:
                 return decision.conn_id, wire, stream, mux, True
+            # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
             await self._checkin(decision.conn_id)
 
-    async def _wait(self, ticket: int, event: AsyncEvent, timeout: float | None) -> Reuse | Open:
+    async def _wait(
+        self, wait: Wait, event: AsyncEvent, deadline: float | None
+    ) -> Reuse | Open | None:
+        """What the pool granted a waiting checkout; None to check out again (its recheck
+        time came, or it was woken with nothing granted)."""
+        ticket = wait.ticket
+        timeout, again = wait.timeout(deadline, time.monotonic())
         try:
-            await event.wait(timeout)
+            woken = await event.wait(timeout)
         except BaseException:
             # Cancelled: whatever was granted meanwhile passes to the next waiter.
             with self._lock:
@@ -292,6 +303,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             await self._close_streams(closing)
             if closed:
                 raise RuntimeError("Cannot send a request: the transport has been closed.")
+            if woken or again:
+                return None
             raise PoolTimeout("Timed out waiting for a connection from the pool")
         return grant
 

@@ -209,7 +209,7 @@ class MemoryClient(BaseClient):
         timeouts = Timeouts.of(request)
         fresh = False
         while True:
-            conn_id, wire, peer, reused = self._checkout(route, fresh)
+            conn_id, wire, peer, reused = self._checkout(route, timeouts, fresh)
             sid: int | None = None
             try:
                 sid = wire.start_request(head, has_body=has_body)
@@ -270,14 +270,23 @@ class MemoryClient(BaseClient):
 
     # -- the pool ------------------------------------------------------------------------------
 
-    def _checkout(self, route: Route, fresh: bool) -> tuple[int, WireConnection, MemoryPeer, bool]:
+    def _checkout(
+        self, route: Route, timeouts: Timeouts, fresh: bool
+    ) -> tuple[int, WireConnection, MemoryPeer, bool]:
+        deadline = timeouts.pool_deadline(self._clock())
         while True:
             decision = self._pool.checkout(route.key, self._clock(), fresh=fresh)
             self._close(decision.close)
             if isinstance(decision, Wait):
-                # One request at a time: nobody could free a slot while we waited.
-                self._apply(self._pool.cancel_wait(decision.ticket, self._clock()))
-                raise PoolTimeout("Timed out waiting for a connection from the pool")
+                # One request at a time: nobody frees a slot while we wait, but time may
+                # bring another look at a connection whose server allowed no stream.
+                now = self._clock()
+                self._apply(self._pool.cancel_wait(decision.ticket, now))
+                timeout, again = decision.timeout(deadline, now)
+                if not again:
+                    raise PoolTimeout("Timed out waiting for a connection from the pool")
+                self._network.advance(timeout or 0.0)
+                continue
             if isinstance(decision, Open):
                 try:
                     peer = self._network.connect(route.host, route.port)
@@ -297,8 +306,9 @@ class MemoryClient(BaseClient):
                 except Exception:
                     data = b""
                 wire.receive_data(data)
-            if wire.is_reusable:
+            if wire.can_start_request:
                 return decision.conn_id, wire, peer, True
+            # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
             self._checkin(decision.conn_id)
 
     def _checkin(self, conn_id: int) -> None:

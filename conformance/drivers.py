@@ -93,7 +93,9 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
         "auth": _auth(settings.auth) if settings.auth else None,
         "headers": list(settings.headers),
         "cookies": dict(settings.cookies),
-        "timeout": Timeout(settings.timeout, read=settings.read_timeout),
+        "timeout": Timeout(
+            settings.timeout, read=settings.read_timeout, pool=settings.pool_timeout
+        ),
         "follow_redirects": settings.follow_redirects,
         "max_redirects": settings.max_redirects,
         "max_decoded_size": settings.max_decoded_size,
@@ -109,7 +111,7 @@ def _versions(settings: Settings) -> dict[str, Any]:
 
 def _limits(settings: Settings) -> Limits:
     return Limits(
-        max_connections=100,
+        max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_keepalive_connections,
         keepalive_expiry=settings.keepalive_expiry,
     )
@@ -294,6 +296,7 @@ def run_core(scenario: Scenario) -> Outcome:
     with deterministic_env():
         client = MemoryClient(
             network,
+            max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_keepalive_connections,
             keepalive_expiry=settings.keepalive_expiry,
             **_versions(settings),
@@ -374,6 +377,7 @@ def run_selectors(scenario: Scenario) -> Outcome:
     return _run_sync_client(
         scenario,
         lambda: SelectorsClient(
+            max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_keepalive_connections,
             keepalive_expiry=settings.keepalive_expiry,
             **_versions(settings),

@@ -3,7 +3,9 @@
 Same shape as `conformance.peers.peer_program`: a generator yielding `READ`, `Write`,
 `Sleep`, `CLOSE`, `HOLD`, `STALL` or `RESET`, run by the same executors. h2 in the server
 role checks every frame the client sends. The script's `Recv` reads one whole request
-stream; `H2Reply`, `H2Reset`, `H2GoAway` and `H2Ping` answer; `Send`, `Pause`, `Close`,
+stream; `H2Reply`, `H2Reset`, `H2GoAway`, `H2Ping` and `H2Settings` answer (a SETTINGS
+frame applies on the server's side once the client acknowledges it, as h2 does it);
+`Send`, `Pause`, `Close`,
 `Hold`, `Stall` and `Reset` mean what they mean for HTTP/1.1 peers. DATA goes out within
 the client's flow-control windows, so the peer reads WINDOW_UPDATEs while it sends.
 """
@@ -25,6 +27,7 @@ from .model import (
     H2Ping,
     H2Reply,
     H2Reset,
+    H2Settings,
     Hold,
     Pause,
     Recv,
@@ -220,6 +223,9 @@ def h2_peer_program(
                 yield Write(frame.serialize(), gap=False)
             elif isinstance(step, H2Ping):
                 server.conn.ping(PING_DATA)
+                yield from _flush(server)
+            elif isinstance(step, H2Settings):
+                server.conn.update_settings(dict(step.settings))
                 yield from _flush(server)
             elif isinstance(step, Send):
                 pieces = step.pieces(tokens.render(step.data))

@@ -34,6 +34,7 @@ __all__ = [
     "H2Ping",
     "H2Reply",
     "H2Reset",
+    "H2Settings",
     "Hold",
     "Outcome",
     "Pause",
@@ -170,8 +171,27 @@ class H2Ping:
     """A PING from the server (the client must acknowledge it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class H2Settings:
+    """A SETTINGS frame from the server: ``settings`` holds (code, value) pairs, such as
+    ``((SettingCodes.MAX_CONCURRENT_STREAMS, 0),)``."""
+
+    settings: tuple[tuple[int, int], ...]
+
+
 Step: TypeAlias = (
-    Recv | Send | Pause | Close | Hold | Stall | Reset | H2Reply | H2Reset | H2GoAway | H2Ping
+    Recv
+    | Send
+    | Pause
+    | Close
+    | Hold
+    | Stall
+    | Reset
+    | H2Reply
+    | H2Reset
+    | H2GoAway
+    | H2Ping
+    | H2Settings
 )
 Script: TypeAlias = tuple[Step, ...]
 
@@ -214,8 +234,10 @@ class Settings:
     # Connect, write and pool timeout: generous, only there to end a broken run.
     timeout: float = 5.0
     read_timeout: float | None = 5.0
+    pool_timeout: float | None = 5.0
     keepalive_expiry: float | None = 5.0
     max_keepalive_connections: int | None = 20
+    max_connections: int | None = 100
     max_decoded_size: int | None = None
     http2_prior_knowledge: bool = False  # http1=False, http2=True: h2c on plain http
 

@@ -92,6 +92,9 @@ class Loop:
             except OSError as exc:
                 raise WriteError(str(exc)) from exc
 
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)  # nothing else runs on this loop while one request waits
+
     def recv(self, sock: socket.socket, timeout: float | None) -> bytes:
         if not self.ready(sock, READ, timeout):
             raise ReadTimeout("timed out")
@@ -105,12 +108,13 @@ class SelectorsClient(BaseClient):
     """`BaseClient`'s settings and request building, plus `send()` on the loop above."""
 
     def __init__(self, loop: Loop | None = None, *, keepalive_expiry: float | None = 5.0,
-                 max_keepalive_connections: int | None = 20, http1: bool = True,
-                 http2: bool = False, **settings: Any) -> None:  # fmt: skip
+                 max_keepalive_connections: int | None = 20, max_connections: int | None = 100,
+                 http1: bool = True, http2: bool = False, **settings: Any) -> None:  # fmt: skip
         super().__init__(**settings)
         self.loop, self.planner = loop or Loop(), Planner(http1=http1, http2=http2)
         self.pool = PoolMachine(max_keepalive_connections=max_keepalive_connections,
-                                keepalive_expiry=keepalive_expiry)  # fmt: skip
+                                keepalive_expiry=keepalive_expiry,
+                                max_connections=max_connections)  # fmt: skip
         self.socks: dict[int, socket.socket] = {}
 
     def send(self, request: Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,
@@ -192,12 +196,18 @@ class SelectorsClient(BaseClient):
 
     def _checkout(self, key: Any, host: str, port: int, timeouts: Timeouts,
                   fresh: bool) -> tuple[int, WireConnection, socket.socket, bool]:  # fmt: skip
+        deadline = timeouts.pool_deadline(time.monotonic())
         while True:
             decision = self.pool.checkout(key, time.monotonic(), fresh=fresh)
             self._close(decision.close)
-            if isinstance(decision, Wait):  # one request at a time: nobody would free a slot
-                self._close(self.pool.cancel_wait(decision.ticket, time.monotonic()).close)
-                raise PoolTimeout("the pool is full")
+            if isinstance(decision, Wait):  # one request at a time: nobody would free a slot,
+                now = time.monotonic()  # but an HTTP/2 server may allow a stream again
+                self._close(self.pool.cancel_wait(decision.ticket, now).close)
+                timeout, again = decision.timeout(deadline, now)
+                if not again:
+                    raise PoolTimeout("the pool is full")
+                self.loop.sleep(timeout or 0.0)
+                continue
             if isinstance(decision, Open):
                 try:
                     sock = self.loop.connect(host, port, timeouts.connect)
@@ -213,7 +223,7 @@ class SelectorsClient(BaseClient):
                     wire.receive_data(sock.recv(RECEIVE_SIZE))
                 except OSError:
                     wire.receive_data(b"")
-            if wire.is_reusable:
+            if wire.can_start_request:  # not closed, and (HTTP/2) allows a stream now
                 return decision.conn_id, wire, sock, True
             self._checkin(decision.conn_id)
 

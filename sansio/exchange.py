@@ -120,6 +120,14 @@ class Timeouts:
             return _NO_TIMEOUTS
         return cls(given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
 
+    def pool_deadline(self, now: float) -> float | None:
+        """When a request stops waiting for a connection from the pool (None: never).
+
+        One deadline for the whole checkout: a waiter that checks out again (see
+        `sansio.pool.Wait.timeout`) keeps it.
+        """
+        return None if self.pool is None else now + self.pool
+
     def after_write_failure(self, error: BaseException) -> float | None:
         """The read timeout once a request write has failed.
 
@@ -265,7 +273,11 @@ class Planner:
             # which a client that never meets an HTTP/2 server should not pay.
             from .h2 import H2Connection
 
-            return H2Connection(validate_headers=False)
+            return H2Connection(
+                max_header_bytes=self._max_header_bytes,
+                max_header_count=self._max_header_count,
+                validate_headers=False,
+            )
         # Headers were validated once by the models: the machine need not re-check.
         return H1Connection(
             max_header_bytes=self._max_header_bytes,

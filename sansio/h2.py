@@ -48,6 +48,17 @@ window). Padding and DATA for streams nobody reads any more are acknowledged at 
 1xx responses are skipped (a 101 is malformed in HTTP/2, RFC 9113 §8.6); trailers
 come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
 
+**Limits on what a response may hold** are those of the HTTP/1.1 machine, one
+definition in `sansio.h1`, with the same errors: a header block (head, 1xx head or
+trailers) decodes to at most ``max_header_bytes`` (announced as
+SETTINGS_MAX_HEADER_LIST_SIZE and counted as RFC 9113 §6.5.2 does: name + value + 32
+bytes per field; its 64 KiB default is also h2's own, adopted against HPACK bombs,
+CVE-2016-6581); a head or trailer section holds at most ``max_header_count`` fields
+(pseudo-headers not counted); at most ``max_informational`` 1xx heads come before the
+final one. Past the byte limit HPACK's state is lost, so the connection fails; past the
+others only the stream does (reset with CANCEL: the response is not malformed, we
+just do not want it).
+
 **Failures, and what they take down.**
 
 - One stream: RST_STREAM from the server (the message names the error code), or a
@@ -120,6 +131,7 @@ from h2.events import (
 from hpack import NeverIndexedHeaderTuple
 
 from .exceptions import LocalProtocolError, RemoteProtocolError
+from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_INFORMATIONAL_RESPONSES
 from .wire import (
     NEED_BODY,
     RECEIVE,
@@ -137,17 +149,10 @@ __all__ = [
     "CONNECTION_WINDOW_SIZE",
     "MAX_CONCURRENT_STREAMS",
     "MAX_FRAME_SIZE",
-    "MAX_HEADER_LIST_SIZE",
     "MAX_PENDING_CONTROL_REPLIES",
     "STREAM_WINDOW_SIZE",
     "H2Connection",
 ]
-
-# Largest response header list accepted, announced as SETTINGS_MAX_HEADER_LIST_SIZE and
-# enforced while decoding; RFC 9113 §6.5.2 counts name + value + 32 bytes per field.
-# 64 KiB matches the HTTP/1.1 machine's MAX_HEADER_BYTES and h2's own default, which it
-# adopted against HPACK bombs (CVE-2016-6581).
-MAX_HEADER_LIST_SIZE = 64 * 1024
 
 # Most streams run at once on one connection, whatever the server allows; the server's
 # SETTINGS_MAX_CONCURRENT_STREAMS lowers it. RFC 9113 §6.5.2 asks servers to allow at
@@ -251,6 +256,7 @@ class _Stream:
         "end_gen",
         "error",
         "events",
+        "informational",
         "pending",
         "phase",
         "received",
@@ -270,13 +276,15 @@ class _Stream:
         self.trailers: list[tuple[bytes, bytes]] = []
         self.error: str | None = None  # to raise once the queue is empty
         self.refused = False  # the server did not process the request
+        self.informational = 0  # 1xx heads skipped
 
 
 class H2Connection:
     """An HTTP/2 client connection machine (see `sansio.wire.WireConnection`).
 
     The connection preface and our SETTINGS are queued at construction. Limits:
-    ``max_header_list_size`` (each response header list, RFC 9113 §6.5.2 size),
+    ``max_header_bytes``, ``max_header_count`` and ``max_informational`` (what a
+    response may hold, as in `sansio.h1.H1Connection`; see "Limits" above),
     ``max_concurrent_streams`` (our cap on streams at once, below the server's),
     ``stream_window_size`` / ``connection_window_size`` (receive windows: the most
     response data buffered per stream / in all), ``max_frame_size`` (largest frame
@@ -294,7 +302,9 @@ class H2Connection:
         "_max_concurrent",
         "_max_control_replies",
         "_max_frame_size",
-        "_max_header_list_size",
+        "_max_header_bytes",
+        "_max_header_count",
+        "_max_informational",
         "_max_streams",
         "_next_id",
         "_out",
@@ -310,7 +320,9 @@ class H2Connection:
     def __init__(
         self,
         *,
-        max_header_list_size: int = MAX_HEADER_LIST_SIZE,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_header_count: int = MAX_HEADER_COUNT,
+        max_informational: int = MAX_INFORMATIONAL_RESPONSES,
         max_concurrent_streams: int = MAX_CONCURRENT_STREAMS,
         stream_window_size: int = STREAM_WINDOW_SIZE,
         connection_window_size: int = CONNECTION_WINDOW_SIZE,
@@ -318,11 +330,13 @@ class H2Connection:
         max_control_replies: int = MAX_PENDING_CONTROL_REPLIES,
         validate_headers: bool = True,
     ) -> None:
-        if max_header_list_size < 1 or max_concurrent_streams < 1 or max_control_replies < 1:
+        if min(max_header_bytes, max_header_count, max_concurrent_streams, max_control_replies) < 1:
             raise ValueError(
-                "max_header_list_size, max_concurrent_streams and max_control_replies "
-                "must be at least 1"
+                "max_header_bytes, max_header_count, max_concurrent_streams and "
+                "max_control_replies must be at least 1"
             )
+        if max_informational < 0:
+            raise ValueError("max_informational must be 0 or more")
         if not 1 <= stream_window_size <= _MAX_WINDOW:
             raise ValueError(f"stream_window_size must be between 1 and {_MAX_WINDOW}")
         if not _DEFAULT_WINDOW <= connection_window_size <= _MAX_WINDOW:
@@ -334,7 +348,9 @@ class H2Connection:
             raise ValueError(
                 f"max_frame_size must be between {_MIN_FRAME_LIMIT} and {_MAX_FRAME_LIMIT}"
             )
-        self._max_header_list_size = max_header_list_size
+        self._max_header_bytes = max_header_bytes
+        self._max_header_count = max_header_count
+        self._max_informational = max_informational
         self._max_concurrent = max_concurrent_streams
         self._max_frame_size = max_frame_size
         self._max_control_replies = max_control_replies
@@ -360,7 +376,7 @@ class H2Connection:
                 codes.ENABLE_PUSH: 0,
                 codes.INITIAL_WINDOW_SIZE: stream_window_size,
                 codes.MAX_FRAME_SIZE: max_frame_size,
-                codes.MAX_HEADER_LIST_SIZE: max_header_list_size,
+                codes.MAX_HEADER_LIST_SIZE: max_header_bytes,
             },
         )
         # Some servers refuse a SETTINGS frame that names ENABLE_CONNECT_PROTOCOL (httpcore
@@ -368,7 +384,7 @@ class H2Connection:
         del settings[codes.ENABLE_CONNECT_PROTOCOL]
         conn.local_settings = settings
         conn.max_inbound_frame_size = max_frame_size
-        conn.decoder.max_header_list_size = max_header_list_size
+        conn.decoder.max_header_list_size = max_header_bytes
         conn.initiate_connection()
         if connection_window_size > _DEFAULT_WINDOW:
             conn.increment_flow_control_window(connection_window_size - _DEFAULT_WINDOW)
@@ -647,6 +663,9 @@ class H2Connection:
         if len(status) != 3 or not status.isdigit() or status[0] == 0x30:
             self._stream_error(sid, stream, f"malformed :status {status!r} in response")
             return
+        if len(headers) > self._max_header_count + 1:  # :status is not counted
+            self._too_much(sid, stream, self._too_many_fields("header"))
+            return
         if stream.body != _NO_BODY:
             # A final response before our request ended: stop uploading (see h1.py).
             stream.body = _BODY_ABANDONED
@@ -668,10 +687,25 @@ class H2Connection:
         stream.received = True
         if headers[0][1] == b"101":
             self._stream_error(sid, stream, "101 response over HTTP/2 (RFC 9113 §8.6)")
+            return
+        stream.informational += 1
+        if stream.informational > self._max_informational:
+            # Each within every read timeout, a stream of them would hold us forever.
+            self._too_much(
+                sid,
+                stream,
+                f"more than {self._max_informational} informational (1xx) responses "
+                "before the final response",
+            )
+        elif len(headers) > self._max_header_count + 1:
+            self._too_much(sid, stream, self._too_many_fields("header"))
 
     def _on_trailers(self, sid: int, headers: list[tuple[bytes, bytes]]) -> None:
         stream = self._streams.get(sid)
         if stream is None or stream.error is not None or stream.phase == _FAILED:
+            return
+        if len(headers) > self._max_header_count:
+            self._too_much(sid, stream, self._too_many_fields("trailer"))
             return
         stream.trailers = [(name, value) for name, value in headers]
 
@@ -864,6 +898,14 @@ class H2Connection:
         self._fail(sid, stream, message)
         self._reset(sid, ErrorCodes.PROTOCOL_ERROR)
 
+    def _too_much(self, sid: int, stream: _Stream, message: str) -> None:
+        """A response past one of our limits: fail that stream and cancel it."""
+        self._fail(sid, stream, message)
+        self._reset(sid, ErrorCodes.CANCEL)
+
+    def _too_many_fields(self, kind: str) -> str:
+        return f"response has more than {self._max_header_count} {kind} fields"
+
     def _die(self, message: str, *, eof: bool = False) -> None:
         """The connection failed: every stream whose response has not ended fails."""
         if self._failure is None:
@@ -896,7 +938,7 @@ class H2Connection:
 
     def _describe(self, exc: h2.exceptions.H2Error) -> str:
         if isinstance(exc, h2.exceptions.DenialOfServiceError):
-            return f"the server sent a header list larger than {self._max_header_list_size} bytes"
+            return f"response head larger than {self._max_header_bytes} bytes"
         if isinstance(exc, h2.exceptions.FrameTooLargeError):
             return f"the server sent a frame larger than {self._max_frame_size} bytes"
         return f"HTTP/2 protocol error from the server: {exc}"

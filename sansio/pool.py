@@ -34,11 +34,39 @@ waits, the pool *grants* it at once: it reserves the connection (a `Reuse`) or t
 slot (an `Open`) for that ticket and lists the ticket in ``Changes.wake``. The waiter
 takes its grant with `claim`. A newcomer can never take a granted slot, and a waiter
 that is cancelled or times out calls `cancel_wait`, which hands its grant on to the
-next waiter. So while anyone waits there is no free slot and no idle connection.
+next waiter. So while anyone waits there is no free slot and no idle connection it
+could use (only idle connections of its own origin that allow no stream, see "Full
+connections").
 
 **Multiplexed connections** (``max_streams > 1``, HTTP/2) are shared: an active one with
 spare capacity (fewer pool streams than ``max_streams`` and ``can_start_request``)
 is handed out to further requests of its origin, and counts as one connection.
+
+**Full connections.** A multiplexed connection may have no free stream: its streams are
+all in use, the server lowered SETTINGS_MAX_CONCURRENT_STREAMS (down to 0, which RFC
+9113 §5.1.2 allows "for short durations"), or it sent GOAWAY. Such a connection is
+never handed out for a new stream: the request opens another connection within
+``max_connections``, or waits. One going away is closed once its streams end. One that
+is merely full keeps its slot until room comes back, from a stream that ends or a
+SETTINGS frame that raises the limit. On a connection in use, the readers of its
+streams feed that frame to the machine, and the pool sees the room when one of its
+streams is checked in (and wakes a waiter). On an *idle* connection that allows no
+stream nobody reads, so the pool hands it out now and then for a look: as a `Reuse`,
+which the shell checks for readability like any idle connection before it starts a
+stream, so a SETTINGS frame that arrived meanwhile reaches the machine; if the
+connection still cannot start a request, the shell checks it in and checks out again.
+It is due for a look at once when it turns full, then once per
+``full_recheck_interval``. A request that waits while its origin has such a connection
+gets a `Wait` whose ``recheck`` is the time of the next look: if nothing was granted by
+then, it cancels its ticket and checks out again. Requests that were already waiting
+when the connection turned full (it was in use then) are woken with nothing granted
+(`claim` gives None), to check out again in the same way. So a server that allows no
+stream costs a waiting request one non-blocking read per interval, never a busy loop,
+and the pool timeout still bounds the wait. This is the simplest correct design we
+found: no reader task, no I/O in the pool, and nothing at all while nobody waits. Such
+an idle connection counts as idle for expiry, ``max_keepalive_connections`` and
+eviction by other origins, but a (non-fresh) checkout of its own origin never evicts it
+to open another: the server asked for patience, and the pool timeout bounds it.
 
 Whether a new connection multiplexes is known only once it is up (TLS ALPN chose h2).
 A checkout that says ``multiplex=True`` (HTTP/2 is possible) and finds nothing to use
@@ -64,6 +92,7 @@ from dataclasses import dataclass
 from .wire import FailurePhase, WireConnection
 
 __all__ = [
+    "DEFAULT_FULL_RECHECK_INTERVAL",
     "DEFAULT_KEEPALIVE_EXPIRY",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_KEEPALIVE_CONNECTIONS",
@@ -86,6 +115,13 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
 DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
+# How often an idle HTTP/2 connection whose server allows no stream (a
+# SETTINGS_MAX_CONCURRENT_STREAMS of 0) is looked at again for a SETTINGS frame that
+# lifts the limit, while requests wait for it. RFC 9113 §5.1.2 asks servers to keep such
+# a limit "for short durations"; a tenth of a second notices the end of one quickly
+# and costs a waiting request at most ten wake-ups (and non-blocking reads) a second.
+DEFAULT_FULL_RECHECK_INTERVAL = 0.1
+
 # RFC 9110 §9.2.2: PUT, DELETE and the safe methods are idempotent.
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
@@ -93,7 +129,8 @@ IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What the shell must do after a pool call: close these connections, wake these
-    waiters (each then calls `PoolMachine.claim` with its ticket)."""
+    waiters (each then calls `PoolMachine.claim` with its ticket: if that gives None,
+    nothing was granted and it checks out again)."""
 
     close: tuple[int, ...] = ()
     wake: tuple[int, ...] = ()
@@ -104,7 +141,9 @@ NO_CHANGES = Changes()
 
 @dataclass(frozen=True, slots=True)
 class Reuse:
-    """Use this open connection (check its socket for readability first)."""
+    """Use this open connection: check its socket for readability first, and if the
+    machine then cannot start a request (it closed, or allows no stream now), check it
+    in and check out again."""
 
     conn_id: int
     connection: WireConnection
@@ -121,10 +160,30 @@ class Open:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """No capacity: wait until ``ticket`` is woken, then `claim` it (or `cancel_wait`)."""
+    """No capacity: wait until ``ticket`` is woken, then `claim` it (or `cancel_wait`).
+
+    ``recheck``, when set, is the time (on the clock of ``now``) at which a waiter that
+    was granted nothing yet calls `cancel_wait` and checks out again: an idle connection
+    of its origin that allowed no stream is due for another look then (see "Full
+    connections"). `timeout` says how long to wait, given the request's deadline.
+    """
 
     ticket: int
     close: tuple[int, ...] = ()
+    recheck: float | None = None
+
+    def timeout(self, deadline: float | None, now: float) -> tuple[float | None, bool]:
+        """How long to wait for the grant (None: no limit), and whether to check out
+        again (True) or give up with `PoolTimeout` (False) if that time passes first.
+
+        ``deadline`` is when the request's pool timeout ends (None: never).
+        """
+        recheck = self.recheck
+        if recheck is not None and (deadline is None or recheck < deadline):
+            return max(recheck - now, 0.0), True
+        if deadline is None:
+            return None, False
+        return max(deadline - now, 0.0), False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +210,16 @@ def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool
 
 
 class _Entry:
-    __slots__ = ("conn_id", "connection", "idle_since", "origin", "probe", "single", "streams")
+    __slots__ = (
+        "conn_id",
+        "connection",
+        "idle_since",
+        "origin",
+        "probe",
+        "recheck_at",
+        "single",
+        "streams",
+    )
 
     def __init__(self, conn_id: int, origin: Hashable) -> None:
         self.conn_id = conn_id
@@ -161,6 +229,9 @@ class _Entry:
         self.idle_since = 0.0
         self.probe = False  # connecting, and others of its origin wait to see its protocol
         self.single = False  # open and not multiplexed (counted in PoolMachine._single)
+        # When an idle connection that allows no stream may be handed out for another
+        # look: at once the first time, then once per full_recheck_interval.
+        self.recheck_at = 0.0
 
 
 class PoolMachine:
@@ -174,6 +245,8 @@ class PoolMachine:
     __slots__ = (
         "_connecting",
         "_entries",
+        "_full",
+        "_full_recheck",
         "_grants",
         "_idle",
         "_idle_all",
@@ -198,6 +271,7 @@ class PoolMachine:
         max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
         max_keepalive_connections: int | None = DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
+        full_recheck_interval: float = DEFAULT_FULL_RECHECK_INTERVAL,
     ) -> None:
         if max_connections is not None and max_connections < 1:
             raise ValueError(f"max_connections must be at least 1 or None, got {max_connections}")
@@ -207,19 +281,27 @@ class PoolMachine:
             )
         if keepalive_expiry is not None and keepalive_expiry < 0:
             raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry}")
+        if not full_recheck_interval > 0:
+            # Zero would hand a full connection out again at once: a busy loop.
+            raise ValueError(f"full_recheck_interval must be positive, got {full_recheck_interval}")
         self._max_connections = max_connections
         self._max_keepalive = max_keepalive_connections
         self._keepalive_expiry = keepalive_expiry
+        self._full_recheck = full_recheck_interval
         self._entries: dict[int, _Entry] = {}
         self._connecting = 0
         self._idle: dict[Hashable, dict[int, _Entry]] = {}  # per origin, most recent last
         self._idle_all: dict[int, _Entry] = {}  # oldest idle first
+        # Per origin, multiplexed connections that allowed no stream when last checked
+        # in: idle (also in _idle_all, never in _idle) or handed out for a look.
+        self._full: dict[Hashable, dict[int, _Entry]] = {}
         self._shared: dict[Hashable, dict[int, _Entry]] = {}  # multiplexed, with room
         self._probing: set[Hashable] = set()  # origins with a probe connecting
         self._single: dict[Hashable, int] = {}  # open single-stream connections per origin
         # ticket -> (origin, fresh, multiplex)
         self._waiters: dict[int, tuple[Hashable, bool, bool]] = {}
-        self._grants: dict[int, Reuse | Open] = {}
+        # ticket -> what a woken waiter claims (None: nothing, check out again)
+        self._grants: dict[int, Reuse | Open | None] = {}
         self._last_conn_id = 0
         self._last_ticket = 0
         self._to_close: list[int] = []
@@ -237,6 +319,10 @@ class PoolMachine:
     def keepalive_expiry(self) -> float | None:
         return self._keepalive_expiry
 
+    @property
+    def full_recheck_interval(self) -> float:
+        return self._full_recheck
+
     # -- the shell's calls --------------------------------------------------------
 
     def checkout(
@@ -249,14 +335,28 @@ class PoolMachine:
         multiplexed (HTTP/2 offered): wait for one being opened rather than open
         another (see "Multiplexed connections"). Connections in ``close`` (expired
         or evicted idle ones) must be closed by the shell whatever the answer.
+
+        A `Reuse` may name an idle connection that allowed no stream when last seen
+        (see "Full connections"): if, once the shell has fed it what arrived, it still
+        cannot start a request, the shell checks it in and checks out again.
         """
         if self._keepalive_expiry is not None and self._idle_all:
             self._expire(now)
-        found = self._assign(origin, fresh, multiplex)
+        found = self._assign(origin, fresh, multiplex, now)
         close = self._take_close()
         if found is None:
             self._last_ticket += 1
             self._waiters[self._last_ticket] = (origin, fresh, multiplex)
+            full = None if fresh else self._full.get(origin)
+            if full:
+                # The next look (an idle one is not due yet, or `_assign` would have
+                # handed it out); one out for a look may find room: ask again later.
+                interval = self._full_recheck
+                recheck = min(
+                    entry.recheck_at if entry.recheck_at > now else now + interval
+                    for entry in full.values()
+                )
+                return Wait(self._last_ticket, close, recheck)
             return Wait(self._last_ticket, close)
         entry, reused = found
         if reused:
@@ -265,11 +365,14 @@ class PoolMachine:
         return Open(entry.conn_id, close)
 
     def claim(self, ticket: int) -> Reuse | Open | None:
-        """Take what was granted to a woken waiter; ``None`` if it is still waiting."""
-        grant = self._grants.pop(ticket, None)
-        if grant is None and ticket not in self._waiters:
+        """Take what was granted to a woken waiter; ``None`` if it is still waiting, or if
+        it was woken with nothing (then it checks out again, see "Full connections")."""
+        grants = self._grants
+        if ticket in grants:
+            return grants.pop(ticket)
+        if ticket not in self._waiters:
             raise ValueError(f"ticket {ticket} is not waiting (claimed, cancelled or unknown)")
-        return grant
+        return None
 
     def cancel_wait(self, ticket: int, now: float) -> Changes:
         """A waiter gives up (cancelled, timed out). A grant it held passes to the
@@ -333,8 +436,17 @@ class PoolMachine:
         elif connection.is_reusable and connection.is_idle:
             self._unshare(entry)
             entry.idle_since = now
-            self._idle.setdefault(entry.origin, {})[conn_id] = entry
             self._idle_all[conn_id] = entry
+            if connection.can_start_request:
+                self._idle.setdefault(entry.origin, {})[conn_id] = entry
+                if self._full:
+                    self._unfull(entry)
+            else:
+                # Idle, but the server allows no stream now (see "Full connections").
+                full = self._full.setdefault(entry.origin, {})
+                if conn_id not in full:
+                    full[conn_id] = entry
+                    return self._settle(entry.origin)
         else:
             self._forget(entry)
             self._to_close.append(conn_id)
@@ -366,10 +478,11 @@ class PoolMachine:
             raise ValueError(f"unknown connection id {conn_id}") from None
 
     def _assign(
-        self, origin: Hashable, fresh: bool, multiplex: bool = False
+        self, origin: Hashable, fresh: bool, multiplex: bool = False, now: float | None = None
     ) -> tuple[_Entry, bool] | None:
         """Reserve a connection (reused: True) or a slot (False) for ``origin``; None to
-        wait (for a slot, or for the origin's probe)."""
+        wait (for a slot, or for the origin's probe). With ``now``, an idle connection
+        that allowed no stream is handed out again once its recheck is due."""
         if not fresh:
             shared = self._shared.get(origin)
             while shared:
@@ -397,14 +510,27 @@ class PoolMachine:
                 if connection.max_streams > 1:
                     self._share(entry)
                 return entry, True
+            full = self._full.get(origin)
+            if full and now is not None:
+                for entry in full.values():
+                    if not entry.streams and now >= entry.recheck_at:
+                        # Time for another look: the shell feeds it what arrived (a
+                        # SETTINGS frame lifting the limit?), checks it in if still full.
+                        self._drop_idle(entry)
+                        entry.streams = 1
+                        entry.recheck_at = now + self._full_recheck
+                        return entry, True
             if multiplex and origin in self._probing:
                 return None  # its protocol is known soon: perhaps a connection to share
         if self._max_connections is not None and len(self._entries) >= self._max_connections:
-            if not self._idle_all:
-                return None
             # Full, but an idle connection to another origin (or, for a fresh
-            # connection, to this one) can make room: close the oldest.
-            oldest = next(iter(self._idle_all.values()))
+            # connection, to this one) can make room: close the oldest. Left here
+            # for a non-fresh checkout are only its origin's full ones: never those.
+            for oldest in self._idle_all.values():
+                if fresh or oldest.origin != origin:
+                    break
+            else:
+                return None
             self._forget(oldest)
             self._to_close.append(oldest.conn_id)
         self._last_conn_id += 1
@@ -446,13 +572,25 @@ class PoolMachine:
                 self._single[origin] = left
             else:
                 del self._single[origin]
-        if self._idle_all.pop(conn_id, None) is not None:
-            idle = self._idle[entry.origin]
-            del idle[conn_id]
-            if not idle:
-                del self._idle[entry.origin]
+        if conn_id in self._idle_all:
+            self._drop_idle(entry)
         else:
             self._unshare(entry)
+        if self._full:
+            self._unfull(entry)
+
+    def _drop_idle(self, entry: _Entry) -> None:
+        """Take an idle connection out of the idle indexes (not out of ``_full``)."""
+        conn_id = entry.conn_id
+        del self._idle_all[conn_id]
+        idle = self._idle.get(entry.origin)
+        if idle is not None and idle.pop(conn_id, None) is not None and not idle:
+            del self._idle[entry.origin]
+
+    def _unfull(self, entry: _Entry) -> None:
+        full = self._full.get(entry.origin)
+        if full is not None and full.pop(entry.conn_id, None) is not None and not full:
+            del self._full[entry.origin]
 
     def _expire(self, now: float) -> None:
         expiry = self._keepalive_expiry
@@ -465,8 +603,11 @@ class PoolMachine:
             self._forget(oldest)
             self._to_close.append(oldest.conn_id)
 
-    def _settle(self) -> Changes:
-        """Grant what is free to waiters, trim idle connections, report the changes."""
+    def _settle(self, turned_full: Hashable | None = None) -> Changes:
+        """Grant what is free to waiters, trim idle connections, report the changes.
+
+        ``turned_full`` is the origin of a connection that just turned idle and full: its
+        waiters are woken with nothing, to check out again (and take turns looking)."""
         waiters = self._waiters
         if waiters:
             served = []
@@ -475,11 +616,17 @@ class PoolMachine:
                 if found is None:
                     if multiplex and not fresh and origin in self._probing:
                         continue  # waits for its origin's probe, not for a slot
+                    if self._idle_all:
+                        # Only its origin's full idle connections are left, which another
+                        # origin's waiter may evict: it waits for a recheck, not a slot.
+                        continue
                     break
                 served.append(ticket)
                 self._grant(ticket, found)
             for ticket in served:
                 del waiters[ticket]
+            if turned_full is not None:
+                self._nudge(turned_full)
         if waiters and self._shared:
             self._serve_shared()
         if self._max_keepalive is not None:
@@ -494,6 +641,14 @@ class PoolMachine:
         self._to_close.clear()
         self._wake.clear()
         return changes
+
+    def _nudge(self, origin: Hashable) -> None:
+        # They may have waited with no recheck time (the connection was in use then).
+        for ticket, (waiting_for, fresh, _) in list(self._waiters.items()):
+            if not fresh and waiting_for == origin:
+                del self._waiters[ticket]
+                self._grants[ticket] = None
+                self._wake.append(ticket)
 
     def _serve_shared(self) -> None:
         """Give waiters behind the queue's head a stream on a shared connection of their

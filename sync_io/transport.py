@@ -204,6 +204,7 @@ class HTTPTransport(BaseTransport):
     def _checkout(
         self, route: Route, timeouts: Timeouts, fresh: bool
     ) -> tuple[int, WireConnection, SyncStream, _Mux | None, bool]:
+        deadline = timeouts.pool_deadline(time.monotonic())
         while True:
             with self._lock:
                 if self._closed:
@@ -216,7 +217,10 @@ class HTTPTransport(BaseTransport):
                     event = self._waiting[decision.ticket] = threading.Event()
             self._close_streams(closing)
             if isinstance(decision, Wait):
-                decision = self._wait(decision.ticket, event, timeouts.pool)
+                granted = self._wait(decision, event, deadline)
+                if granted is None:
+                    continue  # nothing granted (yet): ask the pool again
+                decision = granted
             if isinstance(decision, Open):
                 return self._open(decision.conn_id, route, timeouts)
             stream = self._streams[decision.conn_id]
@@ -240,13 +244,20 @@ class HTTPTransport(BaseTransport):
                     raise
                 if data is not None:
                     wire.receive_data(data)
-            if wire.is_reusable:
+            if wire.can_start_request:
                 return decision.conn_id, wire, stream, mux, True
+            # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
             self._checkin(decision.conn_id)
 
-    def _wait(self, ticket: int, event: threading.Event, timeout: float | None) -> Reuse | Open:
+    def _wait(
+        self, wait: Wait, event: threading.Event, deadline: float | None
+    ) -> Reuse | Open | None:
+        """What the pool granted a waiting checkout; None to check out again (its recheck
+        time came, or it was woken with nothing granted)."""
+        ticket = wait.ticket
+        timeout, again = wait.timeout(deadline, time.monotonic())
         try:
-            event.wait(timeout)
+            woken = event.wait(timeout)
         except BaseException:
             # Cancelled: whatever was granted meanwhile passes to the next waiter.
             with self._lock:
@@ -264,6 +275,8 @@ class HTTPTransport(BaseTransport):
             self._close_streams(closing)
             if closed:
                 raise RuntimeError("Cannot send a request: the transport has been closed.")
+            if woken or again:
+                return None
             raise PoolTimeout("Timed out waiting for a connection from the pool")
         return grant
 

@@ -125,8 +125,8 @@ ALLOWED = {
         "+ self._waiting: dict[int, AsyncEvent] = {}",
         "- event = self._waiting[decision.ticket] = threading.Event()",
         "+ event = self._waiting[decision.ticket] = create_event()",
-        "- def _wait(self, ticket: int, event: threading.Event, timeout: float | None) -> Reuse | Open:",
-        "+ def _wait(self, ticket: int, event: AsyncEvent, timeout: float | None) -> Reuse | Open:",
+        "- self, wait: Wait, event: threading.Event, deadline: float | None",
+        "+ self, wait: Wait, event: AsyncEvent, deadline: float | None",
         # HTTP/2: the machine lock, write lock and events of `_Mux`, and the sync shell's
         # reads that never block in a socket call while another thread writes (ssl).
         '+ """A pooling HTTP/1.1 and HTTP/2 transport on asyncio or trio (as',

@@ -3,14 +3,18 @@ against a peer speaking HTTP/2 on plain TCP (`conformance.h2peer`).
 
 Exchanges, uploads and downloads larger than the flow-control windows (so both sides
 wait for WINDOW_UPDATEs), trailers, several requests multiplexed over one connection,
-stream resets, GOAWAY, server SETTINGS and PINGs, content decoding and redirects.
+stream resets, GOAWAY, server SETTINGS and PINGs, content decoding and redirects; a
+server that allows no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) and the limits a
+response must keep (1xx heads, header fields and bytes, as for HTTP/1.1).
 """
 
 from __future__ import annotations
 
 import gzip
 
+import hyperframe.frame as hf
 from h2.settings import SettingCodes
+from hpack import Encoder, NeverIndexedHeaderTuple
 
 from conformance.model import (
     Call,
@@ -20,6 +24,7 @@ from conformance.model import (
     H2Ping,
     H2Reply,
     H2Reset,
+    H2Settings,
     Hold,
     Pause,
     Peer,
@@ -28,9 +33,11 @@ from conformance.model import (
     Result,
     Scenario,
     Seen,
+    Send,
     Settings,
     Step,
 )
+from sansio.h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_INFORMATIONAL_RESPONSES
 
 H2 = Settings(http2_prior_knowledge=True)
 HELLO = b"hello, world"
@@ -472,10 +479,198 @@ def _redirects() -> list[Scenario]:
     return out
 
 
+NO_STREAMS = H2Settings(((SettingCodes.MAX_CONCURRENT_STREAMS, 0),))
+STREAMS_AGAIN = H2Settings(((SettingCodes.MAX_CONCURRENT_STREAMS, 100),))
+
+
+def _stream_limits() -> list[Scenario]:
+    """SETTINGS_MAX_CONCURRENT_STREAMS 0 (RFC 9113 §5.1.2): no new stream on that
+    connection, never a busy loop; another connection, a wait bounded by the pool
+    timeout, or the same connection once the server allows streams again."""
+    after = Call(path="/after", pause_before=0.05)  # the SETTINGS frame is in by then
+    one = {"http2_prior_knowledge": True, "max_connections": 1}
+    return [
+        _scenario(
+            "no-streams/another-connection",
+            (Call(), after),
+            (_peer((Recv(), H2Reply(body=HELLO), NO_STREAMS), (Recv(), H2Reply(body=b"fresh"))),),
+            Expect(
+                results=(Result(body=HELLO), Result(body=b"fresh")),
+                seen=((Seen(connection=0), Seen(target="/after", connection=1)),),
+                connections=(2,),
+            ),
+            doc="The idle connection allows no stream: the next request opens another.",
+        ),
+        _scenario(
+            "no-streams/while-answering",
+            (Call(), after),
+            (_peer((Recv(), NO_STREAMS, H2Reply(body=HELLO)), (Recv(), H2Reply(body=b"fresh"))),),
+            Expect(
+                results=(Result(body=HELLO), Result(body=b"fresh")),
+                seen=((Seen(connection=0), Seen(target="/after", connection=1)),),
+                connections=(2,),
+            ),
+            doc="A stream already running goes on; the next request opens a connection.",
+        ),
+        _scenario(
+            "no-streams/pool-timeout",
+            (Call(), after),
+            (_peer((Recv(), H2Reply(body=HELLO), NO_STREAMS, Hold())),),
+            Expect(
+                results=(Result(body=HELLO), Result(status=None, error="PoolTimeout")),
+                seen=((Seen(connection=0),),),
+                connections=(1,),
+            ),
+            settings=Settings(**one, pool_timeout=0.1),
+            doc="No other connection allowed: PoolTimeout after the pool timeout.",
+        ),
+        _scenario(
+            "no-streams/allowed-again",
+            (Call(), after),
+            (
+                _peer(
+                    (
+                        Recv(),
+                        H2Reply(body=HELLO),
+                        NO_STREAMS,
+                        Pause(0.1),
+                        STREAMS_AGAIN,
+                        Recv(),
+                        H2Reply(body=b"after"),
+                    )
+                ),
+            ),
+            Expect(
+                results=(Result(body=HELLO), Result(body=b"after")),
+                seen=((Seen(connection=0), Seen(target="/after", connection=0)),),
+                connections=(1,),
+            ),
+            settings=Settings(**one, pool_timeout=2.0),
+            doc="The waiting request looks again and goes once the server allows streams.",
+        ),
+        _scenario(
+            "goaway/while-idle/one-connection",
+            (Call(), after),
+            (
+                _peer(
+                    (Recv(), H2Reply(body=HELLO), H2GoAway(), Hold()),
+                    (Recv(), H2Reply(body=b"fresh")),
+                ),
+            ),
+            Expect(
+                results=(Result(body=HELLO), Result(body=b"fresh")),
+                seen=((Seen(connection=0), Seen(target="/after", connection=1)),),
+                connections=(2,),
+            ),
+            settings=Settings(**one),
+            doc="A connection that sent GOAWAY is closed, never reused: its slot opens another.",
+        ),
+    ]
+
+
+def _fields(count: int, prefix: str = "x-f") -> tuple[tuple[str, str], ...]:
+    return tuple((f"{prefix}{i}", "v") for i in range(count))
+
+
+def _header_block(value_size: int) -> bytes:
+    """A response head on stream 1 (the first request) with one large field, framed by
+    hand: hpack's pure-Python Huffman coder takes a second for 64 KiB, and literals that
+    are never indexed leave the peer's HPACK table as the client's."""
+    block = Encoder().encode(
+        [
+            NeverIndexedHeaderTuple(b":status", b"200"),
+            NeverIndexedHeaderTuple(b"x-big", b"v" * value_size),
+        ],
+        huffman=False,
+    )
+    size = 16384  # SETTINGS_MAX_FRAME_SIZE
+    pieces = [block[i : i + size] for i in range(0, len(block), size)]
+    frames = [hf.HeadersFrame(1, data=pieces[0], flags=["END_STREAM"])]
+    frames += [hf.ContinuationFrame(1, data=piece) for piece in pieces[1:]]
+    frames[-1].flags.add("END_HEADERS")
+    return b"".join(frame.serialize() for frame in frames)
+
+
+def _response_limits() -> list[Scenario]:
+    """What a response may hold: HTTP/1.1's limits, with its errors (`sansio.h1`)."""
+    out = []
+    after = (Recv(), H2Reply(body=b"after"))
+    stream_failures = (
+        (
+            "informational",
+            H2Reply(informational=(103,) * MAX_INFORMATIONAL_RESPONSES, body=HELLO),
+            H2Reply(informational=(100,) * (MAX_INFORMATIONAL_RESPONSES + 1), body=HELLO),
+            f"more than {MAX_INFORMATIONAL_RESPONSES} informational (1xx) responses before "
+            "the final response",
+        ),
+        (
+            "header-count",
+            H2Reply(headers=_fields(MAX_HEADER_COUNT), body=HELLO),
+            H2Reply(headers=_fields(MAX_HEADER_COUNT + 1), body=HELLO),
+            f"response has more than {MAX_HEADER_COUNT} header fields",
+        ),
+        (
+            "trailer-count",
+            H2Reply(body=HELLO, trailers=_fields(MAX_HEADER_COUNT)),
+            H2Reply(body=HELLO, trailers=_fields(MAX_HEADER_COUNT + 1)),
+            f"response has more than {MAX_HEADER_COUNT} trailer fields",
+        ),
+    )
+    for label, at, past, message in stream_failures:
+        out.append(
+            _scenario(
+                f"limits/{label}",
+                (Call(), Call(), Call(path="/after")),
+                (_peer((Recv(), at, Recv(), past, *after)),),
+                Expect(
+                    results=(
+                        Result(body=HELLO),
+                        Result(status=None, error="RemoteProtocolError", message=message),
+                        Result(body=b"after"),
+                    ),
+                    connections=(1,),
+                ),
+                doc="At the limit, fine; one past it fails that stream, not the connection.",
+            )
+        )
+    # RFC 9113 §6.5.2: name + value + 32 bytes per field, :status included.
+    at_limit = MAX_HEADER_BYTES - (7 + 3 + 32) - (5 + 32)
+    out.append(
+        _scenario(
+            "limits/header-bytes/at-limit",
+            (Call(),),
+            (_peer((Recv(), Send(_header_block(at_limit)), Hold())),),
+            Expect(results=(Result(body=b"", headers=(("x-big", "v" * at_limit),)),)),
+        )
+    )
+    out.append(
+        _scenario(
+            "limits/header-bytes/past-limit",
+            (Call(), Call(path="/after")),
+            (_peer((Recv(), Send(_header_block(at_limit + 1)), Hold()), after),),
+            Expect(
+                results=(
+                    Result(
+                        status=None,
+                        error="RemoteProtocolError",
+                        message=f"response head larger than {MAX_HEADER_BYTES} bytes",
+                    ),
+                    Result(body=b"after"),
+                ),
+                connections=(2,),
+            ),
+            doc="Past the byte limit HPACK's state is lost: the connection fails.",
+        )
+    )
+    return out
+
+
 SCENARIOS: list[Scenario] = [
     *_exchanges(),
     *_uploads(),
     *_downloads(),
     *_connections(),
     *_redirects(),
+    *_stream_limits(),
+    *_response_limits(),
 ]

@@ -18,10 +18,18 @@ import trio
 from h2.errors import ErrorCodes
 
 from async_io import AsyncClient, AsyncHTTPTransport
-from sansio.exceptions import ReadTimeout, RemoteProtocolError
+from sansio.config import Limits, Timeout
+from sansio.exceptions import PoolTimeout, ReadTimeout, RemoteProtocolError
 from sansio.pool import PoolStatistics
 from tests.servers import Server, default_app, http_handler
-from tests.sync_io.test_transport_h2 import Certs, H2Server, MiB, make_certs, payload
+from tests.sync_io.test_transport_h2 import (
+    Certs,
+    H2Server,
+    MiB,
+    counting_pool,
+    make_certs,
+    payload,
+)
 
 SHORT = 0.2  # seconds: every timeout these tests wait for
 
@@ -339,3 +347,130 @@ def test_plain_http_with_both_versions_speaks_http11(run: Run) -> None:
         run(main)
     finally:
         server.close()
+
+
+# ------------------------------------------------ a server that allows no stream, GOAWAY
+# (RFC 9113 §5.1.2: SETTINGS_MAX_CONCURRENT_STREAMS may be 0.) Before the fix, such a
+# connection was handed out, found full, checked in and handed out again without an
+# await: the event loop froze, so no other task ran and no deadline could fire. Each test
+# has an outer deadline (pytest-timeout) so that it fails rather than hangs.
+
+
+async def nap(seconds: float) -> None:
+    if sniffio.current_async_library() == "asyncio":
+        await asyncio.sleep(seconds)
+    else:
+        await trio.sleep(seconds)
+
+
+async def while_ticking(call: Callable[[], Awaitable[Any]]) -> tuple[Any, int]:
+    """Run ``call`` next to a task that ticks every 10 ms; its result (or error) and how
+    often the other task ran meanwhile."""
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await nap(0.01)
+            ticks += 1
+
+    async def main() -> Any:
+        nonlocal done
+        try:
+            return await call()
+        finally:
+            done = True
+
+    results = await gather(main, ticker)
+    return results[0], ticks
+
+
+@pytest.mark.timeout(30)
+def test_no_stream_allowed_opens_another_connection(run: Run, h2c: H2Server, certs: Certs) -> None:
+    async def main() -> None:
+        async with client_for(h2c, certs) as client:
+            assert (await client.get(h2c.url("/limit/0"))).text == "ok"
+            assert (await client.get(h2c.url("/conn"))).text == "1"
+            assert (await client.get(h2c.url("/conn"))).text == "1"
+            assert_no_leaks(client)
+            assert pool_of(client).idle == 2
+
+    run(main)
+    assert h2c.connections == 2
+
+
+@pytest.mark.timeout(30)
+def test_no_stream_allowed_is_a_pool_timeout_and_other_tasks_run(
+    run: Run, site: H2Server, certs: Certs
+) -> None:
+    async def main() -> None:
+        limits = Limits(max_connections=1)
+        timeout = Timeout(5.0, pool=SHORT)
+        async with client_for(site, certs, limits=limits, timeout=timeout) as client:
+            assert (await client.get(site.url("/limit/0"))).text == "ok"
+            error, ticks = await while_ticking(lambda: client.get(site.url("/conn")))
+            assert isinstance(error, PoolTimeout)
+            assert ticks  # the event loop kept running while the request waited
+            assert_no_leaks(client)
+
+    run(main)
+    assert site.connections == 1
+
+
+@pytest.mark.timeout(30)
+def test_no_stream_allowed_and_an_outer_deadline_cancels(
+    run: Run, h2c: H2Server, certs: Certs
+) -> None:
+    async def main() -> None:
+        limits = Limits(max_connections=1)
+        timeout = Timeout(5.0, pool=None)  # only the caller's deadline ends the wait
+        async with client_for(h2c, certs, limits=limits, timeout=timeout) as client:
+            assert (await client.get(h2c.url("/limit/0"))).text == "ok"
+            finished, ticks = await while_ticking(
+                lambda: within(SHORT, lambda: client.get(h2c.url("/conn")))
+            )
+            assert finished is False
+            assert ticks
+            assert_no_leaks(client)
+            assert pool_of(client).idle == 1  # still there, still waiting to be allowed
+
+    run(main)
+    assert h2c.connections == 1
+
+
+@pytest.mark.timeout(30)
+def test_waiting_requests_go_once_streams_are_allowed_again(
+    run: Run, site: H2Server, certs: Certs
+) -> None:
+    async def main() -> None:
+        async with client_for(site, certs, timeout=5.0) as client:
+            pool = counting_pool(client._transport, max_connections=1)
+            assert (await client.get(site.url("/limit/0/100/0.3"))).text == "ok"
+
+            async def one() -> str:
+                return (await client.get(site.url("/conn"))).text
+
+            assert await gather(one, one, one) == ["0"] * 3
+            assert_no_leaks(client)
+            # A look per waiter every 0.1 s at most (the pool timeout is 5 s): no busy loop.
+            assert pool.checkouts < 300
+
+    run(main)
+    assert site.connections == 1
+
+
+@pytest.mark.timeout(30)
+def test_connection_that_sent_goaway_while_idle_is_not_reused(
+    run: Run, h2c: H2Server, certs: Certs
+) -> None:
+    async def main() -> None:
+        async with client_for(h2c, certs, limits=Limits(max_connections=1)) as client:
+            assert (await client.get(h2c.url("/goaway"))).text == "ok"
+            await nap(0.05)  # the GOAWAY arrives while the connection is idle
+            assert (await client.get(h2c.url("/conn"))).text == "1"
+            assert_no_leaks(client)
+            assert pool_of(client).connections == 1
+
+    run(main)
+    assert h2c.connections == 2

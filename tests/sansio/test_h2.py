@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sansio.exceptions import LocalProtocolError, RemoteProtocolError
+from sansio.h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_INFORMATIONAL_RESPONSES
 from sansio.h2 import (
     CONNECTION_WINDOW_SIZE,
     MAX_CONCURRENT_STREAMS,
     MAX_FRAME_SIZE,
-    MAX_HEADER_LIST_SIZE,
     MAX_PENDING_CONTROL_REPLIES,
     STREAM_WINDOW_SIZE,
     H2Connection,
@@ -315,7 +315,7 @@ def test_preface_settings_and_connection_window_are_queued_at_construction() -> 
         Codes.ENABLE_PUSH: 0,
         Codes.INITIAL_WINDOW_SIZE: STREAM_WINDOW_SIZE,
         Codes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
-        Codes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
+        Codes.MAX_HEADER_LIST_SIZE: MAX_HEADER_BYTES,
     }
     assert isinstance(window, hf.WindowUpdateFrame)
     assert window.stream_id == 0
@@ -342,7 +342,9 @@ def test_smallest_connection_window_sends_no_window_update() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"max_header_list_size": 0},
+        {"max_header_bytes": 0},
+        {"max_header_count": 0},
+        {"max_informational": -1},
         {"max_concurrent_streams": 0},
         {"max_control_replies": 0},
         {"stream_window_size": 0},
@@ -893,6 +895,103 @@ def test_a_101_response_is_malformed_in_http2() -> None:
     assert reusable(conn)
 
 
+# -- the limits of the HTTP/1.1 machine: 1xx heads, header fields ------------------------
+
+
+def fields(count: int, prefix: bytes = b"x-f") -> list[tuple[bytes, bytes]]:
+    return [(prefix + b"%d" % i, b"v") for i in range(count)]
+
+
+@pytest.mark.parametrize("limit", [MAX_INFORMATIONAL_RESPONSES, 2, 0])
+def test_informational_responses_at_and_past_the_limit(limit: int) -> None:
+    kwargs = {} if limit == MAX_INFORMATIONAL_RESPONSES else {"max_informational": limit}
+    conn, server = connected(handler=None, **kwargs)
+    at = conn.start_request(request(), has_body=False)
+    past = conn.start_request(request(), has_body=False)
+    server.receive(conn.data_to_send())
+    for _ in range(limit):
+        server.h2.send_headers(at, [(b":status", b"103")])
+    server.respond(at, body=b"fine")
+    for _ in range(limit + 1):  # and no final response: the stream stays open
+        server.h2.send_headers(past, [(b":status", b"100")])
+    results = drive(conn, server, {at: None, past: None})
+    assert results[at].body == b"fine"
+    error = results[past].error
+    assert isinstance(error, RemoteProtocolError)
+    assert str(error) == (
+        f"more than {limit} informational (1xx) responses before the final response"
+    )
+    assert results[past].phase is FailurePhase.RECEIVING
+    assert server.requests[past].reset == ErrorCodes.CANCEL
+    assert reusable(conn)  # one stream failed, the connection goes on
+    assert can_start(conn)
+
+
+@pytest.mark.parametrize("where", ["head", "informational", "trailers"])
+@pytest.mark.parametrize("limit", [MAX_HEADER_COUNT, 3])
+def test_header_fields_at_and_past_the_limit(where: str, limit: int) -> None:
+    kwargs = {} if limit == MAX_HEADER_COUNT else {"max_header_count": limit}
+    conn, server = connected(handler=None, **kwargs)
+    sids = {}
+    for count in (limit, limit + 1):
+        sids[count] = sid = conn.start_request(request(), has_body=False)
+        server.receive(conn.data_to_send())
+        many = fields(count)
+        if where == "trailers":
+            server.respond(sid, body=b"body", trailers=many)
+        elif where == "informational":
+            server.h2.send_headers(sid, [(b":status", b"103"), *many])
+        if where == "head" or (where == "informational" and count == limit):
+            # Past the limit the stream stays open: the reset is seen.
+            server.h2.send_headers(sid, [(b":status", b"200"), *many])
+            if count == limit:
+                server.h2.send_data(sid, b"body", end_stream=True)
+        server.flush()
+    results = drive(conn, server, dict.fromkeys(sids.values()))
+    fine, failed = results[sids[limit]], results[sids[limit + 1]]
+    assert fine.error is None
+    assert fine.body == b"body"
+    if where == "trailers":
+        assert fine.trailers == many[:-1]
+    elif where == "head":
+        assert fine.head is not None
+        assert fine.head.headers == many[:-1]
+    kind = "trailer" if where == "trailers" else "header"
+    assert isinstance(failed.error, RemoteProtocolError)
+    assert str(failed.error) == f"response has more than {limit} {kind} fields"
+    assert reusable(conn)
+    if where == "trailers":
+        # The whole body came before the trailers that failed it.
+        assert failed.body == b"body"
+        assert server.requests[sids[limit + 1]].reset is None  # the stream had ended
+    else:
+        assert failed.body == b""
+        assert server.requests[sids[limit + 1]].reset == ErrorCodes.CANCEL
+
+
+def test_the_planner_gives_both_machines_the_same_limits() -> None:
+    from sansio.exchange import Planner
+
+    planner = Planner(http1=False, http2=True, max_header_bytes=5000, max_header_count=7)
+    conn = planner.new_connection(None)
+    assert isinstance(conn, H2Connection)
+    server = Server(handler=None)
+    server.receive(conn.data_to_send())
+    assert server.h2.remote_settings.max_header_list_size == 5000
+    conn.receive_data(server.data_to_send())
+    sid = conn.start_request(request(), has_body=False)
+    server.receive(conn.data_to_send())
+    server.respond(sid, headers=fields(8))
+    conn.receive_data(server.data_to_send())
+    with pytest.raises(RemoteProtocolError, match="more than 7 header fields"):
+        drive_until_error(conn, sid)
+
+
+def drive_until_error(conn: H2Connection, sid: int) -> None:
+    while conn.next_step(sid) is SEND:
+        conn.data_to_send()
+
+
 @pytest.mark.parametrize("status", [b"2000", b"20", b"abc", b"099", b"0xx"])
 def test_a_malformed_status_fails_that_stream_only(status: bytes) -> None:
     conn, server = connected(handler=None)
@@ -1005,12 +1104,12 @@ def big_head(value_size: int) -> list[tuple[bytes, bytes]]:
     return [(b":status", b"200"), (b"x-big", b"v" * value_size)]
 
 
-@pytest.mark.parametrize("limit", [MAX_HEADER_LIST_SIZE, 1000])
+@pytest.mark.parametrize("limit", [MAX_HEADER_BYTES, 1000])
 def test_header_list_size_limit(limit: int) -> None:
     # RFC 9113 §6.5.2: name + value + 32 per field, :status included (7 + 3 + 32).
     at_limit = limit - (7 + 3 + 32) - (5 + 32)
     for size, fails in ((at_limit, False), (at_limit + 1, True)):
-        conn, server = connected(handler=None, max_header_list_size=limit)
+        conn, server = connected(handler=None, max_header_bytes=limit)
         assert server.h2.remote_settings.max_header_list_size == limit
         sid = conn.start_request(request(), has_body=False)
         server.receive(conn.data_to_send())
@@ -1018,7 +1117,7 @@ def test_header_list_size_limit(limit: int) -> None:
         if fails:
             assert conn.next_step(sid) is SEND  # GOAWAY
             conn.data_to_send()
-            with pytest.raises(RemoteProtocolError, match=f"header list larger than {limit}"):
+            with pytest.raises(RemoteProtocolError, match=f"response head larger than {limit} b"):
                 conn.next_step(sid)
             assert not reusable(conn)
         else:

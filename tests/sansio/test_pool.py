@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Hashable
 from dataclasses import FrozenInstanceError
 from typing import cast
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sansio.h1 import H1Connection
 from sansio.pool import (
+    DEFAULT_FULL_RECHECK_INTERVAL,
     DEFAULT_KEEPALIVE_EXPIRY,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
@@ -708,6 +710,210 @@ def test_probe_waiters_do_not_block_the_queue() -> None:
     assert pool.claim(1) is None
 
 
+# -- full connections: the server allows no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) -
+
+
+def zero_limit(pool: PoolMachine, origin: Hashable = A, now: float = 0.0) -> tuple[int, Fake]:
+    """A multiplexed connection whose server lowered its stream limit to 0 while a
+    response came in: checked in idle, it allows no stream."""
+    conn_id, conn, _ = open_shared(pool, origin, streams=100)
+    conn.max_streams = 0
+    conn.streams -= 1
+    assert pool.checkin(conn_id, now) == NO_CHANGES
+    return conn_id, conn
+
+
+def test_full_idle_connection_is_looked_at_then_another_opens() -> None:
+    pool = PoolMachine()
+    assert pool.full_recheck_interval == DEFAULT_FULL_RECHECK_INTERVAL == 0.1
+    conn_id, conn = zero_limit(pool)
+    assert stats(pool) == (0, 0, 1, 0)
+    # The first look is due at once: the shell polls it, finds it still full, checks
+    # it in and checks out again.
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+    assert stats(pool) == (0, 1, 0, 0)
+    assert pool.checkin(conn_id, 0.0) == NO_CHANGES
+    # No second look before the interval is over: another connection (there is room).
+    assert pool.checkout(A, 0.0) == Open(conn_id + 1)
+    assert pool.checkout(A, 0.09, multiplex=True) == Open(conn_id + 2)
+    assert stats(pool) == (2, 0, 1, 0)
+    # Once opened, the new connection is shared; the full one stays idle.
+    conn2 = Fake(max_streams=100)
+    pool.opened(conn_id + 1, wire(conn2), 0.1)
+    conn2.streams += 1
+    assert pool.checkout(A, 0.1) == Reuse(conn_id + 1, wire(conn2))
+
+
+def test_waiters_recheck_a_full_connection_until_the_server_lifts_the_limit() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = zero_limit(pool)
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))  # the first look
+    assert pool.checkin(conn_id, 0.0) == NO_CHANGES  # still full
+    # No slot: wait, with the time of the next look.
+    assert pool.checkout(A, 0.0) == Wait(1, recheck=0.1)
+    assert pool.checkout(A, 0.05) == Wait(2, recheck=0.1)
+    assert stats(pool) == (0, 0, 1, 2)
+    # At the recheck both give up their tickets and check out again: one gets the look.
+    assert pool.cancel_wait(1, 0.1) == NO_CHANGES
+    assert pool.cancel_wait(2, 0.1) == NO_CHANGES
+    assert pool.checkout(A, 0.1) == Reuse(conn_id, wire(conn))
+    # The other waits for the look after this one (the looker may find room).
+    assert pool.checkout(A, 0.1) == Wait(3, recheck=pytest.approx(0.2))
+    assert pool.checkin(conn_id, 0.12) == NO_CHANGES  # still full: not due again
+    assert pool.cancel_wait(3, 0.2) == NO_CHANGES
+    # The server lifts the limit; the next look finds room and uses the connection.
+    conn.max_streams = 100
+    assert pool.checkout(A, 0.2) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    assert pool.checkout(A, 0.2) == Wait(4, recheck=pytest.approx(0.3))
+    # Its stream ends: an ordinary idle connection again, handed to the waiter at once.
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.25) == Changes(wake=(4,))
+    assert pool.claim(4) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    assert pool.checkout(A, 0.25) == Reuse(conn_id, wire(conn))  # shared: room again
+
+
+def busy_shared(pool: PoolMachine, origin: Hashable = A) -> tuple[int, Fake]:
+    """A multiplexed connection allowing two streams, both in use."""
+    conn_id, conn, _ = open_shared(pool, origin, streams=2)
+    assert pool.checkout(origin, 0.0) == Reuse(conn_id, wire(conn))
+    conn.streams += 1
+    return conn_id, conn
+
+
+def test_a_connection_turning_full_wakes_its_waiters_to_check_out_again() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = busy_shared(pool)
+    # Its streams are in use: they wait for one to end, with no recheck time.
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.checkout(A, 0.0) == Wait(2)
+    conn.max_streams = 0  # then the server allows none
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.5) == NO_CHANGES
+    conn.streams -= 1
+    # Idle and full: the waiters are woken with nothing granted, to check out again.
+    assert pool.checkin(conn_id, 1.0) == Changes(wake=(1, 2))
+    assert pool.claim(1) is None
+    assert pool.cancel_wait(1, 1.0) == NO_CHANGES  # as the shell does after a None
+    assert pool.cancel_wait(2, 1.0) == NO_CHANGES
+    with pytest.raises(ValueError, match="not waiting"):
+        pool.claim(2)
+    assert pool.checkout(A, 1.0) == Reuse(conn_id, wire(conn))  # the first look
+    assert pool.checkout(A, 1.0) == Wait(3, recheck=1.1)
+    assert pool.checkin(conn_id, 1.0) == NO_CHANGES  # still full: no new wake-up
+    assert pool.checkout(A, 1.0) == Wait(4, recheck=1.1)
+
+
+def test_a_waiter_at_its_recheck_while_the_look_is_still_out() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = zero_limit(pool)
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+    conn.max_streams = 100  # the look finds room: a long request starts on it
+    conn.streams += 1
+    # Waiters look again one interval from now, never at once (no busy loop).
+    assert pool.checkout(A, 0.5) == Wait(1, recheck=0.6)
+    assert pool.cancel_wait(1, 0.6) == NO_CHANGES
+    assert pool.checkout(A, 0.6) == Wait(2, recheck=pytest.approx(0.7))
+    conn.streams -= 1
+    assert pool.checkin(conn_id, 0.65) == Changes(wake=(2,))
+    assert pool.claim(2) == Reuse(conn_id, wire(conn))
+
+
+def test_full_connection_turned_dead_or_expired_is_closed() -> None:
+    pool = PoolMachine(max_connections=1, keepalive_expiry=5.0)
+    conn_id, conn = zero_limit(pool)
+    assert pool.checkout(A, 0.0) == Reuse(conn_id, wire(conn))
+    conn.dead = True  # the look found GOAWAY or EOF
+    assert pool.checkin(conn_id, 0.0) == Changes(close=(conn_id,))
+    assert pool.checkout(A, 0.0) == Open(conn_id + 1)
+    pool.open_failed(conn_id + 1)
+    other_id, other = zero_limit(pool, now=1.0)
+    assert pool.checkout(A, 1.0) == Reuse(other_id, wire(other))
+    assert pool.checkin(other_id, 1.0) == NO_CHANGES
+    assert pool.checkout(A, 1.05) == Wait(1, recheck=1.1)
+    # Idle for keep-alive expiry: it goes like any idle connection, freeing the slot.
+    assert pool.expire(6.0) == Changes(close=(other_id,), wake=(1,))
+    assert pool.claim(1) == Open(other_id + 1)
+
+
+def test_a_full_connection_is_never_evicted_for_its_own_origin() -> None:
+    pool = PoolMachine(max_connections=1)
+    conn_id, conn = zero_limit(pool)
+    pool.checkout(A, 0.0)
+    pool.checkin(conn_id, 0.0)
+    assert pool.checkout(A, 0.05) == Wait(1, recheck=0.1)
+    assert stats(pool) == (0, 0, 1, 1)
+    # Another origin's request evicts it; so does a fresh (retry) checkout of its own.
+    assert pool.checkout(B, 0.05) == Open(conn_id + 1, close=(conn_id,))
+    pool2 = PoolMachine(max_connections=1)
+    conn_id2, _ = zero_limit(pool2)
+    assert pool2.checkout(A, 0.0, fresh=True) == Open(conn_id2 + 1, close=(conn_id2,))
+    assert conn.max_streams == 0
+
+
+def test_a_waiter_blocked_by_its_own_full_connection_lets_others_pass() -> None:
+    pool = PoolMachine(max_connections=2)
+    a_id, a_conn = zero_limit(pool)
+    assert pool.checkout(A, 0.0) == Reuse(a_id, wire(a_conn))  # out for its first look
+    b_id, _ = open_one(pool, B)
+    assert pool.checkout(A, 0.05) == Wait(1, recheck=0.1)
+    assert pool.checkout(B, 0.05) == Wait(2)  # nothing idle to evict
+    # Back from its look, still full: the A waiter ahead cannot use it; B's evicts it.
+    assert pool.checkin(a_id, 0.06) == Changes(close=(a_id,), wake=(2,))
+    assert pool.claim(2) == Open(3)
+    assert pool.claim(1) is None
+    assert b_id == 2
+
+
+def test_another_origins_waiter_evicts_a_connection_turning_full() -> None:
+    pool = PoolMachine(max_connections=2)
+    a_id, a_conn = busy_shared(pool)
+    b_id, _ = open_one(pool, B)
+    assert pool.checkout(A, 0.0) == Wait(1)
+    assert pool.checkout(B, 0.0) == Wait(2)
+    a_conn.max_streams = 0
+    a_conn.streams -= 2
+    pool.checkin(a_id, 0.0)
+    assert pool.checkin(a_id, 0.0) == Changes(close=(a_id,), wake=(2, 1))
+    assert pool.claim(2) == Open(3)
+    assert pool.claim(1) is None  # check out again: now it waits for a slot
+    assert b_id == 2
+
+
+@pytest.mark.parametrize(
+    ("recheck", "deadline", "now", "expected"),
+    [
+        (None, None, 1.0, (None, False)),  # wait to be woken, however long
+        (None, 3.0, 1.0, (2.0, False)),  # then PoolTimeout
+        (1.5, None, 1.0, (0.5, True)),  # then check out again
+        (1.5, 3.0, 1.0, (0.5, True)),
+        (4.0, 3.0, 1.0, (2.0, False)),  # the deadline comes first
+        (3.0, 3.0, 1.0, (2.0, False)),
+        (None, 0.5, 1.0, (0.0, False)),  # already past
+        (0.5, None, 1.0, (0.0, True)),
+    ],
+)
+def test_wait_timeout(
+    recheck: float | None,
+    deadline: float | None,
+    now: float,
+    expected: tuple[float | None, bool],
+) -> None:
+    assert Wait(1, recheck=recheck).timeout(deadline, now) == expected
+
+
+def test_full_recheck_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="full_recheck_interval"):
+        PoolMachine(full_recheck_interval=0)
+    pool = PoolMachine(max_connections=1, full_recheck_interval=2.0)
+    conn_id, conn = zero_limit(pool)
+    pool.checkout(A, 0.0)
+    pool.checkin(conn_id, 0.0)
+    assert pool.checkout(A, 1.0) == Wait(1, recheck=2.0)
+    assert conn.max_streams == 0
+
+
 # -- random sequences ---------------------------------------------------------------
 
 
@@ -729,6 +935,11 @@ class PoolStateMachine(RuleBasedStateMachine):
         self.connecting: list[int] = []  # being opened by a request
         self.waiting: list[int] = []  # tickets not yet claimed
         self.kinds: dict[int, bool] = {}  # ticket -> may wait for a probe
+        self.tickets: dict[int, tuple[Hashable, bool]] = {}  # ticket -> (origin, fresh)
+        self.rechecks: dict[int, float | None] = {}  # ticket -> its Wait's recheck time
+        self.origins: dict[int, Hashable] = {}  # connection -> origin
+        self.full: set[int] = set()  # idle in the pool while allowing no stream
+        self.looked: dict[int, float] = {}  # connection -> when last handed out for a look
         self.woken: set[int] = set()
         self.closed: set[int] = set()
 
@@ -745,16 +956,24 @@ class PoolStateMachine(RuleBasedStateMachine):
             self.closed.add(conn_id)
             conn = self.conns.pop(conn_id)
             assert conn.streams == 0, "closed a connection in use"
+            self.full.discard(conn_id)
 
     def take(self, decision: Reuse | Open | Wait) -> None:
         self.close(decision.close)
         if isinstance(decision, Reuse):
             conn = cast(Fake, decision.connection)
             assert self.conns[decision.conn_id] is conn
-            if conn.dead:
-                # It died between the grant and the claim: the shell's readability
-                # check finds out and checks it back in; this request gives up.
-                self.apply(self.pool.checkin(decision.conn_id, self.now))
+            if decision.conn_id in self.full:
+                # A look at a connection that allowed no stream: at most one per interval.
+                last = self.looked.get(decision.conn_id)
+                assert last is None or self.now >= last + self.pool.full_recheck_interval
+                self.looked[decision.conn_id] = self.now
+            self.full.discard(decision.conn_id)
+            if not conn.can_start_request:
+                # It died between the grant and the claim, or it is a look at a
+                # connection that allowed no stream: the shell's readability check
+                # finds out and checks it back in; this request gives up.
+                self.check_in(decision.conn_id, conn)
                 return
             assert conn.can_start_request
             conn.streams += 1
@@ -766,6 +985,13 @@ class PoolStateMachine(RuleBasedStateMachine):
         else:
             self.waiting.append(decision.ticket)
 
+    def check_in(self, conn_id: int, conn: Fake) -> None:
+        self.apply(self.pool.checkin(conn_id, self.now))
+        if conn_id in self.pool._idle_all and not conn.can_start_request:
+            self.full.add(conn_id)  # idle in the pool, allowing no stream
+
+    # A few waiters at most: otherwise checkouts crowd out the other rules.
+    @precondition(lambda self: len(self.waiting) < 3)
     @rule(origin=st.sampled_from([A, B]), fresh=st.booleans())
     def checkout(self, origin: Hashable, fresh: bool) -> None:
         # A's route may be HTTP/2 (its checkouts may probe and wait for probes); B's not.
@@ -773,10 +999,20 @@ class PoolStateMachine(RuleBasedStateMachine):
         decision = self.pool.checkout(origin, self.now, fresh=fresh, multiplex=multiplex)
         if isinstance(decision, Wait):
             self.kinds[decision.ticket] = multiplex and not fresh
+            self.tickets[decision.ticket] = (origin, fresh)
+            self.rechecks[decision.ticket] = decision.recheck
+            if decision.recheck is not None:
+                assert decision.recheck > self.now  # never a busy loop
+        elif isinstance(decision, Open):
+            self.origins[decision.conn_id] = origin
         self.take(decision)
 
     @precondition(lambda self: self.connecting)
-    @rule(pick=st.integers(0, 99), ok=st.booleans(), streams=st.sampled_from([1, 1, 2]))
+    @rule(
+        pick=st.integers(0, 99),
+        ok=st.sampled_from([True, True, False]),
+        streams=st.sampled_from([1, 2]),
+    )
     def open_done(self, pick: int, ok: bool, streams: int) -> None:
         conn_id = self.connecting.pop(pick % len(self.connecting))
         if ok:
@@ -796,7 +1032,7 @@ class PoolStateMachine(RuleBasedStateMachine):
         conn.streams -= 1
         if not reusable:
             conn.dead = True
-        self.apply(self.pool.checkin(conn_id, self.now))
+        self.check_in(conn_id, conn)
 
     @precondition(lambda self: self.waiting)
     @rule(pick=st.integers(0, 99))
@@ -811,20 +1047,46 @@ class PoolStateMachine(RuleBasedStateMachine):
         ticket = self.waiting[pick % len(self.waiting)]
         granted = self.pool.claim(ticket)
         if granted is None:
-            assert ticket not in self.woken
+            if ticket in self.woken:  # woken with nothing: check out again
+                self.check_out_again(ticket)
             return
         assert ticket in self.woken
         self.woken.discard(ticket)
         self.waiting.remove(ticket)
+        if isinstance(granted, Open):
+            self.origins[granted.conn_id] = self.tickets[ticket][0]
         self.take(granted)
 
-    @rule(seconds=st.sampled_from([0.5, 1.0, 2.5]))
+    def check_out_again(self, ticket: int) -> None:
+        self.waiting.remove(ticket)
+        self.woken.discard(ticket)
+        assert self.pool.cancel_wait(ticket, self.now) == NO_CHANGES
+        origin, fresh = self.tickets[ticket]
+        self.checkout(origin, fresh)
+
+    @precondition(lambda self: self.waiting)
+    @rule(pick=st.integers(0, 99))
+    def recheck(self, pick: int) -> None:
+        # A waiter whose recheck time has come (and nothing was granted) asks again.
+        ticket = self.waiting[pick % len(self.waiting)]
+        recheck = self.rechecks[ticket]
+        if recheck is not None and self.now >= recheck and ticket not in self.woken:
+            self.check_out_again(ticket)
+
+    @rule(seconds=st.sampled_from([0.05, 0.5, 1.0, 2.5]))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
 
     @rule()
     def sweep(self) -> None:
         self.apply(self.pool.expire(self.now))
+
+    @rule(pick=st.integers(0, 99), limit=st.sampled_from([0, 0, 2]))
+    def server_changes_its_stream_limit(self, pick: int, limit: int) -> None:
+        # SETTINGS_MAX_CONCURRENT_STREAMS on a multiplexed connection, in use or idle.
+        shared = sorted(i for i, c in self.conns.items() if c.max_streams != 1)
+        if shared:
+            self.conns[shared[pick % len(shared)]].max_streams = limit
 
     @rule(pick=st.integers(0, 99))
     def idle_connection_dies(self, pick: int) -> None:
@@ -841,12 +1103,27 @@ class PoolStateMachine(RuleBasedStateMachine):
         assert s.waiters == len(self.waiting) - len(self.woken)
         waiting = [t for t in self.waiting if t not in self.woken]
         if any(not self.kinds[t] for t in waiting):
-            # Anyone waiting for a slot means nothing is free: no idle connection, no slot.
-            assert s.idle == 0
+            # Anyone waiting for a slot means no slot is free.
             assert s.connections == self.max_connections
         if waiting:
             # Otherwise they wait for a connection being opened.
             assert s.connecting or s.connections == self.max_connections
+        for ticket in waiting:
+            origin, fresh = self.tickets[ticket]
+            if not fresh and self.pool._full.get(origin):
+                # Someone will look at its connection that allowed no stream.
+                assert self.rechecks[ticket] is not None
+        if s.connections == self.max_connections:
+            # Nothing idle that a waiter could use or evict: only connections that
+            # allowed no stream, of a waiter's own origin (a non-fresh one).
+            for ticket in waiting:
+                if self.kinds[ticket]:
+                    continue  # waits for its origin's probe, not for a slot
+                origin, fresh = self.tickets[ticket]
+                for conn_id in self.pool._idle_all:
+                    assert not fresh
+                    assert conn_id in self.full
+                    assert self.origins[conn_id] == origin
         # No leak: the pool counts exactly the open connections nobody closed...
         assert s.connections - s.connecting == len(self.conns)
         # ... and every slot being opened belongs to a request or an unclaimed grant.
@@ -871,3 +1148,38 @@ PoolStateMachine.TestCase.settings = settings(
     max_examples=100, stateful_step_count=40, deadline=None
 )
 TestPoolStateMachine = PoolStateMachine.TestCase
+
+
+# Hypothesis picks the machine's rules evenly and keeps runs short, so connections that
+# turn full while idle are rare above. These walks take 80 steps, each drawn evenly from
+# a chosen mix by a generator seeded by Hypothesis (which prefers simple draws).
+_STEPS = ("checkout", "open", "finish", "claim", "cancel", "recheck", "time", "limit", "dies")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_random_walks_with_servers_changing_their_stream_limits(seed: int) -> None:
+    rng = random.Random(seed)
+    machine = PoolStateMachine()
+    for _ in range(80):
+        step, n = rng.choice(_STEPS), rng.randrange(100)
+        if step == "checkout" and len(machine.waiting) < 3:
+            machine.checkout((A, B)[n % 2], n % 5 == 0)
+        elif step == "open" and machine.connecting:
+            machine.open_done(n, n % 4 != 0, 1 + n % 2)
+        elif step == "finish" and machine.held:
+            machine.finish(n, n % 6 != 0)
+        elif step == "claim" and machine.waiting:
+            machine.claim(n)
+        elif step == "cancel" and machine.waiting and n % 4 == 0:
+            machine.cancel(n)
+        elif step == "recheck" and machine.waiting:
+            machine.recheck(n)
+        elif step == "time":
+            machine.time_passes((0.05, 0.05, 0.5, 2.5)[n % 4])
+        elif step == "limit":
+            machine.server_changes_its_stream_limit(n, (0, 0, 2)[n % 3])
+        elif step == "dies":
+            machine.idle_connection_dies(n)
+        machine.limits_hold()
+    machine.teardown()

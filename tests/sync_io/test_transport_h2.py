@@ -28,10 +28,11 @@ import h2.exceptions
 import pytest
 import trustme
 from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
 
 from sansio.config import Limits, Timeout
-from sansio.exceptions import ReadTimeout, RemoteProtocolError
-from sansio.pool import PoolStatistics
+from sansio.exceptions import PoolTimeout, ReadTimeout, RemoteProtocolError
+from sansio.pool import PoolMachine, PoolStatistics
 from sync_io import Client, HTTPTransport
 from tests.servers import PIECE, Server, default_app, http_handler
 
@@ -66,8 +67,10 @@ class H2Server:
     id; ``/digest`` size and sha256 of the request body; ``/bytes/N`` N bytes of
     `payload`; ``/sleep/S`` answer after S seconds; ``/hold`` never answer; ``/reset``
     reset the stream (INTERNAL_ERROR); ``/refuse-once`` refuse the stream the first time
-    (REFUSED_STREAM). With ``goaway_at=K`` the first connection holds its requests until
-    K have arrived, answers the first and sends GOAWAY naming it as the last.
+    (REFUSED_STREAM); ``/limit/N`` answer, then set SETTINGS_MAX_CONCURRENT_STREAMS to N
+    (``/limit/N/M/S``: and to M after S seconds); ``/goaway`` answer, then send GOAWAY.
+    With ``goaway_at=K`` the first connection holds its requests until K have arrived,
+    answers the first and sends GOAWAY naming it as the last.
     """
 
     tls: ssl.SSLContext | None = None
@@ -151,6 +154,25 @@ class _Peer:
         if data:
             self.queue.put(data)
 
+    def limit(self, streams: int, seconds: float = 0.0) -> None:
+        """SETTINGS_MAX_CONCURRENT_STREAMS: now (the lock is held) or in ``seconds``."""
+
+        def change() -> None:
+            if not self.gone:
+                self.h2.update_settings({SettingCodes.MAX_CONCURRENT_STREAMS: streams})
+                self.flush()
+
+        def fire() -> None:
+            with self.lock:
+                change()
+
+        if not seconds:
+            change()
+            return
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+
     def later(self, seconds: float, sid: int, body: bytes) -> None:
         def fire() -> None:
             with self.lock:
@@ -216,6 +238,17 @@ class _Peer:
         elif name == "reset":
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
             del self.requests[sid]
+        elif name == "limit":
+            self.respond(sid, b"ok")
+            self.pump()
+            self.limit(int(args[0]))
+            if len(args) > 1:
+                self.limit(int(args[1]), float(args[2]))
+        elif name == "goaway":
+            self.respond(sid, b"ok")
+            self.pump()
+            self.h2.close_connection(last_stream_id=sid)
+            self.gone = True
         elif name == "refuse-once" and seen.path not in self.owner.refused:
             self.owner.refused.add(seen.path)
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
@@ -317,6 +350,25 @@ def pool_of(client: Client) -> PoolStatistics:
     transport = client._transport
     assert isinstance(transport, HTTPTransport)
     return transport._pool.statistics()
+
+
+class CountingPool(PoolMachine):
+    """The pool machine, counting checkouts: a busy loop would make thousands."""
+
+    __slots__ = ("checkouts",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checkouts = 0
+
+    def checkout(self, *args: Any, **kwargs: Any) -> Any:
+        self.checkouts += 1
+        return super().checkout(*args, **kwargs)
+
+
+def counting_pool(transport: Any, **kwargs: Any) -> CountingPool:
+    pool = transport._pool = CountingPool(**kwargs)
+    return pool
 
 
 def assert_no_leaks(client: Client) -> None:
@@ -561,3 +613,62 @@ def test_timeout_type_is_honoured_per_request(h2c: H2Server, certs: Certs) -> No
         assert time.monotonic() - started < 2
         assert client.get(h2c.url("/")).text == "Hello, world!"
     assert h2c.connections == 1
+
+
+# ------------------------------------------------ a server that allows no stream, GOAWAY
+# (RFC 9113 §5.1.2: SETTINGS_MAX_CONCURRENT_STREAMS may be 0.) Each test has an outer
+# deadline: before the fix, such a connection was handed out, found full, checked in and
+# handed out again without end, ignoring the pool timeout.
+
+
+@pytest.mark.timeout(30)
+def test_no_stream_allowed_opens_another_connection(h2c: H2Server, certs: Certs) -> None:
+    with client_for(h2c, certs) as client:
+        assert client.get(h2c.url("/limit/0")).text == "ok"
+        assert client.get(h2c.url("/conn")).text == "1"
+        assert client.get(h2c.url("/conn")).text == "1"  # the new one is reused
+        assert_no_leaks(client)
+        assert pool_of(client).idle == 2  # the full one is kept: its server may relent
+    assert h2c.connections == 2
+
+
+@pytest.mark.timeout(30)
+def test_no_stream_allowed_and_no_other_connection_is_a_pool_timeout(
+    h2_tls: H2Server, certs: Certs
+) -> None:
+    limits = Limits(max_connections=1)
+    with client_for(h2_tls, certs, limits=limits, timeout=Timeout(5.0, pool=SHORT)) as client:
+        assert client.get(h2_tls.url("/limit/0")).text == "ok"
+        with pytest.raises(PoolTimeout):
+            client.get(h2_tls.url("/conn"))
+        assert_no_leaks(client)
+    assert h2_tls.connections == 1
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["tls", "h2c"])
+def test_waiting_requests_go_once_streams_are_allowed_again(
+    kind: str, certs: Certs, request: pytest.FixtureRequest
+) -> None:
+    server: H2Server = request.getfixturevalue("h2_tls" if kind == "tls" else "h2c")
+    with client_for(server, certs, timeout=5.0) as client:
+        pool = counting_pool(client._transport, max_connections=1)
+        assert client.get(server.url("/limit/0/100/0.3")).text == "ok"
+        # Three threads wait: the server lifts the limit on the same connection.
+        results = in_threads(3, lambda i: client.get(server.url("/conn")).text)
+        assert results == ["0"] * 3
+        assert_no_leaks(client)
+        # A look per waiter every 0.1 s at most (the pool timeout is 5 s): no busy loop.
+        assert pool.checkouts < 300
+    assert server.connections == 1
+
+
+@pytest.mark.timeout(30)
+def test_connection_that_sent_goaway_while_idle_is_not_reused(h2c: H2Server, certs: Certs) -> None:
+    with client_for(h2c, certs, limits=Limits(max_connections=1)) as client:
+        assert client.get(h2c.url("/goaway")).text == "ok"
+        time.sleep(0.05)  # the GOAWAY arrives while the connection is idle
+        assert client.get(h2c.url("/conn")).text == "1"
+        assert_no_leaks(client)
+        assert pool_of(client).connections == 1
+    assert h2c.connections == 2
