@@ -153,6 +153,7 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Build and send a request; the response body is read before returning."""
+        self._warn_per_request_cookies(cookies)
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
@@ -227,6 +228,10 @@ class AsyncClient(BaseClient):
     ) -> Any:
         match action:
             case act.SendRequest(request):
+                if not isinstance(request.stream, AsyncByteStream):
+                    raise RuntimeError(
+                        "Attempted to send an sync request with an AsyncClient instance."
+                    )
                 start = time.perf_counter()
                 transport = self._transport_for_url(request.url)
                 response = await transport.handle_async_request(request)
@@ -277,10 +282,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def options(
@@ -304,10 +308,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def head(
@@ -331,10 +334,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def post(
@@ -366,10 +368,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def put(
@@ -401,10 +402,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def patch(
@@ -436,10 +436,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def delete(
@@ -463,10 +462,9 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     async def aclose(self) -> None:
@@ -482,9 +480,9 @@ class AsyncClient(BaseClient):
     async def __aenter__(self: C) -> C:
         if self._state is not ClientState.UNOPENED:
             raise RuntimeError(
-                "An AsyncClient can be opened only once; it cannot be reopened after closing."
+                "Cannot reopen a client instance, once it has been closed."
                 if self._state is ClientState.CLOSED
-                else "This AsyncClient is already open."
+                else "Cannot open a client instance more than once."
             )
         self._state = ClientState.OPENED
         await self._transport.__aenter__()
@@ -499,4 +497,10 @@ class AsyncClient(BaseClient):
         exc_value: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
-        await self.aclose()
+        # As httpx: the transports' own exits run (a mock router may check its routes
+        # there), not only their close().
+        self._state = ClientState.CLOSED
+        await self._transport.__aexit__(exc_type, exc_value, traceback)
+        for transport in self._mounts.values():
+            if transport is not None:
+                await transport.__aexit__(exc_type, exc_value, traceback)

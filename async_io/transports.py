@@ -68,6 +68,14 @@ def _asgi_bytes(body: object) -> bytes:
     raise TypeError(f"An ASGI app must send bytes as its body, not {type(body).__name__}.")
 
 
+def _asgi_text(item: object) -> str | bytes:
+    if isinstance(item, str | bytes):
+        return item
+    if isinstance(item, bytearray | memoryview):
+        return bytes(item)
+    raise TypeError(f"An ASGI header must be bytes or str, not {type(item).__name__}.")
+
+
 class ASGIResponseStream(AsyncByteStream):
     """The body an ASGI app sent, one chunk per ``http.response.body`` message."""
 
@@ -101,7 +109,7 @@ class _ASGICall:
         self.request_done = False
         self.head = head
         self.status: int | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[tuple[str | bytes, str | bytes]] = []
         self.parts: list[bytes] = []
         self.complete = create_event()
 
@@ -140,8 +148,10 @@ class _ASGICall:
             status = message["status"]
             if type(status) is not int:
                 raise TypeError(f"An ASGI status must be an int, not {type(status).__name__}.")
+            # Apps give bytes as the spec says, but httpx takes str too (and the
+            # Headers model validates either): only bytes-likes need converting.
             self.headers = [
-                (bytes(name), bytes(value)) for name, value in message.get("headers", ())
+                (_asgi_text(name), _asgi_text(value)) for name, value in message.get("headers", ())
             ]
             self.status = status
         else:

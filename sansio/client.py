@@ -7,6 +7,7 @@ performs `send_flow`'s actions, and closing.
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -305,6 +306,19 @@ class BaseClient:
             return self._base_url.copy_with(raw_path=raw_path)
         return merge
 
+    @staticmethod
+    def _warn_per_request_cookies(cookies: CookieTypes | None) -> None:
+        # httpx deprecates it (whether they persist is ambiguous); suites that turn
+        # warnings into errors expect to see it.
+        if cookies is not None:
+            warnings.warn(
+                "Setting per-request cookies=<...> is being deprecated, because the expected "
+                "behaviour on cookie persistence is ambiguous. Set cookies directly on the "
+                "client instance instead.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+
     def _send_options(
         self,
         request: Request,
@@ -314,7 +328,7 @@ class BaseClient:
         follow_redirects: bool | UseClientDefault,
     ) -> SendOptions:
         if self._state is ClientState.CLOSED:
-            raise RuntimeError("Cannot send a request: the client has been closed.")
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
         if chosen_auth is None and (request.url.username or request.url.password):
             chosen_auth = BasicAuth(request.url.username, request.url.password)

@@ -18,7 +18,7 @@ from sansio._types import (
     TimeoutTypes,
 )
 from sansio.client import resolve_follow_redirects
-from sansio.config import DEFAULT_TIMEOUT_CONFIG
+from sansio.config import DEFAULT_TIMEOUT_CONFIG, USE_CLIENT_DEFAULT
 from sansio.models import Response
 from sansio.urls import URL
 
@@ -47,7 +47,9 @@ def request(
     allow_redirects: bool | None = None,
 ) -> Response:
     """Send one request on a new `Client` and return the response, body read."""
-    follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+    # False is both the default and a choice here: only True can disagree with
+    # allow_redirects=.
+    follow = resolve_follow_redirects(follow_redirects or USE_CLIENT_DEFAULT, allow_redirects)
     with Client(
         cookies=cookies, proxy=proxy, verify=verify, timeout=timeout, trust_env=trust_env
     ) as client:
@@ -78,7 +80,9 @@ def stream(
     allow_redirects: bool | None = None,
 ) -> Iterator[Response]:
     """Send one request on a new `Client` and yield the response with its body unread."""
-    follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+    # False is both the default and a choice here: only True can disagree with
+    # allow_redirects=.
+    follow = resolve_follow_redirects(follow_redirects or USE_CLIENT_DEFAULT, allow_redirects)
     with (
         Client(cookies=cookies, proxy=proxy, verify=verify, timeout=timeout, trust_env=trust_env)
         as client,

@@ -151,6 +151,7 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Build and send a request; the response body is read before returning."""
+        self._warn_per_request_cookies(cookies)
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
@@ -225,6 +226,10 @@ class Client(BaseClient):
     ) -> Any:
         match action:
             case act.SendRequest(request):
+                if not isinstance(request.stream, SyncByteStream):
+                    raise RuntimeError(
+                        "Attempted to send an async request with a sync Client instance."
+                    )
                 start = time.perf_counter()
                 response = self._transport_for_url(request.url).handle_request(request)
                 assert isinstance(response.stream, SyncByteStream)
@@ -272,10 +277,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def options(
@@ -299,10 +303,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def head(
@@ -326,10 +329,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def post(
@@ -361,10 +363,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def put(
@@ -396,10 +397,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def patch(
@@ -431,10 +431,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def delete(
@@ -458,10 +457,9 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=follow_redirects,
+            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
             timeout=timeout,
             extensions=extensions,
-            allow_redirects=allow_redirects,
         )
 
     def close(self) -> None:
@@ -477,9 +475,9 @@ class Client(BaseClient):
     def __enter__(self: C) -> C:
         if self._state is not ClientState.UNOPENED:
             raise RuntimeError(
-                "A Client can be opened only once; it cannot be reopened after closing."
+                "Cannot reopen a client instance, once it has been closed."
                 if self._state is ClientState.CLOSED
-                else "This Client is already open."
+                else "Cannot open a client instance more than once."
             )
         self._state = ClientState.OPENED
         self._transport.__enter__()
@@ -494,4 +492,10 @@ class Client(BaseClient):
         exc_value: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
-        self.close()
+        # As httpx: the transports' own exits run (a mock router may check its routes
+        # there), not only their close().
+        self._state = ClientState.CLOSED
+        self._transport.__exit__(exc_type, exc_value, traceback)
+        for transport in self._mounts.values():
+            if transport is not None:
+                transport.__exit__(exc_type, exc_value, traceback)

@@ -80,8 +80,8 @@ ALLOWED = {
         "+ return user_auth[-1].__next__()",
         "- return user_auth[-1].send(response)",
         "+ return user_auth[-1].asend(response)",
-        '- "A Client can be opened only once; it cannot be reopened after closing."',
-        '+ "An Client can be opened only once; it cannot be reopened after closing."',
+        '- "Attempted to send an async request with a sync Client instance."',
+        '+ "Attempted to send an sync request with an Client instance."',
     },
     "transport.py": {
         '- """`HTTPTransport`: connections over socket/ssl, driven by the core\'s pool and wire '

@@ -1,0 +1,320 @@
+"""Drop-in fidelity: what httpx programs and the libraries built on httpx observe.
+
+Most tests here are differential: the same few lines run against installed httpx 0.28 (a
+test dependency only) and against conch, and what a user would see (the value, the
+exception's type and message, the warnings) must be the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable, Coroutine
+from types import ModuleType, TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import trio
+
+import conch
+
+from .servers import Got, Reply, Server, http_handler
+
+T = TypeVar("T")
+Run = Callable[[Callable[[], Coroutine[Any, Any, T]]], T]
+
+BOTH = pytest.mark.parametrize("lib", [httpx, conch], ids=["httpx", "conch"])
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def run(request: pytest.FixtureRequest) -> Run[Any]:
+    def runner(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        if request.param == "trio":
+            return trio.run(fn)
+        return asyncio.run(fn())
+
+    return runner
+
+
+def outcome(fn: Callable[[], object]) -> tuple[str, str, list[tuple[str, str]]]:
+    """What a caller sees: the result or the exception (type name and message), and the
+    warnings raised on the way (category name and message)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            result = ("ok", repr(fn()))
+        except Exception as exc:
+            result = (type(exc).__name__, str(exc))
+    return (*result, [(w.category.__name__, str(w.message)) for w in seen])
+
+
+def same(fn: Callable[[ModuleType], object]) -> tuple[str, str, list[tuple[str, str]]]:
+    """Run ``fn(httpx)`` and ``fn(conch)``; both must look the same to the caller."""
+    expected = outcome(lambda: fn(httpx))
+    assert outcome(lambda: fn(conch)) == expected
+    return expected
+
+
+def ok(request: Any) -> Any:
+    return (conch if isinstance(request, conch.Request) else httpx).Response(200, text="ok")
+
+
+# -- the verb methods call request() with httpx's keywords ----------------------------------
+
+
+def test_verbs_call_request_with_exactly_httpx_keywords() -> None:
+    # A framework's test client overrides request() with httpx's signature (no
+    # allow_redirects=): get/post/... must still work through it.
+    calls: list[dict[str, Any]] = []
+
+    class TestClient(conch.Client):
+        def request(  # type: ignore[override]
+            self,
+            method: str,
+            url: Any,
+            *,
+            content: Any = None,
+            data: Any = None,
+            files: Any = None,
+            json: Any = None,
+            params: Any = None,
+            headers: Any = None,
+            cookies: Any = None,
+            auth: Any = conch.USE_CLIENT_DEFAULT,
+            follow_redirects: Any = conch.USE_CLIENT_DEFAULT,
+            timeout: Any = conch.USE_CLIENT_DEFAULT,
+            extensions: Any = None,
+        ) -> conch.Response:
+            calls.append({"method": method, "follow_redirects": follow_redirects})
+            return super().request(method, url, follow_redirects=follow_redirects)
+
+    with TestClient(transport=conch.MockTransport(ok)) as client:
+        for verb in ("get", "options", "head", "delete", "post", "put", "patch"):
+            assert getattr(client, verb)("http://testserver/").status_code == 200
+        client.get("http://testserver/", allow_redirects=True)
+    assert [c["method"] for c in calls] == [
+        *("GET", "OPTIONS", "HEAD", "DELETE", "POST", "PUT", "PATCH"),
+        "GET",
+    ]
+    assert calls[-1]["follow_redirects"] is True
+    assert all(c["follow_redirects"] is conch.USE_CLIENT_DEFAULT for c in calls[:-1])
+
+
+def test_async_verbs_call_request_with_exactly_httpx_keywords(run: Run[Any]) -> None:
+    calls: list[str] = []
+
+    class TestClient(conch.AsyncClient):
+        async def request(  # type: ignore[override]
+            self, method: str, url: Any, *, follow_redirects: Any = None, **kwargs: Any
+        ) -> conch.Response:
+            assert "allow_redirects" not in kwargs
+            calls.append(f"{method} {follow_redirects}")
+            return await super().request(method, url)
+
+    async def main() -> None:
+        async with TestClient(transport=conch.MockTransport(ok)) as client:
+            await client.post("http://testserver/")
+            await client.get("http://testserver/", allow_redirects=False)
+
+    run(main)
+    assert calls == [f"POST {conch.USE_CLIENT_DEFAULT}", "GET False"]
+
+
+# -- requests' allow_redirects= on the top-level functions ----------------------------------
+
+
+def redirecting(server: Server, got: Got) -> Reply:
+    if got.target == "/start":
+        return Reply(status=302, headers=[("Location", "/end")])
+    return Reply(body=b"arrived")
+
+
+@pytest.mark.parametrize("function", ["get", "request", "stream"])
+def test_top_level_functions_accept_allow_redirects(function: str) -> None:
+    with Server(http_handler(redirecting)) as server:
+        url = server.url("/start")
+        if function == "get":
+            followed = conch.get(url, allow_redirects=True)
+            stayed = conch.get(url, allow_redirects=False)
+        elif function == "request":
+            followed = conch.request("GET", url, allow_redirects=True)
+            stayed = conch.request("GET", url)
+        else:
+            with conch.stream("GET", url, allow_redirects=True) as followed:
+                followed.read()
+            with conch.stream("GET", url, allow_redirects=False) as stayed:
+                stayed.read()
+    assert (followed.status_code, followed.text) == (200, "arrived")
+    assert stayed.status_code == 302
+    with pytest.raises(TypeError, match="disagree"):
+        conch.get(url, follow_redirects=True, allow_redirects=False)
+
+
+# -- a client as a context manager enters and exits its transports --------------------------
+
+
+class Recording(conch.MockTransport):
+    def __init__(self, log: list[str], name: str) -> None:
+        super().__init__(ok)
+        self.log = log
+        self.name = name
+
+    def __enter__(self) -> Recording:
+        self.log.append(f"enter {self.name}")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.log.append(f"exit {self.name} {exc_type.__name__ if exc_type else None}")
+
+    async def __aenter__(self) -> Recording:
+        self.log.append(f"aenter {self.name}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.log.append(f"aexit {self.name} {exc_type.__name__ if exc_type else None}")
+
+
+def test_client_context_enters_and_exits_transport_and_mounts() -> None:
+    log: list[str] = []
+    mounts: dict[str, conch.BaseTransport | None] = {
+        "http://other": Recording(log, "mount"),
+        "http://none": None,
+    }
+    client = conch.Client(transport=Recording(log, "main"), mounts=mounts)
+
+    def use() -> None:
+        with client:
+            assert client.get("http://testserver/").status_code == 200
+            raise KeyError("the router's check sees this")
+
+    with pytest.raises(KeyError):
+        use()
+    assert log == ["enter main", "enter mount", "exit main KeyError", "exit mount KeyError"]
+    assert client.is_closed
+
+
+def test_async_client_context_enters_and_exits_transport_and_mounts(run: Run[Any]) -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        mounts: dict[str, conch.AsyncBaseTransport | None] = {
+            "http://other": Recording(log, "mount")
+        }
+        async with conch.AsyncClient(transport=Recording(log, "main"), mounts=mounts) as c:
+            assert (await c.get("http://testserver/")).status_code == 200
+        assert c.is_closed
+
+    run(main)
+    assert log == ["aenter main", "aenter mount", "aexit main None", "aexit mount None"]
+
+
+def test_reopening_a_client_is_refused_as_httpx() -> None:
+    def twice(lib: Any) -> None:
+        with lib.Client() as client, client:
+            pass
+
+    def after_close(lib: Any) -> None:
+        with lib.Client() as client:
+            pass
+        with client:
+            pass
+
+    def send_after_close(lib: Any) -> None:
+        with lib.Client(transport=lib.MockTransport(ok)) as client:
+            pass
+        client.get("http://testserver/")
+
+    for fn in (twice, after_close, send_after_close):
+        assert same(fn)[0] == "RuntimeError"
+
+
+# -- a body of the wrong kind for the client ------------------------------------------------
+
+
+def test_async_body_with_sync_client_is_httpx_runtime_error() -> None:
+    async def chunks() -> Any:
+        yield b"data"
+
+    def send(lib: Any) -> None:
+        with lib.Client(transport=lib.MockTransport(ok)) as client:
+            client.post("http://testserver/", content=chunks())
+
+    assert same(send)[:2] == (
+        "RuntimeError",
+        "Attempted to send an async request with a sync Client instance.",
+    )
+
+
+def test_sync_body_with_async_client_is_httpx_runtime_error() -> None:
+    def chunks() -> Any:
+        yield b"data"
+
+    def send(lib: Any) -> None:
+        async def main() -> None:
+            async with lib.AsyncClient(transport=lib.MockTransport(ok)) as client:
+                await client.post("http://testserver/", content=chunks())
+
+        asyncio.run(main())
+
+    assert same(send)[:2] == (
+        "RuntimeError",
+        "Attempted to send an sync request with an AsyncClient instance.",
+    )
+
+
+# -- deprecation warnings as httpx emits them -----------------------------------------------
+
+
+def test_per_request_cookies_warn_as_httpx() -> None:
+    def send(lib: Any) -> str:
+        with lib.Client(transport=lib.MockTransport(ok)) as client:
+            return str(client.get("http://testserver/", cookies={"a": "1"}).status_code)
+
+    kind, _, seen = same(send)
+    assert kind == "ok"
+    assert [category for category, _ in seen] == ["DeprecationWarning"]
+
+
+def test_per_request_cookies_warning_points_at_the_caller() -> None:
+    with (
+        conch.Client(transport=conch.MockTransport(ok)) as client,
+        pytest.warns(DeprecationWarning, match="per-request cookies") as seen,
+    ):
+        client.request("GET", "http://testserver/", cookies={"a": "1"})
+    assert seen[0].filename == __file__
+
+
+# -- ASGITransport takes what httpx takes from an app ---------------------------------------
+
+
+def test_asgi_header_names_and_values_may_be_str(run: Run[Any]) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [("content-type", "text/plain"), (b"x-bytes", "str value")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"hi"})
+
+    async def main() -> conch.Response:
+        transport = conch.ASGITransport(app=app)
+        async with conch.AsyncClient(transport=transport) as client:
+            return await client.get("http://testserver/")
+
+    response = run(main)
+    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["x-bytes"] == "str value"
+    assert response.text == "hi"
