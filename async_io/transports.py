@@ -109,7 +109,7 @@ class _ASGICall:
         self.request_done = False
         self.head = head
         self.status: int | None = None
-        self.headers: list[tuple[str | bytes, str | bytes]] = []
+        self.headers: list[tuple[Any, Any]] = []  # str or bytes, as the app gave them
         self.parts: list[bytes] = []
         self.complete = create_event()
 
