@@ -8,9 +8,10 @@ a body holding a file that cannot seek can be sent once.
 
 Behaviour follows httpx 0.28, with these deliberate differences:
 
-- field names and filenames are escaped as the WHATWG HTML standard and browsers
-  do (``"`` -> ``%22``, CR -> ``%0D``, LF -> ``%0A``; nothing else), so no name can
-  end the quoted parameter or start a new header line;
+- (the same as httpx) field names and filenames are escaped as httpx's "HTML5 form
+  encoding" does: ``"`` -> ``%22``, ``\\`` doubled, and every C0 control but ESC as
+  ``%XX`` (browsers escape only ``"``, CR and LF), so no name can end the quoted
+  parameter, start a new header line or carry a NUL;
 - a part's extra headers and content type are checked (a CR, LF or NUL raises
   `LocalProtocolError`), and the caller's header mapping is not modified;
 - the content type of a file is guessed from a small built-in table, not from
@@ -53,9 +54,12 @@ _BOUNDARY_NEEDS_QUOTES = b"(),/:=? "
 # RFC 9110 `tchar`: what a header name may be made of.
 _TCHARS = frozenset((_ALNUM + b"!#$%&'*+-.^_`|~").decode("ascii"))
 
-# WHATWG HTML, "multipart/form-data encoding algorithm": the escapes browsers use
-# for names and filenames inside the quoted Content-Disposition parameters.
-_PARAM_ESCAPES = str.maketrans({'"': "%22", "\r": "%0D", "\n": "%0A"})
+# Names and filenames inside the quoted Content-Disposition parameters: httpx's
+# table (WHATWG HTML's ``"``, CR and LF, plus the backslash and the other C0 controls;
+# ESC stays as it is, as in httpx).
+_PARAM_ESCAPES = str.maketrans(
+    {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+)
 
 # Content types by lower-cased filename extension, as the common system tables
 # (/etc/mime.types, IANA) give them. A filename with no known extension gets
@@ -156,7 +160,7 @@ class _FileSource:
 
 def _param(name: str, value: object) -> bytes:
     if not isinstance(value, str):
-        raise TypeError(f"A multipart {name} must be a str, not {type(value).__name__}.")
+        raise TypeError(f"Invalid type for {name}. Expected str, got {type(value)}: {value!r}")
     return b'; %s="%s"' % (name.encode("ascii"), value.translate(_PARAM_ESCAPES).encode())
 
 
@@ -190,8 +194,7 @@ def _field_value(value: object) -> bytes:
     if isinstance(value, int | float):
         return str(value).encode("ascii")
     raise TypeError(
-        "Multipart form values must be str, bytes, int, float, bool or None "
-        f"(or a list of them), not {type(value).__name__}."
+        f"Invalid type for value. Expected primitive type, got {type(value)}: {value!r}"
     )
 
 
@@ -241,11 +244,10 @@ def _file_part(name: str, value: object) -> tuple[bytes, bytes | _FileSource]:
         body = content
     elif isinstance(content, str):
         body = content.encode()
+    elif isinstance(content, io.StringIO):  # httpx's two messages
+        raise TypeError("Multipart file uploads require 'io.BytesIO', not 'io.StringIO'.")
     elif isinstance(content, io.TextIOBase):
-        raise TypeError(
-            "Multipart file uploads need binary data: open the file in binary mode "
-            f"('rb'), or use io.BytesIO, not {type(content).__name__}."
-        )
+        raise TypeError("Multipart file uploads must be opened in binary mode, not text mode.")
     elif callable(getattr(content, "read", None)):
         body = _FileSource(content)
     else:

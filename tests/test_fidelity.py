@@ -8,6 +8,7 @@ exception's type and message, the warnings) must be the same.
 from __future__ import annotations
 
 import asyncio
+import io
 import warnings
 from collections.abc import Callable, Coroutine
 from types import ModuleType, TracebackType
@@ -318,3 +319,34 @@ def test_asgi_header_names_and_values_may_be_str(run: Run[Any]) -> None:
     assert response.headers["content-type"] == "text/plain"
     assert response.headers["x-bytes"] == "str value"
     assert response.text == "hi"
+
+
+# -- multipart: httpx's type errors and its form encoding of names --------------------------
+
+
+def multipart_body(lib: Any, **kwargs: Any) -> bytes:
+    request = lib.Request("POST", "http://testserver/", **kwargs)
+    boundary = request.headers["content-type"].partition("boundary=")[2].encode()
+    return bytes(request.read().replace(boundary, b"BOUNDARY"))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data": {1: "a"}, "files": {"f": b"x"}},
+        {"data": {b"a": "1"}, "files": {"f": b"x"}},
+        {"data": {"a": object}, "files": {"f": b"x"}},
+        {"data": {"a": 1, "b": 1.5, "c": True, "d": None, "e": b"raw"}, "files": {"f": b"x"}},
+        {"data": {"a": ["1", 2]}, "files": {"f": b"x"}},
+        {"files": {"f": ('a"b\\c\nd\re%.txt', b"x")}},
+        {"files": {"f": ("a\x00b\x1f\x1b\x7f.txt", b"x")}},
+        {"files": {'f"\n': ("naïve€.txt", b"x")}},
+        {"files": {"f": (None, b"x")}},
+        {"files": {"f": ("x.txt", b"x", "text/plain", {"X-A": "1"})}},
+        {"files": {"f": ("x.txt", io.StringIO("s"))}},
+        {"files": {"f": ("x.txt", io.TextIOWrapper(io.BytesIO(b"s")))}},
+        {"files": [("f", ("x.png", b"x")), ("f", ("y.json", b"y"))]},
+    ],
+)
+def test_multipart_as_httpx(kwargs: dict[str, Any]) -> None:
+    same(lambda lib: multipart_body(lib, **kwargs))
