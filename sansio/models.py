@@ -547,21 +547,27 @@ class Response:
         return self.status_code in _REDIRECT_CODES and "location" in self.headers
 
     def raise_for_status(self) -> Response:
-        """Return this response if it is a 2xx; raise `HTTPStatusError` otherwise."""
+        """Return this response if it is a 2xx; raise `HTTPStatusError` otherwise.
+
+        The message is httpx's, word for word: programs and tests match on it.
+        """
         request = self._request
         if request is None:
             raise RuntimeError(
-                "raise_for_status() needs the request this response answers; "
-                "set response.request first."
+                "Cannot call `raise_for_status` as the request "
+                "instance has not been set on this response."
             )
         status = self.status_code
         if 200 <= status <= 299:
             return self
         kind = _STATUS_KINDS.get(status // 100, "Invalid status code")
-        message = f"{kind} {status} {self.reason_phrase} for {request.method} {request.url}"
+        message = f"{kind} '{status} {self.reason_phrase}' for url '{request.url}'\n"
         if self.has_redirect_location:
-            message += f"\nRedirect location: {self.headers['location']}"
-        message += f"\nSee https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/{status}"
+            message += f"Redirect location: '{self.headers['location']}'\n"
+        message += (
+            "For more information check: "
+            f"https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/{status}"
+        )
         raise HTTPStatusError(message, request=request, response=self)
 
     # -- decoding ----------------------------------------------------------------------

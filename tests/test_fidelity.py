@@ -350,3 +350,50 @@ def multipart_body(lib: Any, **kwargs: Any) -> bytes:
 )
 def test_multipart_as_httpx(kwargs: dict[str, Any]) -> None:
     same(lambda lib: multipart_body(lib, **kwargs))
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [100, 101, 199, 200, 299, 301, 304, 399, 404, 500, 600])
+@pytest.mark.parametrize("location", [None, "/elsewhere"])
+def test_raise_for_status_messages_as_httpx(status: int, location: str | None) -> None:
+    def check(lib: Any) -> int:
+        headers = {} if location is None else {"Location": location}
+        request = lib.Request("GET", "http://testserver/a?b=c")
+        return int(
+            lib.Response(status, headers=headers, request=request).raise_for_status().status_code
+        )
+
+    same(check)
+    same(lambda lib: lib.Response(status).raise_for_status())
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({}, "héllo wörld".encode("latin-1")),
+        ({"Content-Type": "text/plain"}, "héllo".encode("cp1252")),
+        ({"Content-Type": "text/plain; charset=unknown-thing"}, "héllo".encode("latin-1")),
+        ({"Content-Type": "text/plain; charset=utf-8"}, "héllo".encode()),
+    ],
+)
+def test_default_encoding_callable_sees_what_httpx_gives_it(
+    headers: dict[str, str], body: bytes
+) -> None:
+    def decode(lib: Any) -> list[Any]:
+        seen: list[bytes] = []
+
+        def detect(content: bytes) -> str:
+            seen.append(content)
+            return "latin-1"
+
+        def app(request: Any) -> Any:
+            return lib.Response(200, headers=headers, content=body)
+
+        with lib.Client(transport=lib.MockTransport(app), default_encoding=detect) as client:
+            response = client.get("http://testserver/")
+            text, encoding = response.text, response.encoding
+        return [text, encoding, seen]
+
+    same(decode)

@@ -607,8 +607,9 @@ class TestRaiseForStatus:
         assert error.request is REQ
         assert error.response is response
         assert str(error) == (
-            f"{kind} {status} {phrase} for GET https://example.org/path\n"
-            f"See https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/{status}"
+            f"{kind} '{status} {phrase}' for url 'https://example.org/path'\n"
+            "For more information check: "
+            f"https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/{status}"
         )
 
     def test_redirect_with_location(self) -> None:
@@ -616,14 +617,14 @@ class TestRaiseForStatus:
         with pytest.raises(HTTPStatusError) as info:
             response.raise_for_status()
         assert str(info.value) == (
-            "Redirect response 302 Found for GET https://example.org/path\n"
-            "Redirect location: https://example.org/new\n"
-            "See https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/302"
+            "Redirect response '302 Found' for url 'https://example.org/path'\n"
+            "Redirect location: 'https://example.org/new'\n"
+            "For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/302"
         )
 
     def test_reason_phrase_from_the_server(self) -> None:
         response = Response(500, request=REQ, extensions={"reason_phrase": b"Oops"})
-        with pytest.raises(HTTPStatusError, match="Server error 500 Oops for GET"):
+        with pytest.raises(HTTPStatusError, match="Server error '500 Oops' for url"):
             response.raise_for_status()
 
     @pytest.mark.parametrize("status", [200, 404])
