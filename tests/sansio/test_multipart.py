@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 import pathlib
+import re
 from collections.abc import Callable
 from typing import Any
 
