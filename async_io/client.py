@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sansio import actions as act
+from sansio import client as client_module
 from sansio._types import (
     AuthTypes,
     CertTypes,
@@ -24,7 +26,14 @@ from sansio._types import (
     RequestFiles,
     TimeoutTypes,
 )
-from sansio.client import BaseClient, ClientState, EventHook, resolve_follow_redirects
+from sansio.client import (
+    RESPONSE_LOG_FORMAT,
+    BaseClient,
+    ClientState,
+    EventHook,
+    resolve_follow_redirects,
+    response_log_args,
+)
 from sansio.config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_REDIRECTS,
@@ -235,6 +244,9 @@ class AsyncClient(BaseClient):
                 start = time.perf_counter()
                 transport = self._transport_for_url(request.url)
                 response = await transport.handle_async_request(request)
+                logger = logging.getLogger(client_module.LOGGER_NAME)
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
                 assert isinstance(response.stream, AsyncByteStream)
                 response.stream = _TimedStream(response.stream, response, start)
                 return response

@@ -8,9 +8,10 @@ shell); this package gathers the public names in one namespace.
 
 from __future__ import annotations
 
-from types import FunctionType
+import importlib
+from types import FunctionType, ModuleType
 
-from async_io import ASGITransport, AsyncClient, AsyncHTTPTransport
+from async_io import ASGITransport, AsyncClient, AsyncFileTransport, AsyncHTTPTransport
 from async_io.sse import aconnect_sse
 from sansio import (
     URL,
@@ -68,6 +69,7 @@ from sansio._version import __description__, __title__, __version__
 from sansio.sse import EventSource, ServerSentEvent, SSEError
 from sync_io import (
     Client,
+    FileTransport,
     HTTPTransport,
     MockTransport,
     NetRCAuth,
@@ -85,6 +87,7 @@ from sync_io import (
 )
 from sync_io.sse import connect_sse
 
+from ._alias import alias_httpx
 from ._cli import main
 
 __all__ = [
@@ -94,6 +97,7 @@ __all__ = [
     "AsyncBaseTransport",
     "AsyncByteStream",
     "AsyncClient",
+    "AsyncFileTransport",
     "AsyncHTTPTransport",
     "Auth",
     "BaseTransport",
@@ -109,6 +113,7 @@ __all__ = [
     "DecompressionLimitExceeded",
     "DigestAuth",
     "EventSource",
+    "FileTransport",
     "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
@@ -152,6 +157,7 @@ __all__ = [
     "__title__",
     "__version__",
     "aconnect_sse",
+    "alias_httpx",
     "codes",
     "connect_sse",
     "create_ssl_context",
@@ -176,10 +182,44 @@ def _fix_module_metadata() -> None:
         if name.startswith("__"):
             continue
         obj = namespace[name]
-        is_ours = getattr(obj, "__module__", "").split(".")[0] in {"sansio", "sync_io", "async_io"}
+        is_ours = getattr(obj, "__module__", "").split(".")[0] in {
+            "sansio",
+            "sync_io",
+            "async_io",
+            "conch",
+        }
         if is_ours and isinstance(obj, type | FunctionType):
             obj.__module__ = "conch"
 
 
 _fix_module_metadata()
 del _fix_module_metadata
+
+
+# httpx's private modules under their httpx names (conch._client, conch._content, ...),
+# for code that reaches into httpx's layout; loaded when first asked for, as attributes
+# too (frameworks read `httpx._client.USE_CLIENT_DEFAULT` without importing it).
+_HTTPX_MODULES = frozenset(
+    {
+        "_api",
+        "_auth",
+        "_client",
+        "_config",
+        "_content",
+        "_exceptions",
+        "_main",
+        "_models",
+        "_multipart",
+        "_status_codes",
+        "_transports",
+        "_types",
+        "_urls",
+        "_utils",
+    }
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _HTTPX_MODULES:
+        return importlib.import_module(f"conch.{name}")
+    raise AttributeError(f"module 'conch' has no attribute {name!r}")

@@ -38,7 +38,7 @@ from .cookies import Cookies
 from .decoders import SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers
-from .models import Request
+from .models import Request, Response
 from .proxy import build_proxy_map
 from .urls import URL, QueryParams
 
@@ -57,6 +57,24 @@ USER_AGENT = f"python-conch/{__version__}"
 ACCEPT_ENCODING = ", ".join(SUPPORTED_ENCODINGS)
 
 EventHook = Callable[..., Any]
+
+
+# The clients write one INFO line per response (each redirect hop and auth round trip
+# too) on this logger, in httpx's words; `conch.alias_httpx()` makes it "httpx", so that
+# logging configured for httpx applies. (The core itself never logs: the shells do.)
+LOGGER_NAME = "conch"
+RESPONSE_LOG_FORMAT = 'HTTP Request: %s %s "%s %d %s"'
+
+
+def response_log_args(request: Request, response: Response) -> tuple[object, ...]:
+    """The arguments for `RESPONSE_LOG_FORMAT`."""
+    return (
+        request.method,
+        request.url,
+        response.http_version,
+        response.status_code,
+        response.reason_phrase,
+    )
 
 
 class ClientState(enum.Enum):

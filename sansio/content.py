@@ -60,7 +60,8 @@ _EMPTY = ByteStream(b"")
 class IteratorByteStream(SyncByteStream):
     """A body from an iterable of bytes, or from a binary file object read in chunks."""
 
-    __slots__ = ("_chunk_size", "_length", "_once", "_read", "_sent", "_start", "_stream")
+    # No __slots__, here and in AsyncIteratorByteStream: a class deriving from both
+    # (as a mocking plugin for httpx does) needs instance layouts that combine.
 
     def __init__(self, stream: Iterable[bytes], *, chunk_size: int = CHUNK_SIZE) -> None:
         self._stream = stream
@@ -101,8 +102,6 @@ class IteratorByteStream(SyncByteStream):
 
 class AsyncIteratorByteStream(AsyncByteStream):
     """A body from an async iterable of bytes, or an object with ``aread(n)``."""
-
-    __slots__ = ("_chunk_size", "_once", "_sent", "_stream")
 
     def __init__(self, stream: AsyncIterable[bytes], *, chunk_size: int = CHUNK_SIZE) -> None:
         self._stream = stream

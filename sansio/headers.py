@@ -205,7 +205,11 @@ def _entries(headers: object, encoding: str | None) -> list[tuple[bytes, bytes, 
         return headers._list.copy()
     if isinstance(headers, Mapping):
         return _validate(headers.items(), encoding)
-    if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
+    if isinstance(headers, str | bytes):
+        if not headers:
+            return []  # httpx iterates it and finds no pairs: code passes "" for "none"
+        raise TypeError(f"Headers must be a mapping or a sequence of pairs, not {type(headers)}")
+    if not isinstance(headers, Iterable):
         raise TypeError(f"Headers must be a mapping or a sequence of pairs, not {type(headers)}")
     return _validate(headers, encoding)
 

@@ -157,7 +157,24 @@ class Request:
     headers: Headers
     extensions: dict[str, Any]
     stream: SyncByteStream | AsyncByteStream
-    _content: bytes | None
+    _body: bytes | None  # the body, once read (httpx's `_content`)
+
+    # httpx keeps the read body in `_content`, absent until the body is read, and
+    # libraries built on httpx test for it with hasattr() or delete it to read the
+    # stream again (a mocking plugin does): the same behaviour here.
+    @property
+    def _content(self) -> bytes:
+        if self._body is None:
+            raise AttributeError("_content")
+        return self._body
+
+    @_content.setter
+    def _content(self, value: bytes) -> None:
+        self._body = value
+
+    @_content.deleter
+    def _content(self) -> None:
+        self._body = None
 
     def __init__(
         self,
@@ -183,7 +200,7 @@ class Request:
             self.url = URL(url)
         self.headers = Headers(headers)
         self.extensions = {} if extensions is None else dict(extensions)
-        self._content = None
+        self._body = None
 
         if cookies:
             Cookies(cookies).set_cookie_header(self)
@@ -196,7 +213,7 @@ class Request:
         if content is None and data is None and files is None and json is None:
             self._prepare({})
             self.stream = _EMPTY_STREAM
-            self._content = b""
+            self._body = b""
             return
         content_headers, body = encode_request(
             content=content,
@@ -258,38 +275,38 @@ class Request:
     @property
     def content(self) -> bytes:
         """The request body; `RequestNotRead` for streaming content not yet read."""
-        if self._content is None:
+        if self._body is None:
             raise RequestNotRead()
-        return self._content
+        return self._body
 
     def read(self) -> bytes:
         """Read the whole body into memory (from a sync stream) and return it."""
-        if self._content is None:
+        if self._body is None:
             stream = self.stream
             if not isinstance(stream, Iterable):
                 raise RuntimeError(
                     "This request's body is an async stream: use 'await request.aread()'."
                 )
-            self._content = b"".join(stream)
+            self._body = b"".join(stream)
             if not isinstance(stream, ByteStream):
                 # Keep the body replayable (redirects, auth retries), even when the
                 # original stream was a one-shot generator.
-                self.stream = ByteStream(self._content)
-        return self._content
+                self.stream = ByteStream(self._body)
+        return self._body
 
     async def aread(self) -> bytes:
         """Read the whole body into memory (from an async stream) and return it.
 
         On cancellation, the part read so far is dropped and the stream is left as is.
         """
-        if self._content is None:
+        if self._body is None:
             stream = self.stream
             if not isinstance(stream, AsyncIterable):
                 raise RuntimeError("This request's body is a sync stream: use 'request.read()'.")
-            self._content = b"".join([part async for part in stream])
+            self._body = b"".join([part async for part in stream])
             if not isinstance(stream, ByteStream):
-                self.stream = ByteStream(self._content)
-        return self._content
+                self.stream = ByteStream(self._body)
+        return self._body
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}({self.method!r}, {str(self.url)!r})>"
@@ -317,6 +334,24 @@ class Response:
     default_encoding: str | Callable[[bytes], str]
     max_decoded_size: int | None
     stream: SyncByteStream | AsyncByteStream
+    _body: bytes | None  # the body, once read (httpx's `_content`)
+
+    # httpx keeps the read body in `_content`, absent until the body is read, and
+    # libraries built on httpx test for it with hasattr() or delete it to read the
+    # stream again (a mocking plugin does): the same behaviour here.
+    @property
+    def _content(self) -> bytes:
+        if self._body is None:
+            raise AttributeError("_content")
+        return self._body
+
+    @_content.setter
+    def _content(self, value: bytes) -> None:
+        self._body = value
+
+    @_content.deleter
+    def _content(self) -> None:
+        self._body = None
 
     def __init__(
         self,
@@ -345,7 +380,7 @@ class Response:
         self.default_encoding = default_encoding
         # Cap on the decoded size of a body read into memory; None disables it.
         self.max_decoded_size = DEFAULT_MAX_DECODED_SIZE
-        self._content: bytes | None = None
+        self._body = None
         self._text: str | None = None
         self._encoding: str | None = None
         self._cookies: Cookies | None = None
@@ -359,7 +394,7 @@ class Response:
         if content is None and text is None and html is None and json is None:
             # No body: the state reading an empty in-memory stream would leave.
             self.stream = _EMPTY_STREAM
-            self._content = b""
+            self._body = b""
             self.is_stream_consumed = True
             self.is_closed = True
             return
@@ -438,9 +473,9 @@ class Response:
     @property
     def content(self) -> bytes:
         """The decoded body; `ResponseNotRead` for a streaming response not yet read."""
-        if self._content is None:
+        if self._body is None:
             raise ResponseNotRead()
-        return self._content
+        return self._body
 
     @property
     def text(self) -> str:
@@ -464,13 +499,13 @@ class Response:
         default = self.default_encoding
         if isinstance(default, str):
             encoding = default
-        elif self._content is None:
+        elif self._body is None:
             # A detector needs the body; until it is read, guess without caching.
             return "utf-8"
         else:
             # A detector reads the server's bytes: its answer is the server's choice,
             # and it may be None or something that is not a text codec.
-            detected = default(self._content)
+            detected = default(self._body)
             encoding = detected if text_codec(detected) else "utf-8"
         self._encoding = encoding
         return encoding
@@ -598,13 +633,13 @@ class Response:
         Raises `DecompressionLimitExceeded` once the decoded body passes
         `max_decoded_size`.
         """
-        if self._content is None:
+        if self._body is None:
             decoder = self._decoder(self.max_decoded_size)
             if decoder is None:
-                self._content = b"".join(self.iter_raw())
+                self._body = b"".join(self.iter_raw())
             else:
-                self._content = b"".join(self._iter_decoded(decoder, None))
-        return self._content
+                self._body = b"".join(self._iter_decoded(decoder, None))
+        return self._body
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).
@@ -613,8 +648,8 @@ class Response:
         `DECODE_PIECE_SIZE` bytes each).
         """
         _check_chunk_size(chunk_size)
-        if self._content is not None:
-            yield from _slices(self._content, chunk_size)
+        if self._body is not None:
+            yield from _slices(self._body, chunk_size)
             return
         decoder = self._decoder(None)
         if decoder is None:
@@ -741,11 +776,11 @@ class Response:
         self._keep_drained(parts, complete)
 
     def _drainable(self) -> bool:
-        return self._content is None and not self.is_stream_consumed and not self.is_closed
+        return self._body is None and not self.is_stream_consumed and not self.is_closed
 
     def _keep_drained(self, parts: list[bytes], complete: bool) -> None:
         if complete and not self.headers._raw_values(b"content-encoding"):
-            self._content = b"".join(parts)
+            self._body = b"".join(parts)
 
     # -- async body --------------------------------------------------------------------
 
@@ -756,14 +791,14 @@ class Response:
         `max_decoded_size`. On cancellation the part read so far is dropped and the
         stream is left open (close it with `aclose`).
         """
-        if self._content is None:
+        if self._body is None:
             decoder = self._decoder(self.max_decoded_size)
             if decoder is None:
-                self._content = b"".join([part async for part in self.aiter_raw()])
+                self._body = b"".join([part async for part in self.aiter_raw()])
             else:
                 parts = [part async for part in self._aiter_decoded(decoder, None)]
-                self._content = b"".join(parts)
-        return self._content
+                self._body = b"".join(parts)
+        return self._body
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).
@@ -772,8 +807,8 @@ class Response:
         `DECODE_PIECE_SIZE` bytes each).
         """
         _check_chunk_size(chunk_size)
-        if self._content is not None:
-            for part in _slices(self._content, chunk_size):
+        if self._body is not None:
+            for part in _slices(self._body, chunk_size):
                 yield part
             return
         decoder = self._decoder(None)

@@ -592,6 +592,42 @@ class RawURL(NamedTuple):
     raw_path: bytes
 
 
+class URIReference(NamedTuple):
+    """A URL's components as parsed and escaped: httpx's private ``URL._uri_reference``,
+    which libraries built on httpx read. ``path`` is ``""`` for a URL written without
+    one (`URL.path` says ``"/"``), ``host`` is the ASCII form, ``query`` and
+    ``fragment`` are None when absent."""
+
+    scheme: str
+    userinfo: str
+    host: str
+    port: int | None
+    path: str
+    query: str | None
+    fragment: str | None
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.userinfo}@{self.netloc}" if self.userinfo else self.netloc
+
+    def __str__(self) -> str:
+        authority = self.authority
+        return "".join(
+            (
+                f"{self.scheme}:" if self.scheme else "",
+                f"//{authority}" if authority else "",
+                self.path,
+                "" if self.query is None else f"?{self.query}",
+                "" if self.fragment is None else f"#{self.fragment}",
+            )
+        )
+
+
 class URL:
     """An absolute or relative URL, parsed once into canonical components.
 
@@ -831,6 +867,18 @@ class URL:
         return RawURL(self.raw_scheme, self.raw_host, self._port, self.raw_path)
 
     # -- copies ----------------------------------------------------------------------
+
+    @property
+    def _uri_reference(self) -> URIReference:
+        return URIReference(
+            self._scheme,
+            self._userinfo,
+            self._host,
+            self._port,
+            self._path,
+            self._query,
+            self._fragment,
+        )
 
     def copy_with(self, **kwargs: Any) -> URL:
         """A copy with some components replaced; same keywords as the constructor."""

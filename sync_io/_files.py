@@ -16,7 +16,6 @@ from urllib.parse import unquote_to_bytes
 from sansio.exceptions import ConnectError, ReadError, UnsupportedProtocol
 from sansio.headers import Headers
 from sansio.models import Request
-from sansio.multipart import guess_content_type
 
 __all__ = [
     "FILE_CHUNK_SIZE",
@@ -94,9 +93,30 @@ def open_file(path: str) -> tuple[int, io.FileIO | None, int]:
         raise
 
 
+# A compressed file is served as what it is, never with a Content-Encoding (which would
+# make the client inflate a .gz the user asked for), as Python's http.server does.
+_COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "br": "application/x-brotli",
+    "compress": "application/x-compress",
+}
+
+
+def content_type(name: str) -> str:
+    """The Content-Type for a file name, from the system's MIME tables (`mimetypes`)."""
+    import mimetypes  # reads the system's tables when first asked, not at import
+
+    guessed, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding is not None:
+        return _COMPRESSED_TYPES.get(encoding, "application/octet-stream")
+    return guessed or "application/octet-stream"
+
+
 def file_headers(path: str, size: int) -> Headers:
     """Content-Type guessed from the file name, and Content-Length when the size is known."""
-    headers = [(b"Content-Type", guess_content_type(os.path.basename(path)).encode("latin-1"))]
+    headers = [(b"Content-Type", content_type(os.path.basename(path)).encode("latin-1"))]
     if size:
         # Files that report size 0 may still have content (/proc, /sys): no length.
         headers.append((b"Content-Length", str(size).encode("ascii")))

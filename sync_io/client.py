@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sansio import actions as act
+from sansio import client as client_module
 from sansio._types import (
     AuthTypes,
     CertTypes,
@@ -23,7 +25,14 @@ from sansio._types import (
     RequestFiles,
     TimeoutTypes,
 )
-from sansio.client import BaseClient, ClientState, EventHook, resolve_follow_redirects
+from sansio.client import (
+    RESPONSE_LOG_FORMAT,
+    BaseClient,
+    ClientState,
+    EventHook,
+    resolve_follow_redirects,
+    response_log_args,
+)
 from sansio.config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_REDIRECTS,
@@ -232,6 +241,9 @@ class Client(BaseClient):
                     )
                 start = time.perf_counter()
                 response = self._transport_for_url(request.url).handle_request(request)
+                logger = logging.getLogger(client_module.LOGGER_NAME)
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
                 assert isinstance(response.stream, SyncByteStream)
                 response.stream = _TimedStream(response.stream, response, start)
                 return response

@@ -397,3 +397,72 @@ def test_default_encoding_callable_sees_what_httpx_gives_it(
         return [text, encoding, seen]
 
     same(decode)
+
+
+# -- logging as httpx does it ---------------------------------------------------------------
+
+
+def test_one_info_line_per_response_as_httpx(caplog: pytest.LogCaptureFixture) -> None:
+    def app(request: Any) -> Any:
+        lib = conch if isinstance(request, conch.Request) else httpx
+        if request.url.path == "/old":
+            return lib.Response(301, headers={"Location": "/new?x=1"})
+        return lib.Response(404 if request.url.path == "/missing" else 200)
+
+    lines = {}
+    for lib in (httpx, conch):
+        caplog.clear()
+        with (
+            caplog.at_level("INFO", logger=lib.__name__),
+            lib.Client(transport=lib.MockTransport(app), follow_redirects=True) as client,
+        ):
+            client.get("http://testserver/old")
+            client.post("http://testserver/missing", content=b"x")
+        lines[lib.__name__] = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert [(level, message) for _, level, message in lines["conch"]] == [
+        (level, message) for _, level, message in lines["httpx"]
+    ]
+    assert {name for name, _, _ in lines["conch"]} == {"conch"}
+    assert (
+        lines["conch"][0][2]
+        == 'HTTP Request: GET http://testserver/old "HTTP/1.1 301 Moved Permanently"'
+    )
+
+
+def test_async_client_logs_the_same_line(run: Run[Any], caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with conch.AsyncClient(transport=conch.MockTransport(ok)) as client:
+            await client.get("http://testserver/a")
+
+    with caplog.at_level("INFO", logger="conch"):
+        run(main)
+    assert [r.getMessage() for r in caplog.records] == [
+        'HTTP Request: GET http://testserver/a "HTTP/1.1 200 OK"'
+    ]
+
+
+def test_no_log_record_is_made_when_info_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        caplog.at_level("WARNING", logger="conch"),
+        conch.Client(transport=conch.MockTransport(ok)) as client,
+    ):
+        client.get("http://testserver/")
+    assert caplog.records == []
+
+
+# -- file:// ----------------------------------------------------------------------------------
+
+
+def test_file_transport_mounted_as_the_readme_shows(tmp_path: Any, run: Run[Any]) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<p>hi</p>")
+    with conch.Client(mounts={"file://": conch.FileTransport()}) as client:
+        response = client.get(page.as_uri())
+    assert (response.status_code, response.text) == (200, "<p>hi</p>")
+    assert response.headers["content-type"] == "text/html"
+
+    async def main() -> conch.Response:
+        async with conch.AsyncClient(mounts={"file://": conch.AsyncFileTransport()}) as client:
+            return await client.get(page.as_uri())
+
+    assert run(main).headers["content-length"] == "9"

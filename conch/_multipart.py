@@ -1,0 +1,5 @@
+"""httpx's ``_multipart`` module."""
+
+from sansio.multipart import MultipartStream
+
+__all__ = ["MultipartStream"]
