@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import inspect
-import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -12,7 +11,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sansio import actions as act
-from sansio import client as client_module
 from sansio._types import (
     AuthTypes,
     CertTypes,
@@ -33,6 +31,7 @@ from sansio.client import (
     EventHook,
     resolve_follow_redirects,
     response_log_args,
+    response_logger,
 )
 from sansio.config import (
     DEFAULT_LIMITS,
@@ -244,8 +243,7 @@ class AsyncClient(BaseClient):
                 start = time.perf_counter()
                 transport = self._transport_for_url(request.url)
                 response = await transport.handle_async_request(request)
-                logger = logging.getLogger(client_module.LOGGER_NAME)
-                if logger.isEnabledFor(logging.INFO):
+                if (logger := response_logger()) is not None:
                     logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
                 assert isinstance(response.stream, AsyncByteStream)
                 response.stream = _TimedStream(response.stream, response, start)

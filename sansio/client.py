@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import env as _env
 from ._types import (
@@ -39,6 +39,9 @@ from .decoders import SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers
 from .models import Request, Response
+
+if TYPE_CHECKING:  # pragma: no cover
+    import logging
 from .proxy import build_proxy_map
 from .urls import URL, QueryParams
 
@@ -75,6 +78,17 @@ def response_log_args(request: Request, response: Response) -> tuple[object, ...
         response.status_code,
         response.reason_phrase,
     )
+
+
+def response_logger() -> logging.Logger | None:
+    """The logger the shells write the response line to, if it takes INFO records.
+
+    `logging` is imported on the first request, not with conch: import time is a feature.
+    """
+    import logging
+
+    logger = logging.getLogger(LOGGER_NAME)
+    return logger if logger.isEnabledFor(logging.INFO) else None
 
 
 class ClientState(enum.Enum):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sansio import actions as act
-from sansio import client as client_module
 from sansio._types import (
     AuthTypes,
     CertTypes,
@@ -32,6 +30,7 @@ from sansio.client import (
     EventHook,
     resolve_follow_redirects,
     response_log_args,
+    response_logger,
 )
 from sansio.config import (
     DEFAULT_LIMITS,
@@ -241,8 +240,7 @@ class Client(BaseClient):
                     )
                 start = time.perf_counter()
                 response = self._transport_for_url(request.url).handle_request(request)
-                logger = logging.getLogger(client_module.LOGGER_NAME)
-                if logger.isEnabledFor(logging.INFO):
+                if (logger := response_logger()) is not None:
                     logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
                 assert isinstance(response.stream, SyncByteStream)
                 response.stream = _TimedStream(response.stream, response, start)
