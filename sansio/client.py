@@ -146,7 +146,7 @@ class BaseClient:
         self.auth = auth
         self.params = params or {}
         self.headers = headers or {}
-        self.cookies = cookies or {}
+        self._cookies = Cookies(cookies)  # an empty live jar (a MozillaCookieJar) is falsy
         self.timeout = timeout
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects

@@ -30,6 +30,7 @@ itself (`CookieJar.set_cookie`, `Cookies.set`) are never dropped or rejected.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -561,6 +562,8 @@ class CookieJar:
         "_buckets",
         "_by_name",
         "_is_public_suffix",
+        "_mirror",
+        "_mirror_seen",
         "_order",
         "max_cookie_size",
         "max_cookies",
@@ -597,6 +600,8 @@ class CookieJar:
         # The keys of each cookie name (an ordered set), for the Secure shadowing rule.
         self._by_name: dict[str, dict[_Key, None]] = {}
         self._order = 0
+        self._mirror: Any = None  # a user's http.cookiejar jar kept in step (see `mirror`)
+        self._mirror_seen: tuple[int, ...] = ()
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -608,6 +613,7 @@ class CookieJar:
         A ``host`` that `URL` would refuse, or none at all, stores nothing (a host-only
         cookie for ``""`` would go to every host).
         """
+        self._refresh()
         canonical = _canonical_host(host)
         if not canonical:
             return
@@ -757,6 +763,9 @@ class CookieJar:
         self._all[key] = entry
         self._buckets.setdefault(_bucket(key[0]), {})[key] = entry
         self._by_name.setdefault(key[2], {})[key] = None
+        if self._mirror is not None:
+            self._mirror.set_cookie(cookie)  # conch's cookies are stdlib-shaped
+            self._mirror_seen = self._mirror_state()
 
     def _remove(self, key: _Key) -> None:
         del self._all[key]
@@ -769,6 +778,36 @@ class CookieJar:
         del same_name[key]
         if not same_name:
             del self._by_name[key[2]]
+        if self._mirror is not None:
+            with contextlib.suppress(KeyError):  # the user may have removed it already
+                self._mirror.clear(*key)
+            self._mirror_seen = self._mirror_state()
+
+    # -- a user's http.cookiejar jar, kept in step --------------------------------------
+
+    def mirror(self, target: Any) -> None:
+        """Keep ``target`` (an ``http.cookiejar.CookieJar``, or one shaped like it) in step
+        with this jar, both ways: its cookies are taken in now, and again whenever it
+        changes (a ``load()``); every cookie this jar stores or drops is stored in or
+        dropped from it, so its ``save()`` keeps what responses set. This jar's rules
+        still decide what is stored and sent. A `copy` does not mirror."""
+        self._mirror = None
+        for cookie in list(target):
+            self.set_cookie(cookie)
+        self._mirror = target
+        self._mirror_seen = self._mirror_state()
+
+    def _mirror_state(self) -> tuple[int, ...]:
+        return tuple(map(id, self._mirror))
+
+    def _refresh(self) -> None:
+        """Take in the mirrored jar again if it changed since this jar last wrote to it."""
+        mirror = self._mirror
+        if mirror is None or self._mirror_state() == self._mirror_seen:
+            return
+        self._mirror = None
+        self.clear()
+        self.mirror(mirror)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -777,6 +816,7 @@ class CookieJar:
 
         Expired cookies met on the way are dropped from the jar.
         """
+        self._refresh()
         if not self._all:
             return None
         canonical = _canonical_host(host)
@@ -834,6 +874,7 @@ class CookieJar:
 
     def set_cookie(self, cookie: Any) -> None:
         """Store a `Cookie` (or a cookiejar-like cookie), replacing one with its key."""
+        self._refresh()
         cookie = Cookie.coerce(cookie)
         self._store((cookie.domain, cookie.path, cookie.name), cookie)
 
@@ -845,6 +886,7 @@ class CookieJar:
         No arguments: everything. ``domain``: that domain's cookies; with ``path``: that
         path's; with ``name`` too: that one cookie. KeyError when nothing matches.
         """
+        self._refresh()
         if name is not None:
             if domain is None or path is None:
                 raise ValueError("domain and path must be given to remove one named cookie")
@@ -864,9 +906,13 @@ class CookieJar:
             self._all.clear()
             self._buckets.clear()
             self._by_name.clear()
+            if self._mirror is not None:
+                self._mirror.clear()
+                self._mirror_seen = ()
 
     def copy(self) -> CookieJar:
         """A new jar with the same settings and cookies (cookies are immutable: shared)."""
+        self._refresh()
         new = CookieJar(
             is_public_suffix=self._is_public_suffix,
             max_cookies=self.max_cookies,
@@ -882,9 +928,11 @@ class CookieJar:
 
     def __iter__(self) -> Iterator[Cookie]:
         # A snapshot, so callers may delete cookies while they iterate.
+        self._refresh()
         return iter([entry[1] for entry in self._all.values()])
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._all)
 
     def __repr__(self) -> str:
@@ -967,8 +1015,15 @@ class Cookies(MutableMapping[str, str]):
                         "cookies must be a Cookies, dict, list of (name, value) pairs or "
                         f"an iterable of cookies, not {type(cookies).__name__}"
                     ) from None
-                for cookie in items:
-                    self.jar.set_cookie(cookie)
+                if callable(getattr(cookies, "set_cookie", None)) and callable(
+                    getattr(cookies, "clear", None)
+                ):
+                    # A live http.cookiejar jar (MozillaCookieJar...): the client keeps
+                    # using it, as httpx does, so its save() has what responses set.
+                    self.jar.mirror(cookies)
+                else:
+                    for cookie in items:
+                        self.jar.set_cookie(cookie)
 
     def extract_cookies(self, response: _ResponseLike, *, now: float | None = None) -> None:
         """Store the cookies the response's Set-Cookie headers carry."""

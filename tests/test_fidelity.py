@@ -466,3 +466,62 @@ def test_file_transport_mounted_as_the_readme_shows(tmp_path: Any, run: Run[Any]
             return await client.get(page.as_uri())
 
     assert run(main).headers["content-length"] == "9"
+
+
+# -- a live http.cookiejar jar ---------------------------------------------------------------
+
+
+def cookie_app(request: Any) -> Any:
+    path = request.url.path
+    if path == "/login":
+        return conch.Response(
+            200,
+            headers=[
+                ("Set-Cookie", "sid=abc; Path=/; Max-Age=3600"),
+                ("Set-Cookie", "theme=dark; Domain=example.com; Path=/"),
+                ("Set-Cookie", "evil=1; Domain=com"),  # a public suffix: refused
+            ],
+        )
+    if path == "/logout":
+        return conch.Response(200, headers=[("Set-Cookie", "sid=; Max-Age=0; Path=/")])
+    return conch.Response(200, text=request.headers.get("cookie", ""))
+
+
+def test_a_mozilla_cookie_jar_stays_the_clients_jar(tmp_path: Any) -> None:
+    import http.cookiejar
+
+    path = str(tmp_path / "cookies.txt")
+    jar = http.cookiejar.MozillaCookieJar(path)
+    with conch.Client(cookies=jar, transport=conch.MockTransport(cookie_app)) as client:
+        client.get("https://www.example.com/login")
+        assert sorted(c.name for c in jar) == ["sid", "theme"]  # conch's rules decided
+        with pytest.warns(DeprecationWarning, match="per-request cookies"):
+            client.get("https://www.example.com/", cookies={"once": "1"})  # per request
+        assert sorted(c.name for c in jar) == ["sid", "theme"]
+        # (The tests' clock is fixed in 2023: the stdlib's own expiry check would drop them.)
+        jar.save(ignore_discard=True, ignore_expires=True)
+
+    reloaded = http.cookiejar.MozillaCookieJar(path)
+    reloaded.load(ignore_discard=True, ignore_expires=True)
+    with conch.Client(cookies=reloaded, transport=conch.MockTransport(cookie_app)) as client:
+        assert client.get("https://www.example.com/").text == "sid=abc; theme=dark"
+        client.get("https://www.example.com/logout")
+    assert [c.name for c in reloaded] == ["theme"]
+
+
+def test_cookies_loaded_into_the_jar_later_are_sent(tmp_path: Any) -> None:
+    import http.cookiejar
+
+    saved = http.cookiejar.MozillaCookieJar(str(tmp_path / "c.txt"))
+    token = conch.Cookies()
+    token.set("token", "t1", domain="www.example.com")
+    saved.set_cookie(next(iter(token.jar)))
+    saved.save(ignore_discard=True)
+
+    jar = http.cookiejar.MozillaCookieJar(str(tmp_path / "c.txt"))
+    with conch.Client(cookies=jar, transport=conch.MockTransport(cookie_app)) as client:
+        assert client.get("https://www.example.com/").text == ""
+        jar.load(ignore_discard=True)
+        assert client.get("https://www.example.com/").text == "token=t1"
+        jar.clear()
+        assert client.get("https://www.example.com/").text == ""

@@ -1731,3 +1731,57 @@ def test_wellformed_cookies_round_trip(
         sent = header(jar, "https://www.example.com/a/b")
         assert sent is not None
         assert f"{name}={value}" in sent.split("; ")
+
+
+# -- a user's http.cookiejar jar, mirrored ---------------------------------------------------
+
+
+def _stdlib_jar() -> Any:
+    import http.cookiejar
+
+    return http.cookiejar.CookieJar()
+
+
+def test_mirror_takes_in_writes_through_and_follows_changes() -> None:
+    user = _stdlib_jar()
+    seeded = CookieJar()
+    seeded.set_cookie(Cookie("seed", "1", domain="example.com", path="/"))
+    for cookie in seeded:
+        user.set_cookie(cookie)
+    jar = CookieJar()
+    jar.mirror(user)
+    assert [c.name for c in jar] == ["seed"]
+    jar.extract(["a=1", "b=2; Max-Age=0"], scheme="https", host="example.com", path="/", now=NOW)
+    assert sorted(c.name for c in user) == ["a", "seed"]
+    # The user removes one directly: this jar follows, and dropping it later is fine.
+    user.clear("example.com", "/", "seed")
+    assert jar.header_for(scheme="https", host="example.com", path="/", now=NOW) == "a=1"
+    jar.extract(["a=; Max-Age=0"], scheme="https", host="example.com", path="/", now=NOW)
+    assert list(user) == []
+    jar.extract(["c=3"], scheme="https", host="example.com", path="/", now=NOW)
+    jar.clear()
+    assert list(user) == []
+    assert len(jar) == 0
+    copy = jar.copy()
+    copy.extract(["d=4"], scheme="https", host="example.com", path="/", now=NOW)
+    assert list(user) == []  # a copy does not mirror
+
+
+def test_mirror_keeps_this_jars_rules() -> None:
+    user = _stdlib_jar()
+    jar = CookieJar()
+    jar.mirror(user)
+    jar.extract(["x=1; Domain=com"], scheme="https", host="example.com", path="/", now=NOW)
+    assert list(user) == []
+
+
+def test_removing_a_cookie_the_user_removed_first() -> None:
+    user = _stdlib_jar()
+    jar = CookieJar()
+    jar.mirror(user)
+    jar.extract(["x=1; Max-Age=10"], scheme="https", host="example.com", path="/", now=NOW)
+    stored = next(iter(jar))
+    user.clear()
+    jar._remove((stored.domain, stored.path, stored.name))  # the user's copy is gone: fine
+    assert list(user) == []
+    assert len(jar) == 0
