@@ -121,8 +121,9 @@ def parse_head_h11(head: bytes) -> Head:
         fields,
         length,
         chunked,
-        # h11 ends keep-alive on a final head with "Connection: close" or below HTTP/1.1.
-        probe.our_state is h11.DONE,
+        # h11 ends keep-alive on a final head with "Connection: close" or below HTTP/1.1
+        # (the probe's state says); it reads no 1xx for that.
+        event.status_code < 200 or probe.our_state is h11.DONE,
     )
 
 

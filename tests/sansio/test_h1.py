@@ -398,6 +398,19 @@ def test_unrequested_switching_protocols_is_an_error() -> None:
     fetch_error(raw, [raw])
 
 
+def test_an_upgrade_field_without_a_protocol_asks_for_no_upgrade() -> None:
+    raw = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    conn = H1Connection()
+    sid = conn.start_request(head(headers=[HOST, (b"Upgrade", b",")]), has_body=False)
+    with pytest.raises(RemoteProtocolError, match="asked for no upgrade"):
+        drive(conn, sid, [raw])
+
+
+def test_the_parser_in_use(every_parser: str) -> None:
+    assert H1Connection().parser == every_parser
+    assert H1Connection(parser="h11").parser == "h11"
+
+
 def test_connect_tunnel() -> None:
     conn = H1Connection()
     sid = conn.start_request(
