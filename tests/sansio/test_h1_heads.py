@@ -513,6 +513,48 @@ def test_request_head_is_one_join_with_host_first() -> None:
     assert framing == h1_heads.RequestFraming(5, False, False, False)
 
 
+HOST = (b"Host", b"a")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "fields", "message"),
+    [
+        (b"GET", b"/", [HOST, (b"Content-Length", b"5,6")], "conflicting Content-Length"),
+        (b"GET", b"/", [HOST, (b"Content-Length", b"5"), (b"Content-Length", b"6")], "conflict"),
+        (b"GET", b"/", [HOST, (b"Content-Length", b"x")], "bad Content-Length"),
+        (b"GET", b"/", [HOST, (b"Content-Length", b"1" * 21)], "bad Content-Length"),
+        (b"GET", b"/", [HOST, (b"Transfer-Encoding", b"gzip")], "Only Transfer-Encoding"),
+        (
+            b"GET",
+            b"/",
+            [HOST, (b"Transfer-Encoding", b"chunked"), (b"Transfer-Encoding", b"chunked")],
+            "multiple Transfer-Encoding",
+        ),
+        (b"GET", b"/", [], "Missing mandatory Host"),
+        (b"GET", b"/", [HOST, HOST], "Found multiple Host"),
+        (b"G T", b"/", [HOST], "Illegal method characters"),
+        (b"GET", b"/ x", [HOST], "Illegal target characters"),
+        (b"GET", b"/", [HOST, (b"A B", b"v")], "Illegal header name"),
+        (b"GET", b"/", [HOST, (b"A", b"v\r\nB: w")], "Illegal header value"),
+    ],
+)
+def test_request_heads_refused_as_h11_refuses(
+    method: bytes, target: bytes, fields: list[tuple[bytes, bytes]], message: str
+) -> None:
+    for write in (conch_request, h11_request):
+        with pytest.raises(LocalProtocolError, match=message):
+            write(method, target, fields, False, True)
+
+
+def test_request_fields_named_like_framing_fields_are_not_framing() -> None:
+    # Same lengths as Host, Connection, Upgrade, Content-Length, Transfer-Encoding.
+    fields = [(b"Host", b"a"), (b"From", b"b"), (b"User-Agent", b"c"), (b"Referer", b"d")]
+    fields += [(b"Accept-Charset", b"e"), (b"If-Modified-Since", b"f")]
+    data, framing = write_request_head(b"GET", b"/", fields, has_body=False, validate=True)
+    assert data == h11_request(b"GET", b"/", fields, has_body=False, validate=True)
+    assert framing == h1_heads.RequestFraming(None, False, False, False)
+
+
 # -- where httptools is missing --------------------------------------------------------------
 
 
