@@ -15,11 +15,19 @@ Every driver runs every scenario, timeouts included: the socket drivers wait in 
 time (scenarios keep each wait to at most a tenth of a second), the core driver on its
 virtual clock. Every driver installs the same deterministic `sansio.env` (fixed clocks,
 predictable random bytes), so Digest cnonces and multipart boundaries agree.
+
+HTTP/1.1 response heads have two parsers (`sansio.h1_heads`). The five drivers use
+`PARSER`: ``sansio.h1.DEFAULT_PARSER`` (llhttp where httptools is installed), or the one
+the ``CONCH_H1_PARSER`` environment variable names (``CONCH_H1_PARSER=h11 pytest
+conformance`` runs all five on h11). The core and the sync driver run every scenario on
+the other parser too, as ``core-h11`` and ``sync-h11`` (or ``-llhttp``), so the
+agreement test compares the parsers on the whole corpus.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +36,7 @@ from typing import Any
 import trio
 
 from async_io import AsyncClient
-from sansio import env
+from sansio import env, h1
 from sansio.auth import Auth, BasicAuth, DigestAuth
 from sansio.config import Limits, Timeout
 from sansio.exceptions import (
@@ -41,6 +49,7 @@ from sansio.exceptions import (
     TooManyRedirects,
     UnsupportedProtocol,
 )
+from sansio.h1_heads import PARSERS
 from sansio.models import Response
 from sansio.sse import EventSource, ServerSentEvent, SSEError, event_stream_headers
 from sync_io import Client
@@ -49,7 +58,7 @@ from .core_driver import MemoryClient, MemoryNetwork
 from .model import Call, CallOutcome, Credentials, Outcome, Scenario, Settings
 from .peers import LoopbackPeer, Tokens
 
-__all__ = ["DRIVERS", "deterministic_env", "run"]
+__all__ = ["DRIVERS", "PARSER", "deterministic_env", "h1_parser", "run"]
 
 Driver = Callable[[Scenario], Outcome]
 
@@ -57,12 +66,28 @@ Driver = Callable[[Scenario], Outcome]
 # ephemeral ports of loopback listeners, so that byte offsets agree between drivers.
 MEMORY_PORTS = (40001, 40002, 40003, 40004)
 
+# The HTTP/1.1 response-head parser of the five drivers.
+PARSER = os.environ.get("CONCH_H1_PARSER") or h1.DEFAULT_PARSER
+if PARSER not in PARSERS:
+    raise ValueError(f"CONCH_H1_PARSER={PARSER!r}: the parsers here are {list(PARSERS)}")
+
 # How many decoded bytes a "peek" call reads before closing the response.
 PEEK_SIZE = 5
 
 
 def _fixed_random(n: int) -> bytes:
     return bytes(i % 256 for i in range(n))
+
+
+@contextmanager
+def h1_parser(name: str) -> Iterator[None]:
+    """HTTP/1.1 connections made meanwhile parse response heads with ``name``."""
+    previous = h1.DEFAULT_PARSER
+    h1.DEFAULT_PARSER = name
+    try:
+        yield
+    finally:
+        h1.DEFAULT_PARSER = previous
 
 
 @contextmanager
@@ -425,13 +450,33 @@ def run_trio(scenario: Scenario) -> Outcome:
     return _run_async(scenario, trio.run, trio.sleep)
 
 
+def _on_parser(driver: Driver, parser: str) -> Driver:
+    def run(scenario: Scenario) -> Outcome:
+        with h1_parser(parser):
+            return driver(scenario)
+
+    return run
+
+
 DRIVERS: dict[str, Driver] = {
-    "core": run_core,
-    "sync": run_sync,
-    "asyncio": run_asyncio,
-    "trio": run_trio,
-    "selectors": run_selectors,
+    name: _on_parser(driver, PARSER)
+    for name, driver in {
+        "core": run_core,
+        "sync": run_sync,
+        "asyncio": run_asyncio,
+        "trio": run_trio,
+        "selectors": run_selectors,
+    }.items()
 }
+# The other parser, on the core and on one socket driver.
+DRIVERS.update(
+    {
+        f"{name}-{parser}": _on_parser(driver, parser)
+        for parser in PARSERS
+        if parser != PARSER
+        for name, driver in (("core", run_core), ("sync", run_sync))
+    }
+)
 
 
 def run(scenario: Scenario, driver: str) -> Outcome:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .drivers import run
+from sansio import h1
+from sansio.h1_heads import Head
+
+from .drivers import DRIVERS, PARSER, run
 from .model import (
     ANY,
     Call,
@@ -218,6 +221,28 @@ def test_selectors_example_runs_as_a_script() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "200 OK 2 bytes"
     assert [r.target for r in peer.seen] == ["/"]
+
+
+def test_each_driver_parses_heads_with_its_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The five drivers on `PARSER`, the ``-h11``/``-llhttp`` ones on the parser they name."""
+    used: list[str] = []
+
+    def recording(name: str) -> object:
+        parse = h1.PARSERS[name]
+
+        def parse_and_record(head: bytes) -> Head:
+            used.append(name)
+            return parse(head)
+
+        return parse_and_record
+
+    monkeypatch.setattr(h1, "PARSERS", {name: recording(name) for name in h1.PARSERS})
+    assert len(DRIVERS) == 5 + 2 * (len(h1.PARSERS) - 1)
+    for driver in DRIVERS:
+        used.clear()
+        run(ALL["framing/content-length/whole"], driver)
+        expected = driver.partition("-")[2] or PARSER
+        assert set(used) == {expected}, (driver, used)
 
 
 def test_any_is_not_checked() -> None:

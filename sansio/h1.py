@@ -1,17 +1,19 @@
-"""The HTTP/1.1 client connection machine: h11 for requests and response heads, its
-own body framing.
+"""The HTTP/1.1 client connection machine: its own request writer, head finder and body
+framing; response heads parsed by llhttp (httptools) or h11.
 
 Rules
 -----
-1. h11 writes every request and parses every response head (status line, fields, the
-   Content-Length and Transfer-Encoding checks, 1xx, 101, CONNECT) and every trailer
-   section. This module refuses what h11 lets through and should not (below), and
-   frames the response *body* itself, from the head h11 has validated, by the rule of
-   RFC 9112 §6.3 that h11 applies too. There is no lenient second path: the body
-   framer is at least as strict as h11's readers, and stricter where noted; its one
-   leniency is the whitespace RFC 9112 §7.1.1 allows before a chunk extension's
-   ";", which h11 refused.
-2. No h11 exception leaves this module: h11's errors become conch's
+1. The machine writes every request itself (`sansio.h1_heads.write_request_head`, by
+   h11's rules) and finds where each response head ends; the head is then parsed by
+   one of two parsers that give the same answer (`sansio.h1_heads`): llhttp, the fast
+   path (`DEFAULT_PARSER` wherever httptools is installed), or h11, the pure-Python
+   fallback and the reference. Trailer sections are parsed by h11 on both paths. This
+   module refuses what h11 lets through and should not (below), and frames the
+   response *body* itself by the rule of RFC 9112 §6.3 that h11 applies too. There is
+   no lenient second path: the body framer is at least as strict as h11's readers, and
+   stricter where noted; its one leniency is the whitespace RFC 9112 §7.1.1 allows
+   before a chunk extension's ";", which h11 refused.
+2. No h11 or httptools exception leaves this module: their errors become conch's
    `LocalProtocolError` / `RemoteProtocolError`, and after a remote error the
    connection is never reused.
 3. A connection is reused only after a clean cycle: the request and the response both
@@ -36,24 +38,33 @@ with a request body, the head waits for the first body chunk (NEED_BODY before S
 so that both leave in one write, unless that chunk is larger than
 `MAX_JOINED_CHUNK_BYTES` (copying it would cost more than the write it saves).
 
+**The request** is one join of its head (validated as h11 would, Host first), then the
+body as given: chunked (a size line, the data, CRLF; ``0`` CRLF CRLF at the end) or
+counted against its Content-Length (too much or too little is a
+`LocalProtocolError`, and the connection is not reused).
+
+**Finding the head.** Received bytes wait in the read they came in (``_buf``); a head
+that spans reads is collected in one bytearray, so a head cut into many pieces is
+copied once and searched once: the search for its end (the first empty line, LF or
+CRLF line ends, as h11 finds it) goes on from where the last one stopped, and never
+past ``max_header_bytes`` from the head's start, which is the limit itself (a head
+that cannot end within it is refused at once). A first byte that cannot start a
+status line is refused when it arrives. The parser then gets exactly one head; the
+bytes after it stay where they are, for the next head (after a 1xx) or the body.
+Whether the cycle *can* end cleanly is h11's rule: the request was sent whole and
+neither message asked to close (``Connection: close``, an HTTP/1.0 peer).
+
 **Why the body is framed here.** h11 copies every received byte into its buffer, copies
 it out again as a bytearray inside a `Data` event, and that had to be copied once more
 into the `bytes` the wire interface promises: three copies and a stack of Python calls
-per read, more than half of the time of a download. So once h11 has parsed the final
-head, the machine takes what h11 buffered after it (`trailing_data`) and frames the
-body from then on without h11: a Content-Length or close-delimited body hands each
-received `bytes` object on unchanged (only the last one is sliced, at the body's end),
-and chunked bodies go through a small incremental parser that slices each chunk's data
-out of the read it arrived in. h11 is not told about any of it, so its view of the
-connection stops at the head; when the cycle ends cleanly, `release` replaces it with
-a fresh h11 connection for the next request (that costs about as much as h11's own
-`start_next_cycle`). Whether the cycle *can* end cleanly is h11's answer too: right
-after it has processed the final head, its client side is DONE exactly when the
-request was sent whole and neither message asked to close (``Connection: close``, an
-HTTP/1.0 peer): the state it would have reached at the response's end.
+per read, more than half of the time of a download. So the machine frames the body
+itself: a Content-Length or close-delimited body hands each received `bytes` object
+on unchanged (only the last one is sliced, at the body's end, and the first where the
+head ended), and chunked bodies go through a small incremental parser that slices each
+chunk's data out of the read it arrived in.
 
-The framing, from the head h11 accepted (its Content-Length is a validated, single
-value; its Transfer-Encoding can only be ``chunked``): no body after HEAD, 204 and 304;
+The framing, from the parsed head (its Content-Length is a validated, single value;
+its Transfer-Encoding can only be ``chunked``): no body after HEAD, 204 and 304;
 chunked with Transfer-Encoding; else Content-Length bytes; else up to EOF. EOF before a
 Content-Length or chunked body is complete is a `RemoteProtocolError`. Any byte past
 the end of the body, and EOF after it, makes the connection unusable (rule 3).
@@ -93,9 +104,9 @@ this "ought to be handled as an error"; it is the classic smuggling shape, and h
 simply lets Transfer-Encoding win); Transfer-Encoding in an HTTP/1.0 response (§6.1:
 faulty framing); an HTTP major version other than 1; more than `MAX_HEADER_COUNT`
 fields; and a head larger than `MAX_HEADER_BYTES` that arrived in one read (h11 only
-limits *incomplete* events). h11 itself rejects conflicting Content-Length values
-(it accepts repeats that agree), repeated or non-chunked Transfer-Encoding, and a 101
-nobody asked for. The tests pin each of these.
+limits *incomplete* events). Both parsers reject conflicting Content-Length values
+(repeats that agree are one), repeated or non-chunked Transfer-Encoding; this module
+rejects a 101 nobody asked for. The tests pin each of these, on both parsers.
 
 **1xx.** Informational responses (100, 103, ...) are skipped, within the same limits.
 A 101 (after an ``Upgrade`` request) or a 2xx to CONNECT ends HTTP on this
@@ -110,6 +121,7 @@ import re
 import h11
 
 from .exceptions import LocalProtocolError, RemoteProtocolError
+from .h1_heads import PARSERS, Head, write_request_head
 from .wire import (
     NEED_BODY,
     RECEIVE,
@@ -123,6 +135,7 @@ from .wire import (
 )
 
 __all__ = [
+    "DEFAULT_PARSER",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_COUNT",
     "MAX_INFORMATIONAL_RESPONSES",
@@ -155,6 +168,13 @@ MAX_INFORMATIONAL_RESPONSES = 10
 # typical form or JSON body is far smaller); a larger chunk goes in its own write,
 # uncopied, as every later chunk does. 0 sends the head alone.
 MAX_JOINED_CHUNK_BYTES = 64 * 1024
+
+# Which response-head parser a connection uses unless its constructor names one:
+# llhttp (through httptools, a C extension: about 2 µs a head where h11 takes about 40)
+# wherever httptools can be imported, else h11 (pure Python, and the reference both
+# must agree with; see `sansio.h1_heads`). Tests and the conformance drivers set it to
+# run everything through either parser.
+DEFAULT_PARSER = "llhttp" if "llhttp" in PARSERS else "h11"
 
 # Stream phases (plain ints: compared on every step).
 _IDLE = 0
@@ -218,6 +238,8 @@ class H1Connection:
     trailer section. With ``validate_headers=False`` request header names and values
     are trusted as already validated (conch's models check them once); method and
     target are always checked. ``max_joined_chunk_bytes``: see `MAX_JOINED_CHUNK_BYTES`.
+    ``parser`` names the response-head parser, "llhttp" or "h11" (`DEFAULT_PARSER` if
+    None).
     """
 
     __slots__ = (
@@ -228,8 +250,6 @@ class H1Connection:
         "_eof",
         "_failure",
         "_framing",
-        "_h11",
-        "_head_bytes",
         "_held",
         "_informational",
         "_join",
@@ -244,14 +264,19 @@ class H1Connection:
         "_method",
         "_more",
         "_out",
-        "_parsed",
+        "_parse",
+        "_parser",
         "_phase",
         "_pos",
         "_received",
         "_remaining",
         "_searched",
+        "_send_chunked",
+        "_send_left",
         "_sid",
         "_unparsed",
+        "_upgrade",
+        "_validate",
     )
 
     def __init__(
@@ -262,18 +287,21 @@ class H1Connection:
         validate_headers: bool = True,
         max_informational: int = MAX_INFORMATIONAL_RESPONSES,
         max_joined_chunk_bytes: int = MAX_JOINED_CHUNK_BYTES,
+        parser: str | None = None,
     ) -> None:
         if max_header_bytes < 1 or max_header_count < 1:
             raise ValueError("max_header_bytes and max_header_count must be at least 1")
         if max_joined_chunk_bytes < 0:
             raise ValueError("max_joined_chunk_bytes must not be negative")
+        parser = DEFAULT_PARSER if parser is None else parser
+        if parser not in PARSERS:
+            raise ValueError(f"no response-head parser {parser!r} here (there are {list(PARSERS)})")
+        self._parser = parser
+        self._parse = PARSERS[parser]
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
         self._max_joined = max_joined_chunk_bytes
-        self._parsed = not validate_headers
-        # h11 refuses to buffer more than this of an incomplete event: with the exact
-        # check in _check_head this bounds heads whole or split.
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        self._validate = validate_headers
         self._out: list[bytes] = []
         self._held: list[bytes] = []  # a first body chunk too large to join the head
         self._join = False  # the queued head waits for the first body chunk
@@ -284,15 +312,18 @@ class H1Connection:
         self._body = _NO_BODY
         self._keep_alive = True
         self._eof = False
-        self._unparsed = False  # h11 may hold bytes that next_step has not parsed
+        self._unparsed = False  # bytes (or EOF) arrived that next_step has not parsed
         self._received = False  # a byte of this stream's response has arrived
-        self._head_bytes = 0  # bytes fed since the head being parsed began
+        self._upgrade = False  # the request proposed an upgrade: a 101 may answer
+        self._send_chunked = False  # the request body goes out chunked
+        self._send_left = 0  # else: how much of its Content-Length is still to come
         self._max_informational = max_informational
         self._informational = 0  # 1xx heads skipped for the current request
         self._failure = ""
-        # The body framer (phase BODY): received bytes not yet framed are _buf from
-        # _pos on, then the reads queued in _more (a shell normally feeds one read per
-        # RECEIVE, so _more stays empty).
+        # Received bytes not yet parsed (phase HEAD) or framed (phase BODY) are _buf
+        # from _pos on, then the reads queued in _more (BODY only: a shell normally
+        # feeds one read per RECEIVE, so _more stays empty). A head that is still
+        # incomplete is collected in _line instead.
         self._framing = _LENGTH
         self._length = 0  # a Content-Length body's size
         self._remaining = 0
@@ -301,8 +332,8 @@ class H1Connection:
         self._more: list[bytes] = []
         self._chunk = _SIZE_LINE
         self._crlf = b""
-        self._line = bytearray()  # an unfinished chunk-size line, or the trailers
-        self._searched = 0  # how much of a trailer section has no end in it
+        self._line = bytearray()  # an unfinished head, chunk-size line, or trailer section
+        self._searched = 0  # how much of an unfinished head or trailer section has no end
 
     # -- state --------------------------------------------------------------------
 
@@ -322,57 +353,45 @@ class H1Connection:
     def max_streams(self) -> int:
         return 1
 
+    @property
+    def parser(self) -> str:
+        """The response-head parser in use: "llhttp" or "h11"."""
+        return self._parser
+
     # -- sending ------------------------------------------------------------------
 
     def start_request(self, head: RequestHead, *, has_body: bool) -> int:
         """Queue the request head; return the stream id.
 
         Framing follows the caller's headers: Content-Length, or
-        ``Transfer-Encoding: chunked``; with neither and a body, chunked is added.
+        ``Transfer-Encoding: chunked``; with neither and a body, chunked is added. An
+        invalid head raises `LocalProtocolError` and leaves the connection as it was.
         """
         if self._sid is not None or not self._keep_alive:
             raise RuntimeError("this connection cannot start a request now (busy or closed)")
-        headers = head.headers
-        has_length = has_chunked = False
-        for name, _ in headers:
-            size = len(name)
-            if size == 14:
-                has_length = has_length or name.lower() == b"content-length"
-            elif size == 17:
-                has_chunked = has_chunked or name.lower() == b"transfer-encoding"
-        if has_length and has_chunked:
-            raise LocalProtocolError(
-                "a request must not have both Content-Length and Transfer-Encoding"
-            )
-        if has_body and not (has_length or has_chunked):
-            headers = [*headers, (b"Transfer-Encoding", b"chunked")]
-        conn = self._h11
-        try:
-            request = h11.Request(
-                method=head.method, target=head.target, headers=headers, _parsed=self._parsed
-            )
-            data = conn.send_with_data_passthrough(request)
-            if not has_body:
-                end = conn.send_with_data_passthrough(_EOM)
-        except h11.LocalProtocolError as exc:
-            # A request h11 refused to build leaves the connection untouched; one it
-            # refused to finish (Content-Length without a body) leaves h11 in ERROR.
-            self._keep_alive = conn.our_state is h11.IDLE
-            raise LocalProtocolError(str(exc)) from exc
+        data, framing = write_request_head(
+            head.method, head.target, head.headers, has_body=has_body, validate=self._validate
+        )
         out = self._out
-        out += data  # type: ignore[arg-type]  # send() of a Request always returns a list
+        out.append(data)
+        self._send_chunked = framing.chunked
         if has_body:
             self._body = _BODY_OPEN
             self._join = True
+            self._send_left = framing.content_length or 0
         else:
-            out += end  # type: ignore[arg-type]
+            if framing.chunked:
+                out.append(b"0\r\n\r\n")  # an empty chunked body
             self._body = _NO_BODY
+        if framing.close:
+            self._keep_alive = False
+        self._upgrade = framing.upgrade
         self._method = head.method
         self._last_id = sid = self._last_id + 1
         self._sid = sid
         self._phase = _HEAD
         self._unparsed = self._received = False
-        self._head_bytes = 0
+        self._searched = 0
         self._informational = 0
         return sid
 
@@ -389,29 +408,39 @@ class H1Connection:
             raise RuntimeError("this stream's request body has ended (or it has none)")
         if data is not None and not data:
             return  # nothing to send; an empty chunk must not end a chunked body
-        try:
-            if data is None:
-                self._body = _NO_BODY
-                chunk = self._h11.send_with_data_passthrough(_EOM)
+        if data is None:
+            self._body = _NO_BODY
+            if self._send_chunked:
+                chunk = [b"0\r\n\r\n"]
+            elif self._send_left:
+                raise self._broken("Too little data for declared Content-Length")
             else:
-                chunk = self._h11.send_with_data_passthrough(h11.Data(data=data))
-        except h11.LocalProtocolError as exc:
-            # The body does not match its Content-Length: the request is broken.
-            self._keep_alive = False
-            self._body = _BODY_ABANDONED
-            self._phase = _FAILED
-            self._failure = str(exc)
-            raise LocalProtocolError(str(exc)) from exc
+                chunk = []
+        elif self._send_chunked:
+            chunk = [b"%x\r\n" % len(data), data, b"\r\n"]
+        else:
+            self._send_left -= len(data)
+            if self._send_left < 0:
+                raise self._broken("Too much data for declared Content-Length")
+            chunk = [data]
         held = self._held
         if self._join:
             self._join = False
             if data is not None and len(data) > self._max_joined:
-                held += chunk  # type: ignore[arg-type]  # goes after the head, alone
+                held += chunk  # goes after the head, alone
                 return
         if held:
-            held += chunk  # type: ignore[arg-type]  # queued behind the held chunk
+            held += chunk  # queued behind the held chunk
         else:
-            self._out += chunk  # type: ignore[arg-type]  # never None for Data/EndOfMessage
+            self._out += chunk
+
+    def _broken(self, message: str) -> LocalProtocolError:
+        """The body does not match its Content-Length: the request is broken."""
+        self._keep_alive = False
+        self._body = _BODY_ABANDONED
+        self._phase = _FAILED
+        self._failure = message
+        return LocalProtocolError(message)
 
     def data_to_send(self) -> bytes:
         """Take all queued bytes, joined once."""
@@ -448,11 +477,14 @@ class H1Connection:
                 else:
                     self._buf = data
         elif phase == _HEAD:
-            self._h11.receive_data(data)
             self._unparsed = True
             if data:
                 self._received = True
-                self._head_bytes += len(data)
+                if self._line or self._pos < len(self._buf):
+                    self._collect(data)  # bytes wait already: one head must be contiguous
+                else:
+                    self._buf = data if type(data) is bytes else bytes(data)
+                    self._pos = 0
         elif phase != _FAILED:
             self._keep_alive = False
 
@@ -492,89 +524,119 @@ class H1Connection:
             raise RuntimeError("the response has already ended")
         raise RuntimeError(f"this stream failed earlier ({self._failure}); release it")
 
+    def _collect(self, data: bytes) -> None:
+        """Keep what is left of the current read, and ``data``, in _line (a head that
+        spans reads is collected there, copied once, however it is cut)."""
+        line = self._line
+        buf = self._buf
+        if self._pos < len(buf):
+            line += memoryview(buf)[self._pos :]
+        self._buf = b""
+        self._pos = 0
+        line += data
+
     def _read_head(self) -> ResponseHead | None:
-        conn = self._h11
-        try:
-            while True:
-                event = conn.next_event()
-                if type(event) is h11.Response:
-                    return self._on_head(event)
-                if type(event) is h11.InformationalResponse:
-                    if event.status_code == 101:
-                        return self._on_head(event)
-                    self._check_head(event, informational=True)
-                    self._informational += 1
-                    if self._informational > self._max_informational:
-                        raise self._fail(
-                            f"more than {self._max_informational} informational (1xx) "
-                            "responses before the final response"
-                        )
-                    continue
-                # NEED_DATA: before the final head h11 returns nothing else (EOF
-                # before a complete head is an error).
+        """Parse the heads that have arrived: skip 1xx, return the final head (or the
+        101 / CONNECT 2xx that ends HTTP), or None until more bytes come."""
+        while True:
+            line = self._line
+            data: bytes | bytearray = line if line else self._buf
+            start = 0 if line else self._pos
+            pending = len(data) - start
+            if not pending:
+                if self._eof:
+                    raise self._fail(
+                        "peer closed connection without sending complete response head"
+                        if self._received
+                        else "server disconnected without sending a response"
+                    )
                 self._unparsed = False
                 return None
-        except h11.RemoteProtocolError as exc:
-            if self._eof and not self._received:
-                message = "server disconnected without sending a response"
-            elif str(exc) == "Receive buffer too long":
-                message = f"response head larger than {self._max_header_bytes} bytes"
+            if data[start] < 0x21:
+                # Every head starts with "HTTP/": a control, a space or an empty line
+                # is refused as soon as it arrives (h11 does so too), not after a
+                # whole head of garbage (a TLS record where HTTP was expected).
+                raise self._fail(f"illegal status line: {_show(data[start : start + 41])}")
+            # Where the head ends, found as h11 finds it (the first empty line, LF or
+            # CRLF line ends), never searching a byte twice nor past the limit.
+            limit = start + self._max_header_bytes
+            at = start + max(self._searched - 2, 0)
+            crlf = data.find(b"\n\r\n", at, limit)
+            lf = data.find(b"\n\n", at, limit if crlf < 0 else crlf + 1)
+            if lf >= 0:
+                end = lf + 2
+            elif crlf >= 0:
+                end = crlf + 3
             else:
-                message = str(exc)
-            raise self._fail(message) from exc
-
-    def _check_head(
-        self, event: h11.Response | h11.InformationalResponse, *, informational: bool
-    ) -> None:
-        fed = self._head_bytes
-        if informational or fed > self._max_header_bytes:
-            # Exact size only when it could matter (or to start counting the next
-            # head after a 1xx): trailing_data copies what is still buffered.
-            left = len(self._h11.trailing_data[0])
-            if fed - left > self._max_header_bytes:
-                raise self._fail(f"response head larger than {self._max_header_bytes} bytes")
-            self._head_bytes = left
-        if len(event.headers) > self._max_header_count:
-            raise self._fail(f"response has more than {self._max_header_count} header fields")
-
-    def _on_head(self, event: h11.Response | h11.InformationalResponse) -> ResponseHead:
-        self._check_head(event, informational=False)
-        raw = event.headers.raw_items()
-        version = _VERSIONS.get(event.http_version)
-        if version is None:
-            if not event.http_version.startswith(b"1."):
+                if pending >= self._max_header_bytes:
+                    raise self._fail(f"response head larger than {self._max_header_bytes} bytes")
+                if self._eof:
+                    raise self._fail(
+                        "peer closed connection without sending complete response head"
+                    )
+                if not line:
+                    self._collect(b"")
+                self._searched = pending
+                self._unparsed = False
+                return None
+            self._searched = 0
+            try:
+                head = self._parse(bytes(data[start:end]))
+            except RemoteProtocolError as exc:
+                raise self._fail(str(exc)) from exc
+            if line:
+                self._buf = bytes(line[end:])
+                self._pos = 0
+                line.clear()
+            elif end == len(data):
+                self._buf = b""
+                self._pos = 0
+            else:
+                self._pos = end
+            if len(head.fields) > self._max_header_count:
+                raise self._fail(f"response has more than {self._max_header_count} header fields")
+            status = head.status
+            if status == 101:
+                if not self._upgrade:
+                    raise self._fail(
+                        "received a 101 response to a request that asked for no upgrade"
+                    )
+                return self._on_head(head)
+            if status >= 200:
+                return self._on_head(head)
+            self._informational += 1
+            if self._informational > self._max_informational:
                 raise self._fail(
-                    f"unsupported HTTP version {event.http_version.decode('ascii')} in response"
+                    f"more than {self._max_informational} informational (1xx) "
+                    "responses before the final response"
+                )
+
+    def _on_head(self, head: Head) -> ResponseHead:
+        version = _VERSIONS.get(head.version)
+        if version is None:
+            if not head.version.startswith(b"1."):
+                raise self._fail(
+                    f"unsupported HTTP version {head.version.decode('ascii')} in response"
                 )
             version = "HTTP/1.1"  # RFC 9112 §2.3: a higher minor version reads as ours
-        conn = self._h11
-        if conn.their_state is h11.SWITCHED_PROTOCOL:
-            # 101, or 2xx to CONNECT: framing headers mean nothing (RFC 9110 §9.3.6).
+        status = head.status
+        if status == 101 or (200 <= status < 300 and self._method == b"CONNECT"):
+            # HTTP ends here: framing headers mean nothing (RFC 9110 §9.3.6).
             self._phase = _SWITCHED
             self._keep_alive = False
         else:
-            length: bytes | None = None
-            has_chunked = False
-            for name, value in raw:
-                size = len(name)
-                if size == 14:
-                    if name.lower() == b"content-length":
-                        length = value  # h11 made it one value of digits
-                elif size == 17:
-                    has_chunked = has_chunked or name.lower() == b"transfer-encoding"
-            if has_chunked:
+            length = head.content_length
+            if head.chunked:
                 if length is not None:
                     raise self._fail(
                         "response has both Content-Length and Transfer-Encoding (ambiguous framing)"
                     )
                 if version == "HTTP/1.0":
                     raise self._fail("HTTP/1.0 response with Transfer-Encoding")
-            status = event.status_code
             if status == 204 or status == 304 or self._method == b"HEAD":
                 self._framing = _LENGTH
                 self._remaining = 0
-            elif has_chunked:
-                # h11 accepts no Transfer-Encoding but exactly "chunked".
+            elif head.chunked:
                 self._framing = _CHUNKED
                 self._chunk = _SIZE_LINE
             elif length is not None:
@@ -582,12 +644,10 @@ class H1Connection:
                 self._length = self._remaining = int(length)
             else:
                 self._framing = _UNTIL_EOF
-            # h11 has processed the head: its client side is DONE only if the request
-            # went out whole and neither side asked to close (see the module notes).
-            if conn.our_state is not h11.DONE:
+            # Reused only if the request went out whole and neither side asked to
+            # close (an HTTP/1.0 response does): h11's rule for keep-alive.
+            if not head.keep_alive or self._body != _NO_BODY:
                 self._keep_alive = False
-            self._buf = conn.trailing_data[0]
-            self._pos = 0
             self._phase = _BODY
         if self._body == _BODY_OPEN or self._out or self._held:
             # A final response before our request ended: stop uploading, and close
@@ -598,9 +658,9 @@ class H1Connection:
             self._held.clear()
             self._keep_alive = False
         return ResponseHead(
-            status_code=event.status_code,
-            reason=event.reason,
-            headers=raw,
+            status_code=status,
+            reason=head.reason,
+            headers=head.fields,
             http_version=version,
         )
 
@@ -826,11 +886,7 @@ class H1Connection:
         """End the stream. A response not read to its end closes the connection
         (it is not drained: that could take forever)."""
         self._check(stream_id)
-        if self._phase == _DONE and self._keep_alive:
-            # h11 saw only the head of this response (the body was framed here): a
-            # fresh h11 connection starts the next cycle.
-            self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_header_bytes)
-        else:
+        if self._phase != _DONE:
             self._keep_alive = False
         self._sid = None
         self._phase = _IDLE
@@ -844,7 +900,7 @@ class H1Connection:
 
     def trailing_data(self) -> bytes:
         """Bytes received after a 101 or CONNECT 2xx head: they belong to the new protocol."""
-        return self._h11.trailing_data[0]
+        return self._buf[self._pos :]
 
     # -- helpers ------------------------------------------------------------------
 

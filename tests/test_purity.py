@@ -156,7 +156,7 @@ def test_importing_sansio_loads_no_io_module() -> None:
 # -- the shells stay thin: they move bytes and never speak HTTP themselves ------------------
 
 SHELLS = sorted((ROOT / "sync_io").rglob("*.py")) + sorted((ROOT / "async_io").rglob("*.py"))
-PROTOCOL_LIBRARIES = {"h11", "h2", "hpack", "hyperframe"}
+PROTOCOL_LIBRARIES = {"h11", "h2", "hpack", "hyperframe", "httptools"}
 
 
 def _speaks_http(source: str) -> list[str]:

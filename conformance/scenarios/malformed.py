@@ -250,6 +250,33 @@ SCENARIOS: list[Scenario] = [
         result=Result(body=b"ok"),
         doc="Bare LF line endings in a response are tolerated (RFC 9112 §2.2 allows it).",
     ),
+    # Heads on which llhttp alone would answer otherwise than h11 (sansio/h1_heads.py):
+    # on either parser they come out as h11's.
+    *_bad(
+        "trailing-whitespace-in-values",
+        b"HTTP/1.1 200 OK\r\nX-Pad: v \t\r\nContent-Length: 2 \r\n\r\nok",
+        result=Result(body=b"ok", headers=(("x-pad", "v"), ("content-length", "2"))),
+        doc="Whitespace before a field's line end is not part of its value.",
+    ),
+    *_bad(
+        "transfer-encoding-in-capitals",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n" + chunked(b"ok"),
+        result=Result(body=b"ok", headers=(("transfer-encoding", "chunked"),)),
+        doc="Transfer codings are case-insensitive (RFC 9112 §7).",
+    ),
+    *_bad(
+        "control-character-in-value",
+        b"HTTP/1.1 200 OK\r\nX-Ctl: a\x01b\r\nContent-Length: 2\r\n\r\nok",
+        result=Result(body=b"ok", headers=(("x-ctl", "a\x01b"),)),
+        doc="h11 keeps a control character other than NUL, CR and LF in a value.",
+    ),
+    *_bad("status-below-100", b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok"),
+    *_bad("rtsp-status-line", b"RTSP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    *_bad("nul-in-reason", b"HTTP/1.1 200 O\x00K\r\nContent-Length: 2\r\n\r\nok"),
+    *_bad(
+        "content-length-21-digits",
+        response(200, b"ok", [("Content-Length", "000000000000000000002")]),
+    ),
     *_bad(
         "latin1-header-value",
         b"HTTP/1.1 200 OK\r\nX-Name: J\xfcrgen\r\nContent-Length: 2\r\n\r\nok",

@@ -25,6 +25,9 @@ from sansio.wire import (
     ResponseHead,
 )
 
+# Every test runs on both response-head parsers.
+pytestmark = pytest.mark.usefixtures("every_parser")
+
 HOST = (b"Host", b"example.com")
 
 
@@ -395,6 +398,19 @@ def test_unrequested_switching_protocols_is_an_error() -> None:
     fetch_error(raw, [raw])
 
 
+def test_an_upgrade_field_without_a_protocol_asks_for_no_upgrade() -> None:
+    raw = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    conn = H1Connection()
+    sid = conn.start_request(head(headers=[HOST, (b"Upgrade", b",")]), has_body=False)
+    with pytest.raises(RemoteProtocolError, match="asked for no upgrade"):
+        drive(conn, sid, [raw])
+
+
+def test_the_parser_in_use(every_parser: str) -> None:
+    assert H1Connection().parser == every_parser
+    assert H1Connection(parser="h11").parser == "h11"
+
+
 def test_connect_tunnel() -> None:
     conn = H1Connection()
     sid = conn.start_request(
@@ -719,13 +735,15 @@ def test_trusted_headers_skip_revalidation() -> None:
         conn2.start_request(head(target=b"/\r\n"), has_body=False)
 
 
-def test_content_length_without_body_breaks_the_connection() -> None:
+def test_content_length_without_body_is_refused_before_anything_is_queued() -> None:
+    # h11 refused only once the (missing) body ended, leaving its connection broken;
+    # the head is checked whole before a byte is queued, so nothing is lost.
     conn = H1Connection()
     with pytest.raises(LocalProtocolError, match="Too little data"):
         conn.start_request(head(b"POST", headers=[HOST, (b"Content-Length", b"5")]), has_body=False)
-    assert not conn.is_reusable
     assert conn.is_idle
     assert conn.data_to_send() == b""
+    assert conn.can_start_request
 
 
 @pytest.mark.parametrize("chunks", [[b"toolong"], [b"abc", None]])

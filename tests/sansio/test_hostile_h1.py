@@ -25,6 +25,9 @@ from sansio.exceptions import RemoteProtocolError
 from sansio.h1 import MAX_HEADER_BYTES, H1Connection
 from sansio.wire import NEED_BODY, RECEIVE, SEND, BodyChunk, EndOfBody, RequestHead, ResponseHead
 
+# Every test runs on both response-head parsers.
+pytestmark = pytest.mark.usefixtures("every_parser")
+
 GET = RequestHead(
     method=b"GET", target=b"/", headers=[(b"Host", b"a")], authority=b"a", scheme=b"http"
 )
