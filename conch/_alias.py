@@ -93,6 +93,8 @@ def alias_httpx(names: Iterable[str] = ALIASES) -> None:
         sys.meta_path.insert(0, _AliasFinder(names))
     _import_decoders()
     client_module.LOGGER_NAME = "httpx"  # logging configured for httpx applies
+    # httpx's own rule, f"python-httpx/{httpx.__version__}", where httpx is now conch.
+    client_module.USER_AGENT = f"python-httpx/{conch.__version__}"
     for name in names:
         sys.modules[name] = conch
         # Submodules already imported answer at once, and as attributes of the alias.

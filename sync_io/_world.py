@@ -12,5 +12,10 @@ def install() -> None:
     """Give `sansio` the monotonic clock, wall clock, OS entropy and environment,
     unless an embedder installed its own first."""
     env.install_defaults(
-        clock=time.monotonic, wall_clock=time.time, random_bytes=os.urandom, environ=os.environ
+        clock=time.monotonic,
+        # Looked up at each call, not bound now: tests patch os.urandom (for repeatable
+        # multipart boundaries, as they do with httpx) and time.time (freezegun).
+        wall_clock=lambda: time.time(),
+        random_bytes=lambda size: os.urandom(size),
+        environ=os.environ,
     )

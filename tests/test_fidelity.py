@@ -525,3 +525,25 @@ def test_cookies_loaded_into_the_jar_later_are_sent(tmp_path: Any) -> None:
         assert client.get("https://www.example.com/").text == "token=t1"
         jar.clear()
         assert client.get("https://www.example.com/").text == ""
+
+
+def test_patching_os_urandom_gives_repeatable_boundaries_as_with_httpx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import sansio.env
+
+    saved = sansio.env.current()
+    sansio.env.install(sansio.env.Env())  # the shells' defaults, not the tests' fixed source
+    try:
+        import sync_io._world
+
+        sync_io._world.install()
+        monkeypatch.setattr(os, "urandom", lambda size: b"\x01" * size)
+        for lib in (httpx, conch):
+            request = lib.Request("POST", "http://testserver/", files={"f": b"x"})
+            boundary = request.headers["content-type"].partition("boundary=")[2]
+            assert boundary == "01" * 16, lib
+    finally:
+        sansio.env.install(saved)

@@ -303,3 +303,14 @@ def test_logging_under_the_alias_goes_to_the_httpx_logger() -> None:
         result.stderr
         == 'httpx|HTTP Request: DELETE http://testserver/item "HTTP/1.1 204 No Content"\n'
     )
+
+
+def test_user_agent_under_the_alias_is_httpxs_rule() -> None:
+    out = run(
+        """
+        import conch.httpx_alias
+        import httpx
+        print(httpx.Client().headers["user-agent"] == f"python-httpx/{httpx.__version__}")
+        """
+    )
+    assert out == "True\n"
