@@ -21,6 +21,7 @@ Behaviour follows httpx 0.28, with these deliberate differences:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from json import dumps
 from typing import Any
@@ -255,6 +256,12 @@ def encode_request(
     given, else 32 hex digits from ``sansio.env.current().random_bytes``.
     """
     if data is not None and not isinstance(data, Mapping):
+        # requests' spelling of a raw body: accepted, with httpx's deprecation warning.
+        warnings.warn(
+            "Use 'content=<...>' to upload raw bytes/text content.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return encode_content(data)
     if content is not None:
         return encode_content(content)

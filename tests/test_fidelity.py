@@ -547,3 +547,10 @@ def test_patching_os_urandom_gives_repeatable_boundaries_as_with_httpx(
             assert boundary == "01" * 16, lib
     finally:
         sansio.env.install(saved)
+
+
+@pytest.mark.parametrize("data", [b"raw", "text"])
+def test_raw_data_warns_as_httpx(data: Any) -> None:
+    kind, _, seen = same(lambda lib: lib.Request("POST", "http://testserver/", data=data).read())
+    assert kind == "ok"
+    assert seen == [("DeprecationWarning", "Use 'content=<...>' to upload raw bytes/text content.")]

@@ -414,17 +414,18 @@ def test_bad_form_data(data: Any, message: str) -> None:
         ([b"a", b"b"], {"Transfer-Encoding": "chunked"}, b"ab"),
     ],
 )
-def test_non_mapping_data_is_content_without_warning(
+def test_non_mapping_data_is_content_with_httpxs_warning(
     data: Any, headers: dict[str, str], body: bytes
 ) -> None:
-    # filterwarnings = error: a DeprecationWarning here would fail the test.
-    got_headers, stream = encode_request(data=data, content=b"ignored")
+    with pytest.warns(DeprecationWarning, match=r"^Use 'content=<...>' to upload raw bytes/text"):
+        got_headers, stream = encode_request(data=data, content=b"ignored")
     assert got_headers == headers
     assert sync_body(stream) == body
 
 
 def test_generator_as_data_is_content() -> None:
-    _, stream = encode_request(data=(chunk for chunk in [b"g"]))
+    with pytest.warns(DeprecationWarning, match="content="):
+        _, stream = encode_request(data=(chunk for chunk in [b"g"]))
     assert sync_body(stream) == b"g"
 
 
