@@ -554,3 +554,60 @@ def test_raw_data_warns_as_httpx(data: Any) -> None:
     kind, _, seen = same(lambda lib: lib.Request("POST", "http://testserver/", data=data).read())
     assert kind == "ok"
     assert seen == [("DeprecationWarning", "Use 'content=<...>' to upload raw bytes/text content.")]
+
+
+# -- private attributes libraries built on httpx read -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://foo.bar",
+        "https://foo.bar/",
+        "https://u:p@foo.bar:8080/a%20b?q=1#f",
+        "/relative?x",
+        "",
+        "http://[::1]:8000/",
+        "http://müller.de/ä?ü#ö",
+        "https://foo.bar:443/",
+        "HTTP://Foo.Bar/%7e",
+    ],
+)
+def test_uri_reference_as_httpx(url: str) -> None:
+    def parts(lib: Any) -> tuple[Any, ...]:
+        ref = lib.URL(url)._uri_reference
+        fields = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
+        return (*(getattr(ref, f) for f in fields), ref.authority, ref.netloc, str(ref))
+
+    same(parts)
+
+
+@pytest.mark.parametrize("kind", ["request", "response"])
+def test_content_attribute_as_httpx(kind: str) -> None:
+    # A mocking plugin tests for `_content` and deletes it to make the body readable again.
+    def play(lib: Any) -> list[Any]:
+        if kind == "request":
+            message = lib.Request("POST", "http://testserver/", content=iter([b"a", b"b"]))
+        else:
+            message = lib.Response(200, content=iter([b"a", b"b"]))
+        seen = [hasattr(message, "_content")]
+        seen.append(message.read())
+        seen.append(message._content)
+        if kind == "response":
+            message.is_stream_consumed = False
+            message.is_closed = False
+            message.stream = lib.ByteStream(b"again")
+        del message._content
+        seen.append(hasattr(message, "_content"))
+        seen.append(message.read())
+        message._content = b"set"
+        seen.append(message.read())
+        return seen
+
+    same(play)
+
+
+@pytest.mark.parametrize("empty", ["", b"", (), [], {}])
+def test_empty_header_inputs_as_httpx(empty: Any) -> None:
+    same(lambda lib: list(lib.Headers(empty).items()))
+    same(lambda lib: list(lib.Request("GET", "http://testserver/", headers=empty).headers.items()))
