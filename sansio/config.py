@@ -57,9 +57,16 @@ class Timeout:
 
     ``Timeout(5.0)`` sets all four; ``Timeout(5.0, connect=1.0)`` overrides one;
     ``Timeout(connect=1.0, read=2.0, write=3.0, pool=4.0)`` sets each explicitly.
+
+    ``total`` (conch; keyword-only, None by default) bounds a whole ``send()``: pool
+    wait, connect, TLS, proxy handshake, upload, redirects, auth round trips, retries
+    and their waits, and the body of a non-streamed response (see `sansio.deadline`).
+    It may go with any of the forms above; ``Timeout(other)`` keeps ``other.total``
+    unless ``total`` is given. It shows in `as_dict`, ``repr`` and equality only when
+    set, so a timeout without it behaves exactly as httpx's.
     """
 
-    __slots__ = ("connect", "pool", "read", "write")
+    __slots__ = ("connect", "pool", "read", "total", "write")
 
     def __init__(
         self,
@@ -69,14 +76,17 @@ class Timeout:
         read: float | None = _UNSET,
         write: float | None = _UNSET,
         pool: float | None = _UNSET,
+        total: float | None = _UNSET,
     ) -> None:
         if isinstance(timeout, Timeout):
             if not (connect is read is write is pool is _UNSET):
-                raise ValueError("Timeout(Timeout(...)) takes no other arguments")
+                raise ValueError("Timeout(Timeout(...)) takes no other arguments but total")
             self.connect: float | None = timeout.connect
             self.read: float | None = timeout.read
             self.write: float | None = timeout.write
             self.pool: float | None = timeout.pool
+            if total is _UNSET:
+                total = timeout.total
         elif isinstance(timeout, tuple):
             # httpx also takes (connect, read) and (connect, read, write), leaving the
             # missing ones as None (no timeout).
@@ -86,7 +96,7 @@ class Timeout:
                     f"got {len(timeout)} values"
                 )
             if not (connect is read is write is pool is _UNSET):
-                raise ValueError("Timeout((...)) takes no other arguments")
+                raise ValueError("Timeout((...)) takes no other arguments but total")
             self.connect, self.read, self.write, self.pool = (*timeout, None, None)[:4]
         elif timeout is _UNSET:
             if _UNSET in (connect, read, write, pool):
@@ -100,30 +110,42 @@ class Timeout:
             self.read = timeout if read is _UNSET else read
             self.write = timeout if write is _UNSET else write
             self.pool = timeout if pool is _UNSET else pool
-        for name in ("connect", "read", "write", "pool"):
+        self.total: float | None = None if total is _UNSET else total
+        for name in ("connect", "read", "write", "pool", "total"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
                 raise TypeError(f"timeout {name} must be a number or None, got {value!r}")
-            if value is not None and value < 0:
+            # `not value >= 0` also refuses NaN, which no clock comparison could honour.
+            if value is not None and not value >= 0:
                 raise ValueError(f"timeout {name} must not be negative, got {value!r}")
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
+        """httpx's four keys (the ``timeout`` request extension), plus ``total`` when set."""
+        values = {
+            "connect": self.connect,
+            "read": self.read,
+            "write": self.write,
+            "pool": self.pool,
+        }
+        if self.total is not None:
+            values["total"] = self.total
+        return values
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeout) and self.as_dict() == other.as_dict()
 
     def __hash__(self) -> int:
-        return hash((self.connect, self.read, self.write, self.pool))
+        return hash((self.connect, self.read, self.write, self.pool, self.total))
 
     def __repr__(self) -> str:
+        total = "" if self.total is None else f", total={self.total}"
         if self.connect == self.read == self.write == self.pool:
-            return f"Timeout(timeout={self.connect})"
+            return f"Timeout(timeout={self.connect}{total})"
         return (
             f"Timeout(connect={self.connect}, read={self.read}, "
-            f"write={self.write}, pool={self.pool})"
+            f"write={self.write}, pool={self.pool}{total})"
         )
 
 

@@ -27,6 +27,7 @@ EXTRAS = {
     "proxies",
     "random_bytes",
     "text",
+    "total",
 }
 
 

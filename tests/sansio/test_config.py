@@ -161,6 +161,55 @@ def test_default_timeout() -> None:
     assert Timeout(5.0) == DEFAULT_TIMEOUT_CONFIG
 
 
+def test_timeout_total_is_off_by_default_and_invisible_then() -> None:
+    timeout = Timeout(5.0)
+    assert timeout.total is None
+    # httpx's as_dict, repr and equality, unchanged when total is not used.
+    assert timeout.as_dict() == {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+    assert timeout == Timeout(5.0, total=None)
+
+
+def test_timeout_total_with_every_form() -> None:
+    assert Timeout(5.0, total=30).total == 30
+    assert Timeout(connect=1, read=2, write=3, pool=4, total=10).total == 10
+    assert Timeout((1.0, 2.0), total=3.0).total == 3.0  # type: ignore[arg-type]
+    assert Timeout(None, total=0).total == 0
+    timeout = Timeout(5.0, connect=1.0, total=30.0)
+    assert timeout.as_dict() == {
+        "connect": 1.0, "read": 5.0, "write": 5.0, "pool": 5.0, "total": 30.0
+    }  # fmt: skip
+    assert repr(timeout) == "Timeout(connect=1.0, read=5.0, write=5.0, pool=5.0, total=30.0)"
+    assert repr(Timeout(5.0, total=30.0)) == "Timeout(timeout=5.0, total=30.0)"
+
+
+def test_timeout_copy_keeps_total_unless_given() -> None:
+    original = Timeout(5.0, total=30.0)
+    assert Timeout(original).total == 30.0
+    assert Timeout(original, total=None).total is None
+    assert Timeout(Timeout(5.0), total=9.0) == Timeout(5.0, total=9.0)
+
+
+def test_timeout_total_in_equality_and_hash() -> None:
+    assert Timeout(5.0, total=30) == Timeout(5.0, total=30.0)
+    assert Timeout(5.0, total=30) != Timeout(5.0)
+    assert Timeout(5.0, total=30) != Timeout(5.0, total=31)
+    assert hash(Timeout(5.0, total=30)) == hash(Timeout(5.0, total=30.0))
+    assert len({Timeout(5.0), Timeout(5.0, total=1), Timeout(5.0, total=2)}) == 3
+
+
+@pytest.mark.parametrize("value", ["30", True, object()])
+def test_timeout_total_must_be_a_number(value: object) -> None:
+    with pytest.raises(TypeError, match="timeout total must be a number or None"):
+        Timeout(5.0, total=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["connect", "read", "write", "pool", "total"])
+@pytest.mark.parametrize("value", [-0.001, float("nan")])
+def test_timeout_negative_or_nan_is_refused(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"timeout {name} must not be negative"):
+        Timeout(5.0, **{name: value})
+
+
 # -- Limits ------------------------------------------------------------------------------
 
 
