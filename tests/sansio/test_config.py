@@ -9,6 +9,8 @@ import pytest
 from sansio import config
 from sansio.config import (
     DEFAULT_LIMITS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
@@ -260,6 +262,58 @@ def test_limits_keepalive_expiry_must_not_be_negative() -> None:
 def test_limits_keepalive_expiry_must_be_a_number(value: object) -> None:
     with pytest.raises(TypeError, match="keepalive_expiry must be a number"):
         Limits(keepalive_expiry=value)  # type: ignore[arg-type]
+
+
+def test_limits_extras_default_to_at_least_httpxs_effective_limits() -> None:
+    limits = Limits()
+    assert limits.max_connections_per_host is None
+    # httpx parses any head up to 100 KiB (more when the last read completes it), with
+    # no count limit: 150 Set-Cookie fields or an 80 KB head must pass.
+    assert limits.max_header_bytes == DEFAULT_MAX_HEADER_BYTES >= 164 * 1024
+    assert limits.max_header_count == DEFAULT_MAX_HEADER_COUNT >= 100 * 1024 // 4
+    assert DEFAULT_LIMITS.max_header_bytes == DEFAULT_MAX_HEADER_BYTES
+
+
+def test_limits_extras_are_set_and_shown_only_when_changed() -> None:
+    limits = Limits(max_connections_per_host=4, max_header_bytes=1, max_header_count=2)
+    assert (limits.max_connections_per_host, limits.max_header_bytes) == (4, 1)
+    assert limits.max_header_count == 2
+    assert repr(limits) == (
+        "Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=5.0, "
+        "max_connections_per_host=4, max_header_bytes=1, max_header_count=2)"
+    )
+    assert repr(Limits(max_header_count=7)) == (
+        "Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=5.0, "
+        "max_header_count=7)"
+    )
+    explicit_defaults = Limits(
+        max_header_bytes=DEFAULT_MAX_HEADER_BYTES, max_header_count=DEFAULT_MAX_HEADER_COUNT
+    )
+    assert explicit_defaults == Limits()
+    assert repr(explicit_defaults) == repr(Limits())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_connections_per_host": 3}, {"max_header_bytes": 1024}, {"max_header_count": 10}],
+)
+def test_limits_extras_take_part_in_equality_and_hash(kwargs: dict[str, int]) -> None:
+    assert Limits(**kwargs) == Limits(**kwargs)
+    assert hash(Limits(**kwargs)) == hash(Limits(**kwargs))
+    assert Limits(**kwargs) != Limits()
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "3", True])
+def test_limits_per_host_is_a_positive_int_or_none(value: object) -> None:
+    with pytest.raises(ValueError, match="max_connections_per_host must be an int of at least 1"):
+        Limits(max_connections_per_host=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["max_header_bytes", "max_header_count"])
+@pytest.mark.parametrize("value", [0, -1, None, 2.0, "9", True])
+def test_limits_header_limits_are_positive_ints_never_none(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be an int of at least 1, got"):
+        Limits(**{name: value})  # type: ignore[arg-type]
 
 
 # -- Proxy -------------------------------------------------------------------------------
