@@ -145,11 +145,15 @@ def proxies_from_environ(environ: Mapping[str, str]) -> dict[str, str | None]:
     * ``.example.com`` or ``*.example.com``: ``"all://*.example.com"`` (subdomains only);
     * ``localhost``: ``"all://localhost"``; ``192.168.1.1``: ``"all://192.168.1.1"``;
       ``::1``: ``"all://[::1]"``; ``example.com:8080`` only that port;
+    * ``10.0.0.0/8``, ``fd00::/8``: ``"all://10.0.0.0/8"``, ``"all://[fd00::]/8"``,
+      every address in the range, as requests matches them (httpx exempts the one
+      address); host names are not resolved to be compared with a range;
     * ``http://example.com`` and other patterns with a scheme are used as they are.
 
-    As in httpx, an address range such as ``10.0.0.0/8`` is not expanded: only the
-    address itself is exempted. Entries that do not form a valid pattern are skipped
-    (so the proxy stays in use for them), rather than failing the client.
+    A trailing dot on either side is ignored (``example.com`` covers
+    ``example.com.``), as curl does. Entries that do not form a valid pattern
+    (``10.0.0.0/33``) are skipped (so the proxy stays in use for them), rather than
+    failing the client.
     """
     found = _environ_proxies(environ)
     result: dict[str, str | None] = {}

@@ -126,3 +126,19 @@ def test_environment_proxies(run: Run, origin: Server) -> None:
         finally:
             env.install(previous)
     assert len(proxy.requests) == 1
+
+
+def test_no_proxy_range(run: Run, origin: Server) -> None:
+    with Server(http_proxy()) as proxy:
+        environ = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}", "NO_PROXY": "127.0.0.0/8"}
+        previous = env.install(environ=environ)
+        try:
+
+            async def main() -> int:
+                async with AsyncClient() as client:
+                    return (await client.get(origin.url("/"))).status_code
+
+            assert run(main) == 200
+            assert proxy.requests == []  # 127.0.0.1 is in 127.0.0.0/8: direct
+        finally:
+            env.install(previous)

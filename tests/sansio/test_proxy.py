@@ -175,6 +175,59 @@ def test_no_proxy_ipv6_entries_cover_every_spelling(no_proxy: str, url: str) -> 
     assert table.lookup(URL("http://[::2]/"), None) is not None
 
 
+@pytest.mark.parametrize(
+    ("url", "proxied"),
+    [
+        ("http://10.0.0.1/", False),
+        ("http://10.255.0.9:8080/", False),
+        ("http://11.0.0.1/", True),
+        ("https://192.168.44.5/", False),
+        ("https://192.169.0.1/", True),
+        ("http://172.16.0.1/", False),
+        ("http://172.32.0.1/", True),
+        ("http://[::1]/", False),
+        ("http://[::2]/", True),
+        ("http://[fd12::9]/", False),
+        ("http://[fe80::1]/", True),
+        ("http://ten.example/", True),  # a name is never resolved to meet a range
+        ("http://corp.example./", False),  # the root's dot
+        ("http://www.corp.example./", False),
+        ("http://corp.example.org/", True),
+    ],
+)
+def test_no_proxy_ranges_cover_their_addresses(url: str, proxied: bool) -> None:
+    environ = {
+        "ALL_PROXY": "http://proxy:3128",
+        "NO_PROXY": "10.0.0.0/8, 192.168.0.0/16,172.16.1.1/12,::1/128,fd00::/8,corp.example",
+    }
+    table = build_proxy_map(environ=environ)
+    assert (table.lookup(URL(url), None) is not None) is proxied
+
+
+def test_no_proxy_invalid_ranges_are_skipped() -> None:
+    environ = {"ALL_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/33,::1/129,10.0.0.0/08"}
+    assert proxies_from_environ(environ) == {"all://": "http://p:1", "all://10.0.0.0/08": None}
+    table = build_proxy_map(environ=environ)
+    assert table.lookup(URL("http://10.0.0.0/"), None) is None
+    assert table.lookup(URL("http://10.1.0.0/"), None) is None  # /08 is /8
+    assert table.lookup(URL("http://[::1]/"), None) is not None
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "url"),
+    [
+        ("example.com", "http://example.com./"),
+        ("example.com.", "http://example.com/"),
+        (".example.com", "http://a.example.com./"),
+        ("localhost", "http://localhost.:8080/"),
+    ],
+)
+def test_no_proxy_ignores_the_roots_dot(no_proxy: str, url: str) -> None:
+    table = build_proxy_map(environ={"ALL_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy})
+    assert table.lookup(URL(url), None) is None
+    assert table.lookup(URL("http://other.example./"), None) is not None
+
+
 # -- the proxy map --------------------------------------------------------------------
 
 

@@ -121,3 +121,15 @@ def test_proxies_mapping_routes_by_pattern(origin: Server) -> None:
     ):
         assert client.get(origin.url("/")).status_code == 200
         assert proxy.requests == []  # the more specific pattern said: go direct
+
+
+def test_no_proxy_range(origin: Server) -> None:
+    with Server(http_proxy()) as proxy:
+        environ = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}", "NO_PROXY": "127.0.0.0/8"}
+        previous = env.install(environ=environ)
+        try:
+            with Client() as client:
+                assert client.get(origin.url("/")).status_code == 200
+            assert proxy.requests == []  # 127.0.0.1 is in 127.0.0.0/8: direct
+        finally:
+            env.install(previous)
