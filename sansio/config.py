@@ -257,7 +257,7 @@ class Limits:
         )
 
 
-_PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
+_PROXY_SCHEMES = frozenset({"http", "https", "socks4", "socks4a", "socks5", "socks5h"})
 
 
 class Proxy:

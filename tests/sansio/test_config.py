@@ -341,12 +341,12 @@ def test_proxy_accepts_a_url() -> None:
     assert Proxy(url).url == url
 
 
-@pytest.mark.parametrize("scheme", ["http", "https", "socks5", "socks5h"])
+@pytest.mark.parametrize("scheme", ["http", "https", "socks4", "socks4a", "socks5", "socks5h"])
 def test_proxy_schemes(scheme: str) -> None:
     assert Proxy(f"{scheme}://proxy.example").url.scheme == scheme
 
 
-@pytest.mark.parametrize("url", ["ftp://proxy.example", "socks4://proxy.example"])
+@pytest.mark.parametrize("url", ["ftp://proxy.example", "socks://proxy.example"])
 def test_proxy_bad_scheme(url: str) -> None:
     with pytest.raises(ValueError, match="Unknown scheme for proxy URL"):
         Proxy(url)
