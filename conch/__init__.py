@@ -66,6 +66,7 @@ from sansio import (
     codes,
 )
 from sansio._version import __description__, __title__, __version__
+from sansio.retry import Retry
 from sansio.sse import EventSource, ServerSentEvent, SSEError
 from sync_io import (
     Client,
@@ -139,6 +140,7 @@ __all__ = [
     "RequestNotRead",
     "Response",
     "ResponseNotRead",
+    "Retry",
     "SSEError",
     "ServerSentEvent",
     "StreamClosed",

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_HEADER_COUNT",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_TIMEOUT_CONFIG",
     "USE_CLIENT_DEFAULT",
@@ -57,9 +59,16 @@ class Timeout:
 
     ``Timeout(5.0)`` sets all four; ``Timeout(5.0, connect=1.0)`` overrides one;
     ``Timeout(connect=1.0, read=2.0, write=3.0, pool=4.0)`` sets each explicitly.
+
+    ``total`` (conch; keyword-only, None by default) bounds a whole ``send()``: pool
+    wait, connect, TLS, proxy handshake, upload, redirects, auth round trips, retries
+    and their waits, and the body of a non-streamed response (see `sansio.deadline`).
+    It may go with any of the forms above; ``Timeout(other)`` keeps ``other.total``
+    unless ``total`` is given. It shows in `as_dict`, ``repr`` and equality only when
+    set, so a timeout without it behaves exactly as httpx's.
     """
 
-    __slots__ = ("connect", "pool", "read", "write")
+    __slots__ = ("connect", "pool", "read", "total", "write")
 
     def __init__(
         self,
@@ -69,14 +78,17 @@ class Timeout:
         read: float | None = _UNSET,
         write: float | None = _UNSET,
         pool: float | None = _UNSET,
+        total: float | None = _UNSET,
     ) -> None:
         if isinstance(timeout, Timeout):
             if not (connect is read is write is pool is _UNSET):
-                raise ValueError("Timeout(Timeout(...)) takes no other arguments")
+                raise ValueError("Timeout(Timeout(...)) takes no other arguments but total")
             self.connect: float | None = timeout.connect
             self.read: float | None = timeout.read
             self.write: float | None = timeout.write
             self.pool: float | None = timeout.pool
+            if total is _UNSET:
+                total = timeout.total
         elif isinstance(timeout, tuple):
             # httpx also takes (connect, read) and (connect, read, write), leaving the
             # missing ones as None (no timeout).
@@ -86,7 +98,7 @@ class Timeout:
                     f"got {len(timeout)} values"
                 )
             if not (connect is read is write is pool is _UNSET):
-                raise ValueError("Timeout((...)) takes no other arguments")
+                raise ValueError("Timeout((...)) takes no other arguments but total")
             self.connect, self.read, self.write, self.pool = (*timeout, None, None)[:4]
         elif timeout is _UNSET:
             if _UNSET in (connect, read, write, pool):
@@ -100,40 +112,84 @@ class Timeout:
             self.read = timeout if read is _UNSET else read
             self.write = timeout if write is _UNSET else write
             self.pool = timeout if pool is _UNSET else pool
-        for name in ("connect", "read", "write", "pool"):
+        self.total: float | None = None if total is _UNSET else total
+        for name in ("connect", "read", "write", "pool", "total"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
                 raise TypeError(f"timeout {name} must be a number or None, got {value!r}")
-            if value is not None and value < 0:
+            # `not value >= 0` also refuses NaN, which no clock comparison could honour.
+            if value is not None and not value >= 0:
                 raise ValueError(f"timeout {name} must not be negative, got {value!r}")
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
+        """httpx's four keys (the ``timeout`` request extension), plus ``total`` when set."""
+        values = {
+            "connect": self.connect,
+            "read": self.read,
+            "write": self.write,
+            "pool": self.pool,
+        }
+        if self.total is not None:
+            values["total"] = self.total
+        return values
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeout) and self.as_dict() == other.as_dict()
 
     def __hash__(self) -> int:
-        return hash((self.connect, self.read, self.write, self.pool))
+        return hash((self.connect, self.read, self.write, self.pool, self.total))
 
     def __repr__(self) -> str:
+        total = "" if self.total is None else f", total={self.total}"
         if self.connect == self.read == self.write == self.pool:
-            return f"Timeout(timeout={self.connect})"
+            return f"Timeout(timeout={self.connect}{total})"
         return (
             f"Timeout(connect={self.connect}, read={self.read}, "
-            f"write={self.write}, pool={self.pool})"
+            f"write={self.write}, pool={self.pool}{total})"
         )
+
+
+# Response head limits (HTTP/1.1 and HTTP/2), the defaults of `Limits`. httpx (through
+# httpcore) lets h11 hold up to 100 KiB of an incomplete head and then parses whatever
+# a 64 KiB read completes, so it accepts heads of 100 KiB always and up to ~164 KiB
+# sometimes, with no count limit; real sites send a few hundred Set-Cookie fields. curl
+# caps a response's headers at 300 KiB. 256 KiB covers all of httpx's cases and bounds
+# what one connection can make us hold. The count bounds per-field work that the byte
+# limit would not (hundreds of thousands of empty fields); aiohttp allows 32768 too.
+DEFAULT_MAX_HEADER_BYTES = 256 * 1024
+DEFAULT_MAX_HEADER_COUNT = 32768
+
+
+def _count(name: str, value: object, least: int) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < least
+    ):
+        kind = "a non-negative int" if least == 0 else f"an int of at least {least}"
+        raise ValueError(f"{name} must be {kind} or None, got {value!r}")
 
 
 class Limits:
     """Pool limits: total connections, idle keep-alive connections, idle expiry (seconds).
 
     ``None`` means "no limit" (or, for ``keepalive_expiry``, "never expire").
+
+    conch adds, keyword-only: ``max_connections_per_host`` (connections to one
+    scheme, host and port, as aiohttp's ``limit_per_host``; None: no limit),
+    ``max_header_bytes`` and ``max_header_count`` (the largest response head and
+    trailer section, and the most fields in one, for HTTP/1.1 and HTTP/2). They show
+    in ``repr`` only when changed, so default limits print as httpx's.
     """
 
-    __slots__ = ("keepalive_expiry", "max_connections", "max_keepalive_connections")
+    __slots__ = (
+        "keepalive_expiry",
+        "max_connections",
+        "max_connections_per_host",
+        "max_header_bytes",
+        "max_header_count",
+        "max_keepalive_connections",
+    )
 
     def __init__(
         self,
@@ -141,15 +197,12 @@ class Limits:
         max_connections: int | None = None,
         max_keepalive_connections: int | None = None,
         keepalive_expiry: float | None = 5.0,
+        max_connections_per_host: int | None = None,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
     ) -> None:
-        for name, value in (
-            ("max_connections", max_connections),
-            ("max_keepalive_connections", max_keepalive_connections),
-        ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+        _count("max_connections", max_connections, 0)
+        _count("max_keepalive_connections", max_keepalive_connections, 0)
         if max_connections == 0:
             raise ValueError("max_connections must be at least 1 (or None for no limit)")
         if keepalive_expiry is not None and (
@@ -158,30 +211,53 @@ class Limits:
             raise TypeError(f"keepalive_expiry must be a number or None, got {keepalive_expiry!r}")
         if keepalive_expiry is not None and keepalive_expiry < 0:
             raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry!r}")
+        _count("max_connections_per_host", max_connections_per_host, 1)
+        for name, value in (
+            ("max_header_bytes", max_header_bytes),
+            ("max_header_count", max_header_count),
+        ):
+            # No None here: an unbounded head would let a server fill our memory.
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
         self.max_connections = max_connections
         self.max_keepalive_connections = max_keepalive_connections
         self.keepalive_expiry = keepalive_expiry
+        self.max_connections_per_host = max_connections_per_host
+        self.max_header_bytes = max_header_bytes
+        self.max_header_count = max_header_count
 
-    def __eq__(self, other: object) -> bool:
+    def _key(self) -> tuple[object, ...]:
         return (
-            isinstance(other, Limits)
-            and self.max_connections == other.max_connections
-            and self.max_keepalive_connections == other.max_keepalive_connections
-            and self.keepalive_expiry == other.keepalive_expiry
+            self.max_connections,
+            self.max_keepalive_connections,
+            self.keepalive_expiry,
+            self.max_connections_per_host,
+            self.max_header_bytes,
+            self.max_header_count,
         )
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Limits) and self._key() == other._key()
+
     def __hash__(self) -> int:
-        return hash((self.max_connections, self.max_keepalive_connections, self.keepalive_expiry))
+        return hash(self._key())
 
     def __repr__(self) -> str:
+        extras = ""
+        if self.max_connections_per_host is not None:
+            extras += f", max_connections_per_host={self.max_connections_per_host}"
+        if self.max_header_bytes != DEFAULT_MAX_HEADER_BYTES:
+            extras += f", max_header_bytes={self.max_header_bytes}"
+        if self.max_header_count != DEFAULT_MAX_HEADER_COUNT:
+            extras += f", max_header_count={self.max_header_count}"
         return (
             f"Limits(max_connections={self.max_connections}, "
             f"max_keepalive_connections={self.max_keepalive_connections}, "
-            f"keepalive_expiry={self.keepalive_expiry})"
+            f"keepalive_expiry={self.keepalive_expiry}{extras})"
         )
 
 
-_PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
+_PROXY_SCHEMES = frozenset({"http", "https", "socks4", "socks4a", "socks5", "socks5h"})
 
 
 class Proxy:

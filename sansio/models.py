@@ -37,7 +37,7 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from contextlib import aclosing
+from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any, cast
 
 from ._types import (
@@ -65,6 +65,7 @@ from .decoders import (
     text_codec,
 )
 from .exceptions import (
+    DecompressionLimitExceeded,
     HTTPStatusError,
     LineTooLong,
     LocalProtocolError,
@@ -630,16 +631,39 @@ class Response:
     def read(self) -> bytes:
         """Read and decode the whole body, close the stream, and return the body.
 
-        Raises `DecompressionLimitExceeded` once the decoded body passes
-        `max_decoded_size`.
+        Raises `DecompressionLimitExceeded` once the decoded body (or a body that is
+        not content-encoded) passes `max_decoded_size`.
         """
         if self._body is None:
-            decoder = self._decoder(self.max_decoded_size)
+            limit = self.max_decoded_size
+            decoder = self._decoder(limit)
             if decoder is None:
-                self._body = b"".join(self.iter_raw())
+                raw = self.iter_raw()
+                # In-memory content is in memory already: only a network body is bounded.
+                if limit is not None and not isinstance(self.stream, ByteStream):
+                    raw = self._bounded(raw, limit)
+                self._body = b"".join(raw)
             else:
                 self._body = b"".join(self._iter_decoded(decoder, None))
         return self._body
+
+    def _bounded(self, raw: Iterator[bytes], limit: int) -> Iterator[bytes]:
+        size = 0
+        with closing(cast("Generator[bytes, None, None]", raw)):
+            for part in raw:
+                size += len(part)
+                if size > limit:
+                    raise self._past_limit(limit)
+                yield part
+
+    def _past_limit(self, limit: int) -> DecompressionLimitExceeded:
+        exc = DecompressionLimitExceeded(
+            f"The response body is larger than max_decoded_size={limit} bytes. Raise "
+            "max_decoded_size, or set it to None to remove the limit, if this response "
+            "is trusted."
+        )
+        self._attach(exc)
+        return exc
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).
@@ -792,13 +816,26 @@ class Response:
         stream is left open (close it with `aclose`).
         """
         if self._body is None:
-            decoder = self._decoder(self.max_decoded_size)
+            limit = self.max_decoded_size
+            decoder = self._decoder(limit)
             if decoder is None:
-                self._body = b"".join([part async for part in self.aiter_raw()])
+                raw = self.aiter_raw()
+                if limit is not None and not isinstance(self.stream, ByteStream):
+                    raw = self._abounded(raw, limit)
+                self._body = b"".join([part async for part in raw])
             else:
                 parts = [part async for part in self._aiter_decoded(decoder, None)]
                 self._body = b"".join(parts)
         return self._body
+
+    async def _abounded(self, raw: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+        size = 0
+        async with aclosing(cast("AsyncGenerator[bytes, None]", raw)):
+            async for part in raw:
+                size += len(part)
+                if size > limit:
+                    raise self._past_limit(limit)
+                yield part
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).

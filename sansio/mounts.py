@@ -11,23 +11,57 @@ does not count towards the host's length, so ``"all://example.com"`` beats
 ``"all://*example.com"`` for ``example.com`` itself. A port is compared with the
 URL's effective port, so ``"https://example.com:443"`` matches
 ``https://example.com/``.
+
+Beyond httpx (what NO_PROXY users expect, as requests and curl match it):
+
+* An IP address with a prefix length, ``"all://10.0.0.0/8"`` or
+  ``"all://[fd00::]/8"``, is a network (CIDR): it matches every address inside it of
+  the same family (httpx reads the ``/8`` as an ignored path and matches the one
+  address). Host bits are ignored (``10.1.2.3/8`` is ``10.0.0.0/8``), as requests
+  does. Networks rank below every pattern naming a host, a longer prefix first.
+* A host's trailing dot (the DNS root: ``example.com.`` is ``example.com``) is
+  ignored on both sides, as curl ignores it in NO_PROXY.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 from .exceptions import InvalidURL
 from .urls import URL
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ipaddress
+
+    _Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 __all__ = ["MountTable", "URLPattern"]
 
 T = TypeVar("T")
 
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
-# Host match modes: exact, "*.d" (strict subdomains of d), "*d" (d or a subdomain), any.
-_EXACT, _SUBDOMAIN, _DOMAIN, _ANY = 0, 1, 2, 3
+# Host match modes: exact, "*.d" (strict subdomains of d), "*d" (d or a subdomain), an
+# address network, any.
+_EXACT, _SUBDOMAIN, _DOMAIN, _NETWORK, _ANY = 0, 1, 2, 3, 4
+
+
+def _without_root(host: str) -> str:
+    return host[:-1] if host.endswith(".") else host
+
+
+def _network(host: str, path: str) -> _Network | None:
+    """The network of ``host`` + ``/<prefix>``, or None if the pattern names no network."""
+    if not (path.isascii() and path.isdigit() and len(path) <= 3):
+        return None
+    import ipaddress  # only for a network pattern: most programs never load it
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    # Host bits are dropped (strict=False); a prefix too long for the family raises.
+    return ipaddress.ip_network(f"{address}/{int(path)}", strict=False)
 
 
 def _effective_port(url: URL) -> int | None:
@@ -37,13 +71,13 @@ def _effective_port(url: URL) -> int | None:
 class URLPattern:
     """One mount or proxy key, matched against request URLs."""
 
-    __slots__ = ("_mode", "_suffix", "host", "pattern", "port", "priority", "scheme")
+    __slots__ = ("_mode", "_network", "_suffix", "host", "pattern", "port", "priority", "scheme")
 
     pattern: str
     scheme: str
     host: str
     port: int | None
-    priority: tuple[int, int, int, int]
+    priority: tuple[int, int, int, int, int]
 
     def __init__(self, pattern: str) -> None:
         if not isinstance(pattern, str):
@@ -54,7 +88,7 @@ class URLPattern:
                 f"not bare scheme names like {pattern!r}"
             )
         scheme, _, rest = pattern.partition("://")
-        authority = rest.partition("/")[0]
+        authority, _, path = rest.partition("/")
         mode = _EXACT
         if authority.startswith("*."):
             mode, authority = _SUBDOMAIN, authority[2:]
@@ -72,7 +106,15 @@ class URLPattern:
         host = url.host
         if "*" in host:
             raise ValueError(f"Invalid URL pattern {pattern!r}: '*' only as the host's start")
-        if not host:
+        network = None
+        if mode == _EXACT:
+            try:
+                network = _network(host, path)
+            except ValueError as exc:
+                raise ValueError(f"Invalid URL pattern {pattern!r}: {exc}") from None
+        if network is not None:
+            mode = _NETWORK
+        elif not host:
             mode = _ANY
         port = url.port
         if port is None and ":" in authority.rpartition("]")[2]:
@@ -85,15 +127,21 @@ class URLPattern:
             self.host = "*." + host
         elif mode == _DOMAIN:
             self.host = "*" + host
+        elif network is not None:
+            self.host = str(network)
         else:
             self.host = host
         self.port = port
         self._mode = mode
+        self._network: _Network | None = network
+        host = _without_root(host)
         self._suffix = "." + host if mode == _SUBDOMAIN else host
         self.priority = (
             0 if port is not None else 1,
-            -len(self._suffix),
+            # A network names no host: it ranks with "any host", just above it.
+            0 if network is not None else -len(self._suffix),
             mode,
+            0 if network is None else -network.prefixlen,
             -len(self.scheme),
         )
 
@@ -106,13 +154,23 @@ class URLPattern:
         mode = self._mode
         if mode == _ANY:
             return True
-        host = url.host
+        host = _without_root(url.host)
         suffix = self._suffix
         if mode == _EXACT:
             return host == suffix
         if mode == _SUBDOMAIN:
             return len(host) > len(suffix) and host.endswith(suffix)
-        return host == suffix or host.endswith("." + suffix)
+        if mode == _DOMAIN:
+            return host == suffix or host.endswith("." + suffix)
+        import ipaddress  # loaded already: this pattern's network needed it
+
+        network = self._network
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False  # a name: no network holds it
+        # An address of the other family is in no network (ipaddress checks).
+        return network is not None and address in network
 
     def __lt__(self, other: URLPattern) -> bool:
         return self.priority < other.priority

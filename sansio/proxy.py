@@ -29,10 +29,15 @@ That transport builds one `ProxyPlanner` and asks it, per request, for a `ProxyP
   `inner_head` (origin-form, no Proxy-Authorization).
 * SOCKS5 (``socks5://`` or ``socks5h://`` proxy, either target): a new connection runs
   `socks_handshake`; then TLS for an ``https://`` target, and `inner_head` requests.
+* SOCKS4 (``socks4://`` or ``socks4a://`` proxy): the same, with the SOCKS4 handshake.
+  The proxy URL's user name is the SOCKS4 user id (there is no password).
 
 Like httpx and httpcore, ``socks5://`` and ``socks5h://`` both send the host name to
 the proxy, which resolves it (curl resolves locally for ``socks5://``); names are
-never looked up on this machine, which is also the private choice.
+never looked up on this machine, which is also the private choice. So does
+``socks4a://``. ``socks4://`` cannot carry a name: the client resolves the target to
+an IPv4 address first (`ProxyPlan.resolve_target` says when) and hands the address
+to `ProxyConnector`. Neither SOCKS4 form can reach an IPv6 address (`ProxyError`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ from .socks import (
     RECEIVE,
     SEND,
     HandshakeStep,
+    Socks4Handshake,
     Socks5Handshake,
+    socks4_user_id,
     socks5_credentials,
 )
 from .tls import ALPN_H1, TLSConfig
@@ -77,7 +84,10 @@ __all__ = [
     "socks_handshake",
 ]
 
-_PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
+_PROXY_PORTS = {
+    "http": 80, "https": 443, "socks4": 1080, "socks4a": 1080, "socks5": 1080, "socks5h": 1080
+}  # fmt: skip
+
 _TARGET_PORTS = {"http": 80, "https": 443}
 _PROXY_AUTHORIZATION = b"proxy-authorization"
 
@@ -145,11 +155,15 @@ def proxies_from_environ(environ: Mapping[str, str]) -> dict[str, str | None]:
     * ``.example.com`` or ``*.example.com``: ``"all://*.example.com"`` (subdomains only);
     * ``localhost``: ``"all://localhost"``; ``192.168.1.1``: ``"all://192.168.1.1"``;
       ``::1``: ``"all://[::1]"``; ``example.com:8080`` only that port;
+    * ``10.0.0.0/8``, ``fd00::/8``: ``"all://10.0.0.0/8"``, ``"all://[fd00::]/8"``,
+      every address in the range, as requests matches them (httpx exempts the one
+      address); host names are not resolved to be compared with a range;
     * ``http://example.com`` and other patterns with a scheme are used as they are.
 
-    As in httpx, an address range such as ``10.0.0.0/8`` is not expanded: only the
-    address itself is exempted. Entries that do not form a valid pattern are skipped
-    (so the proxy stays in use for them), rather than failing the client.
+    A trailing dot on either side is ignored (``example.com`` covers
+    ``example.com.``), as curl does. Entries that do not form a valid pattern
+    (``10.0.0.0/33``) are skipped (so the proxy stays in use for them), rather than
+    failing the client.
     """
     found = _environ_proxies(environ)
     result: dict[str, str | None] = {}
@@ -231,6 +245,16 @@ class ProxyMode(enum.Enum):
     """An ``https://`` target: CONNECT, then TLS to the origin through the tunnel."""
     SOCKS5 = "socks5"
     """A SOCKS5 handshake, then (TLS and) the request as if connected directly."""
+    SOCKS4 = "socks4"
+    """A SOCKS4 or SOCKS4a handshake, then (TLS and) the request as if connected directly."""
+
+
+_SOCKS_MODES = {
+    "socks4": ProxyMode.SOCKS4,
+    "socks4a": ProxyMode.SOCKS4,
+    "socks5": ProxyMode.SOCKS5,
+    "socks5h": ProxyMode.SOCKS5,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,7 +280,12 @@ class ProxyPlan:
     """Headers for the proxy: Proxy-Authorization first, then ``Proxy.headers``."""
     has_credentials: bool = False
     socks_auth: tuple[bytes, bytes] | None = field(default=None, repr=False)
+    """SOCKS5 username and password; for SOCKS4, the user id and ``b""``."""
     remote_dns: bool = True
+    resolve_target: bool = False
+    """The client must resolve `target_host` to an IPv4 address before the handshake
+    and pass it as ``ProxyConnector(plan, target_address=...)`` (``socks4://`` to a
+    host name: SOCKS4 carries only an address)."""
 
     @property
     def target(self) -> bytes:
@@ -283,6 +312,7 @@ class ProxyPlanner:
         "_host",
         "_port",
         "_proxy_tls",
+        "_remote_dns",
         "_socks",
         "_socks_auth",
         "_url",
@@ -299,7 +329,9 @@ class ProxyPlanner:
         self._url = url
         self._host = host
         self._port = port
-        self._socks = scheme in ("socks5", "socks5h")
+        # The mode of every plan, for SOCKS proxies; None for HTTP(S) ones.
+        self._socks: ProxyMode | None = _SOCKS_MODES.get(scheme)
+        self._remote_dns = scheme != "socks4"
         self._proxy_tls: TLSConfig | None = None
         self._headers: tuple[tuple[bytes, bytes], ...] = ()
         self._socks_auth: tuple[bytes, bytes] | None = None
@@ -308,11 +340,18 @@ class ProxyPlanner:
             raise ValueError(
                 f"Proxy(ssl_context=...) is for https:// proxies; {str(url)!r} is not one"
             )
-        if self._socks:
+        if self._socks is not None:
             # SOCKS carries no HTTP headers: Proxy.headers have nowhere to go.
             raw_auth = proxy.raw_auth
-            if raw_auth is not None:
-                # Checked now, so that a bad setting fails when the client is built.
+            # Checked now, so that a bad setting fails when the client is built.
+            if raw_auth is not None and self._socks is ProxyMode.SOCKS4:
+                if raw_auth[1]:
+                    raise ValueError(
+                        "SOCKS4 has no password, only a user id: give it as "
+                        f"{scheme}://user@host:port"
+                    )
+                self._socks_auth = (socks4_user_id(raw_auth[0]), b"")
+            elif raw_auth is not None:
                 self._socks_auth = socks5_credentials(raw_auth)
             self._has_credentials = raw_auth is not None
             self._base_key: tuple[object, ...] = (scheme, host, port, self._socks_auth)
@@ -367,11 +406,20 @@ class ProxyPlanner:
                 origin_tls = TLSConfig(server_hostname=host)
         elif origin_tls is not None:
             raise ValueError("origin_tls is for https:// URLs; this one is http://")
-        if self._socks:
-            # Every host a URL can hold fits a SOCKS5 request: the URL parser refuses
-            # names over 253 bytes (DNS's limit; SOCKS5 carries 255) and zone ids.
-            mode = ProxyMode.SOCKS5
-            key: Hashable = ("socks5", self._base_key, host, port, origin_tls)
+        resolve_target = False
+        if self._socks is ProxyMode.SOCKS4:
+            if ":" in host:
+                raise ProxyError(
+                    f"the SOCKS4 proxy {str(self._url)!r} cannot reach the IPv6 address "
+                    f"[{host}]: SOCKS4 carries IPv4 addresses only (use socks5://)"
+                )
+            # socks4:// sends an address: a name is resolved by the client first.
+            resolve_target = not self._remote_dns and not _is_ipv4(host)
+        if self._socks is not None:
+            # Every host a URL can hold fits a SOCKS5 or 4a request: the URL parser
+            # refuses names over 253 bytes (DNS's limit; SOCKS carries 255) and zone ids.
+            mode = self._socks
+            key: Hashable = (mode.value, self._base_key, host, port, origin_tls)
         elif origin_tls is None:
             mode = ProxyMode.FORWARD
             key = self._forward_key
@@ -391,6 +439,8 @@ class ProxyPlanner:
             headers=self._headers,
             has_credentials=self._has_credentials,
             socks_auth=self._socks_auth,
+            remote_dns=self._remote_dns,
+            resolve_target=resolve_target,
         )
 
 
@@ -488,18 +538,48 @@ def check_connect_response(head: ResponseHead, plan: ProxyPlan, trailing: bytes 
     raise ProxyError(f"{status} {reason}: the proxy would not open a tunnel to {where}")
 
 
-def socks_handshake(plan: ProxyPlan) -> Socks5Handshake:
-    """The SOCKS5 handshake machine for a new connection on `plan`."""
-    if plan.mode is not ProxyMode.SOCKS5:
-        raise ValueError(f"a SOCKS5 handshake is for SOCKS5 plans, not {plan.mode.value} plans")
-    return Socks5Handshake(
-        plan.target_host, plan.target_port, plan.socks_auth, remote_dns=plan.remote_dns
-    )
+def _is_ipv4(host: str) -> bool:
+    parts = host.split(".")
+    # The URL parser writes every IPv4 address in dotted-decimal form.
+    return len(parts) == 4 and all(part.isascii() and part.isdigit() for part in parts)
+
+
+def socks_handshake(
+    plan: ProxyPlan, target_address: str | None = None
+) -> Socks5Handshake | Socks4Handshake:
+    """The SOCKS handshake machine for a new connection on `plan`.
+
+    ``target_address`` is the IPv4 address the client resolved `ProxyPlan.target_host`
+    to, when `ProxyPlan.resolve_target` asks for it; without it such a plan fails with
+    `ProxyError`.
+    """
+    if plan.mode is ProxyMode.SOCKS5:
+        return Socks5Handshake(
+            plan.target_host, plan.target_port, plan.socks_auth, remote_dns=plan.remote_dns
+        )
+    if plan.mode is not ProxyMode.SOCKS4:
+        raise ValueError(f"a SOCKS handshake is for SOCKS plans, not {plan.mode.value} plans")
+    host = plan.target_host
+    if plan.resolve_target:
+        if target_address is None:
+            raise ProxyError(
+                f"the SOCKS4 proxy {str(plan.proxy_url)!r} needs {host!r} resolved to an "
+                "IPv4 address by the client, which this transport does not do yet: use "
+                "socks4a:// (the proxy resolves names) or socks5://"
+            )
+        if not _is_ipv4(target_address):
+            raise ProxyError(
+                f"{host!r} resolved to {target_address!r}, not an IPv4 address, which is "
+                "all SOCKS4 can carry"
+            )
+        host = target_address
+    user_id = plan.socks_auth[0] if plan.socks_auth is not None else b""
+    return Socks4Handshake(host, plan.target_port, user_id, remote_dns=plan.remote_dns)
 
 
 class ProxyConnector:
     """Everything said on a new connection before it carries requests: the CONNECT
-    exchange of a tunnel, or the SOCKS5 handshake; nothing for forward proxying.
+    exchange of a tunnel, or the SOCKS handshake; nothing for forward proxying.
 
     Pull-style like the wire machines, so a shell's loop is the same everywhere::
 
@@ -510,21 +590,23 @@ class ProxyConnector:
             else:                                   # RECEIVE
                 connector.receive_data(stream.recv(65536))   # b"" = EOF
 
-    Every failure is a `ProxyError` naming the proxy and the target.
+    Every failure is a `ProxyError` naming the proxy and the target. For a plan that
+    says `ProxyPlan.resolve_target`, ``target_address`` is the IPv4 address the
+    client resolved the target to.
     """
 
     __slots__ = ("_h1", "_plan", "_sid", "_socks")
 
-    def __init__(self, plan: ProxyPlan) -> None:
+    def __init__(self, plan: ProxyPlan, target_address: str | None = None) -> None:
         self._plan = plan
         self._h1: H1Connection | None = None
-        self._socks: Socks5Handshake | None = None
+        self._socks: Socks5Handshake | Socks4Handshake | None = None
         self._sid = 0
         if plan.mode is ProxyMode.TUNNEL:
             self._h1 = H1Connection(validate_headers=False)
             self._sid = self._h1.start_request(connect_head(plan), has_body=False)
-        elif plan.mode is ProxyMode.SOCKS5:
-            self._socks = socks_handshake(plan)
+        elif plan.mode is ProxyMode.SOCKS5 or plan.mode is ProxyMode.SOCKS4:
+            self._socks = socks_handshake(plan, target_address)
 
     def next_step(self) -> HandshakeStep:
         """SEND, RECEIVE or DONE (the connection now reaches the origin)."""
@@ -533,8 +615,8 @@ class ProxyConnector:
             step = socks.next_step()
             if step is DONE and socks.trailing_data():
                 raise ProxyError(
-                    f"the SOCKS5 proxy {str(self._plan.proxy_url)!r} sent bytes after its "
-                    "handshake, before conch had sent anything"
+                    f"the {self._plan.mode.value.upper()} proxy {str(self._plan.proxy_url)!r} "
+                    "sent bytes after its handshake, before conch had sent anything"
                 )
             return step
         h1 = self._h1

@@ -1,8 +1,9 @@
-"""A SOCKS5 client handshake (RFC 1928, with RFC 1929 username/password), bytes in and out.
+"""SOCKS client handshakes, bytes in and out: SOCKS5 (RFC 1928, with RFC 1929
+username/password) and SOCKS4 with its 4a extension (the host name sent to the proxy).
 
-The machine owns no socket. A shell drives it like the wire machines::
+The machines own no socket. A shell drives them like the wire machines::
 
-    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))
+    hs = Socks5Handshake("example.com", 443, auth=("user", "secret"))  # or Socks4Handshake
     while (step := hs.next_step()) is not DONE:
         if step is SEND:
             sock.sendall(hs.data_to_send())
@@ -34,6 +35,12 @@ Choices
 * Tolerated: the reserved byte of the connect reply (RFC 1928 says X'00') is
   ignored, and the RFC 1929 status reply may carry version 5 instead of 1, as some
   servers send (curl ignores that byte altogether).
+* SOCKS4 (the protocol of NEC's "SOCKS: A protocol for TCP proxy across firewalls",
+  and its 4a extension) carries an IPv4 address and a user id, nothing else: no
+  IPv6, no password. ``Socks4Handshake`` sends an IPv4 literal as the address and,
+  with ``remote_dns`` (SOCKS4a), a host name after the user id with the address
+  0.0.0.1; without it a name is refused (the caller resolves it first, to IPv4).
+  Its reply must start with version 0, as curl and PySocks require.
 """
 
 from __future__ import annotations
@@ -48,14 +55,20 @@ __all__ = [
     "RECEIVE",
     "REPLY_CODES",
     "SEND",
+    "SOCKS4_REPLY_CODES",
     "HandshakeStep",
+    "Socks4Handshake",
     "Socks5Handshake",
+    "socks4_address",
+    "socks4_user_id",
     "socks5_address",
     "socks5_credentials",
 ]
 
 # Protocol field widths, not policy: a domain name (RFC 1928 §4, DST.ADDR type 3)
 # and a username or password (RFC 1929 §2, ULEN/PLEN) each carry a one-byte length.
+# SOCKS4's user id and 4a's host name end with a NUL instead and have no stated
+# limit: the same 255 bytes bound them (Dante and curl accept no more).
 MAX_FIELD_LENGTH = 255
 
 _VERSION = 0x05
@@ -81,6 +94,16 @@ REPLY_CODES = {
     0x07: "command not supported",
     0x08: "address type not supported",
 }
+
+# SOCKS4's CD field of a reply (4a uses the same).
+_SOCKS4_GRANTED = 0x5A
+SOCKS4_REPLY_CODES = {
+    0x5A: "request granted",
+    0x5B: "request rejected or failed",
+    0x5C: "request rejected: the proxy cannot reach the identd service on this machine",
+    0x5D: "request rejected: the user id does not match the one identd reports",
+}
+_SOCKS4_REPLY_SIZE = 8
 
 # RFC 1928 §3, the METHOD field.
 _METHOD_NAMES = {
@@ -174,65 +197,79 @@ def socks5_address(host: str, remote_dns: bool = True) -> bytes:
     return bytes([_DOMAIN, len(name)]) + name
 
 
+def socks4_user_id(user_id: str | bytes) -> bytes:
+    """A SOCKS4 USERID as bytes (str as UTF-8): no NUL (it ends the field), at most 255."""
+    if isinstance(user_id, str):
+        user_id = user_id.encode("utf-8")
+    elif not isinstance(user_id, bytes):
+        raise TypeError(f"a SOCKS4 user id is str or bytes, not {type(user_id).__name__}")
+    if b"\0" in user_id:
+        raise ValueError("a SOCKS4 user id cannot contain NUL")
+    if len(user_id) > MAX_FIELD_LENGTH:
+        raise ValueError(
+            f"a SOCKS4 user id is at most {MAX_FIELD_LENGTH} bytes, got {len(user_id)}"
+        )
+    return user_id
+
+
+def socks4_address(host: str, remote_dns: bool = True) -> tuple[bytes, bytes]:
+    """DSTIP, and what follows the user id (4a's host name and NUL, or nothing).
+
+    An IPv4 address goes as itself. A name goes to the proxy with ``remote_dns``
+    (SOCKS4a: DSTIP 0.0.0.1); without it, `ValueError` (resolve it first). An IPv6
+    address is a `ValueError` either way: SOCKS4 cannot carry one.
+    """
+    if not isinstance(host, str):
+        raise TypeError(f"host is a str, not {type(host).__name__}")
+    if ":" in host:
+        raise ValueError(f"SOCKS4 carries IPv4 addresses only, not {host!r}: use a socks5:// proxy")
+    import ipaddress  # only when a handshake is built
+
+    try:
+        return ipaddress.IPv4Address(host).packed, b""
+    except ValueError:
+        pass
+    if not remote_dns:
+        raise ValueError(
+            f"SOCKS4 needs an IPv4 address, not the host name {host!r}: resolve it first "
+            "(or use socks4a://, where the proxy resolves it)"
+        )
+    if not host or not host.isascii() or any(c <= " " or c == "\x7f" for c in host):
+        raise ValueError(f"invalid host name {host!r} (give IDNA names in their ASCII form)")
+    name = host.encode("ascii")
+    if len(name) > MAX_FIELD_LENGTH:
+        raise ValueError(
+            f"a SOCKS4a host name is at most {MAX_FIELD_LENGTH} bytes, got {len(name)}"
+        )
+    return b"\0\0\0\x01", name + b"\0"
+
+
 def _show(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class Socks5Handshake:
-    """The client side of a SOCKS5 CONNECT to ``host:port`` (see the module docstring).
+def _check_port(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port is an int, not {type(port).__name__}")
+    if not 0 <= port <= 0xFFFF:
+        raise ValueError(f"port must be in 0..65535, got {port}")
 
-    ``host`` is an ASCII host name (IDNA names in their ``xn--`` form) or an IP
-    address, IPv6 without brackets. ``auth`` is ``(username, password)``, str
-    (UTF-8) or bytes, each at most 255 bytes; empty ones are sent as they are.
-    """
 
-    __slots__ = (
-        "_auth",
-        "_buffer",
-        "_eof",
-        "_error",
-        "_methods",
-        "_out",
-        "_phase",
-        "_request",
-        "_target",
-        "bound_address",
-        "method",
-    )
+class _Handshake:
+    """What every SOCKS handshake shares: queued bytes, the reply buffer, EOF, and a
+    failure that sticks. A subclass fills ``_out`` and parses in `_advance`."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        auth: tuple[str | bytes, str | bytes] | None = None,
-        *,
-        remote_dns: bool = True,
-    ) -> None:
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError(f"port is an int, not {type(port).__name__}")
-        if not 0 <= port <= 0xFFFF:
-            raise ValueError(f"port must be in 0..65535, got {port}")
-        address = socks5_address(host, remote_dns)
-        self._request = bytes([_VERSION, _CONNECT, 0]) + address + port.to_bytes(2, "big")
-        if auth is None:
-            self._auth: bytes | None = None
-            self._methods = bytes([_NO_AUTH])
-        else:
-            user, password = socks5_credentials(auth)
-            self._auth = (
-                bytes([_AUTH_VERSION, len(user)]) + user + bytes([len(password)]) + password
-            )
-            self._methods = bytes([_NO_AUTH, _USERNAME_PASSWORD])
+    __slots__ = ("_buffer", "_eof", "_error", "_out", "_phase", "_target", "bound_address")
+
+    def __init__(self, host: str, port: int, greeting: bytes, phase: int) -> None:
         self._target = _show(host, port)
-        self._out = bytearray([_VERSION, len(self._methods)]) + self._methods
+        self._out = bytearray(greeting)
         self._buffer = bytearray()
-        self._phase = _METHOD
+        self._phase = phase
         self._eof = False
         self._error: str | None = None
-        self.method: int | None = None
-        """The authentication method the proxy chose, once it has."""
         self.bound_address: tuple[str, int] | None = None
-        """BND.ADDR and BND.PORT of the connect reply, once the handshake is done."""
+        """The address and port of the connect reply, once the handshake is done."""
 
     def data_to_send(self) -> bytes:
         """Take every queued byte (possibly ``b""``); the shell writes all of it."""
@@ -267,6 +304,44 @@ class Socks5Handshake:
         if self._phase != _DONE:
             raise RuntimeError("the handshake has not finished")
         return bytes(self._buffer)
+
+    def _advance(self) -> HandshakeStep:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+
+class Socks5Handshake(_Handshake):
+    """The client side of a SOCKS5 CONNECT to ``host:port`` (see the module docstring).
+
+    ``host`` is an ASCII host name (IDNA names in their ``xn--`` form) or an IP
+    address, IPv6 without brackets. ``auth`` is ``(username, password)``, str
+    (UTF-8) or bytes, each at most 255 bytes; empty ones are sent as they are.
+    """
+
+    __slots__ = ("_auth", "_methods", "_request", "method")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        auth: tuple[str | bytes, str | bytes] | None = None,
+        *,
+        remote_dns: bool = True,
+    ) -> None:
+        _check_port(port)
+        address = socks5_address(host, remote_dns)
+        self._request = bytes([_VERSION, _CONNECT, 0]) + address + port.to_bytes(2, "big")
+        if auth is None:
+            self._auth: bytes | None = None
+            self._methods = bytes([_NO_AUTH])
+        else:
+            user, password = socks5_credentials(auth)
+            self._auth = (
+                bytes([_AUTH_VERSION, len(user)]) + user + bytes([len(password)]) + password
+            )
+            self._methods = bytes([_NO_AUTH, _USERNAME_PASSWORD])
+        super().__init__(host, port, bytes([_VERSION, len(self._methods)]) + self._methods, _METHOD)
+        self.method: int | None = None
+        """The authentication method the proxy chose, once it has."""
 
     # -- parsing ------------------------------------------------------------------
 
@@ -383,3 +458,54 @@ class Socks5Handshake:
         del buf[:size]
         self._phase = _DONE
         return DONE
+
+
+class Socks4Handshake(_Handshake):
+    """The client side of a SOCKS4 CONNECT to ``host:port``, or SOCKS4a with
+    ``remote_dns`` when ``host`` is a name (see the module docstring).
+
+    ``host`` is an IPv4 address or, for SOCKS4a, an ASCII host name. ``user_id`` is
+    the USERID field (str as UTF-8, or bytes; empty by default).
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self, host: str, port: int, user_id: str | bytes = b"", *, remote_dns: bool = True
+    ) -> None:
+        _check_port(port)
+        address, name = socks4_address(host, remote_dns)
+        user = socks4_user_id(user_id)
+        request = b"\x04\x01" + port.to_bytes(2, "big") + address + user + b"\0" + name
+        super().__init__(host, port, request, _REPLY)
+
+    def _advance(self) -> HandshakeStep:
+        if self._phase == _DONE:
+            return DONE
+        buf = self._buffer
+        # Checked byte by byte as it arrives, so a proxy speaking another protocol (a
+        # SOCKS5 or HTTP answer) fails at once instead of after eight bytes.
+        if buf and buf[0] != 0:
+            raise ProxyError(
+                f"malformed SOCKS4 reply: version byte 0x{buf[0]:02x}, expected 0x00 "
+                "(is this a SOCKS4 proxy?)"
+            )
+        if len(buf) >= 2 and buf[1] != _SOCKS4_GRANTED:
+            code = buf[1]
+            name = SOCKS4_REPLY_CODES.get(code, "unassigned reply code")
+            raise ProxyError(
+                f"the SOCKS4 proxy could not connect to {self._target}: "
+                f"{name} (reply code 0x{code:02x})"
+            )
+        if len(buf) >= _SOCKS4_REPLY_SIZE:
+            port = int.from_bytes(buf[2:4], "big")
+            self.bound_address = (".".join(str(b) for b in buf[4:8]), port)
+            del buf[:_SOCKS4_REPLY_SIZE]
+            self._phase = _DONE
+            return DONE
+        if self._eof:
+            raise ProxyError(
+                "the SOCKS4 proxy closed the connection while conch was waiting for "
+                "the connect reply"
+            )
+        return RECEIVE

@@ -1,7 +1,8 @@
-"""Real proxies on loopback for shell tests: an HTTP proxy (forward and CONNECT) and a
-SOCKS5 proxy, each a handler for `tests.servers.Server`. They record what they were told
-(`server.requests` holds each request head the HTTP proxy received) so tests can check
-which credentials reached the proxy and which reached the origin.
+"""Real proxies on loopback for shell tests: an HTTP proxy (forward and CONNECT), a
+SOCKS5 proxy and a SOCKS4/4a proxy, each a handler for `tests.servers.Server`. They
+record what they were told (`server.requests` holds each request head the HTTP proxy
+received) so tests can check which credentials reached the proxy and which reached
+the origin.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 
 from tests.servers import Handler, Server
 
-__all__ = ["http_proxy", "socks5_proxy"]
+__all__ = ["http_proxy", "socks4_proxy", "socks5_proxy"]
 
 
 def _read_until(conn: socket.socket, marker: bytes, buffer: bytearray) -> bytes:
@@ -137,6 +138,37 @@ def socks5_proxy(*, credentials: tuple[bytes, bytes] | None = None) -> Handler:
             server.requests.append(f"{host}:{port}".encode())
         upstream = socket.create_connection((host, port))
         conn.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00")
+        with upstream:
+            _relay(conn, upstream)
+
+    return handle
+
+
+def _read_to_nul(conn: socket.socket, buffer: bytearray) -> bytes:
+    return _read_until(conn, b"\0", buffer)
+
+
+def socks4_proxy() -> Handler:
+    """A SOCKS4 proxy with the 4a extension (CONNECT only); records ``user@host:port``."""
+
+    def handle(server: Server, conn: socket.socket, index: int) -> None:
+        buffer = bytearray()
+        _version, _command = _read_exactly(conn, 2, buffer)
+        (port,) = struct.unpack("!H", _read_exactly(conn, 2, buffer))
+        address = _read_exactly(conn, 4, buffer)
+        user = _read_to_nul(conn, buffer).decode()
+        if address[:3] == b"\0\0\0" and address[3]:
+            host = _read_to_nul(conn, buffer).decode()  # 4a: the proxy resolves the name
+        else:
+            host = socket.inet_ntoa(address)
+        with server.lock:
+            server.requests.append(f"{user}@{host}:{port}".encode())
+        try:
+            upstream = socket.create_connection((host, port))
+        except OSError:
+            conn.sendall(b"\x00\x5b" + bytes(6))
+            return
+        conn.sendall(b"\x00\x5a" + bytes(6))
         with upstream:
             _relay(conn, upstream)
 

@@ -21,12 +21,16 @@ HTTPX_ALL = set(httpx.__all__)
 # Parameters conch accepts beyond httpx's: all keyword-only with defaults.
 EXTRAS = {
     "allow_redirects",
+    "max_connections_per_host",
     "max_decoded_size",
+    "max_header_bytes",
+    "max_header_count",
     "max_line_length",
     "now",
     "proxies",
     "random_bytes",
     "text",
+    "total",
 }
 
 

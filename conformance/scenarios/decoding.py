@@ -94,6 +94,7 @@ def _family(label: str, header: str, encodings: list[str]) -> list[Scenario]:
 
 
 GZIP = _encoded(TEXT, ["gzip"])
+PLAIN = response(200, TEXT)
 BROTLI = _encoded(TEXT, ["br"])
 ZSTD = _encoded(TEXT, ["zstd"])
 DECODING_ERROR = Result(status=None, error="DecodingError")
@@ -171,6 +172,33 @@ SCENARIOS: list[Scenario] = [
         GZIP,
         Result(status=None, error="DecompressionLimitExceeded"),
         settings=Settings(max_decoded_size=len(TEXT) - 1),
+    ),
+    _one(
+        "identity-size-at-limit",
+        "identity",
+        TEXT,
+        Result(body=TEXT),
+        split="sevens",
+        settings=Settings(max_decoded_size=len(TEXT)),
+    ),
+    _one(
+        "identity-size-over-limit",
+        "identity",
+        TEXT,
+        Result(status=None, error="DecompressionLimitExceeded"),
+        split="sevens",
+        settings=Settings(max_decoded_size=len(TEXT) - 1),
+        doc="max_decoded_size bounds a read body that is not content-encoded too.",
+    ),
+    Scenario(
+        name="decoding/plain-size-over-limit",
+        doc="A body without Content-Encoding read into memory stops at max_decoded_size.",
+        settings=Settings(max_decoded_size=len(TEXT) - 1),
+        calls=(Call(),),
+        peers=(Peer(connections=((Recv(), Send(PLAIN, SPLITS["sevens"](PLAIN))),)),),
+        expect=Expect(
+            results=(Result(status=None, error="DecompressionLimitExceeded"),), connections=(1,)
+        ),
     ),
     _one(
         "raw-never-decoded",

@@ -13,7 +13,7 @@ import trio
 from async_io import AsyncClient
 from sansio import env
 from sansio.exceptions import InvalidURL, ProxyError
-from tests.proxy_servers import http_proxy, socks5_proxy
+from tests.proxy_servers import http_proxy, socks4_proxy, socks5_proxy
 from tests.servers import TLS, Server, default_app, http_handler, tls_contexts
 
 PROXY_AUTH = b"Basic dXNlcjpzZWNyZXQ="  # user:secret
@@ -126,3 +126,46 @@ def test_environment_proxies(run: Run, origin: Server) -> None:
         finally:
             env.install(previous)
     assert len(proxy.requests) == 1
+
+
+def test_no_proxy_range(run: Run, origin: Server) -> None:
+    with Server(http_proxy()) as proxy:
+        environ = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}", "NO_PROXY": "127.0.0.0/8"}
+        previous = env.install(environ=environ)
+        try:
+
+            async def main() -> int:
+                async with AsyncClient() as client:
+                    return (await client.get(origin.url("/"))).status_code
+
+            assert run(main) == 200
+            assert proxy.requests == []  # 127.0.0.1 is in 127.0.0.0/8: direct
+        finally:
+            env.install(previous)
+
+
+def test_socks4a_sends_the_name_and_the_user_id(run: Run, origin: Server) -> None:
+    with Server(socks4_proxy()) as proxy:
+
+        async def main() -> list[int]:
+            async with AsyncClient(proxy=f"socks4a://alice@127.0.0.1:{proxy.port}") as client:
+                first = await client.get(origin.url("/", host="localhost"))
+                second = await client.get(origin.url("/"))
+                return [first.status_code, second.status_code]
+
+        assert run(main) == [200, 200]
+    assert proxy.requests == [
+        f"alice@localhost:{origin.port}".encode(),
+        f"alice@127.0.0.1:{origin.port}".encode(),
+    ]
+
+
+def test_socks4_refused(run: Run) -> None:
+    with Server(socks4_proxy()) as proxy:
+
+        async def main() -> None:
+            async with AsyncClient(proxy=f"socks4a://127.0.0.1:{proxy.port}") as client:
+                await client.get("http://unresolvable.invalid/")
+
+        with pytest.raises(ProxyError, match="request rejected or failed"):
+            run(main)

@@ -9,6 +9,8 @@ import pytest
 from sansio import config
 from sansio.config import (
     DEFAULT_LIMITS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
@@ -161,6 +163,55 @@ def test_default_timeout() -> None:
     assert Timeout(5.0) == DEFAULT_TIMEOUT_CONFIG
 
 
+def test_timeout_total_is_off_by_default_and_invisible_then() -> None:
+    timeout = Timeout(5.0)
+    assert timeout.total is None
+    # httpx's as_dict, repr and equality, unchanged when total is not used.
+    assert timeout.as_dict() == {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+    assert timeout == Timeout(5.0, total=None)
+
+
+def test_timeout_total_with_every_form() -> None:
+    assert Timeout(5.0, total=30).total == 30
+    assert Timeout(connect=1, read=2, write=3, pool=4, total=10).total == 10
+    assert Timeout((1.0, 2.0), total=3.0).total == 3.0  # type: ignore[arg-type]
+    assert Timeout(None, total=0).total == 0
+    timeout = Timeout(5.0, connect=1.0, total=30.0)
+    assert timeout.as_dict() == {
+        "connect": 1.0, "read": 5.0, "write": 5.0, "pool": 5.0, "total": 30.0
+    }  # fmt: skip
+    assert repr(timeout) == "Timeout(connect=1.0, read=5.0, write=5.0, pool=5.0, total=30.0)"
+    assert repr(Timeout(5.0, total=30.0)) == "Timeout(timeout=5.0, total=30.0)"
+
+
+def test_timeout_copy_keeps_total_unless_given() -> None:
+    original = Timeout(5.0, total=30.0)
+    assert Timeout(original).total == 30.0
+    assert Timeout(original, total=None).total is None
+    assert Timeout(Timeout(5.0), total=9.0) == Timeout(5.0, total=9.0)
+
+
+def test_timeout_total_in_equality_and_hash() -> None:
+    assert Timeout(5.0, total=30) == Timeout(5.0, total=30.0)
+    assert Timeout(5.0, total=30) != Timeout(5.0)
+    assert Timeout(5.0, total=30) != Timeout(5.0, total=31)
+    assert hash(Timeout(5.0, total=30)) == hash(Timeout(5.0, total=30.0))
+    assert len({Timeout(5.0), Timeout(5.0, total=1), Timeout(5.0, total=2)}) == 3
+
+
+@pytest.mark.parametrize("value", ["30", True, object()])
+def test_timeout_total_must_be_a_number(value: object) -> None:
+    with pytest.raises(TypeError, match="timeout total must be a number or None"):
+        Timeout(5.0, total=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["connect", "read", "write", "pool", "total"])
+@pytest.mark.parametrize("value", [-0.001, float("nan")])
+def test_timeout_negative_or_nan_is_refused(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"timeout {name} must not be negative"):
+        Timeout(5.0, **{name: value})
+
+
 # -- Limits ------------------------------------------------------------------------------
 
 
@@ -213,6 +264,58 @@ def test_limits_keepalive_expiry_must_be_a_number(value: object) -> None:
         Limits(keepalive_expiry=value)  # type: ignore[arg-type]
 
 
+def test_limits_extras_default_to_at_least_httpxs_effective_limits() -> None:
+    limits = Limits()
+    assert limits.max_connections_per_host is None
+    # httpx parses any head up to 100 KiB (more when the last read completes it), with
+    # no count limit: 150 Set-Cookie fields or an 80 KB head must pass.
+    assert limits.max_header_bytes == DEFAULT_MAX_HEADER_BYTES >= 164 * 1024
+    assert limits.max_header_count == DEFAULT_MAX_HEADER_COUNT >= 100 * 1024 // 4
+    assert DEFAULT_LIMITS.max_header_bytes == DEFAULT_MAX_HEADER_BYTES
+
+
+def test_limits_extras_are_set_and_shown_only_when_changed() -> None:
+    limits = Limits(max_connections_per_host=4, max_header_bytes=1, max_header_count=2)
+    assert (limits.max_connections_per_host, limits.max_header_bytes) == (4, 1)
+    assert limits.max_header_count == 2
+    assert repr(limits) == (
+        "Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=5.0, "
+        "max_connections_per_host=4, max_header_bytes=1, max_header_count=2)"
+    )
+    assert repr(Limits(max_header_count=7)) == (
+        "Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=5.0, "
+        "max_header_count=7)"
+    )
+    explicit_defaults = Limits(
+        max_header_bytes=DEFAULT_MAX_HEADER_BYTES, max_header_count=DEFAULT_MAX_HEADER_COUNT
+    )
+    assert explicit_defaults == Limits()
+    assert repr(explicit_defaults) == repr(Limits())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_connections_per_host": 3}, {"max_header_bytes": 1024}, {"max_header_count": 10}],
+)
+def test_limits_extras_take_part_in_equality_and_hash(kwargs: dict[str, int]) -> None:
+    assert Limits(**kwargs) == Limits(**kwargs)
+    assert hash(Limits(**kwargs)) == hash(Limits(**kwargs))
+    assert Limits(**kwargs) != Limits()
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "3", True])
+def test_limits_per_host_is_a_positive_int_or_none(value: object) -> None:
+    with pytest.raises(ValueError, match="max_connections_per_host must be an int of at least 1"):
+        Limits(max_connections_per_host=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["max_header_bytes", "max_header_count"])
+@pytest.mark.parametrize("value", [0, -1, None, 2.0, "9", True])
+def test_limits_header_limits_are_positive_ints_never_none(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be an int of at least 1, got"):
+        Limits(**{name: value})  # type: ignore[arg-type]
+
+
 # -- Proxy -------------------------------------------------------------------------------
 
 
@@ -238,12 +341,12 @@ def test_proxy_accepts_a_url() -> None:
     assert Proxy(url).url == url
 
 
-@pytest.mark.parametrize("scheme", ["http", "https", "socks5", "socks5h"])
+@pytest.mark.parametrize("scheme", ["http", "https", "socks4", "socks4a", "socks5", "socks5h"])
 def test_proxy_schemes(scheme: str) -> None:
     assert Proxy(f"{scheme}://proxy.example").url.scheme == scheme
 
 
-@pytest.mark.parametrize("url", ["ftp://proxy.example", "socks4://proxy.example"])
+@pytest.mark.parametrize("url", ["ftp://proxy.example", "socks://proxy.example"])
 def test_proxy_bad_scheme(url: str) -> None:
     with pytest.raises(ValueError, match="Unknown scheme for proxy URL"):
         Proxy(url)

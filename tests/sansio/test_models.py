@@ -965,9 +965,41 @@ class TestDecoding:
         response.max_decoded_size = None
         assert response.read() == body
 
-    def test_limit_does_not_apply_to_identity(self) -> None:
+    @pytest.mark.parametrize("encoding", [None, "identity"])
+    def test_limit_bounds_a_body_that_is_not_encoded(self, encoding: str | None) -> None:
+        headers = {"Content-Encoding": encoding} if encoding else None
+        at = streamed(b"x" * 60, b"y" * 40, headers=headers)
+        at.max_decoded_size = 100
+        assert at.read() == b"x" * 60 + b"y" * 40
+        # Nothing is read past the chunk that crosses the limit.
+        stream = Chunks(b"x" * 60, b"y" * 41, error=AssertionError("read past the limit"))
+        past = Response(200, headers=headers, stream=stream, request=REQ)
+        past.max_decoded_size = 100
+        with pytest.raises(DecompressionLimitExceeded, match="larger than max_decoded_size=100"):
+            past.read()
+        with pytest.raises(ResponseNotRead):
+            _ = past.content
+
+    def test_identity_limit_none_disables(self) -> None:
         response = streamed(b"x" * 100)
+        response.max_decoded_size = None
+        assert response.read() == b"x" * 100
+
+    def test_identity_limit_attaches_the_request(self) -> None:
+        response = streamed(b"x" * 11, request=REQ)
         response.max_decoded_size = 10
+        with pytest.raises(DecompressionLimitExceeded) as info:
+            response.read()
+        assert info.value.request is REQ
+
+    def test_identity_limit_ignores_content_already_in_memory(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Response(content=...) is read at construction, before anyone could set a
+        # limit: its body is the caller's, already in memory.
+        monkeypatch.setattr(models, "DEFAULT_MAX_DECODED_SIZE", 10)
+        response = Response(200, content=b"x" * 100)
+        assert response.max_decoded_size == 10
         assert response.read() == b"x" * 100
 
     def test_truncated_gzip(self) -> None:
@@ -1365,6 +1397,19 @@ class TestAsync:
         with pytest.raises(DecompressionLimitExceeded) as info:
             run(response.aread)
         assert info.value.request is REQ
+
+    def test_aread_bounds_a_body_that_is_not_encoded(self, run: Runner) -> None:
+        at = Response(200, stream=astream(run, b"x" * 1000))
+        at.max_decoded_size = 1000
+        assert run(at.aread) == b"x" * 1000
+        past = Response(200, stream=astream(run, b"x" * 600, b"x" * 401), request=REQ)
+        past.max_decoded_size = 1000
+        with pytest.raises(DecompressionLimitExceeded) as info:
+            run(past.aread)
+        assert info.value.request is REQ
+        unbounded = Response(200, stream=astream(run, b"x" * 1001))
+        unbounded.max_decoded_size = None
+        assert run(unbounded.aread) == b"x" * 1001
 
     def test_aiter_truncated_gzip(self, run: Runner) -> None:
         response = Response(

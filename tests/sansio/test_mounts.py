@@ -189,3 +189,99 @@ def test_an_empty_table() -> None:
     assert table.lookup(URL("https://example.com"), 7) == 7
     assert len(MountTable({"all://": 1})) == 1
     assert MountTable({"all://": 1})
+
+
+# -- networks and the root dot (beyond httpx) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "matches"),
+    [
+        ("all://10.0.0.0/8", "http://10.0.0.0/", True),
+        ("all://10.0.0.0/8", "http://10.255.255.255:8080/", True),
+        ("all://10.0.0.0/8", "http://11.0.0.0/", False),
+        ("all://10.0.0.0/8", "http://9.255.255.255/", False),
+        ("all://10.1.2.3/8", "http://10.200.0.1/", True),  # host bits dropped, as requests
+        ("all://192.168.0.0/16", "https://192.168.7.7/", True),
+        ("all://192.168.0.0/16", "https://192.169.0.1/", False),
+        ("all://192.168.1.1/32", "http://192.168.1.1/", True),
+        ("all://192.168.1.1/32", "http://192.168.1.2/", False),
+        ("all://0.0.0.0/0", "http://203.0.113.9/", True),
+        ("all://0.0.0.0/0", "http://[::1]/", False),  # another family
+        ("all://10.0.0.0/8", "http://ten.example/", False),  # names are not resolved
+        ("all://10.0.0.0/8", "http://10.example/", False),
+        ("all://[::1]/128", "http://[::1]/", True),
+        ("all://[::1]/128", "http://[0:0::1]:8080/", True),
+        ("all://[::1]/128", "http://[::2]/", False),
+        ("all://[fd00::]/8", "http://[fd12:3456::1]/", True),
+        ("all://[fd00::]/8", "http://[fe80::1]/", False),
+        ("all://[fd00::]/8", "http://10.0.0.1/", False),
+        ("all://[::ffff:0:0]/96", "http://[::ffff:10.0.0.1]/", True),
+        ("all://[::ffff:0:0]/96", "http://10.0.0.1/", False),  # no mapping across families
+        ("https://10.0.0.0/8", "http://10.0.0.1/", False),
+        ("all://10.0.0.0:8080/8", "http://10.9.9.9:8080/", True),
+        ("all://10.0.0.0:8080/8", "http://10.9.9.9/", False),
+        # Any other path is ignored, as httpx ignores it: the address alone.
+        ("all://10.0.0.0/8/x", "http://10.0.0.0/", True),
+        ("all://10.0.0.0/8/x", "http://10.0.0.1/", False),
+        ("all://10.0.0.0/x", "http://10.0.0.1/", False),
+        ("all://10.0.0.0/0008", "http://10.0.0.1/", False),
+        ("all://example.com/8", "http://example.com/", True),
+        ("all://*example.com/8", "http://www.example.com/", True),
+        # The DNS root's dot, on either side.
+        ("all://example.com", "http://example.com./", True),
+        ("all://example.com.", "http://example.com/", True),
+        ("all://example.com.", "http://example.com./", True),
+        ("all://*example.com", "http://www.example.com./", True),
+        ("all://*.example.com", "http://www.example.com./", True),
+        ("all://*.example.com", "http://example.com./", False),
+        ("all://*example.com.", "http://example.com/", True),
+        ("all://localhost", "http://localhost.:8000/", True),
+    ],
+)
+def test_networks_and_root_dots(pattern: str, url: str, matches: bool) -> None:
+    assert URLPattern(pattern).matches(URL(url)) is matches
+
+
+@pytest.mark.parametrize(
+    "pattern", ["all://10.0.0.0/33", "all://[::1]/129", "http://192.168.0.0/999"]
+)
+def test_a_prefix_too_long_for_its_family_is_refused(pattern: str) -> None:
+    with pytest.raises(ValueError, match="Invalid URL pattern"):
+        URLPattern(pattern)
+
+
+def test_networks_show_as_networks() -> None:
+    assert URLPattern("all://10.1.2.3/8").host == "10.0.0.0/8"
+    assert URLPattern("all://[FD00::]/8").host == "fd00::/8"
+    assert URLPattern("all://10.0.0.0/8/x").host == "10.0.0.0"
+
+
+def test_networks_rank_below_hosts_and_longer_prefixes_first() -> None:
+    keys = [
+        "all://",
+        "all://10.0.0.0/8",
+        "https://10.0.0.0/8",
+        "all://10.1.0.0/16",
+        "all://10.1.2.3",
+        "all://0.0.0.0/0",
+        "all://10.0.0.0:8443/8",
+        "all://*.example.com",
+    ]
+    table = MountTable({key: key for key in keys})
+    assert table.values() == [
+        "all://10.0.0.0:8443/8",  # a port first, as always
+        "all://*.example.com",  # every pattern naming a host before any network
+        "all://10.1.2.3",
+        "all://10.1.0.0/16",  # the longer prefix first
+        "https://10.0.0.0/8",  # then the longer scheme
+        "all://10.0.0.0/8",
+        "all://0.0.0.0/0",
+        "all://",
+    ]
+    assert table.lookup(URL("http://10.1.2.3/"), None) == "all://10.1.2.3"
+    assert table.lookup(URL("http://10.1.9.9/"), None) == "all://10.1.0.0/16"
+    assert table.lookup(URL("https://10.9.9.9/"), None) == "https://10.0.0.0/8"
+    assert table.lookup(URL("http://10.9.9.9/"), None) == "all://10.0.0.0/8"
+    assert table.lookup(URL("http://192.0.2.1/"), None) == "all://0.0.0.0/0"
+    assert table.lookup(URL("http://[::1]/"), None) == "all://"

@@ -175,6 +175,59 @@ def test_no_proxy_ipv6_entries_cover_every_spelling(no_proxy: str, url: str) -> 
     assert table.lookup(URL("http://[::2]/"), None) is not None
 
 
+@pytest.mark.parametrize(
+    ("url", "proxied"),
+    [
+        ("http://10.0.0.1/", False),
+        ("http://10.255.0.9:8080/", False),
+        ("http://11.0.0.1/", True),
+        ("https://192.168.44.5/", False),
+        ("https://192.169.0.1/", True),
+        ("http://172.16.0.1/", False),
+        ("http://172.32.0.1/", True),
+        ("http://[::1]/", False),
+        ("http://[::2]/", True),
+        ("http://[fd12::9]/", False),
+        ("http://[fe80::1]/", True),
+        ("http://ten.example/", True),  # a name is never resolved to meet a range
+        ("http://corp.example./", False),  # the root's dot
+        ("http://www.corp.example./", False),
+        ("http://corp.example.org/", True),
+    ],
+)
+def test_no_proxy_ranges_cover_their_addresses(url: str, proxied: bool) -> None:
+    environ = {
+        "ALL_PROXY": "http://proxy:3128",
+        "NO_PROXY": "10.0.0.0/8, 192.168.0.0/16,172.16.1.1/12,::1/128,fd00::/8,corp.example",
+    }
+    table = build_proxy_map(environ=environ)
+    assert (table.lookup(URL(url), None) is not None) is proxied
+
+
+def test_no_proxy_invalid_ranges_are_skipped() -> None:
+    environ = {"ALL_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/33,::1/129,10.0.0.0/08"}
+    assert proxies_from_environ(environ) == {"all://": "http://p:1", "all://10.0.0.0/08": None}
+    table = build_proxy_map(environ=environ)
+    assert table.lookup(URL("http://10.0.0.0/"), None) is None
+    assert table.lookup(URL("http://10.1.0.0/"), None) is None  # /08 is /8
+    assert table.lookup(URL("http://[::1]/"), None) is not None
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "url"),
+    [
+        ("example.com", "http://example.com./"),
+        ("example.com.", "http://example.com/"),
+        (".example.com", "http://a.example.com./"),
+        ("localhost", "http://localhost.:8080/"),
+    ],
+)
+def test_no_proxy_ignores_the_roots_dot(no_proxy: str, url: str) -> None:
+    table = build_proxy_map(environ={"ALL_PROXY": "http://proxy:3128", "NO_PROXY": no_proxy})
+    assert table.lookup(URL(url), None) is None
+    assert table.lookup(URL("http://other.example./"), None) is not None
+
+
 # -- the proxy map --------------------------------------------------------------------
 
 
@@ -869,3 +922,109 @@ def test_connector_socks5() -> None:
     assert sent.startswith(b"\x05")
     with pytest.raises(ProxyError, match="after its handshake"):
         run_connector(plan, [b"\x05\x00", b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50extra"])
+
+
+# -- SOCKS4 and SOCKS4a ---------------------------------------------------------------
+
+SOCKS4_OK = b"\x00\x5a\x00\x00\x00\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "url", "remote_dns", "resolve"),
+    [
+        ("socks4", "https://example.com/", False, True),  # the client resolves the name
+        ("socks4", "http://192.0.2.7:8080/", False, False),  # an address needs nothing
+        ("socks4a", "https://example.com/", True, False),  # the proxy resolves the name
+        ("socks4a", "http://192.0.2.7/", True, False),
+    ],
+)
+def test_socks4_plans(scheme: str, url: str, remote_dns: bool, resolve: bool) -> None:
+    plan = plan_proxy(URL(url), f"{scheme}://alice@socks.test")
+    assert plan.mode is ProxyMode.SOCKS4
+    assert (plan.host, plan.port) == ("socks.test", 1080)
+    assert plan.socks_auth == (b"alice", b"")  # the user id; SOCKS4 has no password
+    assert plan.has_credentials
+    assert plan.headers == ()
+    assert plan.remote_dns is remote_dns
+    assert plan.resolve_target is resolve
+    assert (plan.origin_tls is not None) is url.startswith("https")
+
+
+def test_socks4_keys_differ_from_4a_and_5() -> None:
+    url = URL("https://example.com/")
+    keys = {plan_proxy(url, f"{scheme}://s").key for scheme in ("socks4", "socks4a", "socks5")}
+    assert len(keys) == 3
+    assert plan_proxy(url, "socks4://a@s").key != plan_proxy(url, "socks4://b@s").key
+
+
+def test_socks4_without_a_user_id() -> None:
+    plan = plan_proxy(URL("http://example.com/"), "socks4a://s:1081")
+    assert plan.port == 1081
+    assert plan.socks_auth is None
+    assert not plan.has_credentials
+    sent = run_connector(plan, [SOCKS4_OK])
+    assert sent == b"\x04\x01\x00\x50\x00\x00\x00\x01\x00example.com\x00"
+
+
+@pytest.mark.parametrize(
+    ("proxy", "match"),
+    [
+        (Proxy("socks4://alice:secret@s"), "SOCKS4 has no password"),
+        (Proxy("socks4a://s", auth=("a\x00b", "")), "cannot contain NUL"),
+        (Proxy("socks4://s", auth=("u" * 256, "")), "at most 255"),
+    ],
+)
+def test_bad_socks4_settings(proxy: Proxy, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ProxyPlanner(proxy)
+
+
+@pytest.mark.parametrize("scheme", ["socks4", "socks4a"])
+def test_socks4_cannot_reach_ipv6(scheme: str) -> None:
+    with pytest.raises(ProxyError, match=r"cannot reach the IPv6 address \[2001:db8::1\]"):
+        plan_proxy(URL("https://[2001:db8::1]/"), f"{scheme}://s")
+    # Through the planner a request fails the same way, before anything connects.
+    with pytest.raises(ProxyError, match="use socks5://"):
+        Planner(proxy=f"{scheme}://s").plan(Request("GET", "http://[::1]/"))
+
+
+def test_socks4_connector_with_the_address_the_client_resolved() -> None:
+    plan = plan_proxy(URL("https://example.com:8443/"), "socks4://alice@s")
+    connector = ProxyConnector(plan, target_address="93.184.216.34")
+    assert connector.next_step() is socks.SEND
+    assert connector.data_to_send() == b"\x04\x01\x20\xfb\x5d\xb8\xd8\x22alice\x00"
+    assert connector.next_step() is socks.RECEIVE
+    connector.receive_data(SOCKS4_OK)
+    assert connector.next_step() is socks.DONE
+
+
+def test_socks4_connector_needs_the_resolved_address() -> None:
+    plan = plan_proxy(URL("http://example.com/"), "socks4://s")
+    with pytest.raises(ProxyError, match=r"needs 'example.com' resolved .* use socks4a://"):
+        ProxyConnector(plan)
+    with pytest.raises(ProxyError, match="resolved to '::1', not an IPv4 address"):
+        ProxyConnector(plan, target_address="::1")
+    with pytest.raises(ProxyError, match="not an IPv4 address"):
+        ProxyConnector(plan, target_address="example.org")
+    # An address target, or socks4a://, needs no resolving: the address is ignored.
+    address_plan = plan_proxy(URL("http://192.0.2.1/"), "socks4://s")
+    connector = ProxyConnector(address_plan, target_address="10.9.9.9")
+    assert connector.data_to_send() == b"\x04\x01\x00\x50\xc0\x00\x02\x01\x00"
+
+
+def test_socks4_connector_failures_name_the_proxy() -> None:
+    plan = plan_proxy(URL("http://192.0.2.1/"), "socks4a://s")
+    with pytest.raises(ProxyError, match="request rejected or failed"):
+        run_connector(plan, [b"\x00\x5b" + bytes(6)])
+    with pytest.raises(ProxyError, match=r"^the SOCKS4 proxy 'socks4a://s' sent bytes after"):
+        run_connector(plan, [SOCKS4_OK + b"early"])
+
+
+@pytest.mark.parametrize("scheme", ["socks4", "socks4a"])
+def test_socks4_from_the_environment(scheme: str) -> None:
+    table = build_proxy_map(environ={"ALL_PROXY": f"{scheme}://alice@proxy.test:1081"})
+    proxy = table.lookup(URL("https://example.com/"), None)
+    assert proxy is not None
+    assert proxy.url == URL(f"{scheme}://proxy.test:1081")
+    assert proxy.auth == ("alice", "")
+    assert ProxyPlanner(proxy).plan(URL("https://example.com/")).mode is ProxyMode.SOCKS4

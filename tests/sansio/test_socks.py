@@ -1,10 +1,12 @@
-"""The SOCKS5 handshake machine against scripted proxy bytes, whole and split at every byte."""
+"""The SOCKS5 and SOCKS4/4a handshake machines against scripted proxy bytes, whole and
+split at every byte, and against hostile replies."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +19,11 @@ from sansio.socks import (
     RECEIVE,
     REPLY_CODES,
     SEND,
+    SOCKS4_REPLY_CODES,
+    Socks4Handshake,
     Socks5Handshake,
+    socks4_address,
+    socks4_user_id,
     socks5_address,
     socks5_credentials,
 )
@@ -36,7 +42,7 @@ def feeds(data: bytes) -> Iterator[list[bytes]]:
     yield [data[i : i + 1] for i in range(len(data))]
 
 
-def drive(hs: Socks5Handshake, incoming: list[bytes]) -> bytes:
+def drive(hs: Socks5Handshake | Socks4Handshake, incoming: list[bytes]) -> bytes:
     """Run the handshake to DONE, feeding `incoming` then EOF; return what was sent."""
     sent = bytearray()
     chunks = iter(incoming)
@@ -51,7 +57,7 @@ def drive(hs: Socks5Handshake, incoming: list[bytes]) -> bytes:
             return bytes(sent)
 
 
-def fails(hs: Socks5Handshake, incoming: list[bytes]) -> str:
+def fails(hs: Socks5Handshake | Socks4Handshake, incoming: list[bytes]) -> str:
     with pytest.raises(ProxyError) as info:
         drive(hs, incoming)
     # A failure sticks: asking again raises the same error.
@@ -484,3 +490,201 @@ def test_valid_script_split_anywhere(cuts: list[int], host: str, port: int, extr
     end = len(script) - len(extra)
     last = next(b for a, b in itertools.pairwise(points) if a < end <= b)
     assert hs.trailing_data() == script[end:last]
+
+
+# -- SOCKS4 and SOCKS4a ---------------------------------------------------------------
+
+# CONNECT 93.184.216.34:80 as "alice"; the 4a form names example.com:443 instead.
+SOCKS4_CONNECT = b"\x04\x01\x00\x50\x5d\xb8\xd8\x22alice\x00"
+SOCKS4A_CONNECT = b"\x04\x01\x01\xbb\x00\x00\x00\x01\x00example.com\x00"
+SOCKS4_OK = b"\x00\x5a\x04\x38\x7f\x00\x00\x01"  # granted, bound 127.0.0.1:1080
+
+
+@pytest.mark.parametrize("chunks", list(feeds(SOCKS4_OK)))
+def test_socks4_split_anywhere(chunks: list[bytes]) -> None:
+    hs = Socks4Handshake("93.184.216.34", 80, "alice")
+    assert drive(hs, chunks) == SOCKS4_CONNECT
+    assert hs.bound_address == ("127.0.0.1", 1080)
+    assert hs.trailing_data() == b""
+    assert hs.next_step() is DONE
+
+
+@pytest.mark.parametrize("chunks", list(feeds(SOCKS4_OK + b"HTTP")))
+def test_socks4a_sends_the_name(chunks: list[bytes]) -> None:
+    hs = Socks4Handshake("example.com", 443)
+    assert drive(hs, chunks) == SOCKS4A_CONNECT
+    # What came with the reply's last byte is kept; nothing is read after it.
+    assert b"HTTP".startswith(hs.trailing_data())
+
+
+def test_socks4_one_message_each_way() -> None:
+    hs = Socks4Handshake("example.com", 443, b"")
+    with pytest.raises(RuntimeError, match="not finished"):
+        hs.trailing_data()
+    assert hs.next_step() is SEND
+    assert hs.data_to_send() == SOCKS4A_CONNECT
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(SOCKS4_OK[:7])
+    assert hs.next_step() is RECEIVE
+    hs.receive_data(SOCKS4_OK[7:] + b"\x16\x03")
+    assert hs.next_step() is DONE
+    assert hs.trailing_data() == b"\x16\x03"
+    assert hs.data_to_send() == b""
+
+
+@pytest.mark.parametrize(
+    ("host", "remote_dns", "address", "tail"),
+    [
+        ("10.0.0.1", True, b"\x0a\x00\x00\x01", b""),  # an address goes as one, 4a or not
+        ("10.0.0.1", False, b"\x0a\x00\x00\x01", b""),
+        ("xn--bcher-kva.example", True, b"\x00\x00\x00\x01", b"xn--bcher-kva.example\x00"),
+        ("a" * 255, True, b"\x00\x00\x00\x01", b"a" * 255 + b"\x00"),
+    ],
+)
+def test_socks4_addresses(host: str, remote_dns: bool, address: bytes, tail: bytes) -> None:
+    assert socks4_address(host, remote_dns) == (address, tail)
+    hs = Socks4Handshake(host, 65535, "u", remote_dns=remote_dns)
+    assert drive(hs, [SOCKS4_OK]) == b"\x04\x01\xff\xff" + address + b"u\x00" + tail
+
+
+@pytest.mark.parametrize(
+    ("host", "remote_dns", "error", "match"),
+    [
+        ("::1", True, ValueError, "IPv4 addresses only, not '::1': use a socks5://"),
+        ("2001:db8::1", False, ValueError, "IPv4 addresses only"),
+        ("example.com", False, ValueError, "needs an IPv4 address, not the host name"),
+        ("a" * 256, True, ValueError, "at most 255 bytes, got 256"),
+        ("bad host", True, ValueError, "invalid host name"),
+        ("", True, ValueError, "invalid host name"),
+        ("bücher.example", True, ValueError, "invalid host name"),
+        ("nul\x00", True, ValueError, "invalid host name"),
+        (b"example.com", True, TypeError, "host is a str"),
+    ],
+)
+def test_socks4_refuses_what_it_cannot_carry(
+    host: Any, remote_dns: bool, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        Socks4Handshake(host, 80, remote_dns=remote_dns)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "error", "match"),
+    [
+        ("a\x00b", ValueError, "cannot contain NUL"),
+        ("u" * 256, ValueError, "at most 255 bytes, got 256"),
+        (42, TypeError, "is str or bytes"),
+    ],
+)
+def test_socks4_user_id_checks(user_id: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        socks4_user_id(user_id)
+    with pytest.raises(error, match=match):
+        Socks4Handshake("10.0.0.1", 80, user_id)
+
+
+def test_socks4_user_id_at_the_limit() -> None:
+    assert socks4_user_id("u" * 255) == b"u" * 255
+    assert socks4_user_id("é") == b"\xc3\xa9"
+    assert socks4_user_id(b"\xff") == b"\xff"
+
+
+@pytest.mark.parametrize(
+    ("port", "error"), [(-1, ValueError), (65536, ValueError), ("80", TypeError)]
+)
+def test_socks4_port_checks(port: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Socks4Handshake("10.0.0.1", port)
+
+
+@pytest.mark.parametrize("code", [0x5B, 0x5C, 0x5D])
+def test_socks4_reply_codes_are_proxy_errors(code: int) -> None:
+    message = fails(Socks4Handshake("example.com", 443), [bytes([0, code]) + bytes(6)])
+    assert message == (
+        "the SOCKS4 proxy could not connect to example.com:443: "
+        f"{SOCKS4_REPLY_CODES[code]} (reply code 0x{code:02x})"
+    )
+
+
+def test_socks4_unknown_code_fails_before_the_rest_arrives() -> None:
+    hs = Socks4Handshake("10.0.0.1", 80)
+    assert fails(hs, [b"\x00\x01"]).endswith("unassigned reply code (reply code 0x01)")
+
+
+@pytest.mark.parametrize(
+    "reply", [b"\x05\x00", b"HTTP/1.1 400 Bad Request\r\n\r\n", b"\x04\x5a" + bytes(6)]
+)
+def test_socks4_another_protocol_fails_at_the_first_byte(reply: bytes) -> None:
+    message = fails(Socks4Handshake("10.0.0.1", 80), [reply[:1]])
+    assert message == (
+        f"malformed SOCKS4 reply: version byte 0x{reply[0]:02x}, expected 0x00 "
+        "(is this a SOCKS4 proxy?)"
+    )
+
+
+@pytest.mark.parametrize("received", [b"", b"\x00", b"\x00\x5a\x00\x50\x7f\x00\x00"])
+def test_socks4_eof_before_the_reply_ends(received: bytes) -> None:
+    message = fails(Socks4Handshake("10.0.0.1", 80), [received] if received else [])
+    assert message == (
+        "the SOCKS4 proxy closed the connection while conch was waiting for the connect reply"
+    )
+
+
+def test_socks4_data_after_eof_is_a_bug() -> None:
+    hs = Socks4Handshake("10.0.0.1", 80)
+    hs.receive_data(b"")
+    with pytest.raises(RuntimeError, match="after EOF"):
+        hs.receive_data(b"x")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reply=st.sampled_from([SOCKS4_OK, b"\x00\x5b" + bytes(6), b"\x00\x5a" + bytes(6)]),
+    extra=st.binary(max_size=8),
+    mutations=st.lists(
+        st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), max_size=3
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=20), max_size=5),
+    eof_at=st.none() | st.integers(min_value=0, max_value=20),
+    name=st.booleans(),
+)
+def test_socks4_hostile_replies_end_in_done_or_proxy_error(
+    reply: bytes,
+    extra: bytes,
+    mutations: list[tuple[int, int]],
+    cuts: list[int],
+    eof_at: int | None,
+    name: bool,
+) -> None:
+    """Any bytes, cut anywhere, with EOF anywhere: DONE after a granted reply (and only
+    then), or a `ProxyError` that sticks; never another exception, never a loop."""
+    script = bytearray(reply + extra)
+    for at, value in mutations:
+        script[at % len(script)] = value
+    if eof_at is not None:
+        del script[eof_at:]
+    points = sorted({min(c, len(script)) for c in cuts} | {0, len(script)})
+    chunks = [bytes(script[a:b]) for a, b in itertools.pairwise(points) if b > a]
+    hs = Socks4Handshake("example.com" if name else "10.0.0.1", 443, "u")
+    incoming = iter(chunks)
+    try:
+        for _ in range(len(chunks) + 4):
+            step = hs.next_step()
+            if step is SEND:
+                assert hs.data_to_send()
+            elif step is RECEIVE:
+                hs.receive_data(next(incoming, b""))
+            else:
+                break
+        else:
+            raise AssertionError("the handshake never ended")
+    except ProxyError:
+        assert script[:1] != b"\x00" or script[1:2] != b"\x5a" or len(script) < 8
+        with pytest.raises(ProxyError):
+            hs.next_step()
+        return
+    assert step is DONE
+    assert script[:2] == b"\x00\x5a"
+    assert hs.bound_address == (".".join(str(b) for b in script[4:8]), int.from_bytes(script[2:4]))
+    # Only bytes that came with the reply's last chunk are kept; nothing is read after.
+    assert script[8:].startswith(hs.trailing_data())

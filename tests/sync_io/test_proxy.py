@@ -10,7 +10,7 @@ import pytest
 from sansio import env
 from sansio.exceptions import InvalidURL, ProxyError
 from sync_io import Client
-from tests.proxy_servers import http_proxy, socks5_proxy
+from tests.proxy_servers import http_proxy, socks4_proxy, socks5_proxy
 from tests.servers import TLS, Server, default_app, http_handler, tls_contexts
 
 # Basic credentials "user:secret", as the proxy expects them.
@@ -121,3 +121,50 @@ def test_proxies_mapping_routes_by_pattern(origin: Server) -> None:
     ):
         assert client.get(origin.url("/")).status_code == 200
         assert proxy.requests == []  # the more specific pattern said: go direct
+
+
+def test_no_proxy_range(origin: Server) -> None:
+    with Server(http_proxy()) as proxy:
+        environ = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.port}", "NO_PROXY": "127.0.0.0/8"}
+        previous = env.install(environ=environ)
+        try:
+            with Client() as client:
+                assert client.get(origin.url("/")).status_code == 200
+            assert proxy.requests == []  # 127.0.0.1 is in 127.0.0.0/8: direct
+        finally:
+            env.install(previous)
+
+
+def test_socks4a_sends_the_name_and_the_user_id(origin: Server) -> None:
+    with (
+        Server(socks4_proxy()) as proxy,
+        Client(proxy=f"socks4a://alice@127.0.0.1:{proxy.port}") as client,
+    ):
+        assert client.get(origin.url("/", host="localhost")).status_code == 200
+        assert client.get(origin.url("/")).status_code == 200  # an address goes as one
+    assert proxy.requests == [
+        f"alice@localhost:{origin.port}".encode(),
+        f"alice@127.0.0.1:{origin.port}".encode(),
+    ]
+
+
+def test_socks4_to_an_address(origin: Server) -> None:
+    with (
+        Server(socks4_proxy()) as proxy,
+        Client(proxy=f"socks4://127.0.0.1:{proxy.port}") as client,
+    ):
+        assert client.get(origin.url("/")).status_code == 200
+        # A name must be resolved by the client first, which the transport does not
+        # do yet: a clear ProxyError, before a byte reaches the proxy.
+        with pytest.raises(ProxyError, match="use socks4a://"):
+            client.get(origin.url("/", host="localhost"))
+    assert proxy.requests == [f"@127.0.0.1:{origin.port}".encode()]
+
+
+def test_socks4_refused(origin: Server) -> None:
+    with (
+        Server(socks4_proxy()) as proxy,
+        Client(proxy=f"socks4a://127.0.0.1:{proxy.port}") as client,
+        pytest.raises(ProxyError, match="request rejected or failed"),
+    ):
+        client.get("http://unresolvable.invalid/")
