@@ -49,7 +49,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 REALM = "docs@example.org"
-NONCE = "dcd98b7102dd2f0e8b11d0f600bfb0c093"  # fixed: answers must be deterministic
 OPAQUE = "5ccc069c403ebaf9f0171e9517f40e41"
 MAX_DELAY = 10.0  # seconds: /delay never holds a request longer
 PAGE = (
@@ -264,6 +263,9 @@ async def _digest_auth(request: _Request, args: list[str]) -> Answer:
     def h(text: str) -> str:
         return digest(text.encode()).hexdigest()
 
+    # Deterministic, as every answer here, and one per (qop, algorithm): a client that
+    # answers one endpoint's challenge up front elsewhere gets a fresh one.
+    nonce = hashlib.md5(f"{qop}/{algorithm}".encode()).hexdigest()
     header = request.headers.get("authorization", "")
     params = _digest_params(header)
     if header.startswith("Digest ") and params.get("username") == user:
@@ -272,13 +274,13 @@ async def _digest_auth(request: _Request, args: list[str]) -> Answer:
         if qop == "auth-int":
             ha2 += ":" + digest(request.body).hexdigest()
         expected = h(
-            f"{ha1}:{NONCE}:{params.get('nc')}:{params.get('cnonce')}:{qop}:{h(ha2)}"
+            f"{ha1}:{nonce}:{params.get('nc')}:{params.get('cnonce')}:{qop}:{h(ha2)}"
         )
         if params.get("response") == expected and params.get("qop") == qop:
             return _json({"authenticated": True, "user": user})
     return _challenge(
         "Digest",
-        f'realm="{REALM}", qop="{qop}", nonce="{NONCE}", opaque="{OPAQUE}", '
+        f'realm="{REALM}", qop="{qop}", nonce="{nonce}", opaque="{OPAQUE}", '
         f"algorithm={algorithm}",
     )
 

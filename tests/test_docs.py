@@ -23,8 +23,9 @@ tests/docs_app.py on 127.0.0.1 over TLS (its CA installed with SSL_CERT_FILE);
 ``http://example.org`` is hypercorn serving the same app over plain TCP (HTTP/1.1 and
 h2c), and over TLS with ALPN h2 for the blocks marked ``http2``;
 ``proxy.example:3128`` an HTTP proxy and ``proxy.example:1080`` a SOCKS5 proxy on
-loopback. The examples' text is rewritten with those addresses before it runs, and
-output is rewritten back before it is compared.
+loopback; any other ``example.org`` (a mount pattern, a netrc entry) is 127.0.0.1. The
+examples' text is rewritten with those addresses before it runs, and output is
+rewritten back before it is compared.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ HYPERCORN_CONFIG = "include_date_header = False\ninclude_server_header = False\n
 MAX_ILLUSTRATIONS = 8  # python blocks that are not run; each needs its reason
 
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)")
+_ASYNCIO_RUN = re.compile(r"^asyncio\.run\(main\(\)\)", re.MULTILINE)
 _DIRECTIVE = re.compile(r"<!--\s*docs-test:\s*(?P<text>.*?)\s*-->")
 
 
@@ -106,17 +108,17 @@ RUN_PAGES = [page for page in PAGES if any(_runs(block) for block in blocks_of(p
 @dataclass(frozen=True)
 class Servers:
     certificates: Certificates
-    replacements: tuple[tuple[str, str], ...]  # placeholder -> address, in order
-    http2_origin: tuple[str, str]  # https://example.org in an "http2" block
+    forward: tuple[tuple[str, str], ...]  # placeholder -> address, replaced in this order
+    http2: tuple[str, str]  # https://example.org in a block marked "http2"
+    back: tuple[tuple[str, str], ...]  # address -> placeholder, for output
 
     def rewrite(self, text: str, *, http2: bool = False) -> str:
-        replacements = (self.http2_origin, *self.replacements) if http2 else self.replacements
-        for placeholder, address in replacements:
+        for placeholder, address in (self.http2, *self.forward) if http2 else self.forward:
             text = text.replace(placeholder, address)
         return text
 
     def rewrite_back(self, text: str) -> str:
-        for placeholder, address in (self.http2_origin, *self.replacements):
+        for address, placeholder in self.back:
             text = text.replace(address, placeholder)
         return text
 
@@ -149,16 +151,21 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             start_process("hypercorn", hypercorn, [root / "hypercorn.log"], [port, port_h2])
         )
         with Server(http_proxy()) as proxy, Server(socks5_proxy()) as socks:
-            yield Servers(
-                certificates,
-                (
-                    ("https://example.org", f"https://127.0.0.1:{port_tls}"),
-                    ("http://example.org", f"http://127.0.0.1:{port}"),
-                    ("proxy.example:3128", f"127.0.0.1:{proxy.port}"),
-                    ("proxy.example:1080", f"127.0.0.1:{socks.port}"),
-                ),
-                ("https://example.org", f"https://127.0.0.1:{port_h2}"),
+            forward = (
+                ("https://example.org", f"https://127.0.0.1:{port_tls}"),
+                ("http://example.org", f"http://127.0.0.1:{port}"),
+                ("proxy.example:3128", f"127.0.0.1:{proxy.port}"),
+                ("proxy.example:1080", f"127.0.0.1:{socks.port}"),
+                ("example.org", "127.0.0.1"),  # in mount patterns, netrc files...
             )
+            http2 = ("https://example.org", f"https://127.0.0.1:{port_h2}")
+            back = (
+                (http2[1], http2[0]),
+                *((address, placeholder) for placeholder, address in forward[:-1]),
+                *((f"127.0.0.1:{p}", "example.org") for p in (port_tls, port, port_h2)),
+                ("127.0.0.1", "example.org"),
+            )
+            yield Servers(certificates, forward, http2, back)
     finally:
         for process in processes:
             process.stop()
@@ -209,8 +216,9 @@ def run_python(block: Block, servers: Servers, namespace: dict[str, object]) -> 
     exec(_compiled(block, code), namespace)
     if "trio" in options:
         assert "asyncio" in options, f"{block.page}:{block.line}: say 'asyncio trio'"
-        assert "asyncio.run(main())\n" in code, f"{block.page}:{block.line}: no asyncio.run"
-        exec(_compiled(block, code.replace("asyncio.run(main())", "trio.run(main)")), namespace)
+        trio_code, found = _ASYNCIO_RUN.subn("__import__('trio').run(main)", code)
+        assert found == 1, f"{block.page}:{block.line}: no line starts with asyncio.run(main())"
+        exec(_compiled(block, trio_code), namespace)
 
 
 class _Checker(doctest.OutputChecker):
