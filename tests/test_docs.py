@@ -179,7 +179,8 @@ def world(
     (examples write files there), logging."""
     saved_environ = dict(os.environ)
     root = logging.getLogger()
-    saved_logging = (root.level, list(root.handlers), logging.getLogger("conch").level)
+    ours = logging.getLogger("conch")
+    saved_logging = (root.level, list(root.handlers), ours.level, list(ours.handlers))
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         for variant in (name, name.lower()):
             monkeypatch.delenv(variant, raising=False)
@@ -192,7 +193,8 @@ def world(
         os.environ.update(saved_environ)
         root.setLevel(saved_logging[0])
         root.handlers[:] = saved_logging[1]
-        logging.getLogger("conch").setLevel(saved_logging[2])
+        ours.setLevel(saved_logging[2])
+        ours.handlers[:] = saved_logging[3]
 
 
 # --------------------------------------------------------------------------- running
