@@ -8,7 +8,8 @@ example may use what an earlier one on the same page set up, as a reader would):
   A block preceded by ``<!-- docs-test: asyncio trio -->`` must end its program with
   ``asyncio.run(main())``: it runs as written, then once more with ``trio.run(main)``.
   ``<!-- docs-test: http2 -->`` sends that block's ``https://example.org`` to a server
-  that offers HTTP/2 (both options may be given).
+  that offers HTTP/2; ``subprocess`` runs the block in a fresh interpreter (for what
+  would change this one for good, such as the httpx alias). Options combine.
 - ```` ```pycon ```` blocks (``>>>`` sessions) run through doctest: the output shown must
   be the output printed.
 - ```` ```console ```` blocks hold ``$ conch ...`` command lines, each followed by its
@@ -35,6 +36,7 @@ import logging
 import os
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -207,7 +209,7 @@ def _compiled(block: Block, code: str) -> object:
 
 def _options(block: Block) -> set[str]:
     options = set(block.directive.split())
-    unknown = options - {"asyncio", "trio", "http2"}
+    unknown = options - {"asyncio", "trio", "http2", "subprocess"}
     assert not unknown, f"{block.page}:{block.line}: unknown docs-test option {unknown}"
     return options
 
@@ -215,6 +217,14 @@ def _options(block: Block) -> set[str]:
 def run_python(block: Block, servers: Servers, namespace: dict[str, object]) -> None:
     options = _options(block)
     code = servers.rewrite(block.code, http2="http2" in options)
+    if "subprocess" in options:
+        # For what would change this process for good (the httpx alias): a fresh one.
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert done.returncode == 0, f"{block.page}:{block.line}:\n{done.stderr}"
+        return
     exec(_compiled(block, code), namespace)
     if "trio" in options:
         assert "asyncio" in options, f"{block.page}:{block.line}: say 'asyncio trio'"
