@@ -165,7 +165,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                 (http2[1], http2[0]),
                 *((address, placeholder) for placeholder, address in forward[:-1]),
                 *((f"127.0.0.1:{p}", "example.org") for p in (port_tls, port, port_h2)),
-                ("127.0.0.1", "example.org"),
             )
             yield Servers(certificates, forward, http2, back)
     finally:
