@@ -201,6 +201,14 @@ def world(
 # --------------------------------------------------------------------------- running
 
 
+_SNIPPET = re.compile(r'^--8<-- "(?P<path>[^"]+)"$', re.MULTILINE)
+
+
+def expand_snippets(code: str) -> str:
+    """A code block that includes a file (pymdownx.snippets) runs that file's text."""
+    return _SNIPPET.sub(lambda m: (REPO / m["path"]).read_text(encoding="utf-8"), code)
+
+
 def _compiled(block: Block, code: str) -> object:
     # Padding puts the block at its own line numbers: a traceback names the page's line.
     return compile("\n" * (block.line - 1) + code, block.page, "exec")
@@ -215,7 +223,7 @@ def _options(block: Block) -> set[str]:
 
 def run_python(block: Block, servers: Servers, namespace: dict[str, object]) -> None:
     options = _options(block)
-    code = servers.rewrite(block.code, http2="http2" in options)
+    code = servers.rewrite(expand_snippets(block.code), http2="http2" in options)
     if "subprocess" in options:
         # For what would change this process for good (the httpx alias): a fresh one.
         done = subprocess.run(
