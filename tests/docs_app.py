@@ -273,15 +273,12 @@ async def _digest_auth(request: _Request, args: list[str]) -> Answer:
         ha2 = f"{request.method}:{params.get('uri')}"
         if qop == "auth-int":
             ha2 += ":" + digest(request.body).hexdigest()
-        expected = h(
-            f"{ha1}:{nonce}:{params.get('nc')}:{params.get('cnonce')}:{qop}:{h(ha2)}"
-        )
+        expected = h(f"{ha1}:{nonce}:{params.get('nc')}:{params.get('cnonce')}:{qop}:{h(ha2)}")
         if params.get("response") == expected and params.get("qop") == qop:
             return _json({"authenticated": True, "user": user})
     return _challenge(
         "Digest",
-        f'realm="{REALM}", qop="{qop}", nonce="{nonce}", opaque="{OPAQUE}", '
-        f"algorithm={algorithm}",
+        f'realm="{REALM}", qop="{qop}", nonce="{nonce}", opaque="{OPAQUE}", algorithm={algorithm}',
     )
 
 

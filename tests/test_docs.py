@@ -173,9 +173,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 @pytest.fixture
-def world(
-    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Servers]:
+def world(servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
     """What a page may change is put back: the environment, the working directory
     (examples write files there), logging."""
     saved_environ = dict(os.environ)
@@ -295,9 +293,8 @@ def test_examples_run(page: Path, world: Servers) -> None:
 
 
 def test_illustrations_are_few() -> None:
-    illustrations = [
-        block for page in PAGES for block in blocks_of(page) if block.directive.startswith("not run")
-    ]
+    blocks = [block for page in PAGES for block in blocks_of(page)]
+    illustrations = [block for block in blocks if block.directive.startswith("not run")]
     for block in illustrations:
         reason = block.directive.removeprefix("not run").strip(" :")
         assert reason, f"{block.page}:{block.line}: say why the block is not run"
