@@ -42,6 +42,7 @@ from sansio.config import (
     Proxy,
     UseClientDefault,
 )
+from sansio.decoders import DEFAULT_MAX_DECODED_SIZE
 from sansio.flow import send_flow
 from sansio.models import Request, Response
 from sansio.mounts import MountTable
@@ -103,7 +104,7 @@ class AsyncClient(BaseClient):
         transport: AsyncBaseTransport | None = None,
         trust_env: bool = True,
         default_encoding: Any = "utf-8",
-        max_decoded_size: int | None = None,
+        max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
         proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
     ) -> None:
         super().__init__(

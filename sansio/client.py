@@ -35,7 +35,7 @@ from .config import (
     UseClientDefault,
 )
 from .cookies import Cookies
-from .decoders import SUPPORTED_ENCODINGS
+from .decoders import DEFAULT_MAX_DECODED_SIZE, SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers
 from .models import Request, Response
@@ -140,7 +140,7 @@ class BaseClient:
         base_url: URL | str = "",
         trust_env: bool = True,
         default_encoding: str | Callable[[bytes], str] = "utf-8",
-        max_decoded_size: int | None = None,
+        max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
     ) -> None:
         self.base_url = base_url
         self.auth = auth

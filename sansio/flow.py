@@ -41,7 +41,8 @@ from .actions import (
 )
 from .auth import Auth
 from .content import is_consumed
-from .exceptions import RemoteProtocolError, StreamConsumed, TooManyRedirects
+from .decoders import DEFAULT_MAX_DECODED_SIZE
+from .exceptions import RemoteProtocolError, RequestError, StreamConsumed, TooManyRedirects
 from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,7 +80,7 @@ class SendOptions:
     request_hooks: Sequence[Hook] = ()
     response_hooks: Sequence[Hook] = ()
     default_encoding: str | Callable[[bytes], str] = "utf-8"
-    max_decoded_size: int | None = None
+    max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE  # None: no limit
     redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT
 
 
@@ -194,7 +195,13 @@ def _send_following_redirects(
             raise StreamConsumed()
         if options.request_hooks:
             yield CallHooks(hooks=options.request_hooks, argument=request)
-        response: Response = yield SendRequest(request=request)
+        try:
+            response: Response = yield SendRequest(request=request)
+        except RequestError as exc:
+            # As httpx: a transport's error names the request it was sending.
+            if exc._request is None:
+                exc.request = request
+            raise
         try:
             # Transports need not attach the request (httpx's do not).
             response.request = request
@@ -203,8 +210,7 @@ def _send_following_redirects(
                 supplied = supplied_cookie_pairs(request, cookies)
             cookies.extract_cookies(response)
             response.default_encoding = options.default_encoding
-            if options.max_decoded_size is not None:
-                response.max_decoded_size = options.max_decoded_size
+            response.max_decoded_size = options.max_decoded_size
             if options.response_hooks:
                 yield CallHooks(hooks=options.response_hooks, argument=response)
             response.history = list(hops)

@@ -41,6 +41,7 @@ from sansio.config import (
     Proxy,
     UseClientDefault,
 )
+from sansio.decoders import DEFAULT_MAX_DECODED_SIZE
 from sansio.flow import send_flow
 from sansio.models import Request, Response
 from sansio.mounts import MountTable
@@ -101,7 +102,7 @@ class Client(BaseClient):
         base_url: URL | str = "",
         transport: BaseTransport | None = None,
         default_encoding: Any = "utf-8",
-        max_decoded_size: int | None = None,
+        max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
         proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
     ) -> None:
         super().__init__(

@@ -611,3 +611,51 @@ def test_content_attribute_as_httpx(kind: str) -> None:
 def test_empty_header_inputs_as_httpx(empty: Any) -> None:
     same(lambda lib: list(lib.Headers(empty).items()))
     same(lambda lib: list(lib.Request("GET", "http://testserver/", headers=empty).headers.items()))
+
+
+# -- errors name their request; max_decoded_size=None means no limit -------------------------
+
+
+@pytest.mark.parametrize("error", ["ReadTimeout", "ConnectError", "RemoteProtocolError"])
+def test_transport_errors_carry_the_request_as_httpx(error: str) -> None:
+    def send(lib: Any) -> str:
+        def app(request: Any) -> Any:
+            raise getattr(lib, error)("boom")
+
+        with lib.Client(transport=lib.MockTransport(app)) as client:
+            try:
+                client.get("http://testserver/path")
+            except lib.TransportError as exc:
+                return f"{exc.request.method} {exc.request.url}"
+        return "no error"
+
+    assert same(send)[:2] == ("ok", "'GET http://testserver/path'")
+
+
+def test_async_transport_errors_carry_the_request(run: Run[Any]) -> None:
+    def app(request: Any) -> Any:
+        raise conch.WriteError("boom")
+
+    async def main() -> conch.Request:
+        async with conch.AsyncClient(transport=conch.MockTransport(app)) as client:
+            try:
+                await client.post("http://testserver/", content=b"x")
+            except conch.WriteError as exc:
+                return exc.request
+        raise AssertionError("no error")
+
+    assert run(main).method == "POST"
+
+
+@pytest.mark.parametrize(
+    ("given", "limit"),
+    [({}, 256 * 1024 * 1024), ({"max_decoded_size": None}, None), ({"max_decoded_size": 7}, 7)],
+)
+def test_client_max_decoded_size_reaches_responses(
+    given: dict[str, Any], limit: int | None
+) -> None:
+    with (
+        conch.Client(transport=conch.MockTransport(ok), **given) as client,
+        client.stream("GET", "http://testserver/") as response,
+    ):
+        assert response.max_decoded_size == limit
