@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sansio.mounts import URLPattern
 from sansio.proxy import proxies_from_environ
+from sansio.urls import _primitive
 
 __all__ = [
     "URLPattern",
@@ -29,15 +30,8 @@ __all__ = [
 T = TypeVar("T", str, bytes)
 
 
-def primitive_value_to_str(value: Any) -> str:
-    """A form or query value as text: JSON's spellings for True, False and None."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return ""
-    return str(value)
+# A form or query value as text: JSON's spellings for True, False and None.
+primitive_value_to_str = _primitive
 
 
 def get_environment_proxies() -> dict[str, str | None]:

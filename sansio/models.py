@@ -150,6 +150,28 @@ def _slices(content: bytes, chunk_size: int | None) -> Iterator[bytes]:
         yield content[start : start + chunk_size]
 
 
+class _ContentAttribute:
+    """httpx's ``_content``: the body once read, absent (AttributeError) before.
+
+    Libraries built on httpx test for it with hasattr(), or delete it to make a body
+    readable again from its stream (a mocking plugin does). conch keeps the body in
+    ``_body`` (None until read); this descriptor shows it under httpx's name.
+    """
+
+    def __get__(self, owner: Request | Response | None, kind: type | None = None) -> Any:
+        if owner is None:
+            return self
+        if owner._body is None:
+            raise AttributeError("_content")
+        return owner._body
+
+    def __set__(self, owner: Request | Response, value: bytes) -> None:
+        owner._body = value
+
+    def __delete__(self, owner: Request | Response) -> None:
+        owner._body = None
+
+
 class Request:
     """An HTTP request: method, URL, headers, body stream and extensions."""
 
@@ -160,22 +182,7 @@ class Request:
     stream: SyncByteStream | AsyncByteStream
     _body: bytes | None  # the body, once read (httpx's `_content`)
 
-    # httpx keeps the read body in `_content`, absent until the body is read, and
-    # libraries built on httpx test for it with hasattr() or delete it to read the
-    # stream again (a mocking plugin does): the same behaviour here.
-    @property
-    def _content(self) -> bytes:
-        if self._body is None:
-            raise AttributeError("_content")
-        return self._body
-
-    @_content.setter
-    def _content(self, value: bytes) -> None:
-        self._body = value
-
-    @_content.deleter
-    def _content(self) -> None:
-        self._body = None
+    _content = _ContentAttribute()
 
     def __init__(
         self,
@@ -337,22 +344,7 @@ class Response:
     stream: SyncByteStream | AsyncByteStream
     _body: bytes | None  # the body, once read (httpx's `_content`)
 
-    # httpx keeps the read body in `_content`, absent until the body is read, and
-    # libraries built on httpx test for it with hasattr() or delete it to read the
-    # stream again (a mocking plugin does): the same behaviour here.
-    @property
-    def _content(self) -> bytes:
-        if self._body is None:
-            raise AttributeError("_content")
-        return self._body
-
-    @_content.setter
-    def _content(self, value: bytes) -> None:
-        self._body = value
-
-    @_content.deleter
-    def _content(self) -> None:
-        self._body = None
+    _content = _ContentAttribute()
 
     def __init__(
         self,

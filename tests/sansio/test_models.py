@@ -1666,3 +1666,8 @@ class TestDrain:
         content, cut_closed, _ = run(main)
         assert content == b"abcd"
         assert cut_closed
+
+
+def test_content_attribute_on_the_class_is_the_descriptor() -> None:
+    # Tools that inspect classes (mock's autospec, dataclass-style helpers) read it.
+    assert Request._content is Response._content  # type: ignore[comparison-overlap]
