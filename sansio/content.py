@@ -22,7 +22,6 @@ Behaviour follows httpx 0.28, with these deliberate differences:
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from json import dumps
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -235,6 +234,8 @@ def _encode_text(text: str, content_type: str) -> tuple[dict[str, str], ByteStre
 
 def encode_json(json: Any) -> tuple[dict[str, str], ByteStream]:
     """Headers and stream for ``json=``: compact UTF-8 JSON; NaN and infinities raise ValueError."""
+    from json import dumps  # on first use: import time is a feature
+
     text = dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return _encode_text(text, "application/json")
 

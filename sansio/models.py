@@ -27,7 +27,6 @@ Differences from httpx, all on purpose:
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -525,7 +524,9 @@ class Response:
 
     def json(self, **kwargs: Any) -> Any:
         """The body parsed as JSON (``kwargs`` go to `json.loads`)."""
-        return jsonlib.loads(self.content, **kwargs)
+        import json  # on first use: import time is a feature
+
+        return json.loads(self.content, **kwargs)
 
     @property
     def cookies(self) -> Cookies:
