@@ -383,7 +383,7 @@ class Response:
         self._text: str | None = None
         self._encoding: str | None = None
         self._cookies: Cookies | None = None
-        self._elapsed: datetime.timedelta | None = None
+        self._elapsed: datetime.timedelta | float | None = None
         self._num_bytes_downloaded = 0
 
         if stream is not None:
@@ -415,16 +415,27 @@ class Response:
     @property
     def elapsed(self) -> datetime.timedelta:
         """Time from sending the request to closing the response (set by the shell)."""
-        if self._elapsed is None:
+        elapsed = self._elapsed
+        if elapsed is None:
             raise RuntimeError(
                 "response.elapsed is only known once the response has been read or closed."
             )
-        return self._elapsed
+        if isinstance(elapsed, float):
+            # Kept in seconds until asked for: most programs never look, and then
+            # `datetime` is neither imported nor called.
+            import datetime
+
+            elapsed = self._elapsed = datetime.timedelta(seconds=elapsed)
+        return elapsed
 
     @elapsed.setter
     def elapsed(self, elapsed: datetime.timedelta) -> None:
         # The core has no clock: the shell measures and sets this when it closes.
         self._elapsed = elapsed
+
+    def _set_elapsed(self, seconds: float) -> None:
+        """`elapsed`, in seconds: what the shells call when the response closes."""
+        self._elapsed = seconds
 
     @property
     def request(self) -> Request:

@@ -8,6 +8,7 @@ exception's type and message, the warnings) must be the same.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import io
 import warnings
 from collections.abc import Callable, Coroutine
@@ -272,6 +273,61 @@ def test_sync_body_with_async_client_is_httpx_runtime_error() -> None:
         "RuntimeError",
         "Attempted to send an sync request with an AsyncClient instance.",
     )
+
+
+# -- response.elapsed -------------------------------------------------------------------------
+
+
+def elapsed_seen(response: Any) -> str:
+    try:
+        elapsed = response.elapsed
+    except RuntimeError:
+        return "unknown"
+    assert elapsed == response.elapsed  # the same value on every look
+    return f"{type(elapsed).__name__} {elapsed >= datetime.timedelta(0)}"
+
+
+def streamed(request: Any) -> Any:
+    # A body that is not in memory yet: the response closes when the client reads it.
+    lib = conch if isinstance(request, conch.Request) else httpx
+    return lib.Response(200, content=iter([b"ok"]))
+
+
+def astreamed(request: Any) -> Any:
+    async def body() -> Any:
+        yield b"ok"
+
+    lib = conch if isinstance(request, conch.Request) else httpx
+    return lib.Response(200, content=body())
+
+
+def test_elapsed_is_known_once_the_response_is_closed() -> None:
+    def send(lib: Any) -> list[str]:
+        with lib.Client(transport=lib.MockTransport(streamed)) as client:
+            seen = [elapsed_seen(client.get("http://testserver/"))]
+            with client.stream("GET", "http://testserver/") as response:
+                seen.append(elapsed_seen(response))
+                response.read()
+                seen.append(elapsed_seen(response))
+        return seen
+
+    assert same(send)[:2] == ("ok", repr(["timedelta True", "unknown", "timedelta True"]))
+
+
+def test_async_elapsed_is_known_once_the_response_is_closed(run: Run[Any]) -> None:
+    def send(lib: Any) -> list[str]:
+        async def main() -> list[str]:
+            async with lib.AsyncClient(transport=lib.MockTransport(astreamed)) as client:
+                seen = [elapsed_seen(await client.get("http://testserver/"))]
+                async with client.stream("GET", "http://testserver/") as response:
+                    seen.append(elapsed_seen(response))
+                    await response.aread()
+                    seen.append(elapsed_seen(response))
+            return seen
+
+        return list(run(main))
+
+    assert same(send)[:2] == ("ok", repr(["timedelta True", "unknown", "timedelta True"]))
 
 
 # -- deprecation warnings as httpx emits them -----------------------------------------------

@@ -489,6 +489,15 @@ class TestResponseBasics:
         response.elapsed = datetime.timedelta(seconds=1.5)
         assert response.elapsed.total_seconds() == 1.5
 
+    def test_elapsed_set_in_seconds_by_a_shell(self) -> None:
+        response = Response(200)
+        response._set_elapsed(0.25)
+        assert response.elapsed == datetime.timedelta(seconds=0.25)
+        assert response.elapsed is response.elapsed  # built once
+        copy = pickle.loads(pickle.dumps(Response(200, content=b"x")))
+        copy._set_elapsed(2.0)
+        assert pickle.loads(pickle.dumps(copy)).elapsed == datetime.timedelta(seconds=2)
+
     def test_next_request(self) -> None:
         response = Response(302, headers={"Location": "/next"}, request=REQ)
         assert response.next_request is None
