@@ -80,15 +80,24 @@ def response_log_args(request: Request, response: Response) -> tuple[object, ...
     )
 
 
+# `logging.INFO`, without importing logging to read it.
+_INFO = 20
+# Loggers by name, as `logging.getLogger` gave them (it always gives the same one):
+# looked up once instead of on every response, under logging's module lock.
+_loggers: dict[str, logging.Logger] = {}
+
+
 def response_logger() -> logging.Logger | None:
     """The logger the shells write the response line to, if it takes INFO records.
 
     `logging` is imported on the first request, not with conch: import time is a feature.
     """
-    import logging
+    logger = _loggers.get(LOGGER_NAME)
+    if logger is None:
+        import logging
 
-    logger = logging.getLogger(LOGGER_NAME)
-    return logger if logger.isEnabledFor(logging.INFO) else None
+        logger = _loggers[LOGGER_NAME] = logging.getLogger(LOGGER_NAME)
+    return logger if logger.isEnabledFor(_INFO) else None
 
 
 class ClientState(enum.Enum):
@@ -362,8 +371,10 @@ class BaseClient:
         if self._state is ClientState.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
-        if chosen_auth is None and (request.url.username or request.url.password):
-            chosen_auth = BasicAuth(request.url.username, request.url.password)
+        url = request.url
+        # `userinfo` first: one look at the raw URL part instead of unescaping two.
+        if chosen_auth is None and url.userinfo and (url.username or url.password):
+            chosen_auth = BasicAuth(url.username, url.password)
         return SendOptions(
             auth=chosen_auth,
             follow_redirects=(

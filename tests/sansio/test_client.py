@@ -244,6 +244,10 @@ def test_url_userinfo_becomes_basic_auth_when_no_other_auth_is_set() -> None:
     client = BaseClient(auth=("client", "pw"))
     assert send_options(client, request).auth is client.auth
     assert send_options(BaseClient(), Request("GET", "https://example.com/")).auth is None
+    # An empty username and password, as with httpx, is no auth at all.
+    empty = Request("GET", "https://:@example.com/")
+    assert empty.url.userinfo == b":"
+    assert send_options(BaseClient(), empty).auth is None
 
 
 # -- timeout and extensions ---------------------------------------------------------------
