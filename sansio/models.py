@@ -241,8 +241,9 @@ class Request:
     def _prepare(self, content_headers: dict[str, str]) -> None:
         """Add the headers the body implies, then Host and Content-Length: 0 in front.
 
-        Caller-given headers win. The result is built in one go from entries that are
-        already validated, rather than by repeated `Headers.setdefault` calls.
+        Caller-given headers win. `self.headers` is this request's own (`__init__` built
+        it), so the entries, validated here or already, are added to it in one go rather
+        than by repeated `Headers.setdefault` calls.
         """
         headers = self.headers
         entries = headers._list
@@ -267,9 +268,7 @@ class Request:
             auto.append((b"Content-Length", b"content-length", b"0"))
         if auto or added:
             # Automatic headers go first, as httpx (and browsers) send them.
-            if added:
-                entries = entries + Headers(added, headers._encoding)._list
-            self.headers = Headers._from_full_items(auto + entries, encoding=headers._encoding)
+            headers._add_validated(auto, Headers(added, headers._encoding)._list if added else [])
 
     @property
     def content(self) -> bytes:
