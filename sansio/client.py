@@ -289,8 +289,10 @@ class BaseClient:
         if params or self._params:
             # Merged into the URL's own query here, as httpx's Request does with params=.
             merged_url = merged_url.copy_merge_params(self._params.merge(params))
-        merged_headers = self._headers.copy()
+        # Request copies the headers it is given: the client's own go as they are.
+        merged_headers = self._headers
         if headers is not None:
+            merged_headers = merged_headers.copy()
             merged_headers.update(headers)
         # The jar itself is handed over (Request only reads it), never copied per request.
         merged_cookies: object = None

@@ -70,6 +70,16 @@ def test_client_and_request_headers_merge_case_insensitively() -> None:
     assert "x-request" not in client.headers  # the client's headers are left alone
 
 
+def test_a_request_never_changes_the_client_headers() -> None:
+    client = BaseClient(headers={"X-Client": "c"})
+    before = client.headers.multi_items()
+    request = client.build_request("GET", "https://example.com/")
+    request.headers["X-Client"] = "changed"
+    request.headers["X-More"] = "m"
+    assert request.headers["host"] == "example.com"
+    assert client.headers.multi_items() == before
+
+
 def test_headers_can_be_replaced() -> None:
     client = BaseClient()
     client.headers = {"Accept": "application/json"}
