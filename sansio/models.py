@@ -324,7 +324,6 @@ class Response:
 
     status_code: int
     headers: Headers
-    next_request: Request | None
     extensions: dict[str, Any]
     history: list[Response]
     is_closed: bool
@@ -333,6 +332,14 @@ class Response:
     max_decoded_size: int | None
     stream: SyncByteStream | AsyncByteStream
     _body: bytes | None  # the body, once read (httpx's `_content`)
+
+    # What a new response has not worked out yet, as class attributes: a response is
+    # built for every request, and these are set on it only once known.
+    next_request: Request | None = None  # set by the client when it does not follow a redirect
+    _text: str | None = None
+    _encoding: str | None = None
+    _cookies: Cookies | None = None
+    _elapsed: datetime.timedelta | float | None = None
 
     # httpx keeps the read body in `_content`, absent until the body is read, and
     # libraries built on httpx test for it with hasattr() or delete it to read the
@@ -369,8 +376,6 @@ class Response:
         self.status_code = status_code
         self.headers = Headers(headers)
         self._request = request
-        # Set by the client when it does not follow a redirect.
-        self.next_request = None
         self.extensions = {} if extensions is None else dict(extensions)
         self.history = [] if history is None else list(history)
         self.is_closed = False
@@ -379,10 +384,6 @@ class Response:
         # Cap on the decoded size of a body read into memory; None disables it.
         self.max_decoded_size = DEFAULT_MAX_DECODED_SIZE
         self._body = None
-        self._text: str | None = None
-        self._encoding: str | None = None
-        self._cookies: Cookies | None = None
-        self._elapsed: datetime.timedelta | float | None = None
         self._num_bytes_downloaded = 0
 
         if stream is not None:
