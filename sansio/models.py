@@ -37,7 +37,7 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._types import (
     CookieTypes,
@@ -112,6 +112,15 @@ _STATUS_KINDS = {
 
 # Bodies with no content share one stream: ByteStream is immutable and replayable.
 _EMPTY_STREAM = ByteStream(b"")
+
+_Stream = TypeVar("_Stream", SyncByteStream, AsyncByteStream)
+_ASYNC_STREAM_READ_SYNC = (
+    "This response has an async stream: use 'async for' with aiter_*() "
+    "(or 'await response.aread()') instead."
+)
+_SYNC_STREAM_READ_ASYNC = (
+    "This response has a sync stream: use iter_*() (or response.read()) instead."
+)
 
 
 def _method(method: str | bytes) -> str:
@@ -637,6 +646,19 @@ class Response:
         if self._request is not None:
             exc.request = self._request
 
+    def _claim_stream(self, kind: type[_Stream], wrong_kind: str) -> _Stream:
+        """The body stream, taken for the one read it allows (see `iter_raw`)."""
+        if self.is_stream_consumed:
+            raise StreamConsumed()
+        if self.is_closed:
+            raise StreamClosed()
+        stream = self.stream
+        if not isinstance(stream, kind):
+            raise RuntimeError(wrong_kind)
+        self.is_stream_consumed = True
+        self._num_bytes_downloaded = 0
+        return stream
+
     # -- sync body ---------------------------------------------------------------------
 
     def read(self) -> bytes:
@@ -648,7 +670,7 @@ class Response:
         if self._body is None:
             decoder = self._decoder(self.max_decoded_size)
             if decoder is None:
-                self._body = b"".join(self.iter_raw())
+                self._body = self._read_raw()
             else:
                 self._body = b"".join(self._iter_decoded(decoder, None))
         return self._body
@@ -727,18 +749,7 @@ class Response:
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body exactly as received (still content-encoded); closes the stream at its end."""
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not isinstance(stream, SyncByteStream):
-            raise RuntimeError(
-                "This response has an async stream: use 'async for' with aiter_*() "
-                "(or 'await response.aread()') instead."
-            )
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
         try:
             if chunk_size is None:
                 for raw in stream:
@@ -755,6 +766,21 @@ class Response:
             self._attach(exc)
             raise
         self.close()
+
+    def _read_raw(self) -> bytes:
+        """``b"".join(self.iter_raw())`` without a generator: `read` of a body sent as is."""
+        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
+        parts: list[bytes] = []
+        try:
+            for raw in stream:
+                if raw:
+                    self._num_bytes_downloaded += len(raw)
+                    parts.append(raw)
+        except RequestError as exc:
+            self._attach(exc)
+            raise
+        self.close()
+        return b"".join(parts)
 
     def close(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read."""
@@ -806,7 +832,7 @@ class Response:
         if self._body is None:
             decoder = self._decoder(self.max_decoded_size)
             if decoder is None:
-                self._body = b"".join([part async for part in self.aiter_raw()])
+                self._body = await self._aread_raw()
             else:
                 parts = [part async for part in self._aiter_decoded(decoder, None)]
                 self._body = b"".join(parts)
@@ -908,17 +934,7 @@ class Response:
         On cancellation the stream is left open (close it with `aclose`).
         """
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not isinstance(stream, AsyncByteStream):
-            raise RuntimeError(
-                "This response has a sync stream: use iter_*() (or response.read()) instead."
-            )
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
         iterator = aiter(stream)
         try:
             if chunk_size is None:
@@ -944,6 +960,28 @@ class Response:
             if aclose is not None:
                 await aclose()
         await self.aclose()
+
+    async def _aread_raw(self) -> bytes:
+        """`_read_raw` for an async stream: no async generator or comprehension, which
+        cost more than the rest of reading a small body."""
+        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
+        parts: list[bytes] = []
+        iterator = aiter(stream)
+        try:
+            async for raw in iterator:
+                if raw:
+                    self._num_bytes_downloaded += len(raw)
+                    parts.append(raw)
+        except RequestError as exc:
+            self._attach(exc)
+            raise
+        finally:
+            # As in `aiter_raw`: the stream's own iterator is closed now, on any exit.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await self.aclose()
+        return b"".join(parts)
 
     async def aclose(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read.

@@ -761,12 +761,13 @@ class TestSyncStreaming:
         assert response.num_bytes_downloaded == 7
 
     def test_read(self) -> None:
-        stream = Chunks(b"ab", b"cd")
+        stream = Chunks(b"ab", b"", b"cd")
         response = Response(200, stream=stream)
         assert response.read() == b"abcd"
         assert response.content == b"abcd"
         assert response.read() == b"abcd"
         assert stream.closed == 1
+        assert response.num_bytes_downloaded == 4
 
     def test_read_single_chunk_is_not_copied(self) -> None:
         body = b"x" * 1000
@@ -1491,6 +1492,9 @@ class TestAsync:
         response = Response(200, stream=Plain())
         assert run(response.aread) == b"xxx"
         assert response.is_closed
+        streamed = Response(200, stream=Plain())
+        assert run(lambda: _alist(streamed.aiter_raw())) == [b"x", b"x", b"x"]
+        assert streamed.is_closed
 
     def test_decoding_error_closes_the_stream_iterator(self, run: Runner) -> None:
         finished: list[str] = []
