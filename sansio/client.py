@@ -384,7 +384,7 @@ class BaseClient:
                 if isinstance(follow_redirects, UseClientDefault)
                 else follow_redirects
             ),
-            max_redirects=self.max_redirects,
+            max_redirects=self._max_redirects,
             cookies=self._cookies,
             stream=stream,
             request_hooks=tuple(self._event_hooks["request"]),

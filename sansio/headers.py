@@ -460,7 +460,7 @@ class Headers(MutableMapping[str, str]):
         entries = self._list
         entries[:0] = front
         entries += back
-        self._changed()
+        self._detected = None
 
     def copy(self) -> Headers:
         copied = Headers._from_full_items(self._list.copy(), encoding=self._encoding)
