@@ -603,3 +603,53 @@ def test_patching_os_urandom_gives_repeatable_boundaries_as_with_httpx(
             assert boundary == "01" * 16, lib
     finally:
         sansio.env.install(saved)
+
+
+# -- httpx's private attributes that libraries read ------------------------------------------
+
+
+def test_uri_reference_as_httpx() -> None:
+    def parts(lib: Any) -> list[tuple[object, ...]]:
+        found = []
+        for url in (
+            "http://us%40er:pw@[::1]:8080/p%20q?a=1#f",
+            "https://example.com",
+            "/relative?x",
+            "mailto:someone@example.org",
+        ):
+            ref = lib.URL(url)._uri_reference
+            found.append((str(ref), ref.authority, ref.netloc, ref.path, ref.query, ref.fragment))
+        return found
+
+    assert same(parts)[0] == "ok"
+
+
+def test_content_attribute_as_httpx() -> None:
+    # Mocking libraries test for `_content`, delete it to read again, or set it.
+    def seen(lib: Any) -> list[object]:
+        response = lib.Response(200, content=iter([b"ab"]))
+        found: list[object] = [hasattr(response, "_content"), response.read()]
+        found.append(response._content)
+        del response._content
+        found.append(hasattr(response, "_content"))
+        response._content = b"zz"
+        found.append(response.content)
+        request = lib.Request("POST", "http://example.com/", content=iter([b"x"]))
+        found += [hasattr(request, "_content"), request.read(), request._content]
+        del request._content
+        found.append(hasattr(request, "_content"))
+        request._content = b"y"
+        found.append(request.content)
+        return found
+
+    assert same(seen)[:2] == (
+        "ok",
+        repr([False, b"ab", b"ab", False, b"zz", False, b"x", b"x", False, b"y"]),
+    )
+
+
+def test_empty_string_headers_as_httpx() -> None:
+    assert same(lambda lib: (len(lib.Headers("")), lib.Headers("") == {}))[:2] == (
+        "ok",
+        "(0, True)",
+    )
