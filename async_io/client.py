@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -67,12 +66,12 @@ class _TimedStream(AsyncByteStream):
         self._response = response
         self._start = start
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The body's own iterator, not a generator around it: no layer per chunk.
+        return aiter(self._stream)
 
     async def aclose(self) -> None:
-        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        self._response._set_elapsed(time.perf_counter() - self._start)
         await self._stream.aclose()
 
 

@@ -3,16 +3,18 @@
 ``import conch as httpx`` is meant to be enough for most httpx programs. The
 objects live in three packages: `sansio` (the core: models, protocol machines,
 client flow), `sync_io` (blocking shell) and `async_io` (asyncio and trio
-shell); this package gathers the public names in one namespace.
+shell); this package gathers the public names in one namespace. Those a plain sync
+request does not need (the async shell, SSE, the httpx alias, the CLI) are loaded on
+first use, through the module's ``__getattr__``.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import FunctionType, ModuleType
+import sys
+from types import FunctionType
+from typing import TYPE_CHECKING, Any
 
-from async_io import ASGITransport, AsyncClient, AsyncFileTransport, AsyncHTTPTransport
-from async_io.sse import aconnect_sse
 from sansio import (
     URL,
     USE_CLIENT_DEFAULT,
@@ -66,8 +68,6 @@ from sansio import (
     codes,
 )
 from sansio._version import __description__, __title__, __version__
-from sansio.retry import Retry
-from sansio.sse import EventSource, ServerSentEvent, SSEError
 from sync_io import (
     Client,
     FileTransport,
@@ -86,10 +86,16 @@ from sync_io import (
     request,
     stream,
 )
-from sync_io.sse import connect_sse
 
-from ._alias import alias_httpx
-from ._cli import main
+if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
+    from async_io import ASGITransport, AsyncClient, AsyncFileTransport, AsyncHTTPTransport
+    from async_io.sse import aconnect_sse
+    from sansio.retry import Retry
+    from sansio.sse import EventSource, ServerSentEvent, SSEError
+    from sync_io.sse import connect_sse
+
+    from ._alias import alias_httpx
+    from ._cli import main
 
 __all__ = [
     "URL",
@@ -176,26 +182,41 @@ __all__ = [
 ]
 
 
-def _fix_module_metadata() -> None:
+# Loaded on first use, not with conch: `import conch` loads what a plain sync request
+# needs (the core, the blocking shell, socket and ssl) and nothing else, so neither
+# asyncio, trio, sniffio, the async shell, SSE, the httpx alias (importlib.abc) nor the
+# CLI costs a program that does not use them. Name -> module that defines it.
+_LAZY = {
+    "ASGITransport": "async_io",
+    "AsyncClient": "async_io",
+    "AsyncFileTransport": "async_io",
+    "AsyncHTTPTransport": "async_io",
+    "aconnect_sse": "async_io.sse",
+    "connect_sse": "sync_io.sse",
+    "EventSource": "sansio.sse",
+    "Retry": "sansio.retry",
+    "SSEError": "sansio.sse",
+    "ServerSentEvent": "sansio.sse",
+    "alias_httpx": "conch._alias",
+    "main": "conch._cli",
+}
+
+_OUR_PACKAGES = frozenset({"sansio", "sync_io", "async_io", "conch"})
+
+
+def _as_public(obj: Any) -> Any:
     # Public objects report the namespace users import them from (as httpx and
     # trio do), so reprs, docs and pickles say "conch.Client", not a private path.
-    namespace = globals()
-    for name in __all__:
-        if name.startswith("__"):
-            continue
-        obj = namespace[name]
-        is_ours = getattr(obj, "__module__", "").split(".")[0] in {
-            "sansio",
-            "sync_io",
-            "async_io",
-            "conch",
-        }
-        if is_ours and isinstance(obj, type | FunctionType):
-            obj.__module__ = "conch"
+    is_ours = getattr(obj, "__module__", "").split(".")[0] in _OUR_PACKAGES
+    if is_ours and isinstance(obj, type | FunctionType):
+        obj.__module__ = "conch"
+    return obj
 
 
-_fix_module_metadata()
-del _fix_module_metadata
+for _name in __all__:
+    if not _name.startswith("__") and _name not in _LAZY:
+        _as_public(globals()[_name])
+del _name
 
 
 # httpx's private modules under their httpx names (conch._client, conch._content, ...),
@@ -221,7 +242,25 @@ _HTTPX_MODULES = frozenset(
 )
 
 
-def __getattr__(name: str) -> ModuleType:
+def _adopt_loaded() -> None:
+    # Every lazy name whose module is loaded now becomes a plain attribute, and public:
+    # loading `conch.connect_sse` loads `sansio.sse`, whose `SSEError` it may raise.
+    namespace = globals()
+    for name, module in _LAZY.items():
+        if name not in namespace and module in sys.modules:
+            namespace[name] = _as_public(getattr(sys.modules[module], name))
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        importlib.import_module(module)
+        _adopt_loaded()
+        return globals()[name]
     if name in _HTTPX_MODULES:
         return importlib.import_module(f"conch.{name}")
     raise AttributeError(f"module 'conch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -80,15 +80,24 @@ def response_log_args(request: Request, response: Response) -> tuple[object, ...
     )
 
 
+# `logging.INFO`, without importing logging to read it.
+_INFO = 20
+# Loggers by name, as `logging.getLogger` gave them (it always gives the same one):
+# looked up once instead of on every response, under logging's module lock.
+_loggers: dict[str, logging.Logger] = {}
+
+
 def response_logger() -> logging.Logger | None:
     """The logger the shells write the response line to, if it takes INFO records.
 
     `logging` is imported on the first request, not with conch: import time is a feature.
     """
-    import logging
+    logger = _loggers.get(LOGGER_NAME)
+    if logger is None:
+        import logging
 
-    logger = logging.getLogger(LOGGER_NAME)
-    return logger if logger.isEnabledFor(logging.INFO) else None
+        logger = _loggers[LOGGER_NAME] = logging.getLogger(LOGGER_NAME)
+    return logger if logger.isEnabledFor(_INFO) else None
 
 
 class ClientState(enum.Enum):
@@ -280,8 +289,10 @@ class BaseClient:
         if params or self._params:
             # Merged into the URL's own query here, as httpx's Request does with params=.
             merged_url = merged_url.copy_merge_params(self._params.merge(params))
-        merged_headers = self._headers.copy()
+        # Request copies the headers it is given: the client's own go as they are.
+        merged_headers = self._headers
         if headers is not None:
+            merged_headers = merged_headers.copy()
             merged_headers.update(headers)
         # The jar itself is handed over (Request only reads it), never copied per request.
         merged_cookies: object = None
@@ -362,8 +373,10 @@ class BaseClient:
         if self._state is ClientState.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
-        if chosen_auth is None and (request.url.username or request.url.password):
-            chosen_auth = BasicAuth(request.url.username, request.url.password)
+        url = request.url
+        # `userinfo` first: one look at the raw URL part instead of unescaping two.
+        if chosen_auth is None and url.userinfo and (url.username or url.password):
+            chosen_auth = BasicAuth(url.username, url.password)
         return SendOptions(
             auth=chosen_auth,
             follow_redirects=(
@@ -371,7 +384,7 @@ class BaseClient:
                 if isinstance(follow_redirects, UseClientDefault)
                 else follow_redirects
             ),
-            max_redirects=self.max_redirects,
+            max_redirects=self._max_redirects,
             cookies=self._cookies,
             stream=stream,
             request_hooks=tuple(self._event_hooks["request"]),

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from json import dumps
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -236,6 +235,8 @@ def _encode_text(text: str, content_type: str) -> tuple[dict[str, str], ByteStre
 
 def encode_json(json: Any) -> tuple[dict[str, str], ByteStream]:
     """Headers and stream for ``json=``: compact UTF-8 JSON; NaN and infinities raise ValueError."""
+    from json import dumps  # on first use: import time is a feature
+
     text = dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return _encode_text(text, "application/json")
 

@@ -955,6 +955,7 @@ class _URLLike(Protocol):
 
 
 class _ResponseHeaders(Protocol):
+    def __contains__(self, key: object) -> bool: ...
     def get_list(self, key: str) -> list[str]: ...
 
 
@@ -1027,9 +1028,11 @@ class Cookies(MutableMapping[str, str]):
 
     def extract_cookies(self, response: _ResponseLike, *, now: float | None = None) -> None:
         """Store the cookies the response's Set-Cookie headers carry."""
-        values = response.headers.get_list("set-cookie")
-        if not values:
+        headers = response.headers
+        # Most responses set no cookie: one scan of the names, nothing decoded.
+        if "set-cookie" not in headers:
             return
+        values = headers.get_list("set-cookie")
         url = response.request.url
         if now is None:
             now = env.current().wall_clock()

@@ -25,7 +25,6 @@ Rules kept by the generator:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .actions import (
@@ -68,20 +67,51 @@ Hook = Callable[[Any], Any]
 Flow = Generator[Action, Any, "Response"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SendOptions:
-    """Everything one `send()` needs besides the request, merged by the client."""
+    """Everything one `send()` needs besides the request, merged by the client.
 
-    auth: Auth | None
-    follow_redirects: bool
-    max_redirects: int
-    cookies: Cookies
-    stream: bool = False
-    request_hooks: Sequence[Hook] = ()
-    response_hooks: Sequence[Hook] = ()
-    default_encoding: str | Callable[[bytes], str] = "utf-8"
-    max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE  # None: no limit
-    redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT
+    Built for each request and only read after that. A plain slotted class, not a frozen
+    dataclass: that one's ``__init__`` (an ``object.__setattr__`` per field) cost more
+    than the rest of the client's per-request bookkeeping.
+    """
+
+    __slots__ = (
+        "auth",
+        "cookies",
+        "default_encoding",
+        "follow_redirects",
+        "max_decoded_size",
+        "max_redirects",
+        "redirect_drain_limit",
+        "request_hooks",
+        "response_hooks",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        *,
+        auth: Auth | None,
+        follow_redirects: bool,
+        max_redirects: int,
+        cookies: Cookies,
+        stream: bool = False,
+        request_hooks: Sequence[Hook] = (),
+        response_hooks: Sequence[Hook] = (),
+        default_encoding: str | Callable[[bytes], str] = "utf-8",
+        max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,  # None: no limit
+        redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT,
+    ) -> None:
+        self.auth = auth
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.cookies = cookies
+        self.stream = stream
+        self.request_hooks = request_hooks
+        self.response_hooks = response_hooks
+        self.default_encoding = default_encoding
+        self.max_decoded_size = max_decoded_size
+        self.redirect_drain_limit = redirect_drain_limit
 
 
 def uses_user_auth_flow(auth: Auth) -> bool:

@@ -453,6 +453,15 @@ class Headers(MutableMapping[str, str]):
             self[key] = default
         return self[key]
 
+    def _add_validated(
+        self, front: list[tuple[bytes, bytes, bytes]], back: list[tuple[bytes, bytes, bytes]]
+    ) -> None:
+        """Put validated storage triples before and after the others (for `Request`)."""
+        entries = self._list
+        entries[:0] = front
+        entries += back
+        self._detected = None
+
     def copy(self) -> Headers:
         copied = Headers._from_full_items(self._list.copy(), encoding=self._encoding)
         copied._detected = self._detected

@@ -27,7 +27,6 @@ Differences from httpx, all on purpose:
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -37,8 +36,8 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from contextlib import aclosing, closing
-from typing import TYPE_CHECKING, Any, cast
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._types import (
     CookieTypes,
@@ -114,6 +113,15 @@ _STATUS_KINDS = {
 
 # Bodies with no content share one stream: ByteStream is immutable and replayable.
 _EMPTY_STREAM = ByteStream(b"")
+
+_Stream = TypeVar("_Stream", SyncByteStream, AsyncByteStream)
+_ASYNC_STREAM_READ_SYNC = (
+    "This response has an async stream: use 'async for' with aiter_*() "
+    "(or 'await response.aread()') instead."
+)
+_SYNC_STREAM_READ_ASYNC = (
+    "This response has a sync stream: use iter_*() (or response.read()) instead."
+)
 
 
 def _method(method: str | bytes) -> str:
@@ -250,8 +258,9 @@ class Request:
     def _prepare(self, content_headers: dict[str, str]) -> None:
         """Add the headers the body implies, then Host and Content-Length: 0 in front.
 
-        Caller-given headers win. The result is built in one go from entries that are
-        already validated, rather than by repeated `Headers.setdefault` calls.
+        Caller-given headers win. `self.headers` is this request's own (`__init__` built
+        it), so the entries, validated here or already, are added to it in one go rather
+        than by repeated `Headers.setdefault` calls.
         """
         headers = self.headers
         entries = headers._list
@@ -276,9 +285,7 @@ class Request:
             auto.append((b"Content-Length", b"content-length", b"0"))
         if auto or added:
             # Automatic headers go first, as httpx (and browsers) send them.
-            if added:
-                entries = entries + Headers(added, headers._encoding)._list
-            self.headers = Headers._from_full_items(auto + entries, encoding=headers._encoding)
+            headers._add_validated(auto, Headers(added, headers._encoding)._list if added else [])
 
     @property
     def content(self) -> bytes:
@@ -334,7 +341,6 @@ class Response:
 
     status_code: int
     headers: Headers
-    next_request: Request | None
     extensions: dict[str, Any]
     history: list[Response]
     is_closed: bool
@@ -343,6 +349,14 @@ class Response:
     max_decoded_size: int | None
     stream: SyncByteStream | AsyncByteStream
     _body: bytes | None  # the body, once read (httpx's `_content`)
+
+    # What a new response has not worked out yet, as class attributes: a response is
+    # built for every request, and these are set on it only once known.
+    next_request: Request | None = None  # set by the client when it does not follow a redirect
+    _text: str | None = None
+    _encoding: str | None = None
+    _cookies: Cookies | None = None
+    _elapsed: datetime.timedelta | float | None = None
 
     _content = _ContentAttribute()
 
@@ -364,8 +378,6 @@ class Response:
         self.status_code = status_code
         self.headers = Headers(headers)
         self._request = request
-        # Set by the client when it does not follow a redirect.
-        self.next_request = None
         self.extensions = {} if extensions is None else dict(extensions)
         self.history = [] if history is None else list(history)
         self.is_closed = False
@@ -374,10 +386,6 @@ class Response:
         # Cap on the decoded size of a body read into memory; None disables it.
         self.max_decoded_size = DEFAULT_MAX_DECODED_SIZE
         self._body = None
-        self._text: str | None = None
-        self._encoding: str | None = None
-        self._cookies: Cookies | None = None
-        self._elapsed: datetime.timedelta | None = None
         self._num_bytes_downloaded = 0
 
         if stream is not None:
@@ -409,16 +417,27 @@ class Response:
     @property
     def elapsed(self) -> datetime.timedelta:
         """Time from sending the request to closing the response (set by the shell)."""
-        if self._elapsed is None:
+        elapsed = self._elapsed
+        if elapsed is None:
             raise RuntimeError(
                 "response.elapsed is only known once the response has been read or closed."
             )
-        return self._elapsed
+        if isinstance(elapsed, float):
+            # Kept in seconds until asked for: most programs never look, and then
+            # `datetime` is neither imported nor called.
+            import datetime
+
+            elapsed = self._elapsed = datetime.timedelta(seconds=elapsed)
+        return elapsed
 
     @elapsed.setter
     def elapsed(self, elapsed: datetime.timedelta) -> None:
         # The core has no clock: the shell measures and sets this when it closes.
         self._elapsed = elapsed
+
+    def _set_elapsed(self, seconds: float) -> None:
+        """`elapsed`, in seconds: what the shells call when the response closes."""
+        self._elapsed = seconds
 
     @property
     def request(self) -> Request:
@@ -518,7 +537,9 @@ class Response:
 
     def json(self, **kwargs: Any) -> Any:
         """The body parsed as JSON (``kwargs`` go to `json.loads`)."""
-        return jsonlib.loads(self.content, **kwargs)
+        import json  # on first use: import time is a feature
+
+        return json.loads(self.content, **kwargs)
 
     @property
     def cookies(self) -> Cookies:
@@ -618,6 +639,19 @@ class Response:
         if self._request is not None:
             exc.request = self._request
 
+    def _claim_stream(self, kind: type[_Stream], wrong_kind: str) -> _Stream:
+        """The body stream, taken for the one read it allows (see `iter_raw`)."""
+        if self.is_stream_consumed:
+            raise StreamConsumed()
+        if self.is_closed:
+            raise StreamClosed()
+        stream = self.stream
+        if not isinstance(stream, kind):
+            raise RuntimeError(wrong_kind)
+        self.is_stream_consumed = True
+        self._num_bytes_downloaded = 0
+        return stream
+
     # -- sync body ---------------------------------------------------------------------
 
     def read(self) -> bytes:
@@ -630,23 +664,10 @@ class Response:
             limit = self.max_decoded_size
             decoder = self._decoder(limit)
             if decoder is None:
-                raw = self.iter_raw()
-                # In-memory content is in memory already: only a network body is bounded.
-                if limit is not None and not isinstance(self.stream, ByteStream):
-                    raw = self._bounded(raw, limit)
-                self._body = b"".join(raw)
+                self._body = self._read_raw(limit)
             else:
                 self._body = b"".join(self._iter_decoded(decoder, None))
         return self._body
-
-    def _bounded(self, raw: Iterator[bytes], limit: int) -> Iterator[bytes]:
-        size = 0
-        with closing(cast("Generator[bytes, None, None]", raw)):
-            for part in raw:
-                size += len(part)
-                if size > limit:
-                    raise self._past_limit(limit)
-                yield part
 
     def _past_limit(self, limit: int) -> DecompressionLimitExceeded:
         exc = DecompressionLimitExceeded(
@@ -731,18 +752,7 @@ class Response:
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body exactly as received (still content-encoded); closes the stream at its end."""
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not isinstance(stream, SyncByteStream):
-            raise RuntimeError(
-                "This response has an async stream: use 'async for' with aiter_*() "
-                "(or 'await response.aread()') instead."
-            )
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
         try:
             if chunk_size is None:
                 for raw in stream:
@@ -759,6 +769,29 @@ class Response:
             self._attach(exc)
             raise
         self.close()
+
+    def _read_raw(self, limit: int | None) -> bytes:
+        """``b"".join(self.iter_raw())`` without a generator: `read` of a body sent as is,
+        stopping once it passes ``limit`` (a body built in memory is not limited: it is
+        in memory already). Nothing is read past the chunk that crosses the limit."""
+        if isinstance(self.stream, ByteStream):
+            limit = None
+        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for raw in stream:
+                if raw:
+                    size += len(raw)
+                    self._num_bytes_downloaded = size
+                    if limit is not None and size > limit:
+                        raise self._past_limit(limit)
+                    parts.append(raw)
+        except RequestError as exc:
+            self._attach(exc)
+            raise
+        self.close()
+        return b"".join(parts)
 
     def close(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read."""
@@ -811,23 +844,11 @@ class Response:
             limit = self.max_decoded_size
             decoder = self._decoder(limit)
             if decoder is None:
-                raw = self.aiter_raw()
-                if limit is not None and not isinstance(self.stream, ByteStream):
-                    raw = self._abounded(raw, limit)
-                self._body = b"".join([part async for part in raw])
+                self._body = await self._aread_raw(limit)
             else:
                 parts = [part async for part in self._aiter_decoded(decoder, None)]
                 self._body = b"".join(parts)
         return self._body
-
-    async def _abounded(self, raw: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-        size = 0
-        async with aclosing(cast("AsyncGenerator[bytes, None]", raw)):
-            async for part in raw:
-                size += len(part)
-                if size > limit:
-                    raise self._past_limit(limit)
-                yield part
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).
@@ -925,17 +946,7 @@ class Response:
         On cancellation the stream is left open (close it with `aclose`).
         """
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not isinstance(stream, AsyncByteStream):
-            raise RuntimeError(
-                "This response has a sync stream: use iter_*() (or response.read()) instead."
-            )
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
         iterator = aiter(stream)
         try:
             if chunk_size is None:
@@ -961,6 +972,34 @@ class Response:
             if aclose is not None:
                 await aclose()
         await self.aclose()
+
+    async def _aread_raw(self, limit: int | None) -> bytes:
+        """`_read_raw` for an async stream: no async generator or comprehension, which
+        cost more than the rest of reading a small body."""
+        if isinstance(self.stream, ByteStream):
+            limit = None
+        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
+        parts: list[bytes] = []
+        size = 0
+        iterator = aiter(stream)
+        try:
+            async for raw in iterator:
+                if raw:
+                    size += len(raw)
+                    self._num_bytes_downloaded = size
+                    if limit is not None and size > limit:
+                        raise self._past_limit(limit)
+                    parts.append(raw)
+        except RequestError as exc:
+            self._attach(exc)
+            raise
+        finally:
+            # As in `aiter_raw`: the stream's own iterator is closed now, on any exit.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await self.aclose()
+        return b"".join(parts)
 
     async def aclose(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read.

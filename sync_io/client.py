@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -67,10 +66,11 @@ class _TimedStream(SyncByteStream):
         self._start = start
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._stream
+        # The body's own iterator, not a generator around it: no layer per chunk.
+        return iter(self._stream)
 
     def close(self) -> None:
-        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        self._response._set_elapsed(time.perf_counter() - self._start)
         self._stream.close()
 
 

@@ -21,8 +21,6 @@ import ssl
 import warnings
 from collections.abc import Mapping
 
-import certifi
-
 from sansio._types import CertTypes
 from sansio.tls import TLSConfig
 
@@ -54,6 +52,10 @@ def _verifying_context(
         return _harden(ssl.create_default_context(cafile=environ["SSL_CERT_FILE"]))
     if trust_env and environ.get("SSL_CERT_DIR"):
         return _harden(ssl.create_default_context(capath=environ["SSL_CERT_DIR"]))
+    # certifi is imported here, not with conch: it loads importlib.resources, which loads
+    # tempfile, shutil, random, bz2 and lzma (about 4 ms), and only https needs it.
+    import certifi
+
     return _harden(ssl.create_default_context(cafile=certifi.where()))
 
 

@@ -8,6 +8,7 @@ exception's type and message, the warnings) must be the same.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import io
 import warnings
 from collections.abc import Callable, Coroutine
@@ -272,6 +273,61 @@ def test_sync_body_with_async_client_is_httpx_runtime_error() -> None:
         "RuntimeError",
         "Attempted to send an sync request with an AsyncClient instance.",
     )
+
+
+# -- response.elapsed -------------------------------------------------------------------------
+
+
+def elapsed_seen(response: Any) -> str:
+    try:
+        elapsed = response.elapsed
+    except RuntimeError:
+        return "unknown"
+    assert elapsed == response.elapsed  # the same value on every look
+    return f"{type(elapsed).__name__} {elapsed >= datetime.timedelta(0)}"
+
+
+def streamed(request: Any) -> Any:
+    # A body that is not in memory yet: the response closes when the client reads it.
+    lib = conch if isinstance(request, conch.Request) else httpx
+    return lib.Response(200, content=iter([b"ok"]))
+
+
+def astreamed(request: Any) -> Any:
+    async def body() -> Any:
+        yield b"ok"
+
+    lib = conch if isinstance(request, conch.Request) else httpx
+    return lib.Response(200, content=body())
+
+
+def test_elapsed_is_known_once_the_response_is_closed() -> None:
+    def send(lib: Any) -> list[str]:
+        with lib.Client(transport=lib.MockTransport(streamed)) as client:
+            seen = [elapsed_seen(client.get("http://testserver/"))]
+            with client.stream("GET", "http://testserver/") as response:
+                seen.append(elapsed_seen(response))
+                response.read()
+                seen.append(elapsed_seen(response))
+        return seen
+
+    assert same(send)[:2] == ("ok", repr(["timedelta True", "unknown", "timedelta True"]))
+
+
+def test_async_elapsed_is_known_once_the_response_is_closed(run: Run[Any]) -> None:
+    def send(lib: Any) -> list[str]:
+        async def main() -> list[str]:
+            async with lib.AsyncClient(transport=lib.MockTransport(astreamed)) as client:
+                seen = [elapsed_seen(await client.get("http://testserver/"))]
+                async with client.stream("GET", "http://testserver/") as response:
+                    seen.append(elapsed_seen(response))
+                    await response.aread()
+                    seen.append(elapsed_seen(response))
+            return seen
+
+        return list(run(main))
+
+    assert same(send)[:2] == ("ok", repr(["timedelta True", "unknown", "timedelta True"]))
 
 
 # -- deprecation warnings as httpx emits them -----------------------------------------------
@@ -659,3 +715,50 @@ def test_client_max_decoded_size_reaches_responses(
         client.stream("GET", "http://testserver/") as response,
     ):
         assert response.max_decoded_size == limit
+
+
+def test_uri_reference_of_more_urls_as_httpx() -> None:
+    def parts(lib: Any) -> list[tuple[object, ...]]:
+        found = []
+        for url in (
+            "http://us%40er:pw@[::1]:8080/p%20q?a=1#f",
+            "https://example.com",
+            "/relative?x",
+            "mailto:someone@example.org",
+        ):
+            ref = lib.URL(url)._uri_reference
+            found.append((str(ref), ref.authority, ref.netloc, ref.path, ref.query, ref.fragment))
+        return found
+
+    assert same(parts)[0] == "ok"
+
+
+def test_content_attribute_set_and_deleted_as_httpx() -> None:
+    # Mocking libraries test for `_content`, delete it to read again, or set it.
+    def seen(lib: Any) -> list[object]:
+        response = lib.Response(200, content=iter([b"ab"]))
+        found: list[object] = [hasattr(response, "_content"), response.read()]
+        found.append(response._content)
+        del response._content
+        found.append(hasattr(response, "_content"))
+        response._content = b"zz"
+        found.append(response.content)
+        request = lib.Request("POST", "http://example.com/", content=iter([b"x"]))
+        found += [hasattr(request, "_content"), request.read(), request._content]
+        del request._content
+        found.append(hasattr(request, "_content"))
+        request._content = b"y"
+        found.append(request.content)
+        return found
+
+    assert same(seen)[:2] == (
+        "ok",
+        repr([False, b"ab", b"ab", False, b"zz", False, b"x", b"x", False, b"y"]),
+    )
+
+
+def test_empty_string_headers_as_httpx() -> None:
+    assert same(lambda lib: (len(lib.Headers("")), lib.Headers("") == {}))[:2] == (
+        "ok",
+        "(0, True)",
+    )

@@ -6,6 +6,7 @@ code never imports it).
 
 from __future__ import annotations
 
+import ast
 import inspect
 import subprocess
 import sys
@@ -94,12 +95,87 @@ def test_types_module_has_the_usual_aliases() -> None:
         assert hasattr(_types, alias), alias
 
 
-def test_import_is_light() -> None:
-    # Import time is a feature: conch keeps the stdlib's heavy modules off the import path.
-    heavy = ["email", "http.client", "urllib.request", "logging", "click", "rich", "pygments"]
-    script = (
-        "import sys, json; import conch; "
-        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
-    )
+# What `import conch` must not load: each is loaded when first used. A plain sync request
+# needs the core, the blocking shell (socket, ssl, select, threading) and the HTTP/1.1
+# parsers; the rest waits: the async shell and its event loops, HTTP/2, JSON, the CA
+# bundle (certifi, on the first verified TLS connection), datetime (read
+# `response.elapsed`), logging (the first request), SSE, the httpx alias and the CLI.
+NOT_LOADED_BY_IMPORT = [
+    "email",
+    "http.client",
+    "urllib.request",
+    "logging",
+    "asyncio",
+    "trio",
+    "sniffio",
+    "async_io",
+    "h2",
+    "hpack",
+    "hyperframe",
+    "json",
+    "certifi",
+    "importlib.resources",
+    "tempfile",
+    "datetime",
+    "brotli",
+    "brotlicffi",
+    "zstandard",
+    "sansio.sse",
+    "sync_io.sse",
+    "conch._alias",
+    "conch._cli",
+    "click",
+    "rich",
+    "pygments",
+]
+
+
+def _loaded_by(code: str, modules: list[str]) -> list[str]:
+    script = f"import sys; {code}; print(repr([m for m in {modules!r} if m in sys.modules]))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return list(ast.literal_eval(out.stdout.strip()))
+
+
+def test_import_is_light() -> None:
+    # Import time is a feature: conch keeps what a plain sync request does not need off
+    # the import path.
+    assert _loaded_by("import conch", NOT_LOADED_BY_IMPORT) == []
+
+
+def test_lazy_names_load_on_first_use() -> None:
+    code = "import conch; conch.AsyncClient; conch.connect_sse; conch.main; conch.alias_httpx"
+    loaded = _loaded_by(
+        code, ["async_io", "sansio.sse", "sync_io.sse", "conch._cli", "conch._alias"]
+    )
+    assert loaded == ["async_io", "sansio.sse", "sync_io.sse", "conch._cli", "conch._alias"]
+
+
+LAZY_NAMES = [
+    "ASGITransport",
+    "AsyncClient",
+    "AsyncFileTransport",
+    "AsyncHTTPTransport",
+    "EventSource",
+    "SSEError",
+    "ServerSentEvent",
+    "aconnect_sse",
+    "alias_httpx",
+    "connect_sse",
+    "main",
+]
+
+
+@pytest.mark.parametrize("name", LAZY_NAMES)
+def test_a_lazy_name_imports_from_a_fresh_interpreter(name: str) -> None:
+    # `from conch import X` with nothing loaded before it, and `conch.X` is then the same.
+    script = f"from conch import {name}; import conch; assert getattr(conch, {name!r}) is {name}"
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_dir_lists_the_lazy_names() -> None:
+    assert set(conch.__all__) <= set(dir(conch))
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        conch.nonexistent  # noqa: B018

@@ -70,6 +70,16 @@ def test_client_and_request_headers_merge_case_insensitively() -> None:
     assert "x-request" not in client.headers  # the client's headers are left alone
 
 
+def test_a_request_never_changes_the_client_headers() -> None:
+    client = BaseClient(headers={"X-Client": "c"})
+    before = client.headers.multi_items()
+    request = client.build_request("GET", "https://example.com/")
+    request.headers["X-Client"] = "changed"
+    request.headers["X-More"] = "m"
+    assert request.headers["host"] == "example.com"
+    assert client.headers.multi_items() == before
+
+
 def test_headers_can_be_replaced() -> None:
     client = BaseClient()
     client.headers = {"Accept": "application/json"}
@@ -244,6 +254,10 @@ def test_url_userinfo_becomes_basic_auth_when_no_other_auth_is_set() -> None:
     client = BaseClient(auth=("client", "pw"))
     assert send_options(client, request).auth is client.auth
     assert send_options(BaseClient(), Request("GET", "https://example.com/")).auth is None
+    # An empty username and password, as with httpx, is no auth at all.
+    empty = Request("GET", "https://:@example.com/")
+    assert empty.url.userinfo == b":"
+    assert send_options(BaseClient(), empty).auth is None
 
 
 # -- timeout and extensions ---------------------------------------------------------------

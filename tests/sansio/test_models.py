@@ -489,6 +489,15 @@ class TestResponseBasics:
         response.elapsed = datetime.timedelta(seconds=1.5)
         assert response.elapsed.total_seconds() == 1.5
 
+    def test_elapsed_set_in_seconds_by_a_shell(self) -> None:
+        response = Response(200)
+        response._set_elapsed(0.25)
+        assert response.elapsed == datetime.timedelta(seconds=0.25)
+        assert response.elapsed is response.elapsed  # built once
+        copy = pickle.loads(pickle.dumps(Response(200, content=b"x")))
+        copy._set_elapsed(2.0)
+        assert pickle.loads(pickle.dumps(copy)).elapsed == datetime.timedelta(seconds=2)
+
     def test_next_request(self) -> None:
         response = Response(302, headers={"Location": "/next"}, request=REQ)
         assert response.next_request is None
@@ -752,12 +761,13 @@ class TestSyncStreaming:
         assert response.num_bytes_downloaded == 7
 
     def test_read(self) -> None:
-        stream = Chunks(b"ab", b"cd")
+        stream = Chunks(b"ab", b"", b"cd")
         response = Response(200, stream=stream)
         assert response.read() == b"abcd"
         assert response.content == b"abcd"
         assert response.read() == b"abcd"
         assert stream.closed == 1
+        assert response.num_bytes_downloaded == 4
 
     def test_read_single_chunk_is_not_copied(self) -> None:
         body = b"x" * 1000
@@ -1527,6 +1537,9 @@ class TestAsync:
         response = Response(200, stream=Plain())
         assert run(response.aread) == b"xxx"
         assert response.is_closed
+        streamed = Response(200, stream=Plain())
+        assert run(lambda: _alist(streamed.aiter_raw())) == [b"x", b"x", b"x"]
+        assert streamed.is_closed
 
     def test_decoding_error_closes_the_stream_iterator(self, run: Runner) -> None:
         finished: list[str] = []
@@ -1670,4 +1683,5 @@ class TestDrain:
 
 def test_content_attribute_on_the_class_is_the_descriptor() -> None:
     # Tools that inspect classes (mock's autospec, dataclass-style helpers) read it.
-    assert Request._content is Response._content  # type: ignore[comparison-overlap]
+    assert type(Request._content) is type(Response._content)  # type: ignore[comparison-overlap]
+    assert hasattr(Request._content, "__delete__")
