@@ -8,7 +8,6 @@ file contents (netrc) are injected, never read here.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -208,11 +207,21 @@ def parse_auth_params(text: str) -> dict[str, str]:
 
 # -- Digest (RFC 7616) ---------------------------------------------------------
 
+
+def _hexdigest(name: str, secure: bool = True) -> Callable[[bytes], str]:
+    def digest(data: bytes) -> str:
+        import hashlib  # Digest auth is rare: not loaded with conch
+
+        return hashlib.new(name, data, usedforsecurity=secure).hexdigest()
+
+    return digest
+
+
 _DIGEST_HASHES: dict[str, Callable[[bytes], str]] = {
-    "MD5": lambda b: hashlib.md5(b, usedforsecurity=False).hexdigest(),
-    "SHA": lambda b: hashlib.sha1(b, usedforsecurity=False).hexdigest(),
-    "SHA-256": lambda b: hashlib.sha256(b).hexdigest(),
-    "SHA-512": lambda b: hashlib.sha512(b).hexdigest(),
+    "MD5": _hexdigest("md5", secure=False),
+    "SHA": _hexdigest("sha1", secure=False),
+    "SHA-256": _hexdigest("sha256"),
+    "SHA-512": _hexdigest("sha512"),
 }
 _DIGEST_QOPS = frozenset({"auth", "auth-int"})
 # Bytes of randomness in a client nonce: 64 bits, as httpx's 16 hex digits.

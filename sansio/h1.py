@@ -118,10 +118,8 @@ from __future__ import annotations
 
 import re
 
-import h11
-
 from .exceptions import LocalProtocolError, RemoteProtocolError
-from .h1_heads import PARSERS, Head, write_request_head
+from .h1_heads import PARSERS, Head, h11_probe, write_request_head
 from .wire import (
     NEED_BODY,
     RECEIVE,
@@ -217,11 +215,8 @@ _EXTENSIONS = re.compile(
     rb"[ \t]*+" + _EXTENSION + rb"(?:[ \t]*+;[ \t]*+" + _EXTENSION + rb")*+[ \t]*+"
 ).fullmatch
 
-_EOM = h11.EndOfMessage()
-
-# A non-empty trailer section is replayed through a throwaway h11 connection after
-# this request and this head, so that h11's field parser checks it.
-_PROBE_REQUEST = h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"trailers")])
+# A non-empty trailer section is replayed through a throwaway h11 connection after a
+# probe request and this head, so that h11's field parser checks it.
 _PROBE_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
 
 
@@ -826,9 +821,12 @@ class H1Connection:
         return trailers
 
     def _parse_trailers(self, section: bytes) -> list[tuple[bytes, bytes]]:
+        import h11  # only for trailers (or heads llhttp leaves to it): not at import
+
+        request, end = h11_probe(b"trailers")
         probe = h11.Connection(h11.CLIENT)
-        probe.send(_PROBE_REQUEST)
-        probe.send(_EOM)
+        probe.send(request)
+        probe.send(end)
         probe.receive_data(_PROBE_HEAD + section)
         try:
             probe.next_event()  # the probe's own head

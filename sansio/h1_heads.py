@@ -46,9 +46,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
-import h11
+if TYPE_CHECKING:  # pragma: no cover
+    import h11
 
 from .exceptions import LocalProtocolError, RemoteProtocolError
 
@@ -86,19 +88,28 @@ HeadParser = Callable[[bytes], Head]
 
 # -- h11: the reference ------------------------------------------------------------
 
-# The probe proposes an upgrade so that h11 parses a 101 (whether this request asked
-# for one is `sansio.h1`'s question), and is a GET so that a 2xx is no tunnel.
-_PROBE_REQUEST = h11.Request(
-    method=b"GET", target=b"/", headers=[(b"Host", b"probe"), (b"Upgrade", b"probe")]
-)
-_EOM = h11.EndOfMessage()
+
+@cache
+def h11_probe(host: bytes, *extra: tuple[bytes, bytes]) -> tuple[h11.Request, h11.EndOfMessage]:
+    """The request and end of message a throwaway h11 connection is primed with, to make
+    h11 parse what follows as a response. h11 is imported here, on first use: with
+    llhttp it is needed only for the heads llhttp refers to it, and for trailers."""
+    import h11
+
+    headers = [(b"Host", host), *extra]
+    return h11.Request(method=b"GET", target=b"/", headers=headers), h11.EndOfMessage()
 
 
 def parse_head_h11(head: bytes) -> Head:
     """One complete response head, parsed by h11."""
+    import h11
+
+    # The probe proposes an upgrade so that h11 parses a 101 (whether this request asked
+    # for one is `sansio.h1`'s question), and is a GET so that a 2xx is no tunnel.
+    request, end = h11_probe(b"probe", (b"Upgrade", b"probe"))
     probe = h11.Connection(h11.CLIENT)
-    probe.send(_PROBE_REQUEST)
-    probe.send(_EOM)
+    probe.send(request)
+    probe.send(end)
     probe.receive_data(head)
     try:
         event = probe.next_event()

@@ -127,6 +127,9 @@ NOT_LOADED_BY_IMPORT = [
     "click",
     "rich",
     "pygments",
+    "h11",
+    "hashlib",
+    "sansio.retry",
 ]
 
 
@@ -156,6 +159,7 @@ LAZY_NAMES = [
     "AsyncFileTransport",
     "AsyncHTTPTransport",
     "EventSource",
+    "Retry",
     "SSEError",
     "ServerSentEvent",
     "aconnect_sse",
