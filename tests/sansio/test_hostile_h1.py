@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +22,7 @@ from hypothesis import strategies as st
 from sansio.exceptions import RemoteProtocolError
 from sansio.h1 import MAX_HEADER_BYTES, H1Connection
 from sansio.wire import NEED_BODY, RECEIVE, SEND, BodyChunk, EndOfBody, RequestHead, ResponseHead
+from tests.work import profiler_events
 
 # Every test runs on both response-head parsers.
 pytestmark = pytest.mark.usefixtures("every_parser")
@@ -317,22 +316,10 @@ SHAPES: dict[str, Callable[[int], tuple[bytes, int, dict[str, int]]]] = {
 
 
 def _events(size: int, shape: Callable[[int], tuple[bytes, int, dict[str, int]]]) -> int:
-    """Profiler events (Python and C calls) that parsing ``size`` hostile bytes causes:
-    the cost counted without a clock, so the test asserts no timing."""
+    """Profiler events that parsing ``size`` hostile bytes causes (see `tests.work`)."""
     raw, piece, limits = shape(size)
     pieces = [raw[i : i + piece] for i in range(0, len(raw), piece)]
-    count = 0
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        nonlocal count
-        count += 1
-
-    sys.setprofile(profile)
-    try:
-        play(pieces, **limits)
-    finally:
-        sys.setprofile(None)
-    return count
+    return profiler_events(lambda: play(pieces, **limits))
 
 
 @pytest.mark.parametrize("name", list(SHAPES))

@@ -10,9 +10,7 @@ clock), grows like its length, and a 100 KB value is processed whole.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +22,7 @@ from sansio.headers import Headers
 from sansio.models import Request, Response
 from sansio.redirects import build_redirect_request
 from sansio.urls import URL, canonical_host
+from tests.work import profiler_events
 
 NOW = 1_000_000.0
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -273,22 +272,6 @@ def test_every_host_url_accepts_is_one_the_resolver_can_encode(host: str) -> Non
 # -- linear work ---------------------------------------------------------------------------
 
 
-def _events(run: Callable[[], Any]) -> int:
-    """Profiler events (Python and C calls) that ``run`` causes: the clock-free cost."""
-    count = 0
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        nonlocal count
-        count += 1
-
-    sys.setprofile(profile)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 def _extract(value: str, host: str = "www.example.com") -> Callable[[], None]:
     def run() -> None:
         CookieJar().extract([value], scheme="https", host=host, path="/", now=NOW)
@@ -331,8 +314,8 @@ def test_hostile_values_cost_work_in_proportion_to_their_length(
     name: str, build: Callable[[int], Callable[[], None]]
 ) -> None:
     build(100)()  # imports and caches first, so they are not counted
-    small = _events(build(5_000))
-    large = _events(build(50_000))
+    small = profiler_events(build(5_000))
+    large = profiler_events(build(50_000))
     # Ten times the input may cost ten times the work (plus slack), never a hundred.
     assert large <= 15 * small + 1_000, (name, small, large)
 
