@@ -1420,6 +1420,10 @@ class TestAsync:
         unbounded = Response(200, stream=astream(run, b"x" * 1001))
         unbounded.max_decoded_size = None
         assert run(unbounded.aread) == b"x" * 1001
+        # A body handed over in memory (an ASGI app's) is in memory already: not bounded.
+        in_memory = Response(200, stream=ByteStream(b"x" * 1001))
+        in_memory.max_decoded_size = 1000
+        assert run(in_memory.aread) == b"x" * 1001
 
     def test_aiter_truncated_gzip(self, run: Runner) -> None:
         response = Response(
