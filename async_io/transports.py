@@ -62,7 +62,7 @@ from .backend import create_event
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.ws import ASGIWebSocket
 
-__all__ = ["FILE_CHUNK_SIZE", "ASGITransport", "ASGIWebSocketStream", "AsyncFileTransport"]
+__all__ = ["FILE_CHUNK_SIZE", "ASGITransport", "AsyncFileTransport"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
