@@ -12,6 +12,15 @@ messages raise RuntimeError (not AssertionError); and an app that returns withou
 complete response is an app error (RuntimeError, or with ``raise_app_exceptions=False``
 a 500 response, or the partial response if it had started).
 
+A WebSocket handshake (a GET with ``Upgrade: websocket``) goes to the app as a
+``websocket`` scope, with the ASGI WebSocket messages and the denial-response extension;
+the 101 it answers carries an `ASGIWebSocketStream` as its ``network_stream``, which
+``aconnect_ws`` talks through as through a socket. The app runs as a task of its own
+while the session lasts, started without a nursery (a trio system task, an asyncio task)
+so that no task group wraps the caller's exceptions. Its exceptions surface from the
+stream's next read when ``raise_app_exceptions`` is true; otherwise the WebSocket closes
+with 1011, as a server closes it. `sansio.ws` (and wsproto) is loaded only then.
+
 `AsyncFileTransport` is the twin of ``sync_io.transports.FileTransport`` (the helpers
 below mirror that module; ``async_io`` does not import ``sync_io``). It reads the
 file in the event loop's thread, one chunk at a time with a checkpoint between
@@ -29,10 +38,11 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sniffio
 
+from sansio.exceptions import ReadTimeout, WriteError
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
@@ -48,6 +58,9 @@ from sync_io._files import (
 )
 
 from .backend import create_event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio.ws import ASGIWebSocket
 
 __all__ = ["FILE_CHUNK_SIZE", "ASGITransport", "AsyncFileTransport"]
 
@@ -198,7 +211,10 @@ class ASGITransport(AsyncBaseTransport):
 
     async def handle_async_request(self, request: Request) -> Response:
         """Run the app on ``request`` to completion. On cancellation the app is cancelled
-        with the caller and the request body's iterator is closed."""
+        with the caller and the request body's iterator is closed. A WebSocket handshake
+        runs the app until it answers (see the module docstring)."""
+        if request.headers.get("upgrade", "").lower() == "websocket":
+            return await self._websocket(request)
         stream = request.stream
         if not isinstance(stream, AsyncByteStream):
             raise RuntimeError(
@@ -230,6 +246,139 @@ class ASGITransport(AsyncBaseTransport):
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    async def _websocket(self, request: Request) -> Response:
+        from sansio.ws import ASGIWebSocket, timeout_of
+
+        bridge = ASGIWebSocket(request)
+        scope = bridge.scope(self._scope(request))
+        stream = ASGIWebSocketStream(self.app, scope, bridge, self.raise_app_exceptions)
+        if not bridge.answered:
+            try:
+                await stream.open(timeout_of(request, "read"))
+            except BaseException as exc:
+                await stream.aclose()
+                # Only the app's own failure may become a 500: not a timeout or a cancel.
+                app_failed = isinstance(exc, Exception) and not isinstance(exc, ReadTimeout)
+                if self.raise_app_exceptions or not app_failed:
+                    raise
+                if bridge.status is None:
+                    bridge.status, bridge.headers = 500, []
+        headers: list[tuple[Any, Any]] = [
+            (_asgi_text(name), _asgi_text(value)) for name, value in bridge.headers
+        ]
+        return Response(
+            bridge.status or 500,
+            headers=headers,
+            stream=ASGIResponseStream(bridge.body),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "network_stream": stream},
+        )
+
+
+class ASGIWebSocketStream:
+    """The ``network_stream`` of a WebSocket answered by an ASGI app in this process.
+
+    What the client writes goes to the app as ASGI messages; what the app sends comes back
+    as bytes to read (`sansio.ws.ASGIWebSocket` translates both ways). Reads and writes
+    are httpcore's (``read(max_bytes, timeout)``, ``b""`` at the end); a read raises the
+    app's exception, once, if it failed and ``raise_app_exceptions`` is true.
+    """
+
+    def __init__(
+        self, app: ASGIApp, scope: Scope, bridge: ASGIWebSocket, raise_app_exceptions: bool
+    ) -> None:
+        self._app = app
+        self._scope = scope
+        self._bridge = bridge
+        self._raise = raise_app_exceptions
+        self._pending = b""  # bytes for the client, not read yet
+        self._changed = create_event()  # set, and replaced, whenever anything happens
+        self._task: object = None  # keeps an asyncio task alive
+        self._checkpoint = _checkpoint()
+        self._done = False
+        self._closed = False
+        self.error: BaseException | None = None  # what the app raised, until surfaced
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, create_event()
+        changed.set()
+
+    async def _receive(self) -> Message:
+        while (message := self._bridge.next_app_message()) is None:
+            await self._changed.wait()
+        return message
+
+    async def _send(self, message: Message) -> None:
+        self._bridge.app_sent(message)
+        self._notify()
+
+    async def _run(self) -> None:
+        try:
+            await self._app(self._scope, self._receive, self._send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self._done = True
+            if self.error is None or not self._raise:
+                self._bridge.app_finished(failed=self.error is not None)
+            self._notify()
+
+    async def open(self, timeout: float | None) -> None:
+        """Start the app and wait for its answer to the handshake: ReadTimeout after
+        ``timeout`` seconds without one; the app's exception if it raised first;
+        RuntimeError if it returned without answering."""
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            trio.lowlevel.spawn_system_task(self._run)
+        else:
+            import asyncio
+
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        while not self._bridge.answered:
+            if self.error is not None:
+                raise self.error
+            if self._done:
+                raise RuntimeError(
+                    "The ASGI app returned without accepting or refusing the WebSocket."
+                )
+            if not await self._changed.wait(timeout):
+                raise ReadTimeout("The ASGI app did not answer the WebSocket handshake.")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        while True:
+            if not self._pending:
+                self._pending = self._bridge.data_to_send()
+            if self._pending:
+                data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
+                return data
+            if self.error is not None and self._raise:
+                error, self.error = self.error, None
+                raise error
+            if self._closed or self._done or self._bridge.finished:
+                return b""
+            if not await self._changed.wait(timeout):
+                raise ReadTimeout("timed out")
+
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
+        if self._closed:
+            raise WriteError("The WebSocket stream is closed.")
+        self._bridge.receive_data(data)
+        self._notify()
+        await self._checkpoint()  # let the app run
+
+    async def aclose(self) -> None:
+        """Close; the app hears of it (a disconnect message) and may finish."""
+        if not self._closed:
+            self._closed = True
+            self._bridge.client_gone()
+            self._notify()
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "is_readable":
+            return bool(self._pending) or self._bridge.has_data or self._done or self._closed
+        return None
 
 
 # -- file:// (mirrors sync_io.transports) ----------------------------------------------

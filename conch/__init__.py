@@ -4,8 +4,8 @@
 objects live in three packages: `sansio` (the core: models, protocol machines,
 client flow), `sync_io` (blocking shell) and `async_io` (asyncio and trio
 shell); this package gathers the public names in one namespace. Those a plain sync
-request does not need (the async shell, SSE, the httpx alias, the CLI) are loaded on
-first use, through the module's ``__getattr__``.
+request does not need (the async shell, SSE, WebSockets, the httpx alias, the CLI) are
+loaded on first use, through the module's ``__getattr__``.
 """
 
 from __future__ import annotations
@@ -90,9 +90,20 @@ from sync_io import (
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
     from async_io import ASGITransport, AsyncClient, AsyncFileTransport, AsyncHTTPTransport
     from async_io.sse import aconnect_sse
+    from async_io.ws import AsyncWebSocketSession, aconnect_ws
     from sansio.retry import Retry
     from sansio.sse import EventSource, ServerSentEvent, SSEError
+    from sansio.ws import (
+        WebSocketDisconnect,
+        WebSocketError,
+        WebSocketInvalidTypeReceived,
+        WebSocketMessageTooLarge,
+        WebSocketNetworkError,
+        WebSocketProtocolError,
+        WebSocketUpgradeError,
+    )
     from sync_io.sse import connect_sse
+    from sync_io.ws import WebSocketSession, connect_ws
 
     from ._alias import alias_httpx
     from ._cli import main
@@ -106,6 +117,7 @@ __all__ = [
     "AsyncClient",
     "AsyncFileTransport",
     "AsyncHTTPTransport",
+    "AsyncWebSocketSession",
     "Auth",
     "BaseTransport",
     "BasicAuth",
@@ -159,15 +171,25 @@ __all__ = [
     "TransportError",
     "UnsupportedProtocol",
     "WSGITransport",
+    "WebSocketDisconnect",
+    "WebSocketError",
+    "WebSocketInvalidTypeReceived",
+    "WebSocketMessageTooLarge",
+    "WebSocketNetworkError",
+    "WebSocketProtocolError",
+    "WebSocketSession",
+    "WebSocketUpgradeError",
     "WriteError",
     "WriteTimeout",
     "__description__",
     "__title__",
     "__version__",
     "aconnect_sse",
+    "aconnect_ws",
     "alias_httpx",
     "codes",
     "connect_sse",
+    "connect_ws",
     "create_ssl_context",
     "delete",
     "get",
@@ -184,19 +206,31 @@ __all__ = [
 
 # Loaded on first use, not with conch: `import conch` loads what a plain sync request
 # needs (the core, the blocking shell, socket and ssl) and nothing else, so neither
-# asyncio, trio, sniffio, the async shell, SSE, the httpx alias (importlib.abc) nor the
-# CLI costs a program that does not use them. Name -> module that defines it.
+# asyncio, trio, sniffio, the async shell, SSE, WebSockets (wsproto, an optional extra),
+# the httpx alias (importlib.abc) nor the CLI costs a program that does not use them.
+# Name -> module that defines it.
 _LAZY = {
     "ASGITransport": "async_io",
     "AsyncClient": "async_io",
     "AsyncFileTransport": "async_io",
     "AsyncHTTPTransport": "async_io",
+    "AsyncWebSocketSession": "async_io.ws",
     "aconnect_sse": "async_io.sse",
+    "aconnect_ws": "async_io.ws",
     "connect_sse": "sync_io.sse",
+    "connect_ws": "sync_io.ws",
+    "WebSocketSession": "sync_io.ws",
     "EventSource": "sansio.sse",
     "Retry": "sansio.retry",
     "SSEError": "sansio.sse",
     "ServerSentEvent": "sansio.sse",
+    "WebSocketDisconnect": "sansio.ws",
+    "WebSocketError": "sansio.ws",
+    "WebSocketInvalidTypeReceived": "sansio.ws",
+    "WebSocketMessageTooLarge": "sansio.ws",
+    "WebSocketNetworkError": "sansio.ws",
+    "WebSocketProtocolError": "sansio.ws",
+    "WebSocketUpgradeError": "sansio.ws",
     "alias_httpx": "conch._alias",
     "main": "conch._cli",
 }

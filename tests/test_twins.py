@@ -17,7 +17,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-TWINS = ["client.py", "transport.py", "sse.py"]
+TWINS = ["client.py", "transport.py", "sse.py", "ws.py"]
 
 RENAMES = [
     (r"\basync def\b", "def"),
@@ -46,6 +46,11 @@ RENAMES = [
     (r"\baconnect_sse\b", "connect_sse"),
     (r"\bAbstractAsyncContextManager\b", "AbstractContextManager"),
     (r"\b_abind\b", "_bind"),
+    (r"\baconnect_ws\b", "connect_ws"),
+    (r"\bAsyncWebSocketSession\b", "WebSocketSession"),
+    (r"\bAsyncNetworkStream\b", "NetworkStream"),
+    (r"\bAsyncExitStack\b", "ExitStack"),
+    (r"\benter_async_context\b", "enter_context"),
 ]
 
 # Differences that are meant to be there: (file, "-" sync line or "+" async line).
@@ -178,6 +183,30 @@ ALLOWED = {
     "sse.py": {
         "- from time import sleep",
         "+ from .backend import sleep",
+    },
+    # The locks and events (threading's; the async backend's, and no lock at all for the
+    # core's state, which no await interrupts), and the imports and names around them.
+    "ws.py": {
+        "- \"\"\"`connect_ws`: WebSockets over the `Client`, with httpx-ws's API (``pip install 'conch[ws]'``).",
+        '+ """`connect_ws`: WebSockets over the `Client` (asyncio, trio), with httpx-ws\'s API.',
+        "+ No task group is opened, so none wraps your exceptions. A cancelled read loses nothing; a",
+        "+ cancelled write leaves the session failed (the frame may have been cut).",
+        '- __all__ = ["READ_SIZE", "NetworkStream", "Pong", "WebSocketSession", "connect_ws"]',
+        '+ __all__ = ["READ_SIZE", "NetworkStream", "WebSocketSession", "Pong", "connect_ws"]',
+        "- import threading",
+        "+ from .backend import create_event, create_lock",
+        "- from collections.abc import Callable, Iterator",
+        "+ from collections.abc import Iterator, Callable",
+        "- from contextlib import ExitStack, contextmanager, suppress",
+        "+ from contextlib import ExitStack, contextmanager, nullcontext, suppress",
+        "- self._lock = threading.Lock()  # the core's state; never held during I/O",
+        "+ self._lock = nullcontext()  # the core's state; no runs under it",
+        "- self._write_lock = threading.Lock()  # frames go out whole and in order",
+        "+ self._write_lock = create_lock()  # frames go out whole and in order",
+        "- self._progress = threading.Event()  # set, and replaced, after each read",
+        "+ self._progress = create_event()  # set, and replaced, after each read",
+        "- self._progress = threading.Event()",
+        "+ self._progress = create_event()",
     },
 }
 

@@ -1,0 +1,352 @@
+"""`aconnect_ws`: WebSockets over the `AsyncClient` (asyncio, trio), with httpx-ws's API.
+
+The core (`sansio.ws`) checks the handshake and runs the protocol: frames, fragments, ping
+and pong, the close handshake, the size bounds, keepalive timing. This module sends the
+handshake with ``client.stream()``, then moves bytes through the response's
+``network_stream`` and waits. Nothing runs in the background: the session reads when it is
+called (`receive`, a `Pong`'s `wait`, `close`, and once before each send if bytes are
+waiting), and answers the server's pings then. Callers may share a session: one reads at a
+time while the others wait for its progress, and frames are written whole and in order.
+`sync_io.ws` and `async_io.ws` mirror each other line for line (tests/test_twins.py).
+
+The network stream is httpcore's interface: ``read(max_bytes, timeout)`` (``b""`` at the
+end), ``write(data, timeout)``, ``aclose()``, ``get_extra_info("is_readable")``, failing
+with conch's `ReadTimeout` and other `TransportError`.
+
+No task group is opened, so none wraps your exceptions. A cancelled read loses nothing; a
+cancelled write leaves the session failed (the frame may have been cut).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
+from functools import partial
+from types import TracebackType
+from typing import Any, Protocol
+
+from sansio import env
+from sansio.exceptions import ReadTimeout, TransportError
+from sansio.models import Response
+from sansio.urls import URL
+from sansio.ws import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_KEEPALIVE_PING_INTERVAL,
+    DEFAULT_KEEPALIVE_PING_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_QUEUE_SIZE,
+    Accepted,
+    Event,
+    Handshake,
+    JSONMode,
+    Received,
+    WebSocketConnection,
+    WebSocketError,
+    as_bytes,
+    as_json,
+    as_text,
+    check_close,
+    check_json_mode,
+    http_url,
+    timeout_of,
+)
+
+from .backend import create_event, create_lock
+from .client import AsyncClient
+
+__all__ = ["READ_SIZE", "AsyncNetworkStream", "AsyncWebSocketSession", "Pong", "aconnect_ws"]
+
+# Bytes asked of the stream per read: what one read may add to the core's buffer.
+READ_SIZE = 64 * 1024
+
+
+class AsyncNetworkStream(Protocol):
+    """The connection a 101 hands over (httpcore's ``AsyncNetworkStream``)."""
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes: ...
+    async def write(self, data: bytes, timeout: float | None = None) -> None: ...
+    async def aclose(self) -> None: ...
+    def get_extra_info(self, name: str) -> Any: ...
+
+
+class Pong:
+    """What `AsyncWebSocketSession.ping` returns: `wait` for the server's pong."""
+
+    __slots__ = ("_session", "_set")
+
+    def __init__(self, session: AsyncWebSocketSession) -> None:
+        self._session = session
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Read, answering the server, until the pong arrives (True) or ``timeout`` seconds
+        pass (False). Messages arriving meanwhile wait for `receive`, at most
+        ``queue_size``; past that, only another caller's `receive` lets the wait go on."""
+        return await self._session._wait_for(self, timeout)
+
+
+class AsyncWebSocketSession:
+    """An open WebSocket, as httpx-ws's; closed (close handshake included) on exit.
+
+    ``subprotocol`` is the one the server chose, ``response`` the handshake's 101.
+    """
+
+    def __init__(
+        self,
+        stream: AsyncNetworkStream,
+        *,
+        max_message_size_bytes: int = DEFAULT_MAX_MESSAGE_SIZE,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        keepalive_ping_interval_seconds: float | None = DEFAULT_KEEPALIVE_PING_INTERVAL,
+        keepalive_ping_timeout_seconds: float | None = DEFAULT_KEEPALIVE_PING_TIMEOUT,
+        response: Response | None = None,
+        accepted: Accepted | None = None,
+        close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT,
+    ) -> None:
+        self.stream = stream
+        self.response = response
+        self._core = WebSocketConnection(
+            accepted,
+            max_message_size=max_message_size_bytes,
+            queue_size=queue_size,
+            keepalive_interval=keepalive_ping_interval_seconds,
+            keepalive_timeout=keepalive_ping_timeout_seconds,
+        )
+        self.subprotocol = self._core.subprotocol
+        self._write_timeout = timeout_of(response, "write")
+        self._close_timeout = close_timeout_seconds
+        self._clock = env.current().clock
+        self._lock = nullcontext()  # the core's state; no await runs under it
+        self._write_lock = create_lock()  # frames go out whole and in order
+        self._reading = False  # a caller is reading: the others wait for its progress
+        self._progress = create_event()  # set, and replaced, after each read
+        self._stream_closed = False
+
+    async def __aenter__(self) -> AsyncWebSocketSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close(1000 if exc is None else 1011)
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, event: Event) -> None:
+        """Send a wsproto event: a (possibly unfinished) message, Ping, Pong or Close."""
+        await self._send(partial(self._core.send, event))
+
+    async def send_text(self, data: str) -> None:
+        await self._send(partial(self._core.send_text, data))
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send(partial(self._core.send_bytes, data))
+
+    async def send_json(self, data: Any, mode: JSONMode = "text") -> None:
+        """Send ``data`` as JSON in a text (``mode="text"``) or binary message."""
+        await self._send(partial(self._core.send_json, data, mode))
+
+    async def ping(self, payload: bytes = b"") -> Pong:
+        """Send a Ping (``payload``, else 8 random bytes); `Pong.wait` for its answer."""
+        pong = Pong(self)
+        await self._send(partial(self._core.ping, payload, pong))
+        return pong
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close: send a Close frame, wait (``close_timeout_seconds`` at most) for the
+        server's, then close the connection. Network errors are not raised here."""
+        check_close(code, reason)
+        try:
+            await self._send(partial(self._core.close, code, reason))
+            deadline = self._deadline(self._close_timeout)
+            while self._core.closing:
+                await self._wait(deadline)
+        except (WebSocketError, TimeoutError):
+            pass  # the session had ended, or the server did not answer in time
+        finally:
+            await self._close_stream()
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def receive(self, timeout: float | None = None) -> Received:
+        """The next whole message (a wsproto TextMessage or BytesMessage), answering pings
+        while waiting. TimeoutError after ``timeout`` seconds without one; once the session
+        has ended, its error (`WebSocketDisconnect`, ...)."""
+        deadline = self._deadline(timeout)
+        while True:
+            with self._lock:
+                message = self._core.next_message()
+            if message is not None:
+                return message
+            await self._wait(deadline)
+
+    async def receive_text(self, timeout: float | None = None) -> str:
+        return as_text(await self.receive(timeout))
+
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
+        return as_bytes(await self.receive(timeout))
+
+    async def receive_json(self, timeout: float | None = None, mode: JSONMode = "text") -> Any:
+        """The JSON in the next message, a text (``mode="text"``) or binary one."""
+        check_json_mode(mode)
+        return as_json(await self.receive(timeout), mode)
+
+    # -- moving bytes ---------------------------------------------------------------------
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return None if timeout is None else self._clock() + timeout
+
+    def _remaining(self, deadline: float | None) -> float | None:
+        return None if deadline is None else max(0.0, deadline - self._clock())
+
+    async def _send(self, produce: Callable[[], object]) -> None:
+        await self._take_waiting()
+        async with self._write_lock:
+            with self._lock:
+                produce()
+                data = self._core.data_to_send()
+            await self._write(data)
+
+    async def _take_waiting(self) -> None:
+        """Before a send, take (once) what has already arrived, answering pings in it."""
+        with self._lock:
+            idle = not self._reading and self._core.wants_data
+        if idle and self.stream.get_extra_info("is_readable"):
+            with suppress(TimeoutError):
+                await self._wait(self._clock())
+
+    async def _wait_for(self, pong: Pong, timeout: float | None) -> bool:
+        deadline = self._deadline(timeout)
+        while True:
+            with self._lock:
+                if pong.is_set():
+                    return True
+                self._core.check()
+            try:
+                await self._wait(deadline)
+            except TimeoutError:
+                return pong.is_set()
+
+    async def _wait(self, deadline: float | None) -> None:
+        """Read once and process it; or, while another caller reads (or the queue is full),
+        wait for its progress. TimeoutError once ``deadline`` has passed."""
+        with self._lock:
+            busy = self._reading or not self._core.wants_data
+            progress = self._progress
+            if not busy:
+                self._reading = True
+        if busy:
+            if not await progress.wait(self._remaining(deadline)):
+                raise TimeoutError
+            return
+        try:
+            await self._read(deadline)
+        finally:
+            with self._lock:
+                self._reading = False
+                self._progress = create_event()
+            progress.set()
+
+    async def _read(self, deadline: float | None) -> None:
+        with self._lock:
+            timeout, timer = self._core.next_wait(self._clock(), deadline)
+        try:
+            data = await self.stream.read(READ_SIZE, timeout)
+        except ReadTimeout:
+            if not timer:
+                raise TimeoutError from None
+            with self._lock:
+                self._core.timer_expired(self._clock())
+        except TransportError as exc:
+            with self._lock:
+                error = self._core.network_failed(exc)
+            raise error from exc
+        else:
+            with self._lock:
+                self._core.receive_data(data)
+                pongs = self._core.take_pongs()
+            for pong in pongs:
+                pong.set()
+        await self._flush()
+        if self._core.closed:
+            await self._close_stream()
+
+    async def _flush(self) -> None:
+        async with self._write_lock:
+            with self._lock:
+                data = self._core.data_to_send()
+            await self._write(data)
+
+    async def _write(self, data: bytes) -> None:
+        # Called with the write lock held.
+        if not data:
+            return
+        try:
+            await self.stream.write(data, self._write_timeout)
+        except TransportError as exc:
+            with self._lock:
+                error = self._core.network_failed(exc)
+            raise error from exc
+        except BaseException as exc:  # interrupted mid-frame: the connection is unusable
+            with self._lock:
+                self._core.network_failed(exc)
+            raise
+
+    async def _close_stream(self) -> None:
+        with self._lock:
+            closed, self._stream_closed = self._stream_closed, True
+        if not closed:
+            await self.stream.aclose()
+
+
+@asynccontextmanager
+async def aconnect_ws(
+    url: URL | str,
+    client: AsyncClient | None = None,
+    *,
+    max_message_size_bytes: int = DEFAULT_MAX_MESSAGE_SIZE,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+    keepalive_ping_interval_seconds: float | None = DEFAULT_KEEPALIVE_PING_INTERVAL,
+    keepalive_ping_timeout_seconds: float | None = DEFAULT_KEEPALIVE_PING_TIMEOUT,
+    subprotocols: list[str] | None = None,
+    session_class: type[AsyncWebSocketSession] = AsyncWebSocketSession,
+    compression: bool = False,
+    close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT,
+    **kwargs: Any,
+) -> AsyncIterator[AsyncWebSocketSession]:
+    """Open a WebSocket with a GET through ``client`` (a new `AsyncClient` if None); yield its
+    session, and close it on exit.
+
+    ``url`` is ``ws://``, ``wss://``, ``http://`` or ``https://``. ``subprotocols`` are
+    offered in order; ``compression`` offers permessage-deflate. Other keyword arguments
+    go to ``client.stream()``. `WebSocketUpgradeError` if the server opens none.
+    """
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(AsyncClient())
+        handshake = Handshake(subprotocols=subprotocols, compression=compression)
+        headers = handshake.headers(kwargs.pop("headers", None))
+        response = await stack.enter_async_context(
+            client.stream("GET", http_url(url), headers=headers, **kwargs)
+        )
+        accepted = handshake.accept(response)
+        session = session_class(
+            response.extensions["network_stream"],
+            max_message_size_bytes=max_message_size_bytes,
+            queue_size=queue_size,
+            keepalive_ping_interval_seconds=keepalive_ping_interval_seconds,
+            keepalive_ping_timeout_seconds=keepalive_ping_timeout_seconds,
+            response=response,
+            accepted=accepted,
+            close_timeout_seconds=close_timeout_seconds,
+        )
+        yield await stack.enter_async_context(session)
