@@ -130,6 +130,8 @@ NOT_LOADED_BY_IMPORT = [
     "h11",
     "hashlib",
     "sansio.retry",
+    "wsproto",
+    "sansio.ws",
 ]
 
 
