@@ -209,7 +209,7 @@ def _url(tokens: Tokens, call: Call) -> str:
     return f"http://{tokens.authorities[call.origin]}{call.path}"
 
 
-SyncClient = Client | MemoryClient | Any
+SyncClient = Client | Any
 
 
 def _chunk_size(call: Call) -> int | None:
@@ -254,7 +254,7 @@ def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome
         return _call_outcome(response, None, exc, tokens)
 
 
-async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> CallOutcome:
+async def _perform_async(client: AsyncClient | Any, call: Call, tokens: Tokens) -> CallOutcome:
     content: Any = call.body if call.chunks is None else _achunks(call.chunks)
     response: Response | None = None
     try:
@@ -293,20 +293,21 @@ def run_core(scenario: Scenario) -> Outcome:
     """The core alone, in memory, on a virtual clock."""
     network = MemoryNetwork(scenario.peers, MEMORY_PORTS[: len(scenario.peers)])
     settings = scenario.settings
-    with deterministic_env():
-        client = MemoryClient(
-            network,
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
-            keepalive_expiry=settings.keepalive_expiry,
-            **_versions(settings),
-            **_client_kwargs(settings),
-        )
+    client = MemoryClient(
+        network, limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+    )
+
+    async def main() -> list[CallOutcome]:
         calls = []
         for call in scenario.calls:
-            network.advance(call.pause_before)
-            calls.append(_perform_sync(client, call, network.tokens))
-        client.close()
+            if call.pause_before:
+                await client.loop.sleep(call.pause_before)
+            calls.append(await _perform_async(client, call, network.tokens))
+        await client.aclose()
+        return calls
+
+    with deterministic_env():
+        calls = client.loop.run(main())
     return Outcome(
         calls=tuple(calls),
         seen=tuple(tuple(seen) for seen in network.seen),

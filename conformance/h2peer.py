@@ -1,7 +1,7 @@
 """The scripted peer speaking HTTP/2 (h2c by prior knowledge), for ``Peer(h2=True)``.
 
-Same shape as `conformance.peers.peer_program`: a generator yielding `READ`, `Write`,
-`Sleep`, `CLOSE`, `HOLD`, `STALL` or `RESET`, run by the same executors. h2 in the server
+Same shape as `conformance.peers.peer_program`: a `sansio.testing` program yielding `READ`,
+`Emit`, `Delay`, `CLOSE`, `HOLD`, `STALL` or `RESET`, run by the same executors. h2 in the server
 role checks every frame the client sends. The script's `Recv` reads one whole request
 stream; `H2Reply`, `H2Reset`, `H2GoAway`, `H2Ping` and `H2Settings` answer (a SETTINGS
 frame applies on the server's side once the client acknowledges it, as h2 does it);
@@ -21,6 +21,8 @@ import h2.events
 import h2.exceptions
 from hyperframe.frame import GoAwayFrame
 
+from sansio.testing import CLOSE, HOLD, READ, RESET, STALL, Delay, Emit, PeerOp, Program
+
 from .model import (
     Close,
     H2GoAway,
@@ -37,7 +39,7 @@ from .model import (
     Send,
     Stall,
 )
-from .peers import CLOSE, HOLD, READ, RESET, STALL, PeerOp, Program, Sleep, Tokens, Write
+from .peers import Tokens
 
 __all__ = ["h2_peer_program"]
 
@@ -129,7 +131,7 @@ class _Server:
 def _flush(server: _Server) -> Generator[PeerOp, bytes, None]:
     data = server.conn.data_to_send()
     if data:
-        yield Write(data, gap=False)
+        yield Emit(data, gap=False)
 
 
 def _read(server: _Server) -> Generator[PeerOp, bytes, None]:
@@ -220,7 +222,7 @@ def h2_peer_program(
                 frame = GoAwayFrame(
                     0, last_stream_id=server.last_stream, error_code=step.error_code
                 )
-                yield Write(frame.serialize(), gap=False)
+                yield Emit(frame.serialize(), gap=False)
             elif isinstance(step, H2Ping):
                 server.conn.ping(PING_DATA)
                 yield from _flush(server)
@@ -230,9 +232,9 @@ def h2_peer_program(
             elif isinstance(step, Send):
                 pieces = step.pieces(tokens.render(step.data))
                 for index, piece in enumerate(pieces):
-                    yield Write(piece, gap=index < len(pieces) - 1)
+                    yield Emit(piece, gap=index < len(pieces) - 1)
             elif isinstance(step, Pause):
-                yield Sleep(step.seconds)
+                yield Delay(step.seconds)
             elif isinstance(step, Close):
                 yield CLOSE
                 return

@@ -423,6 +423,11 @@ class H2Connection:
         (also mid-connection; streams already running go on)."""
         return self._max_streams
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether `data_to_send` would return bytes (a writer is needed)."""
+        return bool(self._out)
+
     def has_pending_events(self, stream_id: int) -> bool:
         """Whether `next_step` will answer from the stream's queue (a response event or its
         failure) without more bytes."""
