@@ -372,19 +372,32 @@ def run_sync(scenario: Scenario) -> Outcome:
 
 def run_selectors(scenario: Scenario) -> Outcome:
     """The selectors-loop example client over loopback sockets."""
-    from examples.selectors_loop import SelectorsClient
+    from examples.selectors_loop import SelectorsClient, Wait
 
+    net = _Loopback(scenario)
     settings = scenario.settings
-    return _run_sync_client(
-        scenario,
-        lambda: SelectorsClient(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
-            keepalive_expiry=settings.keepalive_expiry,
-            **_versions(settings),
-            **_client_kwargs(settings),
-        ),
-    )
+    try:
+        with deterministic_env():
+            client = SelectorsClient(
+                limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+            )
+
+            async def main() -> list[CallOutcome]:
+                calls = []
+                for call in scenario.calls:
+                    if call.pause_before:
+                        await Wait(timeout=call.pause_before)
+                    calls.append(await _perform_async(client, call, net.tokens))
+                return calls
+
+            try:
+                calls = client.loop.run(main())
+            finally:
+                client.close()
+    except BaseException:
+        net.abort()
+        raise
+    return net.outcome(calls, client.cookies)
 
 
 def _run_async(

@@ -243,8 +243,10 @@ class Exchange:
         engine = self._engine
         request = self._request
         retried = fresh = False
+        # One pool deadline per attempt, however often the pool is asked meanwhile.
+        deadline = self._timeouts.pool_deadline(engine._clock())
         while True:
-            conn = yield from self._checkout(fresh)
+            conn = yield from self._checkout(fresh, deadline)
             reused = self._reused
             try:
                 if conn.shared:
@@ -263,15 +265,16 @@ class Exchange:
                 if not retried and may_retry(request, reused, phase, exc):
                     retried = True
                     fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
+                    deadline = self._timeouts.pool_deadline(engine._clock())
                     continue
                 raise
 
-    def _checkout(self, fresh: bool) -> Steps:
-        """A connection that can start a request, from the pool or newly opened."""
+    def _checkout(self, fresh: bool, deadline: float | None) -> Steps:
+        """A connection that can start a request, from the pool or newly opened, waiting
+        until ``deadline`` at most (`PoolTimeout`)."""
         engine = self._engine
         route = self._route
         clock = engine._clock
-        deadline = self._timeouts.pool_deadline(clock())
         while True:
             with engine._lock:
                 if engine._closed:

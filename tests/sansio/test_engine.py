@@ -614,6 +614,9 @@ class H2Script:
             elif isinstance(step, tuple) and step[0] == "reset":
                 server.reset_stream(mine[step[1]][0], ErrorCodes.INTERNAL_ERROR)
                 yield from flush()
+            elif isinstance(step, tuple) and step[0] == "settings":
+                server.update_settings(step[1])
+                yield from flush()
             elif step == "ping":
                 server.ping(b"12345678")
                 yield from flush()
@@ -1390,4 +1393,20 @@ def test_h2_a_failed_reset_wakes_a_stream_waiting_to_write() -> None:
     head = step_until(world, b, b.send(True), ResponseHead)
     assert head.status_code == 200
     world.run(world.loop.drive(b, b.close()))
+    world.assert_clean()
+
+
+def test_h2_the_pool_timeout_bounds_every_look_at_a_full_connection() -> None:
+    # The server allows no stream; the waiting request looks again every tenth of a
+    # second (the pool's recheck), and the pool timeout ends the whole wait, not a look.
+    no_streams = {SettingCodes.MAX_CONCURRENT_STREAMS: 0}
+    world = h2_world(
+        H2Script((1, ("reply", 0, b"one"), ("settings", no_streams), HOLD)),
+        limits=Limits(max_connections=1),
+    )
+    assert world.get() == (200, b"one")
+    world.run(world.loop.sleep(0.05))
+    with pytest.raises(PoolTimeout):
+        world.get(**timeout(pool=0.35))
+    assert world.clock.now == pytest.approx(1000.05 + 0.35)
     world.assert_clean()
