@@ -28,62 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exchange import Planner, Timeouts
-from sansio.pool import Changes, PoolMachine, PoolStatistics
+from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
 
-from .actions import Effects, Read, ReadReady, Ticket
+from .actions import Effects, Ticket
+from .conn import Conn
+from .exchange import Exchange
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
-    from sansio.wire import WireConnection
-
-    from .exchange import Exchange
 
 __all__ = ["Engine"]
-
-
-class Conn:
-    """An open connection: its id in the pool, the interpreter's stream, its wire machine,
-    and for a multiplexed one (``shared``) who reads, who writes and who waits."""
-
-    __slots__ = (
-        "conn_id",
-        "read",
-        "read_ready",
-        "read_timeout",
-        "reader",
-        "shared",
-        "stream",
-        "waiters",
-        "wire",
-        "write_waiters",
-        "writer",
-        "written",
-    )
-
-    def __init__(self, conn_id: int, stream: Any, wire: WireConnection) -> None:
-        self.conn_id = conn_id
-        self.stream = stream
-        self.wire = wire
-        self.shared = wire.max_streams > 1
-        self.read_ready = ReadReady(stream, self.shared)
-        # The last Read built for this connection, reused while requests share a timeout.
-        self.read_timeout: float | None = None
-        self.read = Read(stream, None, self.shared)
-        # HTTP/2 only (see `sansio.engine.mux`): the exchange reading for every stream,
-        # the one writing (``written``: it has taken the bytes), and tickets of
-        # exchanges waiting for their stream (by stream id) or for the writer.
-        self.reader: Exchange | None = None
-        self.writer: Exchange | None = None
-        self.written = False
-        self.waiters: dict[int, Any] = {}
-        self.write_waiters: list[Any] = []
-
-    def read_for(self, timeout: float | None) -> Read:
-        """The Read action for this connection with ``timeout`` (built once per timeout)."""
-        if timeout != self.read_timeout:
-            self.read_timeout = timeout
-            self.read = Read(self.stream, timeout, self.shared)
-        return self.read
 
 
 class Engine:
@@ -144,8 +98,6 @@ class Engine:
         """A new exchange for `request`: its route and head are planned, nothing else
         happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
         URL no connection can serve."""
-        from .exchange import Exchange
-
         route, head, has_body = self._planner.plan(request)
         return Exchange(self, request, route, head, has_body, Timeouts.of(request))
 
@@ -184,10 +136,8 @@ class Engine:
         streams = tuple(conns.pop(conn_id).stream for conn_id in close)
         return Effects(streams, tuple(self._waiting[ticket] for ticket in wake))
 
-    def _closing(self, close: tuple[int, ...]) -> Effects | None:
+    def _closing(self, close: tuple[int, ...]) -> Effects:
         """The action closing the connections a checkout evicted or expired (lock held)."""
-        if not close:
-            return None
         conns = self._conns
         return Effects(tuple(conns.pop(conn_id).stream for conn_id in close))
 
@@ -196,4 +146,5 @@ class Engine:
         with self._lock:
             if self._closed:
                 return None
-            return self._effects(self._pool.checkin(conn.conn_id, self._clock()))
+            changes = self._pool.checkin(conn.conn_id, self._clock())
+            return None if changes is NO_CHANGES else self._effects(changes)

@@ -74,7 +74,6 @@ from sansio.wire import (
     NEED_BODY,
     RECEIVE,
     SEND,
-    BodyChunk,
     EndOfBody,
     FailurePhase,
     RequestHead,
@@ -96,7 +95,7 @@ from .actions import (
     StartTLS,
     Write,
 )
-from .engine import Conn
+from .conn import Conn
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request, Response
@@ -118,6 +117,7 @@ class Exchange:
     """One request on the engine's connections (see the module docs)."""
 
     __slots__ = (
+        "_body",
         "_conn",
         "_engine",
         "_gen",
@@ -127,6 +127,7 @@ class Exchange:
         "_opening",
         "_probing",
         "_request",
+        "_responding",
         "_reused",
         "_route",
         "_sid",
@@ -161,15 +162,32 @@ class Exchange:
         self._stream: Any = None  # the stream being opened (not in the pool yet)
         self._ticket: Any = None  # an HTTP/2 waiter's ticket (see `mux`)
         self._reused = False  # the connection came from the pool, not opened for us
+        self._responding = False  # the response head has been handed out
+        self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
         self._gen: Steps | None = self._run()
 
     # -- the interpreter's calls ------------------------------------------------------
 
     # The generator never returns: once done it answers END for ever. It ends only by
-    # raising the request's error, and is then dropped.
+    # raising the request's error, and is then dropped. An HTTP/1.1 response body, the
+    # hot path of every request, is read here without it (``_body``: its Read action).
 
     def send(self, result: Any = None) -> Action:
         """The last action's result; returns the next action."""
+        read = self._body
+        if read is not None:
+            wire = self._conn.wire  # type: ignore[union-attr]
+            try:
+                if result is not None:  # what the Read brought
+                    wire.receive_data(result)
+                step = wire.next_step(self._sid)  # type: ignore[arg-type]
+            except Exception as exc:
+                return self.throw(exc)
+            if step is RECEIVE:
+                return read
+            if type(step) is EndOfBody:
+                self._body = None
+            return step  # type: ignore[return-value]
         gen = self._gen
         if gen is None:
             return END
@@ -182,6 +200,7 @@ class Exchange:
     def throw(self, error: Exception) -> Action:
         """The last action raised ``error``; returns the next action (or raises the
         request's error)."""
+        self._body = None
         gen = self._gen
         if gen is None:
             raise error
@@ -197,6 +216,11 @@ class Exchange:
         gen = self._gen
         if gen is None:
             return END
+        conn = self._conn
+        if self._responding and conn is not None and not conn.shared:
+            # HTTP/1.1 ends a response with no I/O: at once, without the generator.
+            self._gen = self._body = None
+            return self._finish_h1(conn) or END
         try:
             return gen.throw(_Close())
         except _Close:  # it had no response to close
@@ -209,6 +233,7 @@ class Exchange:
         gen, self._gen = self._gen, None
         if gen is None:
             return NO_EFFECTS
+        self._body = None
         effects = self._release()
         gen.close()  # the generator holds no cleanup of its own
         return effects or NO_EFFECTS
@@ -225,9 +250,58 @@ class Exchange:
     # -- the choreography -------------------------------------------------------------
 
     def _run(self) -> Steps:
+        # The whole choreography, top to bottom. Its hot path stays in this frame and one
+        # below (each level of ``yield from`` is resumed again at every action).
+        engine = self._engine
         try:
-            head = yield from self._request_head()
-            yield from self._response_body(head)
+            # -- the request: on a connection from the pool, once more where allowed --
+            retried = fresh = False
+            # One pool deadline per attempt, however often the pool is asked meanwhile.
+            deadline = self._timeouts.pool_deadline(engine._clock())
+            while True:
+                conn = yield from self._checkout(fresh, deadline)
+                reused = self._reused
+                try:
+                    if not conn.shared:
+                        head = yield from self._request_h1(conn)
+                        break
+                    head = yield from mux.request(self, conn)
+                    if head is not None:
+                        break
+                    # It filled up or is going away since the pool handed it out: ask again.
+                    effects = engine._checkin(conn)
+                    self._conn = None
+                    if effects is not None:
+                        yield effects
+                except Exception as exc:
+                    phase = yield from self._abandon(conn, exc)
+                    if retried or not may_retry(self._request, reused, phase, exc):
+                        raise
+                    retried = True
+                    fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
+                    deadline = self._timeouts.pool_deadline(engine._clock())
+            # -- the response: its head, its body, until the interpreter closes it --
+            self._responding = True
+            try:
+                if not conn.shared:
+                    # `send` reads the body from here on; the generator is resumed again
+                    # only to fail (a read error, a malformed body) or after the end.
+                    self._body = conn.read_for(self._timeouts.read)
+                yield head
+                if conn.shared:
+                    while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
+                        yield event
+                    yield event
+                while True:
+                    yield END  # until closed
+            except _Close:
+                pass
+            except Exception:
+                # A failure while reading ends the stream at once (the connection too, on
+                # HTTP/1.1: the response was cut short) before the error surfaces.
+                yield from self._finish(conn)
+                raise
+            yield from self._finish(conn)
             while True:
                 yield END
         except Exception:
@@ -237,37 +311,6 @@ class Exchange:
             if effects is not None:
                 yield effects
             raise
-
-    def _request_head(self) -> Steps:
-        """Send the request (retrying once where allowed) until its response head."""
-        engine = self._engine
-        request = self._request
-        retried = fresh = False
-        # One pool deadline per attempt, however often the pool is asked meanwhile.
-        deadline = self._timeouts.pool_deadline(engine._clock())
-        while True:
-            conn = yield from self._checkout(fresh, deadline)
-            reused = self._reused
-            try:
-                if conn.shared:
-                    head = yield from mux.request(self, conn)
-                    if head is None:  # it filled up or is going away: ask the pool again
-                        effects = engine._checkin(conn)
-                        self._conn = None
-                        if effects is not None:
-                            yield effects
-                        continue
-                else:
-                    head = yield from self._request_h1(conn)
-                return head
-            except Exception as exc:
-                phase = yield from self._abandon(conn, exc)
-                if not retried and may_retry(request, reused, phase, exc):
-                    retried = True
-                    fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
-                    deadline = self._timeouts.pool_deadline(engine._clock())
-                    continue
-                raise
 
     def _checkout(self, fresh: bool, deadline: float | None) -> Steps:
         """A connection that can start a request, from the pool or newly opened, waiting
@@ -282,7 +325,7 @@ class Exchange:
                 decision = engine._pool.checkout(
                     route.key, clock(), fresh=fresh, multiplex=route.multiplex
                 )
-                effects = engine._closing(decision.close)
+                effects = engine._closing(decision.close) if decision.close else None
                 if isinstance(decision, Wait):
                     ticket = engine._waiting[decision.ticket] = engine._new_ticket()
                     self._wait = decision.ticket
@@ -309,7 +352,16 @@ class Exchange:
                 # one: `mux.request` sends the exchange back to the pool if not.
                 yield from mux.probe(self, conn)
                 return conn
-            if (yield from self._probe_h1(conn)):
+            # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
+            self._probing = True
+            try:
+                data = yield conn.read_ready
+            except Exception:
+                data = b""  # a failed read ends the connection
+            self._probing = False
+            if data is not None:
+                conn.wire.receive_data(data)
+            if conn.wire.can_start_request:
                 return conn
             # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
             effects = engine._checkin(conn)
@@ -403,19 +455,6 @@ class Exchange:
                 self._stream = stream
         return stream, alpn
 
-    def _probe_h1(self, conn: Conn) -> Steps:
-        """Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides."""
-        self._probing = True
-        try:
-            data = yield conn.read_ready
-        except Exception:
-            data = b""  # a failed read ends the connection
-        self._probing = False
-        wire = conn.wire
-        if data is not None:
-            wire.receive_data(data)
-        return wire.can_start_request
-
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""
         wire = conn.wire
@@ -477,58 +516,25 @@ class Exchange:
             yield effects
         return phase
 
-    def _response_body(self, head: ResponseHead) -> Steps:
-        """Hand out the head, then the body, until the interpreter closes the exchange.
-        A failure while reading ends the stream at once (the connection too, on HTTP/1.1,
-        since the response was cut short) before the error surfaces."""
-        conn = self._conn
-        assert conn is not None
-        try:
-            yield head
-            if conn.shared:
-                while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
-                    yield event
-                yield event
-            else:
-                yield from self._body_h1(conn)
-            while True:
-                yield END  # until closed
-        except _Close:
-            pass
-        except Exception:
-            yield from self._finish(conn)
-            raise
-        yield from self._finish(conn)
-
-    def _body_h1(self, conn: Conn) -> Steps:
-        wire = conn.wire
-        sid = self._sid
-        assert sid is not None
-        read = conn.read_for(self._timeouts.read)
-        while True:
-            step = wire.next_step(sid)
-            if type(step) is BodyChunk:
-                yield step
-            elif step is RECEIVE:
-                wire.receive_data((yield read))
-            else:
-                assert type(step) is EndOfBody, step
-                yield step
-                return
-
     def _finish(self, conn: Conn) -> Steps:
         """The response is closed: end its stream and give the connection back."""
         if conn.shared:
             yield from mux.release(self, conn)
+            effects = self._engine._checkin(conn)
+            self._conn = None
         else:
-            sid = self._sid
-            assert sid is not None
-            conn.wire.release(sid)
-            self._sid = None
-        effects = self._engine._checkin(conn)
-        self._conn = None
+            effects = self._finish_h1(conn)
         if effects is not None:
             yield effects
+
+    def _finish_h1(self, conn: Conn) -> Effects | None:
+        sid = self._sid
+        assert sid is not None
+        conn.wire.release(sid)
+        self._sid = None
+        effects = self._engine._checkin(conn)
+        self._conn = None
+        return effects
 
     # -- cleanup ----------------------------------------------------------------------
 

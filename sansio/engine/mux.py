@@ -16,7 +16,9 @@ Rules
 2. **One writer, frames in order.** An exchange that must `SEND` becomes the writer if
    nobody writes, else parks until the writer is done. The writer passes a
    `Checkpoint`, then takes the bytes and writes them, so they leave in the order they
-   were made. Writers waiting are all woken when the write ends.
+   were made; it goes on while more bytes were queued meanwhile, and wakes the waiting
+   writers once nothing is left. A stream ending (its RST_STREAM) never waits for a
+   writer at work: that one takes those bytes too.
 3. **Failure scope.** A read that failed (not a timeout, see
    `sansio.exchange.ends_connection`), a write that failed, and a cancellation during
    a write (half a frame may have left) fail the connection: `io_failed`, every
@@ -45,7 +47,7 @@ from .actions import CHECKPOINT, PULL_FIRST, PULL_NEXT, Action, Effects, Park, W
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.h2 import H2Connection
 
-    from .engine import Conn
+    from .conn import Conn
     from .exchange import Exchange
 
 __all__ = ["abandon", "leave", "probe", "release", "request", "step"]
@@ -204,22 +206,28 @@ def _join_writers(ex: Exchange, conn: Conn) -> int:
 
 
 def _write(ex: Exchange, conn: Conn) -> Steps:
-    """Write what the machine has queued (the writer's turn)."""
+    """The writer's turn: write what the machine has queued, and go on while more is
+    queued meanwhile (by any stream), then wake the streams waiting to write."""
     lock = ex._engine._lock
-    yield CHECKPOINT
-    with lock:
-        data = conn.wire.data_to_send()
-        conn.written = True
-    if data:
-        yield Write(conn.stream, data, ex._timeouts.write, True)
-    with lock:
-        conn.writer = None
-        conn.written = False
-        waiters = conn.write_waiters
-        effects = Effects(wake=tuple(waiters)) if waiters else None
-        waiters.clear()
-    if effects is not None:
-        yield effects
+    wire = _h2(conn)
+    while True:
+        yield CHECKPOINT
+        with lock:
+            data = wire.data_to_send()
+            conn.written = True
+        if data:
+            yield Write(conn.stream, data, ex._timeouts.write, True)
+        with lock:
+            conn.written = False
+            if wire.has_data_to_send:
+                continue
+            conn.writer = None
+            waiters = conn.write_waiters
+            effects = Effects(wake=tuple(waiters)) if waiters else None
+            waiters.clear()
+        if effects is not None:
+            yield effects
+        return
 
 
 def _wait_for_writer(ex: Exchange, conn: Conn, ticket: Any) -> Steps:
@@ -231,25 +239,21 @@ def _wait_for_writer(ex: Exchange, conn: Conn, ticket: Any) -> Steps:
 
 
 def _flush(ex: Exchange, conn: Conn) -> Steps:
-    """Write whatever the machine has queued, waiting for the writer if there is one."""
+    """Write whatever the machine has queued, unless a writer is at work: it writes
+    until nothing is queued, these bytes included."""
     lock = ex._engine._lock
-    while True:
-        with lock:
-            if not _h2(conn).has_data_to_send:
-                return
-            role = _join_writers(ex, conn)
-            ticket = ex._ticket
-        if role == _WRITE:
-            try:
-                yield from _write(ex, conn)
-            except Exception as exc:
-                with lock:
-                    effects = _leave_roles(ex, conn, exc)
-                if effects is not None:
-                    yield effects
-                raise
+    with lock:
+        if conn.writer is not None or not _h2(conn).has_data_to_send:
             return
-        yield from _wait_for_writer(ex, conn, ticket)
+        conn.writer = ex
+    try:
+        yield from _write(ex, conn)
+    except Exception as exc:
+        with lock:
+            effects = _leave_roles(ex, conn, exc)
+        if effects is not None:
+            yield effects
+        raise
 
 
 def _fed(conn: Conn, data: bytes | None, sid: int | None) -> Effects | None:

@@ -1410,3 +1410,35 @@ def test_h2_the_pool_timeout_bounds_every_look_at_a_full_connection() -> None:
         world.get(**timeout(pool=0.35))
     assert world.clock.now == pytest.approx(1000.05 + 0.35)
     world.assert_clean()
+
+
+def test_h2_cancelled_while_probing_an_idle_connection() -> None:
+    # No stream was started: the connection is left as it was, fine for the next one.
+    world = h2_world(http2_peer(lambda m, t, h, body: (200, [], t)))
+    assert world.get("http://example.org/1") == (200, b"/1")
+    ex = world.engine.exchange(Request("GET", "http://example.org/2"))
+    assert type(ex.send(None)).__name__ == "ReadReady"
+    assert ex.cancel() is NO_EFFECTS
+    assert world.get("http://example.org/3") == (200, b"/3")
+    assert len(world.network.connections) == 1
+    world.assert_clean()
+
+
+def test_h2_the_writer_writes_what_was_queued_during_its_write() -> None:
+    world = h2_world(http2_peer(lambda m, t, h, body: (200, [], t)))
+    a = world.engine.exchange(Request("GET", "http://example.org/a"))
+    write = step_until(world, a, a.send(None), Write)  # a took its bytes
+    b = world.engine.exchange(Request("GET", "http://example.org/b"))
+    act_b = step_until(world, b, b.send(None), Park, timeout=None)  # queued, waits for a
+    perform(world, write)
+    assert a.send(None) is CHECKPOINT  # more was queued meanwhile: a goes on writing
+    second = a.send(None)
+    assert type(second) is Write
+    assert second.data[3:9] == b"\x01\x05\x00\x00\x00\x03"  # b's HEADERS, on stream 3
+    perform(world, second)
+    assert a.send(None) == Effects(wake=(act_b.ticket,))
+    for ex, act in ((a, a.send(None)), (b, b.send(True))):
+        head = step_until(world, ex, act, ResponseHead)
+        assert head.status_code == 200
+        world.run(world.loop.drive(ex, ex.close()))
+    world.assert_clean()
