@@ -12,6 +12,7 @@ the client's flow-control windows, so the peer reads WINDOW_UPDATEs while it sen
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 
@@ -102,8 +103,10 @@ class _Server:
                 size = event.flow_controlled_length
                 if size:
                     self.conn.increment_flow_control_window(size)
-                    if event.stream_ended is None:
-                        self.conn.increment_flow_control_window(size, event.stream_id)
+                    if event.stream_ended is None and event.stream_id in self.open:
+                        # (Not for a stream the client reset in the same read.)
+                        with contextlib.suppress(h2.exceptions.StreamClosedError):
+                            self.conn.increment_flow_control_window(size, event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
                 self.open.pop(event.stream_id, None)
             elif isinstance(event, h2.events.StreamEnded):
@@ -205,8 +208,10 @@ def h2_peer_program(
                 record(server.seen(request, answered=True))
                 server.unanswered.append(sid)
             elif isinstance(step, H2Reply):
+                unanswered = server.unanswered
+                sid = unanswered.pop() if step.newest else unanswered.popleft()
                 try:
-                    yield from _reply(server, server.unanswered.popleft(), step)
+                    yield from _reply(server, sid, step)
                 except h2.exceptions.StreamClosedError:
                     yield from _flush(server)  # the client reset the stream: stop there
             elif isinstance(step, H2Reset):

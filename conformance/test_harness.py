@@ -227,3 +227,30 @@ def test_selectors_example_runs_as_a_script() -> None:
 def test_any_is_not_checked() -> None:
     assert Result().body is ANY
     assert check(_scenario(Expect(results=(Result(body=ANY),))), _outcome()) == []
+
+
+def test_concurrent_calls_form_groups() -> None:
+    calls = (Call(), Call(concurrent=True), Call(concurrent=True), Call(), Call(concurrent=True))
+    scenario = Scenario(
+        name="t/groups", calls=calls, peers=(Peer(),), expect=Expect(results=(Result(),) * 5)
+    )
+    assert scenario.groups == [[0], [1, 2], [3], [4]]
+    assert scenario.concurrent
+    with pytest.raises(ValueError, match="chunks"):
+        Call(interrupt_after=1)
+
+
+def test_a_group_is_checked_and_compared_in_any_order() -> None:
+    one, two = _outcome().calls[0], dataclasses.replace(_outcome().calls[0], body=b"two")
+    scenario = Scenario(
+        name="t/any-order",
+        calls=(Call(concurrent=True), Call(concurrent=True)),
+        peers=(Peer(),),
+        expect=Expect(results=(Result(body=b"two"), Result(body=b"ok"))),
+    )
+    outcome = _outcome(calls=(one, two))
+    assert check(scenario, outcome) == []
+    assert check(scenario, _outcome(calls=(one, one)))  # "two" is missing
+    swapped = _outcome(calls=(dataclasses.replace(two, url="x"), one))
+    assert comparable(outcome, scenario) == comparable(swapped, scenario)
+    assert comparable(outcome) != comparable(swapped)  # in order, without the scenario

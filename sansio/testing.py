@@ -328,13 +328,17 @@ class MemoryNetwork:
 
 
 class _Block:
-    """What a task awaits: resumed with True once ``ready()``, False at ``deadline``."""
+    """What a task awaits: resumed with True once ``ready()``, False at ``deadline``.
+    ``joining``: it waits for other tasks only (a `Loop.gather`)."""
 
-    __slots__ = ("deadline", "ready")
+    __slots__ = ("deadline", "joining", "ready")
 
-    def __init__(self, ready: Callable[[], bool], deadline: float | None) -> None:
+    def __init__(
+        self, ready: Callable[[], bool], deadline: float | None, joining: bool = False
+    ) -> None:
         self.ready = ready
         self.deadline = deadline
+        self.joining = joining
 
     def __await__(self) -> Generator[_Block, bool, bool]:
         return (yield self)
@@ -384,7 +388,7 @@ class Loop:
         """Run ``coros`` at once; their results in order (the first error, once all ended)."""
         tasks = [_Task(coro) for coro in coros]
         self._tasks += tasks
-        await _Block(lambda: all(t.done for t in tasks), None)
+        await _Block(lambda: all(t.done for t in tasks), None, joining=True)
         for task in tasks:
             if task.error is not None:
                 raise task.error
@@ -412,9 +416,12 @@ class Loop:
         if wake is not None:
             times.append(wake)
         if not times:
-            # Nothing will ever happen: each waiting task gets the error instead.
+            # Nothing will ever happen: each task waiting for something else than other
+            # tasks gets the error instead.
             for task in list(self._tasks):
-                self._resume(task, None, Deadlock("every task waits, and no peer will act"))
+                assert task.block is not None  # none could go on
+                if not task.block.joining:
+                    self._resume(task, None, Deadlock("every task waits, and no peer will act"))
             return
         self.clock.now = max(now, min(times))
         self.network.tick()
