@@ -9,6 +9,7 @@ the same on every run. The rules under test are those in the headers of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import h2.config
@@ -1442,3 +1443,27 @@ def test_h2_the_writer_writes_what_was_queued_during_its_write() -> None:
         assert head.status_code == 200
         world.run(world.loop.drive(ex, ex.close()))
     world.assert_clean()
+
+
+def test_the_embedding_surface_is_public() -> None:
+    import subprocess
+    import sys
+
+    import sansio
+    import sansio.engine
+
+    assert sansio.Engine is sansio.engine.Engine
+    assert {"Engine", "Exchange", "Read", "Write", "Park", "Effects", "testing"} <= set(
+        sansio.__all__
+    )
+    assert sansio.testing.Loop is Loop
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        sansio.nothing  # noqa: B018
+    # Loaded on first use only: `import sansio` does not pay for the test tools.
+    root = str(Path(__file__).resolve().parents[2])
+    script = (
+        f"import sys; sys.path.insert(0, {root!r}); import sansio; "
+        "print(sansio.__file__.startswith(sys.path[0]), 'sansio.testing' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "False"], out.stderr
