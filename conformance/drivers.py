@@ -304,9 +304,10 @@ def run_core(scenario: Scenario) -> Outcome:
     """The core alone, in memory, on a virtual clock."""
     network = MemoryNetwork(scenario.peers, MEMORY_PORTS[: len(scenario.peers)])
     settings = scenario.settings
-    client = MemoryClient(
-        network, limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
-    )
+    with deterministic_env():  # the client keeps the world it is made in
+        client = MemoryClient(
+            network, limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+        )
 
     async def one(call: Call) -> CallOutcome:
         if call.pause_before:
@@ -453,9 +454,10 @@ def _run_async(
 ) -> Outcome:
     net = _Loopback(scenario)
     settings = scenario.settings
-    client = AsyncClient(
-        limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
-    )
+    with deterministic_env():  # the client keeps the world it is made in
+        client = AsyncClient(
+            limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+        )
 
     async def one(call: Call) -> CallOutcome:
         if call.pause_before:

@@ -103,8 +103,8 @@ class _Server:
                 size = event.flow_controlled_length
                 if size:
                     self.conn.increment_flow_control_window(size)
-                    if event.stream_ended is None and event.stream_id in self.open:
-                        # (Not for a stream the client reset in the same read.)
+                    if event.stream_ended is None and event.stream_id in self.conn.streams:
+                        # (Not for a stream the client has reset meanwhile.)
                         with contextlib.suppress(h2.exceptions.StreamClosedError):
                             self.conn.increment_flow_control_window(size, event.stream_id)
             elif isinstance(event, h2.events.StreamReset):

@@ -41,6 +41,8 @@ from .actions import (
 )
 from .auth import Auth
 from .content import is_consumed
+from .env import Env
+from .env import current as current_env
 from .exceptions import RemoteProtocolError, StreamConsumed, TooManyRedirects
 from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
 
@@ -81,6 +83,9 @@ class SendOptions:
     default_encoding: str | Callable[[bytes], str] = "utf-8"
     max_decoded_size: int | None = None
     redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT
+    # The client's world (wall clock for cookies, randomness for Digest); None: the
+    # process-wide default of `sansio.env`.
+    env: Env | None = None
 
 
 def uses_user_auth_flow(auth: Auth) -> bool:
@@ -126,7 +131,7 @@ def _send_with_auth(
 ) -> Flow:
     if auth.requires_request_body:
         yield ReadRequest(request=request)
-    challenge = auth.auth_flow(request)
+    challenge = auth._auth_flow(request, options.env or current_env())
     try:
         try:
             request = next(challenge)
@@ -183,6 +188,7 @@ def _send_following_redirects(
     # response's cookies reach the jar); () once credentials have been stripped.
     supplied: tuple[str, ...] | None = None
     cookies = options.cookies
+    clock = (options.env or current_env()).wall_clock
     while True:
         if len(hops) > options.max_redirects:
             raise TooManyRedirects(
@@ -200,8 +206,9 @@ def _send_following_redirects(
             response.request = request
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
-                supplied = supplied_cookie_pairs(request, cookies)
-            cookies.extract_cookies(response)
+                supplied = supplied_cookie_pairs(request, cookies, now=clock())
+            if response.headers.get_list("set-cookie"):
+                cookies.extract_cookies(response, now=clock())
             response.default_encoding = options.default_encoding
             if options.max_decoded_size is not None:
                 response.max_decoded_size = options.max_decoded_size
@@ -214,7 +221,7 @@ def _send_following_redirects(
                 response.next_request = _next_request(request, response, options, supplied)
                 return response
             next_request = build_redirect_request(
-                request, response, cookies, supplied_cookies=supplied or ()
+                request, response, cookies, supplied_cookies=supplied or (), now=clock()
             )
             yield DrainResponse(response=response, limit=options.redirect_drain_limit)
         except BaseException as exc:
@@ -239,6 +246,7 @@ def _next_request(
             options.cookies,
             supplied_cookies=supplied or (),
             followable_only=False,
+            now=(options.env or current_env()).wall_clock(),
         )
     except RemoteProtocolError:
         return None
