@@ -84,7 +84,6 @@ ROUTE_CACHE_SIZE = 256
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
@@ -222,7 +221,7 @@ class Planner:
         if not raw_host:
             raise UnsupportedProtocol(f"Request URL {str(url)!r} has no host.", request=request)
         host = raw_host.decode("ascii")
-        port = url.port or _DEFAULT_PORTS[scheme]
+        port = url.origin[2]  # the scheme's default port, from URL's table
         tls = None
         if scheme == "https":
             tls = TLSConfig(
