@@ -94,8 +94,9 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                         result = await act.stream.recv(RECEIVE_SIZE, act.timeout, act.shared)
                     elif kind is Write:
                         await act.stream.send_all(act.data, act.timeout, act.shared)
-                    elif kind is ReadReady:
-                        result = await act.stream.read_ready(act.shared)
+                    elif kind is ReadReady:  # (nothing there, the common case, costs no call)
+                        if act.shared or act.stream.is_readable():
+                            result = await act.stream.read_ready(act.shared)
                     elif kind is Effects:
                         await self._apply(act)
                     elif kind is PullBody:
@@ -185,4 +186,6 @@ class _Body(AsyncByteStream):
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
-        await self._transport._drive(self._ex, self._ex.close())
+        act = self._ex.close()
+        if type(act) is not EndOfBody:  # (HTTP/1.1 ends with no action at all)
+            await self._transport._drive(self._ex, act)

@@ -95,8 +95,9 @@ class HTTPTransport(BaseTransport):
                         result = act.stream.recv(RECEIVE_SIZE, act.timeout, act.shared)
                     elif kind is Write:
                         act.stream.send_all(act.data, act.timeout, act.shared)
-                    elif kind is ReadReady:
-                        result = act.stream.read_ready(act.shared)
+                    elif kind is ReadReady:  # (nothing there, the common case, costs no call)
+                        if act.shared or act.stream.is_readable():
+                            result = act.stream.read_ready(act.shared)
                     elif kind is Effects:
                         self._apply(act)
                     elif kind is PullBody:
@@ -186,4 +187,6 @@ class _Body(SyncByteStream):
         raise StopIteration
 
     def close(self) -> None:
-        self._transport._drive(self._ex, self._ex.close())
+        act = self._ex.close()
+        if type(act) is not EndOfBody:  # (HTTP/1.1 ends with no action at all)
+            self._transport._drive(self._ex, act)

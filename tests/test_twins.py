@@ -20,11 +20,12 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# (sync file, async file): every twinned module of the shells.
+# (sync file, async file): every twinned module of the shells, and the twinned tests.
 TWINS = {
     "client.py": ("sync_io/client.py", "async_io/client.py"),
     "transport.py": ("sync_io/transport.py", "async_io/transport.py"),
     "sse.py": ("sync_io/sse.py", "async_io/sse.py"),
+    "test_shell_twin.py": ("tests/sync_io/test_shell_twin.py", "tests/async_io/test_shell_twin.py"),
 }
 
 RENAMES = [
@@ -166,6 +167,30 @@ ALLOWED: dict[str, list[Hunk]] = {
         (("from time import sleep",), ()),
         ((), ("from .backend import sleep",)),
     ],
+    # Twinned tests: the async one runs on asyncio and on trio.
+    "test_shell_twin.py": [
+        ((), ("import asyncio",)),
+        (
+            ("from collections.abc import Callable, Iterator",),
+            ("from collections.abc import Iterator, Awaitable, Callable, Iterator",),
+        ),
+        ((), ("import trio", "from async_io import Client, HTTPTransport")),
+        (("from sync_io import Client, HTTPTransport",), ()),
+        (
+            ("Run = Callable[[Callable[[], Any]], Any]",),
+            ("Run = Callable[[Callable[[], Awaitable[Any]]], Any]",),
+        ),
+        (
+            ("@pytest.fixture", "def run() -> Run:", "return lambda main: main()"),
+            (
+                '@pytest.fixture(params=["asyncio", "trio"])',
+                "def run(request: pytest.FixtureRequest) -> Run:",
+                'if request.param == "asyncio":',
+                "return lambda main: asyncio.run(main())  # type: ignore[arg-type]",
+                "return lambda main: trio.run(main)",
+            ),
+        ),
+    ],
 }
 
 
@@ -200,7 +225,7 @@ def test_async_shell_mirrors_sync_shell(name: str) -> None:
 def test_an_extra_cancel_point_in_one_twin_fails() -> None:
     sync_text, async_text = _texts("transport.py")
     # The same line, once more, anywhere in the async twin: a new cancel point.
-    marker = "                    elif kind is ReadReady:\n"
+    marker = "                    elif kind is Effects:\n"
     assert marker in async_text
     changed = async_text.replace(marker, "                    await sleep(0)\n" + marker, 1)
     assert hunks(sync_text, changed) != ALLOWED["transport.py"]
