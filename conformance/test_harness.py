@@ -254,3 +254,25 @@ def test_a_group_is_checked_and_compared_in_any_order() -> None:
     swapped = _outcome(calls=(dataclasses.replace(two, url="x"), one))
     assert comparable(outcome, scenario) == comparable(swapped, scenario)
     assert comparable(outcome) != comparable(swapped)  # in order, without the scenario
+
+
+def test_selectors_example_fetches_urls_at_once_over_h2c() -> None:
+    from .model import H2Reply
+
+    peer = LoopbackPeer(
+        Peer(h2=True, connections=((Recv(), Recv(), H2Reply(body=b"a"), H2Reply(body=b"b")),))
+    )
+    peer.start(Tokens([peer.authority]))
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "selectors_loop.py"), "--h2c",
+             f"http://{peer.authority}/1", f"http://{peer.authority}/2"],
+            capture_output=True, text=True, timeout=30, cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT)}, check=False,
+        )  # fmt: skip
+    finally:
+        peer.finish()
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split("\n")) == ["", "200 OK 1 bytes", "200 OK 1 bytes"]
+    assert peer.accepted == 1  # both requests on one connection, at once
+    assert sorted(r.target for r in peer.seen) == ["/1", "/2"]

@@ -9,6 +9,7 @@ It is a real client (the conformance suite runs every scenario through it), kept
 by leaving out TLS and user-defined auth flows::
 
     python examples/selectors_loop.py http://example.org/ http://example.org/a
+    python examples/selectors_loop.py --h2c http://localhost:8080/a http://localhost:8080/b
 """
 
 from __future__ import annotations
@@ -294,12 +295,14 @@ class _Body(AsyncByteStream):
 
 
 if __name__ == "__main__":
-    client = SelectorsClient(follow_redirects=True)
+    h2c = sys.argv[1:2] == ["--h2c"]  # HTTP/2 by prior knowledge: the URLs share one connection
+    client = SelectorsClient(follow_redirects=True, http1=not h2c, http2=h2c)
 
     async def fetch(url: str) -> str:
         response = await client.send(client.build_request("GET", url))
         return f"{response.status_code} {response.reason_phrase} {len(response.content)} bytes"
 
-    for line in client.loop.run(client.loop.gather(*(fetch(url) for url in sys.argv[1:]))):
+    urls = sys.argv[1 + h2c :]
+    for line in client.loop.run(client.loop.gather(*(fetch(url) for url in urls))):
         print(line)
     client.close()
