@@ -181,7 +181,9 @@ class AsyncioStream(AsyncStream):
         self._protocol = protocol
         self._closed = False
 
-    async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+    async def send_all(
+        self, data: bytes | memoryview, timeout: float | None, shared: bool = False
+    ) -> None:
         transport = self._transport
         protocol = self._protocol
         if self._closed or transport.is_closing():
@@ -200,7 +202,7 @@ class AsyncioStream(AsyncStream):
                 raise WriteTimeout("timed out")
         raise _fail(protocol._exc, _WRITE) from protocol._exc
 
-    async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+    async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         protocol = self._protocol
         if self._closed:
             raise ReadError("stream closed")

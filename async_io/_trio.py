@@ -75,7 +75,9 @@ class TrioStream(AsyncStream):
         self._stream = stream
         self._closed = False
 
-    async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+    async def send_all(
+        self, data: bytes | memoryview, timeout: float | None, shared: bool = False
+    ) -> None:
         """See AsyncStream.send_all. With a timeout, a cancellation that lands midway waits
         for the send to finish (or time out), and the send then returns normally."""
         # trio's send_all cancelled midway leaves an unknown prefix of ``data`` sent (plain
@@ -100,7 +102,7 @@ class TrioStream(AsyncStream):
         if scope.cancelled_caught:
             raise WriteTimeout("timed out")
 
-    async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+    async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         try:
             if timeout is None:
                 data: bytes = await self._stream.receive_some(max_bytes)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import sniffio
 
+from sansio.exceptions import ReadTimeout
+from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
+
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Protocol
 
@@ -51,13 +54,27 @@ class AsyncStream:
 
     __slots__ = ()
 
-    async def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
-        """Send every byte of ``data``, or raise WriteTimeout/WriteError."""
+    async def send_all(
+        self, data: bytes | memoryview, timeout: float | None, shared: bool = False
+    ) -> None:
+        """Send every byte of ``data``, or raise WriteTimeout/WriteError. (``shared``, a
+        stream other tasks use too, needs nothing here: see `read_ready`.)"""
         raise NotImplementedError
 
-    async def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+    async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
         raise NotImplementedError
+
+    async def read_ready(self, shared: bool = False) -> bytes | None:
+        """What has arrived already, without waiting: bytes, ``b""`` at end of stream, or
+        None. ``shared`` needs nothing here: unlike a blocking ssl socket shared by two
+        threads, an event loop's stream may read while another task writes."""
+        if not self.is_readable():
+            return None
+        try:
+            return await self.recv(RECEIVE_SIZE, READY_READ_TIMEOUT)
+        except ReadTimeout:
+            return None
 
     async def start_tls(
         self, ctx: ssl.SSLContext, server_hostname: str | None, timeout: float | None

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import trio
@@ -55,7 +57,7 @@ from sansio.sse import EventSource, ServerSentEvent, SSEError, event_stream_head
 from sync_io import Client
 
 from .core_driver import MemoryClient, MemoryNetwork
-from .model import Call, CallOutcome, Credentials, Outcome, Scenario, Settings
+from .model import Call, CallOutcome, Credentials, Interrupted, Outcome, Scenario, Settings
 from .peers import LoopbackPeer, Tokens
 
 __all__ = ["DRIVERS", "PARSER", "deterministic_env", "h1_parser", "run"]
@@ -73,6 +75,9 @@ if PARSER not in PARSERS:
 
 # How many decoded bytes a "peek" call reads before closing the response.
 PEEK_SIZE = 5
+
+# A thread of a concurrent call that runs longer than this means a broken run.
+THREAD_TIMEOUT = 30.0
 
 
 def _fixed_random(n: int) -> bytes:
@@ -151,12 +156,18 @@ def _send_kwargs(call: Call) -> dict[str, Any]:
     return kwargs
 
 
-def _chunks(chunks: tuple[bytes, ...]) -> Iterator[bytes]:
-    yield from chunks
+def _chunks(call: Call) -> Iterator[bytes]:
+    assert call.chunks is not None
+    for index, chunk in enumerate(call.chunks):
+        if index == call.interrupt_after:
+            raise Interrupted
+        yield chunk
+    if call.interrupt_after == len(call.chunks):
+        raise Interrupted
 
 
-async def _achunks(chunks: tuple[bytes, ...]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+async def _achunks(call: Call) -> AsyncIterator[bytes]:
+    for chunk in _chunks(call):
         yield chunk
 
 
@@ -234,7 +245,7 @@ def _url(tokens: Tokens, call: Call) -> str:
     return f"http://{tokens.authorities[call.origin]}{call.path}"
 
 
-SyncClient = Client | MemoryClient | Any
+SyncClient = Client | Any
 
 
 def _chunk_size(call: Call) -> int | None:
@@ -251,7 +262,7 @@ def _events(events: list[ServerSentEvent]) -> bytes:
 
 
 def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome:
-    content: Any = call.body if call.chunks is None else _chunks(call.chunks)
+    content: Any = call.body if call.chunks is None else _chunks(call)
     response: Response | None = None
     try:
         request = client.build_request(
@@ -275,12 +286,12 @@ def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome
             parts.close()  # the generator, in case it stopped early (peek)
             response.close()
         return _call_outcome(response, body, None, tokens)
-    except Exception as exc:
+    except (Exception, Interrupted) as exc:
         return _call_outcome(response, None, exc, tokens)
 
 
-async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> CallOutcome:
-    content: Any = call.body if call.chunks is None else _achunks(call.chunks)
+async def _perform_async(client: AsyncClient | Any, call: Call, tokens: Tokens) -> CallOutcome:
+    content: Any = call.body if call.chunks is None else _achunks(call)
     response: Response | None = None
     try:
         request = client.build_request(
@@ -307,7 +318,7 @@ async def _perform_async(client: AsyncClient, call: Call, tokens: Tokens) -> Cal
             await parts.aclose()  # the generator, in case it stopped early (peek)
             await response.aclose()
         return _call_outcome(response, body, None, tokens)
-    except Exception as exc:
+    except (Exception, Interrupted) as exc:
         return _call_outcome(response, None, exc, tokens)
 
 
@@ -318,20 +329,25 @@ def run_core(scenario: Scenario) -> Outcome:
     """The core alone, in memory, on a virtual clock."""
     network = MemoryNetwork(scenario.peers, MEMORY_PORTS[: len(scenario.peers)])
     settings = scenario.settings
-    with deterministic_env():
+    with deterministic_env():  # the client keeps the world it is made in
         client = MemoryClient(
-            network,
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
-            keepalive_expiry=settings.keepalive_expiry,
-            **_versions(settings),
-            **_client_kwargs(settings),
+            network, limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
         )
+
+    async def one(call: Call) -> CallOutcome:
+        if call.pause_before:
+            await client.loop.sleep(call.pause_before)
+        return await _perform_async(client, call, network.tokens)
+
+    async def main() -> list[CallOutcome]:
         calls = []
-        for call in scenario.calls:
-            network.advance(call.pause_before)
-            calls.append(_perform_sync(client, call, network.tokens))
-        client.close()
+        for group in scenario.groups:
+            calls += await client.loop.gather(*(one(scenario.calls[i]) for i in group))
+        await client.aclose()
+        return calls
+
+    with deterministic_env():
+        calls = client.loop.run(main())
     return Outcome(
         calls=tuple(calls),
         seen=tuple(tuple(seen) for seen in network.seen),
@@ -366,6 +382,33 @@ class _Loopback:
             peer.finish()
 
 
+def _one_sync(client: Any, call: Call, tokens: Tokens) -> CallOutcome:
+    if call.pause_before:
+        time.sleep(call.pause_before)
+    return _perform_sync(client, call, tokens)
+
+
+def _in_threads(work: list[Callable[[], CallOutcome]]) -> list[CallOutcome]:
+    """Run the calls of a group: one here, several in threads started together."""
+    if len(work) == 1:
+        return [work[0]()]
+    results: list[Any] = [None] * len(work)
+    barrier = threading.Barrier(len(work))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = work[index]()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(THREAD_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError("a concurrent call never ended")
+    return results
+
+
 def _run_sync_client(scenario: Scenario, make: Callable[[], Any]) -> Outcome:
     net = _Loopback(scenario)
     try:
@@ -373,10 +416,11 @@ def _run_sync_client(scenario: Scenario, make: Callable[[], Any]) -> Outcome:
             client = make()
             try:
                 calls = []
-                for call in scenario.calls:
-                    if call.pause_before:
-                        time.sleep(call.pause_before)
-                    calls.append(_perform_sync(client, call, net.tokens))
+                for group in scenario.groups:
+                    work = [
+                        partial(_one_sync, client, scenario.calls[i], net.tokens) for i in group
+                    ]
+                    calls += _in_threads(work)
             finally:
                 client.close()
     except BaseException:
@@ -396,39 +440,60 @@ def run_sync(scenario: Scenario) -> Outcome:
 
 def run_selectors(scenario: Scenario) -> Outcome:
     """The selectors-loop example client over loopback sockets."""
-    from examples.selectors_loop import SelectorsClient
+    from examples.selectors_loop import SelectorsClient, Wait
 
+    net = _Loopback(scenario)
     settings = scenario.settings
-    return _run_sync_client(
-        scenario,
-        lambda: SelectorsClient(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
-            keepalive_expiry=settings.keepalive_expiry,
-            **_versions(settings),
-            **_client_kwargs(settings),
-        ),
-    )
+    try:
+        with deterministic_env():
+            client = SelectorsClient(
+                limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+            )
+
+            async def one(call: Call) -> CallOutcome:
+                if call.pause_before:
+                    await Wait(timeout=call.pause_before)
+                return await _perform_async(client, call, net.tokens)
+
+            async def main() -> list[CallOutcome]:
+                calls = []
+                for group in scenario.groups:
+                    calls += await client.loop.gather(*(one(scenario.calls[i]) for i in group))
+                return calls
+
+            try:
+                calls = client.loop.run(main())
+            finally:
+                client.close()
+    except BaseException:
+        net.abort()
+        raise
+    return net.outcome(calls, client.cookies)
 
 
 def _run_async(
     scenario: Scenario,
     runner: Callable[[Callable[[], Awaitable[list[CallOutcome]]]], list[CallOutcome]],
     sleep: Callable[[float], Awaitable[object]],
+    gather: Callable[..., Awaitable[list[CallOutcome]]],
 ) -> Outcome:
     net = _Loopback(scenario)
     settings = scenario.settings
-    client = AsyncClient(
-        limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
-    )
+    with deterministic_env():  # the client keeps the world it is made in
+        client = AsyncClient(
+            limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
+        )
+
+    async def one(call: Call) -> CallOutcome:
+        if call.pause_before:
+            await sleep(call.pause_before)
+        return await _perform_async(client, call, net.tokens)
 
     async def main() -> list[CallOutcome]:
         calls = []
         async with client:
-            for call in scenario.calls:
-                if call.pause_before:
-                    await sleep(call.pause_before)
-                calls.append(await _perform_async(client, call, net.tokens))
+            for group in scenario.groups:
+                calls += await gather(*(one(scenario.calls[i]) for i in group))
         return calls
 
     try:
@@ -442,12 +507,24 @@ def _run_async(
 
 def run_asyncio(scenario: Scenario) -> Outcome:
     """`async_io.AsyncClient` on asyncio over loopback sockets."""
-    return _run_async(scenario, lambda main: asyncio.run(main()), asyncio.sleep)  # type: ignore[arg-type]
+    return _run_async(scenario, lambda main: asyncio.run(main()), asyncio.sleep, asyncio.gather)  # type: ignore[arg-type]
 
 
 def run_trio(scenario: Scenario) -> Outcome:
     """`async_io.AsyncClient` on trio over loopback sockets."""
-    return _run_async(scenario, trio.run, trio.sleep)
+    return _run_async(scenario, trio.run, trio.sleep, _trio_gather)
+
+
+async def _trio_gather(*coros: Awaitable[CallOutcome]) -> list[CallOutcome]:
+    results: list[Any] = [None] * len(coros)
+
+    async def run(index: int) -> None:
+        results[index] = await coros[index]
+
+    async with trio.open_nursery() as nursery:
+        for index in range(len(coros)):
+            nursery.start_soon(run, index)
+    return results
 
 
 def _on_parser(driver: Driver, parser: str) -> Driver:

@@ -1,7 +1,7 @@
 """The scripted peer speaking HTTP/2 (h2c by prior knowledge), for ``Peer(h2=True)``.
 
-Same shape as `conformance.peers.peer_program`: a generator yielding `READ`, `Write`,
-`Sleep`, `CLOSE`, `HOLD`, `STALL` or `RESET`, run by the same executors. h2 in the server
+Same shape as `conformance.peers.peer_program`: a `sansio.testing` program yielding `READ`,
+`Emit`, `Delay`, `CLOSE`, `HOLD`, `STALL` or `RESET`, run by the same executors. h2 in the server
 role checks every frame the client sends. The script's `Recv` reads one whole request
 stream; `H2Reply`, `H2Reset`, `H2GoAway`, `H2Ping` and `H2Settings` answer (a SETTINGS
 frame applies on the server's side once the client acknowledges it, as h2 does it);
@@ -12,6 +12,7 @@ the client's flow-control windows, so the peer reads WINDOW_UPDATEs while it sen
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 
@@ -20,6 +21,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 from hyperframe.frame import GoAwayFrame
+
+from sansio.testing import CLOSE, HOLD, READ, RESET, STALL, Delay, Emit, PeerOp, Program
 
 from .model import (
     Close,
@@ -37,7 +40,7 @@ from .model import (
     Send,
     Stall,
 )
-from .peers import CLOSE, HOLD, READ, RESET, STALL, PeerOp, Program, Sleep, Tokens, Write
+from .peers import Tokens
 
 __all__ = ["h2_peer_program"]
 
@@ -100,8 +103,10 @@ class _Server:
                 size = event.flow_controlled_length
                 if size:
                     self.conn.increment_flow_control_window(size)
-                    if event.stream_ended is None:
-                        self.conn.increment_flow_control_window(size, event.stream_id)
+                    if event.stream_ended is None and event.stream_id in self.conn.streams:
+                        # (Not for a stream the client has reset meanwhile.)
+                        with contextlib.suppress(h2.exceptions.StreamClosedError):
+                            self.conn.increment_flow_control_window(size, event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
                 self.open.pop(event.stream_id, None)
             elif isinstance(event, h2.events.StreamEnded):
@@ -129,7 +134,7 @@ class _Server:
 def _flush(server: _Server) -> Generator[PeerOp, bytes, None]:
     data = server.conn.data_to_send()
     if data:
-        yield Write(data, gap=False)
+        yield Emit(data, gap=False)
 
 
 def _read(server: _Server) -> Generator[PeerOp, bytes, None]:
@@ -203,8 +208,10 @@ def h2_peer_program(
                 record(server.seen(request, answered=True))
                 server.unanswered.append(sid)
             elif isinstance(step, H2Reply):
+                unanswered = server.unanswered
+                sid = unanswered.pop() if step.newest else unanswered.popleft()
                 try:
-                    yield from _reply(server, server.unanswered.popleft(), step)
+                    yield from _reply(server, sid, step)
                 except h2.exceptions.StreamClosedError:
                     yield from _flush(server)  # the client reset the stream: stop there
             elif isinstance(step, H2Reset):
@@ -220,7 +227,7 @@ def h2_peer_program(
                 frame = GoAwayFrame(
                     0, last_stream_id=server.last_stream, error_code=step.error_code
                 )
-                yield Write(frame.serialize(), gap=False)
+                yield Emit(frame.serialize(), gap=False)
             elif isinstance(step, H2Ping):
                 server.conn.ping(PING_DATA)
                 yield from _flush(server)
@@ -230,9 +237,9 @@ def h2_peer_program(
             elif isinstance(step, Send):
                 pieces = step.pieces(tokens.render(step.data))
                 for index, piece in enumerate(pieces):
-                    yield Write(piece, gap=index < len(pieces) - 1)
+                    yield Emit(piece, gap=index < len(pieces) - 1)
             elif isinstance(step, Pause):
-                yield Sleep(step.seconds)
+                yield Delay(step.seconds)
             elif isinstance(step, Close):
                 yield CLOSE
                 return

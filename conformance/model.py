@@ -36,6 +36,7 @@ __all__ = [
     "H2Reset",
     "H2Settings",
     "Hold",
+    "Interrupted",
     "Outcome",
     "Pause",
     "Peer",
@@ -139,9 +140,9 @@ class Reset:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class H2Reply:
-    """Answer the oldest request read and not answered yet: ``informational`` 1xx heads,
-    the head, the body in DATA frames within the client's windows (``ping``: a PING in
-    the middle of it), then ``trailers`` or END_STREAM."""
+    """Answer the oldest request read and not answered yet (``newest``: the newest one):
+    ``informational`` 1xx heads, the head, the body in DATA frames within the client's
+    windows (``ping``: a PING in the middle of it), then ``trailers`` or END_STREAM."""
 
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
@@ -149,6 +150,7 @@ class H2Reply:
     trailers: tuple[tuple[str, str], ...] = ()
     informational: tuple[int, ...] = ()
     ping: bool = False
+    newest: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,10 +267,19 @@ class Call:
     follow_redirects: bool | None = None  # None: the client's setting
     auth: Credentials | None = None
     pause_before: float = 0.0
+    concurrent: bool = False
+    interrupt_after: int | None = None
 
     def __post_init__(self) -> None:
         if self.body is not None and self.chunks is not None:
             raise ValueError("a call has either body or chunks")
+        if self.interrupt_after is not None and self.chunks is None:
+            raise ValueError("only a body of chunks can be interrupted")
+
+
+class Interrupted(BaseException):
+    """What a request body raises for ``Call(interrupt_after=...)``: it stands for a
+    cancellation, so it is a BaseException that no client turns into its own error."""
 
 
 # -- what must come out -------------------------------------------------------------------
@@ -322,6 +333,22 @@ class Scenario:
     def __post_init__(self) -> None:
         if len(self.expect.results) != len(self.calls):
             raise ValueError(f"{self.name}: one Result per Call")
+
+    @property
+    def groups(self) -> list[list[int]]:
+        """The calls by the order they run in: a group of several starts together."""
+        groups: list[list[int]] = []
+        for index, call in enumerate(self.calls):
+            if call.concurrent and groups and self.calls[groups[-1][-1]].concurrent:
+                groups[-1].append(index)
+            else:
+                groups.append([index])
+        return groups
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether some calls run at once (then orders within a group do not count)."""
+        return any(len(group) > 1 for group in self.groups)
 
     @property
     def uses_time(self) -> bool:
@@ -381,12 +408,13 @@ def _small(data: bytes) -> bytes:
     return b"<%d bytes, sha256 %s>" % (len(data), hashlib.sha256(data).hexdigest().encode())
 
 
-def comparable(outcome: Outcome) -> Outcome:
+def comparable(outcome: Outcome, scenario: Scenario | None = None) -> Outcome:
     """`outcome` as drivers must agree on it, and small enough to keep.
 
     Error messages are cut to their first clause: h11 quotes the bytes it had when it
     failed, and how many it had depends on how the network split them. Long bodies
-    become their digest.
+    become their digest. In a ``scenario`` with concurrent calls, each group's results
+    (without their URL) and each peer's requests are put in one canonical order.
     """
     calls = tuple(
         replace(
@@ -402,6 +430,18 @@ def comparable(outcome: Outcome) -> Outcome:
         )
         for peer in outcome.seen
     )
+    if scenario is not None and scenario.concurrent:
+        ordered = list(calls)
+        for group in scenario.groups:
+            if len(group) == 1:
+                continue
+            # Which call got which answer depends on which went first: only the set of
+            # answers counts, so the URL that ties one to its call is left out.
+            answers = sorted((replace(calls[i], url=None) for i in group), key=repr)
+            for index, call in zip(group, answers, strict=True):
+                ordered[index] = call
+        calls = tuple(ordered)
+        seen = tuple(tuple(sorted(peer, key=repr)) for peer in seen)
     return replace(outcome, calls=calls, seen=seen)
 
 
@@ -458,21 +498,63 @@ def _field(where: str, name: str, want: object, got: object) -> list[str]:
     return [f"{where}: {name} {want!r} expected, got {got!r}"]
 
 
+def _check_result(where: str, want: Result, got: CallOutcome) -> list[str]:
+    problems = _field(where, "error", want.error, got.error)
+    if want.message is not ANY and want.message not in (got.message or ""):
+        problems.append(f"{where}: message with {want.message!r} expected, got {got.message!r}")
+    problems += _field(where, "status", want.status, got.status)
+    problems += _field(where, "reason", want.reason, got.reason)
+    problems += _field(where, "body", want.body, got.body)
+    problems += _field(where, "history", want.history, got.history)
+    problems += _field(where, "url", want.url, got.url)
+    problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
+    return problems
+
+
+def _check_seen(where: str, want: Seen, got: RequestSeen) -> list[str]:
+    problems = _field(where, "method", want.method, got.method)
+    problems += _field(where, "target", want.target, got.target)
+    problems += _field(where, "body", want.body, got.body)
+    problems += _field(where, "connection", want.connection, got.connection)
+    problems += _field(where, "complete", want.complete, got.complete)
+    problems += _check_headers(where, got.headers, want.headers, want.absent)
+    return problems
+
+
+def _matched(
+    wheres: Sequence[str],
+    wants: Sequence[Any],
+    gots: Sequence[Any],
+    check_one: Any,
+    any_order: bool,
+) -> list[str]:
+    """Check ``gots`` against ``wants`` in order, or in the order that fits best."""
+    orders = itertools.permutations(range(len(gots))) if any_order else [range(len(gots))]
+    best: list[str] | None = None
+    for order in orders:
+        problems = [
+            problem
+            for where, want, got_index in zip(wheres, wants, order, strict=True)
+            for problem in check_one(where, want, gots[got_index])
+        ]
+        if best is None or len(problems) < len(best):
+            best = problems
+        if not best:
+            break
+    return best or []
+
+
 def check(scenario: Scenario, outcome: Outcome) -> list[str]:
-    """Every way `outcome` differs from what `scenario` expects (empty: it conforms)."""
+    """Every way `outcome` differs from what `scenario` expects (empty: it conforms).
+    The results of a group of concurrent calls, and what peers see in a scenario with
+    such groups, may come in any order."""
     expect = scenario.expect
     problems = [f"peer: {error}" for error in outcome.peer_errors]
-    for index, (want, got) in enumerate(zip(expect.results, outcome.calls, strict=True)):
-        where = f"call {index}"
-        problems += _field(where, "error", want.error, got.error)
-        if want.message is not ANY and want.message not in (got.message or ""):
-            problems.append(f"{where}: message with {want.message!r} expected, got {got.message!r}")
-        problems += _field(where, "status", want.status, got.status)
-        problems += _field(where, "reason", want.reason, got.reason)
-        problems += _field(where, "body", want.body, got.body)
-        problems += _field(where, "history", want.history, got.history)
-        problems += _field(where, "url", want.url, got.url)
-        problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
+    for group in scenario.groups:
+        wants = [expect.results[index] for index in group]
+        gots = [outcome.calls[index] for index in group]
+        wheres = [f"call {index}" for index in group]
+        problems += _matched(wheres, wants, gots, _check_result, len(group) > 1)
     problems += _field("peers", "connections", expect.connections, outcome.connections)
     if expect.seen is not ANY:
         for peer, (wants, gots) in enumerate(zip(expect.seen, outcome.seen, strict=True)):
@@ -480,16 +562,8 @@ def check(scenario: Scenario, outcome: Outcome) -> list[str]:
                 summary = [f"{g.method} {g.target}" for g in gots]
                 problems.append(f"peer {peer}: {len(wants)} requests expected, got {summary}")
                 continue
-            for index, (want_seen, got_seen) in enumerate(zip(wants, gots, strict=True)):
-                where = f"peer {peer} request {index}"
-                problems += _field(where, "method", want_seen.method, got_seen.method)
-                problems += _field(where, "target", want_seen.target, got_seen.target)
-                problems += _field(where, "body", want_seen.body, got_seen.body)
-                problems += _field(where, "connection", want_seen.connection, got_seen.connection)
-                problems += _field(where, "complete", want_seen.complete, got_seen.complete)
-                problems += _check_headers(
-                    where, got_seen.headers, want_seen.headers, want_seen.absent
-                )
+            wheres = [f"peer {peer} request {index}" for index in range(len(wants))]
+            problems += _matched(wheres, wants, gots, _check_seen, scenario.concurrent)
     if expect.cookies is not ANY:
         jar = tuple(sorted((name, value) for name, value, _, _ in outcome.cookies))
         problems += _field("jar", "cookies", tuple(sorted(expect.cookies)), jar)

@@ -1,15 +1,15 @@
 """Scripted peers: one script interpreter, run over loopback sockets or in memory.
 
-`peer_program` is the peer itself, written sans-I/O like the client: a generator that
-yields what it wants done (`READ`, `Write`, `Sleep`, `CLOSE`, `HOLD`, `STALL`, `RESET`) and is
-sent the bytes it read (``b""`` at EOF). Requests are parsed with h11 in the server role,
-a fresh machine per request, so an independent parser checks every byte the client
-sends. Two executors run it:
+`peer_program` is the peer itself, written sans-I/O like the client: a `sansio.testing`
+program, a generator that yields what it wants done (`READ`, `Emit`, `Delay`, `CLOSE`,
+`HOLD`, `STALL`, `RESET`) and is sent the bytes it read (``b""`` at EOF). Requests are
+parsed with h11 in the server role, a fresh machine per request, so an independent parser
+checks every byte the client sends. Two executors run it:
 
-- `LoopbackPeer`: a listening socket on 127.0.0.1 and a thread per accepted connection,
-  for the drivers that use real sockets.
-- `MemoryPeer`: the same program fed by direct calls, with a virtual clock, for the
-  in-memory core driver (`conformance.core_driver`).
+- `LoopbackPeer` (here): a listening socket on 127.0.0.1 and a thread per accepted
+  connection, for the drivers that use real sockets.
+- `sansio.testing.MemoryConnection`: in memory, on a virtual clock, for the core driver
+  (`conformance.core_driver`).
 """
 
 from __future__ import annotations
@@ -19,22 +19,15 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import h11
 
+from sansio.testing import CLOSE, HOLD, READ, RESET, STALL, Delay, Emit, Program
+
 from .model import Close, Hold, Pause, Peer, Recv, RequestSeen, Reset, Script, Send, Stall
 
-__all__ = [
-    "LoopbackPeer",
-    "MemoryPeer",
-    "Tokens",
-    "VirtualClock",
-    "make_program",
-    "peer_program",
-]
+__all__ = ["LoopbackPeer", "Tokens", "make_program", "peer_program"]
 
 # Socket peers pause this long between the first pieces of a split write, so that the
 # client's reads usually see the pieces apart (TCP may still join them).
@@ -43,10 +36,6 @@ SPLIT_GAP_PIECES = 8
 
 # A socket peer gives up on a silent client after this long (a broken run, not a test).
 PEER_IO_TIMEOUT = 10.0
-
-# What a stalled in-memory peer takes in before the client's writes block: about what
-# loopback sockets buffer by default on Linux (both sides' buffers together).
-STALL_BUFFER = 4 * 1024 * 1024
 
 # -- origin tokens ------------------------------------------------------------------------
 
@@ -76,38 +65,6 @@ class Tokens:
 
 
 # -- the program --------------------------------------------------------------------------
-
-
-class _Op:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-READ = _Op("READ")  # read some bytes; the reply is sent in (b"" at EOF)
-CLOSE = _Op("CLOSE")  # half-close, discard input until EOF, close (the program has ended)
-HOLD = _Op("HOLD")  # send nothing, discard input until EOF, close (the program has ended)
-STALL = _Op("STALL")  # send nothing, read nothing until the run ends (the program has ended)
-RESET = _Op("RESET")  # abort (the program has ended)
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    data: bytes
-    gap: bool  # more pieces of the same `Send` follow
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    seconds: float
-
-
-PeerOp = _Op | Write | Sleep
-Program = Generator[PeerOp, bytes, None]
 
 
 class BadRequest(Exception):
@@ -218,9 +175,9 @@ def peer_program(
             elif isinstance(step, Send):
                 pieces = step.pieces(tokens.render(step.data))
                 for index, piece in enumerate(pieces):
-                    yield Write(piece, gap=index < len(pieces) - 1)
+                    yield Emit(piece, gap=index < len(pieces) - 1)
             elif isinstance(step, Pause):
-                yield Sleep(step.seconds)
+                yield Delay(step.seconds)
             elif isinstance(step, Close):
                 yield CLOSE
                 return
@@ -336,12 +293,12 @@ class LoopbackPeer:
                 if op is READ:
                     op = program.send(conn.recv(65536))
                     continue
-                if isinstance(op, Write):
+                if isinstance(op, Emit):
                     conn.sendall(op.data)
                     if op.gap and gaps < SPLIT_GAP_PIECES:
                         gaps += 1
                         time.sleep(SPLIT_GAP)
-                elif isinstance(op, Sleep):
+                elif isinstance(op, Delay):
                     self._stopping.wait(op.seconds)
                 elif op is RESET:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -378,166 +335,3 @@ class LoopbackPeer:
             thread.join(PEER_IO_TIMEOUT)
             if thread.is_alive():
                 self._report("a connection was still open after the client closed")
-
-
-# -- in memory ------------------------------------------------------------------------------
-
-
-class _Marker:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-_EOF = _Marker("EOF")
-_RST = _Marker("RST")
-
-
-class Deadlock(Exception):
-    """Both sides wait for each other and no timeout would end it."""
-
-
-class VirtualClock:
-    """Seconds that pass only when a peer pauses or the client waits."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class MemoryPeer:
-    """One connection of a peer, in memory. The client side calls `send`, `recv`,
-    `readable` and `close`; time passes only on the shared virtual clock.
-
-    `recv` raises `TimeoutError` when the peer would stay silent longer than the
-    timeout (the clock moves on by the timeout), and `ConnectionResetError` after a
-    reset, as a socket would; the driver maps them as a shell backend does. A pending
-    `Pause` only runs down while the client waits to read.
-    """
-
-    def __init__(self, program: Program, clock: VirtualClock) -> None:
-        self._program: Program | None = program
-        self._clock = clock
-        self._in = b""  # client bytes the program has not read yet
-        self._out: deque[bytes | _Marker] = deque()
-        self._at_read = False  # the program is suspended in READ
-        self._sleep = 0.0  # what is left of a `Sleep` (inf: holding)
-        self._client_closed = False
-        self._reset = False
-        self._stalled = -1  # bytes taken in while stalled; -1: not stalled
-        self._pump()
-
-    def _pump(self) -> None:
-        """Run the program until it waits for bytes that are not there, sleeps or ends."""
-        program = self._program
-        if program is None or self._sleep:
-            return
-        try:
-            if self._at_read:
-                if not (self._in or self._client_closed):
-                    return
-                self._at_read = False
-                data, self._in = self._in, b""
-                op = program.send(data)
-            else:
-                op = next(program)
-            while True:
-                if op is READ:
-                    if not (self._in or self._client_closed):
-                        self._at_read = True
-                        return
-                    data, self._in = self._in, b""
-                    op = program.send(data)
-                    continue
-                if isinstance(op, Write):
-                    self._out.append(op.data)
-                elif isinstance(op, Sleep):
-                    self._sleep = op.seconds
-                    return
-                else:
-                    self._end(op)
-                    return
-                op = next(program)
-        except StopIteration:
-            self._end(CLOSE)
-
-    def _end(self, op: _Op) -> None:
-        self._program = None
-        self._in = b""
-        if op is RESET:
-            self._reset = True
-            self._out.append(_RST)
-        elif op is CLOSE:
-            self._out.append(_EOF)
-        else:
-            self._sleep = float("inf")
-            if op is STALL:
-                self._stalled = 0
-
-    def elapse(self, seconds: float) -> None:
-        """Time passes while the client does something else: pauses run down."""
-        while self._sleep and self._sleep != float("inf"):
-            if self._sleep > seconds:
-                self._sleep -= seconds
-                return
-            seconds -= self._sleep
-            self._sleep = 0.0
-            self._pump()
-
-    # -- the client's side ----------------------------------------------------------------
-
-    def send(self, data: bytes, timeout: float | None) -> None:
-        """Hand over bytes; `TimeoutError` if a stalled peer's buffer is full."""
-        if self._reset:
-            raise ConnectionResetError("connection reset by peer")
-        if self._stalled >= 0:
-            self._stalled += len(data)
-            if self._stalled > STALL_BUFFER:
-                if timeout is None:
-                    raise Deadlock("the client writes with no timeout; the peer never reads")
-                self._clock.now += timeout
-                raise TimeoutError("the peer stopped reading")
-            return
-        if self._program is None:
-            return  # the peer has ended: it discards what comes (a lingering close)
-        self._in += data
-        self._pump()
-
-    def readable(self) -> bool:
-        return bool(self._out)
-
-    def recv(self, timeout: float | None) -> bytes:
-        while not self._out:
-            sleep = self._sleep
-            if sleep and sleep != float("inf") and (timeout is None or sleep <= timeout):
-                self._clock.now += sleep
-                self._sleep = 0.0
-                self._pump()
-                continue
-            if timeout is None:
-                raise Deadlock("the client waits to read with no timeout; the peer is silent")
-            self._clock.now += timeout
-            if sleep:
-                self._sleep = sleep - timeout
-            raise TimeoutError("the peer stayed silent")
-        item = self._out[0]
-        if item is _EOF:
-            return b""
-        if item is _RST:
-            raise ConnectionResetError("connection reset by peer")
-        self._out.popleft()
-        assert isinstance(item, bytes)
-        return item
-
-    def close(self) -> None:
-        if self._client_closed:
-            return
-        self._client_closed = True
-        self._pump()
-        if self._program is not None:
-            # Still sleeping: its client has gone, so nothing more can be read.
-            self._program.close()
-            self._program = None

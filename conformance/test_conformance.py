@@ -43,7 +43,7 @@ _outcomes: dict[tuple[str, str], Outcome] = {}
 def _outcome(name: str, driver: str) -> tuple[Outcome, list[str]]:
     """Run (once) and check a scenario on a driver; keep its comparable outcome."""
     outcome = run(ALL[name], driver)
-    _outcomes[name, driver] = comparable(outcome)
+    _outcomes[name, driver] = comparable(outcome, ALL[name])
     return outcome, check(ALL[name], outcome)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from sansio import h1
 from sansio.h1_heads import Head
+from sansio.testing import STALL_BUFFER, MemoryConnection, VirtualClock
 
 from .drivers import DRIVERS, PARSER, run
 from .model import (
@@ -35,7 +36,7 @@ from .model import (
     comparable,
     differences,
 )
-from .peers import STALL_BUFFER, LoopbackPeer, MemoryPeer, Tokens, VirtualClock, peer_program
+from .peers import LoopbackPeer, Tokens, peer_program
 from .scenarios import ALL, MODULES
 from .scenarios._kit import SPLITS, response, serve
 
@@ -153,15 +154,18 @@ def test_memory_peer_pauses_on_the_virtual_clock() -> None:
     errors: list[str] = []
     clock = VirtualClock()
     script = (Recv(), Pause(0.5), Send(OK), Close())
-    peer = MemoryPeer(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
-    peer.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
+    peer = MemoryConnection(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
+    assert peer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert len(seen) == 1
-    with pytest.raises(TimeoutError):
-        peer.recv(0.2)
-    assert clock.now == pytest.approx(1000.2)
-    assert peer.recv(0.4) == OK  # the rest of the pause, 0.3 s, fits
-    assert clock.now == pytest.approx(1000.5)
-    assert peer.recv(None) == b""
+    assert peer.read() is None
+    assert peer.wake_time() == pytest.approx(1000.5)
+    clock.now = 1000.2
+    peer.tick()
+    assert peer.read() is None  # still pausing
+    clock.now = 1000.5
+    peer.tick()
+    assert peer.read() == OK
+    assert peer.read() == b""
     assert errors == []
 
 
@@ -170,12 +174,11 @@ def test_memory_peer_stalls_after_its_buffer() -> None:
     script = (Recv(head_only=True), Stall())
     seen: list[RequestSeen] = []
     errors: list[str] = []
-    peer = MemoryPeer(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
-    peer.send(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", None)
-    peer.send(b"x" * STALL_BUFFER, 1.0)  # buffered
-    with pytest.raises(TimeoutError):
-        peer.send(b"x", 0.25)
-    assert clock.now == pytest.approx(1000.25)
+    peer = MemoryConnection(peer_program(script, 0, Tokens([]), seen.append, errors.append), clock)
+    assert peer.write(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+    assert peer.write(b"x" * STALL_BUFFER)  # buffered
+    assert not peer.write(b"x")  # and now it never reads again
+    assert peer.wake_time() is None
 
 
 def test_core_driver_reports_a_deadlock() -> None:
@@ -184,7 +187,7 @@ def test_core_driver_reports_a_deadlock() -> None:
         settings=Settings(read_timeout=None),
         calls=(Call(),),
         peers=(Peer(connections=((Recv(), Hold()),)),),
-        expect=Expect(results=(Result(status=None, error="conformance.peers.Deadlock"),)),
+        expect=Expect(results=(Result(status=None, error="sansio.testing.Deadlock"),)),
     )
     assert check(scenario, run(scenario, "core")) == []
 
@@ -248,3 +251,52 @@ def test_each_driver_parses_heads_with_its_parser(monkeypatch: pytest.MonkeyPatc
 def test_any_is_not_checked() -> None:
     assert Result().body is ANY
     assert check(_scenario(Expect(results=(Result(body=ANY),))), _outcome()) == []
+
+
+def test_concurrent_calls_form_groups() -> None:
+    calls = (Call(), Call(concurrent=True), Call(concurrent=True), Call(), Call(concurrent=True))
+    scenario = Scenario(
+        name="t/groups", calls=calls, peers=(Peer(),), expect=Expect(results=(Result(),) * 5)
+    )
+    assert scenario.groups == [[0], [1, 2], [3], [4]]
+    assert scenario.concurrent
+    with pytest.raises(ValueError, match="chunks"):
+        Call(interrupt_after=1)
+
+
+def test_a_group_is_checked_and_compared_in_any_order() -> None:
+    one, two = _outcome().calls[0], dataclasses.replace(_outcome().calls[0], body=b"two")
+    scenario = Scenario(
+        name="t/any-order",
+        calls=(Call(concurrent=True), Call(concurrent=True)),
+        peers=(Peer(),),
+        expect=Expect(results=(Result(body=b"two"), Result(body=b"ok"))),
+    )
+    outcome = _outcome(calls=(one, two))
+    assert check(scenario, outcome) == []
+    assert check(scenario, _outcome(calls=(one, one)))  # "two" is missing
+    swapped = _outcome(calls=(dataclasses.replace(two, url="x"), one))
+    assert comparable(outcome, scenario) == comparable(swapped, scenario)
+    assert comparable(outcome) != comparable(swapped)  # in order, without the scenario
+
+
+def test_selectors_example_fetches_urls_at_once_over_h2c() -> None:
+    from .model import H2Reply
+
+    peer = LoopbackPeer(
+        Peer(h2=True, connections=((Recv(), Recv(), H2Reply(body=b"a"), H2Reply(body=b"b")),))
+    )
+    peer.start(Tokens([peer.authority]))
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "selectors_loop.py"), "--h2c",
+             f"http://{peer.authority}/1", f"http://{peer.authority}/2"],
+            capture_output=True, text=True, timeout=30, cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT)}, check=False,
+        )  # fmt: skip
+    finally:
+        peer.finish()
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split("\n")) == ["", "200 OK 1 bytes", "200 OK 1 bytes"]
+    assert peer.accepted == 1  # both requests on one connection, at once
+    assert sorted(r.target for r in peer.seen) == ["/1", "/2"]

@@ -4,6 +4,12 @@ Library authors import from here to build their own clients or to drive the
 protocol machines from their own event loop. Nothing in this package opens a
 socket, reads a clock, a file, the environment or a random source by itself:
 those arrive as arguments or through `sansio.env`.
+
+To embed the core, drive an `Engine` (one per transport) from your loop: each
+`Exchange` it starts yields the I/O actions of `sansio.engine` (Connect, StartTLS,
+Write, Read, ReadReady, Checkpoint, PullBody, Park, Sleep, Effects) and hands out
+the response (`ResponseHead`, `BodyChunk`, `EndOfBody`). `sansio.testing` runs
+exchanges without sockets, on a virtual clock (imported on first use).
 """
 
 from __future__ import annotations
@@ -11,6 +17,21 @@ from __future__ import annotations
 from .auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
 from .config import USE_CLIENT_DEFAULT, Limits, Proxy, Timeout
 from .cookies import Cookies
+from .engine import (
+    Checkpoint,
+    Connect,
+    Effects,
+    Engine,
+    Exchange,
+    Park,
+    PullBody,
+    Read,
+    ReadReady,
+    Sleep,
+    StartTLS,
+    Ticket,
+    Write,
+)
 from .exceptions import (
     CloseError,
     ConnectError,
@@ -49,6 +70,7 @@ from .status import codes
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
 from .transports import AsyncBaseTransport, BaseTransport
 from .urls import URL, QueryParams
+from .wire import BodyChunk, EndOfBody, ResponseHead
 
 __all__ = [
     "URL",
@@ -58,8 +80,11 @@ __all__ = [
     "Auth",
     "BaseTransport",
     "BasicAuth",
+    "BodyChunk",
     "ByteStream",
+    "Checkpoint",
     "CloseError",
+    "Connect",
     "ConnectError",
     "ConnectTimeout",
     "CookieConflict",
@@ -67,6 +92,10 @@ __all__ = [
     "DecodingError",
     "DecompressionLimitExceeded",
     "DigestAuth",
+    "Effects",
+    "EndOfBody",
+    "Engine",
+    "Exchange",
     "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
@@ -77,29 +106,48 @@ __all__ = [
     "LocalProtocolError",
     "NetRCAuth",
     "NetworkError",
+    "Park",
     "PoolTimeout",
     "ProtocolError",
     "Proxy",
     "ProxyError",
+    "PullBody",
     "QueryParams",
+    "Read",
     "ReadError",
+    "ReadReady",
     "ReadTimeout",
     "RemoteProtocolError",
     "Request",
     "RequestError",
     "RequestNotRead",
     "Response",
+    "ResponseHead",
     "ResponseNotRead",
+    "Sleep",
+    "StartTLS",
     "StreamClosed",
     "StreamConsumed",
     "StreamError",
     "SyncByteStream",
+    "Ticket",
     "Timeout",
     "TimeoutException",
     "TooManyRedirects",
     "TransportError",
     "UnsupportedProtocol",
+    "Write",
     "WriteError",
     "WriteTimeout",
     "codes",
+    "testing",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # `sansio.testing` (peers, the reference interpreter) is loaded only when used.
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

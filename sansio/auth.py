@@ -51,6 +51,11 @@ class Auth:
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         yield request
 
+    def _auth_flow(self, request: Request, env: _env.Env) -> Generator[Request, Response, None]:
+        """`auth_flow` as the client flow runs it: with the client's `Env` (its clock
+        and randomness), for the schemes that need them (Digest)."""
+        return self.auth_flow(request)
+
     def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         """Run `auth_flow`, reading bodies synchronously when the scheme needs them."""
         if self.requires_request_body:
@@ -303,11 +308,10 @@ def _cookie_pairs(value: str) -> list[str]:
     return [pair for part in value.split(";") if (pair := part.strip())]
 
 
-def _carry_cookies(request: Request, response: Response) -> None:
+def _carry_cookies(request: Request, response: Response, now: float) -> None:
     """Add the cookies a challenge set to the retry (they may be a session), replacing
     same-named ones the request already carries."""
     url = request.url
-    now = _env.current().wall_clock()
     value = response.cookies.jar.header_for(
         scheme=url.scheme, host=url.host, path=url.path, now=now
     )
@@ -327,8 +331,8 @@ class DigestAuth(Auth):
     ``-sess`` variants, qop ``auth`` and ``auth-int`` (and RFC 2069's no-qop form),
     ``userhash``, nonce counting, and one retry on a ``stale=true`` challenge.
 
-    The client nonce comes from `random_bytes` when given, else from the random
-    source installed in `sansio.env` (``os.urandom`` in the conch shells). After a
+    The client nonce comes from `random_bytes` when given, else from the client's
+    `sansio.env.Env` (``os.urandom`` in the conch shells). After a
     challenge, later requests to the same origin answer it up front (no 401 round
     trip) while its nonce lasts; unlike httpx, other origins never see it.
     """
@@ -348,10 +352,14 @@ class DigestAuth(Auth):
         self._nonce_count = 0
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        return self._auth_flow(request, _env.current())
+
+    def _auth_flow(self, request: Request, env: _env.Env) -> Generator[Request, Response, None]:
         # `sent`: the challenge our last request answered (None: no credentials sent).
         sent = self._challenge if self._origin == request.url.origin else None
+        random_bytes = self._random_bytes or env.random_bytes
         if sent is not None:
-            request.headers["Authorization"] = self._authorization(request, sent)
+            request.headers["Authorization"] = self._authorization(request, sent, random_bytes)
         response = yield request
         answered = stale_retried = False
         while response.status_code == 401:
@@ -372,10 +380,10 @@ class DigestAuth(Auth):
                     return  # the credentials were refused: the caller gets the 401
             answered = True
             self._use(challenge, request.url.origin)
-            request.headers["Authorization"] = self._authorization(request, challenge)
+            request.headers["Authorization"] = self._authorization(request, challenge, random_bytes)
             sent = challenge
             if response.headers.get_list("set-cookie"):
-                _carry_cookies(request, response)
+                _carry_cookies(request, response, env.wall_clock())
             response = yield request
 
     def _use(self, challenge: DigestChallenge, origin: tuple[str, bytes, int]) -> None:
@@ -387,14 +395,15 @@ class DigestAuth(Auth):
         # auth-int hashes the body: have later requests read theirs up front.
         self.requires_request_body = bool(challenge.qop) and "auth" not in challenge.qop
 
-    def _authorization(self, request: Request, challenge: DigestChallenge) -> str:
+    def _authorization(
+        self, request: Request, challenge: DigestChallenge, random_bytes: Callable[[int], bytes]
+    ) -> str:
         algorithm = challenge.algorithm
         session = algorithm.endswith("-SESS")
         digest = _DIGEST_HASHES[algorithm.removesuffix("-SESS")]
         qop = ("auth" if "auth" in challenge.qop else "auth-int") if challenge.qop else None
         self._nonce_count += 1
         nc = f"{self._nonce_count:08x}"
-        random_bytes = self._random_bytes or _env.current().random_bytes
         cnonce = random_bytes(DIGEST_CNONCE_BYTES).hex()
         uri = request.url.raw_path.decode("ascii")
         realm, nonce = challenge.realm, challenge.nonce

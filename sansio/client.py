@@ -150,7 +150,12 @@ class BaseClient:
         trust_env: bool = True,
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
+        env: _env.Env | None = None,
     ) -> None:
+        # The client's own world (clock, randomness, environment): the one given, else
+        # the process-wide default as it is now. Clients made with different ones in
+        # one process never see each other's.
+        self._env = env if env is not None else _env.current()
         self.base_url = base_url
         self.auth = auth
         self.params = params or {}
@@ -334,7 +339,7 @@ class BaseClient:
         table = build_proxy_map(
             proxy,
             proxies,
-            environ=_env.current().environ,
+            environ=self._env.environ,
             trust_env=self._trust_env and not transport_given,
         )
         return [(pattern.pattern, value) for pattern, value in table.items()]
@@ -391,6 +396,7 @@ class BaseClient:
             response_hooks=tuple(self._event_hooks["response"]),
             default_encoding=self._default_encoding,
             max_decoded_size=self.max_decoded_size,
+            env=self._env,
         )
 
 

@@ -1,6 +1,6 @@
-"""What a transport needs decided for one request: where it goes, what goes on the wire,
-and what comes back. The shells' `HTTPTransport`/`AsyncHTTPTransport` call these and
-only move bytes.
+"""What the exchange engine needs decided for one request: where it goes, what goes on
+the wire, and what comes back. `sansio.engine` calls these; the shells only perform the
+engine's actions.
 
 `Planner` is built once per transport from its settings; `Planner.plan(request)` turns a
 `Request` into a `Route` (the pool key and how to connect) and a `RequestHead` (bytes for
@@ -15,7 +15,7 @@ Upgrade dance). A route says whether its connections may turn out multiplexed
 (`Route.multiplex`), so the pool makes a burst of requests wait for the first connection
 instead of opening one each.
 
-The rest answers the shells' questions after something went wrong: may this request go
+The rest answers the engine's questions after something went wrong: may this request go
 once more (`may_retry`), on a fresh connection or on any (`retry_on_fresh_connection`),
 does a failed read end the whole connection or only its stream (`ends_connection`), how
 long to wait before another connect attempt (`connect_retry_delays`,
@@ -84,7 +84,6 @@ ROUTE_CACHE_SIZE = 256
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
@@ -222,7 +221,7 @@ class Planner:
         if not raw_host:
             raise UnsupportedProtocol(f"Request URL {str(url)!r} has no host.", request=request)
         host = raw_host.decode("ascii")
-        port = url.port or _DEFAULT_PORTS[scheme]
+        port = url.origin[2]  # the scheme's default port, from URL's table
         tls = None
         if scheme == "https":
             tls = TLSConfig(
@@ -354,7 +353,7 @@ def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False
 
     After the keep-alive race on an HTTP/1.1 connection other idle connections may be
     stale too: yes. A request the server did not process may go on any healthy
-    connection, and so may the streams of a failed multiplexed connection (the shell
+    connection, and so may the streams of a failed multiplexed connection (the engine
     checks an idle HTTP/2 connection before reusing it): no, so that they retry together
     on one new connection instead of opening one each.
     """

@@ -41,6 +41,8 @@ from .actions import (
 from .auth import Auth
 from .content import is_consumed
 from .decoders import DEFAULT_MAX_DECODED_SIZE
+from .env import Env
+from .env import current as current_env
 from .exceptions import RemoteProtocolError, RequestError, StreamConsumed, TooManyRedirects
 from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
 
@@ -79,6 +81,7 @@ class SendOptions:
         "auth",
         "cookies",
         "default_encoding",
+        "env",
         "follow_redirects",
         "max_decoded_size",
         "max_redirects",
@@ -101,6 +104,7 @@ class SendOptions:
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,  # None: no limit
         redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT,
+        env: Env | None = None,
     ) -> None:
         self.auth = auth
         self.follow_redirects = follow_redirects
@@ -112,6 +116,9 @@ class SendOptions:
         self.default_encoding = default_encoding
         self.max_decoded_size = max_decoded_size
         self.redirect_drain_limit = redirect_drain_limit
+        # The client's world (wall clock for cookies, randomness for Digest); None: the
+        # process-wide default of `sansio.env`.
+        self.env = env
 
 
 def uses_user_auth_flow(auth: Auth) -> bool:
@@ -157,7 +164,7 @@ def _send_with_auth(
 ) -> Flow:
     if auth.requires_request_body:
         yield ReadRequest(request=request)
-    challenge = auth.auth_flow(request)
+    challenge = auth._auth_flow(request, options.env or current_env())
     try:
         try:
             request = next(challenge)
@@ -214,6 +221,7 @@ def _send_following_redirects(
     # response's cookies reach the jar); () once credentials have been stripped.
     supplied: tuple[str, ...] | None = None
     cookies = options.cookies
+    clock = (options.env or current_env()).wall_clock
     while True:
         if len(hops) > options.max_redirects:
             raise TooManyRedirects(
@@ -237,8 +245,9 @@ def _send_following_redirects(
             response.request = request
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
-                supplied = supplied_cookie_pairs(request, cookies)
-            cookies.extract_cookies(response)
+                supplied = supplied_cookie_pairs(request, cookies, now=clock())
+            if response.headers.get_list("set-cookie"):
+                cookies.extract_cookies(response, now=clock())
             response.default_encoding = options.default_encoding
             response.max_decoded_size = options.max_decoded_size
             if options.response_hooks:
@@ -250,7 +259,7 @@ def _send_following_redirects(
                 response.next_request = _next_request(request, response, options, supplied)
                 return response
             next_request = build_redirect_request(
-                request, response, cookies, supplied_cookies=supplied or ()
+                request, response, cookies, supplied_cookies=supplied or (), now=clock()
             )
             yield DrainResponse(response=response, limit=options.redirect_drain_limit)
         except BaseException as exc:
@@ -275,6 +284,7 @@ def _next_request(
             options.cookies,
             supplied_cookies=supplied or (),
             followable_only=False,
+            now=(options.env or current_env()).wall_clock(),
         )
     except RemoteProtocolError:
         return None

@@ -79,32 +79,14 @@ stays reusable. `failure_phase` never says RECEIVING for a refused stream.
 
 Driving several streams
 -----------------------
-The machine does not wait and is not thread-safe. A shell makes every call on one
-connection under one lock (in async code: no ``await`` between a call and the bookkeeping
-below) and does its I/O outside that lock. Per connection it keeps a ``reading`` flag and
-a map of waiters (stream id -> event). Each request's task loops on `next_step`:
-
-- **SEND**: take the bytes and write them under a separate write lock
-  (``with write_lock: send_all(data_to_send())``), so frames leave in the order they
-  were made; whoever comes second gets ``b""``. Reads go on while a write blocks (a
-  server may stop reading until we read).
-- **RECEIVE** while another task reads: register as a waiter, in the same lock hold as
-  that `next_step` (so no wake-up is lost), wait, then ask `next_step` again.
-- **RECEIVE** while nobody reads: set ``reading``, read once, then under the lock:
-  `receive_data`, clear ``reading``, wake the waiters of the streams in `take_ready`
-  (events, a failure or an opened send window arrived for them), and wake one more
-  waiter, if any is left, to read next: the reader's own stream may have just ended.
-  Then loop (and perhaps read again).
-- A read that raised: `io_failed`, clear ``reading``, wake every waiter.
-- **Timeouts and cancellation** while waiting or reading for a stream end that stream
-  only: drop its waiter entry (a reader clears ``reading`` and wakes one waiter
-  instead: a read that timed out lost no bytes) and `release` it (RST_STREAM CANCEL).
-  `io_failed` is for a read or write that raised an error, or a write cut off
-  half-way: it fails every stream on the connection.
-- **After `release`**, write `data_to_send()` if it is not empty (the RST_STREAM).
-
-`has_pending_events` tells, without touching a stream, whether its next answer is
-already buffered.
+The machine does not wait and is not thread-safe: every call on one connection is made
+by one caller at a time, and I/O happens outside. Who reads for every stream, who
+writes (frames leave in the order they were made), who waits and who is woken, and what
+a timeout, a failure or a cancellation takes down, is decided once, in
+`sansio.engine.mux`, for every interpreter. `take_ready` names the streams a read
+concerned (whom to wake); `has_pending_events` tells, without touching a stream,
+whether its next answer is already buffered; `has_data_to_send` whether a writer is
+needed.
 """
 
 from __future__ import annotations
@@ -422,6 +404,11 @@ class H2Connection:
         """Streams at once: our cap, lowered by the server's SETTINGS_MAX_CONCURRENT_STREAMS
         (also mid-connection; streams already running go on)."""
         return self._max_streams
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether `data_to_send` would return bytes (a writer is needed)."""
+        return bool(self._out)
 
     def has_pending_events(self, stream_id: int) -> bool:
         """Whether `next_step` will answer from the stream's queue (a response event or its

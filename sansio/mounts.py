@@ -40,7 +40,6 @@ __all__ = ["MountTable", "URLPattern"]
 
 T = TypeVar("T")
 
-_DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
 # Host match modes: exact, "*.d" (strict subdomains of d), "*d" (d or a subdomain), an
 # address network, any.
 _EXACT, _SUBDOMAIN, _DOMAIN, _NETWORK, _ANY = 0, 1, 2, 3, 4
@@ -65,7 +64,8 @@ def _network(host: str, path: str) -> _Network | None:
 
 
 def _effective_port(url: URL) -> int | None:
-    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+    # The scheme's default port comes from URL's table (`URL.origin`), the only one.
+    return url.port if url.port is not None else (url.origin[2] or None)
 
 
 class URLPattern:
@@ -119,7 +119,7 @@ class URLPattern:
         port = url.port
         if port is None and ":" in authority.rpartition("]")[2]:
             # An explicit default port ("https://h:443") was normalised away by URL.
-            port = _DEFAULT_PORTS.get(url.scheme)
+            port = url.origin[2] or None
         self.pattern = pattern
         self.scheme = "" if url.scheme == "all" else url.scheme
         # Shown as httpx shows it: with the wildcard, and "" for any host.

@@ -1,5 +1,8 @@
 """The pool machine: which connection a request uses. Policy only: no I/O, no clock.
 
+Its caller ("the shell" below) is, in conch, the exchange engine (`sansio.engine`),
+which turns the pool's answers into actions for whatever loop interprets it.
+
 Rules
 -----
 1. The pool never touches a socket. `checkout` answers `Reuse`, `Open` or `Wait`; every

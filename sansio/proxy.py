@@ -84,11 +84,10 @@ __all__ = [
     "socks_handshake",
 ]
 
-_PROXY_PORTS = {
-    "http": 80, "https": 443, "socks4": 1080, "socks4a": 1080, "socks5": 1080, "socks5h": 1080
-}  # fmt: skip
-
-_TARGET_PORTS = {"http": 80, "https": 443}
+# SOCKS's port (RFC 1928 §3); http(s) ports come from URL's table (`URL.origin`).
+_SOCKS_PORT = 1080
+_SOCKS_SCHEMES = frozenset({"socks4", "socks4a", "socks5", "socks5h"})
+_TARGET_SCHEMES = frozenset({"http", "https"})
 _PROXY_AUTHORIZATION = b"proxy-authorization"
 
 
@@ -325,7 +324,7 @@ class ProxyPlanner:
         host = url.raw_host.decode("ascii")
         if not host:
             raise ValueError(f"the proxy URL {str(url)!r} has no host")
-        port = url.port or _PROXY_PORTS[scheme]
+        port = url.port or (_SOCKS_PORT if scheme in _SOCKS_SCHEMES else url.origin[2])
         self._url = url
         self._host = host
         self._port = port
@@ -390,7 +389,7 @@ class ProxyPlanner:
         for ``http://``.
         """
         scheme = url.scheme
-        if scheme not in _TARGET_PORTS:
+        if scheme not in _TARGET_SCHEMES:
             raise UnsupportedProtocol(
                 f"Request URL has an unsupported protocol '{scheme}://'."
                 if scheme
@@ -400,7 +399,7 @@ class ProxyPlanner:
         if not raw_host:
             raise UnsupportedProtocol(f"Request URL {str(url)!r} has no host.")
         host = raw_host.decode("ascii")
-        port = url.port or _TARGET_PORTS[scheme]
+        port = url.origin[2]
         if scheme == "https":
             if origin_tls is None:
                 origin_tls = TLSConfig(server_hostname=host)

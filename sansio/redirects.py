@@ -120,24 +120,28 @@ def _cookie_name(pair: str) -> str:
     return pair.partition("=")[0].strip()
 
 
-def _jar_cookie(cookies: Cookies, url: URL) -> str | None:
+def _jar_cookie(cookies: Cookies, url: URL, now: float | None) -> str | None:
     if not cookies.jar:
         return None
-    now = _env.current().wall_clock()
+    if now is None:
+        now = _env.current().wall_clock()
     return cookies.jar.header_for(scheme=url.scheme, host=url.host, path=url.path, now=now)
 
 
-def supplied_cookie_pairs(request: Request, cookies: Cookies) -> tuple[str, ...]:
+def supplied_cookie_pairs(
+    request: Request, cookies: Cookies, *, now: float | None = None
+) -> tuple[str, ...]:
     """The ``name=value`` pairs of `request`'s Cookie header that the jar did not produce.
 
     Call it before the response's cookies are stored: it compares the header with
-    what the jar holds for the request's URL.
+    what the jar holds for the request's URL (at ``now``, wall-clock seconds; by
+    default `sansio.env`'s).
     """
     values = request.headers.get_list("cookie")
     if not values:
         return ()
     pairs = [pair for value in values for pair in _cookie_pairs(value)]
-    generated = _jar_cookie(cookies, request.url)
+    generated = _jar_cookie(cookies, request.url, now)
     if generated:
         from_jar = set(_cookie_pairs(generated))
         pairs = [pair for pair in pairs if pair not in from_jar]
@@ -151,12 +155,15 @@ def build_redirect_request(
     *,
     supplied_cookies: Sequence[str] = (),
     followable_only: bool = True,
+    now: float | None = None,
 ) -> Request:
     """The request that follows `response`, a redirect of `request`.
 
     `supplied_cookies` are the caller's own Cookie pairs (see `supplied_cookie_pairs`),
-    kept wherever credentials are kept. With `followable_only` unset a Location of any
-    scheme is accepted (for ``next_request`` when redirects are not followed).
+    kept wherever credentials are kept; the jar's cookies for the new URL follow them,
+    as they are at ``now`` (wall-clock seconds; by default `sansio.env`'s). With
+    `followable_only` unset a Location of any scheme is accepted (for ``next_request``
+    when redirects are not followed).
     """
     url = redirect_url(request, response, followable_only=followable_only)
     method = redirect_method(request.method, response.status_code)
@@ -173,21 +180,14 @@ def build_redirect_request(
         for name in _BODY_HEADERS:
             headers.pop(name, None)
         stream = None
-    jar: object = cookies.jar
+    # The jar's Cookie header for the new URL (at ``now``), after the caller's own pairs.
+    generated = _jar_cookie(cookies, url, now)
     if supplied_cookies and not strip:
         names = {_cookie_name(pair) for pair in supplied_cookies}
         pairs = list(supplied_cookies)
-        generated = _jar_cookie(cookies, url)
         if generated:
             pairs += [p for p in _cookie_pairs(generated) if _cookie_name(p) not in names]
         headers["Cookie"] = "; ".join(pairs)
-        jar = None
-    return Request(
-        method,
-        url,
-        headers=headers,
-        # The jar itself, not a Cookies copy of it: nothing is copied per hop.
-        cookies=jar,
-        stream=stream,
-        extensions=request.extensions,
-    )
+    elif generated:
+        headers["Cookie"] = generated
+    return Request(method, url, headers=headers, stream=stream, extensions=request.extensions)

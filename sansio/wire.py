@@ -1,7 +1,8 @@
 """The wire interface: one protocol for the HTTP/1.1 and HTTP/2 connection machines.
 
 A wire connection is a pull-style machine in the manner of h11. It owns no socket and
-reads no clock; the shell asks it what to do next and carries out the answer::
+reads no clock; its caller ("the shell" below; in conch, the exchange engine of
+`sansio.engine`) asks it what to do next and carries out the answer::
 
     sid = conn.start_request(head, has_body=body is not None)
     while True:

@@ -4,6 +4,13 @@ A `SyncStream` moves bytes with a timeout per call and reports failures as conch
 exceptions, mapped in one place per direction (`_fail`): a timeout becomes
 Connect/Read/WriteTimeout, any other OSError (ssl errors and DNS failures included)
 Connect/Read/WriteError, with the original exception chained.
+
+One quirk of blocking I/O lives here too. A connection that several threads use at
+once (``shared=True``: HTTP/2, one thread reading while another writes) must never have
+two socket calls in flight: an ssl socket does not allow it, and the socket timeout is
+one setting for both directions. So a shared stream makes each socket call under its
+own lock and never blocks inside it: a read waits for readability outside the lock,
+then takes what is there.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import contextlib
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +34,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
 
 __all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "sleep"]
 
@@ -71,13 +80,14 @@ def _readable(sock: socket.socket) -> bool:
 class SyncStream:
     """A connected socket, plain or TLS."""
 
-    __slots__ = ("_sock", "_stash", "_timeout")
+    __slots__ = ("_io_lock", "_sock", "_stash", "_timeout")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._timeout: float | None = sock.gettimeout()
         # Data read by is_readable() on a TLS stream, served before the socket is read.
         self._stash = b""
+        self._io_lock = threading.Lock()  # for socket calls when shared (see above)
 
     def _unstash(self, max_bytes: int) -> bytes:
         data = self._stash
@@ -93,8 +103,13 @@ class SyncStream:
             self._sock.settimeout(timeout)
             self._timeout = timeout
 
-    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+    def send_all(
+        self, data: bytes | memoryview, timeout: float | None, shared: bool = False
+    ) -> None:
         """Send every byte of ``data``, or raise WriteTimeout/WriteError."""
+        if shared:
+            with self._io_lock:
+                return self.send_all(data, timeout)
         try:
             if timeout != self._timeout:
                 self._set_timeout(timeout)
@@ -102,8 +117,10 @@ class SyncStream:
         except OSError as exc:
             raise _fail(exc, _WRITE) from exc
 
-    def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+    def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
+        if shared:
+            return self._recv_shared(max_bytes, timeout)
         if self._stash:
             return self._unstash(max_bytes)
         try:
@@ -112,6 +129,48 @@ class SyncStream:
             return self._sock.recv(max_bytes)
         except OSError as exc:
             raise _fail(exc, _READ) from exc
+
+    def read_ready(self, shared: bool = False) -> bytes | None:
+        """What has arrived already, without waiting: bytes, ``b""`` at end of stream, or
+        None (nothing, or only TLS records that carry no data)."""
+        if shared:
+            with self._io_lock:
+                return self._read_ready(RECEIVE_SIZE)
+        return self._read_ready(RECEIVE_SIZE)
+
+    def _read_ready(self, max_bytes: int) -> bytes | None:
+        if not self.is_readable():
+            return None
+        try:
+            return self.recv(max_bytes, READY_READ_TIMEOUT)
+        except ReadTimeout:
+            return None
+
+    def _recv_shared(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Read while another thread may write: each socket call under the I/O lock and
+        never blocking in it, the wait for bytes outside it, ``timeout`` for the whole."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._io_lock:
+                data = self._read_ready(max_bytes)
+            if data is not None:
+                return data  # b"" at EOF
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ReadTimeout("timed out")
+            self._wait_readable(remaining)
+
+    def _wait_readable(self, timeout: float | None) -> None:
+        """Wait until the socket is readable, or ``timeout`` seconds have passed."""
+        sock = self._sock
+        if sock.fileno() < 0:
+            return  # closed: the next read reports it
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            poller.poll(None if timeout is None else max(timeout * 1000, 1))
+        else:  # pragma: no cover - Windows
+            select.select([sock], [], [], timeout)
 
     def recv_into(self, buffer: bytearray | memoryview, timeout: float | None) -> int:
         """Fill the start of ``buffer``; returns the byte count, 0 at end of stream."""
@@ -278,7 +337,12 @@ class _TLSInTLSStream(SyncStream):
                 outer.send_all(pending, timeout)
             return result
 
-    def send_all(self, data: bytes | memoryview, timeout: float | None) -> None:
+    def send_all(
+        self, data: bytes | memoryview, timeout: float | None, shared: bool = False
+    ) -> None:
+        if shared:
+            with self._io_lock:
+                return self.send_all(data, timeout)
         try:
             view = memoryview(data)
             while view:
@@ -287,7 +351,9 @@ class _TLSInTLSStream(SyncStream):
         except ssl.SSLError as exc:
             raise _fail(exc, _WRITE) from exc
 
-    def recv(self, max_bytes: int, timeout: float | None) -> bytes:
+    def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
+        if shared:
+            return self._recv_shared(max_bytes, timeout)
         if self._stash:
             return self._unstash(max_bytes)
         if self._closed:

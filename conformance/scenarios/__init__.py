@@ -6,6 +6,7 @@ from conformance.model import Scenario
 
 from . import (
     auth,
+    concurrency,
     cookies,
     decoding,
     framing,
@@ -34,6 +35,7 @@ MODULES = (
     requests,
     h2,
     sse,
+    concurrency,
 )
 
 

@@ -101,7 +101,7 @@ def tls() -> TLS:
 def pool_of(client: AsyncClient) -> PoolStatistics:
     transport = client._transport
     assert isinstance(transport, AsyncHTTPTransport)
-    return transport._pool.statistics()
+    return transport._engine.statistics()
 
 
 def assert_no_leaks(client: AsyncClient) -> None:

@@ -86,7 +86,7 @@ def client_for(server: H2Server, certs: Certs, **kwargs: Any) -> AsyncClient:
 def pool_of(client: AsyncClient) -> PoolStatistics:
     transport = client._transport
     assert isinstance(transport, AsyncHTTPTransport)
-    return transport._pool.statistics()
+    return transport._engine.statistics()
 
 
 def assert_no_leaks(client: AsyncClient) -> None:

@@ -426,11 +426,32 @@ def test_proxy_routes_from_arguments_and_environment() -> None:
     assert [(p, str(r.url) if r else None) for p, r in routes] == [("all://", "http://proxy:3128")]
     previous = env.install(environ={"HTTPS_PROXY": "http://envproxy:8080", "NO_PROXY": "local"})
     try:
+        # A client takes its world (environment included) when it is made.
+        before = client._proxy_routes(None, None, transport_given=False)
+        assert all(route is None or "envproxy" not in str(route.url) for _, route in before)
+        client = BaseClient()
         from_env = dict(client._proxy_routes(None, None, transport_given=False))
         assert str(from_env["https://"].url) == "http://envproxy:8080"  # type: ignore[union-attr]
         assert from_env["all://*local"] is None
         # A transport of the user's own means no proxies from the environment (httpx rule).
         assert client._proxy_routes(None, None, transport_given=True) == []
         assert BaseClient(trust_env=False)._proxy_routes(None, None, transport_given=False) == []
+    finally:
+        env.install(previous)
+
+
+def test_a_client_keeps_the_world_it_was_made_with() -> None:
+    from sansio import env
+
+    mine = env.Env(wall_clock=lambda: 1.0)
+    given = BaseClient(env=mine)
+    default = BaseClient()
+    previous = env.install(env.Env(wall_clock=lambda: 2.0))
+    try:
+        request = given.build_request("GET", "https://example.com/")
+        options = given._send_options(request, stream=False, auth=None, follow_redirects=False)
+        assert options.env is mine
+        later = default._send_options(request, stream=False, auth=None, follow_redirects=False)
+        assert later.env is previous  # what was installed when it was made, not now
     finally:
         env.install(previous)

@@ -838,3 +838,58 @@ def test_a_supplied_cookie_stays_on_same_origin_hops() -> None:
             act.ReadResponse,
         ],
     )
+
+
+# -- the client's world ------------------------------------------------------------------
+
+
+def _world(step: float, byte: int) -> Any:
+    """A world whose wall clock moves ``step`` seconds at each look, with entropy of
+    ``byte`` bytes."""
+    import itertools
+
+    from sansio.env import Env
+
+    ticks = itertools.count(1_000_000.0, step)
+    return Env(wall_clock=lambda: next(ticks), random_bytes=lambda n: bytes([byte]) * n)
+
+
+def test_each_client_flow_uses_its_own_clock_and_randomness() -> None:
+    # Two flows in one process with different worlds: a cookie set for 100 seconds is
+    # sent after a redirect by the one whose clock moves slowly, not by the one whose
+    # clock moves fast; each Digest answer carries a cnonce from its own entropy. The
+    # process-wide default (no clock, no entropy at all) is never used.
+    from sansio import env
+    from sansio.auth import DigestAuth
+
+    challenge = 'Digest realm="r", nonce="n", qop="auth"'
+    seen: dict[str, tuple[str | None, str]] = {}
+
+    def run(name: str, world: Any) -> None:
+        def check(request: Request) -> None:
+            seen[name] = (request.headers.get("cookie"), request.headers["authorization"])
+
+        auth = DigestAuth("user", "secret")
+        flow = send_flow(get(), options(auth=auth, env=world))
+        play(
+            flow,
+            [
+                (act.SendRequest, respond(401, {"WWW-Authenticate": challenge})),
+                act.ReadResponse,
+                (act.SendRequest, redirect("/next", **{"Set-Cookie": "s=1; Max-Age=100"})),
+                act.DrainResponse,
+                (act.SendRequest, respond(200, check=check)),
+                act.ReadResponse,
+            ],
+        )
+
+    previous = env.install(env.Env())  # no clock, no randomness at all: never used
+    try:
+        run("slow", _world(1.0, 0xAA))
+        run("fast", _world(1000.0, 0xBB))
+    finally:
+        env.install(previous)
+    assert seen["slow"][0] == "s=1"
+    assert seen["fast"][0] is None  # expired by its clock
+    assert 'cnonce="aaaa' in seen["slow"][1]
+    assert 'cnonce="bbbb' in seen["fast"][1]

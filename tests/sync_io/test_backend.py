@@ -805,3 +805,38 @@ def test_tls_inside_tls_eof_and_errors(serve: Callable[..., Server], tls_files: 
         inner.send_all(b"after close", timeout=1.0)
     with pytest.raises(ReadError):
         inner.recv(1, timeout=1.0)
+
+
+# --------------------------------------------------------------------------- shared streams
+
+
+def test_read_ready_takes_only_what_has_arrived(serve: Callable[..., Server]) -> None:
+    server = serve(on_request(b"unasked"))
+    stream = connect_tcp(server.host, server.port, timeout=2.0)
+    assert stream.read_ready() is None  # nothing yet, and no waiting for it
+    stream.send_all(b"!", timeout=2.0, shared=True)
+    assert wait_until(stream.is_readable)
+    assert stream.read_ready(shared=True) == b"unasked"
+    stream.close()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_shared_stream_reads_while_another_thread_writes(
+    serve: Callable[..., Server], tls_files: TLSFiles, tls: bool
+) -> None:
+    # One thread waits to read while another writes on the same (TLS) stream: the read
+    # never blocks inside a socket call, so the write goes through, and the echo comes.
+    server = serve(echo, tls=tls_files.server_context() if tls else None)
+    stream = tls_stream(server, tls_files.client_context()) if tls else connect_tcp(
+        server.host, server.port, timeout=2.0
+    )  # fmt: skip
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(stream.recv(100, 5.0, shared=True)))
+    reader.start()
+    time.sleep(0.05)  # the reader is waiting now
+    stream.send_all(b"ping", timeout=2.0, shared=True)
+    reader.join(5.0)
+    assert got == [b"ping"]
+    with pytest.raises(ReadTimeout):
+        stream.recv(100, 0.05, shared=True)  # the timeout bounds the whole shared read
+    stream.close()

@@ -87,7 +87,7 @@ def tls() -> TLS:
 def pool_of(client: Client) -> PoolStatistics:
     transport = client._transport
     assert isinstance(transport, HTTPTransport)
-    return transport._pool.statistics()
+    return transport._engine.statistics()
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:

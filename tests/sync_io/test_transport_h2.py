@@ -349,7 +349,7 @@ def client_for(server: H2Server, certs: Certs, **kwargs: Any) -> Client:
 def pool_of(client: Client) -> PoolStatistics:
     transport = client._transport
     assert isinstance(transport, HTTPTransport)
-    return transport._pool.statistics()
+    return transport._engine.statistics()
 
 
 class CountingPool(PoolMachine):
@@ -367,7 +367,7 @@ class CountingPool(PoolMachine):
 
 
 def counting_pool(transport: Any, **kwargs: Any) -> CountingPool:
-    pool = transport._pool = CountingPool(**kwargs)
+    pool = transport._engine._pool = CountingPool(**kwargs)
     return pool
 
 

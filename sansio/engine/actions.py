@@ -1,0 +1,180 @@
+"""What an `Exchange` asks of the loop that drives it: one vocabulary of frozen actions.
+
+An interpreter (a shell's transport, an embedder's event loop, `sansio.testing`) takes
+an action from `Exchange.send` or `Exchange.throw`, performs it, and hands back its
+result (or throws in the conch exception it raised). The result each action expects:
+
+================  ================================================================
+action            result
+================  ================================================================
+`Connect`         the interpreter's stream object for a new connection
+`StartTLS`        ``(stream, alpn)``: the TLS stream that replaces ``stream`` and the
+                  protocol the server chose through ALPN (None if it chose none)
+`Write`           None, once every byte of ``data`` is written
+`Read`            bytes read (at most `RECEIVE_SIZE`); ``b""`` at end of stream
+`ReadReady`       what is there *now*, without waiting: bytes, ``b""`` at end of
+                  stream, or None when nothing (TLS housekeeping counts as nothing)
+`Checkpoint`      None: a place where a pending cancellation may land
+`PullBody`        the next chunk of the request body, or None at its end (``first``:
+                  start the body over, from a fresh iterator)
+`Park`            True when ``ticket`` was woken, False when ``timeout`` passed
+`Sleep`           None, after ``seconds``
+`Effects`         None: close each stream in ``close`` and wake each ticket in
+                  ``wake``; never blocks, never fails
+================  ================================================================
+
+Body events are handed out, not performed: the wire machine's `ResponseHead`,
+`BodyChunk` and `EndOfBody` (the interpreter returns them to its caller).
+
+Streams and tickets are the interpreter's own objects, opaque to the engine: a stream
+is whatever `Connect` returned, a ticket whatever the engine's ``new_ticket`` factory
+made (a `threading.Event`, an event of the async library, or `Ticket` in a loop that
+runs every exchange itself). ``timeout`` is in seconds, None for no limit.
+``shared`` marks I/O on a connection that other exchanges use at the same time
+(HTTP/2): a backend that cannot read in one thread while another writes (a blocking
+ssl socket) must serialise its calls then; the others may ignore it.
+
+Actions are small frozen values, compared by value. `Read`, `ReadReady` and the
+constants below are built once and reused, so the common exchange allocates little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from sansio.tls import TLSConfig
+from sansio.wire import BodyChunk, EndOfBody, ResponseHead
+
+__all__ = [
+    "CHECKPOINT",
+    "END",
+    "NO_EFFECTS",
+    "PULL_FIRST",
+    "PULL_NEXT",
+    "Action",
+    "BodyChunk",
+    "BodyEvent",
+    "Checkpoint",
+    "Connect",
+    "Effects",
+    "EndOfBody",
+    "IOAction",
+    "Park",
+    "PullBody",
+    "Read",
+    "ReadReady",
+    "ResponseHead",
+    "Sleep",
+    "StartTLS",
+    "Ticket",
+    "Write",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Open a connection to ``host:port`` (or to the Unix socket ``uds`` when set)."""
+
+    host: str
+    port: int
+    uds: str | None
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartTLS:
+    """Run a TLS handshake over ``stream`` as ``tls`` says (SNI: ``tls.server_hostname``)."""
+
+    stream: Any
+    tls: TLSConfig
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Write all of ``data``."""
+
+    stream: Any
+    data: bytes
+    timeout: float | None
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read some bytes, waiting at most ``timeout`` for the first one."""
+
+    stream: Any
+    timeout: float | None
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReady:
+    """Read what has arrived already, without waiting (see the table above)."""
+
+    stream: Any
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Let a pending cancellation land here: nothing has been taken from a shared
+    connection yet. An interpreter without cancellation (threads) does nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullBody:
+    """Hand over the next request body chunk (``first``: from a fresh iterator)."""
+
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Park:
+    """Wait until ``ticket`` is woken by some `Effects`, or ``timeout`` passes."""
+
+    ticket: Any
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` (a connect back-off)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """Close these streams and wake these tickets, now; never blocks, never fails."""
+
+    close: tuple[Any, ...] = ()
+    wake: tuple[Any, ...] = ()
+
+
+class Ticket:
+    """The default ticket: a flag that `Effects` sets, for loops that run every
+    exchange themselves (a parked exchange is runnable again once ``woken``)."""
+
+    __slots__ = ("woken",)
+
+    def __init__(self) -> None:
+        self.woken = False
+
+    def set(self) -> None:
+        self.woken = True
+
+
+CHECKPOINT = Checkpoint()
+PULL_FIRST = PullBody(first=True)
+PULL_NEXT = PullBody(first=False)
+NO_EFFECTS = Effects()
+END = EndOfBody([])  # what a closed or finished exchange answers
+
+IOAction: TypeAlias = (
+    Connect | StartTLS | Write | Read | ReadReady | Checkpoint | PullBody | Park | Sleep | Effects
+)
+BodyEvent: TypeAlias = ResponseHead | BodyChunk | EndOfBody
+Action: TypeAlias = IOAction | BodyEvent

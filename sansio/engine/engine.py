@@ -1,0 +1,150 @@
+"""`Engine`: one per transport. It owns the planner, the pool machine, the open
+connections (their wire machines and the interpreter's streams) and the scheduling
+state of every HTTP/2 connection; `Engine.exchange` starts one `Exchange` per request.
+
+Rules
+-----
+1. The engine never blocks and does no I/O. Shared state (the pool, the connection
+   table, an HTTP/2 connection's machine and its reader, writer and waiters) changes
+   only under ``lock``, an injected context manager: a threaded interpreter passes a
+   `threading.Lock`, a single-threaded one nothing. It is held for a few machine
+   calls, never across an action. An HTTP/1.1 connection belongs to one exchange
+   while checked out, and its machine is called without the lock.
+2. Time comes from the injected ``clock`` (seconds that never go backwards), tickets
+   from the injected ``new_ticket`` factory; nothing else reaches the outside world.
+3. Whatever the pool asks (connections to close, waiters to wake) leaves as one
+   `Effects` action of the exchange that made the call, with the streams and tickets
+   already looked up; it is applied before anything else happens on that exchange.
+4. After `close`, nothing reaches the pool again: new exchanges fail with
+   RuntimeError, and exchanges in flight fail at their next read or write (their
+   streams are closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from sansio.config import DEFAULT_LIMITS, Limits
+from sansio.exchange import Planner, Timeouts
+from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
+
+from .actions import Effects, Ticket
+from .conn import Conn
+from .exchange import Exchange
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio.models import Request
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """The exchange engine of one transport (see the module docs).
+
+    The settings are those of `httpx.HTTPTransport` that concern HTTP: TLS (``verify``,
+    ``cert``, ``trust_env``), the protocol versions, pool ``limits``, a ``proxy``, a
+    Unix socket path ``uds`` and connect ``retries``. Socket details (local address,
+    socket options) belong to the interpreter that opens connections.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_conns",
+        "_lock",
+        "_new_ticket",
+        "_planner",
+        "_pool",
+        "_retries",
+        "_waiting",
+    )
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        proxy: Any = None,
+        uds: str | None = None,
+        retries: int = 0,
+        lock: AbstractContextManager[Any] | None = None,
+        new_ticket: Callable[[], Any] = Ticket,
+    ) -> None:
+        self._planner = Planner(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, uds=uds,
+            proxy=proxy,
+        )  # fmt: skip
+        self._pool = PoolMachine(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+        self._clock = clock
+        self._lock: AbstractContextManager[Any] = nullcontext() if lock is None else lock
+        self._new_ticket = new_ticket
+        self._retries = retries
+        self._conns: dict[int, Conn] = {}
+        self._waiting: dict[int, Any] = {}  # pool ticket -> the waiting exchange's ticket
+        self._closed = False
+
+    def exchange(self, request: Request) -> Exchange:
+        """A new exchange for `request`: its route and head are planned, nothing else
+        happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
+        URL no connection can serve."""
+        route, head, has_body = self._planner.plan(request)
+        return Exchange(self, request, route, head, has_body, Timeouts.of(request))
+
+    def close(self) -> Effects:
+        """Close every connection and wake every waiter; later exchanges are refused."""
+        with self._lock:
+            self._closed = True
+            conns = list(self._conns.values())
+            self._conns.clear()
+            wake = list(self._waiting.values())
+            for conn in conns:
+                wake += conn.waiters.values()
+                wake += conn.write_waiters
+                conn.waiters.clear()
+                conn.write_waiters.clear()
+        return Effects(tuple(conn.stream for conn in conns), tuple(wake))
+
+    def statistics(self) -> PoolStatistics:
+        """A snapshot of the pool's counts."""
+        with self._lock:
+            return self._pool.statistics()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- for exchanges (the lock held where it says so) ---------------------------------
+
+    def _effects(self, changes: Changes) -> Effects | None:
+        """The action for a pool call's changes (lock held); None when there is none."""
+        close = changes.close
+        wake = changes.wake
+        if not (close or wake):
+            return None
+        conns = self._conns
+        streams = tuple(conns.pop(conn_id).stream for conn_id in close)
+        return Effects(streams, tuple(self._waiting[ticket] for ticket in wake))
+
+    def _closing(self, close: tuple[int, ...]) -> Effects:
+        """The action closing the connections a checkout evicted or expired (lock held)."""
+        conns = self._conns
+        return Effects(tuple(conns.pop(conn_id).stream for conn_id in close))
+
+    def _checkin(self, conn: Conn) -> Effects | None:
+        """A request is done with ``conn`` (its stream released)."""
+        with self._lock:
+            if self._closed:
+                return None
+            changes = self._pool.checkin(conn.conn_id, self._clock())
+            return None if changes is NO_CHANGES else self._effects(changes)

@@ -1,0 +1,590 @@
+"""`Exchange`: one request's whole choreography, from the pool to the end of its body.
+
+An exchange is a pull machine with the grammar of the client flow: `send` gives the
+result of the last action and returns the next one, `throw` gives the exception the
+last action raised. It hands out `ResponseHead`, then `BodyChunk`s and `EndOfBody`;
+`close` ends it early; `cancel` cleans up after a cancellation.
+
+Rules
+-----
+1. `send`, `throw` and `close` raise only the request's final error: a conch
+   exception, RuntimeError for a closed transport, or an error the interpreter threw
+   in that is not the network's (a request body iterator that failed). Before raising,
+   the exchange has given its connection back; the cleanup, if it needs any, was the
+   `Effects` action just before. Anything else is a bug.
+2. Only `Effects` may be performed during cancellation, and it never blocks.
+   `cancel()` (for a BaseException raised while an action was performed: a
+   cancellation, KeyboardInterrupt) returns the cleanup as `Effects`, never raises,
+   and writes nothing. It may be called at any time, also after the end.
+3. A threaded interpreter needs no lock around these calls: the engine takes its own
+   (see `sansio.engine.engine`). One exchange is driven by one task at a time.
+4. Cancellation at a `Checkpoint` means no byte was taken from a shared connection:
+   only this request ends. Cancellation during a `Write` on a shared connection means
+   the connection is cut (half a frame may have left): every stream on it fails.
+5. A `ResponseHead` ends the upload, completed or abandoned: the interpreter closes the
+   request body iterator then (and when the exchange raises).
+
+What an exchange decides, once for every interpreter
+-----------------------------------------------------
+* **Which connection.** It checks out from the pool (`Park` while it waits: woken
+  means "ask again", `PoolTimeout` when the request's pool timeout passes first,
+  RuntimeError if the transport closed), opens one (`Connect`, retried after `Sleep`s
+  under ``retries=`` for connect failures only; `StartTLS`; the proxy's CONNECT or
+  SOCKS5 handshake through `sansio.proxy.ProxyConnector`, then TLS to the origin) or
+  reuses one after an idle probe (`ReadReady`: bytes or EOF while idle end an
+  HTTP/1.1 connection, feed an HTTP/2 one; a failed probe counts as EOF). A connection
+  that cannot start a request after the probe goes back, and the exchange asks again.
+* **The retry.** Once per request, as `sansio.exchange.may_retry` allows (the
+  keep-alive race on a reused connection, a stream the server refused): on a fresh
+  connection after an HTTP/1.1 failure, on any connection after an HTTP/2 one
+  (`retry_on_fresh_connection`). A body is sent again from a fresh iterator.
+* **Early responses.** Between two request body chunks on HTTP/1.1 it looks for an
+  answer already there (`ReadReady`): a 413 or 401 ends the upload (RFC 9112 §9.5).
+* **A failed write.** On HTTP/1.1 a write error or timeout stops the upload but reading
+  goes on (the server may have answered and closed): the response wins if it comes;
+  otherwise the write's error surfaces, not the read's, and after a write timeout only
+  what has arrived already is read (`Timeouts.after_write_failure`). On HTTP/2 a
+  failed or cut-off write fails the connection, so every stream on it.
+* **Failure scope.** Any failure ends an HTTP/1.1 connection. On HTTP/2, a read timeout
+  or a cancellation ends only the stream that gave up (no byte was lost); a read or
+  write error ends every stream (`sansio.exchange.ends_connection`).
+* **HTTP/2 scheduling** lives in `sansio.engine.mux`: one reader at a time, frames
+  written in the order they were made, and the RST_STREAM of an abandoned stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
+from sansio.exchange import (
+    Route,
+    Timeouts,
+    connect_retry_delays,
+    is_connect_failure,
+    may_retry,
+    retry_on_fresh_connection,
+)
+from sansio.pool import Open, Wait
+from sansio.proxy import ProxyConnector
+from sansio.socks import DONE
+from sansio.socks import SEND as PROXY_SEND
+from sansio.wire import (
+    NEED_BODY,
+    RECEIVE,
+    SEND,
+    EndOfBody,
+    FailurePhase,
+    RequestHead,
+    ResponseHead,
+)
+
+from . import mux
+from .actions import (
+    END,
+    NO_EFFECTS,
+    PULL_FIRST,
+    PULL_NEXT,
+    Action,
+    Connect,
+    Effects,
+    Park,
+    Read,
+    Sleep,
+    StartTLS,
+    Write,
+)
+from .conn import Conn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio.models import Request, Response
+
+    from .engine import Engine
+
+__all__ = ["Exchange"]
+
+Steps = Generator[Action, Any, Any]
+
+_CLOSED = "Cannot send a request: the transport has been closed."
+
+
+class _Close(Exception):
+    """Thrown into the exchange's generator by `Exchange.close`."""
+
+
+class Exchange:
+    """One request on the engine's connections (see the module docs)."""
+
+    __slots__ = (
+        "_body",
+        "_conn",
+        "_engine",
+        "_gen",
+        "_has_body",
+        "_head",
+        "_last_sid",
+        "_opening",
+        "_probing",
+        "_request",
+        "_responding",
+        "_reused",
+        "_route",
+        "_sid",
+        "_stream",
+        "_ticket",
+        "_timeouts",
+        "_wait",
+    )
+
+    def __init__(
+        self,
+        engine: Engine,
+        request: Request,
+        route: Route,
+        head: RequestHead,
+        has_body: bool,
+        timeouts: Timeouts,
+    ) -> None:
+        self._engine = engine
+        self._request = request
+        self._route = route
+        self._head = head
+        self._has_body = has_body
+        self._timeouts = timeouts
+        # What `cancel` must undo; each is cleared as soon as its cleanup is done.
+        self._conn: Conn | None = None  # checked out
+        self._sid: int | None = None  # the stream started on it
+        self._last_sid = 0  # the last stream started (HTTP/2 names it in `io_failed`)
+        self._probing = False  # the idle probe of a reused connection is under way
+        self._wait: int | None = None  # the pool ticket while waiting for a connection
+        self._opening: int | None = None  # the pool slot being opened
+        self._stream: Any = None  # the stream being opened (not in the pool yet)
+        self._ticket: Any = None  # an HTTP/2 waiter's ticket (see `mux`)
+        self._reused = False  # the connection came from the pool, not opened for us
+        self._responding = False  # the response head has been handed out
+        self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
+        self._gen: Steps | None = self._run()
+
+    # -- the interpreter's calls ------------------------------------------------------
+
+    # The generator never returns: once done it answers END for ever. It ends only by
+    # raising the request's error, and is then dropped. An HTTP/1.1 response body, the
+    # hot path of every request, is read here without it (``_body``: its Read action).
+
+    def send(self, result: Any = None) -> Action:
+        """The last action's result; returns the next action."""
+        read = self._body
+        if read is not None:
+            wire = self._conn.wire  # type: ignore[union-attr]
+            try:
+                if result is not None:  # what the Read brought
+                    wire.receive_data(result)
+                step = wire.next_step(self._sid)  # type: ignore[arg-type]
+            except Exception as exc:
+                return self.throw(exc)
+            if step is RECEIVE:
+                return read
+            if type(step) is EndOfBody:
+                self._body = None
+            return step  # type: ignore[return-value]
+        gen = self._gen
+        if gen is None:
+            return END
+        try:
+            return gen.send(result)
+        except BaseException:
+            self._gen = None
+            raise
+
+    def throw(self, error: Exception) -> Action:
+        """The last action raised ``error``; returns the next action (or raises the
+        request's error)."""
+        self._body = None
+        gen = self._gen
+        if gen is None:
+            raise error
+        try:
+            return gen.throw(error)
+        except BaseException:
+            self._gen = None
+            raise
+
+    def close(self) -> Action:
+        """The response is done with, read to its end or not: the first action that ends
+        the exchange (the interpreter drives it on with `send` until `EndOfBody`)."""
+        gen = self._gen
+        if gen is None:
+            return END
+        conn = self._conn
+        if self._responding and conn is not None and not conn.shared:
+            # HTTP/1.1 ends a response with no I/O: at once, without the generator.
+            self._gen = self._body = None
+            return self._finish_h1(conn) or END
+        try:
+            return gen.throw(_Close())
+        except _Close:  # it had no response to close
+            self._gen = None
+            return END
+
+    def cancel(self) -> Effects:
+        """Clean up after a BaseException raised while an action was performed: give
+        back what the exchange holds, without writing. Never raises."""
+        gen, self._gen = self._gen, None
+        if gen is None:
+            return NO_EFFECTS
+        self._body = None
+        effects = self._release()
+        gen.close()  # the generator holds no cleanup of its own
+        return effects or NO_EFFECTS
+
+    def response(self, head: ResponseHead, stream: Any) -> Response:
+        """The `Response` for ``head``, its body read from ``stream`` (the interpreter's
+        byte stream over this exchange)."""
+        conn = self._conn
+        assert conn is not None, "no response without a connection"
+        return self._engine._planner.response(
+            head, self._request, stream, conn.stream, self._sid if conn.shared else None
+        )
+
+    # -- the choreography -------------------------------------------------------------
+
+    def _run(self) -> Steps:
+        # The whole choreography, top to bottom. Its hot path stays in this frame and one
+        # below (each level of ``yield from`` is resumed again at every action).
+        engine = self._engine
+        try:
+            # -- the request: on a connection from the pool, once more where allowed --
+            retried = fresh = False
+            # One pool deadline per attempt, however often the pool is asked meanwhile.
+            deadline = self._timeouts.pool_deadline(engine._clock())
+            while True:
+                conn = yield from self._checkout(fresh, deadline)
+                reused = self._reused
+                try:
+                    if not conn.shared:
+                        head = yield from self._request_h1(conn)
+                        break
+                    head = yield from mux.request(self, conn)
+                    if head is not None:
+                        break
+                    # It filled up or is going away since the pool handed it out: ask again.
+                    effects = engine._checkin(conn)
+                    self._conn = None
+                    if effects is not None:
+                        yield effects
+                except Exception as exc:
+                    phase = yield from self._abandon(conn, exc)
+                    if retried or not may_retry(self._request, reused, phase, exc):
+                        raise
+                    retried = True
+                    fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
+                    deadline = self._timeouts.pool_deadline(engine._clock())
+            # -- the response: its head, its body, until the interpreter closes it --
+            self._responding = True
+            try:
+                if not conn.shared:
+                    # `send` reads the body from here on; the generator is resumed again
+                    # only to fail (a read error, a malformed body) or after the end.
+                    self._body = conn.read_for(self._timeouts.read)
+                yield head
+                if conn.shared:
+                    while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
+                        yield event
+                    yield event
+                while True:
+                    yield END  # until closed
+            except _Close:
+                pass
+            except Exception:
+                # A failure while reading ends the stream at once (the connection too, on
+                # HTTP/1.1: the response was cut short) before the error surfaces.
+                yield from self._finish(conn)
+                raise
+            yield from self._finish(conn)
+            while True:
+                yield END
+        except Exception:
+            # A bug or an error thrown in where none was expected: give back what is
+            # held all the same (every path above has already done so normally).
+            effects = self._release()
+            if effects is not None:
+                yield effects
+            raise
+
+    def _checkout(self, fresh: bool, deadline: float | None) -> Steps:
+        """A connection that can start a request, from the pool or newly opened, waiting
+        until ``deadline`` at most (`PoolTimeout`)."""
+        engine = self._engine
+        route = self._route
+        clock = engine._clock
+        while True:
+            with engine._lock:
+                if engine._closed:
+                    raise RuntimeError(_CLOSED)
+                decision = engine._pool.checkout(
+                    route.key, clock(), fresh=fresh, multiplex=route.multiplex
+                )
+                effects = engine._closing(decision.close) if decision.close else None
+                if isinstance(decision, Wait):
+                    ticket = engine._waiting[decision.ticket] = engine._new_ticket()
+                    self._wait = decision.ticket
+                elif isinstance(decision, Open):
+                    self._opening = decision.conn_id
+                else:
+                    self._conn = engine._conns[decision.conn_id]
+            if effects is not None:
+                yield effects
+            if isinstance(decision, Wait):
+                grant = yield from self._wait_for(decision, ticket, deadline)
+                if grant is None:
+                    continue
+                decision = grant
+            if isinstance(decision, Open):
+                self._reused = False
+                conn = yield from self._open(decision.conn_id)
+                return conn
+            conn = self._conn
+            assert conn is not None
+            self._reused = True
+            if conn.shared:
+                # Whether it can start a stream is known only under the lock that starts
+                # one: `mux.request` sends the exchange back to the pool if not.
+                yield from mux.probe(self, conn)
+                return conn
+            # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
+            self._probing = True
+            try:
+                data = yield conn.read_ready
+            except Exception:
+                data = b""  # a failed read ends the connection
+            self._probing = False
+            if data is not None:
+                conn.wire.receive_data(data)
+            if conn.wire.can_start_request:
+                return conn
+            # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
+            effects = engine._checkin(conn)
+            self._conn = None
+            if effects is not None:
+                yield effects
+
+    def _wait_for(self, wait: Wait, ticket: Any, deadline: float | None) -> Steps:
+        """Park until the pool grants something; None to check out again."""
+        engine = self._engine
+        timeout, again = wait.timeout(deadline, engine._clock())
+        woken = yield Park(ticket, timeout)
+        with engine._lock:
+            self._wait = None
+            del engine._waiting[wait.ticket]
+            closed = engine._closed
+            grant = None if closed else engine._pool.claim(wait.ticket)
+            if grant is None and not closed:
+                # Nothing was granted, so there is nothing to hand on (no changes).
+                engine._pool.cancel_wait(wait.ticket, engine._clock())
+            elif isinstance(grant, Open):
+                self._opening = grant.conn_id
+            elif grant is not None:
+                self._conn = engine._conns[grant.conn_id]
+        if grant is None:
+            if closed:
+                raise RuntimeError(_CLOSED)
+            if woken or again:
+                return None
+            raise PoolTimeout("Timed out waiting for a connection from the pool")
+        return grant
+
+    def _open(self, conn_id: int) -> Steps:
+        """Open the connection for the pool slot ``conn_id``."""
+        engine = self._engine
+        route = self._route
+        try:
+            stream, alpn = yield from self._connect(route)
+            wire = engine._planner.new_connection(alpn, route)
+        except Exception:
+            effects = self._release()
+            if effects is not None:
+                yield effects
+            raise
+        conn = Conn(conn_id, stream, wire)
+        with engine._lock:
+            closed = engine._closed
+            if not closed:
+                engine._conns[conn_id] = conn
+                effects = engine._effects(engine._pool.opened(conn_id, wire, engine._clock()))
+                self._conn = conn
+                self._opening = None
+                self._stream = None
+        if closed:
+            self._opening = self._stream = None
+            yield Effects(close=(stream,))
+            raise RuntimeError(_CLOSED)
+        if effects is not None:
+            yield effects
+        return conn
+
+    def _connect(self, route: Route) -> Steps:
+        """Connect (with retries), TLS and the proxy's handshake: (stream, alpn)."""
+        timeout = self._timeouts.connect
+        delays = connect_retry_delays(self._engine._retries)
+        while True:
+            try:
+                stream = yield Connect(route.host, route.port, route.uds, timeout)
+                break
+            except Exception as exc:
+                delay = next(delays, None)
+                if delay is None or not is_connect_failure(exc):
+                    raise
+                yield Sleep(delay)
+        self._stream = stream
+        alpn = None
+        if route.tls is not None:
+            stream, alpn = yield StartTLS(stream, route.tls, timeout)
+            self._stream = stream
+        plan = route.proxy
+        if plan is not None:
+            # CONNECT or the SOCKS5 handshake, as the core's connector says.
+            connector = ProxyConnector(plan)
+            while (step := connector.next_step()) is not DONE:
+                if step is PROXY_SEND:
+                    yield Write(stream, connector.data_to_send(), timeout)
+                else:
+                    connector.receive_data((yield Read(stream, timeout)))
+            if plan.origin_tls is not None:
+                stream, alpn = yield StartTLS(stream, plan.origin_tls, timeout)
+                self._stream = stream
+        return stream, alpn
+
+    def _request_h1(self, conn: Conn) -> Steps:
+        """Send the request on an HTTP/1.1 connection; its response head."""
+        wire = conn.wire
+        timeouts = self._timeouts
+        stream = conn.stream
+        self._sid = self._last_sid = sid = wire.start_request(self._head, has_body=self._has_body)
+        read = conn.read_for(timeouts.read)
+        write_error: WriteError | WriteTimeout | None = None
+        pull = PULL_FIRST
+        try:
+            while True:
+                step = wire.next_step(sid)
+                if step is SEND:
+                    try:
+                        yield Write(stream, wire.data_to_send(), timeouts.write)
+                    except (WriteError, WriteTimeout) as exc:
+                        # The server may have answered (413, 401) and closed or stopped
+                        # reading: read on. After a timeout, only what has arrived already.
+                        wire.send_failed(sid)
+                        write_error = exc
+                        read = Read(stream, timeouts.after_write_failure(exc))
+                elif step is RECEIVE:
+                    wire.receive_data((yield read))
+                elif step is NEED_BODY:
+                    chunk = yield pull
+                    if pull is PULL_NEXT and chunk is not None:
+                        # Between chunks, the server may have answered already (an early
+                        # 413 or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
+                        data = yield conn.read_ready
+                        if data is not None:
+                            wire.receive_data(data)
+                    pull = PULL_NEXT
+                    wire.send_body(sid, chunk)
+                else:
+                    assert type(step) is ResponseHead
+                    return step
+        except Exception as exc:
+            if write_error is not None and exc is not write_error:
+                raise write_error from exc
+            raise
+
+    def _abandon(self, conn: Conn, error: Exception) -> Steps:
+        """Give back a connection whose request failed; how far the request had got."""
+        sid = self._sid
+        if conn.shared:
+            phase = yield from mux.abandon(self, conn, sid)
+            return phase
+        wire = conn.wire
+        phase = FailurePhase.SENDING
+        if sid is not None:
+            # HTTP/1.1: whatever failed, a response cut short ends its connection anyway.
+            phase = wire.failure_phase(sid)
+            wire.io_failed(sid)
+            wire.release(sid)
+            self._sid = None
+        effects = self._engine._checkin(conn)
+        self._conn = None
+        if effects is not None:
+            yield effects
+        return phase
+
+    def _finish(self, conn: Conn) -> Steps:
+        """The response is closed: end its stream and give the connection back."""
+        if conn.shared:
+            yield from mux.release(self, conn)
+            effects = self._engine._checkin(conn)
+            self._conn = None
+        else:
+            effects = self._finish_h1(conn)
+        if effects is not None:
+            yield effects
+
+    def _finish_h1(self, conn: Conn) -> Effects | None:
+        sid = self._sid
+        assert sid is not None
+        conn.wire.release(sid)
+        self._sid = None
+        effects = self._engine._checkin(conn)
+        self._conn = None
+        return effects
+
+    # -- cleanup ----------------------------------------------------------------------
+
+    def _release(self) -> Effects | None:
+        """Give back whatever the exchange holds, with no action in between: a pool
+        ticket, a slot being opened, a connection (and its stream). Nothing is written:
+        after a cancellation an HTTP/2 stream's RST_STREAM leaves with the next write."""
+        engine = self._engine
+        if self._wait is not None:
+            with engine._lock:
+                ticket, self._wait = self._wait, None
+                engine._waiting.pop(ticket, None)
+                if engine._closed:
+                    return None
+                return engine._effects(engine._pool.cancel_wait(ticket, engine._clock()))
+        if self._opening is not None:
+            stream, self._stream = self._stream, None
+            conn_id, self._opening = self._opening, None
+            with engine._lock:
+                effects = None
+                if not engine._closed:
+                    effects = engine._effects(engine._pool.open_failed(conn_id))
+            if stream is None:
+                return effects
+            close = (stream,) if effects is None else (stream, *effects.close)
+            return Effects(close, () if effects is None else effects.wake)
+        conn = self._conn
+        if conn is None:
+            return None
+        wake: tuple[Any, ...] = ()
+        if conn.shared:
+            wake = mux.leave(self, conn)
+        else:
+            sid = self._sid
+            if self._probing:
+                self._probing = False
+                conn.wire.receive_data(b"")  # cancelled mid-read: never reuse it
+            elif sid is not None:
+                conn.wire.io_failed(sid)
+                conn.wire.release(sid)
+            self._sid = None
+        effects = engine._checkin(conn)
+        self._conn = None
+        return _with_wake(effects, wake)
+
+
+def _with_wake(effects: Effects | None, wake: tuple[Any, ...]) -> Effects | None:
+    """``effects`` and the wake-ups of ``wake`` as one action."""
+    if not wake:
+        return effects
+    if effects is None:
+        return Effects(wake=wake)
+    return Effects(effects.close, wake + effects.wake)

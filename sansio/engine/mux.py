@@ -1,0 +1,321 @@
+"""Driving several streams on one HTTP/2 connection: the exchanges take turns.
+
+`sansio.h2.H2Connection` is a machine that any caller may feed; this module decides
+who does what, for every interpreter alike (it was prose in `sansio.h2` that each
+shell carried out). The state lives on the connection (`sansio.engine.engine.Conn`)
+and changes only under the engine's lock; I/O happens outside it, as actions.
+
+Rules
+-----
+1. **One reader.** An exchange whose stream needs bytes (`RECEIVE`) reads (`Read`,
+   ``shared``) if nobody does; otherwise it parks on a ticket registered in the same
+   lock hold as that `next_step`, so no wake-up is lost. After a read the reader feeds
+   the machine and wakes the waiters of the streams `take_ready` names; if its own
+   stream got something, it wakes one more waiter to read next. A waiter whose read
+   timeout passes fails alone (`ReadTimeout`).
+2. **One writer, frames in order.** An exchange that must `SEND` becomes the writer if
+   nobody writes, else parks until the writer is done. The writer passes a
+   `Checkpoint`, then takes the bytes and writes them, so they leave in the order they
+   were made; it goes on while more bytes were queued meanwhile, and wakes the waiting
+   writers once nothing is left. A stream ending (its RST_STREAM) never waits for a
+   writer at work: that one takes those bytes too.
+3. **Failure scope.** A read that failed (not a timeout, see
+   `sansio.exchange.ends_connection`), a write that failed, and a cancellation during
+   a write (half a frame may have left) fail the connection: `io_failed`, every
+   waiter woken. A read timeout, a cancellation elsewhere or a stream error end only
+   the stream. A reader that leaves wakes one waiter to read instead.
+4. **Ending a stream** (`release`): RST_STREAM if the server has not ended it, written
+   at once as any write; after a cancellation nothing is written, and the reset leaves
+   with the next write on the connection.
+5. **Idle connections** are probed like HTTP/1.1 ones (`ReadReady`) by an exchange that
+   is about to reuse one, if nobody reads: PINGs, SETTINGS, a GOAWAY or EOF that came
+   while nobody listened reach the machine before a stream starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, cast
+
+from sansio.exceptions import ReadTimeout
+from sansio.exchange import ends_connection
+from sansio.wire import NEED_BODY, RECEIVE, SEND, FailurePhase, ResponseHead
+
+from .actions import CHECKPOINT, PULL_FIRST, PULL_NEXT, Action, Effects, Park, Write
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio.h2 import H2Connection
+
+    from .conn import Conn
+    from .exchange import Exchange
+
+__all__ = ["abandon", "leave", "probe", "release", "request", "step"]
+
+Steps = Generator[Action, Any, Any]
+
+# What a stream's `next_step` tells its exchange to do.
+_READ, _WAIT, _WRITE, _WAIT_WRITE = range(4)
+
+
+def request(ex: Exchange, conn: Conn) -> Steps:
+    """Start the stream and send the request; its response head, or None if the
+    connection filled up or is going away since the pool handed it out."""
+    engine = ex._engine
+    wire = conn.wire
+    with engine._lock:
+        if not wire.can_start_request:
+            return None
+        ex._sid = ex._last_sid = sid = wire.start_request(ex._head, has_body=ex._has_body)
+    pull = PULL_FIRST
+    while True:
+        event = yield from step(ex, conn)
+        if event is not NEED_BODY:
+            assert type(event) is ResponseHead, event
+            return event
+        chunk = yield pull
+        pull = PULL_NEXT
+        with engine._lock:
+            wire.send_body(sid, chunk)
+
+
+def step(ex: Exchange, conn: Conn) -> Steps:
+    """The stream's next event or NEED_BODY, after the reading and writing it takes."""
+    engine = ex._engine
+    lock = engine._lock
+    wire = conn.wire
+    sid = ex._sid
+    assert sid is not None
+    timeouts = ex._timeouts
+    try:
+        while True:
+            with lock:
+                event = wire.next_step(sid)
+                if event is RECEIVE:
+                    if conn.reader is None:
+                        conn.reader = ex
+                        role = _READ
+                    else:
+                        ticket = ex._ticket = conn.waiters[sid] = engine._new_ticket()
+                        role = _WAIT
+                elif event is SEND:
+                    role = _join_writers(ex, conn)
+                    ticket = ex._ticket
+                else:
+                    return event
+            if role == _READ:
+                data = yield conn.read_for(timeouts.read)
+                with lock:
+                    effects = _fed(conn, data, sid)
+                if effects is not None:
+                    yield effects
+            elif role == _WAIT:
+                woken = yield Park(ticket, timeouts.read)
+                with lock:
+                    ex._ticket = None
+                    if not woken and conn.waiters.get(sid) is ticket:
+                        del conn.waiters[sid]
+                        timed_out = True
+                    else:
+                        timed_out = False
+                if timed_out:
+                    raise ReadTimeout("timed out")
+            elif role == _WRITE:
+                yield from _write(ex, conn)
+            else:
+                yield from _wait_for_writer(ex, conn, ticket)
+    except Exception as exc:
+        with lock:
+            effects = _leave_roles(ex, conn, exc)
+        if effects is not None:
+            yield effects
+        raise
+
+
+def probe(ex: Exchange, conn: Conn) -> Steps:
+    """Look at a connection handed out for reuse, if nobody reads it already."""
+    engine = ex._engine
+    wire = conn.wire
+    with engine._lock:
+        probing = conn.reader is None and wire.is_idle
+        if probing:
+            conn.reader = ex
+            ex._probing = True
+    if probing:
+        try:
+            data = yield conn.read_ready
+        except Exception:
+            data = b""  # a failed read ends the connection
+        with engine._lock:
+            ex._probing = False
+            effects = _fed(conn, data, None)
+        if effects is not None:
+            yield effects
+
+
+def abandon(ex: Exchange, conn: Conn, sid: int | None) -> Steps:
+    """End a stream whose request failed (before its head); how far it had got."""
+    phase = FailurePhase.SENDING
+    if sid is not None:
+        with ex._engine._lock:
+            phase = conn.wire.failure_phase(sid)
+    yield from release(ex, conn)
+    effects = ex._engine._checkin(conn)
+    ex._conn = None
+    if effects is not None:
+        yield effects
+    return phase
+
+
+def release(ex: Exchange, conn: Conn) -> Steps:
+    """End the exchange's stream and write its RST_STREAM (if one is due). A failed
+    write has failed the connection already: the stream is over either way."""
+    sid = ex._sid
+    if sid is None:
+        return
+    with ex._engine._lock:
+        conn.wire.release(sid)
+        ex._sid = None
+    with contextlib.suppress(Exception):  # the connection failed, its streams with it
+        yield from _flush(ex, conn)
+
+
+def leave(ex: Exchange, conn: Conn) -> tuple[Any, ...]:
+    """Give up every role and the stream, writing nothing (after a cancellation); the
+    tickets to wake."""
+    with ex._engine._lock:
+        effects = _leave_roles(ex, conn, None)
+        sid = ex._sid
+        if sid is not None:
+            conn.wire.release(sid)
+            ex._sid = None
+    return () if effects is None else effects.wake
+
+
+# -- the roles ---------------------------------------------------------------------------
+
+
+def _join_writers(ex: Exchange, conn: Conn) -> int:
+    """Become the writer, or register as waiting for it (lock held)."""
+    if conn.writer is None:
+        conn.writer = ex
+        return _WRITE
+    ticket = ex._ticket = ex._engine._new_ticket()
+    conn.write_waiters.append(ticket)
+    return _WAIT_WRITE
+
+
+def _write(ex: Exchange, conn: Conn) -> Steps:
+    """The writer's turn: write what the machine has queued, and go on while more is
+    queued meanwhile (by any stream), then wake the streams waiting to write."""
+    lock = ex._engine._lock
+    wire = _h2(conn)
+    while True:
+        yield CHECKPOINT
+        with lock:
+            data = wire.data_to_send()
+            conn.written = True
+        if data:
+            yield Write(conn.stream, data, ex._timeouts.write, True)
+        with lock:
+            conn.written = False
+            if wire.has_data_to_send:
+                continue
+            conn.writer = None
+            waiters = conn.write_waiters
+            effects = Effects(wake=tuple(waiters)) if waiters else None
+            waiters.clear()
+        if effects is not None:
+            yield effects
+        return
+
+
+def _wait_for_writer(ex: Exchange, conn: Conn, ticket: Any) -> Steps:
+    # The writer's own write timeout bounds this wait; whoever wakes the ticket has
+    # already taken it out of ``write_waiters``.
+    yield Park(ticket, None)
+    with ex._engine._lock:
+        ex._ticket = None
+
+
+def _flush(ex: Exchange, conn: Conn) -> Steps:
+    """Write whatever the machine has queued, unless a writer is at work: it writes
+    until nothing is queued, these bytes included."""
+    lock = ex._engine._lock
+    with lock:
+        if conn.writer is not None or not _h2(conn).has_data_to_send:
+            return
+        conn.writer = ex
+    try:
+        yield from _write(ex, conn)
+    except Exception as exc:
+        with lock:
+            effects = _leave_roles(ex, conn, exc)
+        if effects is not None:
+            yield effects
+        raise
+
+
+def _fed(conn: Conn, data: bytes | None, sid: int | None) -> Effects | None:
+    """After a read (lock held): feed the bytes, hand the reading role back, and wake
+    the waiters of the streams they concern; if the reader's own stream (``sid``) got
+    something it will leave, so one more waiter is woken to read next."""
+    wire = _h2(conn)
+    if data is not None:
+        wire.receive_data(data)
+    conn.reader = None
+    ready = wire.take_ready()
+    waiters = conn.waiters
+    if not waiters:
+        return None
+    wake = [waiters.pop(ready_sid) for ready_sid in ready if ready_sid in waiters]
+    if waiters and (sid is None or sid in ready):
+        wake.append(_pop_one(waiters))
+    return Effects(wake=tuple(wake)) if wake else None
+
+
+def _leave_roles(ex: Exchange, conn: Conn, error: Exception | None) -> Effects | None:
+    """``ex`` leaves the connection's roles after ``error`` (None: a cancellation)
+    (lock held); the wake-ups that takes."""
+    wire = conn.wire
+    wake: list[Any] = []
+    ticket = ex._ticket
+    if ticket is not None:
+        ex._ticket = None
+        sid = ex._sid
+        if sid is not None and conn.waiters.get(sid) is ticket:
+            del conn.waiters[sid]
+        elif ticket in conn.write_waiters:
+            conn.write_waiters.remove(ticket)
+    failed = False
+    if conn.writer is ex:
+        conn.writer = None
+        if conn.written:
+            # Perhaps half a frame went out: nothing more can be sent after it.
+            conn.written = False
+            failed = True
+        else:
+            wake += conn.write_waiters  # it never took the bytes: another may write them
+            conn.write_waiters.clear()
+    if conn.reader is ex:
+        conn.reader = None
+        ex._probing = False
+        if error is not None and ends_connection(error):
+            failed = True  # the read failed: so does every stream
+    if failed:
+        wire.io_failed(ex._last_sid)
+        wake += conn.waiters.values()
+        wake += conn.write_waiters
+        conn.waiters.clear()
+        conn.write_waiters.clear()
+    elif conn.reader is None and conn.waiters:
+        wake.append(_pop_one(conn.waiters))  # someone must read instead
+    return Effects(wake=tuple(wake)) if wake else None
+
+
+def _h2(conn: Conn) -> H2Connection:
+    return cast("H2Connection", conn.wire)
+
+
+def _pop_one(waiters: dict[int, Any]) -> Any:
+    return waiters.pop(next(iter(waiters)))
