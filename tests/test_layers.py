@@ -1,10 +1,11 @@
 """`sansio` is built in layers, and imports only go down (or sideways, within a layer).
 
-    base    exceptions, env, status, _version, _types, streams, transports
+    base    exceptions, env, status, _version, _types, streams, transports, deadline
     model   urls, headers, config, cookies, decoders, multipart, content, models, tls,
             mounts, sse
-    wire    wire, h1, h2, socks: the connection machines
-    engine  pool, exchange (the planner), proxy, engine/*: one request on the machines
+    wire    wire, h1, h1_heads, h2, socks, ws: the connection machines
+    engine  pool, exchange (the planner), proxy, retry, happy_eyeballs, engine/*: one
+            request on the machines
     flow    actions, flow, auth, redirects, client: one send(), auth and redirects
     top     sansio (the package's namespace), testing
 
@@ -27,7 +28,8 @@ SANSIO = ROOT / "sansio"
 LAYERS = ["base", "model", "wire", "engine", "flow", "top"]
 LAYER_OF = {
     **dict.fromkeys(
-        ["exceptions", "env", "status", "_version", "_types", "streams", "transports"], "base"
+        ["exceptions", "env", "status", "_version", "_types", "streams", "transports", "deadline"],
+        "base",
     ),
     **dict.fromkeys(
         [
@@ -45,12 +47,14 @@ LAYER_OF = {
         ],
         "model",
     ),
-    **dict.fromkeys(["wire", "h1", "h2", "socks"], "wire"),
+    **dict.fromkeys(["wire", "h1", "h1_heads", "h2", "socks", "ws"], "wire"),
     **dict.fromkeys(
         [
             "pool",
             "exchange",
             "proxy",
+            "retry",
+            "happy_eyeballs",
             "engine",
             "engine.actions",
             "engine.conn",
