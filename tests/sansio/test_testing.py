@@ -248,3 +248,20 @@ def test_a_task_must_await_the_loop_only() -> None:
 
     with pytest.raises(AssertionError, match="awaited"):
         loop.run(main())
+
+
+def test_sansio_testing_is_an_attribute_loaded_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    import sansio
+
+    loaded = sys.modules["sansio.testing"]
+    monkeypatch.delattr(sansio, "testing")
+    monkeypatch.delitem(sys.modules, "sansio.testing")
+    fresh = sansio.testing  # through the package's __getattr__
+    assert fresh is sys.modules["sansio.testing"]
+    assert fresh is not loaded
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        sansio.nothing  # noqa: B018
