@@ -41,6 +41,7 @@ from sansio.transports import AsyncBaseTransport
 from sync_io.tls import context_for, load_client_cert
 
 from .backend import AsyncStream, SocketOption, connect_tcp, connect_unix, create_event, sleep
+from .network import AsyncNetworkStream
 
 __all__ = ["AsyncHTTPTransport"]
 
@@ -76,7 +77,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = await self._drive(ex, ex.send(None), request)
-        return ex.response(head, _Body(self, ex))  # type: ignore[arg-type]
+        network = AsyncNetworkStream(ex.network, ex.take_leftover())
+        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     async def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
         """Perform ``act`` and what follows until the exchange hands out a body event.

@@ -202,10 +202,13 @@ class Planner:
             scheme=url.scheme.encode("ascii"),
         )
         if route.proxy is not None:
-            head = request_head(head, route.proxy)
+            if route.proxy.mode is ProxyMode.FORWARD and _upgrades(headers):
+                # The connection becomes the caller's after a 101: tunnel to the origin.
+                route = self._route(request, tunnel=True)
+            head = request_head(head, route.proxy)  # type: ignore[arg-type]
         return route, head, _has_body(headers)
 
-    def _route(self, request: Request) -> Route:
+    def _route(self, request: Request, tunnel: bool = False) -> Route:
         url = request.url
         scheme = url.scheme
         if scheme not in _SCHEMES:
@@ -236,7 +239,7 @@ class Planner:
             multiplex = self._h2c
         # The key names the protocol choice for plain TCP too (h2c by prior knowledge).
         if self._proxy is not None:
-            via = self._proxy.plan(url, tls)
+            via = self._proxy.plan(url, tls, tunnel=tunnel)
             # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
             # connection reaches one origin and negotiates with it like a direct one.
             route = Route(key=via.key, host=via.host, port=via.port, tls=via.proxy_tls, uds=None,
@@ -245,6 +248,8 @@ class Planner:
         else:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
                           port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
+        if tunnel:
+            return route  # rare (a WebSocket through a forwarding proxy): not remembered
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
@@ -327,6 +332,11 @@ def _has_body(headers: Headers) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
+
+
+def _upgrades(headers: Headers) -> bool:
+    """Whether a request asks to switch protocols (an Upgrade header)."""
+    return any(name == b"upgrade" for _, name, _ in headers._list)
 
 
 def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseException) -> bool:

@@ -41,6 +41,7 @@ from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep
+from .network import NetworkStream
 from .tls import context_for, load_client_cert
 
 __all__ = ["HTTPTransport"]
@@ -77,7 +78,8 @@ class HTTPTransport(BaseTransport):
     def handle_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = self._drive(ex, ex.send(None), request)
-        return ex.response(head, _Body(self, ex))  # type: ignore[arg-type]
+        network = NetworkStream(ex.network, ex.take_leftover())
+        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
         """Perform ``act`` and what follows until the exchange hands out a body event.

@@ -141,6 +141,20 @@ class Engine:
         conns = self._conns
         return Effects(tuple(conns.pop(conn_id).stream for conn_id in close))
 
+    def _detach(self, conn: Conn) -> Effects | None:
+        """``conn`` leaves the pool for good, its stream left open (handed over to the
+        caller after a 101 or a CONNECT 2xx); its slot serves others at once."""
+        conn_id = conn.conn_id
+        with self._lock:
+            if self._closed:
+                return None
+            del self._conns[conn_id]
+            changes = self._pool.checkin(conn_id, self._clock())  # not reusable: forgotten
+            conns = self._conns
+            close = tuple(conns.pop(c).stream for c in changes.close if c != conn_id)
+            wake = tuple(self._waiting[ticket] for ticket in changes.wake)
+        return Effects(close, wake) if close or wake else None
+
     def _checkin(self, conn: Conn) -> Effects | None:
         """A request is done with ``conn`` (its stream released)."""
         with self._lock:

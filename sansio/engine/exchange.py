@@ -54,6 +54,7 @@ What an exchange decides, once for every interpreter
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +125,7 @@ class Exchange:
         "_has_body",
         "_head",
         "_last_sid",
+        "_leftover",
         "_opening",
         "_probing",
         "_request",
@@ -132,6 +134,7 @@ class Exchange:
         "_route",
         "_sid",
         "_stream",
+        "_taken",
         "_ticket",
         "_timeouts",
         "_wait",
@@ -164,6 +167,9 @@ class Exchange:
         self._reused = False  # the connection came from the pool, not opened for us
         self._responding = False  # the response head has been handed out
         self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
+        # After a 101 or a CONNECT 2xx: the stream handed over, and what followed the head.
+        self._taken: Any = None
+        self._leftover = b""
         self._gen: Steps | None = self._run()
 
     # -- the interpreter's calls ------------------------------------------------------
@@ -238,14 +244,43 @@ class Exchange:
         gen.close()  # the generator holds no cleanup of its own
         return effects or NO_EFFECTS
 
-    def response(self, head: ResponseHead, stream: Any) -> Response:
+    def response(self, head: ResponseHead, stream: Any, network_stream: Any = None) -> Response:
         """The `Response` for ``head``, its body read from ``stream`` (the interpreter's
-        byte stream over this exchange)."""
+        byte stream over this exchange); ``network_stream`` is the interpreter's wrapper
+        of `network` for the ``network_stream`` extension (`network` itself if None)."""
+        conn = self._conn
+        if network_stream is None:
+            network_stream = self.network
+        return self._engine._planner.response(
+            head,
+            self._request,
+            stream,
+            network_stream,
+            self._sid if conn is not None and conn.shared else None,
+        )
+
+    @property
+    def network(self) -> Any:
+        """The interpreter's stream the response came on (the one handed over, after a
+        101 or a CONNECT 2xx)."""
+        taken = self._taken
+        if taken is not None:
+            return taken
         conn = self._conn
         assert conn is not None, "no response without a connection"
-        return self._engine._planner.response(
-            head, self._request, stream, conn.stream, self._sid if conn.shared else None
-        )
+        return conn.stream
+
+    @property
+    def taken_over(self) -> bool:
+        """Whether the connection was handed over (a 101, a 2xx to CONNECT): it has left
+        the pool and is the caller's through the response's network stream."""
+        return self._taken is not None
+
+    def take_leftover(self) -> bytes:
+        """The bytes that followed a 101 or CONNECT 2xx head, once (then ``b""``): the
+        protocol that follows reads them first."""
+        data, self._leftover = self._leftover, b""
+        return data
 
     # -- the choreography -------------------------------------------------------------
 
@@ -282,6 +317,17 @@ class Exchange:
                     deadline = self._timeouts.pool_deadline(engine._clock())
             # -- the response: its head, its body, until the interpreter closes it --
             self._responding = True
+            if not conn.shared and _switches(self._head.method, head.status_code):
+                yield from self._take_over(conn)
+                yield head
+                # The response is closed: so is the connection, if its new owner has not
+                # closed it already (closing twice does nothing).
+                with contextlib.suppress(_Close):
+                    while True:
+                        yield END
+                yield Effects(close=(self._taken,))
+                while True:
+                    yield END
             try:
                 if not conn.shared:
                     # `send` reads the body from here on; the generator is resumed again
@@ -527,6 +573,21 @@ class Exchange:
         if effects is not None:
             yield effects
 
+    def _take_over(self, conn: Conn) -> Steps:
+        """Hand the connection over after a 101 or a CONNECT 2xx: it leaves the pool (its
+        slot is free again) with its stream open, and HTTP is over on it."""
+        sid = self._sid
+        assert sid is not None
+        wire = conn.wire
+        self._leftover = wire.trailing_data()  # type: ignore[attr-defined]
+        wire.release(sid)
+        self._sid = None
+        self._taken = conn.stream
+        effects = self._engine._detach(conn)
+        self._conn = None
+        if effects is not None:
+            yield effects
+
     def _finish_h1(self, conn: Conn) -> Effects | None:
         sid = self._sid
         assert sid is not None
@@ -579,6 +640,11 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def _switches(method: bytes, status: int) -> bool:
+    """Whether a response ends HTTP on its connection (RFC 9110 §15.2.2, §9.3.6)."""
+    return status == 101 or (method == b"CONNECT" and 200 <= status < 300)
 
 
 def _with_wake(effects: Effects | None, wake: tuple[Any, ...]) -> Effects | None:
