@@ -190,13 +190,16 @@ class Planner:
     def plan(self, request: Request) -> tuple[Route, RequestHead, bool]:
         """The route, the wire head, and whether the request has a body to send."""
         url = request.url
-        route = self._routes.get((url.scheme, url.raw_host, url.port))
+        extensions = request.extensions
+        sni = extensions.get("sni_hostname")
+        route = None if sni is not None else self._routes.get((url.scheme, url.raw_host, url.port))
         if route is None:
-            route = self._route(request)
+            route = self._route(request, sni=sni)
         headers = request.headers
+        target = extensions.get("target")
         head = RequestHead(
             method=request.method.encode("ascii"),
-            target=url.raw_path,
+            target=url.raw_path if target is None else _target(target),
             headers=headers.raw,
             authority=url.netloc,
             scheme=url.scheme.encode("ascii"),
@@ -204,11 +207,11 @@ class Planner:
         if route.proxy is not None:
             if route.proxy.mode is ProxyMode.FORWARD and _upgrades(headers):
                 # The connection becomes the caller's after a 101: tunnel to the origin.
-                route = self._route(request, tunnel=True)
+                route = self._route(request, tunnel=True, sni=sni)
             head = request_head(head, route.proxy)  # type: ignore[arg-type]
         return route, head, _has_body(headers)
 
-    def _route(self, request: Request, tunnel: bool = False) -> Route:
+    def _route(self, request: Request, tunnel: bool = False, sni: str | None = None) -> Route:
         url = request.url
         scheme = url.scheme
         if scheme not in _SCHEMES:
@@ -232,7 +235,7 @@ class Planner:
                 cert=self._tls.cert,
                 trust_env=self._tls.trust_env,
                 alpn=self._tls.alpn,
-                server_hostname=host,
+                server_hostname=host if sni is None else sni,  # TLSConfig checks it
             )
             multiplex = self._http2  # the ALPN list in `tls` (and so in the key) says it
         else:
@@ -248,8 +251,10 @@ class Planner:
         else:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
                           port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
-        if tunnel:
-            return route  # rare (a WebSocket through a forwarding proxy): not remembered
+        if tunnel or sni is not None:
+            # Rare (a WebSocket through a forwarding proxy, a TLS name of the caller's):
+            # not remembered; the TLS name is in the key, so pooling still works.
+            return route
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
@@ -332,6 +337,16 @@ def _has_body(headers: Headers) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
+
+
+def _target(target: Any) -> bytes:
+    """The ``target`` request extension: the request target sent as is (``*``, an
+    absolute form); the wire machine refuses bytes that do not belong in one."""
+    if isinstance(target, str) and target.isascii():
+        target = target.encode("ascii")
+    if not isinstance(target, bytes) or not target:
+        raise TypeError(f"the 'target' extension must be non-empty ASCII bytes, not {target!r}")
+    return target
 
 
 def _upgrades(headers: Headers) -> bool:

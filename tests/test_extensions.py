@@ -1,0 +1,113 @@
+"""Request extensions as httpx and httpcore honour them, over loopback, from the sync
+client, asyncio and trio: ``sni_hostname`` (the TLS name differs from the URL's host,
+and the pool keeps such connections apart) and ``target`` (the request target sent as
+is)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+import trio
+import trustme
+
+import conch
+
+from .servers import READ, Server, default_app, http_handler, response, scripted
+
+MODES = ["sync", "asyncio", "trio"]
+
+
+def run_async(mode: str, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return trio.run(fn) if mode == "trio" else asyncio.run(fn())
+
+
+def fetch_all(mode: str, calls: list[tuple[str, str, dict[str, Any]]], **client: Any) -> list[Any]:
+    """Each call's status code, or its exception's type name, on one client."""
+    results: list[Any] = []
+    if mode == "sync":
+        with conch.Client(**client) as c:
+            for method, url, extensions in calls:
+                try:
+                    results.append(c.request(method, url, extensions=extensions).status_code)
+                except conch.HTTPError as exc:
+                    results.append(type(exc).__name__)
+        return results
+
+    async def main() -> None:
+        async with conch.AsyncClient(**client) as c:
+            for method, url, extensions in calls:
+                try:
+                    response = await c.request(method, url, extensions=extensions)
+                    results.append(response.status_code)
+                except conch.HTTPError as exc:
+                    results.append(type(exc).__name__)
+
+    run_async(mode, main)
+    return results
+
+
+@pytest.fixture
+def sni_server() -> Iterator[tuple[Server, list[str | None], ssl.SSLContext]]:
+    """A TLS server whose certificate names only ``sni.example``; it records the SNI of
+    each handshake."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("sni.example").configure_cert(server_ctx)
+    names: list[str | None] = []
+    server_ctx.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment, func-returns-value]
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with Server(http_handler(default_app), tls=server_ctx) as server:
+        yield server, names, client_ctx
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sni_hostname_names_the_tls_server_and_keys_the_pool(
+    sni_server: tuple[Server, list[str | None], ssl.SSLContext], mode: str
+) -> None:
+    server, names, client_ctx = sni_server
+    url = server.url(scheme="https")  # https://127.0.0.1:port/: not the certificate's name
+    sni = {"sni_hostname": "sni.example"}
+    results = fetch_all(mode, [("GET", url, sni), ("GET", url, sni), ("GET", url, {})],
+                        verify=client_ctx)  # fmt: skip
+    # Twice on one connection named sni.example; without the extension, a connection of
+    # its own (no SNI for an IP address) whose certificate does not match.
+    assert results == [200, 200, "ConnectError"]
+    assert names == ["sni.example", None]
+    assert server.accepted == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_target_is_sent_as_is(mode: str) -> None:
+    ok = response(b"")
+    with Server(scripted([READ, ok, READ, ok, READ, ok])) as server:
+        url = server.url("/ignored?x=1")
+        calls = [
+            ("OPTIONS", url, {"target": b"*"}),
+            ("GET", url, {"target": "http://example.org/absolute"}),
+            ("GET", url, {}),
+        ]
+        assert fetch_all(mode, calls) == [200, 200, 200]
+    lines = [head.split(b"\r\n", 1)[0] for head in server.requests]
+    assert lines == [
+        b"OPTIONS * HTTP/1.1",
+        b"GET http://example.org/absolute HTTP/1.1",
+        b"GET /ignored?x=1 HTTP/1.1",
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("target", [b"", "caf\u00e9", 42, b"/a b"])
+def test_a_bad_target_is_refused_before_anything_is_sent(mode: str, target: Any) -> None:
+    with Server(scripted([READ, response()])) as server:
+        calls = [("GET", server.url(), {"target": target}), ("GET", server.url(), {})]
+        if isinstance(target, bytes) and target:
+            # Bytes that do not belong in a request line: the wire machine's error.
+            assert fetch_all(mode, calls) == ["LocalProtocolError", 200]
+        else:
+            with pytest.raises(TypeError, match="'target' extension"):
+                fetch_all(mode, calls)
