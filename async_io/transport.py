@@ -32,8 +32,10 @@ from sansio.engine import (
     ResponseHead,
     Sleep,
     StartTLS,
+    Trace,
     Write,
 )
+from sansio.engine.trace import log_event
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
@@ -115,6 +117,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                         result = await self._start_tls(act)
                     elif kind is Sleep:
                         await sleep(act.seconds)
+                    elif kind is Trace:
+                        await self._trace(act)
                     else:  # Checkpoint: a pending cancellation lands here
                         await sleep(0)
                 except Exception as exc:
@@ -141,6 +145,13 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         ctx = context_for(act.tls, os.environ)
         stream: AsyncStream = await act.stream.start_tls(ctx, act.tls.server_hostname, act.timeout)
         return stream, stream.alpn_protocol
+
+    @staticmethod
+    async def _trace(act: Trace) -> None:
+        if act.callback is not None:
+            await act.callback(act.name, act.info)
+        if act.log:
+            log_event(act.name, act.info)
 
     @staticmethod
     async def _apply(effects: Effects) -> None:

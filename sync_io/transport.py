@@ -33,8 +33,10 @@ from sansio.engine import (
     ResponseHead,
     Sleep,
     StartTLS,
+    Trace,
     Write,
 )
+from sansio.engine.trace import log_event
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
@@ -116,6 +118,8 @@ class HTTPTransport(BaseTransport):
                         result = self._start_tls(act)
                     elif kind is Sleep:
                         sleep(act.seconds)
+                    elif kind is Trace:
+                        self._trace(act)
                     else:  # Checkpoint: threads are not cancelled between two calls
                         pass
                 except Exception as exc:
@@ -142,6 +146,13 @@ class HTTPTransport(BaseTransport):
         ctx = context_for(act.tls, os.environ)
         stream: SyncStream = act.stream.start_tls(ctx, act.tls.server_hostname, act.timeout)
         return stream, stream.alpn_protocol
+
+    @staticmethod
+    def _trace(act: Trace) -> None:
+        if act.callback is not None:
+            act.callback(act.name, act.info)
+        if act.log:
+            log_event(act.name, act.info)
 
     @staticmethod
     def _apply(effects: Effects) -> None:

@@ -1,11 +1,12 @@
 """Request extensions as httpx and httpcore honour them, over loopback, from the sync
 client, asyncio and trio: ``sni_hostname`` (the TLS name differs from the URL's host,
-and the pool keeps such connections apart) and ``target`` (the request target sent as
-is)."""
+and the pool keeps such connections apart), ``target`` (the request target sent as
+is) and ``trace`` (httpcore's events; DEBUG logs of the same events)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -16,7 +17,7 @@ import trustme
 
 import conch
 
-from .servers import READ, Server, default_app, http_handler, response, scripted
+from .servers import READ, Server, default_app, http_handler, response, scripted, tls_contexts
 
 MODES = ["sync", "asyncio", "trio"]
 
@@ -111,3 +112,87 @@ def test_a_bad_target_is_refused_before_anything_is_sent(mode: str, target: Any)
         else:
             with pytest.raises(TypeError, match="'target' extension"):
                 fetch_all(mode, calls)
+
+
+def traced_get(mode: str, url: str, **client: Any) -> tuple[list[tuple[str, Any]], Any]:
+    """GET ``url`` with a ``trace`` callback (a coroutine function in async): the events
+    and the status code (or the exception's type name)."""
+    events: list[tuple[str, Any]] = []
+
+    def trace(name: str, info: dict[str, Any]) -> None:
+        stream = info.get("return_value")
+        if hasattr(stream, "get_extra_info"):  # what the stream tells now, while open
+            ssl_object = stream.get_extra_info("ssl_object")
+            tls = None if ssl_object is None else ssl_object.version()
+            info = {**info, "server_addr": stream.get_extra_info("server_addr"), "tls": tls}
+        events.append((name, info))
+
+    async def atrace(name: str, info: dict[str, Any]) -> None:
+        trace(name, info)
+
+    callback = trace if mode == "sync" else atrace
+    return events, fetch_all(mode, [("GET", url, {"trace": callback})], **client)[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_over_tls(mode: str) -> None:
+    tls = tls_contexts()
+    with Server(http_handler(default_app), tls=tls.server) as server:
+        url = server.url(scheme="https", host="localhost")
+        events, status = traced_get(mode, url, verify=tls.client)
+    assert status == 200
+    assert [name for name, _ in events] == [
+        "connection.connect_tcp.started",
+        "connection.connect_tcp.complete",
+        "connection.start_tls.started",
+        "connection.start_tls.complete",
+        "http11.send_request_headers.started",
+        "http11.send_request_headers.complete",
+        "http11.send_request_body.started",
+        "http11.send_request_body.complete",
+        "http11.receive_response_headers.started",
+        "http11.receive_response_headers.complete",
+        "http11.receive_response_body.started",
+        "http11.receive_response_body.complete",
+        "http11.response_closed.started",
+        "http11.response_closed.complete",
+    ]
+    info = dict(events)
+    assert info["connection.connect_tcp.started"]["host"] == "localhost"
+    assert info["connection.connect_tcp.complete"]["server_addr"][1] == server.port
+    assert info["connection.connect_tcp.complete"]["tls"] is None
+    assert info["connection.start_tls.started"]["server_hostname"] == "localhost"
+    assert info["connection.start_tls.complete"]["tls"].startswith("TLSv1.")
+    status_line = info["http11.receive_response_headers.complete"]["return_value"][:3]
+    assert status_line == (b"HTTP/1.1", 200, b"OK")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trace_of_a_failed_handshake(mode: str) -> None:
+    tls = tls_contexts()
+    with Server(http_handler(default_app), tls=tls.server) as server:
+        events, status = traced_get(mode, server.url(scheme="https"))  # not trusted
+    assert status == "ConnectError"
+    assert [name for name, _ in events][-2:] == [
+        "connection.start_tls.started",
+        "connection.start_tls.failed",
+    ]
+    assert isinstance(events[-1][1]["exception"], conch.ConnectError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_debug_logs_of_connection_events(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    with Server(http_handler(default_app)) as server, caplog.at_level(logging.DEBUG, "conch"):
+        assert fetch_all(mode, [("GET", server.url(), {}), ("GET", server.url(), {})]) == [
+            200,
+            200,
+        ]
+    lines = [(r.name, r.getMessage()) for r in caplog.records if r.name != "conch"]
+    assert lines[0] == (
+        "conch.connection",
+        f"connect_tcp.started host='127.0.0.1' port={server.port} timeout=5.0",
+    )
+    assert lines[1][1].startswith("connect_tcp.complete return_value=<")
+    # The second request reuses the connection: HTTP events only.
+    assert sum(name == "conch.connection" for name, _ in lines) == 2
+    assert lines.count(("conch.http11", "response_closed.complete")) == 2

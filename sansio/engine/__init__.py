@@ -31,6 +31,7 @@ from .actions import (
     Sleep,
     StartTLS,
     Ticket,
+    Trace,
     Write,
 )
 from .engine import Engine
@@ -60,5 +61,6 @@ __all__ = [
     "Sleep",
     "StartTLS",
     "Ticket",
+    "Trace",
     "Write",
 ]

@@ -33,6 +33,7 @@ from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
 from .actions import Effects, Ticket
 from .conn import Conn
 from .exchange import Exchange
+from .trace import Tracer, debug_logging
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
@@ -99,7 +100,11 @@ class Engine:
         happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
         URL no connection can serve."""
         route, head, has_body = self._planner.plan(request)
-        return Exchange(self, request, route, head, has_body, Timeouts.of(request))
+        ex = Exchange(self, request, route, head, has_body, Timeouts.of(request))
+        trace = request.extensions.get("trace")
+        if trace is not None or debug_logging():
+            ex._tracer = Tracer(trace, debug_logging(), request)
+        return ex
 
     def close(self) -> Effects:
         """Close every connection and wake every waiter; later exchanges are refused."""

@@ -97,9 +97,11 @@ from .actions import (
     Write,
 )
 from .conn import Conn
+from .trace import Trace, Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request, Response
+    from sansio.tls import TLSConfig
 
     from .engine import Engine
 
@@ -137,6 +139,7 @@ class Exchange:
         "_taken",
         "_ticket",
         "_timeouts",
+        "_tracer",
         "_wait",
     )
 
@@ -170,6 +173,7 @@ class Exchange:
         # After a 101 or a CONNECT 2xx: the stream handed over, and what followed the head.
         self._taken: Any = None
         self._leftover = b""
+        self._tracer: Tracer | None = None  # set by the engine: see `sansio.engine.trace`
         self._gen: Steps | None = self._run()
 
     # -- the interpreter's calls ------------------------------------------------------
@@ -223,7 +227,7 @@ class Exchange:
         if gen is None:
             return END
         conn = self._conn
-        if self._responding and conn is not None and not conn.shared:
+        if self._responding and conn is not None and not conn.shared and self._tracer is None:
             # HTTP/1.1 ends a response with no I/O: at once, without the generator.
             self._gen = self._body = None
             return self._finish_h1(conn) or END
@@ -328,13 +332,16 @@ class Exchange:
                 yield Effects(close=(self._taken,))
                 while True:
                     yield END
+            tracer = self._tracer
             try:
-                if not conn.shared:
+                if not conn.shared and tracer is None:
                     # `send` reads the body from here on; the generator is resumed again
                     # only to fail (a read error, a malformed body) or after the end.
                     self._body = conn.read_for(self._timeouts.read)
                 yield head
-                if conn.shared:
+                if tracer is not None and not conn.shared:
+                    yield from self._traced_body(conn, tracer)
+                elif conn.shared:
                     while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
                         yield event
                     yield event
@@ -347,7 +354,13 @@ class Exchange:
                 # HTTP/1.1: the response was cut short) before the error surfaces.
                 yield from self._finish(conn)
                 raise
-            yield from self._finish(conn)
+            if tracer is not None:
+                name = "http2.response_closed" if conn.shared else "http11.response_closed"
+                yield tracer.started(name, {})
+                yield from self._finish(conn)
+                yield tracer.complete()
+            else:
+                yield from self._finish(conn)
             while True:
                 yield END
         except Exception:
@@ -473,20 +486,26 @@ class Exchange:
         """Connect (with retries), TLS and the proxy's handshake: (stream, alpn)."""
         timeout = self._timeouts.connect
         delays = connect_retry_delays(self._engine._retries)
+        tracer = self._tracer
         while True:
             try:
+                if tracer is not None:
+                    yield _connect_started(tracer, route, timeout)
                 stream = yield Connect(route.host, route.port, route.uds, timeout)
                 break
             except Exception as exc:
+                if tracer is not None:
+                    yield from tracer.failed(exc)
                 delay = next(delays, None)
                 if delay is None or not is_connect_failure(exc):
                     raise
                 yield Sleep(delay)
         self._stream = stream
+        if tracer is not None:  # (after the stream is ours to close, should the callback fail)
+            yield tracer.complete(stream)
         alpn = None
         if route.tls is not None:
-            stream, alpn = yield StartTLS(stream, route.tls, timeout)
-            self._stream = stream
+            stream, alpn = yield from self._start_tls(stream, route.tls, timeout)
         plan = route.proxy
         if plan is not None:
             # CONNECT or the SOCKS5 handshake, as the core's connector says.
@@ -497,8 +516,25 @@ class Exchange:
                 else:
                     connector.receive_data((yield Read(stream, timeout)))
             if plan.origin_tls is not None:
-                stream, alpn = yield StartTLS(stream, plan.origin_tls, timeout)
-                self._stream = stream
+                stream, alpn = yield from self._start_tls(stream, plan.origin_tls, timeout)
+        return stream, alpn
+
+    def _start_tls(self, stream: Any, tls: TLSConfig, timeout: float | None) -> Steps:
+        """TLS over ``stream``: (the TLS stream, the ALPN protocol)."""
+        tracer = self._tracer
+        if tracer is None:
+            stream, alpn = yield StartTLS(stream, tls, timeout)
+        else:
+            info = {"server_hostname": tls.server_hostname, "timeout": timeout}
+            yield tracer.started("connection.start_tls", info)
+            try:
+                stream, alpn = yield StartTLS(stream, tls, timeout)
+            except Exception as exc:
+                yield from tracer.failed(exc)
+                raise
+            self._stream = stream
+            yield tracer.complete(stream)
+        self._stream = stream
         return stream, alpn
 
     def _request_h1(self, conn: Conn) -> Steps:
@@ -510,15 +546,22 @@ class Exchange:
         read = conn.read_for(timeouts.read)
         write_error: WriteError | WriteTimeout | None = None
         pull = PULL_FIRST
+        tracer = self._tracer
         try:
+            if tracer is not None:
+                yield tracer.started("http11.send_request_headers")
             while True:
                 step = wire.next_step(sid)
+                if tracer is not None and step is not SEND:
+                    yield from _h1_phase(tracer, step)
                 if step is SEND:
                     try:
                         yield Write(stream, wire.data_to_send(), timeouts.write)
                     except (WriteError, WriteTimeout) as exc:
                         # The server may have answered (413, 401) and closed or stopped
                         # reading: read on. After a timeout, only what has arrived already.
+                        if tracer is not None:
+                            yield from tracer.failed(exc)
                         wire.send_failed(sid)
                         write_error = exc
                         read = Read(stream, timeouts.after_write_failure(exc))
@@ -536,11 +579,40 @@ class Exchange:
                     wire.send_body(sid, chunk)
                 else:
                     assert type(step) is ResponseHead
+                    if tracer is not None:
+                        yield tracer.complete(
+                            (step.http_version.encode("ascii"), step.status_code, step.reason,
+                             step.headers)
+                        )  # fmt: skip
                     return step
         except Exception as exc:
+            if tracer is not None:
+                yield from tracer.failed(exc)
             if write_error is not None and exc is not write_error:
                 raise write_error from exc
             raise
+
+    def _traced_body(self, conn: Conn, tracer: Tracer) -> Steps:
+        """An HTTP/1.1 response body read in the generator, with its trace events (the
+        untraced one is read by `send`); ends after handing out `EndOfBody`."""
+        wire = conn.wire
+        sid = self._sid
+        read = conn.read_for(self._timeouts.read)
+        try:
+            yield tracer.started("http11.receive_response_body")
+            while type(step := wire.next_step(sid)) is not EndOfBody:  # type: ignore[arg-type]
+                if step is RECEIVE:
+                    wire.receive_data((yield read))
+                else:
+                    yield step  # type: ignore[misc]  # a BodyChunk
+        except _Close:
+            yield tracer.complete()  # closed before its end
+            raise
+        except Exception as exc:
+            yield from tracer.failed(exc)
+            raise
+        yield tracer.complete()
+        yield step
 
     def _abandon(self, conn: Conn, error: Exception) -> Steps:
         """Give back a connection whose request failed; how far the request had got."""
@@ -640,6 +712,38 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def _connect_started(tracer: Tracer, route: Route, timeout: float | None) -> Trace:
+    if route.uds is not None:
+        return tracer.started("connection.connect_unix_socket",
+                              {"path": route.uds, "timeout": timeout})  # fmt: skip
+    return tracer.started("connection.connect_tcp",
+                          {"host": route.host, "port": route.port, "timeout": timeout})  # fmt: skip
+
+
+_H1_PHASES = (
+    "http11.send_request_headers",
+    "http11.send_request_body",
+    "http11.receive_response_headers",
+)
+
+
+def _h1_phase(tracer: Tracer, step: object) -> Steps:
+    """The trace events up to the phase a step of the HTTP/1.1 machine belongs to: the
+    body once the head is written (even with no body, as httpcore), the response head
+    from the first RECEIVE (or a head that came early). After a failed write, straight
+    to the response head."""
+    phase = tracer.phase
+    if phase is None:  # a write failed: the machine asks for no more of the body
+        yield tracer.started(_H1_PHASES[2])
+        return
+    target = 1 if step is NEED_BODY else 2
+    index = _H1_PHASES.index(phase)
+    while index < target:
+        index += 1
+        yield tracer.complete()
+        yield tracer.started(_H1_PHASES[index])
 
 
 def _switches(method: bytes, status: int) -> bool:
