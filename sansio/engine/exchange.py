@@ -342,21 +342,30 @@ class Exchange:
                 if tracer is not None and not conn.shared:
                     yield from self._traced_body(conn, tracer)
                 elif conn.shared:
+                    if tracer is not None:
+                        info = {"request": self._request, "stream_id": self._sid}
+                        yield tracer.started("http2.receive_response_body", info)
                     while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
                         yield event
+                    if tracer is not None:
+                        yield tracer.complete()
                     yield event
                 while True:
                     yield END  # until closed
             except _Close:
                 pass
-            except Exception:
+            except Exception as exc:
                 # A failure while reading ends the stream at once (the connection too, on
                 # HTTP/1.1: the response was cut short) before the error surfaces.
+                if tracer is not None:
+                    yield from tracer.failed(exc)
                 yield from self._finish(conn)
                 raise
             if tracer is not None:
-                name = "http2.response_closed" if conn.shared else "http11.response_closed"
-                yield tracer.started(name, {})
+                if conn.shared:
+                    yield tracer.started("http2.response_closed", {"stream_id": self._sid})
+                else:
+                    yield tracer.started("http11.response_closed", {})
                 yield from self._finish(conn)
                 yield tracer.complete()
             else:
@@ -607,9 +616,6 @@ class Exchange:
                     yield step  # type: ignore[misc]  # a BodyChunk
         except _Close:
             yield tracer.complete()  # closed before its end
-            raise
-        except Exception as exc:
-            yield from tracer.failed(exc)
             raise
         yield tracer.complete()
         yield step

@@ -48,20 +48,32 @@ _groups: dict[str, tuple[logging.Logger, ...]] = {}  # by prefix: the three logg
 class Tracer:
     """The trace events of one exchange; at most one phase is open at a time."""
 
-    __slots__ = ("_callback", "_log", "_phase", "_request")
+    __slots__ = ("_callback", "_info", "_log", "_phase", "_request")
 
     def __init__(self, callback: Any, log: bool, request: Request) -> None:
         self._callback = callback
         self._log = log
         self._request = request
         self._phase: str | None = None
+        self._info: dict[str, Any] = {}
+
+    @property
+    def request(self) -> Request:
+        return self._request
 
     def started(self, phase: str, info: dict[str, Any] | None = None) -> Trace:
         """``phase`` begins (info: ``{"request": request}`` unless given)."""
         self._phase = phase
         if info is None:
             info = {"request": self._request}
+        self._info = info
         return Trace(self._callback, self._log, phase + ".started", info)
+
+    def advance(self, phase: str) -> Iterator[Trace]:
+        """The open phase completes and ``phase`` begins, with the same info."""
+        info = self._info
+        yield self.complete()
+        yield self.started(phase, info)
 
     def complete(self, return_value: Any = None) -> Trace:
         """The open phase ends well."""

@@ -11,11 +11,11 @@ import pytest
 
 from sansio.engine import Engine, ResponseHead, Trace
 from sansio.engine import trace as trace_module
-from sansio.exceptions import ConnectError, ReadTimeout, RemoteProtocolError, WriteError
+from sansio.exceptions import ConnectError, ReadError, ReadTimeout, RemoteProtocolError, WriteError
 from sansio.models import Request
-from sansio.testing import CLOSE, RESET, Delay, MemoryConnection, Program
+from sansio.testing import CLOSE, RESET, Delay, MemoryConnection, Program, http2_peer
 
-from .test_engine import OK, REQUEST, World, scripted
+from .test_engine import OK, REQUEST, H2Script, World, h2_world, scripted
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -246,3 +246,82 @@ def test_the_engine_asks_the_loggers_once_per_request(monkeypatch: pytest.Monkey
     engine = Engine(clock=lambda: 0.0)
     engine.exchange(Request("GET", "http://example.org/"))
     assert calls == [1]
+
+
+# -- HTTP/2 ---------------------------------------------------------------------------------
+
+H2_SENT = [
+    "http2.send_request_headers.started",
+    "http2.send_request_headers.complete",
+    "http2.send_request_body.started",
+    "http2.send_request_body.complete",
+    "http2.receive_response_headers.started",
+    "http2.receive_response_headers.complete",
+    "http2.receive_response_body.started",
+    "http2.receive_response_body.complete",
+    "http2.response_closed.started",
+    "http2.response_closed.complete",
+]
+
+
+def test_h2_streams_trace_httpcores_events() -> None:
+    world = h2_world(http2_peer(lambda m, t, h, body: (200, [], body * 40_000)))
+    events, trace = recorder()
+    ext = {"trace": trace}
+    # A body larger than the stream window: several reads while the body is read.
+    assert world.get(method="POST", content=b"ab", extensions=ext) == (200, b"ab" * 40_000)
+    assert names(events) == [
+        "connection.connect_tcp.started",
+        "connection.connect_tcp.complete",
+        "http2.send_connection_init.started",
+        "http2.send_connection_init.complete",
+        *H2_SENT,
+    ]
+    info = dict(events)
+    request = info["http2.send_connection_init.started"]["request"]
+    assert info["http2.send_request_headers.started"] == {"request": request, "stream_id": 1}
+    assert info["http2.send_request_body.started"] == {"request": request, "stream_id": 1}
+    status, _ = info["http2.receive_response_headers.complete"]["return_value"]
+    assert status == 200
+    assert info["http2.receive_response_body.started"] == {"request": request, "stream_id": 1}
+    assert info["http2.response_closed.started"] == {"stream_id": 1}
+    events.clear()
+    assert world.get(extensions=ext)[0] == 200  # stream 3: no connection events
+    assert names(events) == H2_SENT
+    assert dict(events)["http2.send_request_headers.started"]["stream_id"] == 3
+    world.assert_clean()
+
+
+def test_h2_a_stream_that_waits_for_the_reader_and_a_read_timeout() -> None:
+    world = h2_world(H2Script((2, ("reply", 1, b"second"))))
+    events, trace = recorder()
+
+    async def one(path: str, read: float) -> Any:
+        ext = {"trace": trace, "timeout": {"read": read}}
+        try:
+            return await world.fetch(f"http://example.org{path}", extensions=ext)
+        except ReadTimeout:
+            return "timeout"
+
+    async def main() -> list[Any]:
+        return await world.loop.gather(one("/a", 1.0), one("/b", 5.0))
+
+    assert world.run(main()) == ["timeout", (200, b"second")]
+    failed = [info for name, info in events if name.endswith(".failed")]
+    assert [name for name, _ in events if name.endswith(".failed")] == [
+        "http2.receive_response_headers.failed"
+    ]
+    assert isinstance(failed[0]["exception"], ReadTimeout)
+    world.assert_clean()
+
+
+def test_h2_a_body_cut_short() -> None:
+    world = h2_world(H2Script((1, ("head", 0), Delay(1), RESET)))
+    events, trace = recorder()
+    with pytest.raises((ReadError, WriteError)):  # (the reset seen by a read or a write)
+        world.get(extensions={"trace": trace})
+    assert names(events)[-2:] == [
+        "http2.receive_response_body.started",
+        "http2.receive_response_body.failed",
+    ]
+    world.assert_clean()
