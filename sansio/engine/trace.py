@@ -2,14 +2,17 @@
 
 An exchange with a tracer yields `Trace` actions at each phase httpcore names, with its
 event names and info keys: ``connection.connect_tcp`` (``connect_unix_socket`` for a
-Unix socket), ``connection.start_tls``, ``http11.send_request_headers``,
+Unix socket), ``connection.start_tls``; ``http11.send_request_headers``,
 ``http11.send_request_body``, ``http11.receive_response_headers`` (complete's
 ``return_value``: ``(http_version, status, reason, headers)``),
-``http11.receive_response_body`` and ``http11.response_closed``; each as ``.started``
-(info: the phase's arguments, ``{"request": request}`` for HTTP), ``.complete``
-(``{"return_value": ...}``) or ``.failed`` (``{"exception": exc}``). The interpreter
-performs a `Trace`: it calls the user's callback (awaits it, in async) and logs the event
-when ``log`` says so (`log_event`, httpcore's message shapes).
+``http11.receive_response_body``, ``http11.response_closed``; on HTTP/2
+``http2.send_connection_init`` (with a connection's first stream), then the same
+phases as ``http2.*`` with ``stream_id`` in their info (``receive_response_headers``
+returns ``(status, headers)``). Each comes as ``.started`` (info: the phase's
+arguments, ``{"request": request}`` for HTTP), ``.complete`` (``{"return_value": ...}``)
+or ``.failed`` (``{"exception": exc}``). The interpreter performs a `Trace`: it calls
+the user's callback (awaits it, in async) and logs the event when ``log`` says so
+(`log_event`, httpcore's message shapes).
 
 Rules
 -----
