@@ -35,7 +35,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.trace import log_event
+from sansio.engine.trace import async_result, log_event
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
@@ -149,7 +149,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     @staticmethod
     async def _trace(act: Trace) -> None:
         if act.callback is not None:
-            await act.callback(act.name, act.info)
+            await async_result(act.callback(act.name, act.info))
         if act.log:
             log_event(act.name, act.info)
 

@@ -36,7 +36,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.trace import log_event
+from sansio.engine.trace import log_event, sync_result
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
@@ -150,7 +150,7 @@ class HTTPTransport(BaseTransport):
     @staticmethod
     def _trace(act: Trace) -> None:
         if act.callback is not None:
-            act.callback(act.name, act.info)
+            sync_result(act.callback(act.name, act.info))
         if act.log:
             log_event(act.name, act.info)
 

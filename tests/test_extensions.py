@@ -196,3 +196,19 @@ def test_debug_logs_of_connection_events(mode: str, caplog: pytest.LogCaptureFix
     # The second request reuses the connection: HTTP events only.
     assert sum(name == "conch.connection" for name, _ in lines) == 2
     assert lines.count(("conch.http11", "response_closed.complete")) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_trace_callback_of_the_wrong_kind_is_refused_as_httpcore_does(mode: str) -> None:
+    async def coroutine_function(name: str, info: dict[str, Any]) -> None:
+        pass
+
+    def function(name: str, info: dict[str, Any]) -> None:
+        pass
+
+    wrong = coroutine_function if mode == "sync" else function
+    with Server(http_handler(default_app)) as server:
+        calls = [("GET", server.url(), {"trace": wrong})]
+        expected = "normal function" if mode == "sync" else "asynchronous function rather"
+        with pytest.raises(TypeError, match=expected):
+            fetch_all(mode, calls)

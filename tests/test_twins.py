@@ -143,6 +143,10 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("from collections.abc import Iterator, Iterable",),
         ),
         (
+            ("from sansio.engine.trace import log_event, sync_result",),
+            ("from sansio.engine.trace import async_result, log_event",),
+        ),
+        (
             ("from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep",),
             (
                 "from sync_io.tls import context_for, load_client_cert",
@@ -161,6 +165,11 @@ ALLOWED: dict[str, list[Hunk]] = {
         (
             ("else:  # Checkpoint: threads are not cancelled between two calls", "pass"),
             ("else:  # Checkpoint: a pending cancellation lands here", "sleep(0)"),
+        ),
+        # A trace callback is a plain function in sync, a coroutine function in async.
+        (
+            ("sync_result(act.callback(act.name, act.info))",),
+            ("async_result(act.callback(act.name, act.info))",),
         ),
     ],
     "sse.py": [

@@ -28,6 +28,7 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .actions import Trace
@@ -37,7 +38,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from sansio.models import Request
 
-__all__ = ["LOGGER_PREFIX", "Trace", "Tracer", "debug_logging", "log_event"]
+__all__ = [
+    "LOGGER_PREFIX",
+    "Trace",
+    "Tracer",
+    "async_result",
+    "debug_logging",
+    "log_event",
+    "sync_result",
+]
 
 # The loggers are LOGGER_PREFIX + ".connection", ".http11", ".http2" (httpcore's, under
 # `conch.alias_httpx()`, which sets "httpcore").
@@ -125,3 +134,23 @@ def log_event(name: str, info: dict[str, Any]) -> None:
         logger.debug(event)
     else:
         logger.debug("%s %s", event, " ".join(f"{key}={value!r}" for key, value in info.items()))
+
+
+def sync_result(result: Any) -> None:
+    """What a sync client's trace callback returned: a plain function's (httpcore's rule)."""
+    if isinstance(result, CoroutineType):
+        result.close()
+        raise TypeError(
+            "If you are using a synchronous interface, the callback of the `trace` extension"
+            " should be a normal function instead of an asynchronous function."
+        )
+
+
+def async_result(result: Any) -> Any:
+    """What an async client's trace callback returned: a coroutine, to await."""
+    if not isinstance(result, CoroutineType):
+        raise TypeError(
+            "If you're using an asynchronous interface, the callback of the `trace` extension"
+            " should be an asynchronous function rather than a normal function."
+        )
+    return result
