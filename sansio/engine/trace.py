@@ -120,7 +120,10 @@ def debug_logging() -> bool:
         loggers = _groups[LOGGER_PREFIX] = tuple(
             _logger(f"{LOGGER_PREFIX}.{suffix}") for suffix in _SUFFIXES
         )
-    return any(logger.isEnabledFor(_DEBUG) for logger in loggers)
+    connection, http11, http2 = loggers  # (unrolled: this runs for every request)
+    return (
+        connection.isEnabledFor(_DEBUG) or http11.isEnabledFor(_DEBUG) or http2.isEnabledFor(_DEBUG)
+    )
 
 
 def log_event(name: str, info: dict[str, Any]) -> None:
