@@ -35,7 +35,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.trace import async_result, log_event
+from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
@@ -157,8 +157,13 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def _apply(effects: Effects) -> None:
         # Closing never waits (the async backends promise it), so no cancellation can
         # land between an engine call and the closes it asked for.
+        log = bool(effects.close) and debug_logging()  # (a close is rare: ask then)
         for stream in effects.close:
+            if log:
+                log_event("connection.close.started", {})
             await stream.aclose()
+            if log:
+                log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
 

@@ -36,7 +36,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.trace import log_event, sync_result
+from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
@@ -158,8 +158,13 @@ class HTTPTransport(BaseTransport):
     def _apply(effects: Effects) -> None:
         # Closing never waits (the async backends promise it), so no cancellation can
         # land between an engine call and the closes it asked for.
+        log = bool(effects.close) and debug_logging()  # (a close is rare: ask then)
         for stream in effects.close:
+            if log:
+                log_event("connection.close.started", {})
             stream.close()
+            if log:
+                log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
 

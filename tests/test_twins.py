@@ -143,8 +143,8 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("from collections.abc import Iterator, Iterable",),
         ),
         (
-            ("from sansio.engine.trace import log_event, sync_result",),
-            ("from sansio.engine.trace import async_result, log_event",),
+            ("from sansio.engine.trace import debug_logging, log_event, sync_result",),
+            ("from sansio.engine.trace import async_result, debug_logging, log_event",),
         ),
         (
             ("from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep",),
