@@ -47,7 +47,7 @@ from .multipart import MultipartStream
 from .pool import retry_safe
 from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
-from .tls import TLSConfig, alpn_for
+from .tls import ALPN_H1, TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
 
 __all__ = [
@@ -204,14 +204,19 @@ class Planner:
             authority=url.netloc,
             scheme=url.scheme.encode("ascii"),
         )
+        proxy = route.proxy
+        if (
+            (route.multiplex and self._http1)
+            or (proxy is not None and proxy.mode is ProxyMode.FORWARD)
+        ) and _upgrades(headers):
+            # The connection becomes the caller's after a 101: an HTTP/1.1 one of its own
+            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy.
+            route = self._route(request, upgrade=True, sni=sni)
         if route.proxy is not None:
-            if route.proxy.mode is ProxyMode.FORWARD and _upgrades(headers):
-                # The connection becomes the caller's after a 101: tunnel to the origin.
-                route = self._route(request, tunnel=True, sni=sni)
-            head = request_head(head, route.proxy)  # type: ignore[arg-type]
+            head = request_head(head, route.proxy)
         return route, head, _has_body(headers)
 
-    def _route(self, request: Request, tunnel: bool = False, sni: str | None = None) -> Route:
+    def _route(self, request: Request, upgrade: bool = False, sni: str | None = None) -> Route:
         url = request.url
         scheme = url.scheme
         if scheme not in _SCHEMES:
@@ -234,15 +239,16 @@ class Planner:
                 verify=self._tls.verify,
                 cert=self._tls.cert,
                 trust_env=self._tls.trust_env,
-                alpn=self._tls.alpn,
+                alpn=ALPN_H1 if upgrade else self._tls.alpn,
                 server_hostname=host if sni is None else sni,  # TLSConfig checks it
             )
-            multiplex = self._http2  # the ALPN list in `tls` (and so in the key) says it
+            # The ALPN list in `tls` (and so in the key) says it.
+            multiplex = self._http2 and not upgrade
         else:
             multiplex = self._h2c
         # The key names the protocol choice for plain TCP too (h2c by prior knowledge).
         if self._proxy is not None:
-            via = self._proxy.plan(url, tls, tunnel=tunnel)
+            via = self._proxy.plan(url, tls, tunnel=upgrade)
             # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
             # connection reaches one origin and negotiates with it like a direct one.
             route = Route(key=via.key, host=via.host, port=via.port, tls=via.proxy_tls, uds=None,
@@ -251,9 +257,9 @@ class Planner:
         else:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
                           port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
-        if tunnel or sni is not None:
-            # Rare (a WebSocket through a forwarding proxy, a TLS name of the caller's):
-            # not remembered; the TLS name is in the key, so pooling still works.
+        if upgrade or sni is not None:
+            # Rare (a protocol switch, a TLS name of the caller's): not remembered; the
+            # ALPN list and the TLS name are in the key, so pooling still works.
             return route
         routes = self._routes
         if len(routes) >= self._route_cache_size:

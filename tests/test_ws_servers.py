@@ -3,8 +3,9 @@
 uvicorn (its wsproto and websockets implementations) and hypercorn, plain and TLS, from
 the sync client, asyncio and trio: messages both ways, compression the server
 negotiated, server pings, close codes both ways, the message-size limit, a frame in the
-same packet as the 101, and the HTTP CONNECT and SOCKS5 proxies. The connection leaves
-the pool at the 101 and is the session's until it closes.
+same packet as the 101, the HTTP CONNECT and SOCKS5 proxies, and an HTTP/2 client (its
+WebSocket takes an HTTP/1.1 connection). The connection leaves the pool at the 101 and
+is the session's until it closes.
 """
 
 from __future__ import annotations
@@ -255,3 +256,37 @@ def test_through_a_proxy(tmp_path: Path, mode: str, proxy_kind: str, tls: bool) 
     assert got == "through"
     if proxy_kind == "http":
         assert proxy.requests[0].startswith(f"CONNECT localhost:{server.port} ".encode())
+
+
+# -- beside HTTP/2 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_websocket_from_an_http2_client_goes_over_http11(tmp_path: Path, mode: str) -> None:
+    # hypercorn offers h2 over TLS: ordinary requests use it, the WebSocket's GET gets an
+    # HTTP/1.1 connection of its own (no Upgrade in HTTP/2; RFC 8441 is not spoken yet).
+    seen: list[Any] = []
+    with running("hypercorn", tls=True, directory=tmp_path) as server:
+        kwargs = {**client_kwargs(server), "http2": True}
+        if mode == "sync":
+            with conch.Client(**kwargs) as client:
+                seen.append(client.get(server.url("/", ws=False)).http_version)
+                with conch.connect_ws(server.url(), client) as ws:
+                    ws.send_text("beside h2")
+                    seen.append(ws.receive_text(timeout=5))
+                    seen.append(ws.response.http_version)
+                seen.append(client.get(server.url("/", ws=False)).http_version)
+        else:
+
+            async def main() -> None:
+                async with conch.AsyncClient(**kwargs) as client:
+                    seen.append((await client.get(server.url("/", ws=False))).http_version)
+                    async with conch.aconnect_ws(server.url(), client) as ws:
+                        await ws.send_text("beside h2")
+                        seen.append(await ws.receive_text(timeout=5))
+                        seen.append(ws.response.http_version)
+                    seen.append((await client.get(server.url("/", ws=False))).http_version)
+
+            run_async(mode, main)
+    assert seen == ["HTTP/2", "beside h2", "HTTP/1.1", "HTTP/2"]
+    assert server.http_versions == ["1.1"]
