@@ -266,4 +266,3 @@ def test_sansio_testing_is_an_attribute_loaded_on_first_use(
     assert fresh is not loaded
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         sansio.nothing  # noqa: B018
-
