@@ -250,6 +250,21 @@ class _H2(h2.connection.H2Connection):
         # in the same read, and everything for the streams that go on, must still go out.
         pass
 
+    def _open_streams(self, remainder: int) -> int:
+        # h2 counts open streams against the server's limit on every new stream by walking
+        # all the streams it holds (pruning the closed ones): with 100 streams at once, a
+        # tenth of a request's cost. `H2Connection.can_start_request` holds that limit
+        # first, over its own streams, and every stream h2 holds is one of them (`forget`
+        # prunes each as it is released), so their number is an upper bound that never
+        # trips h2's check (and the only count h2 asks a client for).
+        return len(self.streams)
+
+    def forget(self, stream_id: int) -> None:
+        """Prune a stream `H2Connection.release` closed, as h2's walk would: how it closed
+        stays known to h2 (only that walk removes streams, and it no longer runs)."""
+        stream = self.streams.pop(stream_id)
+        self._closed_streams[stream_id] = stream.closed_by
+
 
 _TableState = tuple[object, tuple[int, ...]]
 
@@ -948,6 +963,7 @@ class H2Connection:
                 self._h2.acknowledge_received_data(unread, stream_id)
         except h2.exceptions.H2Error as exc:
             raise self._local_error(exc) from exc
+        self._h2.forget(stream_id)  # closed now, by the server or by the reset
         self._pull()
 
     # -- helpers ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 import hpack
 import hyperframe.frame as hf
 import pytest
@@ -1884,3 +1885,26 @@ def test_a_repeated_request_head_is_encoded_once(monkeypatch: pytest.MonkeyPatch
     fetch(b"/a")
     fetch(b"/a")
     assert len(encoded) == 6
+
+
+def test_starting_a_stream_does_not_walk_the_streams_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn, server = connected(handler=echo)
+    finished = conn.start_request(request(), has_body=False)
+    assert drive(conn, server, {finished: None})[finished].body == b"hello /"
+    for _ in range(MAX_CONCURRENT_STREAMS - 1):
+        conn.start_request(request(), has_body=False)
+    checked: list[int] = []
+    is_open = h2.stream.H2Stream.open
+
+    def counting(stream: h2.stream.H2Stream) -> bool:
+        checked.append(stream.stream_id)
+        return is_open.fget(stream)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(h2.stream.H2Stream, "open", property(counting))
+    last = conn.start_request(request(), has_body=False)
+    assert checked == []
+    assert not can_start(conn)
+    server.receive(conn.data_to_send())
+    assert server.requests[last].ended
