@@ -444,7 +444,12 @@ class Loop:
         except BaseException as exc:
             task.done, task.error = True, exc
         else:
-            assert isinstance(block, _Block), f"a task awaited {block!r}, not the Loop"
+            if not isinstance(block, _Block):
+                # Something of another event loop (asyncio.sleep, a trio primitive) would
+                # leave the task asleep for ever: it fails with the reason instead.
+                problem = RuntimeError(f"a task of the Loop awaited {block!r}, not the Loop")
+                self._resume(task, None, problem)
+                return
             task.block = block
             return
         task.block = None
