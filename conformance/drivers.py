@@ -144,6 +144,9 @@ def _limits(settings: Settings) -> Limits:
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_keepalive_connections,
         keepalive_expiry=settings.keepalive_expiry,
+        max_connections_per_host=settings.max_connections_per_host,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
     )
 
 

@@ -240,6 +240,12 @@ class Settings:
     keepalive_expiry: float | None = 5.0
     max_keepalive_connections: int | None = 20
     max_connections: int | None = 100
+    max_connections_per_host: int | None = None
+    # The wire machines' own bounds (`sansio.h1.MAX_HEADER_BYTES`, `MAX_HEADER_COUNT`),
+    # not `Limits`' larger defaults: the limit scenarios stay small, and every driver
+    # shows that the setting reaches the machines.
+    max_header_bytes: int = 64 * 1024
+    max_header_count: int = 100
     max_decoded_size: int | None = None
     http2_prior_knowledge: bool = False  # http1=False, http2=True: h2c on plain http
 

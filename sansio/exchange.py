@@ -101,6 +101,9 @@ class Route:
     # Through a proxy: `host`, `port` and `tls` then name the proxy itself, and the
     # plan says what to tell it (`sansio.proxy.ProxyConnector`) and the origin's TLS.
     proxy: ProxyPlan | None = None
+    # What the pool's per-host cap counts: the scheme, host and port asked for (a
+    # forward proxy's connections serve every origin: they count as the proxy's).
+    host_key: Hashable = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +242,14 @@ class Planner:
             via = self._proxy.plan(url, tls)
             # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
             # connection reaches one origin and negotiates with it like a direct one.
+            forward = via.mode is ProxyMode.FORWARD
             route = Route(key=via.key, host=via.host, port=via.port, tls=via.proxy_tls, uds=None,
-                          multiplex=multiplex and via.mode is not ProxyMode.FORWARD,
-                          proxy=via)  # fmt: skip
+                          multiplex=multiplex and not forward, proxy=via,
+                          host_key=via.key if forward else (scheme, host, port))  # fmt: skip
         else:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
-                          port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
+                          port=port, tls=tls, uds=self._uds, multiplex=multiplex,
+                          host_key=(scheme, host, port))  # fmt: skip
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded

@@ -79,12 +79,14 @@ class Engine:
     ) -> None:
         self._planner = Planner(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, uds=uds,
-            proxy=proxy,
+            proxy=proxy, max_header_bytes=limits.max_header_bytes,
+            max_header_count=limits.max_header_count,
         )  # fmt: skip
         self._pool = PoolMachine(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
+            max_connections_per_host=limits.max_connections_per_host,
         )
         self._clock = clock
         self._lock: AbstractContextManager[Any] = nullcontext() if lock is None else lock

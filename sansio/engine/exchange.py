@@ -323,7 +323,7 @@ class Exchange:
                 if engine._closed:
                     raise RuntimeError(_CLOSED)
                 decision = engine._pool.checkout(
-                    route.key, clock(), fresh=fresh, multiplex=route.multiplex
+                    route.key, clock(), fresh=fresh, multiplex=route.multiplex, host=route.host_key
                 )
                 effects = engine._closing(decision.close) if decision.close else None
                 if isinstance(decision, Wait):
