@@ -359,6 +359,19 @@ async def connect_tcp(
         raise ConnectTimeout("timed out") from exc
 
 
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeout("timed out") from exc
+    return [info[4] for info in infos]
+
+
 async def connect_unix(
     path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
 ) -> AsyncioStream:

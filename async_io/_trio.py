@@ -247,6 +247,21 @@ async def connect_tcp(
         raise ConnectTimeout("timed out") from exc
 
 
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    deadline = (
+        trio.current_time() + max(timeout, _SMALLEST_TIMEOUT) if timeout is not None else math.inf
+    )
+    try:
+        with trio.fail_at(deadline):
+            try:
+                infos = await trio.socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+    except trio.TooSlowError as exc:
+        raise ConnectTimeout("timed out") from exc
+    return [info[4] for info in infos]
+
+
 async def connect_unix(
     path: str, *, timeout: float | None, socket_options: Iterable[SocketOption] | None = None
 ) -> TrioStream:

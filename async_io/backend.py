@@ -44,6 +44,7 @@ __all__ = [
     "connect_unix",
     "create_event",
     "create_lock",
+    "resolve",
     "sleep",
 ]
 
@@ -133,6 +134,13 @@ async def connect_tcp(
         host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
     )
     return stream
+
+
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """The socket addresses of ``host`` (both families, in the resolver's order), within
+    ``timeout`` (ConnectTimeout); a failed lookup is a ConnectError."""
+    addresses: list[tuple[Any, ...]] = await _backend().resolve(host, port, timeout)
+    return addresses
 
 
 async def connect_unix(

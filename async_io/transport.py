@@ -29,6 +29,7 @@ from sansio.engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -40,7 +41,15 @@ from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
 from sync_io.tls import context_for, load_client_cert
 
-from .backend import AsyncStream, SocketOption, connect_tcp, connect_unix, create_event, sleep
+from .backend import (
+    AsyncStream,
+    SocketOption,
+    connect_tcp,
+    connect_unix,
+    create_event,
+    resolve,
+    sleep,
+)
 
 __all__ = ["AsyncHTTPTransport"]
 
@@ -111,6 +120,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                         result = await self._connect(act)
                     elif kind is StartTLS:
                         result = await self._start_tls(act)
+                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
+                        result = await resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         await sleep(act.seconds)
                     else:  # Checkpoint: a pending cancellation lands here

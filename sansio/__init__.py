@@ -7,7 +7,8 @@ those arrive as arguments or through `sansio.env`.
 
 To embed the core, drive an `Engine` (one per transport) from your loop: each
 `Exchange` it starts yields the I/O actions of `sansio.engine` (Connect, StartTLS,
-Write, Read, ReadReady, Checkpoint, PullBody, Park, Sleep, Effects) and hands out
+Write, Read, ReadReady, Checkpoint, PullBody, Park, Sleep, Effects, and Resolve for
+a SOCKS4 proxy that needs the target's address) and hands out
 the response (`ResponseHead`, `BodyChunk`, `EndOfBody`). `sansio.testing` runs
 exchanges without sockets, on a virtual clock (imported on first use).
 """
@@ -27,6 +28,7 @@ from .engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     Sleep,
     StartTLS,
     Ticket,
@@ -121,6 +123,7 @@ __all__ = [
     "Request",
     "RequestError",
     "RequestNotRead",
+    "Resolve",
     "Response",
     "ResponseHead",
     "ResponseNotRead",

@@ -36,7 +36,7 @@ from sansio.exceptions import (
 )
 from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
 
-__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "sleep"]
+__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "resolve", "sleep"]
 
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes] | tuple[int, int, None, int]
 
@@ -464,6 +464,19 @@ def connect_tcp(
     if last is None:
         raise ConnectError(f"no address found for {host!r}")
     raise _fail(last, _CONNECT) from last
+
+
+def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """The socket addresses of ``host`` (both families, in the resolver's order).
+
+    ``getaddrinfo`` cannot be bounded here (``timeout`` is unused, as it is for the name
+    lookup of `connect_tcp`): the system resolver's own timeouts apply.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _fail(exc, _CONNECT) from exc
+    return [info[4] for info in infos]
 
 
 def connect_unix(

@@ -30,6 +30,7 @@ from sansio.engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -40,7 +41,7 @@ from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
 
-from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep
+from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .tls import context_for, load_client_cert
 
 __all__ = ["HTTPTransport"]
@@ -112,6 +113,8 @@ class HTTPTransport(BaseTransport):
                         result = self._connect(act)
                     elif kind is StartTLS:
                         result = self._start_tls(act)
+                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
+                        result = resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         sleep(act.seconds)
                     else:  # Checkpoint: threads are not cancelled between two calls

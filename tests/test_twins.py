@@ -143,12 +143,20 @@ ALLOWED: dict[str, list[Hunk]] = {
         ),
         (
             (
-                "from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep",
+                "from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep",
                 "from .tls import context_for, load_client_cert",
             ),
             (
                 "from sync_io.tls import context_for, load_client_cert",
-                "from .backend import SyncStream, SocketOption, connect_tcp, connect_unix, create_event, sleep",
+                "from .backend import (",
+                "SyncStream,",
+                "SocketOption,",
+                "connect_tcp,",
+                "connect_unix,",
+                "create_event,",
+                "resolve,",
+                "sleep,",
+                ")",
             ),
         ),
         (

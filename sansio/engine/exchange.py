@@ -30,7 +30,8 @@ What an exchange decides, once for every interpreter
   means "ask again", `PoolTimeout` when the request's pool timeout passes first,
   RuntimeError if the transport closed), opens one (`Connect`, retried after `Sleep`s
   under ``retries=`` for connect failures only; `StartTLS`; the proxy's CONNECT or
-  SOCKS5 handshake through `sansio.proxy.ProxyConnector`, then TLS to the origin) or
+  SOCKS handshake through `sansio.proxy.ProxyConnector`, after a `Resolve` of the
+  target when SOCKS4 needs its address, then TLS to the origin) or
   reuses one after an idle probe (`ReadReady`: bytes or EOF while idle end an
   HTTP/1.1 connection, feed an HTTP/2 one; a failed probe counts as EOF). A connection
   that cannot start a request after the probe goes back, and the exchange asks again.
@@ -54,10 +55,10 @@ What an exchange decides, once for every interpreter
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
+from sansio.exceptions import ConnectError, PoolTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     Route,
     Timeouts,
@@ -66,6 +67,7 @@ from sansio.exchange import (
     may_retry,
     retry_on_fresh_connection,
 )
+from sansio.happy_eyeballs import family_of
 from sansio.pool import Open, Wait
 from sansio.proxy import ProxyConnector
 from sansio.socks import DONE
@@ -91,6 +93,7 @@ from .actions import (
     Effects,
     Park,
     Read,
+    Resolve,
     Sleep,
     StartTLS,
     Write,
@@ -443,8 +446,12 @@ class Exchange:
             self._stream = stream
         plan = route.proxy
         if plan is not None:
-            # CONNECT or the SOCKS5 handshake, as the core's connector says.
-            connector = ProxyConnector(plan)
+            # CONNECT or the SOCKS handshake, as the core's connector says; SOCKS4 to a
+            # host name carries the address we resolved it to.
+            target = None
+            if plan.resolve_target:
+                target = _ipv4_of((yield Resolve(plan.target_host, plan.target_port, timeout)))
+            connector = ProxyConnector(plan, target_address=target)
             while (step := connector.next_step()) is not DONE:
                 if step is PROXY_SEND:
                     yield Write(stream, connector.data_to_send(), timeout)
@@ -579,6 +586,17 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def _ipv4_of(addresses: Sequence[tuple[Any, ...]]) -> str:
+    """The first IPv4 address of a `Resolve` result (else the first address, which
+    SOCKS4 refuses with a `ProxyError` that names it)."""
+    if not addresses:
+        raise ConnectError("the host name resolved to no address")
+    for address in addresses:
+        if family_of(address[0]) == "ipv4":
+            return str(address[0])
+    return str(addresses[0][0])
 
 
 def _with_wake(effects: Effects | None, wake: tuple[Any, ...]) -> Effects | None:

@@ -8,11 +8,13 @@ Each test runs real exchanges against in-memory peers on a virtual clock, as in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from sansio.config import Limits
-from sansio.exceptions import RemoteProtocolError
-from sansio.testing import http1_peer
+from sansio.config import Limits, Proxy
+from sansio.exceptions import ConnectError, ProxyError, RemoteProtocolError
+from sansio.testing import HOLD, READ, Emit, Program, http1_peer
 
 from .test_engine import OK, REQUEST, World, response, scripted
 
@@ -56,4 +58,81 @@ def test_default_limits_allow_heads_larger_than_the_machines_own_defaults() -> N
     world.serve(http1_peer(lambda m, t, h, b: (200, [], b"ok")))
     world.serve(scripted((REQUEST, response(headers=big))), host="big.org")
     assert world.get("http://big.org/") == (200, b"ok")
+    world.assert_clean()
+
+
+# -- SOCKS4 to a host name: resolved by the interpreter, as the engine asks ---------------
+
+
+def socks4_proxy() -> Callable[[], Program]:
+    """A SOCKS4 proxy that records each CONNECT request and answers ``OK`` behind it."""
+    requests: list[bytes] = []
+
+    def program() -> Program:
+        data = yield READ
+        if not data:  # the client gave up before its handshake
+            return
+        requests.append(data)
+        yield Emit(b"\x00\x5a" + bytes(6))
+        yield READ
+        yield Emit(OK)
+        yield HOLD
+
+    program.requests = requests  # type: ignore[attr-defined]
+    return program
+
+
+def test_socks4_sends_the_first_ipv4_address_the_name_resolves_to() -> None:
+    world = World(proxy=Proxy("socks4://alice@socks.example:1080"))
+    proxy = socks4_proxy()
+    world.serve(proxy, host="socks.example", port=1080)
+    world.network.add_name("example.org", "2001:db8::1", "192.0.2.7", "192.0.2.8")
+    assert world.get("http://example.org/") == (200, b"ok")
+    assert proxy.requests == [b"\x04\x01\x00\x50\xc0\x00\x02\x07alice\x00"]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("addresses", "error", "match"),
+    [
+        (None, ConnectError, "Name or service not known"),
+        ((), ConnectError, "resolved to no address"),
+        (("2001:db8::1",), ProxyError, "not an IPv4 address"),
+    ],
+)
+def test_socks4_to_a_name_without_an_ipv4_address_fails_before_the_handshake(
+    addresses: tuple[str, ...] | None, error: type[Exception], match: str
+) -> None:
+    world = World(proxy=Proxy("socks4://socks.example:1080"))
+    proxy = socks4_proxy()
+    world.serve(proxy, host="socks.example", port=1080)
+    if addresses is not None:
+        world.network.add_name("example.org", *addresses)
+    with pytest.raises(error, match=match):
+        world.get("http://example.org/")
+    assert proxy.requests == []  # type: ignore[attr-defined]
+    world.assert_clean()
+    assert all(c.client_closed for c in world.network.connections)
+
+
+@pytest.mark.parametrize(
+    ("proxy_url", "url", "sent"),
+    [
+        ("socks4://socks.example:1080", "http://192.0.2.9/", b"\xc0\x00\x02\x09\x00"),
+        (
+            "socks4a://socks.example:1080",
+            "http://example.org/",
+            b"\x00\x00\x00\x01\x00example.org\x00",
+        ),
+    ],
+)
+def test_socks4_to_an_address_or_through_socks4a_resolves_nothing(
+    proxy_url: str, url: str, sent: bytes
+) -> None:
+    world = World(proxy=Proxy(proxy_url))
+    proxy = socks4_proxy()
+    world.serve(proxy, host="socks.example", port=1080)
+    # No name is known to this network: a lookup would fail.
+    assert world.get(url) == (200, b"ok")
+    assert proxy.requests == [b"\x04\x01\x00\x50" + sent]  # type: ignore[attr-defined]
     world.assert_clean()
