@@ -21,8 +21,8 @@ so that no task group wraps the caller's exceptions. Its exceptions surface from
 stream's next read when ``raise_app_exceptions`` is true; otherwise the WebSocket closes
 with 1011, as a server closes it. `sansio.ws` (and wsproto) is loaded only then.
 
-`AsyncFileTransport` is the twin of ``sync_io.transports.FileTransport`` (the helpers
-below mirror that module; ``async_io`` does not import ``sync_io``). It reads the
+`AsyncFileTransport` is the twin of ``sync_io.transports.FileTransport``; what is not
+about waiting (paths, headers, the chunk size) is shared from ``sync_io._files``. It reads the
 file in the event loop's thread, one chunk at a time with a checkpoint between
 chunks, rather than in a worker thread. Measured on the project's machine (10 MiB
 file in page cache, 64 KiB chunks): a worker-thread hop costs 160 us (asyncio

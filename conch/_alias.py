@@ -14,6 +14,9 @@ Rules:
 - It is idempotent, and it never imports httpx.
 - A submodule conch does not have fails to import as it would in httpx
   (``ModuleNotFoundError``), naming the conch module it looked for.
+- What a program sees is httpx's: its logger name, its User-Agent, and its exceptions'
+  names in tracebacks (``httpx.ConnectError``: the classes' ``__module__`` becomes the
+  first alias name).
 
 Three ways to turn it on (see the README): call ``conch.alias_httpx()`` first thing;
 ``import conch.httpx_alias`` (in a ``sitecustomize.py``, say); or, for a test suite,
@@ -31,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 
 from sansio import client as client_module
+from sansio import exceptions as exceptions_module
 
 __all__ = ["ALIASES", "alias_httpx"]
 
@@ -95,6 +99,14 @@ def alias_httpx(names: Iterable[str] = ALIASES) -> None:
     client_module.LOGGER_NAME = "httpx"  # logging configured for httpx applies
     # httpx's own rule, f"python-httpx/{httpx.__version__}", where httpx is now conch.
     client_module.USER_AGENT = f"python-httpx/{conch.__version__}"
+    # A traceback names an exception by its class's module. The program raised and caught
+    # httpx.X, and what reads the text (pytest's output matchers, log parsers, error
+    # trackers grouping by type) expects that name, not conch's.
+    if names:
+        for exc_name in exceptions_module.__all__:
+            exc = getattr(exceptions_module, exc_name)
+            if isinstance(exc, type) and exc.__module__ == "conch":
+                exc.__module__ = names[0]
     for name in names:
         sys.modules[name] = conch
         # Submodules already imported answer at once, and as attributes of the alias.

@@ -314,3 +314,20 @@ def test_user_agent_under_the_alias_is_httpxs_rule() -> None:
         """
     )
     assert out == "True\n"
+
+
+def test_tracebacks_name_httpxs_exceptions_under_the_alias() -> None:
+    # pytest-httpx's own suite matches "*httpx.TimeoutException: ..." in pytest's output.
+    out = run(
+        """
+        import conch.httpx_alias
+        import traceback
+        import httpx
+        try:
+            httpx.get("http://127.0.0.1:1/", timeout=5)
+        except httpx.ConnectError:
+            print(traceback.format_exc().splitlines()[-1].split(":")[0])
+        print(httpx.TimeoutException.__module__, httpx.HTTPStatusError.__module__)
+        """
+    )
+    assert out == "httpx.ConnectError\nhttpx httpx\n"
