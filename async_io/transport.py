@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
@@ -51,6 +51,9 @@ from .backend import (
     sleep,
 )
 
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
+
 __all__ = ["AsyncHTTPTransport"]
 
 
@@ -69,7 +72,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
         self._engine = Engine(

@@ -133,10 +133,12 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def _versions(settings: Settings) -> dict[str, Any]:
-    """The transport's protocol choice: h2c by prior knowledge, or HTTP/1.1."""
+    """The transport's protocol choice (h2c by prior knowledge, or HTTP/1.1) and its
+    retry policy."""
+    versions: dict[str, Any] = {"retries": settings.retries} if settings.retries else {}
     if settings.http2_prior_knowledge:
-        return {"http1": False, "http2": True}
-    return {}
+        versions.update(http1=False, http2=True)
+    return versions
 
 
 def _limits(settings: Settings) -> Limits:

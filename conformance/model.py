@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
+from sansio.retry import Retry
+
 __all__ = [
     "ANY",
     "Call",
@@ -248,6 +250,7 @@ class Settings:
     max_header_count: int = 100
     max_decoded_size: int | None = None
     http2_prior_knowledge: bool = False  # http1=False, http2=True: h2c on plain http
+    retries: int | Retry = 0  # the transport's retry policy (`sansio.retry.Retry`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

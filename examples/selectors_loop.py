@@ -225,10 +225,11 @@ class SelectorsClient(BaseClient):
     """`BaseClient`'s settings and request building, plus `send()` on the loop above."""
 
     def __init__(self, loop: Loop | None = None, *, limits: Limits | None = None,
-                 http1: bool = True, http2: bool = False, **settings: Any) -> None:  # fmt: skip
+                 http1: bool = True, http2: bool = False, retries: Any = 0,
+                 **settings: Any) -> None:  # fmt: skip
         super().__init__(**settings)
         self.loop = loop or Loop()
-        self.engine = e.Engine(clock=time.monotonic, http1=http1, http2=http2,
+        self.engine = e.Engine(clock=time.monotonic, http1=http1, http2=http2, retries=retries,
                              **({} if limits is None else {"limits": limits}))  # fmt: skip
 
     async def send(self, request: Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,

@@ -62,6 +62,7 @@ __all__ = [
     "ends_connection",
     "is_connect_failure",
     "may_retry",
+    "replayable",
     "retry_on_fresh_connection",
 ]
 
@@ -345,12 +346,18 @@ def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseEx
     """
     if not isinstance(error, ReadError | WriteError | RemoteProtocolError):
         return False
-    replayable = isinstance(request.stream, ByteStream | MultipartStream)
+    again = replayable(request)
     if isinstance(error, RequestNotProcessed):
-        return replayable
+        return again
     if isinstance(error, RemoteProtocolError) and phase is FailurePhase.RECEIVING:
         return False
-    return replayable and retry_safe(request.method.encode("ascii"), reused, phase)
+    return again and retry_safe(request.method.encode("ascii"), reused, phase)
+
+
+def replayable(request: Request) -> bool:
+    """Whether the request's body can be sent again from its start (bytes in memory,
+    multipart from files; not a user's iterator)."""
+    return isinstance(request.stream, ByteStream | MultipartStream)
 
 
 def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False) -> bool:

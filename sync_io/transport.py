@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
@@ -44,6 +44,9 @@ from sansio.transports import BaseTransport
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .tls import context_for, load_client_cert
 
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
+
 __all__ = ["HTTPTransport"]
 
 
@@ -62,7 +65,7 @@ class HTTPTransport(BaseTransport):
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
         self._engine = Engine(

@@ -36,6 +36,7 @@ from .exchange import Exchange
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
+    from sansio.retry import Retry, RetryState
 
 __all__ = ["Engine"]
 
@@ -45,7 +46,8 @@ class Engine:
 
     The settings are those of `httpx.HTTPTransport` that concern HTTP: TLS (``verify``,
     ``cert``, ``trust_env``), the protocol versions, pool ``limits``, a ``proxy``, a
-    Unix socket path ``uds`` and connect ``retries``. Socket details (local address,
+    Unix socket path ``uds`` and ``retries`` (a `sansio.retry.Retry` policy, or an int:
+    that many connect retries, as httpx). Socket details (local address,
     socket options) belong to the interpreter that opens connections.
     """
 
@@ -57,7 +59,8 @@ class Engine:
         "_new_ticket",
         "_planner",
         "_pool",
-        "_retries",
+        "_retry",
+        "_retry_start",
         "_waiting",
     )
 
@@ -73,7 +76,7 @@ class Engine:
         limits: Limits = DEFAULT_LIMITS,
         proxy: Any = None,
         uds: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         lock: AbstractContextManager[Any] | None = None,
         new_ticket: Callable[[], Any] = Ticket,
     ) -> None:
@@ -91,7 +94,14 @@ class Engine:
         self._clock = clock
         self._lock: AbstractContextManager[Any] = nullcontext() if lock is None else lock
         self._new_ticket = new_ticket
-        self._retries = retries
+        self._retry: Retry | None = None  # none: nothing but the keep-alive retry
+        self._retry_start: RetryState | None = None
+        if not (type(retries) is int and retries == 0):
+            # Loaded only for a policy: `import conch` stays light.
+            from sansio.retry import Retry, RetryState
+
+            self._retry = Retry.from_int(retries)
+            self._retry_start = RetryState()
         self._conns: dict[int, Conn] = {}
         self._waiting: dict[int, Any] = {}  # pool ticket -> the waiting exchange's ticket
         self._closed = False

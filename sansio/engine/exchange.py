@@ -29,7 +29,7 @@ What an exchange decides, once for every interpreter
 * **Which connection.** It checks out from the pool (`Park` while it waits: woken
   means "ask again", `PoolTimeout` when the request's pool timeout passes first,
   RuntimeError if the transport closed), opens one (`Connect`, retried after `Sleep`s
-  under ``retries=`` for connect failures only; `StartTLS`; the proxy's CONNECT or
+  as the ``retries=`` policy says; `StartTLS`; the proxy's CONNECT or
   SOCKS handshake through `sansio.proxy.ProxyConnector`, after a `Resolve` of the
   target when SOCKS4 needs its address, then TLS to the origin) or
   reuses one after an idle probe (`ReadReady`: bytes or EOF while idle end an
@@ -39,6 +39,12 @@ What an exchange decides, once for every interpreter
   keep-alive race on a reused connection, a stream the server refused): on a fresh
   connection after an HTTP/1.1 failure, on any connection after an HTTP/2 one
   (`retry_on_fresh_connection`). A body is sent again from a fresh iterator.
+* **The retry policy** (``retries=``, a `sansio.retry.Retry`; an int is httpx's connect
+  retries): after the once-only retry above, every failure and every response whose
+  status it lists is put to it (`Retry.after_error`, `Retry.after_response`), and a
+  retry comes after a `Sleep` of the wait it computed. A response retried is not read:
+  its stream ends (on HTTP/1.1 its connection closes). A body that cannot be sent again
+  is never retried once a request started on a connection.
 * **Early responses.** Between two request body chunks on HTTP/1.1 it looks for an
   answer already there (`ReadReady`): a 413 or 401 ends the upload (RFC 9112 §9.5).
 * **A failed write.** On HTTP/1.1 a write error or timeout stops the upload but reading
@@ -58,13 +64,13 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sansio import env
 from sansio.exceptions import ConnectError, PoolTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     Route,
     Timeouts,
-    connect_retry_delays,
-    is_connect_failure,
     may_retry,
+    replayable,
     retry_on_fresh_connection,
 )
 from sansio.happy_eyeballs import family_of
@@ -102,6 +108,7 @@ from .conn import Conn
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request, Response
+    from sansio.retry import RetryState
 
     from .engine import Engine
 
@@ -131,9 +138,11 @@ class Exchange:
         "_probing",
         "_request",
         "_responding",
+        "_retry_state",
         "_reused",
         "_route",
         "_sid",
+        "_started",
         "_stream",
         "_ticket",
         "_timeouts",
@@ -166,6 +175,8 @@ class Exchange:
         self._ticket: Any = None  # an HTTP/2 waiter's ticket (see `mux`)
         self._reused = False  # the connection came from the pool, not opened for us
         self._responding = False  # the response head has been handed out
+        self._started = False  # a request started on a connection (its body may be gone)
+        self._retry_state: RetryState | None = engine._retry_start  # None: no policy
         self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
         self._gen: Steps | None = self._run()
 
@@ -264,25 +275,37 @@ class Exchange:
             while True:
                 conn = yield from self._checkout(fresh, deadline)
                 reused = self._reused
+                self._started = True
                 try:
                     if not conn.shared:
                         head = yield from self._request_h1(conn)
-                        break
-                    head = yield from mux.request(self, conn)
-                    if head is not None:
-                        break
-                    # It filled up or is going away since the pool handed it out: ask again.
-                    effects = engine._checkin(conn)
-                    self._conn = None
-                    if effects is not None:
-                        yield effects
+                    else:
+                        head = yield from mux.request(self, conn)
+                        if head is None:
+                            # It filled up or is going away since the pool handed it out:
+                            # ask again.
+                            effects = engine._checkin(conn)
+                            self._conn = None
+                            if effects is not None:
+                                yield effects
+                            continue
                 except Exception as exc:
                     phase = yield from self._abandon(conn, exc)
-                    if retried or not may_retry(self._request, reused, phase, exc):
-                        raise
-                    retried = True
                     fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
+                    if not retried and may_retry(self._request, reused, phase, exc):
+                        retried = True
+                    else:
+                        yield Sleep(self._retry_after_error(exc, phase))
                     deadline = self._timeouts.pool_deadline(engine._clock())
+                    continue
+                delay = self._retry_after_response(head)
+                if delay is None:
+                    break
+                # The policy retries this status: its response is not read.
+                yield from self._finish(conn)
+                yield Sleep(delay)
+                fresh = False
+                deadline = self._timeouts.pool_deadline(engine._clock())
             # -- the response: its head, its body, until the interpreter closes it --
             self._responding = True
             try:
@@ -429,16 +452,12 @@ class Exchange:
     def _connect(self, route: Route) -> Steps:
         """Connect (with retries), TLS and the proxy's handshake: (stream, alpn)."""
         timeout = self._timeouts.connect
-        delays = connect_retry_delays(self._engine._retries)
         while True:
             try:
                 stream = yield Connect(route.host, route.port, route.uds, timeout)
                 break
             except Exception as exc:
-                delay = next(delays, None)
-                if delay is None or not is_connect_failure(exc):
-                    raise
-                yield Sleep(delay)
+                yield Sleep(self._retry_after_error(exc, None))
         self._stream = stream
         alpn = None
         if route.tls is not None:
@@ -461,6 +480,50 @@ class Exchange:
                 stream, alpn = yield StartTLS(stream, plan.origin_tls, timeout)
                 self._stream = stream
         return stream, alpn
+
+    # -- the retry policy -------------------------------------------------------------
+
+    def _retry_after_error(self, error: Exception, phase: FailurePhase | None) -> float:
+        """The wait before the policy's retry after ``error``; raises it if none."""
+        retry = self._engine._retry
+        if retry is None:
+            raise error
+        assert self._retry_state is not None
+        decision = retry.after_error(
+            self._retry_state,
+            method=self._request.method,
+            error=error,
+            phase=phase,
+            random_bytes=env.current().random_bytes,
+            body_replayable=replayable(self._request),
+            body_started=self._started and self._has_body,
+        )
+        if not decision.retry:
+            raise error
+        self._retry_state = decision.state
+        return decision.delay
+
+    def _retry_after_response(self, head: ResponseHead) -> float | None:
+        """The wait before the policy's retry of this response, or None to return it."""
+        retry = self._engine._retry
+        if retry is None or head.status_code not in retry.status_forcelist:
+            return None
+        assert self._retry_state is not None
+        world = env.current()
+        decision = retry.after_response(
+            self._retry_state,
+            method=self._request.method,
+            status_code=head.status_code,
+            headers=head.headers,
+            wall_now=world.wall_clock(),
+            random_bytes=world.random_bytes,
+            body_replayable=replayable(self._request),
+            body_started=self._has_body,
+        )
+        if not decision.retry:
+            return None
+        self._retry_state = decision.state
+        return decision.delay
 
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""

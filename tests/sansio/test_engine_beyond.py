@@ -8,13 +8,15 @@ Each test runs real exchanges against in-memory peers on a virtual clock, as in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from sansio.config import Limits, Proxy
 from sansio.exceptions import ConnectError, ProxyError, RemoteProtocolError
-from sansio.testing import HOLD, READ, Emit, Program, http1_peer
+from sansio.retry import Retry
+from sansio.testing import CLOSE, HOLD, READ, Emit, Program, http1_peer, http2_peer
 
 from .test_engine import OK, REQUEST, World, response, scripted
 
@@ -136,3 +138,135 @@ def test_socks4_to_an_address_or_through_socks4a_resolves_nothing(
     assert world.get(url) == (200, b"ok")
     assert proxy.requests == [b"\x04\x01\x00\x50" + sent]  # type: ignore[attr-defined]
     world.assert_clean()
+
+
+# -- the retry policy ------------------------------------------------------------------------
+
+BUSY = response(b"busy", 503, headers=b"Retry-After: 3\r\n")
+NO_JITTER = {"backoff_jitter": 0.0}
+
+
+def test_a_listed_status_is_retried_after_the_wait_retry_after_asks() -> None:
+    world = World(retries=Retry(2, **NO_JITTER))
+    peer = scripted((REQUEST, BUSY), (REQUEST, OK))
+    world.serve(peer)
+    start = world.clock.now
+    assert world.get() == (200, b"ok")
+    assert world.clock.now - start == 3.0
+    assert peer.accepted == [0, 1]  # type: ignore[attr-defined]  # the 503 was not read
+    world.assert_clean()
+
+
+def test_the_back_off_doubles_and_the_last_response_is_returned() -> None:
+    world = World(retries=Retry(2, backoff_factor=1.0, **NO_JITTER))
+    status = response(b"down", 502)
+    peer = scripted((REQUEST, status), (REQUEST, status), (REQUEST, status), (REQUEST, OK))
+    world.serve(peer)
+    start = world.clock.now
+    assert world.get() == (502, b"down")
+    assert world.clock.now - start == 0.0 + 2.0  # none before the first retry, then 2**1
+    assert peer.accepted == [0, 1, 2]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("retry", "method", "reply"),
+    [
+        (Retry(2), "POST", BUSY),  # not idempotent
+        (Retry(2, retry_after_max=2.0), "GET", BUSY),  # asks for longer than the cap
+        (Retry(2), "GET", response(b"oops", 500)),  # not in status_forcelist
+        (Retry.from_int(3), "GET", BUSY),  # retries=3: connect failures only
+    ],
+)
+def test_a_response_the_policy_does_not_retry_is_returned_at_once(
+    retry: Retry, method: str, reply: bytes
+) -> None:
+    world = World(retries=retry)
+    peer = scripted((REQUEST, reply), (REQUEST, OK))
+    world.serve(peer)
+    start = world.clock.now
+    status, _ = world.run(world.fetch(method=method, content=b"x"))
+    assert status == int(reply[9:12])
+    assert world.clock.now == start
+    assert peer.accepted == [0]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+def test_a_failure_before_the_response_is_retried_on_a_new_connection() -> None:
+    world = World(retries=Retry(1, **NO_JITTER))
+    peer = scripted((REQUEST, CLOSE), (REQUEST, OK))
+    world.serve(peer)
+    assert world.get() == (200, b"ok")
+    assert peer.accepted == [0, 1]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+def test_without_a_policy_a_failure_on_a_new_connection_is_the_callers() -> None:
+    world = World()
+    world.serve(scripted((REQUEST, CLOSE), (REQUEST, OK)))
+    with pytest.raises(RemoteProtocolError):
+        world.get()
+    world.assert_clean()
+
+
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"one"
+    yield b"two"
+
+
+def test_a_body_that_cannot_be_sent_again_is_not_retried_once_it_went_out() -> None:
+    world = World(retries=Retry(3, allowed_methods=None, **NO_JITTER))
+    peer = scripted((REQUEST, CLOSE), (REQUEST, OK))
+    world.serve(peer)
+    with pytest.raises(RemoteProtocolError):
+        world.run(world.fetch(method="POST", content=_chunks()))
+    assert peer.accepted == [0]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+def test_a_connect_failure_is_retried_even_for_a_body_that_cannot_be_sent_again() -> None:
+    world = World(retries=Retry(3, **NO_JITTER))
+    refused = [True]
+
+    def accept() -> Program:
+        if refused:
+            refused.pop()
+            raise ConnectError("refused once")
+        return http1_peer(lambda m, t, h, b: (200, [], b))()
+
+    world.serve(accept)
+    assert world.run(world.fetch(method="POST", content=_chunks())) == (200, b"onetwo")
+    world.assert_clean()
+
+
+def test_connect_retries_of_an_int_keep_httpx_schedule() -> None:
+    world = World(retries=3)
+    refusals = [True, True, True]
+
+    def accept() -> Program:
+        if refusals:
+            refusals.pop()
+            raise ConnectError("refused")
+        return scripted((REQUEST, OK))()
+
+    world.serve(accept)
+    start = world.clock.now
+    assert world.get() == (200, b"ok")
+    assert world.clock.now - start == 0.0 + 0.5 + 1.0
+
+
+def test_an_http2_response_retried_resets_its_stream_only() -> None:
+    answers = iter([(503, [(b"retry-after", b"1")], b"busy"), (200, [], b"ok")])
+    world = World(http1=False, http2=True, retries=Retry(1, **NO_JITTER))
+    world.serve(http2_peer(lambda m, t, h, b: next(answers)))
+    assert world.get() == (200, b"ok")
+    assert len(world.network.connections) == 1  # the retry went on the same connection
+    world.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("retries", "error"), [(-1, ValueError), (True, TypeError), (1.5, TypeError)]
+)
+def test_retries_is_an_int_or_a_policy(retries: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        World(retries=retries)
