@@ -52,6 +52,7 @@ from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, 
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
+    "EXPECT_CONTINUE_TIMEOUT",
     "READY_READ_TIMEOUT",
     "RECEIVE_SIZE",
     "ROUTE_CACHE_SIZE",
@@ -85,6 +86,12 @@ ROUTE_CACHE_SIZE = 256
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
 
+# How long a request sent with "Expect: 100-continue" holds its body back for a 100 (or
+# a final response) before sending it anyway: curl's default (--expect100-timeout), and
+# RFC 9110 §10.1.1's advice not to wait for ever. Per request: the "expect_continue"
+# key of the timeout extension.
+EXPECT_CONTINUE_TIMEOUT = 1.0
+
 _HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
@@ -115,13 +122,27 @@ class Timeouts:
     read: float | None = None
     write: float | None = None
     pool: float | None = None
+    expect_continue: float | None = EXPECT_CONTINUE_TIMEOUT  # see EXPECT_CONTINUE_TIMEOUT
 
     @classmethod
     def of(cls, request: Request) -> Timeouts:
         given: Mapping[str, Any] = request.extensions.get("timeout", {})
         if not given:
             return _NO_TIMEOUTS
-        return cls(given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+        return cls(
+            given.get("connect"),
+            given.get("read"),
+            given.get("write"),
+            given.get("pool"),
+            given.get("expect_continue", EXPECT_CONTINUE_TIMEOUT),
+        )
+
+    def continue_wait(self) -> float | None:
+        """How long a request body waits for a 100: `expect_continue`, but never past
+        the read timeout (whichever is shorter; None: no limit)."""
+        if self.read is None or self.expect_continue is None:
+            return self.read if self.expect_continue is None else self.expect_continue
+        return min(self.read, self.expect_continue)
 
     def pool_deadline(self, now: float) -> float | None:
         """When a request stops waiting for a connection from the pool (None: never).

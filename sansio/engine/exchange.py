@@ -65,7 +65,7 @@ from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sansio import env
-from sansio.exceptions import ConnectError, PoolTimeout, WriteError, WriteTimeout
+from sansio.exceptions import ConnectError, PoolTimeout, ReadTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     Route,
     Timeouts,
@@ -107,6 +107,7 @@ from .actions import (
 from .conn import Conn
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sansio.h1 import H1Connection
     from sansio.models import Request, Response
     from sansio.retry import RetryState
 
@@ -527,10 +528,14 @@ class Exchange:
 
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""
-        wire = conn.wire
+        wire: H1Connection = conn.wire  # type: ignore[assignment]
         timeouts = self._timeouts
         stream = conn.stream
-        self._sid = self._last_sid = sid = wire.start_request(self._head, has_body=self._has_body)
+        head = self._head
+        expect = self._has_body and _expects_continue(head.headers)
+        self._sid = self._last_sid = sid = wire.start_request(
+            head, has_body=self._has_body, expect_continue=expect
+        )
         read = conn.read_for(timeouts.read)
         write_error: WriteError | WriteTimeout | None = None
         pull = PULL_FIRST
@@ -547,7 +552,15 @@ class Exchange:
                         write_error = exc
                         read = Read(stream, timeouts.after_write_failure(exc))
                 elif step is RECEIVE:
-                    wire.receive_data((yield read))
+                    if wire.awaiting_continue:
+                        # Expect: 100-continue. The body waits for a 100 or a final
+                        # response, not for ever (`Timeouts.continue_wait`).
+                        try:
+                            wire.receive_data((yield Read(stream, timeouts.continue_wait())))
+                        except ReadTimeout:
+                            wire.continue_body(sid)
+                    else:
+                        wire.receive_data((yield read))
                 elif step is NEED_BODY:
                     chunk = yield pull
                     if pull is PULL_NEXT and chunk is not None:
@@ -649,6 +662,14 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def _expects_continue(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head carries ``Expect: 100-continue`` (RFC 9110 §10.1.1)."""
+    return any(
+        name.lower() == b"expect" and value.strip().lower() == b"100-continue"
+        for name, value in headers
+    )
 
 
 def _ipv4_of(addresses: Sequence[tuple[Any, ...]]) -> str:

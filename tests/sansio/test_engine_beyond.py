@@ -16,7 +16,7 @@ import pytest
 from sansio.config import Limits, Proxy
 from sansio.exceptions import ConnectError, ProxyError, RemoteProtocolError
 from sansio.retry import Retry
-from sansio.testing import CLOSE, HOLD, READ, Emit, Program, http1_peer, http2_peer
+from sansio.testing import CLOSE, HOLD, READ, Deadlock, Emit, Program, http1_peer, http2_peer
 
 from .test_engine import OK, REQUEST, World, response, scripted
 
@@ -270,3 +270,93 @@ def test_an_http2_response_retried_resets_its_stream_only() -> None:
 def test_retries_is_an_int_or_a_policy(retries: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         World(retries=retries)
+
+
+# -- Expect: 100-continue ----------------------------------------------------------------------
+
+EXPECT_HEADERS = {"Expect": "100-continue"}
+
+
+def continue_peer(answer: bytes | None, received: list[bytes]) -> Callable[[], Program]:
+    """Reads the request head, then answers ``answer`` (a 100, a final response, or
+    nothing), then reads on; everything it read is in ``received``, per read."""
+
+    def program() -> Program:
+        data = yield READ
+        received.append(data)
+        assert data.endswith(b"\r\n\r\n")  # the head came alone
+        if answer is not None:
+            yield Emit(answer)
+            if not answer.startswith(b"HTTP/1.1 100"):
+                yield HOLD
+                return
+        received.append((yield READ))
+        yield Emit(OK)
+        yield HOLD
+
+    return program
+
+
+def test_expect_continue_body_goes_after_the_100() -> None:
+    world = World()
+    received: list[bytes] = []
+    world.serve(continue_peer(b"HTTP/1.1 100 Continue\r\n\r\n", received))
+    start = world.clock.now
+    result = world.run(world.fetch(method="POST", content=b"hello", headers=EXPECT_HEADERS))
+    assert result == (200, b"ok")
+    assert received[1] == b"hello"
+    assert world.clock.now == start  # no waiting beyond the 100
+    world.assert_clean()
+
+
+def test_expect_continue_final_response_first_and_the_body_is_never_sent() -> None:
+    world = World()
+    received: list[bytes] = []
+    refusal = response(b"no", 417)
+    world.serve(continue_peer(refusal, received))
+    result = world.run(world.fetch(method="POST", content=b"hello", headers=EXPECT_HEADERS))
+    assert result == (417, b"no")
+    assert len(received) == 1
+    assert b"hello" not in received[0]
+    assert [c.client_closed for c in world.network.connections] == [True]  # not reused
+    world.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "waited"),
+    [
+        ({}, 1.0),  # EXPECT_CONTINUE_TIMEOUT
+        ({"read": 5.0, "expect_continue": 0.25}, 0.25),
+        ({"read": 0.5}, 0.5),  # never past the read timeout
+        ({"read": None, "expect_continue": None}, None),  # a peer that never sends: deadlock
+    ],
+)
+def test_expect_continue_without_an_answer_the_body_goes_after_the_wait(
+    timeouts: dict[str, Any], waited: float | None
+) -> None:
+    world = World()
+    received: list[bytes] = []
+    world.serve(continue_peer(None, received))
+    start = world.clock.now
+    fetch = world.fetch(
+        method="POST",
+        content=b"hello",
+        headers=EXPECT_HEADERS,
+        extensions={"timeout": timeouts} if timeouts else {},
+    )
+    if waited is None:
+        with pytest.raises(Deadlock):
+            world.run(fetch)
+        return
+    assert world.run(fetch) == (200, b"ok")
+    assert received[1] == b"hello"
+    assert world.clock.now - start == waited
+    world.assert_clean()
+
+
+def test_a_body_without_expect_goes_with_its_head() -> None:
+    world = World()
+    peer = scripted((REQUEST, OK))
+    world.serve(peer)
+    assert world.run(world.fetch(method="POST", content=b"hello")) == (200, b"ok")
+    world.assert_clean()

@@ -76,3 +76,45 @@ def test_a_response_outliving_its_client_fails_cleanly(run: Run, server: Server)
                 response.read()
 
     run(main)
+
+
+def answers_the_head(final: bytes | None) -> Callable[[Server, socket.socket, int], None]:
+    """Reads a request head, records the body bytes that came with it, then answers
+    ``final`` at once, or a 100 Continue and, once the 5-byte body is in, a 200 echo."""
+
+    def handle(server: Server, conn: socket.socket, index: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        body = data.partition(b"\r\n\r\n")[2]
+        with server.lock:
+            server.requests.append(body)
+        if final is not None:
+            conn.sendall(final)
+            return
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while len(body) < 5:
+            body += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + body)
+
+    return handle
+
+
+EXPECT = {"Expect": "100-continue"}
+REFUSED = b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(("final", "status"), [(None, 200), (REFUSED, 417)], ids=["100", "417"])
+def test_expect_continue_holds_the_body_for_the_answer(
+    run: Run, final: bytes | None, status: int
+) -> None:
+    with Server(answers_the_head(final)) as server:
+
+        def main() -> None:
+            with Client() as client:
+                response = client.post(server.url("/"), content=b"hello", headers=EXPECT)
+                assert response.status_code == status
+                assert response.content == (b"hello" if final is None else b"")
+                assert server.requests == [b""]  # the head went alone
+
+        run(main)
