@@ -239,6 +239,10 @@ def _call_outcome(
         message=message,
         history=tuple(r.status_code for r in response.history),
         url=norm(str(response.url)),
+        trailers=tuple(
+            (name.decode("latin-1").lower(), norm(value.decode("latin-1")))
+            for name, value in response.trailers.raw
+        ),
     )
 
 

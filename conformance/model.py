@@ -307,6 +307,7 @@ class Result:
     message: str = ANY  # a part of the error message
     history: tuple[int, ...] = ANY
     url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
+    trailers: tuple[tuple[str, str], ...] = ANY  # all of them, in order (names lower-case)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -384,6 +385,7 @@ class CallOutcome:
     message: str | None  # the error's message when the core raised it (not the OS)
     history: tuple[int, ...]
     url: str | None
+    trailers: tuple[tuple[str, str], ...] = ()  # `Response.trailers`, as headers are
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -516,6 +518,7 @@ def _check_result(where: str, want: Result, got: CallOutcome) -> list[str]:
     problems += _field(where, "body", want.body, got.body)
     problems += _field(where, "history", want.history, got.history)
     problems += _field(where, "url", want.url, got.url)
+    problems += _field(where, "trailers", want.trailers, got.trailers)
     problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
     return problems
 

@@ -357,6 +357,7 @@ class Response:
     _encoding: str | None = None
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
+    _trailers: Headers | None = None
 
     _content = _ContentAttribute()
 
@@ -413,6 +414,20 @@ class Response:
             self._num_bytes_downloaded = 0
 
     # -- metadata ----------------------------------------------------------------------
+
+    @property
+    def trailers(self) -> Headers:
+        """The trailer fields that ended the body (HTTP/1.1 chunked, HTTP/2): empty until
+        the body has been read to its end, or when the server sent none."""
+        trailers = self._trailers
+        if trailers is None:
+            trailers = self._trailers = Headers()
+        return trailers
+
+    def _add_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+        """The body ended with these trailer fields (already validated by the wire
+        machine); for the transport."""
+        self.trailers._list += Headers._from_validated(fields)._list
 
     @property
     def elapsed(self) -> datetime.timedelta:

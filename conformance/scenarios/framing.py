@@ -116,8 +116,12 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "chunked-trailers",
         CHUNK_TRAILERS,
-        Result(body=HELLO, absent_headers=("digest", "x-done")),
-        doc="Trailers end the body; they are not merged into the headers.",
+        Result(
+            body=HELLO,
+            absent_headers=("digest", "x-done"),
+            trailers=(("digest", "sha-256=abc"), ("x-done", "1")),
+        ),
+        doc="Trailers end the body, in `Response.trailers`; they are not merged into the headers.",
     ),
     *_case("chunked-leading-zeros", CHUNK_HEX, OK),
     *_case(

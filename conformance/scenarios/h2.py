@@ -239,8 +239,8 @@ def _downloads() -> list[Scenario]:
                     )
                 ),
             ),
-            Expect(results=(Result(body=HELLO),)),
-            doc="Trailers end the stream; the body is whole.",
+            Expect(results=(Result(body=HELLO, trailers=(("x-checksum", "abc"),)),)),
+            doc="Trailers end the stream, in `Response.trailers`; the body is whole.",
         )
     )
     for label, body in (("small", HELLO), ("large", LARGE)):

@@ -139,6 +139,7 @@ class Exchange:
         "_probing",
         "_request",
         "_responding",
+        "_response",
         "_retry_state",
         "_reused",
         "_route",
@@ -176,6 +177,7 @@ class Exchange:
         self._ticket: Any = None  # an HTTP/2 waiter's ticket (see `mux`)
         self._reused = False  # the connection came from the pool, not opened for us
         self._responding = False  # the response head has been handed out
+        self._response: Response | None = None  # made by `response`, for its trailers
         self._started = False  # a request started on a connection (its body may be gone)
         self._retry_state: RetryState | None = engine._retry_start  # None: no policy
         self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
@@ -202,6 +204,8 @@ class Exchange:
                 return read
             if type(step) is EndOfBody:
                 self._body = None
+                if step.trailers:
+                    self._trailers(step)
             return step  # type: ignore[return-value]
         gen = self._gen
         if gen is None:
@@ -258,9 +262,15 @@ class Exchange:
         byte stream over this exchange)."""
         conn = self._conn
         assert conn is not None, "no response without a connection"
-        return self._engine._planner.response(
+        response = self._response = self._engine._planner.response(
             head, self._request, stream, conn.stream, self._sid if conn.shared else None
         )
+        return response
+
+    def _trailers(self, end: EndOfBody) -> None:
+        """The body ended with trailer fields: onto the response (`Response.trailers`)."""
+        if self._response is not None:
+            self._response._add_trailers(end.trailers)
 
     # -- the choreography -------------------------------------------------------------
 
@@ -318,6 +328,8 @@ class Exchange:
                 if conn.shared:
                     while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
                         yield event
+                    if event.trailers:
+                        self._trailers(event)
                     yield event
                 while True:
                     yield END  # until closed

@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from sansio.config import Limits, Proxy
+from sansio.engine import EndOfBody, ResponseHead
 from sansio.exceptions import ConnectError, ProxyError, RemoteProtocolError
+from sansio.models import Request
 from sansio.retry import Retry
 from sansio.testing import CLOSE, HOLD, READ, Deadlock, Emit, Program, http1_peer, http2_peer
 
@@ -359,4 +364,81 @@ def test_a_body_without_expect_goes_with_its_head() -> None:
     peer = scripted((REQUEST, OK))
     world.serve(peer)
     assert world.run(world.fetch(method="POST", content=b"hello")) == (200, b"ok")
+    world.assert_clean()
+
+
+# -- trailers ----------------------------------------------------------------------------------
+
+CHUNKED_WITH_TRAILERS = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+    b"5\r\nhello\r\n0\r\nX-Sum: abc\r\nX-Sum: def\r\n\r\n"
+)
+
+
+def test_trailers_are_on_the_response_once_its_body_ends() -> None:
+    world = World()
+    world.serve(scripted((REQUEST, CHUNKED_WITH_TRAILERS)))
+
+    async def main() -> tuple[list[str], list[str], list[str]]:
+        request = Request("GET", "http://example.org/")
+        response = await world.transport.handle_async_request(request)
+        trailers = response.trailers  # the same object, filled when the body ends
+        before = trailers.get_list("x-sum")
+        await response.aread()
+        await response.aclose()
+        return before, trailers.get_list("x-sum"), list(response.headers)
+
+    before, after, headers = world.run(main())
+    assert (before, after) == ([], ["abc", "def"])
+    assert "x-sum" not in headers
+    world.assert_clean()
+
+
+def test_http2_trailers_are_on_the_response() -> None:
+    world = World(http1=False, http2=True)
+
+    def program() -> Program:
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        server = h2.connection.H2Connection(config=config)
+        server.initiate_connection()
+        yield Emit(server.data_to_send())
+        while True:
+            data = yield READ
+            if not data:
+                return
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.StreamEnded):
+                    sid = event.stream_id
+                    server.send_headers(sid, [(b":status", b"200")])
+                    server.send_data(sid, b"ok")
+                    server.send_headers(sid, [(b"x-sum", b"abc")], end_stream=True)
+            yield Emit(server.data_to_send())
+
+    world.serve(program)
+
+    async def main() -> list[tuple[bytes, bytes]]:
+        response = await world.transport.handle_async_request(Request("GET", "http://example.org/"))
+        assert await response.aread() == b"ok"
+        await response.aclose()
+        return response.trailers.raw
+
+    assert world.run(main()) == [(b"x-sum", b"abc")]
+    world.assert_clean()
+
+
+def test_an_embedder_that_makes_no_response_gets_the_trailers_in_end_of_body() -> None:
+    world = World()
+    world.serve(scripted((REQUEST, CHUNKED_WITH_TRAILERS)))
+
+    async def main() -> tuple[int, EndOfBody]:
+        ex = world.engine.exchange(Request("GET", "http://example.org/"))
+        head = await world.loop.drive(ex, ex.send(None))
+        assert isinstance(head, ResponseHead)
+        while not isinstance(event := await world.loop.drive(ex, ex.send(None)), EndOfBody):
+            pass
+        assert isinstance(ex.close(), EndOfBody)  # HTTP/1.1 ends with no action
+        return head.status_code, event
+
+    status, end = world.run(main())
+    assert (status, end.trailers) == (200, [(b"X-Sum", b"abc"), (b"X-Sum", b"def")])
     world.assert_clean()
