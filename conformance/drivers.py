@@ -243,6 +243,7 @@ def _call_outcome(
             (name.decode("latin-1").lower(), norm(value.decode("latin-1")))
             for name, value in response.trailers.raw
         ),
+        informational=tuple(r.status_code for r in response.informational),
     )
 
 

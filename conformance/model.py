@@ -308,6 +308,7 @@ class Result:
     history: tuple[int, ...] = ANY
     url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
     trailers: tuple[tuple[str, str], ...] = ANY  # all of them, in order (names lower-case)
+    informational: tuple[int, ...] = ANY  # the 1xx statuses before the final response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,6 +387,7 @@ class CallOutcome:
     history: tuple[int, ...]
     url: str | None
     trailers: tuple[tuple[str, str], ...] = ()  # `Response.trailers`, as headers are
+    informational: tuple[int, ...] = ()  # `Response.informational`, their statuses
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -519,6 +521,7 @@ def _check_result(where: str, want: Result, got: CallOutcome) -> list[str]:
     problems += _field(where, "history", want.history, got.history)
     problems += _field(where, "url", want.url, got.url)
     problems += _field(where, "trailers", want.trailers, got.trailers)
+    problems += _field(where, "informational", want.informational, got.informational)
     problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
     return problems
 

@@ -336,13 +336,25 @@ class Planner:
                 "reason_phrase": head.reason,
                 "network_stream": network_stream,
             }
-        return Response(
+        response = Response(
             head.status_code,
             headers=Headers._from_validated(head.headers),
             stream=stream,
             request=request,
             extensions=extensions,
         )
+        if head.informational:
+            version = {"http_version": extensions["http_version"]}
+            response._informational = [
+                Response(
+                    status,
+                    headers=Headers._from_validated(fields),
+                    request=request,
+                    extensions=version,
+                )
+                for status, fields in head.informational
+            ]
+        return response
 
 
 def _has_body(headers: Headers) -> bool:

@@ -108,7 +108,8 @@ limits *incomplete* events). Both parsers reject conflicting Content-Length valu
 (repeats that agree are one), repeated or non-chunked Transfer-Encoding; this module
 rejects a 101 nobody asked for. The tests pin each of these, on both parsers.
 
-**1xx.** Informational responses (100, 103, ...) are skipped, within the same limits.
+**1xx.** Informational responses (100, 103, ...) are not returned as steps, within the
+same limits: each is listed on the final head (`ResponseHead.informational`).
 A request sent with ``expect_continue`` holds its body until a 100 arrives, a final
 response comes first (the body is then never sent, and the connection closes), or the
 caller gives up waiting (`continue_body`).
@@ -251,6 +252,7 @@ class H1Connection:
         "_framing",
         "_held",
         "_informational",
+        "_interim",
         "_join",
         "_keep_alive",
         "_last_id",
@@ -319,6 +321,7 @@ class H1Connection:
         self._send_left = 0  # else: how much of its Content-Length is still to come
         self._max_informational = max_informational
         self._informational = 0  # 1xx heads skipped for the current request
+        self._interim: list[tuple[int, list[tuple[bytes, bytes]]]] = []  # and what they were
         self._failure = ""
         # Received bytes not yet parsed (phase HEAD) or framed (phase BODY) are _buf
         # from _pos on, then the reads queued in _more (BODY only: a shell normally
@@ -399,6 +402,8 @@ class H1Connection:
         self._unparsed = self._received = False
         self._searched = 0
         self._informational = 0
+        if self._interim:
+            self._interim = []
         return sid
 
     def send_body(self, stream_id: int, data: bytes | None) -> None:
@@ -618,6 +623,7 @@ class H1Connection:
                     f"more than {self._max_informational} informational (1xx) "
                     "responses before the final response"
                 )
+            self._interim.append((status, head.fields))
 
     def _on_head(self, head: Head) -> ResponseHead:
         version = _VERSIONS.get(head.version)
@@ -670,6 +676,7 @@ class H1Connection:
             reason=head.reason,
             headers=head.fields,
             http_version=version,
+            informational=tuple(self._interim),
         )
 
     # -- the body framer ----------------------------------------------------------

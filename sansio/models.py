@@ -358,6 +358,7 @@ class Response:
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
     _trailers: Headers | None = None
+    _informational: list[Response] | None = None
 
     _content = _ContentAttribute()
 
@@ -423,6 +424,15 @@ class Response:
         if trailers is None:
             trailers = self._trailers = Headers()
         return trailers
+
+    @property
+    def informational(self) -> list[Response]:
+        """The 1xx informational responses (100 Continue, 103 Early Hints...) that came
+        before this one, in order: each a body-less `Response` with its headers."""
+        informational = self._informational
+        if informational is None:
+            informational = self._informational = []
+        return informational
 
     def _add_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
         """The body ended with these trailer fields (already validated by the wire

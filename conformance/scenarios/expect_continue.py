@@ -15,7 +15,7 @@ SCENARIOS: list[Scenario] = [
         calls=(Call(method="POST", headers=EXPECT, body=b"hello"),),
         peers=(Peer(connections=((Send(CONTINUE), Recv(), Send(response(200, b"ok"))),)),),
         expect=Expect(
-            results=(Result(body=b"ok"),),
+            results=(Result(body=b"ok", informational=(100,)),),
             seen=((Seen(method="POST", headers=(("expect", "100-continue"),), body=b"hello"),),),
         ),
         doc="The 100 Continue is skipped: the body goes after it and the final response "

@@ -157,8 +157,9 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "informational",
         INFORMATIONAL,
-        Result(body=HELLO, absent_headers=("link",)),
-        doc="100 and 103 are skipped; the final response's headers alone are kept.",
+        Result(body=HELLO, absent_headers=("link",), informational=(100, 103)),
+        doc="100 and 103 come before the final response (`Response.informational`); the "
+        "final response's headers alone are kept.",
     ),
     *_case("204", NO_CONTENT, Result(status=204, body=b"")),
     *_case(

@@ -17,6 +17,7 @@ import trio
 
 from async_io import AsyncClient, AsyncHTTPTransport
 from sansio.exceptions import ReadError
+from sansio.models import Response
 from sansio.pool import PoolStatistics
 from tests.servers import Server, default_app, http_handler
 
@@ -122,3 +123,31 @@ def test_expect_continue_holds_the_body_for_the_answer(
                 assert server.requests == [b""]  # the head went alone
 
         run(main)
+
+
+EARLY_HINTS = (
+    b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+)
+
+
+def test_informational_responses_reach_their_hook_and_the_final_response(run: Run) -> None:
+    seen: list[tuple[int, str | None]] = []
+
+    async def informational(response: Response) -> None:
+        seen.append((response.status_code, response.headers.get("link")))
+
+    async def final(response: Response) -> None:
+        seen.append((response.status_code, None))
+
+    hooks = {"informational": [informational], "response": [final]}
+    with Server(answers_the_head(EARLY_HINTS)) as server:
+
+        async def main() -> None:
+            async with AsyncClient(event_hooks=hooks) as client:
+                response = await client.get(server.url("/"))
+                assert [r.status_code for r in response.informational] == [103]
+                assert response.text == "ok"
+
+        run(main)
+    assert seen == [(103, "</a.css>"), (200, None)]

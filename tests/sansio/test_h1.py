@@ -434,6 +434,14 @@ def test_informational_responses_are_skipped_every_split() -> None:
         assert result.head.status_code == 200
         assert result.body == b"ok"
         assert conn.is_reusable
+        assert result.head.informational == (
+            (100, []),
+            (103, [(b"Link", b"</style.css>; rel=preload")]),
+        )
+    # The next request starts with none.
+    sid = conn.start_request(head(), has_body=False)
+    again = drive(conn, sid, [b"HTTP/1.1 204 No Content\r\n\r\n"])
+    assert again.head.informational == ()
 
 
 def upgrade_head() -> RequestHead:
