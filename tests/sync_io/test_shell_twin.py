@@ -13,7 +13,8 @@ from typing import Any
 import h11
 import pytest
 
-from sansio.exceptions import ReadError
+from sansio.config import Timeout
+from sansio.exceptions import ConnectError, ReadError
 from sansio.models import Response
 from sansio.pool import PoolStatistics
 from sync_io import Client, HTTPTransport
@@ -147,3 +148,67 @@ def test_informational_responses_reach_their_hook_and_the_final_response(run: Ru
 
         run(main)
     assert seen == [(103, "</a.css>"), (200, None)]
+
+
+@contextlib.contextmanager
+def silent_address() -> Iterator[tuple[str, int]]:
+    """An address that drops every connection attempt (no answer, no refusal): a
+    listener on ::1 whose accept queue (of one) is full."""
+    listener = socket.socket(socket.AF_INET6)
+    filler = socket.socket(socket.AF_INET6)
+    try:
+        listener.bind(("::1", 0))
+        listener.listen(0)
+        address = listener.getsockname()[:2]
+        filler.connect(address)  # accepted by the kernel, never by us: the queue is full
+        yield address
+    finally:
+        filler.close()
+        listener.close()
+
+
+def resolves(monkeypatch: pytest.MonkeyPatch, *addresses: tuple[str, int]) -> None:
+    """Make "dual.test" resolve to ``addresses``, in this order (IPv6 ones first)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "dual.test":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, at))
+            for ip, at in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_happy_eyeballs_a_silent_first_address_does_not_hold_the_request(
+    run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_address() as silent:
+        resolves(monkeypatch, silent, ("127.0.0.1", server.port))
+
+        def main() -> None:
+            # The whole race must end within the connect timeout: the silent address
+            # is given up for the next one after 250 ms, not after the timeout.
+            with Client(timeout=Timeout(5.0, connect=2.0)) as client:
+                response = client.get(f"http://dual.test:{server.port}/")
+                assert response.text == "Hello, world!"
+
+        run(main)
+
+
+def test_happy_eyeballs_when_every_address_fails_the_error_names_each(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Server(hangs_up_too) as closed:
+        port = closed.port
+    resolves(monkeypatch, ("::1", port), ("127.0.0.1", port))
+
+    def main() -> None:
+        client = Client()
+        with pytest.raises(ConnectError, match=r"all 2 addresses failed: ::1: .*127\.0\.0\.1: "):
+            client.get(f"http://dual.test:{port}/")
+        client.close()
+
+    run(main)
