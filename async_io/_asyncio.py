@@ -44,7 +44,14 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
-from sansio.happy_eyeballs import Connected, HappyEyeballs, Start, Wait, order_addresses
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
 from .backend import AsyncStream, SocketOption
 
@@ -321,6 +328,7 @@ async def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> AsyncioStream:
     loop = asyncio.get_running_loop()
     family = socket.AF_UNSPEC
@@ -335,7 +343,7 @@ async def connect_tcp(
                 raise _fail(exc, _CONNECT) from exc
             ordered = order_addresses(infos, key=_ip)
             if len(ordered) > 1:
-                return await _race(loop, ordered, local_address, options)
+                return await _race(loop, ordered, local_address, options, attempt_delay)
             last: OSError | None = None
             for af, kind, proto, _canon, address in infos:
                 try:
@@ -372,11 +380,12 @@ async def _race(
     infos: list[Any],
     local_address: str | None,
     options: list[SocketOption] | None,
+    attempt_delay: float,
 ) -> AsyncioStream:
     """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
     each step is the core's `HappyEyeballs`; here, one task per attempt. The caller's
     timeout bounds the race; cancelled, it leaves no task or socket behind."""
-    race = HappyEyeballs(infos, label=_ip)
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
     socks: dict[int, socket.socket] = {}
     tasks: dict[asyncio.Future[None], int] = {}
     try:

@@ -27,7 +27,14 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
-from sansio.happy_eyeballs import Connected, HappyEyeballs, Start, Wait, order_addresses
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
 from .backend import AsyncStream, SocketOption
 
@@ -207,6 +214,7 @@ async def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> TrioStream:
     family = socket.AF_UNSPEC
     if local_address is not None:
@@ -223,7 +231,7 @@ async def connect_tcp(
                 raise _fail(exc, _CONNECT) from exc
             ordered = order_addresses(infos, key=_ip)
             if len(ordered) > 1:
-                return await _race(ordered, local_address, options)
+                return await _race(ordered, local_address, options, attempt_delay)
             last: OSError | None = None
             for af, kind, proto, _canon, address in infos:
                 try:
@@ -256,13 +264,16 @@ def _ip(info: tuple[Any, ...]) -> str:
 
 
 async def _race(
-    infos: list[Any], local_address: str | None, options: list[SocketOption] | None
+    infos: list[Any],
+    local_address: str | None,
+    options: list[SocketOption] | None,
+    attempt_delay: float,
 ) -> TrioStream:
     """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
     each step is the core's `HappyEyeballs`; here, one task per attempt in a nursery,
     reporting on a channel. The caller's deadline bounds the race; nothing is left
     open when it ends, however it ends."""
-    race = HappyEyeballs(infos, label=_ip)
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
     send, receive = trio.open_memory_channel[tuple[int, Any]](math.inf)
     socks: dict[int, Any] = {}  # connected, not yet handed out or closed
     error: Exception | None = None

@@ -36,6 +36,7 @@ from sansio.engine import (
     Write,
 )
 from sansio.exchange import RECEIVE_SIZE
+from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
@@ -74,6 +75,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         local_address: str | None = None,
         retries: int | Retry = 0,
         socket_options: Iterable[SocketOption] | None = None,
+        *,
+        happy_eyeballs_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._engine = Engine(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
@@ -84,6 +87,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         load_client_cert(verify, cert)
         self._local_address = local_address
         self._socket_options = list(socket_options) if socket_options is not None else None
+        # Between two connection attempts to a host with several addresses (RFC 8305).
+        self._attempt_delay = check_attempt_delay(happy_eyeballs_delay)
 
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
@@ -143,9 +148,13 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         options = self._socket_options
         if act.uds is not None:
             return await connect_unix(act.uds, timeout=act.timeout, socket_options=options)
-        local = self._local_address
         return await connect_tcp(
-            act.host, act.port, timeout=act.timeout, local_address=local, socket_options=options
+            act.host,
+            act.port,
+            timeout=act.timeout,
+            local_address=self._local_address,
+            socket_options=options,
+            attempt_delay=self._attempt_delay,
         )
 
     @staticmethod

@@ -38,7 +38,14 @@ from sansio.exceptions import (
     WriteTimeout,
 )
 from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
-from sansio.happy_eyeballs import Connected, HappyEyeballs, Start, Wait, order_addresses
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
 __all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "resolve", "sleep"]
 
@@ -434,14 +441,15 @@ def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> SyncStream:
     """Open a TCP connection to ``host`` (IPv4 and IPv6).
 
     One address: ``timeout`` bounds the attempt, as in ``socket.create_connection``.
     Several: they race as `sansio.happy_eyeballs` decides (RFC 8305: families
-    interleaved, a new attempt every 250 ms or at once after a failure, the first to
-    connect wins), non-blocking sockets waited on together with ``poll``; ``timeout``
-    bounds the whole race. Failures are ConnectTimeout or ConnectError.
+    interleaved, a new attempt every ``attempt_delay`` or at once after a failure, the
+    first to connect wins), non-blocking sockets waited on together with ``poll``;
+    ``timeout`` bounds the whole race. Failures are ConnectTimeout or ConnectError.
     ``socket_options`` are set before connecting; ``local_address`` is an IP address
     to bind to (port 0).
     """
@@ -455,7 +463,7 @@ def connect_tcp(
         raise _fail(exc, _CONNECT) from exc
     ordered = order_addresses(infos, key=_ip)
     if len(ordered) > 1:
-        return _race(ordered, timeout, local_address, options)
+        return _race(ordered, timeout, local_address, options, attempt_delay)
     last: OSError | None = None
     for af, kind, proto, _canon, address in infos:
         sock = None
@@ -489,10 +497,11 @@ def _race(
     timeout: float | None,
     local_address: str | None,
     options: list[SocketOption] | None,
+    attempt_delay: float,
 ) -> SyncStream:
     """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
     each step is the core's `HappyEyeballs`; here, non-blocking connects and a poll."""
-    race = HappyEyeballs(infos, label=_ip)
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
     deadline = None if timeout is None else time.monotonic() + timeout
     attempts: dict[int, socket.socket] = {}  # by index, while connecting or won
     indexes: dict[int, int] = {}  # file descriptor -> attempt

@@ -23,6 +23,7 @@ HTTPX_ALL = set(httpx.__all__)
 # Parameters conch accepts beyond httpx's: all keyword-only with defaults.
 EXTRAS = {
     "allow_redirects",
+    "happy_eyeballs_delay",
     "max_connections_per_host",
     "max_decoded_size",
     "max_header_bytes",

@@ -17,7 +17,7 @@ import trio
 
 from async_io import AsyncClient, AsyncHTTPTransport
 from sansio.config import Timeout
-from sansio.exceptions import ConnectError, ReadError
+from sansio.exceptions import ConnectError, ConnectTimeout, ReadError
 from sansio.models import Response
 from sansio.pool import PoolStatistics
 from tests.servers import Server, default_app, http_handler
@@ -216,3 +216,31 @@ def test_happy_eyeballs_when_every_address_fails_the_error_names_each(
         await client.aclose()
 
     run(main)
+
+
+def test_happy_eyeballs_the_attempt_delay_is_the_transports(
+    run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_address() as silent:
+        resolves(monkeypatch, silent, ("127.0.0.1", server.port))
+        # 2 s between attempts, under a connect timeout of 0.5 s: the second address
+        # is never tried.
+        transport = AsyncHTTPTransport(happy_eyeballs_delay=2.0)
+
+        async def main() -> None:
+            client = AsyncClient(transport=transport, timeout=Timeout(5.0, connect=0.5))
+            with pytest.raises(ConnectTimeout):
+                await client.get(f"http://dual.test:{server.port}/")
+            await client.aclose()
+
+        run(main)
+
+
+@pytest.mark.parametrize(
+    ("delay", "error"), [(0.001, ValueError), (3, ValueError), ("1", TypeError)]
+)
+def test_happy_eyeballs_delay_is_checked_when_the_transport_is_made(
+    delay: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="attempt_delay"):
+        AsyncHTTPTransport(happy_eyeballs_delay=delay)

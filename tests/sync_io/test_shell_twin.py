@@ -14,7 +14,7 @@ import h11
 import pytest
 
 from sansio.config import Timeout
-from sansio.exceptions import ConnectError, ReadError
+from sansio.exceptions import ConnectError, ConnectTimeout, ReadError
 from sansio.models import Response
 from sansio.pool import PoolStatistics
 from sync_io import Client, HTTPTransport
@@ -212,3 +212,31 @@ def test_happy_eyeballs_when_every_address_fails_the_error_names_each(
         client.close()
 
     run(main)
+
+
+def test_happy_eyeballs_the_attempt_delay_is_the_transports(
+    run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_address() as silent:
+        resolves(monkeypatch, silent, ("127.0.0.1", server.port))
+        # 2 s between attempts, under a connect timeout of 0.5 s: the second address
+        # is never tried.
+        transport = HTTPTransport(happy_eyeballs_delay=2.0)
+
+        def main() -> None:
+            client = Client(transport=transport, timeout=Timeout(5.0, connect=0.5))
+            with pytest.raises(ConnectTimeout):
+                client.get(f"http://dual.test:{server.port}/")
+            client.close()
+
+        run(main)
+
+
+@pytest.mark.parametrize(
+    ("delay", "error"), [(0.001, ValueError), (3, ValueError), ("1", TypeError)]
+)
+def test_happy_eyeballs_delay_is_checked_when_the_transport_is_made(
+    delay: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="attempt_delay"):
+        HTTPTransport(happy_eyeballs_delay=delay)
