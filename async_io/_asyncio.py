@@ -3,8 +3,16 @@
 Why a Protocol: received data arrives in ``data_received`` as the bytes object the loop
 read from the socket, and `recv` hands that very object back when it fits, so a body
 costs one copy (kernel to bytes) instead of two. Reads wait on one future with a
-``call_later`` timer rather than under ``asyncio.timeout``, which cancels and un-cancels
-the task and allocates a context manager per call.
+timer rather than under ``asyncio.timeout``, which cancels and un-cancels the task and
+allocates a context manager per call.
+
+The read timer is lazy: a connection keeps one timer armed for the deadline of the read
+that armed it, and a later read whose deadline is no earlier (the usual case: the same
+timeout, later) keeps it and only moves the deadline it is checked against. When it
+fires before the read's deadline it re-arms for that deadline; when no read waits, it
+lapses. So a request's read arms no timer at all, where a timer per read costs a heap
+push and a cancelled entry in the loop's heap (with 100 connections, about one timer a
+request and eight Python-level comparisons).
 
 Measured on this machine (Python 3.11, 2 cores, loopback, a blocking server thread; best
 of 5, the range over three runs):
@@ -100,6 +108,8 @@ class _Protocol(asyncio.Protocol):
         "_limit",
         "_loop",
         "_offset",
+        "_read_deadline",
+        "_read_timer",
         "_read_waiter",
         "_reading_paused",
         "_size",
@@ -120,6 +130,10 @@ class _Protocol(asyncio.Protocol):
         self._eof = False
         self._exc: BaseException | None = None
         self._read_waiter: asyncio.Future[bool] | None = None
+        # The lazy read timer (see the module's docstring) and when it is due, and the
+        # deadline of the read waiting now (None: it waits without a timeout).
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._read_deadline: float | None = None
         self._write_waiter: asyncio.Future[bool] | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -149,6 +163,9 @@ class _Protocol(asyncio.Protocol):
         self._eof = True
         if exc is not None:
             self._exc = exc
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
         _wake(self._read_waiter, True)
         _wake(self._write_waiter, True)
 
@@ -165,18 +182,41 @@ class _Protocol(asyncio.Protocol):
         waiter: asyncio.Future[bool] = loop.create_future()
         if reading:
             self._read_waiter = waiter
-        else:
-            self._write_waiter = waiter
+            if timeout is None:
+                self._read_deadline = None
+            else:
+                self._read_deadline = deadline = loop.time() + timeout
+                timer = self._read_timer
+                if timer is None or timer.when() > deadline:
+                    if timer is not None:
+                        timer.cancel()
+                    self._read_timer = loop.call_at(deadline, self._read_timer_due)
+            try:
+                return await waiter
+            finally:
+                self._read_waiter = None
+        self._write_waiter = waiter
         timer = None if timeout is None else loop.call_later(timeout, _wake, waiter, False)
         try:
             return await waiter
         finally:
-            if reading:
-                self._read_waiter = None
-            else:
-                self._write_waiter = None
+            self._write_waiter = None
             if timer is not None:
                 timer.cancel()
+
+    def _read_timer_due(self) -> None:
+        timer = self._read_timer
+        assert timer is not None
+        self._read_timer = None
+        waiter = self._read_waiter
+        deadline = self._read_deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return  # no read waits with a deadline: the timer lapses
+        if deadline <= timer.when():
+            waiter.set_result(False)  # this read's own deadline
+        else:
+            # Armed by an earlier read; this one may wait longer.
+            self._read_timer = self._loop.call_at(deadline, self._read_timer_due)
 
 
 class AsyncioStream(AsyncStream):

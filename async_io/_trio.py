@@ -1,10 +1,11 @@
 """The trio backend: trio.SocketStream and trio.SSLStream.
 
-Timeouts are ``trio.fail_after`` scopes, entered only when a timeout is set. Failures map
-to conch exceptions as in ``sync_io.backend``: TooSlowError becomes a timeout,
-BrokenResourceError, ClosedResourceError and OSError (ssl errors included) an error of the
-call's direction. ``trio.Cancelled`` passes through untouched. A send with a write timeout
-runs in a shielded scope with that deadline instead (see ``TrioStream.send_all``).
+Timeouts are cancel scopes (``trio.fail_after``, or a bare scope on the read path), entered
+only when a timeout is set. Failures map to conch exceptions as in ``sync_io.backend``:
+TooSlowError or a read's expired scope becomes a timeout; BrokenResourceError,
+ClosedResourceError and OSError (ssl errors included) an error of the call's direction.
+``trio.Cancelled`` passes through untouched. A send with a write timeout runs in a
+shielded scope with that deadline instead (see ``TrioStream.send_all``).
 """
 
 from __future__ import annotations
@@ -114,11 +115,16 @@ class TrioStream(AsyncStream):
         try:
             if timeout is None:
                 data: bytes = await self._stream.receive_some(max_bytes)
-            else:
-                with trio.fail_after(max(timeout, _SMALLEST_TIMEOUT)):
-                    data = await self._stream.receive_some(max_bytes)
+                return data
+            # A bare scope: trio.fail_after wraps the same scope in a generator-based
+            # context manager, which costs as much again on every read.
+            deadline = trio.current_time() + max(timeout, _SMALLEST_TIMEOUT)
+            with trio.CancelScope(deadline=deadline) as scope:
+                data = await self._stream.receive_some(max_bytes)
         except _FAILURES as exc:
             raise _fail(exc, _READ) from exc
+        if scope.cancelled_caught:
+            raise ReadTimeout("timed out")
         return data
 
     async def start_tls(

@@ -33,8 +33,10 @@ from sansio.engine import (
     ResponseHead,
     Sleep,
     StartTLS,
+    Trace,
     Write,
 )
+from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import RECEIVE_SIZE
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
@@ -51,6 +53,7 @@ from .backend import (
     resolve,
     sleep,
 )
+from .network import AsyncNetworkStream
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     from sansio.retry import Retry
@@ -93,7 +96,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = await self._drive(ex, ex.send(None), request)
-        return ex.response(head, _Body(self, ex))  # type: ignore[arg-type]
+        network = AsyncNetworkStream(ex.network, ex.take_leftover())
+        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     async def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
         """Perform ``act`` and what follows until the exchange hands out a body event.
@@ -132,6 +136,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                         result = await resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         await sleep(act.seconds)
+                    elif kind is Trace:
+                        await self._trace(act)
                     else:  # Checkpoint: a pending cancellation lands here
                         await sleep(0)
                 except Exception as exc:
@@ -164,11 +170,23 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         return stream, stream.alpn_protocol
 
     @staticmethod
+    async def _trace(act: Trace) -> None:
+        if act.callback is not None:
+            await async_result(act.callback(act.name, act.info))
+        if act.log:
+            log_event(act.name, act.info)
+
+    @staticmethod
     async def _apply(effects: Effects) -> None:
         # Closing never waits (the async backends promise it), so no cancellation can
         # land between an engine call and the closes it asked for.
+        log = bool(effects.close) and debug_logging()  # (a close is rare: ask then)
         for stream in effects.close:
+            if log:
+                log_event("connection.close.started", {})
             await stream.aclose()
+            if log:
+                log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
 

@@ -14,9 +14,9 @@ Rules:
 - It is idempotent, and it never imports httpx.
 - A submodule conch does not have fails to import as it would in httpx
   (``ModuleNotFoundError``), naming the conch module it looked for.
-- What a program sees is httpx's: its logger name, its User-Agent, and its exceptions'
-  names in tracebacks (``httpx.ConnectError``: the classes' ``__module__`` becomes the
-  first alias name).
+- What a program sees is httpx's: its logger names (httpcore's for connection events),
+  its User-Agent, and its exceptions' names in tracebacks (``httpx.ConnectError``: the
+  classes' ``__module__`` becomes the first alias name).
 
 Three ways to turn it on (see the README): call ``conch.alias_httpx()`` first thing;
 ``import conch.httpx_alias`` (in a ``sitecustomize.py``, say); or, for a test suite,
@@ -35,6 +35,7 @@ from types import ModuleType
 
 from sansio import client as client_module
 from sansio import exceptions as exceptions_module
+from sansio.engine import trace as trace_module
 
 __all__ = ["ALIASES", "alias_httpx"]
 
@@ -97,6 +98,7 @@ def alias_httpx(names: Iterable[str] = ALIASES) -> None:
         sys.meta_path.insert(0, _AliasFinder(names))
     _import_decoders()
     client_module.LOGGER_NAME = "httpx"  # logging configured for httpx applies
+    trace_module.LOGGER_PREFIX = "httpcore"  # and for httpcore's connection events
     # httpx's own rule, f"python-httpx/{httpx.__version__}", where httpx is now conch.
     client_module.USER_AGENT = f"python-httpx/{conch.__version__}"
     # A traceback names an exception by its class's module. The program raised and caught

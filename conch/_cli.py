@@ -228,6 +228,48 @@ def _download(response: Response, path: str, screen: _Screen) -> None:
                 progress.update(task, completed=response.num_bytes_downloaded)
 
 
+class _Trace:
+    """The ``trace`` extension of ``-v``: httpx's information lines about the connection,
+    shown as each new one is opened (none for a connection reused)."""
+
+    def __init__(self, screen: _Screen) -> None:
+        self.screen = screen
+
+    def __call__(self, name: str, info: dict[str, Any]) -> None:
+        line = self.screen.line
+        if name == "connection.connect_tcp.started":
+            line(f"* Connecting to {info['host']!r}")
+        elif name == "connection.connect_tcp.complete":
+            address = info["return_value"].get_extra_info("server_addr")
+            line(f"* Connected to {address[0]!r} on port {address[1]}")
+        elif name == "connection.start_tls.complete":
+            ssl_object = info["return_value"].get_extra_info("ssl_object")
+            line(f"* SSL established using {ssl_object.version()!r} / {ssl_object.cipher()[0]!r}")
+            line(f"* Selected ALPN protocol: {ssl_object.selected_alpn_protocol()!r}")
+            certificate = ssl_object.getpeercert()
+            if certificate:  # (none when it was not verified)
+                line("* Server certificate:")
+                line(_format_certificate(certificate))
+
+
+def _format_certificate(certificate: dict[str, Any]) -> str:
+    """A peer certificate as httpx's ``-v`` shows it: one ``*`` line per field."""
+    lines = []
+    for key, value in certificate.items():
+        if isinstance(value, (list, tuple)):
+            lines.append(f"*   {key}:")
+            for item in value:
+                if key in ("subject", "issuer"):
+                    lines += [f"*     {part[0]}: {part[1]!r}" for part in item]
+                elif isinstance(item, tuple) and len(item) == 2:
+                    lines.append(f"*     {item[0]}: {item[1]!r}")
+                else:
+                    lines.append(f"*     {item!r}")
+        else:
+            lines.append(f"*   {key}: {value!r}")
+    return "\n".join(lines)
+
+
 def _resolve_url(url: str) -> Any:
     from sansio import URL
 
@@ -274,10 +316,6 @@ def _run(
 
     def show_heads(response: Response) -> None:
         if verbose:
-            stream = response.extensions.get("network_stream")
-            address = stream.get_extra_info("server_addr") if stream is not None else None
-            if address:
-                screen.line(f"* Connected to {address[0]!r} on port {address[1]}")
             # Requests go out as HTTP/1.1 unless HTTP/2 was negotiated, whatever the
             # server answers with (an HTTP/1.0 server still got an HTTP/1.1 request).
             version = "HTTP/2" if response.http_version == "HTTP/2" else "HTTP/1.1"
@@ -306,6 +344,7 @@ def _run(
                 json=json_body,
                 headers=list(headers),
                 follow_redirects=follow_redirects,
+                extensions={"trace": _Trace(screen)} if verbose else None,
             ) as response,
         ):
             if download is not None:

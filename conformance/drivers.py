@@ -161,6 +161,10 @@ def _send_kwargs(call: Call) -> dict[str, Any]:
     return kwargs
 
 
+def _extensions(call: Call) -> dict[str, Any] | None:
+    return None if call.target is None else {"target": call.target}
+
+
 def _chunks(call: Call) -> Iterator[bytes]:
     assert call.chunks is not None
     for index, chunk in enumerate(call.chunks):
@@ -276,8 +280,9 @@ def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome
     response: Response | None = None
     try:
         request = client.build_request(
-            call.method, _url(tokens, call), headers=_headers(call), content=content
-        )
+            call.method, _url(tokens, call), headers=_headers(call), content=content,
+            extensions=_extensions(call),
+        )  # fmt: skip
         response = client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)
@@ -305,8 +310,9 @@ async def _perform_async(client: AsyncClient | Any, call: Call, tokens: Tokens) 
     response: Response | None = None
     try:
         request = client.build_request(
-            call.method, _url(tokens, call), headers=_headers(call), content=content
-        )
+            call.method, _url(tokens, call), headers=_headers(call), content=content,
+            extensions=_extensions(call),
+        )  # fmt: skip
         response = await client.send(request, stream=call.read != "read", **_send_kwargs(call))
         if call.read == "read":
             return _call_outcome(response, response.content, None, tokens)

@@ -263,7 +263,8 @@ class Call:
     response), ``"raw"`` (`iter_raw`), ``"peek"`` (the first 5 decoded bytes, then
     the response is closed unread) or ``"sse"`` (server-sent events: the request gets
     the event-stream headers, and the body is the events of ``iter_sse``, one
-    ``repr`` per line). ``pause_before`` waits before the call.
+    ``repr`` per line). ``pause_before`` waits before the call; ``target`` is sent as the
+    request target instead of the URL's (the ``target`` request extension).
     """
 
     method: str = "GET"
@@ -278,6 +279,7 @@ class Call:
     pause_before: float = 0.0
     concurrent: bool = False
     interrupt_after: int | None = None
+    target: str | None = None  # the ``target`` request extension: sent as is
 
     def __post_init__(self) -> None:
         if self.body is not None and self.chunks is not None:

@@ -1,12 +1,12 @@
-"""conch's core driven from a plain `selectors` loop: an example for library authors.
+"""conch on a plain `selectors` loop: a guide for library authors.
 
-`sansio` does all of HTTP: `send_flow` (auth, redirects, cookies) and the exchange
-`Engine` (pool, retries, HTTP/1.1 and HTTP/2 machines, multiplexing). What an embedder
-writes is an interpreter of the engine's actions over its own I/O: here non-blocking
-sockets, one `selectors.DefaultSelector` and a few coroutines, as in an event loop you
-already own. Several requests run at once, HTTP/2 streams on one connection included.
-It is a real client (the conformance suite runs every scenario through it), kept short
-by leaving out TLS and user-defined auth flows::
+The core's exchange `Engine` decides all of a request (pool, retries, HTTP/1.1 and
+HTTP/2, streams taking turns on one connection) and asks for the I/O as actions; an
+embedder writes their interpreter. Here: coroutines waiting on a `selectors` selector,
+as in an event loop you already own, and non-blocking sockets (plain http: TLS is left
+out). conch's `AsyncClient` (redirects, auth, cookies) awaits nothing but its transport,
+so it runs on this loop too. Several requests run at once, and share one connection
+over HTTP/2. The conformance suite runs every scenario through this client::
 
     python examples/selectors_loop.py http://example.org/ http://example.org/a
     python examples/selectors_loop.py --h2c http://localhost:8080/a http://localhost:8080/b
@@ -20,121 +20,103 @@ import selectors
 import socket
 import sys
 import time
-from collections.abc import Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
-from sansio import actions as act
+from async_io import AsyncClient
 from sansio import engine as e
-from sansio import env
 from sansio import exceptions as errors
-from sansio.client import BaseClient
-from sansio.config import USE_CLIENT_DEFAULT, Limits
+from sansio.config import DEFAULT_LIMITS
 from sansio.exchange import RECEIVE_SIZE
-from sansio.flow import send_flow
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
+from sansio.transports import AsyncBaseTransport
 
-# The core reads no clock and no entropy by itself: give it ours (cookie expiry, Digest
-# cnonces, multipart boundaries), unless whoever embeds this installed theirs first.
-env.install_defaults(clock=time.monotonic, wall_clock=time.time, random_bytes=os.urandom,
-                     environ={})  # fmt: skip
+Task = Coroutine[Any, Any, Any]
+# A socket's OSError becomes the conch exception for the action that raised it.
+ERRORS = {e.Connect: errors.ConnectError, e.Read: errors.ReadError,
+          e.ReadReady: errors.ReadError, e.Write: errors.WriteError}  # fmt: skip
 
 
 class Wait:
-    """What a task awaits: a socket event, a woken ticket or a deadline (True unless timed out)."""
+    """What a task awaits: a socket event, ``ready()`` coming true, or a timeout.
+    The await gives True, or False if the time ran out first."""
 
-    def __init__(self, sock: Any = None, events: int = 0, ticket: Any = None,
-                 timeout: float | None = None) -> None:  # fmt: skip
-        self.sock, self.events, self.ticket = sock, events, ticket
+    def __init__(self, sock: Any = None, events: int = 0, *, timeout: float | None = None,
+                 ready: Callable[[], bool] | None = None) -> None:  # fmt: skip
+        self.sock, self.events, self.ready = sock, events, ready
         self.deadline = None if timeout is None else time.monotonic() + timeout
 
     def __await__(self) -> Generator[Wait, bool, bool]:
         return (yield self)
 
 
-class _AllDone:
-    """A ticket that is woken once every task of a `Loop.gather` has ended."""
-
-    def __init__(self, results: dict[Any, Any], coros: tuple[Any, ...]) -> None:
-        self.results, self.coros = results, coros
-
-    @property
-    def woken(self) -> bool:
-        return all(coro in self.results for coro in self.coros)
-
-
 class Loop:
-    """Coroutines on one selector. Every wait is a `Wait`; everything else runs at once."""
+    """Tasks on one selector, and the engine's actions performed on its sockets."""
 
     def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
-        self.waiting: dict[Coroutine[Any, Any, Any], Wait | None] = {}
-        self.results: dict[Coroutine[Any, Any, Any], tuple[Any, BaseException | None]] = {}
+        self.waits: dict[Task, Wait | None] = {}  # None: a task not started yet
+        self.done: dict[Task, tuple[Any, BaseException | None]] = {}
 
-    def run(self, main: Coroutine[Any, Any, Any]) -> Any:
-        self.waiting[main] = None
-        while main not in self.results:
-            # Ready: new tasks (sent None), and those whose ticket was woken (sent True).
-            ready = [(coro, None if wait is None else True) for coro, wait in self.waiting.items()
-                     if wait is None or (wait.ticket and wait.ticket.woken)]  # fmt: skip
-            for coro, value in ready or self._select():
+    def run(self, main: Task) -> Any:
+        self.waits[main] = None
+        while main not in self.done:
+            ready = [(task, None if w is None else True) for task, w in self.waits.items()
+                     if w is None or (w.ready and w.ready())]  # fmt: skip
+            for task, value in ready or self._select():
                 try:
-                    self.waiting[coro] = coro.send(value)
+                    self.waits[task] = task.send(value)
                     continue
-                except StopIteration as done:
-                    self.results[coro] = (done.value, None)
+                except StopIteration as stop:
+                    self.done[task] = (stop.value, None)
                 except BaseException as exc:  # for whoever awaits that task
-                    self.results[coro] = (None, exc)
-                del self.waiting[coro]
-        value, error = self.results.pop(main)
+                    self.done[task] = (None, exc)
+                del self.waits[task]
+        value, error = self.done.pop(main)
         if error is not None:
             raise error
         return value
 
-    def _select(self) -> list[tuple[Any, bool]]:
-        """Wait until a socket is ready or a deadline passes: who may go on, and whether
-        what it waited for came (True) or its time ran out (False)."""
-        waits = {coro: wait for coro, wait in self.waiting.items() if wait is not None}
-        wanted: dict[Any, int] = {}
-        for wait in waits.values():
-            if wait.sock is not None:
-                wanted[wait.sock] = wanted.get(wait.sock, 0) | wait.events
-        for sock, events in wanted.items():
-            self.selector.register(sock, events)
-        deadlines = [wait.deadline for wait in waits.values() if wait.deadline is not None]
+    def _select(self) -> list[tuple[Task, bool]]:
+        """Block until a socket is ready or a deadline passes; who goes on, with what."""
+        waits = [(task, w) for task, w in self.waits.items() if w is not None]
+        events: dict[Any, int] = {}
+        for _, w in waits:
+            if w.sock is not None:
+                events[w.sock] = events.get(w.sock, 0) | w.events
+        deadlines = [w.deadline for _, w in waits if w.deadline is not None]
         timeout = max(min(deadlines) - time.monotonic(), 0) if deadlines else None
-        try:
-            fired = {key.fileobj: mask for key, mask in self.selector.select(timeout)}
-        finally:
-            for sock in wanted:
-                self.selector.unregister(sock)
+        with selectors.DefaultSelector() as selector:
+            for sock, mask in events.items():
+                selector.register(sock, mask)
+            fired = {key.fileobj: mask for key, mask in selector.select(timeout)}
         now, ready = time.monotonic(), []
-        for coro, wait in waits.items():
-            if fired.get(wait.sock, 0) & wait.events:
-                ready.append((coro, True))
-            elif wait.deadline is not None and wait.deadline <= now:
-                ready.append((coro, False))
+        for task, w in waits:
+            if fired.get(w.sock, 0) & w.events:
+                ready.append((task, True))
+            elif w.deadline is not None and w.deadline <= now:
+                ready.append((task, False))
         return ready
 
-    async def gather(self, *coros: Coroutine[Any, Any, Any]) -> list[Any]:
-        for coro in coros:
-            self.waiting[coro] = None
-        await Wait(ticket=_AllDone(self.results, coros))
-        outcomes = [self.results.pop(coro) for coro in coros]
+    async def gather(self, *tasks: Task) -> list[Any]:
+        self.waits.update(dict.fromkeys(tasks))
+        await Wait(ready=lambda: all(task in self.done for task in tasks))
+        outcomes = [self.done.pop(task) for task in tasks]
         for _, error in outcomes:
             if error is not None:
                 raise error
         return [value for value, _ in outcomes]
 
-    # -- the engine's actions on non-blocking sockets --------------------------------------
+    # -- the interpreter ------------------------------------------------------------------
 
     async def drive(self, ex: e.Exchange, action: Any, request: Request | None = None) -> Any:
-        """Perform actions until the exchange hands out a body event. The request body's
-        iterator is closed then, or when the exchange raises: its upload is over."""
+        """Perform the exchange's actions until it hands out a body event (`ResponseHead`,
+        `BodyChunk`, `EndOfBody`). The request body is closed then: its upload is over."""
         body: Any = None
         try:
             while type(action) not in (e.ResponseHead, e.BodyChunk, e.EndOfBody):
-                result, error = None, None
+                result: Any = None
+                error: Exception | None = None
                 try:
                     if type(action) is e.PullBody:
                         if action.first:  # from the start (again, for a retry)
@@ -143,10 +125,12 @@ class Loop:
                         result = await anext(body, None)
                     else:
                         result = await self.perform(action)
+                except OSError as exc:
+                    error = ERRORS[type(action)](str(exc)) if type(action) in ERRORS else exc
                 except Exception as exc:
                     error = exc
-                except BaseException:  # a cancellation: the core says what to clean up
-                    self.perform_effects(ex.cancel())
+                except BaseException:  # a cancellation: the engine says what to clean up
+                    self.apply(ex.cancel())
                     raise
                 action = ex.send(result) if error is None else ex.throw(error)
             return action
@@ -154,126 +138,75 @@ class Loop:
             await _aclose(body)
 
     async def perform(self, action: Any) -> Any:
+        """One action; its result (the table in `sansio.engine.actions`)."""
         kind = type(action)
-        if kind is e.Read:
-            if not await Wait(action.stream, selectors.EVENT_READ, timeout=action.timeout):
-                raise errors.ReadTimeout("timed out")
-            return self.recv(action.stream) or b""
-        if kind is e.Write:
-            view = memoryview(action.data)
-            while view:
-                if not await Wait(action.stream, selectors.EVENT_WRITE, timeout=action.timeout):
-                    raise errors.WriteTimeout("timed out")
-                try:
-                    view = view[action.stream.send(view) :]
-                except OSError as exc:
-                    raise errors.WriteError(str(exc)) from exc
-            return None
-        if kind is e.ReadReady:  # what is there now, without waiting
-            return self.recv(action.stream)
-        if kind is e.Park:
-            return await Wait(ticket=action.ticket, timeout=action.timeout)
+        sock: Any = getattr(action, "stream", None)
         if kind is e.Effects:
-            return self.perform_effects(action)
+            return self.apply(action)
+        if kind is e.Checkpoint or kind is e.Trace:  # nothing cancelled, nothing traced here
+            return None
+        if kind is e.ReadReady:  # what is there now: bytes, b"" at EOF, or None
+            try:
+                return sock.recv(RECEIVE_SIZE)
+            except BlockingIOError:
+                return None
+        if kind is e.Read:
+            if not await Wait(sock, selectors.EVENT_READ, timeout=action.timeout):
+                raise errors.ReadTimeout("timed out")
+            return sock.recv(RECEIVE_SIZE)
+        if kind is e.Write:
+            data = memoryview(action.data)
+            while data:
+                if not await Wait(sock, selectors.EVENT_WRITE, timeout=action.timeout):
+                    raise errors.WriteTimeout("timed out")
+                data = data[sock.send(data) :]
+            return None
+        if kind is e.Park:  # until some Effects wakes the ticket
+            return await Wait(timeout=action.timeout, ready=lambda: action.ticket.woken)
         if kind is e.Sleep:
             return await Wait(timeout=action.seconds)
-        if kind is e.Checkpoint:
-            return None
-        if kind is e.Connect:
-            return await self.connect(action.host, action.port, action.timeout)
-        raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
+        if kind is not e.Connect:
+            raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
+        family, socktype, proto, _, address = socket.getaddrinfo(
+            action.host, action.port, type=socket.SOCK_STREAM
+        )[0]
+        sock = socket.socket(family, socktype, proto)
+        sock.setblocking(False)
+        code = sock.connect_ex(address)
+        if code == errno.EINPROGRESS:  # connecting: wait until the socket is writable
+            if not await Wait(sock, selectors.EVENT_WRITE, timeout=action.timeout):
+                sock.close()
+                raise errors.ConnectTimeout("timed out")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            sock.close()
+            raise OSError(code, os.strerror(code))
+        return sock
 
     @staticmethod
-    def perform_effects(effects: e.Effects) -> None:
+    def apply(effects: e.Effects) -> None:
+        """Close these sockets and wake these tickets: at once, never blocking."""
         for sock in effects.close:
             sock.close()
         for ticket in effects.wake:
             ticket.set()
 
-    @staticmethod
-    def recv(sock: socket.socket) -> bytes | None:
-        try:
-            return sock.recv(RECEIVE_SIZE)  # b"" at EOF
-        except BlockingIOError:
-            return None
-        except OSError as exc:
-            raise errors.ReadError(str(exc)) from exc
 
-    async def connect(self, host: str, port: int, timeout: float | None) -> socket.socket:
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )[0]
-            sock = socket.socket(family, kind, proto)
-        except OSError as exc:
-            raise errors.ConnectError(str(exc)) from exc
-        sock.setblocking(False)
-        code = sock.connect_ex(address)
-        if code == errno.EINPROGRESS:
-            ready = await Wait(sock, selectors.EVENT_WRITE, timeout=timeout)
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if ready else -1
-        if code == -1:
-            sock.close()
-            raise errors.ConnectTimeout("timed out")
-        if code:
-            sock.close()
-            raise errors.ConnectError(errno.errorcode.get(code, str(code)))
-        return sock
+class SelectorsTransport(AsyncBaseTransport):
+    """An httpx-style transport: each request is an exchange on the engine, driven by the
+    loop. ``settings`` are `Engine`'s: ``limits``, ``http1``, ``http2``, ``retries``..."""
 
+    def __init__(self, loop: Loop, **settings: Any) -> None:
+        self.loop = loop
+        self.engine = e.Engine(clock=time.monotonic, **settings)
 
-class SelectorsClient(BaseClient):
-    """`BaseClient`'s settings and request building, plus `send()` on the loop above."""
+    async def handle_async_request(self, request: Request) -> Response:
+        ex = self.engine.exchange(request)
+        head = await self.loop.drive(ex, ex.send(None), request)
+        return ex.response(head, _Body(self.loop, ex))
 
-    def __init__(self, loop: Loop | None = None, *, limits: Limits | None = None,
-                 http1: bool = True, http2: bool = False, retries: Any = 0,
-                 **settings: Any) -> None:  # fmt: skip
-        super().__init__(**settings)
-        self.loop = loop or Loop()
-        self.engine = e.Engine(clock=time.monotonic, http1=http1, http2=http2, retries=retries,
-                             **({} if limits is None else {"limits": limits}))  # fmt: skip
-
-    async def send(self, request: Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,
-                   follow_redirects: Any = USE_CLIENT_DEFAULT) -> Response:  # fmt: skip
-        options = self._send_options(request, stream=stream, auth=auth,
-                                     follow_redirects=follow_redirects)  # fmt: skip
-        flow = send_flow(request, options)
-        result, error = None, None
-        while True:  # the core decides; we perform and hand back the result or the error
-            try:
-                action = flow.send(result) if error is None else flow.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                result, error = await self._perform(action), None
-            except BaseException as exc:
-                result, error = None, exc
-
-    async def _perform(self, action: act.Action) -> Any:
-        match action:
-            case act.SendRequest(request):
-                ex = self.engine.exchange(request)
-                head = await self.loop.drive(ex, ex.send(None), request)
-                return ex.response(head, _Body(self.loop, ex))
-            case act.ReadResponse(response):
-                return await response.aread()
-            case act.DrainResponse(response, limit):
-                return await response.adrain(limit)
-            case act.CloseResponse(response):
-                return await response.aclose()
-            case act.ReadRequest(request):
-                return await request.aread()
-            case act.CallHooks(hooks, argument):
-                return [hook(argument) for hook in hooks] and None
-        raise NotImplementedError(f"{action!r}: user auth flows are left out of this example")
-
-    def close(self) -> None:
-        self.loop.perform_effects(self.engine.close())
-        self.loop.selector.close()
-
-
-async def _aclose(body: Any) -> None:
-    if hasattr(body, "aclose"):
-        await body.aclose()
+    async def aclose(self) -> None:
+        self.loop.apply(self.engine.close())
 
 
 class _Body(AsyncByteStream):
@@ -282,17 +215,32 @@ class _Body(AsyncByteStream):
     def __init__(self, loop: Loop, ex: e.Exchange) -> None:
         self.loop, self.ex = loop, ex
 
-    async def __anext__(self) -> bytes:
-        event = await self.loop.drive(self.ex, self.ex.send(None))
-        if type(event) is e.BodyChunk:
-            return event.data
-        raise StopAsyncIteration
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while type(event := await self.loop.drive(self.ex, self.ex.send(None))) is e.BodyChunk:
+            yield event.data
 
-    def __aiter__(self) -> _Body:
-        return self
-
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # the connection goes back, or the HTTP/2 stream ends
         await self.loop.drive(self.ex, self.ex.close())
+
+
+async def _aclose(body: Any) -> None:
+    if hasattr(body, "aclose"):
+        await body.aclose()
+
+
+class SelectorsClient(AsyncClient):
+    """conch's `AsyncClient` on a `Loop` (``client.loop.run(client.get(url))``)."""
+
+    def __init__(self, loop: Loop | None = None, *, limits: Any = DEFAULT_LIMITS,
+                 http1: bool = True, http2: bool = False, retries: Any = 0,
+                 **settings: Any) -> None:  # fmt: skip
+        self.loop = loop or Loop()
+        transport = SelectorsTransport(self.loop, limits=limits, http1=http1, http2=http2,
+                                       retries=retries)  # fmt: skip
+        super().__init__(transport=transport, **settings)
+
+    def close(self) -> None:
+        self.loop.run(self.aclose())
 
 
 if __name__ == "__main__":
@@ -300,10 +248,9 @@ if __name__ == "__main__":
     client = SelectorsClient(follow_redirects=True, http1=not h2c, http2=h2c)
 
     async def fetch(url: str) -> str:
-        response = await client.send(client.build_request("GET", url))
+        response = await client.get(url)
         return f"{response.status_code} {response.reason_phrase} {len(response.content)} bytes"
 
-    urls = sys.argv[1 + h2c :]
-    for line in client.loop.run(client.loop.gather(*(fetch(url) for url in urls))):
+    for line in client.loop.run(client.loop.gather(*map(fetch, sys.argv[1 + h2c :]))):
         print(line)
     client.close()

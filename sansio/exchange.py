@@ -47,7 +47,7 @@ from .multipart import MultipartStream
 from .pool import retry_safe
 from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
-from .tls import TLSConfig, alpn_for
+from .tls import ALPN_H1, TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
 
 __all__ = [
@@ -215,22 +215,33 @@ class Planner:
     def plan(self, request: Request) -> tuple[Route, RequestHead, bool]:
         """The route, the wire head, and whether the request has a body to send."""
         url = request.url
-        route = self._routes.get((url.scheme, url.raw_host, url.port))
+        extensions = request.extensions
+        sni = extensions.get("sni_hostname")
+        route = None if sni is not None else self._routes.get((url.scheme, url.raw_host, url.port))
         if route is None:
-            route = self._route(request)
+            route = self._route(request, sni=sni)
         headers = request.headers
+        target = extensions.get("target")
         head = RequestHead(
             method=request.method.encode("ascii"),
-            target=url.raw_path,
+            target=url.raw_path if target is None else _target(target),
             headers=headers.raw,
             authority=url.netloc,
             scheme=url.scheme.encode("ascii"),
         )
+        proxy = route.proxy
+        if (
+            (route.multiplex and self._http1)
+            or (proxy is not None and proxy.mode is ProxyMode.FORWARD)
+        ) and _upgrades(headers):
+            # The connection becomes the caller's after a 101: an HTTP/1.1 one of its own
+            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy.
+            route = self._route(request, upgrade=True, sni=sni)
         if route.proxy is not None:
             head = request_head(head, route.proxy)
         return route, head, _has_body(headers)
 
-    def _route(self, request: Request) -> Route:
+    def _route(self, request: Request, upgrade: bool = False, sni: str | None = None) -> Route:
         url = request.url
         scheme = url.scheme
         if scheme not in _SCHEMES:
@@ -253,15 +264,16 @@ class Planner:
                 verify=self._tls.verify,
                 cert=self._tls.cert,
                 trust_env=self._tls.trust_env,
-                alpn=self._tls.alpn,
-                server_hostname=host,
+                alpn=ALPN_H1 if upgrade else self._tls.alpn,
+                server_hostname=host if sni is None else sni,  # TLSConfig checks it
             )
-            multiplex = self._http2  # the ALPN list in `tls` (and so in the key) says it
+            # The ALPN list in `tls` (and so in the key) says it.
+            multiplex = self._http2 and not upgrade
         else:
             multiplex = self._h2c
         # The key names the protocol choice for plain TCP too (h2c by prior knowledge).
         if self._proxy is not None:
-            via = self._proxy.plan(url, tls)
+            via = self._proxy.plan(url, tls, tunnel=upgrade)
             # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
             # connection reaches one origin and negotiates with it like a direct one.
             forward = via.mode is ProxyMode.FORWARD
@@ -272,6 +284,10 @@ class Planner:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
                           port=port, tls=tls, uds=self._uds, multiplex=multiplex,
                           host_key=(scheme, host, port))  # fmt: skip
+        if upgrade or sni is not None:
+            # Rare (a protocol switch, a TLS name of the caller's): not remembered; the
+            # ALPN list and the TLS name are in the key, so pooling still works.
+            return route
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
@@ -366,6 +382,21 @@ def _has_body(headers: Headers) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
+
+
+def _target(target: Any) -> bytes:
+    """The ``target`` request extension: the request target sent as is (``*``, an
+    absolute form); the wire machine refuses bytes that do not belong in one."""
+    if isinstance(target, str) and target.isascii():
+        target = target.encode("ascii")
+    if not isinstance(target, bytes) or not target:
+        raise TypeError(f"the 'target' extension must be non-empty ASCII bytes, not {target!r}")
+    return target
+
+
+def _upgrades(headers: Headers) -> bool:
+    """Whether a request asks to switch protocols (an Upgrade header)."""
+    return any(name == b"upgrade" for _, name, _ in headers._list)
 
 
 def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseException) -> bool:

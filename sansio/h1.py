@@ -667,7 +667,7 @@ class H1Connection:
             # A final response before our request ended: stop uploading, and close
             # afterwards since the request was never completed on the wire.
             self._body = _BODY_ABANDONED
-            self._join = False
+            self._join = self._continue = False
             self._out.clear()
             self._held.clear()
             self._keep_alive = False

@@ -49,6 +49,14 @@ window). Padding and DATA for streams nobody reads any more are acknowledged at 
 malformed in HTTP/2, RFC 9113 §8.6); trailers
 come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
 
+**Header blocks.** A client sends the same few requests again and again, and a server
+answers with the same few heads: the encoder and the decoder (hpack's, subclassed) keep
+the last `HEADER_BLOCK_CACHE_SIZE` blocks of each connection, header list to block and
+block to header list, and hand a block's answer back without HPACK (Huffman coding,
+table searches) when making it left the dynamic table as it was and the table and the
+limits are the same again: then HPACK would give the same answer. A server that indexes
+nothing (nginx) repeats its blocks but for the Date, once a second.
+
 **Limits on what a response may hold** are those of the HTTP/1.1 machine, one
 definition in `sansio.h1`, with the same errors: a header block (head, 1xx head or
 trailers) decodes to at most ``max_header_bytes`` (announced as
@@ -93,11 +101,13 @@ needed.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import h2.config
 import h2.connection
 import h2.exceptions
 import h2.settings
+import hpack
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
@@ -130,6 +140,8 @@ from .wire import (
 
 __all__ = [
     "CONNECTION_WINDOW_SIZE",
+    "HEADER_BLOCK_CACHE_BYTES",
+    "HEADER_BLOCK_CACHE_SIZE",
     "MAX_CONCURRENT_STREAMS",
     "MAX_FRAME_SIZE",
     "MAX_PENDING_CONTROL_REPLIES",
@@ -161,6 +173,13 @@ MAX_FRAME_SIZE = 16 * 1024
 # makes replies pile up (CVE-2019-9512 "ping flood", CVE-2019-9515 "settings flood");
 # like nghttp2 (max_outbound_ack, 1000), we fail a connection with more unsent.
 MAX_PENDING_CONTROL_REPLIES = 1000
+
+# Header blocks remembered per connection, each way (see "Header blocks" above): a client
+# repeats a few requests and a server a few response heads, so a handful covers them; the
+# oldest goes first. Blocks longer than HEADER_BLOCK_CACHE_BYTES are not kept (a typical
+# head encodes to 100 to 300 bytes), so the caches hold at most 2 x 32 KiB of blocks.
+HEADER_BLOCK_CACHE_SIZE = 32
+HEADER_BLOCK_CACHE_BYTES = 1024
 
 # Protocol bounds, not policy: RFC 9113 §5.1.1 (stream ids) and §6.9.1 (windows).
 _MAX_STREAM_ID = 2**31 - 1
@@ -231,6 +250,91 @@ class _H2(h2.connection.H2Connection):
         # h2 calls this when a GOAWAY arrives; the SETTINGS and PING ACKs queued before it
         # in the same read, and everything for the streams that go on, must still go out.
         pass
+
+    def _open_streams(self, remainder: int) -> int:
+        # h2 counts open streams against the server's limit on every new stream by walking
+        # all the streams it holds (pruning the closed ones): with 100 streams at once, a
+        # tenth of a request's cost. `H2Connection.can_start_request` holds that limit
+        # first, over its own streams, and every stream h2 holds is one of them (`forget`
+        # prunes each as it is released), so their number is an upper bound that never
+        # trips h2's check (and the only count h2 asks a client for).
+        return len(self.streams)
+
+    def forget(self, stream_id: int) -> None:
+        """Prune a stream `H2Connection.release` closed, as h2's walk would: how it closed
+        stays known to h2 (only that walk removes streams, and it no longer runs)."""
+        stream = self.streams.pop(stream_id)
+        self._closed_streams[stream_id] = stream.closed_by
+
+
+_TableState = tuple[object, tuple[int, ...]]
+
+
+def _table_state(table: Any, limits: tuple[int, ...] = ()) -> _TableState:
+    """The table's front entry, entry count and size limit, and the ``limits`` a block was
+    checked against. Every insertion puts a new tuple at the front and entries only move
+    back, so while the front entry is the same object and the rest is equal, the table
+    holds the same entries and a block decodes (or encodes) as it did."""
+    entries = table.dynamic_entries
+    return (entries[0] if entries else None, (len(entries), table.maxsize, *limits))
+
+
+def _same_table(a: _TableState, b: _TableState) -> bool:
+    return a[0] is b[0] and a[1] == b[1]
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+    if size <= HEADER_BLOCK_CACHE_BYTES:
+        if len(cache) >= HEADER_BLOCK_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = value
+
+
+class _Encoder(hpack.Encoder):
+    """hpack's encoder, handing back the block it made for the same header list when making
+    it left the dynamic table as it was and the table has not changed since."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: dict[tuple[bool, tuple[Any, ...]], tuple[bytes, _TableState]] = {}
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        # Whether a field is indexed depends only on its name and value here (see
+        # `_request_headers`), so a list equal to a cached one is encoded alike. A pending
+        # size update (`resized`) is part of the state: the block that carries it is new.
+        table = self.header_table
+        key = (huffman, tuple(headers))
+        state = _table_state(table, (table.resized,))
+        hit = self._blocks.get(key)
+        if hit is not None and _same_table(hit[1], state):
+            return hit[0]
+        block = super().encode(key[1], huffman)
+        if _same_table(state, _table_state(table, (table.resized,))):
+            _remember(self._blocks, key, (block, state), len(block))
+        return block
+
+
+class _Decoder(hpack.Decoder):
+    """hpack's decoder, handing back the fields it decoded from the same block when decoding
+    it left the dynamic table as it was and neither the table nor the limits have changed
+    since (a server that indexes nothing, as nginx, repeats its blocks but for the Date)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: dict[tuple[bool, bytes], tuple[list[hpack.HeaderTuple], _TableState]] = {}
+
+    def decode(self, data: bytes, raw: bool = False) -> list[hpack.HeaderTuple]:
+        table = self.header_table
+        limits = (self.max_header_list_size, self.max_allowed_table_size)
+        state = _table_state(table, limits)
+        key = (raw, bytes(data))
+        hit = self._blocks.get(key)
+        if hit is not None and _same_table(hit[1], state):
+            return hit[0].copy()
+        headers = list(super().decode(data, raw))
+        if _same_table(state, _table_state(table, limits)):
+            _remember(self._blocks, key, (headers.copy(), state), len(data))
+        return headers
 
 
 class _Stream:
@@ -354,6 +458,8 @@ class H2Connection:
             )
         )
         conn.state_machine = _StateMachine()
+        conn.encoder = _Encoder()
+        conn.decoder = _Decoder()
         codes = h2.settings.SettingCodes
         settings = h2.settings.Settings(
             client=True,
@@ -865,6 +971,7 @@ class H2Connection:
                 self._h2.acknowledge_received_data(unread, stream_id)
         except h2.exceptions.H2Error as exc:
             raise self._local_error(exc) from exc
+        self._h2.forget(stream_id)  # closed now, by the server or by the reset
         self._pull()
 
     # -- helpers ------------------------------------------------------------------

@@ -370,9 +370,17 @@ class Headers(MutableMapping[str, str]):
 
     def get_list(self, key: str, split_commas: bool = False) -> list[str]:
         """Every value of ``key``, in order; with ``split_commas``, each split on commas."""
-        enc = self.encoding
-        wanted = self._key(key)
-        values = [value.decode(enc) for _, low, value in self._list if low == wanted]
+        if type(key) is str and key.isascii():
+            wanted: bytes | None = key.lower().encode("ascii")
+        else:
+            wanted = self._key(key)
+        found = [value for _, low, value in self._list if low == wanted]
+        if not found:
+            # The usual answer (a client asks every response for its Set-Cookie): no
+            # encoding to work out.
+            return []
+        enc = self._encoding or self._detected or self.encoding
+        values = [value.decode(enc) for value in found]
         if not split_commas:
             return values
         return [part.strip() for value in values for part in value.split(",")]

@@ -381,12 +381,16 @@ class ProxyPlanner:
         # Every forwarded request shares one key: built once, not per request.
         self._forward_key = ("forward", self._base_key)
 
-    def plan(self, url: URL, origin_tls: TLSConfig | None = None) -> ProxyPlan:
+    def plan(
+        self, url: URL, origin_tls: TLSConfig | None = None, *, tunnel: bool = False
+    ) -> ProxyPlan:
         """How a request to `url` goes through this proxy.
 
         ``origin_tls`` is the TLS to the origin of an ``https://`` URL (by default
         verified with the default trust store, server name = host); it must be None
-        for ``http://``.
+        for ``http://``. ``tunnel``: an ``http://`` request goes through a CONNECT tunnel
+        of its own, not forwarded (an Upgrade, such as a WebSocket's: the connection
+        will be the caller's, and a forwarding proxy would not pass the new protocol).
         """
         scheme = url.scheme
         if scheme not in _TARGET_SCHEMES:
@@ -419,7 +423,7 @@ class ProxyPlanner:
             # refuses names over 253 bytes (DNS's limit; SOCKS carries 255) and zone ids.
             mode = self._socks
             key: Hashable = (mode.value, self._base_key, host, port, origin_tls)
-        elif origin_tls is None:
+        elif origin_tls is None and not tunnel:
             mode = ProxyMode.FORWARD
             key = self._forward_key
         else:

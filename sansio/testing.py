@@ -50,9 +50,11 @@ from .engine import (
     ResponseHead,
     Sleep,
     StartTLS,
+    Trace,
     Write,
 )
 from .engine.actions import Action, BodyEvent
+from .engine.trace import log_event
 from .exceptions import ConnectError, ReadError, ReadTimeout, WriteError, WriteTimeout
 from .models import Request, Response
 from .streams import AsyncByteStream
@@ -460,7 +462,12 @@ class Loop:
         except BaseException as exc:
             task.done, task.error = True, exc
         else:
-            assert isinstance(block, _Block), f"a task awaited {block!r}, not the Loop"
+            if not isinstance(block, _Block):
+                # Something of another event loop (asyncio.sleep, a trio primitive) would
+                # leave the task asleep for ever: it fails with the reason instead.
+                problem = RuntimeError(f"a task of the Loop awaited {block!r}, not the Loop")
+                self._resume(task, None, problem)
+                return
             task.block = block
             return
         task.block = None
@@ -514,6 +521,12 @@ class Loop:
             return await _Block(_always, None)  # let the others run
         if kind is Sleep:
             return await self.sleep(act.seconds)  # type: ignore[union-attr]
+        if kind is Trace:  # the callback is a coroutine function, as for async shells
+            if act.callback is not None:  # type: ignore[union-attr]
+                await act.callback(act.name, act.info)  # type: ignore[union-attr]
+            if act.log:  # type: ignore[union-attr]
+                log_event(act.name, act.info)  # type: ignore[union-attr]
+            return None
         await _Block(_always, None)  # connecting lets the others run meanwhile
         if kind is Connect:
             return self.network.connect(act.host, act.port, act.uds)  # type: ignore[union-attr]

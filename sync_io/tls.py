@@ -24,7 +24,15 @@ from collections.abc import Mapping
 from sansio._types import CertTypes
 from sansio.tls import TLSConfig
 
-__all__ = ["CONTEXT_CACHE_SIZE", "context_for", "create_ssl_context", "load_client_cert"]
+__all__ = [
+    "CERT_DEPRECATED",
+    "CONTEXT_CACHE_SIZE",
+    "VERIFY_STR_DEPRECATED",
+    "context_for",
+    "create_ssl_context",
+    "load_client_cert",
+    "warn_deprecated",
+]
 
 # How many shared contexts to keep. A process sees one or two trust settings times one or
 # two ALPN lists; the bound matters only to a program that keeps changing its CA files.
@@ -73,13 +81,38 @@ def _load_cert(ctx: ssl.SSLContext, cert: CertTypes | os.PathLike[str]) -> None:
         ctx.load_cert_chain(cert)
 
 
+# httpx 0.28's words, word for word (httpx._config.create_ssl_context).
+VERIFY_STR_DEPRECATED = (
+    "`verify=<str>` is deprecated. "
+    "Use `verify=ssl.create_default_context(cafile=...)` "
+    "or `verify=ssl.create_default_context(capath=...)` instead."
+)
+CERT_DEPRECATED = (
+    "`cert=...` is deprecated. Use `verify=<ssl_context>` instead,"
+    "with `.load_cert_chain()` to configure the certificate chain."
+)
+
+
+def warn_deprecated(verify: object, cert: object) -> None:
+    """httpx's DeprecationWarnings for ``verify=<str>`` and ``cert=``, where httpx gives
+    them: when an SSL context is made from them (a transport being built included).
+    As in httpx, ``verify=<str>`` with ``cert=`` gives the first warning only (httpx
+    returns before it looks at ``cert``; conch still loads the certificate)."""
+    if isinstance(verify, str):
+        warnings.warn(VERIFY_STR_DEPRECATED, DeprecationWarning, stacklevel=3)
+    elif cert:
+        warnings.warn(CERT_DEPRECATED, DeprecationWarning, stacklevel=3)
+
+
 def load_client_cert(verify: object, cert: CertTypes | os.PathLike[str] | None) -> None:
-    """With ``verify=<SSLContext>`` and ``cert=``, load the certificate into that context.
+    """When a transport is built: httpx's deprecation warnings (`warn_deprecated`), and
+    with ``verify=<SSLContext>`` and ``cert=``, the certificate loaded into that context.
 
     What httpx 0.28 does when a transport is built, so a missing file or a wrong
-    password fails there too. Nothing happens for any other ``verify`` (`context_for`
+    password fails there too. Nothing is loaded for any other ``verify`` (`context_for`
     builds those contexts with the certificate) or without ``cert``.
     """
+    warn_deprecated(verify, cert)
     if cert and isinstance(verify, ssl.SSLContext):
         _load_cert(verify, cert)
 
@@ -117,20 +150,7 @@ def create_ssl_context(
     directory; an ``ssl.SSLContext`` is returned as given. ``cert`` adds a client
     certificate. As in httpx, ``verify=<str>`` and ``cert=`` are deprecated.
     """
-    if isinstance(verify, str):
-        warnings.warn(
-            "verify=<str> is deprecated; pass verify=ssl.create_default_context(cafile=...) "
-            "or capath=... instead",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-    if cert:
-        warnings.warn(
-            "cert=... is deprecated; pass an ssl.SSLContext as verify= and call its "
-            "load_cert_chain() instead",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+    warn_deprecated(verify, cert)
     return _build(verify, cert, trust_env, os.environ)
 
 

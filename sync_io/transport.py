@@ -34,8 +34,10 @@ from sansio.engine import (
     ResponseHead,
     Sleep,
     StartTLS,
+    Trace,
     Write,
 )
+from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import RECEIVE_SIZE
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
@@ -43,6 +45,7 @@ from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
+from .network import NetworkStream
 from .tls import context_for, load_client_cert
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
@@ -86,7 +89,8 @@ class HTTPTransport(BaseTransport):
     def handle_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = self._drive(ex, ex.send(None), request)
-        return ex.response(head, _Body(self, ex))  # type: ignore[arg-type]
+        network = NetworkStream(ex.network, ex.take_leftover())
+        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
         """Perform ``act`` and what follows until the exchange hands out a body event.
@@ -125,6 +129,8 @@ class HTTPTransport(BaseTransport):
                         result = resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         sleep(act.seconds)
+                    elif kind is Trace:
+                        self._trace(act)
                     else:  # Checkpoint: threads are not cancelled between two calls
                         pass
                 except Exception as exc:
@@ -157,11 +163,23 @@ class HTTPTransport(BaseTransport):
         return stream, stream.alpn_protocol
 
     @staticmethod
+    def _trace(act: Trace) -> None:
+        if act.callback is not None:
+            sync_result(act.callback(act.name, act.info))
+        if act.log:
+            log_event(act.name, act.info)
+
+    @staticmethod
     def _apply(effects: Effects) -> None:
         # Closing never waits (the async backends promise it), so no cancellation can
         # land between an engine call and the closes it asked for.
+        log = bool(effects.close) and debug_logging()  # (a close is rare: ask then)
         for stream in effects.close:
+            if log:
+                log_event("connection.close.started", {})
             stream.close()
+            if log:
+                log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
 

@@ -25,6 +25,8 @@ import conch
 from conch import _cli
 from sansio.headers import Headers
 
+from .servers import Server, default_app, http_handler, tls_contexts
+
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = bytes(range(256)) * 4
 DOWNLOAD = b"0123456789abcdef" * 5000  # 80 kB: more than one read
@@ -233,8 +235,10 @@ def test_verbose_shows_request_and_response_heads(server: str) -> None:
     result = run(f"{server}/echo", "-v", "-p", "a", "1", "-h", "X-Test", "yes")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"* Connected to '127.0.0.1' on port {port}"
-    assert lines[1] == "GET /echo?a=1 HTTP/1.1"
+    # httpx's information lines, from the trace extension.
+    assert lines[0] == "* Connecting to '127.0.0.1'"
+    assert lines[1] == f"* Connected to '127.0.0.1' on port {port}"
+    assert lines[2] == "GET /echo?a=1 HTTP/1.1"
     assert f"Host: 127.0.0.1:{port}" in lines
     assert "X-Test: yes" in lines
     request_head_end = lines.index("")
@@ -243,8 +247,35 @@ def test_verbose_shows_request_and_response_heads(server: str) -> None:
 
 def test_verbose_request_line_is_what_was_sent(server: str) -> None:
     lines = run(f"{server}/old", "-v").stdout.splitlines()
-    assert lines[1] == "GET /old HTTP/1.1"
+    assert lines[2] == "GET /old HTTP/1.1"
     assert "HTTP/1.0 200 OK" in lines
+
+
+def test_verbose_over_tls_shows_the_handshake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = tls_contexts()
+    tls.server.set_alpn_protocols(["http/1.1"])
+    ca_file = tmp_path / "ca.pem"
+    tls.ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    with Server(http_handler(default_app), tls=tls.server) as tls_server:
+        url = tls_server.url(scheme="https", host="localhost")
+        lines = run(url, "-v").stdout.splitlines()
+        unverified = run(url, "-v", "--no-verify").stdout.splitlines()
+    assert lines[:2] == [
+        "* Connecting to 'localhost'",
+        f"* Connected to '127.0.0.1' on port {tls_server.port}",
+    ]
+    assert lines[2].startswith("* SSL established using 'TLSv1.")
+    assert lines[3] == "* Selected ALPN protocol: 'http/1.1'"
+    assert lines[4] == "* Server certificate:"
+    assert "*   subjectAltName:" in lines
+    assert "*     DNS: 'localhost'" in lines
+    assert "GET / HTTP/1.1" in lines
+    # Not verified: no certificate to show (as httpx).
+    assert unverified[3] == "* Selected ALPN protocol: 'http/1.1'"
+    assert unverified[4] == "GET / HTTP/1.1"
 
 
 def test_heads_for_http2_and_hostile_header_values() -> None:

@@ -762,3 +762,33 @@ def test_empty_string_headers_as_httpx() -> None:
         "ok",
         "(0, True)",
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["Client", "AsyncClient", "HTTPTransport", "AsyncHTTPTransport"],
+)
+@pytest.mark.parametrize("given", ["verify", "cert", "both"])
+def test_verify_str_and_cert_warn_as_httpx(tmp_path: Any, make: str, given: str) -> None:
+    # httpx warns (DeprecationWarning, its own words) when the transport builds its SSL
+    # context, for the clients and the transports alike (verify=<str> alone when both).
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert_file = tmp_path / "client.pem"
+    ca.issue_cert("client@example.org").private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    kwargs: dict[str, Any] = {}
+    if given != "cert":
+        kwargs["verify"] = str(ca_file)
+    if given != "verify":
+        kwargs["cert"] = str(cert_file)
+
+    def build(lib: ModuleType) -> None:
+        made = getattr(lib, make)(**kwargs)
+        if hasattr(made, "close"):
+            made.close()
+
+    _, _, seen = same(build)
+    assert [category for category, _ in seen] == ["DeprecationWarning"]

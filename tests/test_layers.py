@@ -60,6 +60,7 @@ LAYER_OF = {
             "engine.conn",
             "engine.engine",
             "engine.exchange",
+            "engine.trace",
             "engine.mux",
         ],
         "engine",

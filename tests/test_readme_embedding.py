@@ -6,7 +6,11 @@ import contextlib
 import io
 import pathlib
 import re
+import socket
 
+import pytest
+
+import sansio
 from tests.servers import Server, default_app, http_handler
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
@@ -27,3 +31,12 @@ def test_the_embedding_loop_of_the_readme_runs() -> None:
         with contextlib.redirect_stdout(printed):
             exec(compile(code, "README.md", "exec"), {})
     assert printed.getvalue() == "b'Hello, world!'\n"
+
+
+def test_the_readme_loop_maps_a_refused_connection_to_connect_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = _snippet().replace("http://example.org/", f"http://127.0.0.1:{port}/")
+    with pytest.raises(sansio.ConnectError):
+        exec(compile(code, "README.md", "exec"), {})

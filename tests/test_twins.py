@@ -26,6 +26,7 @@ TWINS = {
     "transport.py": ("sync_io/transport.py", "async_io/transport.py"),
     "sse.py": ("sync_io/sse.py", "async_io/sse.py"),
     "ws.py": ("sync_io/ws.py", "async_io/ws.py"),
+    "network.py": ("sync_io/network.py", "async_io/network.py"),
     "test_shell_twin.py": ("tests/sync_io/test_shell_twin.py", "tests/async_io/test_shell_twin.py"),
 }
 
@@ -142,9 +143,12 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("from collections.abc import Iterator, Iterable",),
         ),
         (
+            ("from sansio.engine.trace import debug_logging, log_event, sync_result",),
+            ("from sansio.engine.trace import async_result, debug_logging, log_event",),
+        ),
+        (
             (
                 "from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep",
-                "from .tls import context_for, load_client_cert",
             ),
             (
                 "from sync_io.tls import context_for, load_client_cert",
@@ -159,6 +163,7 @@ ALLOWED: dict[str, list[Hunk]] = {
                 ")",
             ),
         ),
+        (("from .tls import context_for, load_client_cert",), ()),
         (
             ('"""A pooling HTTP/1.1 and HTTP/2 transport over TCP, TLS or a Unix socket (as',),
             ('"""A pooling HTTP/1.1 and HTTP/2 transport on asyncio or trio (as',),
@@ -170,6 +175,11 @@ ALLOWED: dict[str, list[Hunk]] = {
         (
             ("else:  # Checkpoint: threads are not cancelled between two calls", "pass"),
             ("else:  # Checkpoint: a pending cancellation lands here", "sleep(0)"),
+        ),
+        # A trace callback is a plain function in sync, a coroutine function in async.
+        (
+            ("sync_result(act.callback(act.name, act.info))",),
+            ("async_result(act.callback(act.name, act.info))",),
         ),
     ],
     "sse.py": [
@@ -223,6 +233,32 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("self._progress = create_event()  # set, and replaced, after each read",),
         ),
         (("self._progress = threading.Event()",), ("self._progress = create_event()",)),
+    ],
+    "network.py": [
+        (
+            (
+                "3. One thread may read while another writes (each socket call is serialised, as for an",
+                "HTTP/2 connection: see `sync_io.backend`).",
+                "4. `close` is idempotent and ends a read blocked in another thread.",
+            ),
+            (
+                "3. One task may read while another writes.",
+                "4. `close` is idempotent, never waits, and ends a read waiting in another task.",
+                "It mirrors `sync_io.network` line for line.",
+            ),
+        ),
+        (("import contextlib", "import socket"), ()),
+        (
+            (
+                '"""Close the connection; a read blocked in another thread returns (or fails)."""',
+                'sock = self._stream.get_extra_info("socket")',
+                "if sock is not None:",
+                "# close() alone does not wake a thread blocked on the descriptor: shutdown does.",
+                "with contextlib.suppress(OSError):",
+                "sock.shutdown(socket.SHUT_RDWR)",
+            ),
+            ('"""Close the connection; a read waiting in another task fails."""',),
+        ),
     ],
     "test_shell_twin.py": [
         ((), ("import asyncio",)),

@@ -108,6 +108,18 @@ SCENARIOS: list[Scenario] = [
     ),
     _sent("lower-case-method", Call(method="get"), Seen(method="GET")),
     _sent(
+        "target-extension-asterisk",
+        Call(method="OPTIONS", path="/ignored", target="*"),
+        Seen(method="OPTIONS", target="*"),
+        doc="The 'target' request extension is sent as is: OPTIONS * (RFC 9112 §3.2.4).",
+    ),
+    _sent(
+        "target-extension-absolute-form",
+        Call(path="/ignored", target="http://example.org/x?y"),
+        Seen(target="http://example.org/x?y"),
+        doc="An absolute-form target from the 'target' extension, as httpcore sends it.",
+    ),
+    _sent(
         "headers-merged",
         Call(headers=(("X-Call", "call"), ("User-Agent", "mine/1.0"))),
         Seen(headers=(("x-client", "client"), ("x-call", "call"), ("user-agent", "mine/1.0"))),

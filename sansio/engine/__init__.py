@@ -32,6 +32,7 @@ from .actions import (
     Sleep,
     StartTLS,
     Ticket,
+    Trace,
     Write,
 )
 from .engine import Engine
@@ -62,5 +63,6 @@ __all__ = [
     "Sleep",
     "StartTLS",
     "Ticket",
+    "Trace",
     "Write",
 ]

@@ -23,6 +23,10 @@ action            result
 `Sleep`           None, after ``seconds``
 `Effects`         None: close each stream in ``close`` and wake each ticket in
                   ``wake``; never blocks, never fails
+`Trace`           None, once ``callback(name, info)`` was called (awaited, in async)
+                  if there is one and the event logged if ``log``
+                  (`sansio.engine.trace.log_event`); only with a ``trace`` extension
+                  or DEBUG logging (see `sansio.engine.trace`)
 ================  ================================================================
 
 Body events are handed out, not performed: the wire machine's `ResponseHead`,
@@ -71,6 +75,7 @@ __all__ = [
     "Sleep",
     "StartTLS",
     "Ticket",
+    "Trace",
     "Write",
 ]
 
@@ -166,6 +171,17 @@ class Effects:
     wake: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Trace:
+    """Call ``callback(name, info)`` if there is one (await it in async) and log the
+    event if ``log``: httpcore's trace events (see `sansio.engine.trace`)."""
+
+    callback: Any
+    log: bool
+    name: str
+    info: dict[str, Any]
+
+
 class Ticket:
     """The default ticket: a flag that `Effects` sets, for loops that run every
     exchange themselves (a parked exchange is runnable again once ``woken``)."""
@@ -197,6 +213,7 @@ IOAction: TypeAlias = (
     | Park
     | Sleep
     | Effects
+    | Trace
 )
 BodyEvent: TypeAlias = ResponseHead | BodyChunk | EndOfBody
 Action: TypeAlias = IOAction | BodyEvent

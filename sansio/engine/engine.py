@@ -33,6 +33,7 @@ from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
 from .actions import Effects, Ticket
 from .conn import Conn
 from .exchange import Exchange
+from .trace import Tracer, debug_logging
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
@@ -111,7 +112,11 @@ class Engine:
         happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
         URL no connection can serve."""
         route, head, has_body = self._planner.plan(request)
-        return Exchange(self, request, route, head, has_body, Timeouts.of(request))
+        ex = Exchange(self, request, route, head, has_body, Timeouts.of(request))
+        trace = request.extensions.get("trace")
+        if trace is not None or debug_logging():
+            ex._tracer = Tracer(trace, debug_logging(), request)
+        return ex
 
     def close(self) -> Effects:
         """Close every connection and wake every waiter; later exchanges are refused."""
@@ -152,6 +157,20 @@ class Engine:
         """The action closing the connections a checkout evicted or expired (lock held)."""
         conns = self._conns
         return Effects(tuple(conns.pop(conn_id).stream for conn_id in close))
+
+    def _detach(self, conn: Conn) -> Effects | None:
+        """``conn`` leaves the pool for good, its stream left open (handed over to the
+        caller after a 101 or a CONNECT 2xx); its slot serves others at once."""
+        conn_id = conn.conn_id
+        with self._lock:
+            if self._closed:
+                return None
+            del self._conns[conn_id]
+            changes = self._pool.checkin(conn_id, self._clock())  # not reusable: forgotten
+            conns = self._conns
+            close = tuple(conns.pop(c).stream for c in changes.close if c != conn_id)
+            wake = tuple(self._waiting[ticket] for ticket in changes.wake)
+        return Effects(close, wake) if close or wake else None
 
     def _checkin(self, conn: Conn) -> Effects | None:
         """A request is done with ``conn`` (its stream released)."""

@@ -61,6 +61,7 @@ What an exchange decides, once for every interpreter
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -105,11 +106,13 @@ from .actions import (
     Write,
 )
 from .conn import Conn
+from .trace import Trace, Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.h1 import H1Connection
     from sansio.models import Request, Response
     from sansio.retry import RetryState
+    from sansio.tls import TLSConfig
 
     from .engine import Engine
 
@@ -135,6 +138,7 @@ class Exchange:
         "_has_body",
         "_head",
         "_last_sid",
+        "_leftover",
         "_opening",
         "_probing",
         "_request",
@@ -146,8 +150,10 @@ class Exchange:
         "_sid",
         "_started",
         "_stream",
+        "_taken",
         "_ticket",
         "_timeouts",
+        "_tracer",
         "_wait",
     )
 
@@ -181,6 +187,10 @@ class Exchange:
         self._started = False  # a request started on a connection (its body may be gone)
         self._retry_state: RetryState | None = engine._retry_start  # None: no policy
         self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
+        # After a 101 or a CONNECT 2xx: the stream handed over, and what followed the head.
+        self._taken: Any = None
+        self._leftover = b""
+        self._tracer: Tracer | None = None  # set by the engine: see `sansio.engine.trace`
         self._gen: Steps | None = self._run()
 
     # -- the interpreter's calls ------------------------------------------------------
@@ -236,7 +246,7 @@ class Exchange:
         if gen is None:
             return END
         conn = self._conn
-        if self._responding and conn is not None and not conn.shared:
+        if self._responding and conn is not None and not conn.shared and self._tracer is None:
             # HTTP/1.1 ends a response with no I/O: at once, without the generator.
             self._gen = self._body = None
             return self._finish_h1(conn) or END
@@ -257,15 +267,44 @@ class Exchange:
         gen.close()  # the generator holds no cleanup of its own
         return effects or NO_EFFECTS
 
-    def response(self, head: ResponseHead, stream: Any) -> Response:
+    def response(self, head: ResponseHead, stream: Any, network_stream: Any = None) -> Response:
         """The `Response` for ``head``, its body read from ``stream`` (the interpreter's
-        byte stream over this exchange)."""
+        byte stream over this exchange); ``network_stream`` is the interpreter's wrapper
+        of `network` for the ``network_stream`` extension (`network` itself if None)."""
         conn = self._conn
-        assert conn is not None, "no response without a connection"
+        if network_stream is None:
+            network_stream = self.network
         response = self._response = self._engine._planner.response(
-            head, self._request, stream, conn.stream, self._sid if conn.shared else None
+            head,
+            self._request,
+            stream,
+            network_stream,
+            self._sid if conn is not None and conn.shared else None,
         )
         return response
+
+    @property
+    def network(self) -> Any:
+        """The interpreter's stream the response came on (the one handed over, after a
+        101 or a CONNECT 2xx)."""
+        taken = self._taken
+        if taken is not None:
+            return taken
+        conn = self._conn
+        assert conn is not None, "no response without a connection"
+        return conn.stream
+
+    @property
+    def taken_over(self) -> bool:
+        """Whether the connection was handed over (a 101, a 2xx to CONNECT): it has left
+        the pool and is the caller's through the response's network stream."""
+        return self._taken is not None
+
+    def take_leftover(self) -> bytes:
+        """The bytes that followed a 101 or CONNECT 2xx head, once (then ``b""``): the
+        protocol that follows reads them first."""
+        data, self._leftover = self._leftover, b""
+        return data
 
     def _trailers(self, end: EndOfBody) -> None:
         """The body ended with trailer fields: onto the response (`Response.trailers`)."""
@@ -319,28 +358,57 @@ class Exchange:
                 deadline = self._timeouts.pool_deadline(engine._clock())
             # -- the response: its head, its body, until the interpreter closes it --
             self._responding = True
+            if not conn.shared and _switches(self._head.method, head.status_code):
+                yield from self._take_over(conn)
+                yield head
+                # The response is closed: so is the connection, if its new owner has not
+                # closed it already (closing twice does nothing).
+                with contextlib.suppress(_Close):
+                    while True:
+                        yield END
+                yield Effects(close=(self._taken,))
+                while True:
+                    yield END
+            tracer = self._tracer
             try:
-                if not conn.shared:
+                if not conn.shared and tracer is None:
                     # `send` reads the body from here on; the generator is resumed again
                     # only to fail (a read error, a malformed body) or after the end.
                     self._body = conn.read_for(self._timeouts.read)
                 yield head
-                if conn.shared:
+                if tracer is not None and not conn.shared:
+                    yield from self._traced_body(conn, tracer)
+                elif conn.shared:
+                    if tracer is not None:
+                        info = {"request": self._request, "stream_id": self._sid}
+                        yield tracer.started("http2.receive_response_body", info)
                     while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
                         yield event
                     if event.trailers:
                         self._trailers(event)
+                    if tracer is not None:
+                        yield tracer.complete()
                     yield event
                 while True:
                     yield END  # until closed
             except _Close:
                 pass
-            except Exception:
+            except Exception as exc:
                 # A failure while reading ends the stream at once (the connection too, on
                 # HTTP/1.1: the response was cut short) before the error surfaces.
+                if tracer is not None:
+                    yield from tracer.failed(exc)
                 yield from self._finish(conn)
                 raise
-            yield from self._finish(conn)
+            if tracer is not None:
+                if conn.shared:
+                    yield tracer.started("http2.response_closed", {"stream_id": self._sid})
+                else:
+                    yield tracer.started("http11.response_closed", {})
+                yield from self._finish(conn)
+                yield tracer.complete()
+            else:
+                yield from self._finish(conn)
             while True:
                 yield END
         except Exception:
@@ -465,17 +533,23 @@ class Exchange:
     def _connect(self, route: Route) -> Steps:
         """Connect (with retries), TLS and the proxy's handshake: (stream, alpn)."""
         timeout = self._timeouts.connect
+        tracer = self._tracer
         while True:
             try:
+                if tracer is not None:
+                    yield _connect_started(tracer, route, timeout)
                 stream = yield Connect(route.host, route.port, route.uds, timeout)
                 break
             except Exception as exc:
+                if tracer is not None:
+                    yield from tracer.failed(exc)
                 yield Sleep(self._retry_after_error(exc, None))
         self._stream = stream
+        if tracer is not None:  # (after the stream is ours to close, should the callback fail)
+            yield tracer.complete(stream)
         alpn = None
         if route.tls is not None:
-            stream, alpn = yield StartTLS(stream, route.tls, timeout)
-            self._stream = stream
+            stream, alpn = yield from self._start_tls(stream, route.tls, timeout)
         plan = route.proxy
         if plan is not None:
             # CONNECT or the SOCKS handshake, as the core's connector says; SOCKS4 to a
@@ -490,8 +564,25 @@ class Exchange:
                 else:
                     connector.receive_data((yield Read(stream, timeout)))
             if plan.origin_tls is not None:
-                stream, alpn = yield StartTLS(stream, plan.origin_tls, timeout)
-                self._stream = stream
+                stream, alpn = yield from self._start_tls(stream, plan.origin_tls, timeout)
+        return stream, alpn
+
+    def _start_tls(self, stream: Any, tls: TLSConfig, timeout: float | None) -> Steps:
+        """TLS over ``stream``: (the TLS stream, the ALPN protocol)."""
+        tracer = self._tracer
+        if tracer is None:
+            stream, alpn = yield StartTLS(stream, tls, timeout)
+        else:
+            info = {"server_hostname": tls.server_hostname, "timeout": timeout}
+            yield tracer.started("connection.start_tls", info)
+            try:
+                stream, alpn = yield StartTLS(stream, tls, timeout)
+            except Exception as exc:
+                yield from tracer.failed(exc)
+                raise
+            self._stream = stream
+            yield tracer.complete(stream)
+        self._stream = stream
         return stream, alpn
 
     # -- the retry policy -------------------------------------------------------------
@@ -551,15 +642,23 @@ class Exchange:
         read = conn.read_for(timeouts.read)
         write_error: WriteError | WriteTimeout | None = None
         pull = PULL_FIRST
+        tracer = self._tracer
         try:
+            if tracer is not None:
+                yield tracer.started("http11.send_request_headers")
             while True:
                 step = wire.next_step(sid)
+                if tracer is not None and step is not SEND and not wire.awaiting_continue:
+                    # (The wait for a 100 is still the request's: its body comes next.)
+                    yield from _h1_phase(tracer, step)
                 if step is SEND:
                     try:
                         yield Write(stream, wire.data_to_send(), timeouts.write)
                     except (WriteError, WriteTimeout) as exc:
                         # The server may have answered (413, 401) and closed or stopped
                         # reading: read on. After a timeout, only what has arrived already.
+                        if tracer is not None:
+                            yield from tracer.failed(exc)
                         wire.send_failed(sid)
                         write_error = exc
                         read = Read(stream, timeouts.after_write_failure(exc))
@@ -585,11 +684,39 @@ class Exchange:
                     wire.send_body(sid, chunk)
                 else:
                     assert type(step) is ResponseHead
+                    if tracer is not None:
+                        yield tracer.complete(
+                            (step.http_version.encode("ascii"), step.status_code, step.reason,
+                             step.headers)
+                        )  # fmt: skip
                     return step
         except Exception as exc:
+            if tracer is not None:
+                yield from tracer.failed(exc)
             if write_error is not None and exc is not write_error:
                 raise write_error from exc
             raise
+
+    def _traced_body(self, conn: Conn, tracer: Tracer) -> Steps:
+        """An HTTP/1.1 response body read in the generator, with its trace events (the
+        untraced one is read by `send`); ends after handing out `EndOfBody`."""
+        wire = conn.wire
+        sid = self._sid
+        read = conn.read_for(self._timeouts.read)
+        try:
+            yield tracer.started("http11.receive_response_body")
+            while type(step := wire.next_step(sid)) is not EndOfBody:  # type: ignore[arg-type]
+                if step is RECEIVE:
+                    wire.receive_data((yield read))
+                else:
+                    yield step  # type: ignore[misc]  # a BodyChunk
+        except _Close:
+            yield tracer.complete()  # closed before its end
+            raise
+        if step.trailers:
+            self._trailers(step)
+        yield tracer.complete()
+        yield step
 
     def _abandon(self, conn: Conn, error: Exception) -> Steps:
         """Give back a connection whose request failed; how far the request had got."""
@@ -619,6 +746,21 @@ class Exchange:
             self._conn = None
         else:
             effects = self._finish_h1(conn)
+        if effects is not None:
+            yield effects
+
+    def _take_over(self, conn: Conn) -> Steps:
+        """Hand the connection over after a 101 or a CONNECT 2xx: it leaves the pool (its
+        slot is free again) with its stream open, and HTTP is over on it."""
+        sid = self._sid
+        assert sid is not None
+        wire = conn.wire
+        self._leftover = wire.trailing_data()  # type: ignore[attr-defined]
+        wire.release(sid)
+        self._sid = None
+        self._taken = conn.stream
+        effects = self._engine._detach(conn)
+        self._conn = None
         if effects is not None:
             yield effects
 
@@ -693,6 +835,43 @@ def _ipv4_of(addresses: Sequence[tuple[Any, ...]]) -> str:
         if family_of(address[0]) == "ipv4":
             return str(address[0])
     return str(addresses[0][0])
+
+
+def _connect_started(tracer: Tracer, route: Route, timeout: float | None) -> Trace:
+    if route.uds is not None:
+        return tracer.started("connection.connect_unix_socket",
+                              {"path": route.uds, "timeout": timeout})  # fmt: skip
+    return tracer.started("connection.connect_tcp",
+                          {"host": route.host, "port": route.port, "timeout": timeout})  # fmt: skip
+
+
+_H1_PHASES = (
+    "http11.send_request_headers",
+    "http11.send_request_body",
+    "http11.receive_response_headers",
+)
+
+
+def _h1_phase(tracer: Tracer, step: object) -> Steps:
+    """The trace events up to the phase a step of the HTTP/1.1 machine belongs to: the
+    body once the head is written (even with no body, as httpcore), the response head
+    from the first RECEIVE (or a head that came early). After a failed write, straight
+    to the response head."""
+    phase = tracer.phase
+    if phase is None:  # a write failed: the machine asks for no more of the body
+        yield tracer.started(_H1_PHASES[2])
+        return
+    target = 1 if step is NEED_BODY else 2
+    index = _H1_PHASES.index(phase)
+    while index < target:
+        index += 1
+        yield tracer.complete()
+        yield tracer.started(_H1_PHASES[index])
+
+
+def _switches(method: bytes, status: int) -> bool:
+    """Whether a response ends HTTP on its connection (RFC 9110 §15.2.2, §9.3.6)."""
+    return status == 101 or (method == b"CONNECT" and 200 <= status < 300)
 
 
 def _with_wake(effects: Effects | None, wake: tuple[Any, ...]) -> Effects | None:

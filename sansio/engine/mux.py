@@ -43,6 +43,7 @@ from sansio.exchange import ends_connection
 from sansio.wire import NEED_BODY, RECEIVE, SEND, FailurePhase, ResponseHead
 
 from .actions import CHECKPOINT, PULL_FIRST, PULL_NEXT, Action, Effects, Park, Write
+from .trace import Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.h2 import H2Connection
@@ -68,15 +69,27 @@ def request(ex: Exchange, conn: Conn) -> Steps:
             return None
         ex._sid = ex._last_sid = sid = wire.start_request(ex._head, has_body=ex._has_body)
     pull = PULL_FIRST
-    while True:
-        event = yield from step(ex, conn)
-        if event is not NEED_BODY:
-            assert type(event) is ResponseHead, event
-            return event
-        chunk = yield pull
-        pull = PULL_NEXT
-        with engine._lock:
-            wire.send_body(sid, chunk)
+    tracer = ex._tracer
+    try:
+        if tracer is not None:
+            yield from _trace_start(tracer, sid)
+        while True:
+            event = yield from step(ex, conn)
+            if tracer is not None:
+                yield from _trace_phase(tracer, event)
+            if event is not NEED_BODY:
+                assert type(event) is ResponseHead, event
+                if tracer is not None:
+                    yield tracer.complete((event.status_code, event.headers))
+                return event
+            chunk = yield pull
+            pull = PULL_NEXT
+            with engine._lock:
+                wire.send_body(sid, chunk)
+    except Exception as exc:
+        if tracer is not None:
+            yield from tracer.failed(exc)
+        raise
 
 
 def step(ex: Exchange, conn: Conn) -> Steps:
@@ -103,6 +116,8 @@ def step(ex: Exchange, conn: Conn) -> Steps:
                     ticket = ex._ticket
                 else:
                     return event
+            if role <= _WAIT and (tracer := ex._tracer) is not None:
+                yield from _trace_phase(tracer, RECEIVE)  # (the request is sent)
             if role == _READ:
                 data = yield conn.read_for(timeouts.read)
                 with lock:
@@ -190,6 +205,37 @@ def leave(ex: Exchange, conn: Conn) -> tuple[Any, ...]:
             conn.wire.release(sid)
             ex._sid = None
     return () if effects is None else effects.wake
+
+
+# -- trace events (see `sansio.engine.trace`) -----------------------------------------------
+
+_PHASES = (
+    "http2.send_request_headers",
+    "http2.send_request_body",
+    "http2.receive_response_headers",
+)
+
+
+def _trace_start(tracer: Tracer, sid: int) -> Steps:
+    """The connection's preface goes out with its first stream, then the headers."""
+    if sid == 1:
+        yield tracer.started("http2.send_connection_init")
+        yield tracer.complete()
+    yield tracer.started(_PHASES[0], {"request": tracer.request, "stream_id": sid})
+
+
+def _trace_phase(tracer: Tracer, event: object) -> Steps:
+    """The events up to the phase ``event`` of the stream belongs to: the body once the
+    headers are out (even with no body, as httpcore), the response head from the
+    first read (the request is sent then)."""
+    phase = tracer.phase
+    if phase not in _PHASES:  # (reading the body)
+        return
+    index = _PHASES.index(phase)
+    target = 1 if event is NEED_BODY else 2
+    while index < target:
+        index += 1
+        yield from tracer.advance(_PHASES[index])
 
 
 # -- the roles ---------------------------------------------------------------------------

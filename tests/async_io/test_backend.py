@@ -600,6 +600,67 @@ def test_asyncio_read_buffer_limit(
     asyncio.run(scenario())
 
 
+def test_asyncio_reads_share_one_lazy_timer(serve: Callable[..., Server]) -> None:
+    server = serve(replies(*[b"x"] * 30))
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        armed = 0
+        call_at = loop.call_at
+
+        def counting_call_at(*args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            nonlocal armed
+            armed += 1
+            return call_at(*args, **kwargs)
+
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        loop.call_at = counting_call_at  # type: ignore[method-assign]
+        for _ in range(30):
+            await stream.send_all(b"?", 5.0)
+            assert await stream.recv(10, 5.0) == b"x"
+        assert armed == 1  # one timer for 30 reads with the same timeout
+        await stream.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_asyncio_lazy_read_timer_keeps_each_reads_deadline(serve: Callable[..., Server]) -> None:
+    server = serve(replies(b"a", b"b", b"c", b"d", b"e", b"f", b"never asked"))
+
+    async def ask() -> None:
+        await stream.send_all(b"?", 2.0)
+
+    async def scenario() -> None:
+        nonlocal stream
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        async with asyncio.timeout(10):  # a read left waiting for a stale timer fails here
+            # The timer armed for a short deadline fires while the next read waits,
+            # longer or without a timeout: neither times out then.
+            for timeout in (5.0, None):
+                await ask()
+                assert await stream.recv(10, 0.05) in (b"a", b"c")
+                waiting = asyncio.ensure_future(stream.recv(10, timeout))
+                await asyncio.sleep(0.2)
+                assert not waiting.done()
+                await ask()
+                assert await waiting in (b"b", b"d")
+            # A timer that fires with no read waiting lapses; the next read arms another.
+            await ask()
+            assert await stream.recv(10, 0.05) == b"e"
+            await asyncio.sleep(0.2)
+            await ask()
+            assert await stream.recv(10, 0.05) == b"f"
+            # A deadline earlier than the armed timer's is kept, not put off to it.
+            with pytest.raises(ReadTimeout):
+                await stream.recv(10, 0.01)
+            with pytest.raises(ReadTimeout):
+                await stream.recv(10, 0.01)
+        await stream.aclose()
+
+    stream: AsyncStream
+    asyncio.run(scenario())
+
+
 # --------------------------------------------------------------------------- lock, event, sleep
 
 

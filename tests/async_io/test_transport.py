@@ -178,6 +178,7 @@ def test_tls(run: Run, serve: Serve, tls: TLS) -> None:
     assert server.accepted == 2
 
 
+@pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("form", ["file", "pair"])
 def test_client_certificate_with_a_given_context(
     run: Run, serve: Serve, tmp_path: Path, form: str
@@ -213,6 +214,7 @@ def test_a_server_requiring_a_client_certificate_refuses_one_without(
     assert server.requests == []
 
 
+@pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
 def test_a_given_context_gets_the_certificate_when_the_client_is_built(
     run: Run, serve: Serve, tmp_path: Path
 ) -> None:

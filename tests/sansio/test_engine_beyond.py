@@ -442,3 +442,33 @@ def test_an_embedder_that_makes_no_response_gets_the_trailers_in_end_of_body() -
     status, end = world.run(main())
     assert (status, end.trailers) == (200, [(b"X-Sum", b"abc"), (b"X-Sum", b"def")])
     world.assert_clean()
+
+
+def test_traced_requests_get_their_trailers_and_a_continue_wait_in_the_request_phase() -> None:
+    world = World()
+    received: list[bytes] = []
+    world.serve(continue_peer(b"HTTP/1.1 100 Continue\r\n\r\n", received))
+    world.serve(scripted((REQUEST, CHUNKED_WITH_TRAILERS)), host="trailers.org")
+    events: list[str] = []
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        events.append(name)
+
+    async def main() -> list[str]:
+        ext = {"trace": trace}
+        headers = EXPECT_HEADERS
+        request = Request(
+            "POST", "http://example.org/", content=b"hi", headers=headers, extensions=ext
+        )
+        await (await world.transport.handle_async_request(request)).aclose()
+        response = await world.transport.handle_async_request(
+            Request("GET", "http://trailers.org/", extensions=ext)
+        )
+        await response.aread()
+        await response.aclose()
+        return response.trailers.get_list("x-sum")
+
+    assert world.run(main()) == ["abc", "def"]
+    sent = [name for name in events if name.startswith("http11.send_request_body")]
+    assert sent == ["http11.send_request_body.started", "http11.send_request_body.complete"] * 2
+    world.assert_clean()

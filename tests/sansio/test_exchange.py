@@ -117,6 +117,22 @@ def test_https_route_carries_tls_settings() -> None:
     assert default.multiplex is False
 
 
+def test_a_protocol_switch_goes_over_an_http11_connection_of_its_own() -> None:
+    upgrade = {"headers": {"Upgrade": "websocket", "Connection": "Upgrade"}}
+    planner = Planner(http2=True)
+    shared = plan("https://a.example/", planner)[0]
+    route = plan("https://a.example/ws", planner, **upgrade)[0]
+    # No Upgrade over HTTP/2 (RFC 9113 §8.2.2): only HTTP/1.1 is offered for it.
+    assert (route.tls.alpn, route.multiplex) == (ALPN_H1, False)  # type: ignore[union-attr]
+    assert route.key != shared.key
+    assert plan("https://a.example/ws", planner, **upgrade)[0] == route  # the same pool
+    assert plan("https://a.example/", planner)[0] is shared  # not remembered for others
+    # Plain HTTP/1.1 or HTTP/2 alone: nothing to choose.
+    assert plan("https://a.example/ws", Planner(), **upgrade)[0].multiplex is False
+    only_h2 = plan("https://a.example/ws", Planner(http1=False, http2=True), **upgrade)[0]
+    assert only_h2.multiplex is True
+
+
 def test_route_keys_name_interchangeable_connections() -> None:
     planner = Planner()
     key = plan("https://a.example/x", planner)[0].key

@@ -12,6 +12,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
+import hpack
 import hyperframe.frame as hf
 import pytest
 from h2.errors import ErrorCodes
@@ -23,6 +25,8 @@ from sansio.exceptions import LocalProtocolError, RemoteProtocolError
 from sansio.h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_INFORMATIONAL_RESPONSES
 from sansio.h2 import (
     CONNECTION_WINDOW_SIZE,
+    HEADER_BLOCK_CACHE_BYTES,
+    HEADER_BLOCK_CACHE_SIZE,
     MAX_CONCURRENT_STREAMS,
     MAX_FRAME_SIZE,
     MAX_PENDING_CONTROL_REPLIES,
@@ -1751,3 +1755,171 @@ def test_server_bytes_split_anywhere_give_the_same_responses(cuts: list[int]) ->
                 body += step.data
         assert body == str(sid).encode() * 50
         assert step == EndOfBody([(b"t", str(sid).encode())])
+
+
+# -- header block caches ------------------------------------------------------------
+
+
+def count_calls(
+    monkeypatch: pytest.MonkeyPatch, cls: type[Any], name: str, peer: Any
+) -> list[None]:
+    """Calls of hpack's ``cls.name`` made for the client (not for ``peer``, the server's)."""
+    calls: list[None] = []
+    original = getattr(cls, name)
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self is not peer:
+            calls.append(None)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counting)
+    return calls
+
+
+def test_a_repeated_response_head_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn, server = connected(
+        handler=lambda server, sid: server.respond(sid, headers=[(b"x-a", b"1")], body=b"ok")
+    )
+    decoded = count_calls(monkeypatch, hpack.Decoder, "decode", server.h2.decoder)
+    for _ in range(4):
+        sid = conn.start_request(request(), has_body=False)
+        result = drive(conn, server, {sid: None})[sid]
+        assert result.head == ResponseHead(
+            status_code=200, reason=b"", headers=[(b"x-a", b"1")], http_version="HTTP/2"
+        )
+        assert result.body == b"ok"
+    # The first block puts x-a in the table; the second names it by index and leaves the
+    # table as it was, so the same bytes are answered from the cache from then on.
+    assert len(decoded) == 2
+
+
+def response_frames(
+    conn: H2Connection,
+    encoder: Encoder,
+    fields: list[list[tuple[bytes, bytes]]],
+    huffman: bool = True,
+) -> tuple[list[int], list[bytes]]:
+    """Start a request per field list and answer each with a HEADERS frame from ``encoder``."""
+    sids = [conn.start_request(request(), has_body=False) for _ in fields]
+    blocks = [encoder.encode([(b":status", b"200"), *each], huffman) for each in fields]
+    conn.receive_data(
+        b"".join(
+            hf.HeadersFrame(sid, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+            for sid, block in zip(sids, blocks, strict=True)
+        )
+    )
+    return sids, blocks
+
+
+def head_fields(conn: H2Connection, sid: int) -> list[tuple[bytes, bytes]]:
+    head = conn.next_step(sid)
+    assert isinstance(head, ResponseHead)
+    assert conn.next_step(sid) == EndOfBody([])
+    conn.release(sid)
+    return head.headers
+
+
+def test_the_same_block_decodes_afresh_once_the_table_changed() -> None:
+    conn, _ = connected(handler=None)
+    fields = [[(b"x-a", b"1")], [(b"x-a", b"1")], [(b"x-b", b"2")], [(b"x-b", b"2")]]
+    sids, blocks = response_frames(conn, Encoder(), fields)
+    assert blocks[1] == blocks[3]  # the newest entry's index: x-a, then x-b
+    assert [head_fields(conn, sid) for sid in sids] == fields
+
+
+def test_the_decoded_block_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn, server = connected(handler=None)
+    encoder = Encoder()
+    encoder.header_table_size = 0  # as nginx: nothing is indexed, so every block is kept
+    # The first block carries the size update, which changes the table: it is not kept.
+    sids, _ = response_frames(conn, encoder, [[]])
+    head_fields(conn, sids[0])
+    decoded = count_calls(monkeypatch, hpack.Decoder, "decode", server.h2.decoder)
+    distinct = [[(b"x-n", str(n).encode())] for n in range(HEADER_BLOCK_CACHE_SIZE + 1)]
+    kept = distinct[:HEADER_BLOCK_CACHE_SIZE]
+    for batch, decodes in (
+        (kept, HEADER_BLOCK_CACHE_SIZE),  # all decoded, all kept
+        (kept, HEADER_BLOCK_CACHE_SIZE),  # all from the cache
+        (distinct[-1:], HEADER_BLOCK_CACHE_SIZE + 1),  # one more: the oldest goes
+        (distinct[:1], HEADER_BLOCK_CACHE_SIZE + 2),  # so it is decoded again
+        (distinct[2:3], HEADER_BLOCK_CACHE_SIZE + 2),  # the others stay
+    ):
+        sids, _ = response_frames(conn, encoder, batch)
+        assert [head_fields(conn, sid) for sid in sids] == batch
+        assert len(decoded) == decodes
+
+    probe = Encoder()
+    probe.header_table_size = 0
+    probe.encode([])  # the size update, once
+
+    def block_of(size: int) -> list[tuple[bytes, bytes]]:
+        for n in range(size - 20, size):
+            fields = [(b"x", b"v" * n)]
+            if len(probe.encode([(b":status", b"200"), *fields], huffman=False)) == size:
+                return fields
+        raise AssertionError(size)  # pragma: no cover
+
+    # A block of HEADER_BLOCK_CACHE_BYTES is kept, one a byte longer is not.
+    for size, decodes in ((HEADER_BLOCK_CACHE_BYTES, 1), (HEADER_BLOCK_CACHE_BYTES + 1, 2)):
+        fields = block_of(size)
+        before = len(decoded)
+        for _ in range(2):
+            sids, blocks = response_frames(conn, encoder, [fields], huffman=False)
+            assert len(blocks[0]) == size
+            assert head_fields(conn, sids[0]) == fields
+        assert len(decoded) - before == decodes
+
+
+def test_a_repeated_request_head_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn, server = connected()
+    encoded = count_calls(monkeypatch, hpack.Encoder, "encode", server.h2.encoder)
+
+    def fetch(target: bytes) -> None:
+        head = request(target=target, headers=[(b"user-agent", b"t")])
+        sid = conn.start_request(head, has_body=False)
+        assert drive(conn, server, {sid: None})[sid].body == b"hello " + target
+        assert server.requests[sid].headers == [
+            (b":method", b"GET"),
+            (b":scheme", b"https"),
+            (b":authority", b"example.com"),
+            (b":path", target),
+            (b"user-agent", b"t"),
+        ]
+
+    # /a is encoded twice: putting its fields in the table, then naming them by index
+    # without changing it, which is kept; /b adds its path and moves every index, so /a
+    # is encoded afresh, and kept again.
+    for target, encodes in ((b"/a", 1), (b"/a", 2), (b"/a", 2), (b"/b", 3), (b"/a", 4), (b"/a", 4)):
+        fetch(target)
+        assert len(encoded) == encodes
+    # A new table size from the server goes out at the start of the next block (the
+    # server refuses a block without it).
+    server.h2.update_settings({Codes.HEADER_TABLE_SIZE: 0})
+    conn.receive_data(server.data_to_send())
+    server.receive(conn.data_to_send())
+    fetch(b"/a")
+    fetch(b"/a")
+    assert len(encoded) == 6
+
+
+def test_starting_a_stream_does_not_walk_the_streams_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn, server = connected(handler=echo)
+    finished = conn.start_request(request(), has_body=False)
+    assert drive(conn, server, {finished: None})[finished].body == b"hello /"
+    for _ in range(MAX_CONCURRENT_STREAMS - 1):
+        conn.start_request(request(), has_body=False)
+    checked: list[int] = []
+    is_open = h2.stream.H2Stream.open
+
+    def counting(stream: h2.stream.H2Stream) -> bool:
+        checked.append(stream.stream_id)
+        return is_open.fget(stream)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(h2.stream.H2Stream, "open", property(counting))
+    last = conn.start_request(request(), has_body=False)
+    assert checked == []
+    assert not can_start(conn)
+    server.receive(conn.data_to_send())
+    assert server.requests[last].ended

@@ -282,6 +282,8 @@ def test_get_list(repeated: Headers) -> None:
     assert repeated.get_list("missing", split_commas=True) == []
     trailing = Headers({"Vary": "a,, b ,"})
     assert trailing.get_list("vary", split_commas=True) == ["a", "", "b", ""]
+    assert repeated.get_list(b"SET-COOKIE") == ["a=1", "b=2"]  # type: ignore[arg-type]
+    assert repeated.get_list("caf\xe9") == []  # no name is ever non-ASCII
 
 
 def test_contains(repeated: Headers) -> None:

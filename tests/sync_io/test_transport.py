@@ -155,6 +155,7 @@ def test_tls_fails_closed_without_the_ca(serve: Serve) -> None:
         assert_no_leaks(client)
 
 
+@pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("form", ["file", "pair"])
 def test_client_certificate_with_a_given_context(serve: Serve, tmp_path: Path, form: str) -> None:
     # httpx 0.28 loads cert= into a verify=<SSLContext>: it must never be dropped.
@@ -180,6 +181,7 @@ def test_a_server_requiring_a_client_certificate_refuses_one_without(
     assert server.requests == []
 
 
+@pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
 def test_a_given_context_gets_the_certificate_when_the_client_is_built(
     serve: Serve, tmp_path: Path
 ) -> None:
