@@ -7,8 +7,9 @@ those arrive as arguments or through `sansio.env`.
 
 To embed the core, drive an `Engine` (one per transport) from your loop: each
 `Exchange` it starts yields the I/O actions of `sansio.engine` (Connect, StartTLS,
-Write, Read, ReadReady, Checkpoint, PullBody, Park, Sleep, Effects, and Trace when
-a request is traced or DEBUG-logged) and hands out
+Write, Read, ReadReady, Checkpoint, PullBody, Park, Sleep, Effects, Trace when a
+request is traced or DEBUG-logged, and Resolve for a SOCKS4 proxy that needs the
+target's address) and hands out
 the response (`ResponseHead`, `BodyChunk`, `EndOfBody`). `sansio.testing` runs
 exchanges without sockets, on a virtual clock (imported on first use).
 """
@@ -28,6 +29,7 @@ from .engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     Sleep,
     StartTLS,
     Ticket,
@@ -123,6 +125,7 @@ __all__ = [
     "Request",
     "RequestError",
     "RequestNotRead",
+    "Resolve",
     "Response",
     "ResponseHead",
     "ResponseNotRead",

@@ -357,6 +357,8 @@ class Response:
     _encoding: str | None = None
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
+    _trailers: Headers | None = None
+    _informational: list[Response] | None = None
 
     _content = _ContentAttribute()
 
@@ -413,6 +415,29 @@ class Response:
             self._num_bytes_downloaded = 0
 
     # -- metadata ----------------------------------------------------------------------
+
+    @property
+    def trailers(self) -> Headers:
+        """The trailer fields that ended the body (HTTP/1.1 chunked, HTTP/2): empty until
+        the body has been read to its end, or when the server sent none."""
+        trailers = self._trailers
+        if trailers is None:
+            trailers = self._trailers = Headers()
+        return trailers
+
+    @property
+    def informational(self) -> list[Response]:
+        """The 1xx informational responses (100 Continue, 103 Early Hints...) that came
+        before this one, in order: each a body-less `Response` with its headers."""
+        informational = self._informational
+        if informational is None:
+            informational = self._informational = []
+        return informational
+
+    def _add_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+        """The body ended with these trailer fields (already validated by the wire
+        machine); for the transport."""
+        self.trailers._list += Headers._from_validated(fields)._list
 
     @property
     def elapsed(self) -> datetime.timedelta:

@@ -567,8 +567,8 @@ def socks_handshake(
         if target_address is None:
             raise ProxyError(
                 f"the SOCKS4 proxy {str(plan.proxy_url)!r} needs {host!r} resolved to an "
-                "IPv4 address by the client, which this transport does not do yet: use "
-                "socks4a:// (the proxy resolves names) or socks5://"
+                "IPv4 address by the client first (ProxyConnector(plan, target_address=...)),"
+                " or use socks4a:// (the proxy resolves names) or socks5://"
             )
         if not _is_ipv4(target_address):
             raise ProxyError(

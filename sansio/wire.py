@@ -96,12 +96,14 @@ class RequestHead:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseHead:
-    """The final response head (1xx informational responses are skipped, except 101)."""
+    """The final response head (or a 101). The 1xx informational heads that came
+    before it, (status, fields) in order of arrival, are in ``informational``."""
 
     status_code: int
     reason: bytes
     headers: list[tuple[bytes, bytes]]  # names in the casing the server sent
     http_version: str  # "HTTP/1.1", "HTTP/1.0" (and "HTTP/2" from the HTTP/2 machine)
+    informational: tuple[tuple[int, list[tuple[bytes, bytes]]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
