@@ -1,0 +1,86 @@
+"""`Frozen` values behave as the frozen, slotted dataclasses they replace."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sansio._frozen import Frozen, set_field
+
+
+class Point(Frozen):
+    __slots__ = ("label", "x", "y")
+    x: int
+    y: int
+    label: str
+
+    def __init__(self, x: int, y: int, label: str = "") -> None:
+        set_field(self, "x", x)
+        set_field(self, "y", y)
+        set_field(self, "label", label)
+
+
+class Secret(Frozen, kw_only=True):
+    __slots__ = ("name", "password")
+    _hidden = frozenset({"password"})
+    name: str
+    password: str
+
+    def __init__(self, *, name: str, password: str) -> None:
+        set_field(self, "name", name)
+        set_field(self, "password", password)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DataPoint:
+    x: int
+    y: int
+    label: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DataSecret:
+    name: str
+    password: str = dataclasses.field(repr=False)
+
+
+def test_repr_eq_hash_and_match_args_as_a_dataclass() -> None:
+    point, data = Point(1, 2, "a"), DataPoint(1, 2, "a")
+    assert repr(point) == repr(data).replace("DataPoint", "Point")
+    assert point == Point(1, 2, "a")
+    assert point != Point(1, 3, "a")
+    assert point != data  # another class: never equal, as dataclasses
+    assert point.__eq__(data) is NotImplemented
+    assert hash(point) == hash(Point(1, 2, "a")) == hash(data)
+    assert Point.__match_args__ == DataPoint.__match_args__ == ("x", "y", "label")
+    match point:
+        case Point(x, y):
+            assert (x, y) == (1, 2)
+    assert not hasattr(point, "__dict__")
+
+
+def test_keyword_only_and_hidden_fields() -> None:
+    secret = Secret(name="n", password="hunter2")
+    assert repr(secret) == "Secret(name='n')" == repr(DataSecret(name="n", password="x"))[4:]
+    assert Secret.__match_args__ == DataSecret.__match_args__ == ()
+    assert secret == Secret(name="n", password="hunter2") != Secret(name="n", password="x")
+
+
+def test_assigning_or_deleting_raises_frozen_instance_error() -> None:
+    point = Point(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'x'"):
+        point.x = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'y'"):
+        del point.y
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.other = 3
+    assert (point.x, point.y) == (1, 2)
+
+
+def test_every_slot_must_be_annotated() -> None:
+    with pytest.raises(TypeError, match="annotate every name in __slots__"):
+
+        class Bad(Frozen):
+            __slots__ = ("a", "b")
+            a: int
