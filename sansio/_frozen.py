@@ -2,7 +2,8 @@
 
 Rules: pure (no I/O, like all of `sansio`); a subclass behaves as the frozen, slotted
 dataclass it replaces: equality and hashing by field values (same class only), a repr
-naming the fields, `dataclasses.FrozenInstanceError` on assignment, ``__match_args__``.
+naming the fields, `dataclasses.FrozenInstanceError` on assignment, ``__match_args__``,
+and ``__replace__`` for what `dataclasses.replace` did (`copy.replace` from Python 3.13).
 Type checkers see a frozen dataclass (`dataclass_transform`).
 
 Why not `@dataclass`: it writes each class's methods with `exec` when the class is
@@ -12,13 +13,15 @@ and `tokenize` (about 7 ms): a third of `import conch` when every value class us
 A subclass annotates its fields, in order, and names them in ``__slots__``; its
 ``__init__`` sets them with `set_field` (``object.__setattr__``, as a frozen dataclass's
 generated ``__init__`` does). Pass ``kw_only=True`` in the class statement when
-``__init__`` takes keyword arguments only (no positional ``__match_args__`` then); name
-fields to leave out of the repr in ``_hidden``.
+``__init__`` takes keyword arguments only (no positional ``__match_args__`` then, unless
+the class sets its own); name fields to leave out of the repr in ``_hidden``. A field whose
+name starts with ``_`` is derived by ``__init__`` (not an argument): out of the repr, and
+not passed on by ``__replace__``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, dataclass_transform
+from typing import Any, ClassVar, Self, dataclass_transform
 
 # How an `__init__` sets a field past the class's `__setattr__`, which refuses.
 set_field = object.__setattr__
@@ -41,8 +44,10 @@ class Frozen:
         if len(fields) != len(slots):
             raise TypeError(f"{cls.__qualname__}: annotate every name in __slots__")
         cls._field_names = fields
-        # Set as `dataclass` does (type checkers derive their own, and refuse assignment).
-        type.__setattr__(cls, "__match_args__", () if kw_only else fields)
+        cls._hidden = cls._hidden | {name for name in fields if name.startswith("_")}
+        if "__match_args__" not in cls.__dict__:
+            # Set as `dataclass` does (type checkers derive their own, refuse assignment).
+            type.__setattr__(cls, "__match_args__", () if kw_only else fields)
 
     def _fields(self) -> tuple[object, ...]:
         return tuple([getattr(self, name) for name in self._field_names])
@@ -54,6 +59,11 @@ class Frozen:
 
     def __hash__(self) -> int:
         return hash(self._fields())
+
+    def __replace__(self, **changes: Any) -> Self:
+        """A copy with ``changes`` made (through ``__init__``, so they are checked)."""
+        given = {name: getattr(self, name) for name in self._field_names if name[0] != "_"}
+        return self.__class__(**{**given, **changes})
 
     def __repr__(self) -> str:
         hidden = self._hidden

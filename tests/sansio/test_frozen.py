@@ -32,6 +32,17 @@ class Secret(Frozen, kw_only=True):
         set_field(self, "password", password)
 
 
+class Derived(Frozen, kw_only=True):
+    __slots__ = ("_total", "parts")
+    __match_args__ = ("parts",)
+    parts: tuple[int, ...]
+    _total: int
+
+    def __init__(self, *, parts: tuple[int, ...]) -> None:
+        set_field(self, "parts", parts)
+        set_field(self, "_total", sum(parts))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DataPoint:
     x: int
@@ -84,3 +95,21 @@ def test_every_slot_must_be_annotated() -> None:
         class Bad(Frozen):
             __slots__ = ("a", "b")
             a: int
+
+
+def test_replace_builds_a_copy_through_init() -> None:
+    point = Point(1, 2, "a")
+    assert point.__replace__(y=5) == Point(1, 5, "a")
+    assert point == Point(1, 2, "a")
+    derived = Derived(parts=(1, 2)).__replace__(parts=(3, 4))
+    assert (derived.parts, derived._total) == ((3, 4), 7)
+    with pytest.raises(TypeError):
+        point.__replace__(z=1)
+
+
+def test_underscore_fields_are_derived_and_own_match_args_are_kept() -> None:
+    assert repr(Derived(parts=(1,))) == "Derived(parts=(1,))"
+    assert Derived.__match_args__ == ("parts",)
+    match Derived(parts=(2,)):
+        case Derived(parts):
+            assert parts == (2,)
