@@ -102,7 +102,8 @@ def test_types_module_has_the_usual_aliases() -> None:
 # needs the core, the blocking shell (socket, ssl, select, threading) and the HTTP/1.1
 # parsers; the rest waits: the async shell and its event loops, HTTP/2, JSON, the CA
 # bundle (certifi, on the first verified TLS connection), datetime (read
-# `response.elapsed`), logging (the first request), SSE, the httpx alias and the CLI.
+# `response.elapsed`), logging (the first request), SSE, the httpx alias, the CLI and
+# `codes` (a response without a reason phrase on the wire).
 NOT_LOADED_BY_IMPORT = [
     "email",
     "http.client",
@@ -135,6 +136,7 @@ NOT_LOADED_BY_IMPORT = [
     "sansio.retry",
     "wsproto",
     "sansio.ws",
+    "sansio.status",
 ]
 
 
@@ -189,6 +191,7 @@ LAZY_NAMES = [
     "ServerSentEvent",
     "aconnect_sse",
     "alias_httpx",
+    "codes",
     "connect_sse",
     "main",
 ]
