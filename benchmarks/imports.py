@@ -1,11 +1,14 @@
 """Import time of conch, httpx and `socket, ssl`: medians over fresh interpreters.
 
-    python benchmarks/imports.py [--runs 15] [--top 25] [--python PATH] [module ...]
+    python benchmarks/imports.py [--runs 15] [--top 25] [--python PATH] [--beyond MODULE]
+                                 [module ...]
 
 Each round starts one interpreter per module (in rotating order, so load drifts hit them
 alike) and times ``import module`` with ``time.perf_counter``; a second interpreter per
 module runs with ``-X importtime`` for the per-module breakdown (self and cumulative µs,
-medians over the rounds). The first, untimed round compiles and caches the bytecode.
+medians over the rounds), which leaves out the modules interpreter startup loads, and with
+``--beyond "socket, ssl"`` those that importing socket and ssl loads too. The first,
+untimed round compiles and caches the bytecode.
 
 conch is imported from this source tree (the tree goes first on PYTHONPATH). Measure with
 an interpreter whose site does not install setuptools' editable finder (its ``.pth``
@@ -46,11 +49,14 @@ def wall_ms(python: str, module: str, env: dict[str, str]) -> float:
     return float(out.strip().splitlines()[-1]) * 1e3
 
 
-def importtime(python: str, module: str, env: dict[str, str]) -> dict[str, tuple[int, int]]:
-    """Module name -> (self µs, cumulative µs) of one ``-X importtime`` run."""
+def importtime(
+    python: str, module: str, env: dict[str, str], beyond: str = ""
+) -> dict[str, tuple[int, int]]:
+    """Module name -> (self µs, cumulative µs) of one ``-X importtime`` run, for the
+    modules that neither startup nor ``import beyond`` loads."""
     err = _run(python, ["-X", "importtime", "-c", f"import {module}"], env).stderr
-    before = _run(python, ["-X", "importtime", "-c", "pass"], env).stderr
-    startup = {line.rsplit("|", 1)[-1].strip() for line in before.splitlines()}
+    before = _run(python, ["-X", "importtime", "-c", f"import {beyond}" if beyond else "pass"], env)
+    startup = {line.rsplit("|", 1)[-1].strip() for line in before.stderr.splitlines()}
     rows: dict[str, tuple[int, int]] = {}
     for line in err.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -68,6 +74,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--beyond", default="", help='leave out what "import BEYOND" loads')
     args = parser.parse_args()
     env = _env()
     modules: list[str] = args.modules
@@ -79,7 +86,7 @@ def main() -> None:
         shift = round_index % len(modules)
         for module in modules[shift:] + modules[:shift]:
             walls[module].append(wall_ms(args.python, module, env))
-            for name, times in importtime(args.python, module, env).items():
+            for name, times in importtime(args.python, module, env, args.beyond).items():
                 rows[module][name].append(times)
     print(f"wall time of `import X`, ms: median (min-max) over {args.runs} interpreters")
     for module in modules:
@@ -91,7 +98,9 @@ def main() -> None:
     for module in modules:
         table = rows[module]
         total = sum(statistics.median(s for s, _ in v) for v in table.values()) / 1e3
-        print(f"\n{module}: {len(table)} modules beyond startup, sum of median self {total:.1f} ms")
+        beyond = f" and `import {args.beyond}`" if args.beyond else ""
+        print(f"\n{module}: {len(table)} modules beyond startup{beyond},", end=" ")
+        print(f"sum of median self {total:.1f} ms")
         ranked = sorted(table.items(), key=lambda kv: -statistics.median(s for s, _ in kv[1]))
         for name, samples in ranked[: args.top]:
             self_ms = statistics.median(s for s, _ in samples) / 1e3
