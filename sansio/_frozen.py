@@ -3,7 +3,8 @@
 Rules: pure (no I/O, like all of `sansio`); a subclass behaves as the frozen, slotted
 dataclass it replaces: equality and hashing by field values (same class only), a repr
 naming the fields, `dataclasses.FrozenInstanceError` on assignment, ``__match_args__``,
-and ``__replace__`` for what `dataclasses.replace` did (`copy.replace` from Python 3.13).
+pickling and copying, and ``__replace__`` for what `dataclasses.replace` did
+(`copy.replace` from Python 3.13).
 Type checkers see a frozen dataclass (`dataclass_transform`).
 
 Why not `@dataclass`: it writes each class's methods with `exec` when the class is
@@ -71,6 +72,14 @@ class Frozen:
             f"{name}={getattr(self, name)!r}" for name in self._field_names if name not in hidden
         )
         return f"{self.__class__.__qualname__}({fields})"
+
+    # Pickle and copy restore the fields past `__setattr__`, as a frozen dataclass does.
+    def __getstate__(self) -> tuple[object, ...]:
+        return self._fields()
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(self._field_names, state, strict=True):
+            set_field(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise _frozen_error(f"cannot assign to field {name!r}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
 from sansio._frozen import Frozen, set_field
+from sansio.pool import PoolStatistics
+from sansio.tls import ALPN_H2_H1, TLSConfig
+from sansio.wire import ResponseHead
 
 
 class Point(Frozen):
@@ -113,3 +118,20 @@ def test_underscore_fields_are_derived_and_own_match_args_are_kept() -> None:
     match Derived(parts=(2,)):
         case Derived(parts):
             assert parts == (2,)
+
+
+def test_pickle_and_copy_as_a_dataclass() -> None:
+    point, derived = Point(1, 2, "a"), Derived(parts=(1, 2))
+    for value in (point, derived):
+        for clone in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert clone == value
+            assert clone is not value
+    assert pickle.loads(pickle.dumps(derived))._total == 3
+    head = ResponseHead(status_code=200, reason=b"OK", headers=[(b"a", b"b")], http_version="1")
+    tls = TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org")
+    for value in (
+        head,
+        tls,
+        PoolStatistics(connections=1, connecting=0, active=1, idle=0, waiters=0),
+    ):
+        assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
