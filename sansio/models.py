@@ -75,7 +75,6 @@ from .exceptions import (
     StreamConsumed,
 )
 from .headers import Headers, get_charset, parse_header_links, parse_header_params
-from .status import codes
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
 from .urls import URL
 
@@ -490,6 +489,8 @@ class Response:
         """The reason phrase the server sent, else the standard one for the status code."""
         phrase = self.extensions.get("reason_phrase")
         if phrase is None:
+            from .status import codes  # loaded on first use: see `sansio.__getattr__`
+
             return codes.get_reason_phrase(self.status_code)
         if isinstance(phrase, bytes):
             return phrase.decode("ascii", errors="ignore")

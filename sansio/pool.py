@@ -99,8 +99,8 @@ just as we reused it.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 
+from ._frozen import Frozen, set_field
 from .wire import FailurePhase, WireConnection
 
 __all__ = [
@@ -138,40 +138,54 @@ DEFAULT_FULL_RECHECK_INTERVAL = 0.1
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
+class Changes(Frozen):
     """What the shell must do after a pool call: close these connections, wake these
     waiters (each then calls `PoolMachine.claim` with its ticket: if that gives None,
     nothing was granted and it checks out again)."""
 
-    close: tuple[int, ...] = ()
-    wake: tuple[int, ...] = ()
+    __slots__ = ("close", "wake")
+    close: tuple[int, ...]
+    wake: tuple[int, ...]
+
+    def __init__(self, close: tuple[int, ...] = (), wake: tuple[int, ...] = ()) -> None:
+        set_field(self, "close", close)
+        set_field(self, "wake", wake)
 
 
 NO_CHANGES = Changes()
 
 
-@dataclass(frozen=True, slots=True)
-class Reuse:
+class Reuse(Frozen):
     """Use this open connection: check its socket for readability first, and if the
     machine then cannot start a request (it closed, or allows no stream now), check it
     in and check out again."""
 
+    __slots__ = ("close", "conn_id", "connection")
     conn_id: int
     connection: WireConnection
-    close: tuple[int, ...] = ()  # other connections to close (expired or evicted)
+    close: tuple[int, ...]  # other connections to close (expired or evicted)
+
+    def __init__(
+        self, conn_id: int, connection: WireConnection, close: tuple[int, ...] = ()
+    ) -> None:
+        set_field(self, "conn_id", conn_id)
+        set_field(self, "connection", connection)
+        set_field(self, "close", close)
 
 
-@dataclass(frozen=True, slots=True)
-class Open:
+class Open(Frozen):
     """A slot is reserved: open a connection, then call `opened` or `open_failed`."""
 
+    __slots__ = ("close", "conn_id")
     conn_id: int
-    close: tuple[int, ...] = ()
+    close: tuple[int, ...]
+
+    def __init__(self, conn_id: int, close: tuple[int, ...] = ()) -> None:
+        set_field(self, "conn_id", conn_id)
+        set_field(self, "close", close)
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(Frozen):
     """No capacity: wait until ``ticket`` is woken, then `claim` it (or `cancel_wait`).
 
     ``recheck``, when set, is the time (on the clock of ``now``) at which a waiter that
@@ -180,9 +194,17 @@ class Wait:
     connections"). `timeout` says how long to wait, given the request's deadline.
     """
 
+    __slots__ = ("close", "recheck", "ticket")
     ticket: int
-    close: tuple[int, ...] = ()
-    recheck: float | None = None
+    close: tuple[int, ...]
+    recheck: float | None
+
+    def __init__(
+        self, ticket: int, close: tuple[int, ...] = (), recheck: float | None = None
+    ) -> None:
+        set_field(self, "ticket", ticket)
+        set_field(self, "close", close)
+        set_field(self, "recheck", recheck)
 
     def timeout(self, deadline: float | None, now: float) -> tuple[float | None, bool]:
         """How long to wait for the grant (None: no limit), and whether to check out
@@ -198,15 +220,24 @@ class Wait:
         return max(deadline - now, 0.0), False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolStatistics:
+class PoolStatistics(Frozen, kw_only=True):
     """A snapshot of the pool's counts."""
 
+    __slots__ = ("active", "connecting", "connections", "idle", "waiters")
     connections: int  # connecting + active + idle
     connecting: int  # slots reserved for a connection being opened
     active: int  # open connections with at least one request checked out
     idle: int  # open connections kept for reuse
     waiters: int  # checkouts waiting for capacity (granted ones excluded)
+
+    def __init__(
+        self, *, connections: int, connecting: int, active: int, idle: int, waiters: int
+    ) -> None:
+        set_field(self, "connections", connections)
+        set_field(self, "connecting", connecting)
+        set_field(self, "active", active)
+        set_field(self, "idle", idle)
+        set_field(self, "waiters", waiters)
 
 
 def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool:
