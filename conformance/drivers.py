@@ -48,6 +48,7 @@ from sansio.exceptions import (
     InvalidURL,
     ProtocolError,
     StreamError,
+    TimeoutException,
     TooManyRedirects,
     UnsupportedProtocol,
 )
@@ -96,12 +97,14 @@ def h1_parser(name: str) -> Iterator[None]:
 
 
 @contextmanager
-def deterministic_env() -> Iterator[env.Env]:
-    """The world the core sees during a run: fixed clocks, predictable randomness."""
+def deterministic_env(clock: Callable[[], float] = time.monotonic) -> Iterator[env.Env]:
+    """The world the core sees during a run: a fixed wall clock, predictable randomness.
+
+    ``clock`` is the engine's own (a total deadline started by the flow is measured by
+    the engine): the socket drivers' `time.monotonic`, the core driver's virtual clock.
+    """
     previous = env.install(
-        env.Env(
-            clock=lambda: 1000.0, wall_clock=lambda: 1_700_000_000.0, random_bytes=_fixed_random
-        )
+        env.Env(clock=clock, wall_clock=lambda: 1_700_000_000.0, random_bytes=_fixed_random)
     )
     try:
         yield env.current()
@@ -124,7 +127,10 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
         "headers": list(settings.headers),
         "cookies": dict(settings.cookies),
         "timeout": Timeout(
-            settings.timeout, read=settings.read_timeout, pool=settings.pool_timeout
+            settings.timeout,
+            read=settings.read_timeout,
+            pool=settings.pool_timeout,
+            total=settings.total_timeout,
         ),
         "follow_redirects": settings.follow_redirects,
         "max_redirects": settings.max_redirects,
@@ -207,9 +213,15 @@ _CORE_ERRORS = (
 
 
 def _message(error: BaseException | None, tokens: Tokens) -> str | None:
-    if error is None or not isinstance(error, _CORE_ERRORS):
+    if error is None or not (isinstance(error, _CORE_ERRORS) or _total_timeout(error)):
         return None
     return tokens.normalize_text(str(error))
+
+
+def _total_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is the core's total timeout (`sansio.deadline`): its message
+    is the core's, whatever the shell."""
+    return isinstance(error, TimeoutException) and str(error).startswith("the total timeout")
 
 
 def _call_outcome(
@@ -345,7 +357,7 @@ def run_core(scenario: Scenario) -> Outcome:
     """The core alone, in memory, on a virtual clock."""
     network = MemoryNetwork(scenario.peers, MEMORY_PORTS[: len(scenario.peers)])
     settings = scenario.settings
-    with deterministic_env():  # the client keeps the world it is made in
+    with deterministic_env(network.clock):  # the client keeps the world it is made in
         client = MemoryClient(
             network, limits=_limits(settings), **_versions(settings), **_client_kwargs(settings)
         )
@@ -362,7 +374,7 @@ def run_core(scenario: Scenario) -> Outcome:
         await client.aclose()
         return calls
 
-    with deterministic_env():
+    with deterministic_env(network.clock):
         calls = client.loop.run(main())
     return Outcome(
         calls=tuple(calls),

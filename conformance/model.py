@@ -239,6 +239,7 @@ class Settings:
     timeout: float = 5.0
     read_timeout: float | None = 5.0
     pool_timeout: float | None = 5.0
+    total_timeout: float | None = None  # Timeout(total=...): the whole send()
     keepalive_expiry: float | None = 5.0
     max_keepalive_connections: int | None = 20
     max_connections: int | None = 100

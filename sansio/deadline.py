@@ -4,11 +4,12 @@ Rules
 -----
 1. One `Deadline` per ``send()``, started when the send starts and shared by every
    request it makes (redirects, auth round trips, retries): the flow starts it and
-   puts it in each request's ``extensions[DEADLINE_EXTENSION]``. A transport used
-   without a client starts one itself from ``extensions["timeout"]["total"]``
-   (`Deadline.of`).
-2. ``now`` is always an argument, on the monotonic clock of `sansio.env.Env.clock`;
-   nothing here reads a clock.
+   puts it in each request's ``extensions[DEADLINE_EXTENSION]`` while the request is
+   sent. A transport used without a client starts one itself from
+   ``extensions["timeout"]["total"]`` (`Deadline.of`).
+2. ``now`` is always an argument (or a ``clock`` that `Deadline.of` calls only to
+   start a deadline), on the monotonic clock of `sansio.env.Env.clock`: the engine's
+   ``clock`` must be that same clock (the shells' both are `time.monotonic`).
 3. Every wait of a send is bounded by `Deadline.limit`: the phase's own timeout or
    what is left of the total, whichever is shorter. When the total is what ran
    out, the error is the `TimeoutException` subclass of the phase the send was in
@@ -23,7 +24,7 @@ before a retry, which the retry policy never lets outlast the deadline), ``"writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias
 
 from ._frozen import Frozen, set_field
@@ -78,14 +79,16 @@ class Deadline(Frozen):
         return cls(now + total, float(total))
 
     @classmethod
-    def of(cls, extensions: Mapping[str, Any], now: float) -> Deadline:
-        """The deadline of a request: the send's, or one starting ``now`` from its
-        ``timeout`` extension's ``total`` (a transport called without a client)."""
+    def of(cls, extensions: Mapping[str, Any], clock: Callable[[], float]) -> Deadline:
+        """The deadline of a request: the send's, or one starting now (``clock()``, read
+        only then) from its ``timeout`` extension's ``total`` (a transport called
+        without a client)."""
         given = extensions.get(DEADLINE_EXTENSION)
         if isinstance(given, Deadline):
             return given
         timeout: Mapping[str, Any] = extensions.get("timeout") or {}
-        return cls.start(timeout.get("total"), now)
+        total = timeout.get("total")
+        return NO_DEADLINE if total is None else cls.start(total, clock())
 
     def remaining(self, now: float) -> float | None:
         """Seconds left (never negative); None without a deadline."""

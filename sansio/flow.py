@@ -20,6 +20,12 @@ Rules kept by the generator:
   closed; one that is not followed is returned with ``next_request`` set.
 * Redirect hops and auth rounds share one history; more than ``max_redirects``
   earlier responses stop the chain with `TooManyRedirects`.
+* A total timeout (``extensions["timeout"]["total"]``, ``Timeout(total=...)``) starts
+  one `sansio.deadline.Deadline` when the send starts, on the client's clock
+  (`Env.clock`, which must be the transport engine's). Every request of the send
+  carries it in ``extensions[DEADLINE_EXTENSION]`` while it is sent, and only then (the
+  same `Request` sent again starts a new one), so the engine bounds each wait by what
+  is left, the body of a non-streamed response included.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from .actions import (
 )
 from .auth import Auth
 from .content import is_consumed
+from .deadline import DEADLINE_EXTENSION, Deadline
 from .decoders import DEFAULT_MAX_DECODED_SIZE
 from .env import Env
 from .env import current as current_env
@@ -141,12 +148,13 @@ def send_flow(request: Request, options: SendOptions) -> Flow:
     """
     history: list[Response] = []
     auth = options.auth
+    deadline = Deadline.of(request.extensions, (options.env or current_env()).clock)
     if auth is None:
-        response = yield from _send_following_redirects(request, options, history)
+        response = yield from _send_following_redirects(request, options, history, deadline)
     elif uses_user_auth_flow(auth):
-        response = yield from _send_with_user_auth(request, auth, options, history)
+        response = yield from _send_with_user_auth(request, auth, options, history, deadline)
     else:
-        response = yield from _send_with_auth(request, auth, options, history)
+        response = yield from _send_with_auth(request, auth, options, history, deadline)
     if not options.stream:
         try:
             yield ReadResponse(response=response)
@@ -163,7 +171,11 @@ def _close_on_error(response: Response, exc: BaseException) -> Generator[Action,
 
 
 def _send_with_auth(
-    request: Request, auth: Auth, options: SendOptions, history: list[Response]
+    request: Request,
+    auth: Auth,
+    options: SendOptions,
+    history: list[Response],
+    deadline: Deadline,
 ) -> Flow:
     if auth.requires_request_body:
         yield ReadRequest(request=request)
@@ -176,7 +188,7 @@ def _send_with_auth(
                 f"{type(auth).__name__}.auth_flow() must yield at least one request"
             ) from None
         while True:
-            response = yield from _send_following_redirects(request, options, history)
+            response = yield from _send_following_redirects(request, options, history, deadline)
             try:
                 if auth.requires_response_body:
                     yield ReadResponse(response=response)
@@ -195,11 +207,15 @@ def _send_with_auth(
 
 
 def _send_with_user_auth(
-    request: Request, auth: Auth, options: SendOptions, history: list[Response]
+    request: Request,
+    auth: Auth,
+    options: SendOptions,
+    history: list[Response],
+    deadline: Deadline,
 ) -> Flow:
     request = yield StartUserAuth(auth=auth, request=request)
     while True:
-        response = yield from _send_following_redirects(request, options, history)
+        response = yield from _send_following_redirects(request, options, history, deadline)
         try:
             next_request: Request | None = yield StepUserAuth(response=response)
             if next_request is None:
@@ -214,7 +230,7 @@ def _send_with_user_auth(
 
 
 def _send_following_redirects(
-    request: Request, options: SendOptions, history: list[Response]
+    request: Request, options: SendOptions, history: list[Response], deadline: Deadline
 ) -> Flow:
     # `history` holds the auth rounds before this one: they count towards
     # max_redirects. (As in httpx, the auth loop then sets a round's final
@@ -236,6 +252,10 @@ def _send_following_redirects(
             raise StreamConsumed()
         if options.request_hooks:
             yield CallHooks(hooks=options.request_hooks, argument=request)
+        extensions = request.extensions
+        carried = deadline.at is not None and DEADLINE_EXTENSION not in extensions
+        if carried:
+            extensions[DEADLINE_EXTENSION] = deadline
         try:
             response: Response = yield SendRequest(request=request)
         except RequestError as exc:
@@ -243,6 +263,11 @@ def _send_following_redirects(
             if exc._request is None:
                 exc.request = request
             raise
+        finally:
+            if carried:
+                # The transport has it: the request is left as it came (a redirect built
+                # from it, or the same request sent again, must not inherit it).
+                del extensions[DEADLINE_EXTENSION]
         try:
             # Transports need not attach the request (httpx's do not).
             response.request = request

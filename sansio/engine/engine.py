@@ -32,7 +32,7 @@ from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
 
 from .actions import Effects, Ticket
 from .conn import Conn
-from .exchange import Exchange
+from .exchange import Exchange, new_exchange
 from .trace import Tracer, debug_logging
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +112,7 @@ class Engine:
         happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
         URL no connection can serve."""
         route, head, has_body = self._planner.plan(request)
-        ex = Exchange(self, request, route, head, has_body, Timeouts.of(request))
+        ex = new_exchange(self, request, route, head, has_body, Timeouts.of(request))
         trace = request.extensions.get("trace")
         if trace is not None or debug_logging():
             ex._tracer = Tracer(trace, debug_logging(), request)

@@ -55,6 +55,13 @@ What an exchange decides, once for every interpreter
 * **Failure scope.** Any failure ends an HTTP/1.1 connection. On HTTP/2, a read timeout
   or a cancellation ends only the stream that gave up (no byte was lost); a read or
   write error ends every stream (`sansio.exchange.ends_connection`).
+* **The total deadline** (``Timeout(total=...)``, `sansio.deadline`): an exchange
+  under one cuts the timeout of every wait it asks for (pool, connect, TLS, the proxy's
+  handshake, writes, reads, HTTP/2 turns, the wait for a 100) to what the deadline
+  leaves, and a wait so cut that times out fails as the total timeout, with the
+  `TimeoutException` of its phase; one that would start after it passed fails at once.
+  The retry policy is told what is left, so no back-off outlasts it. That is all in
+  `_Timed`: the choreography below only asks for its waits.
 * **HTTP/2 scheduling** lives in `sansio.engine.mux`: one reader at a time, frames
   written in the order they were made, and the RST_STREAM of an abandoned stream.
 """
@@ -66,7 +73,15 @@ from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sansio import env
-from sansio.exceptions import ConnectError, PoolTimeout, ReadTimeout, WriteError, WriteTimeout
+from sansio.deadline import Deadline, Phase
+from sansio.exceptions import (
+    ConnectError,
+    PoolTimeout,
+    ReadTimeout,
+    TimeoutException,
+    WriteError,
+    WriteTimeout,
+)
 from sansio.exchange import (
     Route,
     Timeouts,
@@ -116,7 +131,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .engine import Engine
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "new_exchange"]
 
 Steps = Generator[Action, Any, Any]
 
@@ -133,6 +148,9 @@ class Exchange:
     __slots__ = (
         "_body",
         "_conn",
+        "_cut",
+        "_deadline",
+        "_done",
         "_engine",
         "_gen",
         "_has_body",
@@ -191,6 +209,12 @@ class Exchange:
         self._taken: Any = None
         self._leftover = b""
         self._tracer: Tracer | None = None  # set by the engine: see `sansio.engine.trace`
+        # The total deadline (set by `new_exchange`); the phase of the last action if the
+        # deadline cut its timeout; whether the deadline is done with (it passed, or the
+        # response was closed): the cleanup that follows waits as long as it always does.
+        self._deadline: Deadline | None = None
+        self._cut: Phase | None = None
+        self._done = False
         self._gen: Steps | None = self._run()
 
     # -- the interpreter's calls ------------------------------------------------------
@@ -318,6 +342,8 @@ class Exchange:
         # below (each level of ``yield from`` is resumed again at every action).
         engine = self._engine
         try:
+            if self._deadline is not None:
+                self._deadline.check("pool", engine._clock())  # (a redirect after it passed)
             # -- the request: on a connection from the pool, once more where allowed --
             retried = fresh = False
             # One pool deadline per attempt, however often the pool is asked meanwhile.
@@ -601,6 +627,7 @@ class Exchange:
             random_bytes=env.current().random_bytes,
             body_replayable=replayable(self._request),
             body_started=self._started and self._has_body,
+            time_left=self._time_left(),
         )
         if not decision.retry:
             raise error
@@ -623,11 +650,19 @@ class Exchange:
             random_bytes=world.random_bytes,
             body_replayable=replayable(self._request),
             body_started=self._has_body,
+            time_left=self._time_left(),
         )
         if not decision.retry:
             return None
         self._retry_state = decision.state
         return decision.delay
+
+    def _time_left(self) -> float | None:
+        """What the total deadline leaves for a back-off (None: no deadline)."""
+        deadline = self._deadline
+        if deadline is None:
+            return None
+        return 0.0 if self._done else deadline.remaining(self._engine._clock())
 
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""
@@ -669,6 +704,8 @@ class Exchange:
                         try:
                             wire.receive_data((yield Read(stream, timeouts.continue_wait())))
                         except ReadTimeout:
+                            if self._done:  # the total timeout, not the wait for a 100
+                                raise
                             wire.continue_body(sid)
                     else:
                         wire.receive_data((yield read))
@@ -816,6 +853,109 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def new_exchange(
+    engine: Engine,
+    request: Request,
+    route: Route,
+    head: RequestHead,
+    has_body: bool,
+    timeouts: Timeouts,
+) -> Exchange:
+    """The exchange for ``request``: a `_Timed` one if it has a total deadline (the
+    send's, or its ``timeout`` extension's ``total``: `Deadline.of`)."""
+    deadline = Deadline.of(request.extensions, engine._clock)
+    if deadline.at is None:
+        return Exchange(engine, request, route, head, has_body, timeouts)
+    ex = _Timed(engine, request, route, head, has_body, timeouts)
+    ex._deadline = deadline
+    return ex
+
+
+# The actions that wait, each with a timeout the total deadline may cut.
+_WAITS = frozenset({Resolve, Connect, StartTLS, Write, Read, Park})
+
+
+class _Timed(Exchange):
+    """An exchange under a total deadline (see the module docs). A subclass, so that
+    an exchange without one pays nothing for it: each action that waits leaves with its
+    timeout cut to what the deadline leaves, and the answer to a wait so cut (a timeout
+    thrown in, a `Park` not woken) becomes the total timeout's error, thrown in there."""
+
+    __slots__ = ()
+
+    def send(self, result: Any = None) -> Action:
+        phase, self._cut = self._cut, None
+        if phase is not None and result is False:  # (only a Park answers False)
+            return self._expire(phase, None)
+        return self._bound(super().send(result))
+
+    def throw(self, error: Exception) -> Action:
+        phase, self._cut = self._cut, None
+        if phase is not None and isinstance(error, TimeoutException):
+            return self._expire(phase, error)
+        return self._bound(super().throw(error))
+
+    def close(self) -> Action:
+        # Ending a response (an HTTP/2 stream's reset) is cleanup: never cut short, as
+        # that would fail the whole connection.
+        self._cut = None
+        self._done = True
+        return super().close()
+
+    def _expire(self, phase: Phase, cause: Exception | None) -> Action:
+        """The deadline passed during ``phase``: its error goes in where the wait was."""
+        assert self._deadline is not None
+        error = self._deadline.error(phase)
+        error.__cause__ = cause
+        self._done = True
+        return super().throw(error)
+
+    def _bound(self, act: Action) -> Action:
+        """``act`` with its timeout cut to what the deadline leaves, if it waits."""
+        if self._done or type(act) not in _WAITS:
+            return act
+        wait: Any = act
+        assert self._deadline is not None
+        timeout, cut = self._deadline.limit(wait.timeout, self._engine._clock())
+        if not cut:
+            return act
+        phase = self._phase_of(wait)
+        if not timeout:  # passed already: fail without waiting
+            return self._expire(phase, None)
+        self._cut = phase
+        return _with_timeout(wait, timeout)
+
+    def _phase_of(self, act: Any) -> Phase:
+        """The phase of a wait, for its error: the pool's, a connection being opened
+        (its proxy handshake included), or the request's writing or reading; on HTTP/2,
+        waiting for another stream's turn to write or read."""
+        kind = type(act)
+        if kind is Park:
+            if self._wait is not None:
+                return "pool"
+            conn = self._conn
+            return "write" if conn is not None and act.ticket in conn.write_waiters else "read"
+        if self._opening is not None or (kind is not Read and kind is not Write):
+            return "connect"
+        return "read" if kind is Read else "write"
+
+
+def _with_timeout(act: Any, timeout: float) -> Action:
+    """A copy of the waiting action ``act`` with ``timeout``."""
+    kind = type(act)
+    if kind is Read:
+        return Read(act.stream, timeout, act.shared)
+    if kind is Write:
+        return Write(act.stream, act.data, timeout, act.shared)
+    if kind is Park:
+        return Park(act.ticket, timeout)
+    if kind is Connect:
+        return Connect(act.host, act.port, act.uds, timeout)
+    if kind is StartTLS:
+        return StartTLS(act.stream, act.tls, timeout)
+    return Resolve(act.host, act.port, timeout)
 
 
 def _expects_continue(headers: Sequence[tuple[bytes, bytes]]) -> bool:

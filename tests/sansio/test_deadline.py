@@ -112,15 +112,19 @@ def test_of_takes_the_sends_deadline_first() -> None:
     shared = Deadline.start(30.0, 0.0)
     extensions = {DEADLINE_EXTENSION: shared, "timeout": Timeout(5.0, total=1.0).as_dict()}
     # Every request of a send (redirects, retries) shares the one the flow started.
-    assert Deadline.of(extensions, 20.0) is shared
+    assert Deadline.of(extensions, lambda: 20.0) is shared
 
 
 def test_of_starts_from_the_timeout_extension_without_a_client() -> None:
     extensions = {"timeout": Timeout(5.0, total=1.5).as_dict()}
-    assert Deadline.of(extensions, 10.0) == Deadline(11.5, 1.5)
-    assert Deadline.of({"timeout": Timeout(5.0).as_dict()}, 10.0) is NO_DEADLINE
-    assert Deadline.of({}, 10.0) is NO_DEADLINE
-    assert Deadline.of({"timeout": None}, 10.0) is NO_DEADLINE
+    assert Deadline.of(extensions, lambda: 10.0) == Deadline(11.5, 1.5)
+
+    def no_clock() -> float:
+        raise AssertionError("no deadline: the clock is not read")
+
+    assert Deadline.of({"timeout": Timeout(5.0).as_dict()}, no_clock) is NO_DEADLINE
+    assert Deadline.of({}, no_clock) is NO_DEADLINE
+    assert Deadline.of({"timeout": None}, no_clock) is NO_DEADLINE
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,7 +15,10 @@ import pytest
 
 from sansio import actions as act
 from sansio.auth import Auth, BasicAuth
+from sansio.config import Timeout
 from sansio.cookies import Cookies
+from sansio.deadline import DEADLINE_EXTENSION, Deadline
+from sansio.env import Env
 from sansio.exceptions import (
     ReadTimeout,
     RemoteProtocolError,
@@ -893,3 +896,95 @@ def test_each_client_flow_uses_its_own_clock_and_randomness() -> None:
     assert seen["fast"][0] is None  # expired by its clock
     assert 'cnonce="aaaa' in seen["slow"][1]
     assert 'cnonce="bbbb' in seen["fast"][1]
+
+
+# -- the total deadline ------------------------------------------------------------------
+
+
+def test_a_total_timeout_starts_one_deadline_for_every_request_of_the_send() -> None:
+    clock = iter([100.0])  # read once, when the send starts
+    world = Env(clock=lambda: next(clock), wall_clock=lambda: 1.7e9)
+    seen: list[Any] = []
+
+    def check(request: Request) -> None:
+        seen.append(request.extensions.get(DEADLINE_EXTENSION))
+
+    request = get(extensions={"timeout": Timeout(5.0, total=30.0).as_dict()})
+    final = play(
+        send_flow(request, options(env=world, auth=BasicAuth("u", "p"))),
+        [
+            (act.SendRequest, respond(302, {"Location": "/b"}, check=check)),
+            act.DrainResponse,
+            (act.SendRequest, respond(401, {"WWW-Authenticate": 'Basic realm="x"'}, check=check)),
+            act.ReadResponse,
+        ],
+    )
+    assert final.status_code == 401
+    assert seen == [Deadline(130.0, 30.0)] * 2
+    # Only while each request was sent: the requests are left as they came.
+    assert DEADLINE_EXTENSION not in request.extensions
+    assert DEADLINE_EXTENSION not in final.request.extensions
+
+
+def test_the_same_request_sent_again_gets_a_new_deadline() -> None:
+    clock = iter([100.0, 200.0])
+    world = Env(clock=lambda: next(clock))
+    seen: list[Any] = []
+    request = get(extensions={"timeout": Timeout(None, total=1.0).as_dict()})
+    for _ in range(2):
+        play(
+            send_flow(request, options(env=world)),
+            [
+                (
+                    act.SendRequest,
+                    respond(check=lambda r: seen.append(r.extensions[DEADLINE_EXTENSION])),
+                ),
+                act.ReadResponse,
+            ],
+        )
+    assert seen == [Deadline(101.0, 1.0), Deadline(201.0, 1.0)]
+
+
+def test_a_deadline_given_by_the_caller_is_used_and_kept() -> None:
+    shared = Deadline(50.0, 10.0)
+    request = get(extensions={DEADLINE_EXTENSION: shared})
+    seen: list[Any] = []
+    play(
+        send_flow(request, options(env=Env(wall_clock=lambda: 1.7e9))),  # no clock: none needed
+        [
+            (act.SendRequest, redirect("/b")),
+            act.DrainResponse,
+            (
+                act.SendRequest,
+                respond(check=lambda r: seen.append(r.extensions[DEADLINE_EXTENSION])),
+            ),
+            act.ReadResponse,
+        ],
+    )
+    assert seen == [shared]
+    assert request.extensions[DEADLINE_EXTENSION] is shared
+
+
+def test_without_a_total_no_clock_is_read_and_nothing_is_carried() -> None:
+    request = get(extensions={"timeout": Timeout(5.0).as_dict()})
+    play(
+        send_flow(request, options(env=Env())),  # its clock raises if read
+        [
+            (act.SendRequest, respond(check=lambda r: assert_no_deadline(r))),
+            act.ReadResponse,
+        ],
+    )
+
+
+def assert_no_deadline(request: Request) -> None:
+    assert DEADLINE_EXTENSION not in request.extensions
+
+
+def test_a_failed_send_leaves_no_deadline_on_the_request() -> None:
+    request = get(extensions={"timeout": Timeout(5.0, total=1.0).as_dict()})
+    with pytest.raises(ReadTimeout):
+        play(
+            send_flow(request, options(env=Env(clock=lambda: 0.0))),
+            [(act.SendRequest, ReadTimeout("the total timeout of 1 s for the request passed"))],
+        )
+    assert DEADLINE_EXTENSION not in request.extensions
