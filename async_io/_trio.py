@@ -28,6 +28,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import RECEIVE_SIZE
 from sansio.happy_eyeballs import (
     DEFAULT_ATTEMPT_DELAY,
     Connected,
@@ -83,6 +84,7 @@ class TrioStream(AsyncStream):
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._closed = False
+        self.read_size = RECEIVE_SIZE
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False
