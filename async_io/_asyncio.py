@@ -52,6 +52,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import MAX_RECEIVE_SIZE
 from sansio.happy_eyeballs import (
     DEFAULT_ATTEMPT_DELAY,
     Connected,
@@ -228,6 +229,17 @@ class AsyncioStream(AsyncStream):
         self._transport = transport
         self._protocol = protocol
         self._closed = False
+
+    # The loop has read the bytes already (at most 256 KiB a read), so a read allocates
+    # nothing here, and asking for the most hands each chunk over whole rather than cut
+    # into copied slices: the transport's growth and reset of the size do not apply.
+    @property
+    def read_size(self) -> int:
+        return MAX_RECEIVE_SIZE
+
+    @read_size.setter
+    def read_size(self, value: int) -> None:
+        pass
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False

@@ -5,7 +5,8 @@ only when a timeout is set. Failures map to conch exceptions as in ``sync_io.bac
 TooSlowError or a read's expired scope becomes a timeout; BrokenResourceError,
 ClosedResourceError and OSError (ssl errors included) an error of the call's direction.
 ``trio.Cancelled`` passes through untouched. A send with a write timeout runs in a
-shielded scope with that deadline instead (see ``TrioStream.send_all``).
+shielded scope with that deadline instead (see ``TrioStream.send_all``). Over plain TCP,
+what the socket takes at once is sent without a scope or a trip through the scheduler.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import RECEIVE_SIZE
 from sansio.happy_eyeballs import (
     DEFAULT_ATTEMPT_DELAY,
     Connected,
@@ -78,11 +80,17 @@ def _socket_of(stream: Any) -> Any:
 class TrioStream(AsyncStream):
     """A stream over a trio.SocketStream or trio.SSLStream."""
 
-    __slots__ = ("_closed", "_stream")
+    __slots__ = ("_closed", "_raw", "_stream")
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._closed = False
+        self.read_size = RECEIVE_SIZE
+        # The stdlib socket under a plain TCP stream, for sends that need not wait (trio's
+        # socket keeps it as ``_sock``; without it every send takes trio's path).
+        self._raw: socket.socket | None = (
+            getattr(stream.socket, "_sock", None) if isinstance(stream, trio.SocketStream) else None
+        )
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False
@@ -98,6 +106,22 @@ class TrioStream(AsyncStream):
         # the data did go out: raising would make the caller drop an intact connection.
         # Without a timeout nothing would bound a shielded send to a peer that stopped
         # reading, so that send stays cancellable (and cancelling it fails the stream).
+        raw = self._raw
+        if raw is not None:
+            # Plain TCP: what the kernel takes at once goes straight to the socket, as
+            # asyncio's transport.write does, with no cancel scope and no trip through
+            # the scheduler (trio's send ends with one even when nothing waited): one
+            # wake-up less per request. Only a send that would block waits below.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise _fail(exc, _WRITE) from exc
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
         try:
             if timeout is None:
                 await self._stream.send_all(data)

@@ -52,9 +52,12 @@ __all__ = [
 
 class AsyncStream:
     """A connected stream, plain or TLS. Every method that awaits may be cancelled:
-    the stream is then in an unknown state and must be closed (``aclose`` always works)."""
+    the stream is then in an unknown state and must be closed (``aclose`` always works).
+    ``read_size`` is what the transport asks of the next read, set by each backend to
+    `RECEIVE_SIZE` (`sansio.exchange.next_receive_size`)."""
 
-    __slots__ = ()
+    __slots__ = ("read_size",)
+    read_size: int
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False

@@ -53,7 +53,9 @@ from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
     "EXPECT_CONTINUE_TIMEOUT",
+    "MAX_RECEIVE_SIZE",
     "READY_READ_TIMEOUT",
+    "RECEIVE_GROWTH",
     "RECEIVE_SIZE",
     "ROUTE_CACHE_SIZE",
     "Planner",
@@ -63,6 +65,7 @@ __all__ = [
     "ends_connection",
     "is_connect_failure",
     "may_retry",
+    "next_receive_size",
     "replayable",
     "retry_on_fresh_connection",
 ]
@@ -70,6 +73,17 @@ __all__ = [
 # Bytes asked of the socket per read: large enough that a body arrives in few reads,
 # small enough to stay in cache (httpcore reads 64 KiB too).
 RECEIVE_SIZE = 64 * 1024
+
+# A read that fills its buffer says more bytes are waiting (a body arriving faster than
+# it is read): the stream's next read asks RECEIVE_GROWTH times as much, up to
+# MAX_RECEIVE_SIZE, and a read that comes back short starts over at RECEIVE_SIZE. Fewer,
+# larger reads cut a big download's per-read cost (the engine's steps per chunk). The
+# cap bounds one read's allocation per connection, and is asyncio's own largest read.
+# Measured on a streamed 100 MiB download from a local nginx: 256 KiB is as cheap as a
+# raw socket's reads; a 1 MiB cap cost ~30 % more CPU, its buffers taking ~5,700 page
+# faults per download against 34 (glibc maps and unmaps such large blocks afresh).
+RECEIVE_GROWTH = 4
+MAX_RECEIVE_SIZE = 256 * 1024
 
 # How long a read may wait for bytes that should be there already: on a socket reported
 # readable, or after a write timeout (only a response already received counts then). One
@@ -493,3 +507,11 @@ def connect_retry_delays(retries: int) -> Iterator[float]:
 def is_connect_failure(error: BaseException) -> bool:
     """Whether a failed connection attempt may be retried under ``retries=``."""
     return isinstance(error, ConnectError | ConnectTimeout)
+
+
+def next_receive_size(size: int, received: int) -> int:
+    """How many bytes a stream's next read asks for, after one that asked ``size`` got
+    ``received`` (see `RECEIVE_GROWTH`)."""
+    if received < size:
+        return RECEIVE_SIZE
+    return min(size * RECEIVE_GROWTH, MAX_RECEIVE_SIZE)

@@ -91,10 +91,12 @@ def _readable(sock: socket.socket) -> bool:
 class SyncStream:
     """A connected socket, plain or TLS."""
 
-    __slots__ = ("_io_lock", "_sock", "_stash", "_timeout")
+    __slots__ = ("_io_lock", "_sock", "_stash", "_timeout", "read_size")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        # What the transport asks of the next read (`sansio.exchange.next_receive_size`).
+        self.read_size = RECEIVE_SIZE
         self._timeout: float | None = sock.gettimeout()
         # Data read by is_readable() on a TLS stream, served before the socket is read.
         self._stash = b""

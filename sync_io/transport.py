@@ -38,7 +38,7 @@ from sansio.engine import (
     Write,
 )
 from sansio.engine.trace import debug_logging, log_event, sync_result
-from sansio.exchange import RECEIVE_SIZE
+from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
@@ -105,7 +105,10 @@ class HTTPTransport(BaseTransport):
                 error: Exception | None = None
                 try:
                     if kind is Read:
-                        result = act.stream.recv(RECEIVE_SIZE, act.timeout, act.shared)
+                        stream = act.stream
+                        size = stream.read_size
+                        result = stream.recv(size, act.timeout, act.shared)
+                        stream.read_size = next_receive_size(size, len(result))
                     elif kind is Write:
                         act.stream.send_all(act.data, act.timeout, act.shared)
                     elif kind is ReadReady:  # (nothing there, the common case, costs no call)

@@ -730,6 +730,49 @@ def test_unknown_async_library_is_refused() -> None:
 
 # --------------------------------------------------------------------------- trio sends
 
+
+class _Steps(trio.abc.Instrument):  # type: ignore[misc, unused-ignore]
+    """Counts the times ``task`` gives control back to trio's scheduler."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.count = 0
+
+    def after_task_step(self, task: Any) -> None:
+        if task is self.task:
+            self.count += 1
+
+
+@pytest.mark.parametrize("timeout", [2.0, None], ids=["timeout", "no-timeout"])
+def test_trio_send_that_fits_does_not_yield(
+    serve: Callable[..., Server], timeout: float | None
+) -> None:
+    """Over plain TCP a send the socket takes at once never passes through trio's
+    scheduler (one wake-up less per request); one that must wait still does, and the
+    peer gets every byte in order."""
+    server = serve(late_digest)
+    payload = bytes(range(256)) * (BIG // 256)
+
+    async def scenario() -> None:
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        steps = _Steps(trio.lowlevel.current_task())
+        trio.lowlevel.add_instrument(steps)
+        try:
+            await stream.send_all(b"", timeout)
+            await stream.send_all(payload[:1000], timeout)
+            assert steps.count == 0
+            await stream.send_all(payload[1000:], timeout)  # more than the socket holds
+            assert steps.count > 0
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        await stream.send_all(TAIL, timeout)
+        expected = hashlib.sha256(payload + TAIL).digest()
+        assert await read_exactly(stream, len(expected)) == expected
+        await stream.aclose()
+
+    trio.run(scenario)
+
+
 BIG = 16 << 20  # more than loopback's socket buffers hold: the send waits for the peer
 TAIL = b"and then some"
 

@@ -26,7 +26,9 @@ import sniffio
 import trio
 
 from async_io import AsyncClient, AsyncHTTPTransport
-from async_io.backend import sleep
+from async_io._asyncio import AsyncioStream
+from async_io._trio import TrioStream
+from async_io.backend import AsyncStream, sleep
 from sansio.config import Limits, Timeout
 from sansio.exceptions import (
     ConnectError,
@@ -40,6 +42,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import MAX_RECEIVE_SIZE, RECEIVE_SIZE
 from sansio.models import Request
 from sansio.pool import PoolStatistics
 from tests.servers import (
@@ -670,6 +673,57 @@ def test_streaming_32_mib_keeps_memory_flat(run: Run, serve: Serve) -> None:
                 tracemalloc.stop()
             assert seen == size
             assert peak < 2 << 20, f"peak {peak} bytes while streaming {size}"
+
+    run(main)
+
+
+def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
+    run: Run, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the sync shell: on trio each full read asks RECEIVE_GROWTH times more, up
+    to MAX_RECEIVE_SIZE, and the short one at the body's end starts over; asyncio's reads
+    always ask MAX_RECEIVE_SIZE (the loop has read the bytes already: nothing is
+    allocated per read, and a chunk is handed over whole)."""
+    body = bytes(range(256)) * 4096  # 1 MiB
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    server = serve(scripted([READ, reply, READ, reply, HOLD]))
+    asked: list[int] = []
+    unread = [0]  # bytes of the reply not read yet
+    patched: list[type[AsyncStream]] = [AsyncioStream, TrioStream]
+
+    def filling(recv: Any) -> Any:
+        async def recv_full(
+            self: AsyncStream, max_bytes: int, timeout: float | None, shared: bool = False
+        ) -> bytes:
+            # A network that always has the bytes ready: reads fill up while the reply lasts.
+            asked.append(max_bytes)
+            want = min(max_bytes, unread[0])
+            data: bytes = await recv(self, max_bytes, timeout, shared)
+            while data and len(data) < want:
+                data += await recv(self, want - len(data), timeout, shared)
+            unread[0] -= len(data)
+            return data
+
+        return recv_full
+
+    for cls in patched:
+        monkeypatch.setattr(cls, "recv", filling(cls.recv))
+
+    async def main() -> None:
+        trio_reads = sniffio.current_async_library() == "trio"
+        async with AsyncClient() as client:
+            for _ in range(2):
+                asked.clear()
+                unread[0] = len(reply)
+                async with client.stream("GET", server.url()) as r:
+                    chunks = [chunk async for chunk in r.aiter_bytes()]
+                assert b"".join(chunks) == body
+                if trio_reads:
+                    assert asked == [RECEIVE_SIZE] + [MAX_RECEIVE_SIZE] * 4
+                else:
+                    assert asked == [MAX_RECEIVE_SIZE] * 5
+                assert max(len(chunk) for chunk in chunks) == MAX_RECEIVE_SIZE
+        assert server.accepted == 1
 
     run(main)
 

@@ -20,7 +20,9 @@ from sansio.exceptions import (
 )
 from sansio.exchange import (
     CONNECT_RETRY_BACKOFF,
+    MAX_RECEIVE_SIZE,
     READY_READ_TIMEOUT,
+    RECEIVE_GROWTH,
     RECEIVE_SIZE,
     ROUTE_CACHE_SIZE,
     Planner,
@@ -30,6 +32,7 @@ from sansio.exchange import (
     ends_connection,
     is_connect_failure,
     may_retry,
+    next_receive_size,
     retry_on_fresh_connection,
 )
 from sansio.h1 import MAX_HEADER_BYTES, H1Connection
@@ -53,6 +56,17 @@ def test_constants() -> None:
     assert RECEIVE_SIZE == 65536
     assert 0 < READY_READ_TIMEOUT < 0.01
     assert CONNECT_RETRY_BACKOFF == 0.5
+
+
+def test_reads_grow_while_full_up_to_the_cap_and_start_over_when_short() -> None:
+    assert (RECEIVE_GROWTH, MAX_RECEIVE_SIZE) == (4, 256 * 1024)
+    assert next_receive_size(RECEIVE_SIZE, RECEIVE_SIZE) == RECEIVE_SIZE * RECEIVE_GROWTH
+    assert next_receive_size(RECEIVE_SIZE, RECEIVE_SIZE - 1) == RECEIVE_SIZE
+    # At the cap it stays there; past it (a size no growth reaches) it comes back down.
+    assert next_receive_size(MAX_RECEIVE_SIZE, MAX_RECEIVE_SIZE) == MAX_RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE + 1, MAX_RECEIVE_SIZE + 1) == MAX_RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE, 1) == RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE, 0) == RECEIVE_SIZE  # end of stream
 
 
 # --------------------------------------------------------------------------- timeouts

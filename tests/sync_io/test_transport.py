@@ -33,9 +33,11 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.exchange import MAX_RECEIVE_SIZE, RECEIVE_SIZE
 from sansio.models import Request
 from sansio.pool import PoolStatistics
 from sync_io import Client, HTTPTransport
+from sync_io.backend import SyncStream
 from tests.servers import (
     CLIENT_NAME,
     CLOSE,
@@ -559,6 +561,46 @@ def test_streaming_32_mib_keeps_memory_flat(serve: Serve) -> None:
             tracemalloc.stop()
         assert seen == size
         assert peak < 2 << 20, f"peak {peak} bytes while streaming {size}"
+
+
+def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read that comes back full asks RECEIVE_GROWTH times more, up to
+    MAX_RECEIVE_SIZE, so a fast body streams in fewer, larger chunks; the short read at
+    the body's end starts the connection's next response over at RECEIVE_SIZE."""
+    body = bytes(range(256)) * 4096  # 1 MiB
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    server = serve(scripted([READ, reply, READ, reply, HOLD]))
+    asked: list[int] = []
+    unread = [0]  # bytes of the reply not read yet
+    recv = SyncStream.recv
+
+    def recv_full(
+        self: SyncStream, max_bytes: int, timeout: float | None, shared: bool = False
+    ) -> bytes:
+        # A network that always has the bytes ready: each read fills up while the reply lasts.
+        asked.append(max_bytes)
+        want = min(max_bytes, unread[0])
+        data = recv(self, max_bytes, timeout, shared)
+        while data and len(data) < want:
+            data += recv(self, want - len(data), timeout, shared)
+        unread[0] -= len(data)
+        return data
+
+    monkeypatch.setattr(SyncStream, "recv", recv_full)
+    with Client() as client:
+        for _ in range(2):
+            asked.clear()
+            unread[0] = len(reply)
+            with client.stream("GET", server.url()) as r:
+                chunks = list(r.iter_bytes())
+            assert b"".join(chunks) == body
+            assert asked == [RECEIVE_SIZE] + [MAX_RECEIVE_SIZE] * 4
+            assert [len(c) for c in chunks][1:] == [MAX_RECEIVE_SIZE] * 3 + [
+                len(reply) - RECEIVE_SIZE - 3 * MAX_RECEIVE_SIZE
+            ]
+    assert server.accepted == 1
 
 
 # --------------------------------------------------------------------------- uploads
