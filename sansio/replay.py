@@ -119,7 +119,7 @@ class _Conn:
             "uds": self.uds,
             "alpn": self.alpn,
             "http_version": "HTTP/2" if h2 else "HTTP/1.1",
-            "events": self.events,
+            "events": list(self.events),  # (a snapshot: recording goes on)
         }
 
 

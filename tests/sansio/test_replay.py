@@ -247,6 +247,24 @@ def test_a_cancelled_upload_is_recorded_up_to_the_cancellation() -> None:
     assert events(recorder.recording())[-1]["op"] == "close"
 
 
+def test_a_recording_taken_midway_does_not_change_afterwards() -> None:
+    network = MemoryNetwork()
+    network.listen(HOST, 80, http1_peer(hello))
+    recorder = Recorder()
+    taken: list[Recording] = []
+
+    async def main(client: conch.AsyncClient) -> None:
+        await client.get(f"http://{HOST}/a")
+        taken.append(recorder.recording())
+        await client.get(f"http://{HOST}/b")
+
+    play(network, main, record=recorder)
+    assert [e["op"] for e in events(taken[0])] == ["write", "read"]
+    assert [e["op"] for e in events(recorder.recording())] == [
+        "write", "read", "write", "read", "close",
+    ]  # fmt: skip
+
+
 def test_an_engine_records_or_replays_not_both() -> None:
     with pytest.raises(ValueError, match="not both"):
         Engine(clock=lambda: 0.0, record=Recorder(), replay=Recording([]))
