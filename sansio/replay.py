@@ -365,8 +365,14 @@ class ReplayStream:
                 f"{act.tls.server_hostname!r}, the recording for "
                 f"{event.get('server_hostname')!r}"
             )
+        alpn = event["alpn"]
+        if alpn is not None and alpn not in act.tls.alpn:
+            raise ReplayError(
+                f"replay: {self!r}: the client offers ALPN {list(act.tls.alpn)}, the "
+                f"recording has the server choose {alpn!r}"
+            )
         self._items.popleft()
-        return self, event["alpn"]
+        return self, alpn
 
     def write(self, data: bytes) -> list[Any]:
         """Check ``data`` against the recording; the parked reads it wakes."""

@@ -113,6 +113,15 @@ def test_http2_over_tls_records_the_handshake_and_replays_without_one() -> None:
     assert replay(main, recording, http2=True) == result
 
 
+def test_a_protocol_the_client_does_not_offer_fails() -> None:
+    async def main(client: conch.AsyncClient) -> str:
+        return (await client.get(f"https://{HOST}/s")).text
+
+    _, recording = record(main, http2_peer(hello), alpn="h2", http2=True)
+    with pytest.raises(ReplayError, match=r"offers ALPN \['http/1\.1'\], the recording has .*'h2'"):
+        replay(main, recording)  # HTTP/1.1 only
+
+
 def test_h2c_is_told_by_its_preface() -> None:
     result, recording = record(two_gets, http2_peer(hello), **H2)
     assert recording.connections[0]["http_version"] == "HTTP/2"
