@@ -25,7 +25,9 @@ Rules
    then a read is served no earlier than its recorded time (a `Sleep` first).
 5. **A write that differs** from the recording raises `ReplayError` with the first
    differing line of what the client wrote on that connection, recorded and sent.
-6. **Not recorded:** a `Resolve` (a SOCKS4 proxy's target) and the bytes of a connection
+6. **Closing** a replayed connection (the engine's `Effects`, the transport's close)
+   fails its later reads and writes as on a socket, and wakes the reads parked on it.
+7. **Not recorded:** a `Resolve` (a SOCKS4 proxy's target) and the bytes of a connection
    after it was handed over (a 101, a CONNECT 2xx): the caller moves those itself.
 
 The file format (`Recording.dumps`, `Recording.loads`): one JSON object, documented in
@@ -64,7 +66,7 @@ from .engine.actions import (
     Write,
 )
 from .engine.exchange import Exchange
-from .exceptions import ReadTimeout, TransportError
+from .exceptions import ConnectError, ReadError, ReadTimeout, TransportError, WriteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine.engine import Engine
@@ -173,11 +175,13 @@ class Recorder:
             event.update(op="eof")
         conn.events.append(event)
 
-    def _closed(self, now: float, streams: tuple[Any, ...]) -> None:
+    def _closed(self, now: float, streams: tuple[Any, ...]) -> list[Any]:
+        """The engine closes ``streams``; no ticket to wake for that."""
         # (Streams stay in ``_streams``: alive, so no new stream takes their id.)
         for stream in streams:
             conn = self._streams[id(stream)][1]
             conn.events.append({"t": round(now - (self._start or now), 6), "op": "close"})
+        return []
 
 
 _WATCHED = (Connect, StartTLS, Write, Read, ReadReady)
@@ -314,9 +318,18 @@ class _Item:
 
 class ReplayStream:
     """A replayed connection: the stream object the interpreter gets from `Connect`
-    (closing it does nothing; it carries no socket)."""
+    (it carries no socket: closing it only makes later reads and writes fail)."""
 
-    __slots__ = ("_items", "_parked", "_position", "_write_errors", "_written", "index", "key")
+    __slots__ = (
+        "_items",
+        "_parked",
+        "_position",
+        "_write_errors",
+        "_written",
+        "closed",
+        "index",
+        "key",
+    )
 
     def __init__(self, index: int, conn: dict[str, Any]) -> None:
         self.index = index
@@ -336,12 +349,13 @@ class ReplayStream:
         self._written = bytes(written)  # every byte the client wrote, in order
         self._position = 0  # how many of them this replay's client has written
         self._parked: list[Any] = []  # tickets of shared reads waiting for a write
+        self.closed = False
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
     async def aclose(self) -> None:
-        pass
+        self.closed = True
 
     def get_extra_info(self, name: str) -> Any:
         return None
@@ -384,8 +398,7 @@ class ReplayStream:
         if self._written[position:end] != data:
             raise ReplayError(self._diff(data))
         self._position = end
-        parked, self._parked = self._parked, []
-        return parked
+        return self.take_parked()
 
     def read(self, act: Read | ReadReady, elapsed: float | None) -> bytes | float | None:
         """The next recorded read: bytes, ``b""`` at the end of the stream, None when
@@ -414,6 +427,10 @@ class ReplayStream:
 
     def park(self, ticket: Any) -> None:
         self._parked.append(ticket)
+
+    def take_parked(self) -> list[Any]:
+        parked, self._parked = self._parked, []
+        return parked
 
     def _next(self) -> _Item | None:
         items = self._items
@@ -482,8 +499,10 @@ class Replay:
         self._new_ticket = new_ticket
         self._start: float | None = None
 
-    def _closed(self, now: float, streams: tuple[Any, ...]) -> None:
-        pass  # (nothing to close: no socket)
+    def _closed(self, now: float, streams: tuple[Any, ...]) -> list[Any]:
+        """The engine closes ``streams``: the tickets of reads parked on them, to wake
+        (they fail then, as reads on a closed connection do)."""
+        return [ticket for stream in streams for ticket in stream.take_parked()]
 
     def perform(self, act: Action) -> tuple[Any, Action | None]:
         """``act``'s result, or the action to perform first (then ``act`` again)."""
@@ -504,6 +523,8 @@ class Replay:
                 raise _error(item.event)
             return stream, None
         stream = act.stream  # type: ignore[union-attr]
+        if stream.closed:  # (the transport closed meanwhile)
+            raise _CLOSED_ERRORS.get(kind, ReadError)("the connection was closed")
         if kind is StartTLS:
             return stream.start_tls(act), None
         if kind is Write:
@@ -523,6 +544,7 @@ class Replay:
 
 
 _IO = (Connect, StartTLS, Write, Read, ReadReady)
+_CLOSED_ERRORS: dict[type, type[TransportError]] = {StartTLS: ConnectError, Write: WriteError}
 _WROTE = object()  # after a write's wake-ups: the write's result (None) goes in
 
 

@@ -145,8 +145,8 @@ class Engine:
                 conn.waiters.clear()
                 conn.write_waiters.clear()
             close = tuple(conn.stream for conn in conns)
-            if self._tape is not None:
-                self._tape._closed(self._clock(), close)
+            if self._tape is not None:  # (a replay's parked reads wake, to fail)
+                wake += self._tape._closed(self._clock(), close)
         return Effects(close, tuple(wake))
 
     def statistics(self) -> PoolStatistics:

@@ -340,6 +340,60 @@ def test_a_shared_read_whose_write_never_comes_times_out() -> None:
     assert clock.now == 1001.0
 
 
+def test_a_closed_transport_fails_the_reads_in_flight_as_on_the_network() -> None:
+    def two_pieces() -> Program:
+        yield READ
+        yield Emit(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe")
+        yield Delay(1.0)
+        yield Emit(b"llo")
+
+    async def main(client: conch.AsyncClient) -> list[str]:
+        seen = []
+        async with client.stream("GET", f"http://{HOST}/a") as response:
+            chunks = response.aiter_raw()
+            seen.append((await anext(chunks)).decode())
+            await client._transport.aclose()
+            try:
+                await anext(chunks)
+            except conch.ReadError as exc:
+                seen.append(f"ReadError: {exc}")
+        return seen
+
+    async def read_all(client: conch.AsyncClient) -> list[str]:
+        async with client.stream("GET", f"http://{HOST}/a") as response:
+            return [chunk.decode() async for chunk in response.aiter_raw()]
+
+    result, _ = record(main, two_pieces)
+    assert result == ["he", "ReadError: the connection was closed"]
+    _, whole = record(read_all, two_pieces)  # (where nothing closed the transport)
+    assert replay(main, whole) == result
+
+
+def test_closing_the_transport_ends_a_parked_read() -> None:
+    _, recording = record(together, slow(http2_peer(hello)), **H2)
+
+    async def close_meanwhile(client: conch.AsyncClient) -> list[str]:
+        loop = client._transport.loop  # type: ignore[attr-defined]
+
+        async def first() -> str:
+            try:
+                await client.get(f"http://{HOST}/a", timeout=None)
+            except conch.ReadError as exc:
+                return f"ReadError: {exc}"
+            return "no error"
+
+        async def close() -> str:
+            await loop.sleep(1.0)
+            await client._transport.aclose()
+            return "closed"
+
+        return await loop.gather(first(), close())  # type: ignore[no-any-return]
+
+    assert replay(close_meanwhile, recording, **H2) == [
+        "ReadError: the connection was closed", "closed",
+    ]  # fmt: skip
+
+
 # -- pace -----------------------------------------------------------------------------
 
 
