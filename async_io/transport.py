@@ -42,6 +42,7 @@ from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
+from sync_io._tape import open_tape, save_tape
 from sync_io.tls import context_for, load_client_cert
 
 from .backend import (
@@ -80,10 +81,16 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         socket_options: Iterable[SocketOption] | None = None,
         *,
         happy_eyeballs_delay: float = DEFAULT_ATTEMPT_DELAY,
+        record: Any = None,
+        replay: Any = None,
     ) -> None:
+        # record=/replay=: a Recorder or Recording, or a file path (`sansio.replay`).
+        recorder, recording, self._record_path = open_tape(record, replay)
+        self._recorder = recorder
         self._engine = Engine(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
-            limits=limits, proxy=proxy, uds=uds, retries=retries,
+            limits=limits, proxy=proxy, uds=uds, retries=retries, record=recorder,
+            replay=recording,
             clock=time.monotonic, lock=None, new_ticket=create_event,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
@@ -196,6 +203,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones are refused."""
         await self._apply(self._engine.close())
+        save_tape(self._record_path, self._recorder)
 
 
 async def _close_body(body: AsyncIterator[bytes]) -> None:

@@ -71,11 +71,14 @@ class MemoryClient(BaseClient):
         http1: bool = True,
         http2: bool = False,
         retries: Any = 0,
+        replay: Any = None,
         **settings: Any,
     ) -> None:
         super().__init__(**settings)
         self.loop = Loop(network)
         engine: dict[str, Any] = {"http1": http1, "http2": http2, "retries": retries}
+        if replay is not None:  # a `sansio.replay.Recording` served instead of the peers
+            engine["replay"] = replay
         if limits is not None:
             engine["limits"] = limits
         self._transport = MemoryTransport(self.loop, **engine)

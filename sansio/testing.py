@@ -21,6 +21,10 @@ A peer is a *program*: a generator that yields what it wants done (`READ`, `Emit
 (h11 and h2 in the server role check every byte the client sends); the conformance
 suite runs its scripted peers through the same `MemoryConnection`. Names resolve as
 `MemoryNetwork.add_name` says (a `Resolve` action; an IP address resolves to itself).
+
+`Recorder`, `Recording` and `ReplayError` (from `sansio.replay`) record any client's
+connections and replay them with no network: ``record=`` and ``replay=`` of every
+transport, `MemoryTransport` included.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from .engine.actions import Action, BodyEvent
 from .engine.trace import log_event
 from .exceptions import ConnectError, ReadError, ReadTimeout, WriteError, WriteTimeout
 from .models import Request, Response
+from .replay import Recorder, Recording, ReplayError
 from .streams import AsyncByteStream
 from .transports import AsyncBaseTransport
 
@@ -77,6 +82,9 @@ __all__ = [
     "MemoryTransport",
     "PeerOp",
     "Program",
+    "Recorder",
+    "Recording",
+    "ReplayError",
     "VirtualClock",
     "http1_peer",
     "http2_peer",

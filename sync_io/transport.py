@@ -43,6 +43,7 @@ from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
+from sync_io._tape import open_tape, save_tape
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .network import NetworkStream
@@ -73,10 +74,16 @@ class HTTPTransport(BaseTransport):
         socket_options: Iterable[SocketOption] | None = None,
         *,
         happy_eyeballs_delay: float = DEFAULT_ATTEMPT_DELAY,
+        record: Any = None,
+        replay: Any = None,
     ) -> None:
+        # record=/replay=: a Recorder or Recording, or a file path (`sansio.replay`).
+        recorder, recording, self._record_path = open_tape(record, replay)
+        self._recorder = recorder
         self._engine = Engine(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
-            limits=limits, proxy=proxy, uds=uds, retries=retries,
+            limits=limits, proxy=proxy, uds=uds, retries=retries, record=recorder,
+            replay=recording,
             clock=time.monotonic, lock=threading.Lock(), new_ticket=threading.Event,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
@@ -189,6 +196,7 @@ class HTTPTransport(BaseTransport):
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones are refused."""
         self._apply(self._engine.close())
+        save_tape(self._record_path, self._recorder)
 
 
 def _close_body(body: Iterator[bytes]) -> None:

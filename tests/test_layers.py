@@ -64,6 +64,7 @@ LAYER_OF = {
             "exchange",
             "proxy",
             "retry",
+            "replay",
             "happy_eyeballs",
             "engine",
             "engine.actions",

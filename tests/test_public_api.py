@@ -35,6 +35,8 @@ EXTRAS = {
     "now",
     "proxies",
     "random_bytes",
+    "record",
+    "replay",
     "retries",
     "text",
     "total",

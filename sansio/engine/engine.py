@@ -32,11 +32,12 @@ from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
 
 from .actions import Effects, Ticket
 from .conn import Conn
-from .exchange import Exchange, new_exchange
+from .exchange import EXCHANGE_KINDS, Exchange, ExchangeKinds, new_exchange
 from .trace import Tracer, debug_logging
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
+    from sansio.replay import Recorder, Recording
     from sansio.retry import Retry, RetryState
 
 __all__ = ["Engine"]
@@ -49,19 +50,23 @@ class Engine:
     ``cert``, ``trust_env``), the protocol versions, pool ``limits``, a ``proxy``, a
     Unix socket path ``uds`` and ``retries`` (a `sansio.retry.Retry` policy, or an int:
     that many connect retries, as httpx). Socket details (local address,
-    socket options) belong to the interpreter that opens connections.
+    socket options) belong to the interpreter that opens connections. ``record`` (a
+    `sansio.replay.Recorder`) notes every connection's bytes; ``replay`` (a
+    `sansio.replay.Recording`) plays them back instead of doing any I/O.
     """
 
     __slots__ = (
         "_clock",
         "_closed",
         "_conns",
+        "_kinds",
         "_lock",
         "_new_ticket",
         "_planner",
         "_pool",
         "_retry",
         "_retry_start",
+        "_tape",
         "_waiting",
     )
 
@@ -80,6 +85,8 @@ class Engine:
         retries: int | Retry = 0,
         lock: AbstractContextManager[Any] | None = None,
         new_ticket: Callable[[], Any] = Ticket,
+        record: Recorder | None = None,
+        replay: Recording | None = None,
     ) -> None:
         self._planner = Planner(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, uds=uds,
@@ -106,13 +113,21 @@ class Engine:
         self._conns: dict[int, Conn] = {}
         self._waiting: dict[int, Any] = {}  # pool ticket -> the waiting exchange's ticket
         self._closed = False
+        # ``record``/``replay``: see `sansio.replay` (loaded only then).
+        self._tape: Any = None
+        # The exchange classes, without and with a total deadline (`new_exchange`).
+        self._kinds: ExchangeKinds = EXCHANGE_KINDS
+        if record is not None or replay is not None:
+            from sansio.replay import tape
+
+            self._tape, self._kinds = tape(self, record, replay)
 
     def exchange(self, request: Request) -> Exchange:
         """A new exchange for `request`: its route and head are planned, nothing else
         happens until the first `Exchange.send`. Raises `UnsupportedProtocol` for a
         URL no connection can serve."""
         route, head, has_body = self._planner.plan(request)
-        ex = new_exchange(self, request, route, head, has_body, Timeouts.of(request))
+        ex = new_exchange(self, request, route, head, has_body, Timeouts.of(request), self._kinds)
         trace = request.extensions.get("trace")
         if trace is not None or debug_logging():
             ex._tracer = Tracer(trace, debug_logging(), request)
@@ -130,7 +145,10 @@ class Engine:
                 wake += conn.write_waiters
                 conn.waiters.clear()
                 conn.write_waiters.clear()
-        return Effects(tuple(conn.stream for conn in conns), tuple(wake))
+            close = tuple(conn.stream for conn in conns)
+            if self._tape is not None:  # (a replay's parked reads wake, to fail)
+                wake += self._tape._closed(self._clock(), close)
+        return Effects(close, tuple(wake))
 
     def statistics(self) -> PoolStatistics:
         """A snapshot of the pool's counts."""

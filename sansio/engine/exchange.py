@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sansio import env
 from sansio.deadline import Deadline, Phase
@@ -131,7 +131,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .engine import Engine
 
-__all__ = ["Exchange", "new_exchange"]
+__all__ = ["EXCHANGE_KINDS", "Exchange", "ExchangeKinds", "new_exchange"]
 
 Steps = Generator[Action, Any, Any]
 
@@ -862,13 +862,15 @@ def new_exchange(
     head: RequestHead,
     has_body: bool,
     timeouts: Timeouts,
+    kinds: ExchangeKinds,
 ) -> Exchange:
-    """The exchange for ``request``: a `_Timed` one if it has a total deadline (the
-    send's, or its ``timeout`` extension's ``total``: `Deadline.of`)."""
+    """The exchange for ``request``: of ``kinds``' second class if it has a total
+    deadline (the send's, or its ``timeout`` extension's ``total``: `Deadline.of`), of
+    its first otherwise."""
     deadline = Deadline.of(request.extensions, engine._clock)
     if deadline.at is None:
-        return Exchange(engine, request, route, head, has_body, timeouts)
-    ex = _Timed(engine, request, route, head, has_body, timeouts)
+        return kinds[0](engine, request, route, head, has_body, timeouts)
+    ex = kinds[1](engine, request, route, head, has_body, timeouts)
     ex._deadline = deadline
     return ex
 
@@ -940,6 +942,13 @@ class _Timed(Exchange):
         if self._opening is not None or (kind is not Read and kind is not Write):
             return "connect"
         return "read" if kind is Read else "write"
+
+
+# An engine's exchange classes: (without a total deadline, with one). A subclass of
+# `Exchange` that wraps its steps (`sansio.replay`) pairs itself with a subclass of both it
+# and `_Timed`, which then bounds the waits inside its wrapping.
+ExchangeKinds: TypeAlias = tuple[type[Exchange], type[Exchange]]
+EXCHANGE_KINDS: ExchangeKinds = (Exchange, _Timed)
 
 
 def _with_timeout(act: Any, timeout: float) -> Action:
