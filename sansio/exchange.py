@@ -206,11 +206,13 @@ class Planner:
         )
         proxy = route.proxy
         if (
-            (route.multiplex and self._http1)
+            (route.multiplex and self._http1 and "protocol" not in extensions)
             or (proxy is not None and proxy.mode is ProxyMode.FORWARD)
         ) and _upgrades(headers):
             # The connection becomes the caller's after a 101: an HTTP/1.1 one of its own
-            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy.
+            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy. With the
+            # ``protocol`` extension, HTTP/2 opens a tunnel on a stream instead (RFC
+            # 8441, `sansio.engine.mux`); if HTTP/1.1 is negotiated, the Upgrade is sent.
             route = self._route(request, upgrade=True, sni=sni)
         if route.proxy is not None:
             head = request_head(head, route.proxy)
