@@ -52,6 +52,14 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
 from .backend import AsyncStream, SocketOption
 
@@ -360,6 +368,7 @@ async def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> AsyncioStream:
     loop = asyncio.get_running_loop()
     family = socket.AF_UNSPEC
@@ -372,6 +381,9 @@ async def connect_tcp(
                 infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
             except OSError as exc:
                 raise _fail(exc, _CONNECT) from exc
+            ordered = order_addresses(infos, key=_ip)
+            if len(ordered) > 1:
+                return await _race(loop, ordered, local_address, options, attempt_delay)
             last: OSError | None = None
             for af, kind, proto, _canon, address in infos:
                 try:
@@ -397,6 +409,79 @@ async def connect_tcp(
             raise _fail(last, _CONNECT) from last
     except TimeoutError as exc:
         raise ConnectTimeout("timed out") from exc
+
+
+def _ip(info: tuple[Any, ...]) -> str:
+    return str(info[4][0])
+
+
+async def _race(
+    loop: asyncio.AbstractEventLoop,
+    infos: list[Any],
+    local_address: str | None,
+    options: list[SocketOption] | None,
+    attempt_delay: float,
+) -> AsyncioStream:
+    """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
+    each step is the core's `HappyEyeballs`; here, one task per attempt. The caller's
+    timeout bounds the race; cancelled, it leaves no task or socket behind."""
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
+    socks: dict[int, socket.socket] = {}
+    tasks: dict[asyncio.Future[None], int] = {}
+    try:
+        while True:
+            step = race.next_step(loop.time())
+            if isinstance(step, Start):
+                af, kind, proto, _canon, address = step.address
+                try:
+                    sock = socks[step.index] = _make_socket(af, kind, proto, options)
+                    if local_address is not None:
+                        sock.bind((local_address, 0))
+                except OSError as exc:
+                    closing = socks.pop(step.index, None)
+                    if closing is not None:
+                        closing.close()
+                    race.failed(step.index, _fail(exc, _CONNECT))
+                    continue
+                tasks[asyncio.ensure_future(loop.sock_connect(sock, address))] = step.index
+            elif isinstance(step, Wait):
+                timeout = None if step.until is None else max(step.until - loop.time(), 0)
+                done, _ = await asyncio.wait(
+                    tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    index = tasks.pop(task)
+                    error = task.exception()
+                    if error is not None:
+                        socks.pop(index).close()
+                        race.failed(index, _fail(error, _CONNECT))
+                    elif not race.connected(index):
+                        socks.pop(index).close()
+            elif isinstance(step, Connected):
+                return await _wrap(loop, socks.pop(step.index), unix=False)
+            else:
+                raise step.error
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: asyncio would warn of it otherwise
+        for sock in socks.values():  # the losers, and everything after a failure
+            sock.close()
+
+
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeout("timed out") from exc
+    return [info[4] for info in infos]
 
 
 async def connect_unix(

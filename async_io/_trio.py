@@ -28,6 +28,14 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
 from .backend import AsyncStream, SocketOption
 
@@ -212,6 +220,7 @@ async def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> TrioStream:
     family = socket.AF_UNSPEC
     if local_address is not None:
@@ -226,6 +235,9 @@ async def connect_tcp(
                 infos = await trio.socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
             except OSError as exc:
                 raise _fail(exc, _CONNECT) from exc
+            ordered = order_addresses(infos, key=_ip)
+            if len(ordered) > 1:
+                return await _race(ordered, local_address, options, attempt_delay)
             last: OSError | None = None
             for af, kind, proto, _canon, address in infos:
                 try:
@@ -251,6 +263,108 @@ async def connect_tcp(
             raise _fail(last, _CONNECT) from last
     except trio.TooSlowError as exc:
         raise ConnectTimeout("timed out") from exc
+
+
+def _ip(info: tuple[Any, ...]) -> str:
+    return str(info[4][0])
+
+
+async def _race(
+    infos: list[Any],
+    local_address: str | None,
+    options: list[SocketOption] | None,
+    attempt_delay: float,
+) -> TrioStream:
+    """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
+    each step is the core's `HappyEyeballs`; here, one task per attempt in a nursery,
+    reporting on a channel. The caller's deadline bounds the race; nothing is left
+    open when it ends, however it ends."""
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
+    send, receive = trio.open_memory_channel[tuple[int, Any]](math.inf)
+    socks: dict[int, Any] = {}  # connected, not yet handed out or closed
+    error: Exception | None = None
+    winner: Any = None
+    try:
+        async with trio.open_nursery() as nursery:
+            while True:
+                step = race.next_step(trio.current_time())
+                if isinstance(step, Start):
+                    nursery.start_soon(
+                        _attempt, step.index, step.address, local_address, options, send
+                    )
+                elif isinstance(step, Wait):
+                    with trio.move_on_at(math.inf if step.until is None else step.until):
+                        index, result = await receive.receive()
+                        if isinstance(result, Exception):
+                            race.failed(index, result)
+                        elif race.connected(index):
+                            socks[index] = result
+                        else:
+                            result.close()
+                elif isinstance(step, Connected):
+                    winner = socks.pop(step.index)
+                    break
+                else:
+                    # Raised out of the nursery, it would come wrapped in a group.
+                    error = step.error
+                    break
+            nursery.cancel_scope.cancel()  # the other attempts
+    finally:
+        send.close()
+        while True:  # attempts that connected meanwhile: nobody wants them
+            try:
+                _index, result = receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            if not isinstance(result, Exception):
+                result.close()
+        for sock in socks.values():
+            sock.close()
+    if error is not None:
+        raise error
+    return TrioStream(trio.SocketStream(winner))
+
+
+async def _attempt(
+    index: int,
+    info: tuple[Any, ...],
+    local_address: str | None,
+    options: list[SocketOption] | None,
+    report: Any,
+) -> None:
+    """One connection attempt of a race: its socket or its conch error, on ``report``."""
+    af, kind, proto, _canon, address = info
+    sock = None
+    try:
+        sock = _make_socket(af, kind, proto, options)
+        if local_address is not None:
+            await sock.bind((local_address, 0))
+        await sock.connect(address)
+    except OSError as exc:
+        if sock is not None:
+            sock.close()
+        report.send_nowait((index, _fail(exc, _CONNECT)))
+        return
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    report.send_nowait((index, sock))
+
+
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    deadline = (
+        trio.current_time() + max(timeout, _SMALLEST_TIMEOUT) if timeout is not None else math.inf
+    )
+    try:
+        with trio.fail_at(deadline):
+            try:
+                infos = await trio.socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            except OSError as exc:
+                raise _fail(exc, _CONNECT) from exc
+    except trio.TooSlowError as exc:
+        raise ConnectTimeout("timed out") from exc
+    return [info[4] for info in infos]
 
 
 async def connect_unix(

@@ -18,6 +18,7 @@ import sniffio
 
 from sansio.exceptions import ReadTimeout
 from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
+from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Protocol
@@ -44,6 +45,7 @@ __all__ = [
     "connect_unix",
     "create_event",
     "create_lock",
+    "resolve",
     "sleep",
 ]
 
@@ -121,18 +123,33 @@ async def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> AsyncStream:
-    """Open a TCP connection, trying each address of ``host`` in turn (IPv4 and IPv6).
+    """Open a TCP connection to ``host`` (IPv4 and IPv6).
 
+    Several addresses race as `sansio.happy_eyeballs` decides (RFC 8305: a new attempt
+    every ``attempt_delay`` or at once after a failure, the first to connect wins).
     ``timeout`` bounds the whole attempt, name resolution included; failures raise
-    ConnectTimeout or ConnectError (the last address's error). ``socket_options`` are
-    set before connecting; ``local_address`` is an IP address to bind to. Nothing is left
-    open on failure or cancellation.
+    ConnectTimeout or ConnectError (one naming every address when all fail).
+    ``socket_options`` are set before connecting; ``local_address`` is an IP address to
+    bind to. Nothing is left open on failure or cancellation.
     """
     stream: AsyncStream = await _backend().connect_tcp(
-        host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        host,
+        port,
+        timeout=timeout,
+        local_address=local_address,
+        socket_options=socket_options,
+        attempt_delay=attempt_delay,
     )
     return stream
+
+
+async def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """The socket addresses of ``host`` (both families, in the resolver's order), within
+    ``timeout`` (ConnectTimeout); a failed lookup is a ConnectError."""
+    addresses: list[tuple[Any, ...]] = await _backend().resolve(host, port, timeout)
+    return addresses
 
 
 async def connect_unix(

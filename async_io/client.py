@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sansio import actions as act
 from sansio._types import (
@@ -50,6 +50,9 @@ from sansio.transports import AsyncBaseTransport
 from sansio.urls import URL
 
 from .transport import AsyncHTTPTransport
+
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
 
 __all__ = ["AsyncClient"]
 
@@ -105,6 +108,7 @@ class AsyncClient(BaseClient):
         default_encoding: Any = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
         proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
+        retries: int | Retry = 0,
     ) -> None:
         super().__init__(
             auth=auth,
@@ -124,7 +128,7 @@ class AsyncClient(BaseClient):
         def make_transport(route: Proxy | None = None) -> AsyncHTTPTransport:
             return AsyncHTTPTransport(
                 verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
-                limits=limits, proxy=route,
+                limits=limits, proxy=route, retries=retries,
             )  # fmt: skip
 
         self._transport = transport or make_transport()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
@@ -29,6 +29,7 @@ from sansio.engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -37,13 +38,25 @@ from sansio.engine import (
 )
 from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import RECEIVE_SIZE
+from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
 from sync_io.tls import context_for, load_client_cert
 
-from .backend import AsyncStream, SocketOption, connect_tcp, connect_unix, create_event, sleep
+from .backend import (
+    AsyncStream,
+    SocketOption,
+    connect_tcp,
+    connect_unix,
+    create_event,
+    resolve,
+    sleep,
+)
 from .network import AsyncNetworkStream
+
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
 
 __all__ = ["AsyncHTTPTransport"]
 
@@ -63,8 +76,10 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         socket_options: Iterable[SocketOption] | None = None,
+        *,
+        happy_eyeballs_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._engine = Engine(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
@@ -75,6 +90,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         load_client_cert(verify, cert)
         self._local_address = local_address
         self._socket_options = list(socket_options) if socket_options is not None else None
+        # Between two connection attempts to a host with several addresses (RFC 8305).
+        self._attempt_delay = check_attempt_delay(happy_eyeballs_delay)
 
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
@@ -115,6 +132,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                         result = await self._connect(act)
                     elif kind is StartTLS:
                         result = await self._start_tls(act)
+                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
+                        result = await resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         await sleep(act.seconds)
                     elif kind is Trace:
@@ -135,9 +154,13 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         options = self._socket_options
         if act.uds is not None:
             return await connect_unix(act.uds, timeout=act.timeout, socket_options=options)
-        local = self._local_address
         return await connect_tcp(
-            act.host, act.port, timeout=act.timeout, local_address=local, socket_options=options
+            act.host,
+            act.port,
+            timeout=act.timeout,
+            local_address=self._local_address,
+            socket_options=options,
+            attempt_delay=self._attempt_delay,
         )
 
     @staticmethod

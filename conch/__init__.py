@@ -65,7 +65,6 @@ from sansio import (
     UnsupportedProtocol,
     WriteError,
     WriteTimeout,
-    codes,
 )
 from sansio._version import __description__, __title__, __version__
 from sync_io import (
@@ -93,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
     from async_io.ws import AsyncWebSocketSession, aconnect_ws
     from sansio.retry import Retry
     from sansio.sse import EventSource, ServerSentEvent, SSEError
+    from sansio.status import codes
     from sansio.ws import (
         WebSocketDisconnect,
         WebSocketError,
@@ -207,7 +207,8 @@ __all__ = [
 # Loaded on first use, not with conch: `import conch` loads what a plain sync request
 # needs (the core, the blocking shell, socket and ssl) and nothing else, so neither
 # asyncio, trio, sniffio, the async shell, SSE, WebSockets (wsproto, an optional extra),
-# the httpx alias (importlib.abc) nor the CLI costs a program that does not use them.
+# the httpx alias (importlib.abc), the CLI nor `codes` (a response needs it only when
+# the server sent no reason phrase) costs a program that does not use them.
 # Name -> module that defines it.
 _LAZY = {
     "ASGITransport": "async_io",
@@ -232,6 +233,7 @@ _LAZY = {
     "WebSocketProtocolError": "sansio.ws",
     "WebSocketUpgradeError": "sansio.ws",
     "alias_httpx": "conch._alias",
+    "codes": "sansio.status",
     "main": "conch._cli",
 }
 

@@ -70,11 +70,12 @@ class MemoryClient(BaseClient):
         limits: Limits | None = None,
         http1: bool = True,
         http2: bool = False,
+        retries: Any = 0,
         **settings: Any,
     ) -> None:
         super().__init__(**settings)
         self.loop = Loop(network)
-        engine: dict[str, Any] = {"http1": http1, "http2": http2}
+        engine: dict[str, Any] = {"http1": http1, "http2": http2, "retries": retries}
         if limits is not None:
             engine["limits"] = limits
         self._transport = MemoryTransport(self.loop, **engine)

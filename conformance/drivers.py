@@ -133,10 +133,12 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def _versions(settings: Settings) -> dict[str, Any]:
-    """The transport's protocol choice: h2c by prior knowledge, or HTTP/1.1."""
+    """The transport's protocol choice (h2c by prior knowledge, or HTTP/1.1) and its
+    retry policy."""
+    versions: dict[str, Any] = {"retries": settings.retries} if settings.retries else {}
     if settings.http2_prior_knowledge:
-        return {"http1": False, "http2": True}
-    return {}
+        versions.update(http1=False, http2=True)
+    return versions
 
 
 def _limits(settings: Settings) -> Limits:
@@ -144,6 +146,9 @@ def _limits(settings: Settings) -> Limits:
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_keepalive_connections,
         keepalive_expiry=settings.keepalive_expiry,
+        max_connections_per_host=settings.max_connections_per_host,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
     )
 
 
@@ -238,6 +243,11 @@ def _call_outcome(
         message=message,
         history=tuple(r.status_code for r in response.history),
         url=norm(str(response.url)),
+        trailers=tuple(
+            (name.decode("latin-1").lower(), norm(value.decode("latin-1")))
+            for name, value in response.trailers.raw
+        ),
+        informational=tuple(r.status_code for r in response.informational),
     )
 
 

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
+from sansio.retry import Retry
+
 __all__ = [
     "ANY",
     "Call",
@@ -240,8 +242,15 @@ class Settings:
     keepalive_expiry: float | None = 5.0
     max_keepalive_connections: int | None = 20
     max_connections: int | None = 100
+    max_connections_per_host: int | None = None
+    # The wire machines' own bounds (`sansio.h1.MAX_HEADER_BYTES`, `MAX_HEADER_COUNT`),
+    # not `Limits`' larger defaults: the limit scenarios stay small, and every driver
+    # shows that the setting reaches the machines.
+    max_header_bytes: int = 64 * 1024
+    max_header_count: int = 100
     max_decoded_size: int | None = None
     http2_prior_knowledge: bool = False  # http1=False, http2=True: h2c on plain http
+    retries: int | Retry = 0  # the transport's retry policy (`sansio.retry.Retry`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,6 +309,8 @@ class Result:
     message: str = ANY  # a part of the error message
     history: tuple[int, ...] = ANY
     url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
+    trailers: tuple[tuple[str, str], ...] = ANY  # all of them, in order (names lower-case)
+    informational: tuple[int, ...] = ANY  # the 1xx statuses before the final response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -377,6 +388,8 @@ class CallOutcome:
     message: str | None  # the error's message when the core raised it (not the OS)
     history: tuple[int, ...]
     url: str | None
+    trailers: tuple[tuple[str, str], ...] = ()  # `Response.trailers`, as headers are
+    informational: tuple[int, ...] = ()  # `Response.informational`, their statuses
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -509,6 +522,8 @@ def _check_result(where: str, want: Result, got: CallOutcome) -> list[str]:
     problems += _field(where, "body", want.body, got.body)
     problems += _field(where, "history", want.history, got.history)
     problems += _field(where, "url", want.url, got.url)
+    problems += _field(where, "trailers", want.trailers, got.trailers)
+    problems += _field(where, "informational", want.informational, got.informational)
     problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
     return problems
 

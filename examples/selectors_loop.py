@@ -232,9 +232,11 @@ class SelectorsClient(AsyncClient):
     """conch's `AsyncClient` on a `Loop` (``client.loop.run(client.get(url))``)."""
 
     def __init__(self, loop: Loop | None = None, *, limits: Any = DEFAULT_LIMITS,
-                 http1: bool = True, http2: bool = False, **settings: Any) -> None:  # fmt: skip
+                 http1: bool = True, http2: bool = False, retries: Any = 0,
+                 **settings: Any) -> None:  # fmt: skip
         self.loop = loop or Loop()
-        transport = SelectorsTransport(self.loop, limits=limits, http1=http1, http2=http2)
+        transport = SelectorsTransport(self.loop, limits=limits, http1=http1, http2=http2,
+                                       retries=retries)  # fmt: skip
         super().__init__(transport=transport, **settings)
 
     def close(self) -> None:

@@ -202,18 +202,23 @@ class BaseClient:
 
     @property
     def event_hooks(self) -> dict[str, list[EventHook]]:
-        """``{"request": [...], "response": [...]}``; the lists may be changed in place."""
+        """``{"request": [...], "response": [...]}`` (and ``"informational"`` when set:
+        called with each 1xx response before the ``"response"`` hooks see the final
+        one); the lists may be changed in place."""
         return self._event_hooks
 
     @event_hooks.setter
     def event_hooks(self, event_hooks: Mapping[str, list[EventHook]]) -> None:
-        unknown = set(event_hooks) - {"request", "response"}
+        unknown = set(event_hooks) - {"request", "response", "informational"}
         if unknown:
             raise ValueError(
-                f"Unknown event hook names {sorted(unknown)!r}: use 'request' and 'response'"
+                f"Unknown event hook names {sorted(unknown)!r}: use 'request', 'response' "
+                "and 'informational'"
             )
         hooks: dict[str, list[EventHook]] = {}
-        for name in ("request", "response"):
+        # "informational" (conch's own) is listed only when given: as httpx otherwise.
+        names = ("request", "response", "informational")
+        for name in names if "informational" in event_hooks else names[:2]:
             given: object = event_hooks.get(name, [])
             if callable(given) or not isinstance(given, Iterable) or isinstance(given, str):
                 raise TypeError(f"event_hooks[{name!r}] must be a list of callables, got {given!r}")
@@ -394,6 +399,7 @@ class BaseClient:
             stream=stream,
             request_hooks=tuple(self._event_hooks["request"]),
             response_hooks=tuple(self._event_hooks["response"]),
+            informational_hooks=tuple(self._event_hooks.get("informational", ())),
             default_encoding=self._default_encoding,
             max_decoded_size=self.max_decoded_size,
             env=self._env,

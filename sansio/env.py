@@ -10,7 +10,8 @@ same, or passes an `Env` explicitly where an API takes one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+
+from ._frozen import Frozen, set_field
 
 __all__ = ["Env", "current", "install", "install_defaults"]
 
@@ -29,15 +30,33 @@ def _no_random(n: int) -> bytes:
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Env:
-    """What the core may know of the world: a clock, randomness, environment, netrc text."""
+class Env(Frozen, kw_only=True):
+    """What the core may know of the world: a clock, randomness, environment, netrc text.
 
-    clock: Callable[[], float] = _no_clock
-    wall_clock: Callable[[], float] = _no_clock
-    random_bytes: Callable[[int], bytes] = _no_random
-    environ: Mapping[str, str] = field(default_factory=dict)
-    netrc_text: str | None = None
+    ``environ`` defaults to a new empty dict.
+    """
+
+    __slots__ = ("clock", "environ", "netrc_text", "random_bytes", "wall_clock")
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
+    random_bytes: Callable[[int], bytes]
+    environ: Mapping[str, str]
+    netrc_text: str | None
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = _no_clock,
+        wall_clock: Callable[[], float] = _no_clock,
+        random_bytes: Callable[[int], bytes] = _no_random,
+        environ: Mapping[str, str] | None = None,
+        netrc_text: str | None = None,
+    ) -> None:
+        set_field(self, "clock", clock)
+        set_field(self, "wall_clock", wall_clock)
+        set_field(self, "random_bytes", random_bytes)
+        set_field(self, "environ", {} if environ is None else environ)
+        set_field(self, "netrc_text", netrc_text)
 
 
 _current = Env()
@@ -59,7 +78,7 @@ def install(env: Env | None = None, /, **changes: object) -> Env:
     base = env if env is not None else _current
     # Without changes, install the given object itself, so that restoring a saved
     # `Env` gives back exactly that object.
-    _current = replace(base, **changes) if changes else base  # type: ignore[arg-type]
+    _current = base.__replace__(**changes) if changes else base
     return previous
 
 

@@ -52,6 +52,7 @@ from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, 
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
+    "EXPECT_CONTINUE_TIMEOUT",
     "READY_READ_TIMEOUT",
     "RECEIVE_SIZE",
     "ROUTE_CACHE_SIZE",
@@ -62,6 +63,7 @@ __all__ = [
     "ends_connection",
     "is_connect_failure",
     "may_retry",
+    "replayable",
     "retry_on_fresh_connection",
 ]
 
@@ -84,6 +86,12 @@ ROUTE_CACHE_SIZE = 256
 # Connect retries wait 0, 0.5, 1, 2, ... seconds (httpcore's schedule for `retries=`).
 CONNECT_RETRY_BACKOFF = 0.5
 
+# How long a request sent with "Expect: 100-continue" holds its body back for a 100 (or
+# a final response) before sending it anyway: curl's default (--expect100-timeout), and
+# RFC 9110 §10.1.1's advice not to wait for ever. Per request: the "expect_continue"
+# key of the timeout extension.
+EXPECT_CONTINUE_TIMEOUT = 1.0
+
 _HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
@@ -101,6 +109,9 @@ class Route:
     # Through a proxy: `host`, `port` and `tls` then name the proxy itself, and the
     # plan says what to tell it (`sansio.proxy.ProxyConnector`) and the origin's TLS.
     proxy: ProxyPlan | None = None
+    # What the pool's per-host cap counts: the scheme, host and port asked for (a
+    # forward proxy's connections serve every origin: they count as the proxy's).
+    host_key: Hashable = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +122,27 @@ class Timeouts:
     read: float | None = None
     write: float | None = None
     pool: float | None = None
+    expect_continue: float | None = EXPECT_CONTINUE_TIMEOUT  # see EXPECT_CONTINUE_TIMEOUT
 
     @classmethod
     def of(cls, request: Request) -> Timeouts:
         given: Mapping[str, Any] = request.extensions.get("timeout", {})
         if not given:
             return _NO_TIMEOUTS
-        return cls(given.get("connect"), given.get("read"), given.get("write"), given.get("pool"))
+        return cls(
+            given.get("connect"),
+            given.get("read"),
+            given.get("write"),
+            given.get("pool"),
+            given.get("expect_continue", EXPECT_CONTINUE_TIMEOUT),
+        )
+
+    def continue_wait(self) -> float | None:
+        """How long a request body waits for a 100: `expect_continue`, but never past
+        the read timeout (whichever is shorter; None: no limit)."""
+        if self.read is None or self.expect_continue is None:
+            return self.read if self.expect_continue is None else self.expect_continue
+        return min(self.read, self.expect_continue)
 
     def pool_deadline(self, now: float) -> float | None:
         """When a request stops waiting for a connection from the pool (None: never).
@@ -253,12 +278,14 @@ class Planner:
             via = self._proxy.plan(url, tls, tunnel=upgrade)
             # A forward proxy speaks HTTP/1.1 for every origin; a tunnel or SOCKS
             # connection reaches one origin and negotiates with it like a direct one.
+            forward = via.mode is ProxyMode.FORWARD
             route = Route(key=via.key, host=via.host, port=via.port, tls=via.proxy_tls, uds=None,
-                          multiplex=multiplex and via.mode is not ProxyMode.FORWARD,
-                          proxy=via)  # fmt: skip
+                          multiplex=multiplex and not forward, proxy=via,
+                          host_key=via.key if forward else (scheme, host, port))  # fmt: skip
         else:
             route = Route(key=(scheme, host, port, tls, self._uds, self._h2c), host=host,
-                          port=port, tls=tls, uds=self._uds, multiplex=multiplex)  # fmt: skip
+                          port=port, tls=tls, uds=self._uds, multiplex=multiplex,
+                          host_key=(scheme, host, port))  # fmt: skip
         if upgrade or sni is not None:
             # Rare (a protocol switch, a TLS name of the caller's): not remembered; the
             # ALPN list and the TLS name are in the key, so pooling still works.
@@ -327,13 +354,25 @@ class Planner:
                 "reason_phrase": head.reason,
                 "network_stream": network_stream,
             }
-        return Response(
+        response = Response(
             head.status_code,
             headers=Headers._from_validated(head.headers),
             stream=stream,
             request=request,
             extensions=extensions,
         )
+        if head.informational:
+            version = {"http_version": extensions["http_version"]}
+            response._informational = [
+                Response(
+                    status,
+                    headers=Headers._from_validated(fields),
+                    request=request,
+                    extensions=version,
+                )
+                for status, fields in head.informational
+            ]
+        return response
 
 
 def _has_body(headers: Headers) -> bool:
@@ -373,12 +412,18 @@ def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseEx
     """
     if not isinstance(error, ReadError | WriteError | RemoteProtocolError):
         return False
-    replayable = isinstance(request.stream, ByteStream | MultipartStream)
+    again = replayable(request)
     if isinstance(error, RequestNotProcessed):
-        return replayable
+        return again
     if isinstance(error, RemoteProtocolError) and phase is FailurePhase.RECEIVING:
         return False
-    return replayable and retry_safe(request.method.encode("ascii"), reused, phase)
+    return again and retry_safe(request.method.encode("ascii"), reused, phase)
+
+
+def replayable(request: Request) -> bool:
+    """Whether the request's body can be sent again from its start (bytes in memory,
+    multipart from files; not a user's iterator)."""
+    return isinstance(request.stream, ByteStream | MultipartStream)
 
 
 def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False) -> bool:

@@ -83,6 +83,7 @@ class SendOptions:
         "default_encoding",
         "env",
         "follow_redirects",
+        "informational_hooks",
         "max_decoded_size",
         "max_redirects",
         "redirect_drain_limit",
@@ -101,6 +102,7 @@ class SendOptions:
         stream: bool = False,
         request_hooks: Sequence[Hook] = (),
         response_hooks: Sequence[Hook] = (),
+        informational_hooks: Sequence[Hook] = (),
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,  # None: no limit
         redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT,
@@ -113,6 +115,7 @@ class SendOptions:
         self.stream = stream
         self.request_hooks = request_hooks
         self.response_hooks = response_hooks
+        self.informational_hooks = informational_hooks
         self.default_encoding = default_encoding
         self.max_decoded_size = max_decoded_size
         self.redirect_drain_limit = redirect_drain_limit
@@ -250,6 +253,9 @@ def _send_following_redirects(
                 cookies.extract_cookies(response, now=clock())
             response.default_encoding = options.default_encoding
             response.max_decoded_size = options.max_decoded_size
+            if options.informational_hooks:
+                for interim in response.informational:
+                    yield CallHooks(hooks=options.informational_hooks, argument=interim)
             if options.response_hooks:
                 yield CallHooks(hooks=options.response_hooks, argument=response)
             response.history = list(hops)

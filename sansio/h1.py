@@ -108,7 +108,11 @@ limits *incomplete* events). Both parsers reject conflicting Content-Length valu
 (repeats that agree are one), repeated or non-chunked Transfer-Encoding; this module
 rejects a 101 nobody asked for. The tests pin each of these, on both parsers.
 
-**1xx.** Informational responses (100, 103, ...) are skipped, within the same limits.
+**1xx.** Informational responses (100, 103, ...) are not returned as steps, within the
+same limits: each is listed on the final head (`ResponseHead.informational`).
+A request sent with ``expect_continue`` holds its body until a 100 arrives, a final
+response comes first (the body is then never sent, and the connection closes), or the
+caller gives up waiting (`continue_body`).
 A 101 (after an ``Upgrade`` request) or a 2xx to CONNECT ends HTTP on this
 connection: the head is returned, then `EndOfBody`, and `trailing_data` holds the
 bytes that followed the head, for whatever protocol comes next.
@@ -241,12 +245,14 @@ class H1Connection:
         "_body",
         "_buf",
         "_chunk",
+        "_continue",
         "_crlf",
         "_eof",
         "_failure",
         "_framing",
         "_held",
         "_informational",
+        "_interim",
         "_join",
         "_keep_alive",
         "_last_id",
@@ -300,6 +306,7 @@ class H1Connection:
         self._out: list[bytes] = []
         self._held: list[bytes] = []  # a first body chunk too large to join the head
         self._join = False  # the queued head waits for the first body chunk
+        self._continue = False  # the body waits for a 100 (Expect: 100-continue)
         self._last_id = 0
         self._sid: int | None = None
         self._method = b""
@@ -314,6 +321,7 @@ class H1Connection:
         self._send_left = 0  # else: how much of its Content-Length is still to come
         self._max_informational = max_informational
         self._informational = 0  # 1xx heads skipped for the current request
+        self._interim: list[tuple[int, list[tuple[bytes, bytes]]]] = []  # and what they were
         self._failure = ""
         # Received bytes not yet parsed (phase HEAD) or framed (phase BODY) are _buf
         # from _pos on, then the reads queued in _more (BODY only: a shell normally
@@ -355,12 +363,17 @@ class H1Connection:
 
     # -- sending ------------------------------------------------------------------
 
-    def start_request(self, head: RequestHead, *, has_body: bool) -> int:
+    def start_request(
+        self, head: RequestHead, *, has_body: bool, expect_continue: bool = False
+    ) -> int:
         """Queue the request head; return the stream id.
 
         Framing follows the caller's headers: Content-Length, or
         ``Transfer-Encoding: chunked``; with neither and a body, chunked is added. An
         invalid head raises `LocalProtocolError` and leaves the connection as it was.
+        ``expect_continue`` (the head carries ``Expect: 100-continue``): the head goes
+        alone, and the body waits (RECEIVE, `awaiting_continue`) for a 100, a final
+        response (the body is then never sent) or `continue_body`.
         """
         if self._sid is not None or not self._keep_alive:
             raise RuntimeError("this connection cannot start a request now (busy or closed)")
@@ -372,7 +385,8 @@ class H1Connection:
         self._send_chunked = framing.chunked
         if has_body:
             self._body = _BODY_OPEN
-            self._join = True
+            self._continue = expect_continue
+            self._join = not expect_continue
             self._send_left = framing.content_length or 0
         else:
             if framing.chunked:
@@ -388,6 +402,8 @@ class H1Connection:
         self._unparsed = self._received = False
         self._searched = 0
         self._informational = 0
+        if self._interim:
+            self._interim = []
         return sid
 
     def send_body(self, stream_id: int, data: bytes | None) -> None:
@@ -509,7 +525,7 @@ class H1Connection:
                 self._out += self._held
                 self._held.clear()
                 return SEND
-            if self._body == _BODY_OPEN:
+            if self._body == _BODY_OPEN and not self._continue:
                 return NEED_BODY
             return RECEIVE
         if phase == _SWITCHED:
@@ -599,12 +615,15 @@ class H1Connection:
                 return self._on_head(head)
             if status >= 200:
                 return self._on_head(head)
+            if status == 100:
+                self._continue = False  # RFC 9110 §10.1.1: the body may go now
             self._informational += 1
             if self._informational > self._max_informational:
                 raise self._fail(
                     f"more than {self._max_informational} informational (1xx) "
                     "responses before the final response"
                 )
+            self._interim.append((status, head.fields))
 
     def _on_head(self, head: Head) -> ResponseHead:
         version = _VERSIONS.get(head.version)
@@ -648,7 +667,7 @@ class H1Connection:
             # A final response before our request ended: stop uploading, and close
             # afterwards since the request was never completed on the wire.
             self._body = _BODY_ABANDONED
-            self._join = False
+            self._join = self._continue = False
             self._out.clear()
             self._held.clear()
             self._keep_alive = False
@@ -657,6 +676,7 @@ class H1Connection:
             reason=head.reason,
             headers=head.fields,
             http_version=version,
+            informational=tuple(self._interim),
         )
 
     # -- the body framer ----------------------------------------------------------
@@ -851,6 +871,17 @@ class H1Connection:
 
     # -- failures and the end of a stream -----------------------------------------
 
+    @property
+    def awaiting_continue(self) -> bool:
+        """The request body waits for a 100 Continue (see `start_request`)."""
+        return self._continue
+
+    def continue_body(self, stream_id: int) -> None:
+        """Send the body without a 100: the client waited long enough (RFC 9110
+        §10.1.1 says not to wait for ever, since a server may never send one)."""
+        self._check(stream_id)
+        self._continue = False
+
     def send_failed(self, stream_id: int) -> None:
         """A write failed. Queued bytes and the rest of the body are dropped; the
         connection will close, but reading goes on: `next_step` returns RECEIVE until
@@ -860,7 +891,7 @@ class H1Connection:
         self._keep_alive = False
         self._out.clear()
         self._held.clear()
-        self._join = False
+        self._join = self._continue = False
         self._body = _BODY_ABANDONED
 
     def io_failed(self, stream_id: int) -> None:
@@ -889,7 +920,7 @@ class H1Connection:
         self._sid = None
         self._phase = _IDLE
         self._body = _NO_BODY
-        self._join = False
+        self._join = self._continue = False
         self._out.clear()
         self._held.clear()
         self._buf = b""

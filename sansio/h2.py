@@ -45,7 +45,8 @@ SETTINGS_INITIAL_WINDOW_SIZE) and the connection window is raised to
 stream never buffers more than its window, nor all streams together more than the
 connection window; h2 decides when acknowledged bytes are worth a WINDOW_UPDATE (half a
 window). Padding and DATA for streams nobody reads any more are acknowledged at once.
-1xx responses are skipped (a 101 is malformed in HTTP/2, RFC 9113 §8.6); trailers
+1xx responses are listed on the final head, `ResponseHead.informational` (a 101 is
+malformed in HTTP/2, RFC 9113 §8.6); trailers
 come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
 
 **Tunnels (extended CONNECT, RFC 8441).** Once the server's SETTINGS announced
@@ -356,6 +357,7 @@ class _Stream:
         "error",
         "events",
         "informational",
+        "interim",
         "pending",
         "phase",
         "received",
@@ -377,6 +379,7 @@ class _Stream:
         self.error: str | None = None  # to raise once the queue is empty
         self.refused = False  # the server did not process the request
         self.informational = 0  # 1xx heads skipped
+        self.interim: list[tuple[int, list[tuple[bytes, bytes]]]] = []  # (status, fields)
         self.tunnel = tunnel  # an extended CONNECT: a 2xx head opens a tunnel
         self.closed = ""  # why a tunnel's writing side was abandoned
 
@@ -832,6 +835,7 @@ class H2Connection:
                 reason=b"",
                 headers=[(name, value) for name, value in headers[1:]],
                 http_version="HTTP/2",
+                informational=tuple(stream.interim),
             )
         )
         self._ready.add(sid)
@@ -855,6 +859,10 @@ class H2Connection:
             )
         elif len(headers) > self._max_header_count + 1:
             self._too_much(sid, stream, self._too_many_fields("header"))
+        elif len(status := headers[0][1]) != 3 or not status.isdigit():
+            self._stream_error(sid, stream, f"malformed :status {status!r} in response")
+        else:
+            stream.interim.append((int(status), [(n, v) for n, v in headers[1:]]))
 
     def _on_trailers(self, sid: int, headers: list[tuple[bytes, bytes]]) -> None:
         stream = self._streams.get(sid)

@@ -66,6 +66,7 @@ __all__ = [
     "Start",
     "Step",
     "Wait",
+    "check_attempt_delay",
     "family_of",
     "order_addresses",
 ]
@@ -87,6 +88,19 @@ MAX_ATTEMPT_DELAY = 2.0
 # 1 by default; 2 favours the preferred family a little more).
 DEFAULT_PREFERRED_FAMILY: Family = "ipv6"
 DEFAULT_FIRST_FAMILY_COUNT = 1
+
+
+def check_attempt_delay(attempt_delay: object) -> float:
+    """``attempt_delay`` as seconds, if it is a number within RFC 8305's bounds (a
+    transport checks its setting when it is made, not at its first connection)."""
+    if isinstance(attempt_delay, bool) or not isinstance(attempt_delay, int | float):
+        raise TypeError(f"attempt_delay is a number of seconds, not {attempt_delay!r}")
+    if not MIN_ATTEMPT_DELAY <= attempt_delay <= MAX_ATTEMPT_DELAY:
+        raise ValueError(
+            f"attempt_delay must be between {MIN_ATTEMPT_DELAY} and {MAX_ATTEMPT_DELAY} "
+            f"seconds (RFC 8305 §5), got {attempt_delay!r}"
+        )
+    return float(attempt_delay)
 
 
 def family_of(address: str) -> Family:
@@ -191,15 +205,8 @@ class HappyEyeballs(Generic[T]):
         attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
         label: Callable[[T], str] = str,
     ) -> None:
-        if isinstance(attempt_delay, bool) or not isinstance(attempt_delay, int | float):
-            raise TypeError(f"attempt_delay is a number of seconds, not {attempt_delay!r}")
-        if not MIN_ATTEMPT_DELAY <= attempt_delay <= MAX_ATTEMPT_DELAY:
-            raise ValueError(
-                f"attempt_delay must be between {MIN_ATTEMPT_DELAY} and {MAX_ATTEMPT_DELAY} "
-                f"seconds (RFC 8305 §5), got {attempt_delay!r}"
-            )
         self._addresses = tuple(addresses)
-        self._delay = float(attempt_delay)
+        self._delay = check_attempt_delay(attempt_delay)
         self._label = label
         self._next = 0  # the index of the next attempt to start
         self._next_start = -math.inf  # when it may start without a failure

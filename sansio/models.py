@@ -75,7 +75,6 @@ from .exceptions import (
     StreamConsumed,
 )
 from .headers import Headers, get_charset, parse_header_links, parse_header_params
-from .status import codes
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
 from .urls import URL
 
@@ -357,6 +356,8 @@ class Response:
     _encoding: str | None = None
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
+    _trailers: Headers | None = None
+    _informational: list[Response] | None = None
 
     _content = _ContentAttribute()
 
@@ -415,6 +416,29 @@ class Response:
     # -- metadata ----------------------------------------------------------------------
 
     @property
+    def trailers(self) -> Headers:
+        """The trailer fields that ended the body (HTTP/1.1 chunked, HTTP/2): empty until
+        the body has been read to its end, or when the server sent none."""
+        trailers = self._trailers
+        if trailers is None:
+            trailers = self._trailers = Headers()
+        return trailers
+
+    @property
+    def informational(self) -> list[Response]:
+        """The 1xx informational responses (100 Continue, 103 Early Hints...) that came
+        before this one, in order: each a body-less `Response` with its headers."""
+        informational = self._informational
+        if informational is None:
+            informational = self._informational = []
+        return informational
+
+    def _add_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+        """The body ended with these trailer fields (already validated by the wire
+        machine); for the transport."""
+        self.trailers._list += Headers._from_validated(fields)._list
+
+    @property
     def elapsed(self) -> datetime.timedelta:
         """Time from sending the request to closing the response (set by the shell)."""
         elapsed = self._elapsed
@@ -465,6 +489,8 @@ class Response:
         """The reason phrase the server sent, else the standard one for the status code."""
         phrase = self.extensions.get("reason_phrase")
         if phrase is None:
+            from .status import codes  # loaded on first use: see `sansio.__getattr__`
+
             return codes.get_reason_phrase(self.status_code)
         if isinstance(phrase, bytes):
             return phrase.decode("ascii", errors="ignore")

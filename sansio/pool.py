@@ -11,8 +11,9 @@ Rules
    decision). The shell does exactly that and decides nothing.
 2. ``now`` is always an argument: seconds on a clock that never goes backwards.
 3. Slots are counted, never guessed: connecting + active + idle <= ``max_connections``
-   after every call, and every call that frees a slot or an idle connection hands it
-   to the first waiter before returning.
+   (and per host <= ``max_connections_per_host``) after every call, and every call
+   that frees a slot or an idle connection hands it to the first waiter it can serve
+   before returning.
 
 Theory of operation
 -------------------
@@ -80,6 +81,14 @@ they are served as usual (each gets a slot), and while the origin has an HTTP/1.
 connection open no new probe is made, so a server without HTTP/2 costs no waiting. A
 probe that fails hands the probing role to the next waiter.
 
+**A cap per host** (``max_connections_per_host``, as aiohttp's ``limit_per_host``):
+connections to one host, counted by the ``host`` key a checkout names (the caller's
+scheme, host and port, whatever the TLS settings that split its origins), never pass
+it. A checkout over the cap makes room by closing an idle connection of that host
+(of another origin, or of its own for a fresh checkout), or waits; a waiter held back
+by its host's cap does not hold back waiters for other hosts, so a slot may be free
+while it waits.
+
 **Retries.** `retry_safe` says when a failed request may be sent again on a fresh
 connection (``checkout(..., fresh=True)``): only once, only if it failed on a
 *reused* connection before any byte of the response arrived, and only for an
@@ -90,8 +99,8 @@ just as we reused it.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 
+from ._frozen import Frozen, set_field
 from .wire import FailurePhase, WireConnection
 
 __all__ = [
@@ -129,40 +138,54 @@ DEFAULT_FULL_RECHECK_INTERVAL = 0.1
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
+class Changes(Frozen):
     """What the shell must do after a pool call: close these connections, wake these
     waiters (each then calls `PoolMachine.claim` with its ticket: if that gives None,
     nothing was granted and it checks out again)."""
 
-    close: tuple[int, ...] = ()
-    wake: tuple[int, ...] = ()
+    __slots__ = ("close", "wake")
+    close: tuple[int, ...]
+    wake: tuple[int, ...]
+
+    def __init__(self, close: tuple[int, ...] = (), wake: tuple[int, ...] = ()) -> None:
+        set_field(self, "close", close)
+        set_field(self, "wake", wake)
 
 
 NO_CHANGES = Changes()
 
 
-@dataclass(frozen=True, slots=True)
-class Reuse:
+class Reuse(Frozen):
     """Use this open connection: check its socket for readability first, and if the
     machine then cannot start a request (it closed, or allows no stream now), check it
     in and check out again."""
 
+    __slots__ = ("close", "conn_id", "connection")
     conn_id: int
     connection: WireConnection
-    close: tuple[int, ...] = ()  # other connections to close (expired or evicted)
+    close: tuple[int, ...]  # other connections to close (expired or evicted)
+
+    def __init__(
+        self, conn_id: int, connection: WireConnection, close: tuple[int, ...] = ()
+    ) -> None:
+        set_field(self, "conn_id", conn_id)
+        set_field(self, "connection", connection)
+        set_field(self, "close", close)
 
 
-@dataclass(frozen=True, slots=True)
-class Open:
+class Open(Frozen):
     """A slot is reserved: open a connection, then call `opened` or `open_failed`."""
 
+    __slots__ = ("close", "conn_id")
     conn_id: int
-    close: tuple[int, ...] = ()
+    close: tuple[int, ...]
+
+    def __init__(self, conn_id: int, close: tuple[int, ...] = ()) -> None:
+        set_field(self, "conn_id", conn_id)
+        set_field(self, "close", close)
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(Frozen):
     """No capacity: wait until ``ticket`` is woken, then `claim` it (or `cancel_wait`).
 
     ``recheck``, when set, is the time (on the clock of ``now``) at which a waiter that
@@ -171,9 +194,17 @@ class Wait:
     connections"). `timeout` says how long to wait, given the request's deadline.
     """
 
+    __slots__ = ("close", "recheck", "ticket")
     ticket: int
-    close: tuple[int, ...] = ()
-    recheck: float | None = None
+    close: tuple[int, ...]
+    recheck: float | None
+
+    def __init__(
+        self, ticket: int, close: tuple[int, ...] = (), recheck: float | None = None
+    ) -> None:
+        set_field(self, "ticket", ticket)
+        set_field(self, "close", close)
+        set_field(self, "recheck", recheck)
 
     def timeout(self, deadline: float | None, now: float) -> tuple[float | None, bool]:
         """How long to wait for the grant (None: no limit), and whether to check out
@@ -189,15 +220,24 @@ class Wait:
         return max(deadline - now, 0.0), False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolStatistics:
+class PoolStatistics(Frozen, kw_only=True):
     """A snapshot of the pool's counts."""
 
+    __slots__ = ("active", "connecting", "connections", "idle", "waiters")
     connections: int  # connecting + active + idle
     connecting: int  # slots reserved for a connection being opened
     active: int  # open connections with at least one request checked out
     idle: int  # open connections kept for reuse
     waiters: int  # checkouts waiting for capacity (granted ones excluded)
+
+    def __init__(
+        self, *, connections: int, connecting: int, active: int, idle: int, waiters: int
+    ) -> None:
+        set_field(self, "connections", connections)
+        set_field(self, "connecting", connecting)
+        set_field(self, "active", active)
+        set_field(self, "idle", idle)
+        set_field(self, "waiters", waiters)
 
 
 def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool:
@@ -216,6 +256,7 @@ class _Entry:
     __slots__ = (
         "conn_id",
         "connection",
+        "host",
         "idle_since",
         "origin",
         "probe",
@@ -224,9 +265,10 @@ class _Entry:
         "streams",
     )
 
-    def __init__(self, conn_id: int, origin: Hashable) -> None:
+    def __init__(self, conn_id: int, origin: Hashable, host: Hashable) -> None:
         self.conn_id = conn_id
         self.origin = origin
+        self.host = host  # what the per-host cap counts (see "A cap per host")
         self.connection: WireConnection | None = None  # None while connecting
         self.streams = 1  # checked out and not yet checked in, unclaimed grants included
         self.idle_since = 0.0
@@ -258,6 +300,8 @@ class PoolMachine:
         "_last_ticket",
         "_max_connections",
         "_max_keepalive",
+        "_max_per_host",
+        "_per_host",
         "_probing",
         "_shared",
         "_single",
@@ -275,6 +319,7 @@ class PoolMachine:
         max_keepalive_connections: int | None = DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
         full_recheck_interval: float = DEFAULT_FULL_RECHECK_INTERVAL,
+        max_connections_per_host: int | None = None,
     ) -> None:
         if max_connections is not None and max_connections < 1:
             raise ValueError(f"max_connections must be at least 1 or None, got {max_connections}")
@@ -284,6 +329,11 @@ class PoolMachine:
             )
         if keepalive_expiry is not None and keepalive_expiry < 0:
             raise ValueError(f"keepalive_expiry must not be negative, got {keepalive_expiry}")
+        if max_connections_per_host is not None and max_connections_per_host < 1:
+            raise ValueError(
+                "max_connections_per_host must be at least 1 or None, "
+                f"got {max_connections_per_host}"
+            )
         if not full_recheck_interval > 0:
             # Zero would hand a full connection out again at once: a busy loop.
             raise ValueError(f"full_recheck_interval must be positive, got {full_recheck_interval}")
@@ -291,6 +341,8 @@ class PoolMachine:
         self._max_keepalive = max_keepalive_connections
         self._keepalive_expiry = keepalive_expiry
         self._full_recheck = full_recheck_interval
+        self._max_per_host = max_connections_per_host
+        self._per_host: dict[Hashable, int] = {}  # connections per host (with a cap only)
         self._entries: dict[int, _Entry] = {}
         self._connecting = 0
         self._idle: dict[Hashable, dict[int, _Entry]] = {}  # per origin, most recent last
@@ -301,8 +353,8 @@ class PoolMachine:
         self._shared: dict[Hashable, dict[int, _Entry]] = {}  # multiplexed, with room
         self._probing: set[Hashable] = set()  # origins with a probe connecting
         self._single: dict[Hashable, int] = {}  # open single-stream connections per origin
-        # ticket -> (origin, fresh, multiplex)
-        self._waiters: dict[int, tuple[Hashable, bool, bool]] = {}
+        # ticket -> (origin, fresh, multiplex, host)
+        self._waiters: dict[int, tuple[Hashable, bool, bool, Hashable]] = {}
         # ticket -> what a woken waiter claims (None: nothing, check out again)
         self._grants: dict[int, Reuse | Open | None] = {}
         self._last_conn_id = 0
@@ -326,10 +378,20 @@ class PoolMachine:
     def full_recheck_interval(self) -> float:
         return self._full_recheck
 
+    @property
+    def max_connections_per_host(self) -> int | None:
+        return self._max_per_host
+
     # -- the shell's calls --------------------------------------------------------
 
     def checkout(
-        self, origin: Hashable, now: float, *, fresh: bool = False, multiplex: bool = False
+        self,
+        origin: Hashable,
+        now: float,
+        *,
+        fresh: bool = False,
+        multiplex: bool = False,
+        host: Hashable = None,
     ) -> Reuse | Open | Wait:
         """Find a connection for one request to ``origin``.
 
@@ -342,14 +404,18 @@ class PoolMachine:
         A `Reuse` may name an idle connection that allowed no stream when last seen
         (see "Full connections"): if, once the shell has fed it what arrived, it still
         cannot start a request, the shell checks it in and checks out again.
+
+        ``host`` is what ``max_connections_per_host`` counts (None: the origin itself).
         """
+        if host is None:
+            host = origin
         if self._keepalive_expiry is not None and self._idle_all:
             self._expire(now)
-        found = self._assign(origin, fresh, multiplex, now)
+        found = self._assign(origin, fresh, multiplex, host, now)
         close = self._take_close()
         if found is None:
             self._last_ticket += 1
-            self._waiters[self._last_ticket] = (origin, fresh, multiplex)
+            self._waiters[self._last_ticket] = (origin, fresh, multiplex, host)
             full = None if fresh else self._full.get(origin)
             if full:
                 # The next look (an idle one is not due yet, or `_assign` would have
@@ -481,7 +547,12 @@ class PoolMachine:
             raise ValueError(f"unknown connection id {conn_id}") from None
 
     def _assign(
-        self, origin: Hashable, fresh: bool, multiplex: bool = False, now: float | None = None
+        self,
+        origin: Hashable,
+        fresh: bool,
+        multiplex: bool,
+        host: Hashable,
+        now: float | None = None,
     ) -> tuple[_Entry, bool] | None:
         """Reserve a connection (reused: True) or a slot (False) for ``origin``; None to
         wait (for a slot, or for the origin's probe). With ``now``, an idle connection
@@ -525,25 +596,35 @@ class PoolMachine:
                         return entry, True
             if multiplex and origin in self._probing:
                 return None  # its protocol is known soon: perhaps a connection to share
-        if self._max_connections is not None and len(self._entries) >= self._max_connections:
-            # Full, but an idle connection to another origin (or, for a fresh
-            # connection, to this one) can make room: close the oldest. Left here
-            # for a non-fresh checkout are only its origin's full ones: never those.
+        # Full, but an idle connection to another origin (or, for a fresh connection,
+        # to this one) can make room: close the oldest. Left here for a non-fresh
+        # checkout are only its origin's full ones: never those. Over the host's cap,
+        # only one of the host's can (and it frees a slot of the pool's too).
+        host_full = self._max_per_host is not None and self._host_full(host)
+        if host_full or (
+            self._max_connections is not None and len(self._entries) >= self._max_connections
+        ):
             for oldest in self._idle_all.values():
-                if fresh or oldest.origin != origin:
+                if (fresh or oldest.origin != origin) and (not host_full or oldest.host == host):
                     break
             else:
                 return None
             self._forget(oldest)
             self._to_close.append(oldest.conn_id)
         self._last_conn_id += 1
-        entry = _Entry(self._last_conn_id, origin)
+        entry = _Entry(self._last_conn_id, origin, host)
         self._entries[entry.conn_id] = entry
+        if self._max_per_host is not None:
+            self._per_host[host] = self._per_host.get(host, 0) + 1
         self._connecting += 1
         if multiplex and not fresh and origin not in self._single:
             entry.probe = True
             self._probing.add(origin)
         return entry, False
+
+    def _host_full(self, host: Hashable) -> bool:
+        cap = self._max_per_host
+        return cap is not None and self._per_host.get(host, 0) >= cap
 
     def _share(self, entry: _Entry) -> None:
         """Offer a multiplexed connection to more requests if it has room, or stop."""
@@ -563,6 +644,13 @@ class PoolMachine:
         """Drop a connection from every index (the caller closes it, if it is open)."""
         conn_id = entry.conn_id
         del self._entries[conn_id]
+        if self._max_per_host is not None:
+            host = entry.host
+            left = self._per_host[host] - 1
+            if left:
+                self._per_host[host] = left
+            else:
+                del self._per_host[host]
         if entry.connection is None:
             self._connecting -= 1
             if entry.probe:
@@ -614,8 +702,8 @@ class PoolMachine:
         waiters = self._waiters
         if waiters:
             served = []
-            for ticket, (origin, fresh, multiplex) in waiters.items():
-                found = self._assign(origin, fresh, multiplex)
+            for ticket, (origin, fresh, multiplex, host) in waiters.items():
+                found = self._assign(origin, fresh, multiplex, host)
                 if found is None:
                     if multiplex and not fresh and origin in self._probing:
                         continue  # waits for its origin's probe, not for a slot
@@ -623,6 +711,8 @@ class PoolMachine:
                         # Only its origin's full idle connections are left, which another
                         # origin's waiter may evict: it waits for a recheck, not a slot.
                         continue
+                    if self._host_full(host):
+                        continue  # waits for its host, not for a slot
                     break
                 served.append(ticket)
                 self._grant(ticket, found)
@@ -647,7 +737,7 @@ class PoolMachine:
 
     def _nudge(self, origin: Hashable) -> None:
         # They may have waited with no recheck time (the connection was in use then).
-        for ticket, (waiting_for, fresh, _) in list(self._waiters.items()):
+        for ticket, (waiting_for, fresh, _, _) in list(self._waiters.items()):
             if not fresh and waiting_for == origin:
                 del self._waiters[ticket]
                 self._grants[ticket] = None
@@ -656,8 +746,12 @@ class PoolMachine:
     def _serve_shared(self) -> None:
         """Give waiters behind the queue's head a stream on a shared connection of their
         origin (the head itself may be waiting for a slot for another origin)."""
-        for ticket, (origin, fresh, _) in list(self._waiters.items()):
-            if not fresh and origin in self._shared and (found := self._assign(origin, fresh)):
+        for ticket, (origin, fresh, _, host) in list(self._waiters.items()):
+            if (
+                not fresh
+                and origin in self._shared
+                and (found := self._assign(origin, fresh, False, host))
+            ):
                 del self._waiters[ticket]
                 self._grant(ticket, found)
 

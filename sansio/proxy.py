@@ -45,9 +45,9 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 
 from . import env as _env
+from ._frozen import Frozen, set_field
 from ._types import ProxyTypes
 from .config import Proxy
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
@@ -256,12 +256,29 @@ _SOCKS_MODES = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProxyPlan:
+class ProxyPlan(Frozen, kw_only=True):
     """One request's way through a proxy: where to connect and what to say there."""
 
+    __slots__ = (
+        "has_credentials",
+        "headers",
+        "host",
+        "key",
+        "mode",
+        "origin_tls",
+        "port",
+        "proxy_tls",
+        "proxy_url",
+        "remote_dns",
+        "resolve_target",
+        "socks_auth",
+        "target_host",
+        "target_port",
+    )
+    _hidden = frozenset({"key", "headers", "socks_auth"})  # they hold the credentials
+
     mode: ProxyMode
-    key: Hashable = field(repr=False)  # holds the credentials
+    key: Hashable
     """The pool key: connections with equal keys are interchangeable."""
     host: str
     """The proxy's host to connect to (ASCII or an IP address, IPv6 unbracketed)."""
@@ -275,16 +292,49 @@ class ProxyPlan:
     """TLS to the origin, inside the tunnel or over SOCKS; None for ``http://``."""
     proxy_url: URL
     """The proxy's URL, without credentials (for messages)."""
-    headers: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False)
+    headers: tuple[tuple[bytes, bytes], ...]
     """Headers for the proxy: Proxy-Authorization first, then ``Proxy.headers``."""
-    has_credentials: bool = False
-    socks_auth: tuple[bytes, bytes] | None = field(default=None, repr=False)
+    has_credentials: bool
+    socks_auth: tuple[bytes, bytes] | None
     """SOCKS5 username and password; for SOCKS4, the user id and ``b""``."""
-    remote_dns: bool = True
-    resolve_target: bool = False
+    remote_dns: bool
+    resolve_target: bool
     """The client must resolve `target_host` to an IPv4 address before the handshake
     and pass it as ``ProxyConnector(plan, target_address=...)`` (``socks4://`` to a
     host name: SOCKS4 carries only an address)."""
+
+    def __init__(
+        self,
+        *,
+        mode: ProxyMode,
+        key: Hashable,
+        host: str,
+        port: int,
+        proxy_tls: TLSConfig | None,
+        target_host: str,
+        target_port: int,
+        origin_tls: TLSConfig | None,
+        proxy_url: URL,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        has_credentials: bool = False,
+        socks_auth: tuple[bytes, bytes] | None = None,
+        remote_dns: bool = True,
+        resolve_target: bool = False,
+    ) -> None:
+        set_field(self, "mode", mode)
+        set_field(self, "key", key)
+        set_field(self, "host", host)
+        set_field(self, "port", port)
+        set_field(self, "proxy_tls", proxy_tls)
+        set_field(self, "target_host", target_host)
+        set_field(self, "target_port", target_port)
+        set_field(self, "origin_tls", origin_tls)
+        set_field(self, "proxy_url", proxy_url)
+        set_field(self, "headers", headers)
+        set_field(self, "has_credentials", has_credentials)
+        set_field(self, "socks_auth", socks_auth)
+        set_field(self, "remote_dns", remote_dns)
+        set_field(self, "resolve_target", resolve_target)
 
     @property
     def target(self) -> bytes:
@@ -567,8 +617,8 @@ def socks_handshake(
         if target_address is None:
             raise ProxyError(
                 f"the SOCKS4 proxy {str(plan.proxy_url)!r} needs {host!r} resolved to an "
-                "IPv4 address by the client, which this transport does not do yet: use "
-                "socks4a:// (the proxy resolves names) or socks5://"
+                "IPv4 address by the client first (ProxyConnector(plan, target_address=...)),"
+                " or use socks4a:// (the proxy resolves names) or socks5://"
             )
         if not _is_ipv4(target_address):
             raise ProxyError(

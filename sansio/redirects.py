@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 from . import env as _env
 from .exceptions import InvalidURL, RemoteProtocolError, UnsupportedProtocol
 from .models import Request
-from .status import codes
 from .urls import URL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,12 +52,12 @@ _BODY_HEADERS = ("content-length", "transfer-encoding", "content-type", "content
 
 def redirect_method(method: str, status_code: int) -> str:
     """The method of the request that follows a redirect with `status_code`."""
-    if status_code == codes.SEE_OTHER and method != "HEAD":
+    if status_code == 303 and method != "HEAD":  # See Other
         return "GET"
-    if status_code == codes.FOUND and method != "HEAD":
+    if status_code == 302 and method != "HEAD":  # Found
         # Browsers turn every 302 into a GET, whatever the RFC once said.
         return "GET"
-    if status_code == codes.MOVED_PERMANENTLY and method == "POST":
+    if status_code == 301 and method == "POST":  # Moved Permanently
         return "GET"
     return method
 

@@ -19,12 +19,14 @@ A peer is a *program*: a generator that yields what it wants done (`READ`, `Emit
 `Delay`, `CLOSE`, `HOLD`, `STALL`, `RESET`) and is sent what it read (``b""`` at EOF).
 `http1_peer` and `http2_peer` build programs that answer every request with a handler
 (h11 and h2 in the server role check every byte the client sends); the conformance
-suite runs its scripted peers through the same `MemoryConnection`.
+suite runs its scripted peers through the same `MemoryConnection`. Names resolve as
+`MemoryNetwork.add_name` says (a `Resolve` action; an IP address resolves to itself).
 """
 
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from .engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -294,6 +297,7 @@ class MemoryNetwork:
         self.clock = clock if clock is not None else VirtualClock()
         self.connections: list[MemoryConnection] = []
         self._listeners: dict[tuple[str, int] | str, tuple[Callable[[], Program], str | None]] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
 
     def listen(
         self,
@@ -307,6 +311,20 @@ class MemoryNetwork:
         connection runs ``accept()``'s program; over TLS the peer chooses ``alpn`` when
         the client offers it."""
         self._listeners[host if port == 0 else (host, port)] = (accept, alpn)
+
+    def add_name(self, host: str, *addresses: str) -> None:
+        """Make the name ``host`` resolve to ``addresses`` (IP address texts, in order)."""
+        self._names[host] = addresses
+
+    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        """The socket addresses of ``host`` as ``getaddrinfo`` gives them; an address
+        resolves to itself, an unknown name is a `ConnectError`."""
+        addresses = self._names.get(host)
+        if addresses is None:
+            if not _is_ip(host):
+                raise ConnectError(f"[Errno -2] Name or service not known: {host!r}")
+            addresses = (host,)
+        return [(address, port) for address in addresses]
 
     def connect(self, host: str, port: int, uds: str | None = None) -> MemoryConnection:
         listener = self._listeners.get(uds if uds is not None else (host, port))
@@ -512,6 +530,8 @@ class Loop:
         await _Block(_always, None)  # connecting lets the others run meanwhile
         if kind is Connect:
             return self.network.connect(act.host, act.port, act.uds)  # type: ignore[union-attr]
+        if kind is Resolve:
+            return self.network.resolve(act.host, act.port)  # type: ignore[union-attr]
         assert kind is StartTLS, act
         stream: MemoryConnection = act.stream  # type: ignore[union-attr]
         offered = act.tls.alpn  # type: ignore[union-attr]
@@ -543,6 +563,14 @@ class Loop:
             raise Deadlock("the client writes with no timeout; the peer never reads")
         await _Block(_never, self._deadline(timeout))
         raise WriteTimeout("timed out")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _io(call: Callable[[], T], error: type[Exception]) -> T:

@@ -10,9 +10,9 @@ TLS configuration is never handed out for another.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ._frozen import Frozen, set_field
 from ._types import CertTypes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,8 +62,7 @@ def _check_cert(cert: object) -> CertTypes | None:
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class TLSConfig:
+class TLSConfig(Frozen, kw_only=True):
     """How to set up TLS for one connection.
 
     ``verify`` is True (the default trust store, or SSL_CERT_FILE/SSL_CERT_DIR when
@@ -74,41 +73,51 @@ class TLSConfig:
     of the key, so connections made with and without it are never mixed.
     """
 
-    verify: bool | str | ssl.SSLContext = True
-    cert: CertTypes | None = None
-    trust_env: bool = True
-    alpn: tuple[str, ...] = ALPN_H1
-    server_hostname: str | None = None
+    __slots__ = ("_hash", "_key", "alpn", "cert", "server_hostname", "trust_env", "verify")
+    verify: bool | str | ssl.SSLContext
+    cert: CertTypes | None
+    trust_env: bool
+    alpn: tuple[str, ...]
+    server_hostname: str | None
 
     # What equality and hashing use, computed once: a config is built per connection
     # route and hashed on every pool lookup.
-    _key: tuple[object, ...] = field(init=False, repr=False)
-    _hash: int = field(init=False, repr=False)
+    _key: tuple[object, ...]
+    _hash: int
 
-    def __post_init__(self) -> None:
-        verify = self.verify
+    def __init__(
+        self,
+        *,
+        verify: bool | str | ssl.SSLContext = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        alpn: tuple[str, ...] = ALPN_H1,
+        server_hostname: str | None = None,
+    ) -> None:
         if verify.__class__ is not bool:
             verify = _check_verify(verify)
-            object.__setattr__(self, "verify", verify)
-        if self.cert is not None:
-            object.__setattr__(self, "cert", _check_cert(self.cert))
-        alpn = self.alpn
+        if cert is not None:
+            cert = _check_cert(cert)
         if alpn is not ALPN_H1 and alpn is not ALPN_H2_H1 and alpn is not ALPN_H2:
             alpn = tuple(alpn)
             if not alpn or not all(isinstance(p, str) and p for p in alpn):
                 raise ValueError(
                     f"alpn must be a non-empty sequence of protocol names, not {alpn!r}"
                 )
-            object.__setattr__(self, "alpn", alpn)
-        hostname = self.server_hostname
+        hostname = server_hostname
         if hostname is not None and (hostname.__class__ is not str or not hostname):
             raise TypeError(f"server_hostname must be a non-empty str or None, not {hostname!r}")
+        set_field(self, "verify", verify)
+        set_field(self, "cert", cert)
+        set_field(self, "trust_env", trust_env)
+        set_field(self, "alpn", alpn)
+        set_field(self, "server_hostname", hostname)
         # bool and str compare by value; an SSLContext by identity (it defines no equality,
         # and a user's subclass might define a strange one).
         ident = verify if isinstance(verify, (bool, str)) else (id(verify),)
-        key = (ident, self.cert, self.trust_env, alpn, hostname)
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_hash", hash(key))
+        key = (ident, cert, trust_env, alpn, hostname)
+        set_field(self, "_key", key)
+        set_field(self, "_hash", hash(key))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TLSConfig):

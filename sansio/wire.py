@@ -41,9 +41,9 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from ._frozen import Frozen, set_field
 from .exceptions import RemoteProtocolError
 
 __all__ = [
@@ -78,8 +78,7 @@ RECEIVE = Signal.RECEIVE
 NEED_BODY = Signal.NEED_BODY
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RequestHead:
+class RequestHead(Frozen, kw_only=True):
     """A request head as bytes. Header names and values must already be validated.
 
     ``authority`` and ``scheme`` feed HTTP/2's ``:authority``/``:scheme``
@@ -87,35 +86,74 @@ class RequestHead:
     put in ``headers``.
     """
 
+    __slots__ = ("authority", "headers", "method", "scheme", "target")
     method: bytes
     target: bytes
     headers: list[tuple[bytes, bytes]]
     authority: bytes
     scheme: bytes
 
+    def __init__(
+        self,
+        *,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        authority: bytes,
+        scheme: bytes,
+    ) -> None:
+        set_field(self, "method", method)
+        set_field(self, "target", target)
+        set_field(self, "headers", headers)
+        set_field(self, "authority", authority)
+        set_field(self, "scheme", scheme)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResponseHead:
-    """The final response head (1xx informational responses are skipped, except 101)."""
 
+class ResponseHead(Frozen, kw_only=True):
+    """The final response head (or a 101). The 1xx informational heads that came
+    before it, (status, fields) in order of arrival, are in ``informational``."""
+
+    __slots__ = ("headers", "http_version", "informational", "reason", "status_code")
     status_code: int
     reason: bytes
     headers: list[tuple[bytes, bytes]]  # names in the casing the server sent
     http_version: str  # "HTTP/1.1", "HTTP/1.0" (and "HTTP/2" from the HTTP/2 machine)
+    informational: tuple[tuple[int, list[tuple[bytes, bytes]]], ...]
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        http_version: str,
+        informational: tuple[tuple[int, list[tuple[bytes, bytes]]], ...] = (),
+    ) -> None:
+        set_field(self, "status_code", status_code)
+        set_field(self, "reason", reason)
+        set_field(self, "headers", headers)
+        set_field(self, "http_version", http_version)
+        set_field(self, "informational", informational)
 
 
-@dataclass(frozen=True, slots=True)
-class BodyChunk:
+class BodyChunk(Frozen):
     """A piece of the response body, never empty."""
 
+    __slots__ = ("data",)
     data: bytes
 
+    def __init__(self, data: bytes) -> None:
+        set_field(self, "data", data)
 
-@dataclass(frozen=True, slots=True)
-class EndOfBody:
+
+class EndOfBody(Frozen):
     """The response is complete; ``trailers`` holds trailer fields, if any."""
 
+    __slots__ = ("trailers",)
     trailers: list[tuple[bytes, bytes]]
+
+    def __init__(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        set_field(self, "trailers", trailers)
 
 
 Step: TypeAlias = Signal | ResponseHead | BodyChunk | EndOfBody

@@ -16,6 +16,9 @@ then takes what is there.
 from __future__ import annotations
 
 import contextlib
+import errno
+import math
+import os
 import select
 import socket
 import ssl
@@ -35,8 +38,16 @@ from sansio.exceptions import (
     WriteTimeout,
 )
 from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
+from sansio.happy_eyeballs import (
+    DEFAULT_ATTEMPT_DELAY,
+    Connected,
+    HappyEyeballs,
+    Start,
+    Wait,
+    order_addresses,
+)
 
-__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "sleep"]
+__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "resolve", "sleep"]
 
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes] | tuple[int, int, None, int]
 
@@ -430,12 +441,17 @@ def connect_tcp(
     timeout: float | None,
     local_address: str | None = None,
     socket_options: Iterable[SocketOption] | None = None,
+    attempt_delay: float = DEFAULT_ATTEMPT_DELAY,
 ) -> SyncStream:
-    """Open a TCP connection, trying each address of ``host`` in turn (IPv4 and IPv6).
+    """Open a TCP connection to ``host`` (IPv4 and IPv6).
 
-    ``timeout`` bounds each attempt, as in ``socket.create_connection``; when all fail,
-    the last failure is raised as ConnectTimeout or ConnectError. ``socket_options`` are
-    set before connecting; ``local_address`` is an IP address to bind to (port 0).
+    One address: ``timeout`` bounds the attempt, as in ``socket.create_connection``.
+    Several: they race as `sansio.happy_eyeballs` decides (RFC 8305: families
+    interleaved, a new attempt every ``attempt_delay`` or at once after a failure, the
+    first to connect wins), non-blocking sockets waited on together with ``poll``;
+    ``timeout`` bounds the whole race. Failures are ConnectTimeout or ConnectError.
+    ``socket_options`` are set before connecting; ``local_address`` is an IP address
+    to bind to (port 0).
     """
     family = socket.AF_UNSPEC
     if local_address is not None:
@@ -445,6 +461,9 @@ def connect_tcp(
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     except OSError as exc:
         raise _fail(exc, _CONNECT) from exc
+    ordered = order_addresses(infos, key=_ip)
+    if len(ordered) > 1:
+        return _race(ordered, timeout, local_address, options, attempt_delay)
     last: OSError | None = None
     for af, kind, proto, _canon, address in infos:
         sock = None
@@ -464,6 +483,94 @@ def connect_tcp(
     if last is None:
         raise ConnectError(f"no address found for {host!r}")
     raise _fail(last, _CONNECT) from last
+
+
+def _ip(info: tuple[Any, ...]) -> str:
+    return str(info[4][0])
+
+
+_IN_PROGRESS = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN})
+
+
+def _race(
+    infos: list[Any],
+    timeout: float | None,
+    local_address: str | None,
+    options: list[SocketOption] | None,
+    attempt_delay: float,
+) -> SyncStream:
+    """Happy Eyeballs over ``infos`` (getaddrinfo results, in the order to try them):
+    each step is the core's `HappyEyeballs`; here, non-blocking connects and a poll."""
+    race = HappyEyeballs(infos, attempt_delay=attempt_delay, label=_ip)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    attempts: dict[int, socket.socket] = {}  # by index, while connecting or won
+    indexes: dict[int, int] = {}  # file descriptor -> attempt
+    poller = select.poll()
+    try:
+        while True:
+            now = time.monotonic()
+            step = race.next_step(now)
+            if isinstance(step, Start):
+                af, kind, proto, _canon, address = step.address
+                try:
+                    sock = attempts[step.index] = _make_socket(af, kind, proto, None, options)
+                    sock.setblocking(False)
+                    if local_address is not None:
+                        sock.bind((local_address, 0))
+                    code = sock.connect_ex(address)
+                    if code not in _IN_PROGRESS and code != 0:
+                        raise OSError(code, os.strerror(code))
+                except OSError as exc:
+                    closing = attempts.pop(step.index, None)
+                    if closing is not None:
+                        closing.close()
+                    race.failed(step.index, _fail(exc, _CONNECT))
+                    continue
+                if code == 0:
+                    race.connected(step.index)
+                else:
+                    indexes[sock.fileno()] = step.index
+                    poller.register(sock, select.POLLOUT)
+            elif isinstance(step, Wait):
+                until = step.until if deadline is None else min(step.until or deadline, deadline)
+                if deadline is not None and now >= deadline:
+                    raise ConnectTimeout("timed out")
+                wait = None if until is None else math.ceil(max(until - now, 0) * 1000)
+                for fd, _events in poller.poll(wait):
+                    poller.unregister(fd)
+                    index = indexes.pop(fd)
+                    sock = attempts[index]
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if code:
+                        del attempts[index]
+                        sock.close()
+                        error = OSError(code, os.strerror(code))
+                        race.failed(index, _fail(error, _CONNECT))
+                    elif not race.connected(index):
+                        del attempts[index]
+                        sock.close()
+            elif isinstance(step, Connected):
+                sock = attempts.pop(step.index)
+                sock.settimeout(_clamp(timeout))
+                return SyncStream(sock)
+            else:
+                raise step.error
+    finally:
+        for sock in attempts.values():  # the losers, and everything after a failure
+            sock.close()
+
+
+def resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """The socket addresses of ``host`` (both families, in the resolver's order).
+
+    ``getaddrinfo`` cannot be bounded here (``timeout`` is unused, as it is for the name
+    lookup of `connect_tcp`): the system resolver's own timeouts apply.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _fail(exc, _CONNECT) from exc
+    return [info[4] for info in infos]
 
 
 def connect_unix(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sansio import actions as act
 from sansio._types import (
@@ -49,6 +49,9 @@ from sansio.transports import BaseTransport
 from sansio.urls import URL
 
 from .transport import HTTPTransport
+
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
 
 __all__ = ["Client"]
 
@@ -104,6 +107,7 @@ class Client(BaseClient):
         default_encoding: Any = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,
         proxies: ProxyTypes | Mapping[str, ProxyTypes | None] | None = None,
+        retries: int | Retry = 0,
     ) -> None:
         super().__init__(
             auth=auth,
@@ -123,7 +127,7 @@ class Client(BaseClient):
         def make_transport(route: Proxy | None = None) -> HTTPTransport:
             return HTTPTransport(
                 verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
-                limits=limits, proxy=route,
+                limits=limits, proxy=route, retries=retries,
             )  # fmt: skip
 
         self._transport = transport or make_transport()

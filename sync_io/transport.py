@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
@@ -30,6 +30,7 @@ from sansio.engine import (
     PullBody,
     Read,
     ReadReady,
+    Resolve,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -38,13 +39,17 @@ from sansio.engine import (
 )
 from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import RECEIVE_SIZE
+from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
 
-from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep
+from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .network import NetworkStream
 from .tls import context_for, load_client_cert
+
+if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio.retry import Retry
 
 __all__ = ["HTTPTransport"]
 
@@ -64,8 +69,10 @@ class HTTPTransport(BaseTransport):
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         socket_options: Iterable[SocketOption] | None = None,
+        *,
+        happy_eyeballs_delay: float = DEFAULT_ATTEMPT_DELAY,
     ) -> None:
         self._engine = Engine(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
@@ -76,6 +83,8 @@ class HTTPTransport(BaseTransport):
         load_client_cert(verify, cert)
         self._local_address = local_address
         self._socket_options = list(socket_options) if socket_options is not None else None
+        # Between two connection attempts to a host with several addresses (RFC 8305).
+        self._attempt_delay = check_attempt_delay(happy_eyeballs_delay)
 
     def handle_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
@@ -116,6 +125,8 @@ class HTTPTransport(BaseTransport):
                         result = self._connect(act)
                     elif kind is StartTLS:
                         result = self._start_tls(act)
+                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
+                        result = resolve(act.host, act.port, act.timeout)
                     elif kind is Sleep:
                         sleep(act.seconds)
                     elif kind is Trace:
@@ -136,9 +147,13 @@ class HTTPTransport(BaseTransport):
         options = self._socket_options
         if act.uds is not None:
             return connect_unix(act.uds, timeout=act.timeout, socket_options=options)
-        local = self._local_address
         return connect_tcp(
-            act.host, act.port, timeout=act.timeout, local_address=local, socket_options=options
+            act.host,
+            act.port,
+            timeout=act.timeout,
+            local_address=self._local_address,
+            socket_options=options,
+            attempt_delay=self._attempt_delay,
         )
 
     @staticmethod

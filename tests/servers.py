@@ -464,8 +464,9 @@ MALFORMED = [
     pytest.param(_CHUNKED + b"3\r\nabcXY0\r\n\r\n", id="bad-chunk-terminator"),
     pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", id="truncated"),
     pytest.param(_CHUNKED + b"5\r\nabc", id="truncated-chunk"),
-    pytest.param(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", id="big-head"),
-    pytest.param(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", id="many-fields"),
+    # Past the defaults of `Limits`: 256 KiB heads, 32,768 fields.
+    pytest.param(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 270_000 + b"\r\n\r\n", id="big-head"),
+    pytest.param(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 32769 + b"\r\n", id="many-fields"),
     pytest.param(b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", id="http-2-on-h1"),
     pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", id="negative-length"),
     pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nab", id="bad-length"),

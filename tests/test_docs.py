@@ -46,7 +46,7 @@ import pytest
 
 from conformance.servers import Certificates, free_ports, make_certificates
 from conformance.servers import _start as start_process  # the launcher the interop tests use
-from tests.proxy_servers import http_proxy, socks5_proxy
+from tests.proxy_servers import http_proxy, socks4_proxy, socks5_proxy
 from tests.servers import Server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,12 +152,17 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         processes.append(
             start_process("hypercorn", hypercorn, [root / "hypercorn.log"], [port, port_h2])
         )
-        with Server(http_proxy()) as proxy, Server(socks5_proxy()) as socks:
+        with (
+            Server(http_proxy()) as proxy,
+            Server(socks5_proxy()) as socks,
+            Server(socks4_proxy()) as socks4,
+        ):
             forward = (
                 ("https://example.org", f"https://127.0.0.1:{port_tls}"),
                 ("http://example.org", f"http://127.0.0.1:{port}"),
                 ("proxy.example:3128", f"127.0.0.1:{proxy.port}"),
                 ("proxy.example:1080", f"127.0.0.1:{socks.port}"),
+                ("socks4.example:1080", f"127.0.0.1:{socks4.port}"),
                 ("example.org", "127.0.0.1"),  # in mount patterns, netrc files...
             )
             http2 = ("https://example.org", f"https://127.0.0.1:{port_h2}")

@@ -1,6 +1,6 @@
 """`sansio` is built in layers, and imports only go down (or sideways, within a layer).
 
-    base    exceptions, env, status, _version, _types, streams, transports, deadline
+    base    exceptions, env, status, _version, _types, _frozen, streams, transports, deadline
     model   urls, headers, config, cookies, decoders, multipart, content, models, tls,
             mounts, sse
     wire    wire, h1, h1_heads, h2, socks, ws: the connection machines
@@ -28,7 +28,17 @@ SANSIO = ROOT / "sansio"
 LAYERS = ["base", "model", "wire", "engine", "flow", "top"]
 LAYER_OF = {
     **dict.fromkeys(
-        ["exceptions", "env", "status", "_version", "_types", "streams", "transports", "deadline"],
+        [
+            "exceptions",
+            "env",
+            "status",
+            "_version",
+            "_types",
+            "_frozen",
+            "streams",
+            "transports",
+            "deadline",
+        ],
         "base",
     ),
     **dict.fromkeys(

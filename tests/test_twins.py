@@ -147,10 +147,20 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("from sansio.engine.trace import async_result, debug_logging, log_event",),
         ),
         (
-            ("from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, sleep",),
+            (
+                "from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep",
+            ),
             (
                 "from sync_io.tls import context_for, load_client_cert",
-                "from .backend import SyncStream, SocketOption, connect_tcp, connect_unix, create_event, sleep",
+                "from .backend import (",
+                "SyncStream,",
+                "SocketOption,",
+                "connect_tcp,",
+                "connect_unix,",
+                "create_event,",
+                "resolve,",
+                "sleep,",
+                ")",
             ),
         ),
         (("from .tls import context_for, load_client_cert",), ()),

@@ -114,6 +114,35 @@ SCENARIOS = [
         doc="One connection allowed: the second request waits for it, then reuses it.",
     ),
     Scenario(
+        name="concurrency/h1/per-host-cap",
+        calls=(
+            Call(path="/1", concurrent=True),
+            Call(path="/2", concurrent=True),
+            Call(path="/3", origin=1, concurrent=True),
+        ),
+        peers=(
+            Peer(
+                connections=(
+                    (
+                        Recv(),
+                        Pause(0.05),
+                        Send(response(200, b"one")),
+                        Recv(),
+                        Send(response(200, b"one")),
+                    ),
+                )
+            ),
+            Peer(host="localhost", connections=((Recv(), Send(response(200, b"other"))),)),
+        ),
+        expect=Expect(
+            results=(Result(body=b"one"), Result(body=b"one"), Result(body=b"other")),
+            connections=(1, 1),
+        ),
+        settings=Settings(max_connections_per_host=1),
+        doc="One connection per host (Limits.max_connections_per_host): the second request "
+        "to a host waits for the first one's connection; another host is not held back.",
+    ),
+    Scenario(
         name="concurrency/h1/pool-timeout",
         calls=(Call(concurrent=True), Call(concurrent=True)),
         peers=(Peer(connections=((Recv(), Pause(0.1), Send(response(200, b"slow"))),)),),

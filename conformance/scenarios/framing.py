@@ -116,8 +116,12 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "chunked-trailers",
         CHUNK_TRAILERS,
-        Result(body=HELLO, absent_headers=("digest", "x-done")),
-        doc="Trailers end the body; they are not merged into the headers.",
+        Result(
+            body=HELLO,
+            absent_headers=("digest", "x-done"),
+            trailers=(("digest", "sha-256=abc"), ("x-done", "1")),
+        ),
+        doc="Trailers end the body, in `Response.trailers`; they are not merged into the headers.",
     ),
     *_case("chunked-leading-zeros", CHUNK_HEX, OK),
     *_case(
@@ -153,8 +157,9 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "informational",
         INFORMATIONAL,
-        Result(body=HELLO, absent_headers=("link",)),
-        doc="100 and 103 are skipped; the final response's headers alone are kept.",
+        Result(body=HELLO, absent_headers=("link",), informational=(100, 103)),
+        doc="100 and 103 come before the final response (`Response.informational`); the "
+        "final response's headers alone are kept.",
     ),
     *_case("204", NO_CONTENT, Result(status=204, body=b"")),
     *_case(

@@ -127,8 +127,8 @@ def _exchanges() -> list[Scenario]:
             "informational",
             (Call(),),
             (_peer((Recv(), H2Reply(informational=(103,), body=HELLO))),),
-            Expect(results=(Result(body=HELLO),)),
-            doc="A 103 head before the final one is skipped.",
+            Expect(results=(Result(body=HELLO, informational=(103,)),)),
+            doc="A 103 head comes before the final one (`Response.informational`).",
         )
     )
     out.append(
@@ -239,8 +239,8 @@ def _downloads() -> list[Scenario]:
                     )
                 ),
             ),
-            Expect(results=(Result(body=HELLO),)),
-            doc="Trailers end the stream; the body is whole.",
+            Expect(results=(Result(body=HELLO, trailers=(("x-checksum", "abc"),)),)),
+            doc="Trailers end the stream, in `Response.trailers`; the body is whole.",
         )
     )
     for label, body in (("small", HELLO), ("large", LARGE)):

@@ -7,6 +7,8 @@ result (or throws in the conch exception it raised). The result each action expe
 ================  ================================================================
 action            result
 ================  ================================================================
+`Resolve`         the addresses of ``host``, in the resolver's order: socket addresses
+                  as ``getaddrinfo`` gives them (tuples, the IP address text first)
 `Connect`         the interpreter's stream object for a new connection
 `StartTLS`        ``(stream, alpn)``: the TLS stream that replaces ``stream`` and the
                   protocol the server chose through ALPN (None if it chose none)
@@ -68,6 +70,7 @@ __all__ = [
     "PullBody",
     "Read",
     "ReadReady",
+    "Resolve",
     "ResponseHead",
     "Sleep",
     "StartTLS",
@@ -75,6 +78,15 @@ __all__ = [
     "Trace",
     "Write",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Look up the addresses of the host name ``host`` for ``port`` (both families)."""
+
+    host: str
+    port: int
+    timeout: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +202,8 @@ NO_EFFECTS = Effects()
 END = EndOfBody([])  # what a closed or finished exchange answers
 
 IOAction: TypeAlias = (
-    Connect
+    Resolve
+    | Connect
     | StartTLS
     | Write
     | Read

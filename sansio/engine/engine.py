@@ -37,6 +37,7 @@ from .trace import Tracer, debug_logging
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request
+    from sansio.retry import Retry, RetryState
 
 __all__ = ["Engine"]
 
@@ -46,7 +47,8 @@ class Engine:
 
     The settings are those of `httpx.HTTPTransport` that concern HTTP: TLS (``verify``,
     ``cert``, ``trust_env``), the protocol versions, pool ``limits``, a ``proxy``, a
-    Unix socket path ``uds`` and connect ``retries``. Socket details (local address,
+    Unix socket path ``uds`` and ``retries`` (a `sansio.retry.Retry` policy, or an int:
+    that many connect retries, as httpx). Socket details (local address,
     socket options) belong to the interpreter that opens connections.
     """
 
@@ -58,7 +60,8 @@ class Engine:
         "_new_ticket",
         "_planner",
         "_pool",
-        "_retries",
+        "_retry",
+        "_retry_start",
         "_waiting",
     )
 
@@ -74,23 +77,32 @@ class Engine:
         limits: Limits = DEFAULT_LIMITS,
         proxy: Any = None,
         uds: str | None = None,
-        retries: int = 0,
+        retries: int | Retry = 0,
         lock: AbstractContextManager[Any] | None = None,
         new_ticket: Callable[[], Any] = Ticket,
     ) -> None:
         self._planner = Planner(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, uds=uds,
-            proxy=proxy,
+            proxy=proxy, max_header_bytes=limits.max_header_bytes,
+            max_header_count=limits.max_header_count,
         )  # fmt: skip
         self._pool = PoolMachine(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
+            max_connections_per_host=limits.max_connections_per_host,
         )
         self._clock = clock
         self._lock: AbstractContextManager[Any] = nullcontext() if lock is None else lock
         self._new_ticket = new_ticket
-        self._retries = retries
+        self._retry: Retry | None = None  # none: nothing but the keep-alive retry
+        self._retry_start: RetryState | None = None
+        if not (type(retries) is int and retries == 0):
+            # Loaded only for a policy: `import conch` stays light.
+            from sansio.retry import Retry, RetryState
+
+            self._retry = Retry.from_int(retries)
+            self._retry_start = RetryState()
         self._conns: dict[int, Conn] = {}
         self._waiting: dict[int, Any] = {}  # pool ticket -> the waiting exchange's ticket
         self._closed = False

@@ -29,8 +29,9 @@ What an exchange decides, once for every interpreter
 * **Which connection.** It checks out from the pool (`Park` while it waits: woken
   means "ask again", `PoolTimeout` when the request's pool timeout passes first,
   RuntimeError if the transport closed), opens one (`Connect`, retried after `Sleep`s
-  under ``retries=`` for connect failures only; `StartTLS`; the proxy's CONNECT or
-  SOCKS5 handshake through `sansio.proxy.ProxyConnector`, then TLS to the origin) or
+  as the ``retries=`` policy says; `StartTLS`; the proxy's CONNECT or
+  SOCKS handshake through `sansio.proxy.ProxyConnector`, after a `Resolve` of the
+  target when SOCKS4 needs its address, then TLS to the origin) or
   reuses one after an idle probe (`ReadReady`: bytes or EOF while idle end an
   HTTP/1.1 connection, feed an HTTP/2 one; a failed probe counts as EOF). A connection
   that cannot start a request after the probe goes back, and the exchange asks again.
@@ -38,6 +39,12 @@ What an exchange decides, once for every interpreter
   keep-alive race on a reused connection, a stream the server refused): on a fresh
   connection after an HTTP/1.1 failure, on any connection after an HTTP/2 one
   (`retry_on_fresh_connection`). A body is sent again from a fresh iterator.
+* **The retry policy** (``retries=``, a `sansio.retry.Retry`; an int is httpx's connect
+  retries): after the once-only retry above, every failure and every response whose
+  status it lists is put to it (`Retry.after_error`, `Retry.after_response`), and a
+  retry comes after a `Sleep` of the wait it computed. A response retried is not read:
+  its stream ends (on HTTP/1.1 its connection closes). A body that cannot be sent again
+  is never retried once a request started on a connection.
 * **Early responses.** Between two request body chunks on HTTP/1.1 it looks for an
   answer already there (`ReadReady`): a 413 or 401 ends the upload (RFC 9112 §9.5).
 * **A failed write.** On HTTP/1.1 a write error or timeout stops the upload but reading
@@ -55,18 +62,19 @@ What an exchange decides, once for every interpreter
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sansio.exceptions import PoolTimeout, WriteError, WriteTimeout
+from sansio import env
+from sansio.exceptions import ConnectError, PoolTimeout, ReadTimeout, WriteError, WriteTimeout
 from sansio.exchange import (
     Route,
     Timeouts,
-    connect_retry_delays,
-    is_connect_failure,
     may_retry,
+    replayable,
     retry_on_fresh_connection,
 )
+from sansio.happy_eyeballs import family_of
 from sansio.pool import Open, Wait
 from sansio.proxy import ProxyConnector
 from sansio.socks import DONE
@@ -92,6 +100,7 @@ from .actions import (
     Effects,
     Park,
     Read,
+    Resolve,
     Sleep,
     StartTLS,
     Write,
@@ -100,7 +109,9 @@ from .conn import Conn
 from .trace import Trace, Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sansio.h1 import H1Connection
     from sansio.models import Request, Response
+    from sansio.retry import RetryState
     from sansio.tls import TLSConfig
 
     from .engine import Engine
@@ -132,9 +143,12 @@ class Exchange:
         "_probing",
         "_request",
         "_responding",
+        "_response",
+        "_retry_state",
         "_reused",
         "_route",
         "_sid",
+        "_started",
         "_stream",
         "_taken",
         "_ticket",
@@ -169,6 +183,9 @@ class Exchange:
         self._ticket: Any = None  # an HTTP/2 waiter's ticket (see `mux`)
         self._reused = False  # the connection came from the pool, not opened for us
         self._responding = False  # the response head has been handed out
+        self._response: Response | None = None  # made by `response`, for its trailers
+        self._started = False  # a request started on a connection (its body may be gone)
+        self._retry_state: RetryState | None = engine._retry_start  # None: no policy
         self._body: Read | None = None  # reading an HTTP/1.1 body (see `send`)
         # After a 101 or a CONNECT 2xx: the stream handed over, and what followed the head.
         self._taken: Any = None
@@ -197,6 +214,8 @@ class Exchange:
                 return read
             if type(step) is EndOfBody:
                 self._body = None
+                if step.trailers:
+                    self._trailers(step)
             return step  # type: ignore[return-value]
         gen = self._gen
         if gen is None:
@@ -255,13 +274,14 @@ class Exchange:
         conn = self._conn
         if network_stream is None:
             network_stream = self.network
-        return self._engine._planner.response(
+        response = self._response = self._engine._planner.response(
             head,
             self._request,
             stream,
             network_stream,
             self._sid if conn is not None and conn.shared else None,
         )
+        return response
 
     @property
     def network(self) -> Any:
@@ -286,6 +306,11 @@ class Exchange:
         data, self._leftover = self._leftover, b""
         return data
 
+    def _trailers(self, end: EndOfBody) -> None:
+        """The body ended with trailer fields: onto the response (`Response.trailers`)."""
+        if self._response is not None:
+            self._response._add_trailers(end.trailers)
+
     # -- the choreography -------------------------------------------------------------
 
     def _run(self) -> Steps:
@@ -300,25 +325,37 @@ class Exchange:
             while True:
                 conn = yield from self._checkout(fresh, deadline)
                 reused = self._reused
+                self._started = True
                 try:
                     if not conn.shared:
                         head = yield from self._request_h1(conn)
-                        break
-                    head = yield from mux.request(self, conn)
-                    if head is not None:
-                        break
-                    # It filled up or is going away since the pool handed it out: ask again.
-                    effects = engine._checkin(conn)
-                    self._conn = None
-                    if effects is not None:
-                        yield effects
+                    else:
+                        head = yield from mux.request(self, conn)
+                        if head is None:
+                            # It filled up or is going away since the pool handed it out:
+                            # ask again.
+                            effects = engine._checkin(conn)
+                            self._conn = None
+                            if effects is not None:
+                                yield effects
+                            continue
                 except Exception as exc:
                     phase = yield from self._abandon(conn, exc)
-                    if retried or not may_retry(self._request, reused, phase, exc):
-                        raise
-                    retried = True
                     fresh = retry_on_fresh_connection(exc, multiplexed=conn.shared)
+                    if not retried and may_retry(self._request, reused, phase, exc):
+                        retried = True
+                    else:
+                        yield Sleep(self._retry_after_error(exc, phase))
                     deadline = self._timeouts.pool_deadline(engine._clock())
+                    continue
+                delay = self._retry_after_response(head)
+                if delay is None:
+                    break
+                # The policy retries this status: its response is not read.
+                yield from self._finish(conn)
+                yield Sleep(delay)
+                fresh = False
+                deadline = self._timeouts.pool_deadline(engine._clock())
             # -- the response: its head, its body, until the interpreter closes it --
             self._responding = True
             if not conn.shared and _switches(self._head.method, head.status_code):
@@ -347,6 +384,8 @@ class Exchange:
                         yield tracer.started("http2.receive_response_body", info)
                     while type(event := (yield from mux.step(self, conn))) is not EndOfBody:
                         yield event
+                    if event.trailers:
+                        self._trailers(event)
                     if tracer is not None:
                         yield tracer.complete()
                     yield event
@@ -391,7 +430,7 @@ class Exchange:
                 if engine._closed:
                     raise RuntimeError(_CLOSED)
                 decision = engine._pool.checkout(
-                    route.key, clock(), fresh=fresh, multiplex=route.multiplex
+                    route.key, clock(), fresh=fresh, multiplex=route.multiplex, host=route.host_key
                 )
                 effects = engine._closing(decision.close) if decision.close else None
                 if isinstance(decision, Wait):
@@ -494,7 +533,6 @@ class Exchange:
     def _connect(self, route: Route) -> Steps:
         """Connect (with retries), TLS and the proxy's handshake: (stream, alpn)."""
         timeout = self._timeouts.connect
-        delays = connect_retry_delays(self._engine._retries)
         tracer = self._tracer
         while True:
             try:
@@ -505,10 +543,7 @@ class Exchange:
             except Exception as exc:
                 if tracer is not None:
                     yield from tracer.failed(exc)
-                delay = next(delays, None)
-                if delay is None or not is_connect_failure(exc):
-                    raise
-                yield Sleep(delay)
+                yield Sleep(self._retry_after_error(exc, None))
         self._stream = stream
         if tracer is not None:  # (after the stream is ours to close, should the callback fail)
             yield tracer.complete(stream)
@@ -517,8 +552,12 @@ class Exchange:
             stream, alpn = yield from self._start_tls(stream, route.tls, timeout)
         plan = route.proxy
         if plan is not None:
-            # CONNECT or the SOCKS5 handshake, as the core's connector says.
-            connector = ProxyConnector(plan)
+            # CONNECT or the SOCKS handshake, as the core's connector says; SOCKS4 to a
+            # host name carries the address we resolved it to.
+            target = None
+            if plan.resolve_target:
+                target = _ipv4_of((yield Resolve(plan.target_host, plan.target_port, timeout)))
+            connector = ProxyConnector(plan, target_address=target)
             while (step := connector.next_step()) is not DONE:
                 if step is PROXY_SEND:
                     yield Write(stream, connector.data_to_send(), timeout)
@@ -546,12 +585,60 @@ class Exchange:
         self._stream = stream
         return stream, alpn
 
+    # -- the retry policy -------------------------------------------------------------
+
+    def _retry_after_error(self, error: Exception, phase: FailurePhase | None) -> float:
+        """The wait before the policy's retry after ``error``; raises it if none."""
+        retry = self._engine._retry
+        if retry is None:
+            raise error
+        assert self._retry_state is not None
+        decision = retry.after_error(
+            self._retry_state,
+            method=self._request.method,
+            error=error,
+            phase=phase,
+            random_bytes=env.current().random_bytes,
+            body_replayable=replayable(self._request),
+            body_started=self._started and self._has_body,
+        )
+        if not decision.retry:
+            raise error
+        self._retry_state = decision.state
+        return decision.delay
+
+    def _retry_after_response(self, head: ResponseHead) -> float | None:
+        """The wait before the policy's retry of this response, or None to return it."""
+        retry = self._engine._retry
+        if retry is None or head.status_code not in retry.status_forcelist:
+            return None
+        assert self._retry_state is not None
+        world = env.current()
+        decision = retry.after_response(
+            self._retry_state,
+            method=self._request.method,
+            status_code=head.status_code,
+            headers=head.headers,
+            wall_now=world.wall_clock(),
+            random_bytes=world.random_bytes,
+            body_replayable=replayable(self._request),
+            body_started=self._has_body,
+        )
+        if not decision.retry:
+            return None
+        self._retry_state = decision.state
+        return decision.delay
+
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""
-        wire = conn.wire
+        wire: H1Connection = conn.wire  # type: ignore[assignment]
         timeouts = self._timeouts
         stream = conn.stream
-        self._sid = self._last_sid = sid = wire.start_request(self._head, has_body=self._has_body)
+        head = self._head
+        expect = self._has_body and _expects_continue(head.headers)
+        self._sid = self._last_sid = sid = wire.start_request(
+            head, has_body=self._has_body, expect_continue=expect
+        )
         read = conn.read_for(timeouts.read)
         write_error: WriteError | WriteTimeout | None = None
         pull = PULL_FIRST
@@ -561,7 +648,8 @@ class Exchange:
                 yield tracer.started("http11.send_request_headers")
             while True:
                 step = wire.next_step(sid)
-                if tracer is not None and step is not SEND:
+                if tracer is not None and step is not SEND and not wire.awaiting_continue:
+                    # (The wait for a 100 is still the request's: its body comes next.)
                     yield from _h1_phase(tracer, step)
                 if step is SEND:
                     try:
@@ -575,7 +663,15 @@ class Exchange:
                         write_error = exc
                         read = Read(stream, timeouts.after_write_failure(exc))
                 elif step is RECEIVE:
-                    wire.receive_data((yield read))
+                    if wire.awaiting_continue:
+                        # Expect: 100-continue. The body waits for a 100 or a final
+                        # response, not for ever (`Timeouts.continue_wait`).
+                        try:
+                            wire.receive_data((yield Read(stream, timeouts.continue_wait())))
+                        except ReadTimeout:
+                            wire.continue_body(sid)
+                    else:
+                        wire.receive_data((yield read))
                 elif step is NEED_BODY:
                     chunk = yield pull
                     if pull is PULL_NEXT and chunk is not None:
@@ -617,6 +713,8 @@ class Exchange:
         except _Close:
             yield tracer.complete()  # closed before its end
             raise
+        if step.trailers:
+            self._trailers(step)
         yield tracer.complete()
         yield step
 
@@ -718,6 +816,25 @@ class Exchange:
         effects = engine._checkin(conn)
         self._conn = None
         return _with_wake(effects, wake)
+
+
+def _expects_continue(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head carries ``Expect: 100-continue`` (RFC 9110 §10.1.1)."""
+    return any(
+        name.lower() == b"expect" and value.strip().lower() == b"100-continue"
+        for name, value in headers
+    )
+
+
+def _ipv4_of(addresses: Sequence[tuple[Any, ...]]) -> str:
+    """The first IPv4 address of a `Resolve` result (else the first address, which
+    SOCKS4 refuses with a `ProxyError` that names it)."""
+    if not addresses:
+        raise ConnectError("the host name resolved to no address")
+    for address in addresses:
+        if family_of(address[0]) == "ipv4":
+            return str(address[0])
+    return str(addresses[0][0])
 
 
 def _connect_started(tracer: Tracer, route: Route, timeout: float | None) -> Trace:

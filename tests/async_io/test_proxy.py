@@ -12,7 +12,7 @@ import trio
 
 from async_io import AsyncClient
 from sansio import env
-from sansio.exceptions import InvalidURL, ProxyError
+from sansio.exceptions import ConnectError, InvalidURL, ProxyError
 from tests.proxy_servers import http_proxy, socks4_proxy, socks5_proxy
 from tests.servers import TLS, Server, default_app, http_handler, tls_contexts
 
@@ -158,6 +158,22 @@ def test_socks4a_sends_the_name_and_the_user_id(run: Run, origin: Server) -> Non
         f"alice@localhost:{origin.port}".encode(),
         f"alice@127.0.0.1:{origin.port}".encode(),
     ]
+
+
+def test_socks4_to_an_address_or_to_a_name_the_client_resolves(run: Run, origin: Server) -> None:
+    with Server(socks4_proxy()) as proxy:
+
+        async def main() -> list[int]:
+            async with AsyncClient(proxy=f"socks4://127.0.0.1:{proxy.port}") as client:
+                first = await client.get(origin.url("/"))
+                # SOCKS4 carries an IPv4 address: the client resolves the name first.
+                second = await client.get(origin.url("/", host="localhost"))
+                with pytest.raises(ConnectError):
+                    await client.get("http://unresolvable.invalid/")
+                return [first.status_code, second.status_code]
+
+        assert run(main) == [200, 200]
+    assert proxy.requests == [f"@127.0.0.1:{origin.port}".encode()] * 2
 
 
 def test_socks4_refused(run: Run) -> None:

@@ -16,7 +16,9 @@ import pytest
 import trio
 
 from async_io import AsyncClient, AsyncHTTPTransport
-from sansio.exceptions import ReadError
+from sansio.config import Timeout
+from sansio.exceptions import ConnectError, ConnectTimeout, ReadError
+from sansio.models import Response
 from sansio.pool import PoolStatistics
 from tests.servers import Server, default_app, http_handler
 
@@ -80,3 +82,165 @@ def test_a_response_outliving_its_client_fails_cleanly(run: Run, server: Server)
                 await response.aread()
 
     run(main)
+
+
+def answers_the_head(final: bytes | None) -> Callable[[Server, socket.socket, int], None]:
+    """Reads a request head, records the body bytes that came with it, then answers
+    ``final`` at once, or a 100 Continue and, once the 5-byte body is in, a 200 echo."""
+
+    def handle(server: Server, conn: socket.socket, index: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        body = data.partition(b"\r\n\r\n")[2]
+        with server.lock:
+            server.requests.append(body)
+        if final is not None:
+            conn.sendall(final)
+            return
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while len(body) < 5:
+            body += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + body)
+
+    return handle
+
+
+EXPECT = {"Expect": "100-continue"}
+REFUSED = b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(("final", "status"), [(None, 200), (REFUSED, 417)], ids=["100", "417"])
+def test_expect_continue_holds_the_body_for_the_answer(
+    run: Run, final: bytes | None, status: int
+) -> None:
+    with Server(answers_the_head(final)) as server:
+
+        async def main() -> None:
+            async with AsyncClient() as client:
+                response = await client.post(server.url("/"), content=b"hello", headers=EXPECT)
+                assert response.status_code == status
+                assert response.content == (b"hello" if final is None else b"")
+                assert server.requests == [b""]  # the head went alone
+
+        run(main)
+
+
+EARLY_HINTS = (
+    b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+)
+
+
+def test_informational_responses_reach_their_hook_and_the_final_response(run: Run) -> None:
+    seen: list[tuple[int, str | None]] = []
+
+    async def informational(response: Response) -> None:
+        seen.append((response.status_code, response.headers.get("link")))
+
+    async def final(response: Response) -> None:
+        seen.append((response.status_code, None))
+
+    hooks = {"informational": [informational], "response": [final]}
+    with Server(answers_the_head(EARLY_HINTS)) as server:
+
+        async def main() -> None:
+            async with AsyncClient(event_hooks=hooks) as client:
+                response = await client.get(server.url("/"))
+                assert [r.status_code for r in response.informational] == [103]
+                assert response.text == "ok"
+
+        run(main)
+    assert seen == [(103, "</a.css>"), (200, None)]
+
+
+@contextlib.contextmanager
+def silent_address() -> Iterator[tuple[str, int]]:
+    """An address that drops every connection attempt (no answer, no refusal): a
+    listener on ::1 whose accept queue (of one) is full."""
+    listener = socket.socket(socket.AF_INET6)
+    filler = socket.socket(socket.AF_INET6)
+    try:
+        listener.bind(("::1", 0))
+        listener.listen(0)
+        address = listener.getsockname()[:2]
+        filler.connect(address)  # accepted by the kernel, never by us: the queue is full
+        yield address
+    finally:
+        filler.close()
+        listener.close()
+
+
+def resolves(monkeypatch: pytest.MonkeyPatch, *addresses: tuple[str, int]) -> None:
+    """Make "dual.test" resolve to ``addresses``, in this order (IPv6 ones first)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "dual.test":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, at))
+            for ip, at in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_happy_eyeballs_a_silent_first_address_does_not_hold_the_request(
+    run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_address() as silent:
+        resolves(monkeypatch, silent, ("127.0.0.1", server.port))
+
+        async def main() -> None:
+            # The whole race must end within the connect timeout: the silent address
+            # is given up for the next one after 250 ms, not after the timeout.
+            async with AsyncClient(timeout=Timeout(5.0, connect=2.0)) as client:
+                response = await client.get(f"http://dual.test:{server.port}/")
+                assert response.text == "Hello, world!"
+
+        run(main)
+
+
+def test_happy_eyeballs_when_every_address_fails_the_error_names_each(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Server(hangs_up_too) as closed:
+        port = closed.port
+    resolves(monkeypatch, ("::1", port), ("127.0.0.1", port))
+
+    async def main() -> None:
+        client = AsyncClient()
+        with pytest.raises(ConnectError, match=r"all 2 addresses failed: ::1: .*127\.0\.0\.1: "):
+            await client.get(f"http://dual.test:{port}/")
+        await client.aclose()
+
+    run(main)
+
+
+def test_happy_eyeballs_the_attempt_delay_is_the_transports(
+    run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_address() as silent:
+        resolves(monkeypatch, silent, ("127.0.0.1", server.port))
+        # 2 s between attempts, under a connect timeout of 0.5 s: the second address
+        # is never tried.
+        transport = AsyncHTTPTransport(happy_eyeballs_delay=2.0)
+
+        async def main() -> None:
+            client = AsyncClient(transport=transport, timeout=Timeout(5.0, connect=0.5))
+            with pytest.raises(ConnectTimeout):
+                await client.get(f"http://dual.test:{server.port}/")
+            await client.aclose()
+
+        run(main)
+
+
+@pytest.mark.parametrize(
+    ("delay", "error"), [(0.001, ValueError), (3, ValueError), ("1", TypeError)]
+)
+def test_happy_eyeballs_delay_is_checked_when_the_transport_is_made(
+    delay: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="attempt_delay"):
+        AsyncHTTPTransport(happy_eyeballs_delay=delay)

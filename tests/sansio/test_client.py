@@ -393,6 +393,7 @@ def test_event_hooks_are_copied_and_can_be_extended_in_place() -> None:
         ({"request": "print"}, TypeError, "must be a list of callables"),
         ({"response": 3}, TypeError, "must be a list of callables"),
         ({"response": [print, "not callable"]}, TypeError, "not callable"),
+        ({"informational": print}, TypeError, "must be a list of callables"),
     ],
 )
 def test_event_hooks_are_checked(hooks: Any, error: type[Exception], message: str) -> None:
@@ -455,3 +456,15 @@ def test_a_client_keeps_the_world_it_was_made_with() -> None:
         assert later.env is previous  # what was installed when it was made, not now
     finally:
         env.install(previous)
+
+
+def test_informational_hooks_are_listed_only_when_given() -> None:
+    def hook(value: object) -> None: ...
+
+    client = BaseClient(event_hooks={"informational": [hook]})
+    assert client.event_hooks == {"request": [], "response": [], "informational": [hook]}
+    options = send_options(client, Request("GET", "https://example.com/"))
+    assert options.informational_hooks == (hook,)
+    assert (
+        send_options(BaseClient(), Request("GET", "https://example.com/")).informational_hooks == ()
+    )

@@ -227,6 +227,68 @@ def test_upload_with_content_length() -> None:
         conn.send_body(sid, b"more")
 
 
+EXPECT = [HOST, (b"Content-Length", b"5"), (b"Expect", b"100-continue")]
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+
+
+def expecting() -> tuple[H1Connection, int]:
+    """A POST with Expect: 100-continue whose head has gone out alone."""
+    conn = H1Connection()
+    sid = conn.start_request(head(b"POST", headers=EXPECT), has_body=True, expect_continue=True)
+    assert conn.next_step(sid) is SEND  # the head alone, not joined to the body
+    assert conn.data_to_send().endswith(b"100-continue\r\n\r\n")
+    assert conn.awaiting_continue
+    assert conn.next_step(sid) is RECEIVE  # the body waits
+    return conn, sid
+
+
+@pytest.mark.parametrize("pieces", list(feeds(CONTINUE)))
+def test_expect_continue_sends_the_body_after_a_100(pieces: list[bytes]) -> None:
+    conn, sid = expecting()
+    for piece in pieces:
+        assert conn.next_step(sid) is RECEIVE
+        conn.receive_data(piece)
+    assert conn.next_step(sid) is NEED_BODY
+    assert not conn.awaiting_continue
+    result = drive(conn, sid, [CREATED], [b"hello"])
+    assert (result.head.status_code, result.sent) == (201, b"hello")
+    conn.release(sid)
+    assert conn.is_reusable
+
+
+def test_expect_continue_other_1xx_do_not_release_the_body() -> None:
+    conn, sid = expecting()
+    conn.receive_data(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+    assert conn.next_step(sid) is RECEIVE
+    assert conn.awaiting_continue
+
+
+def test_expect_continue_a_final_response_first_means_no_body() -> None:
+    conn, sid = expecting()
+    result = drive(conn, sid, [b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"])
+    assert (result.head.status_code, result.sent) == (417, b"")
+    conn.release(sid)
+    assert not conn.is_reusable  # the server still expects a body, or will close
+
+
+def test_expect_continue_gives_up_waiting_when_told() -> None:
+    conn, sid = expecting()
+    conn.continue_body(sid)
+    assert conn.next_step(sid) is NEED_BODY
+    result = drive(conn, sid, [CREATED], [b"hello"])
+    assert (result.head.status_code, result.sent) == (201, b"hello")
+    with pytest.raises(ValueError, match="not in flight"):
+        conn.continue_body(sid + 1)
+
+
+@pytest.mark.parametrize("end", ["send_failed", "release"])
+def test_expect_continue_ends_with_its_request(end: str) -> None:
+    conn, sid = expecting()
+    getattr(conn, end)(sid)
+    assert not conn.awaiting_continue
+
+
 @pytest.mark.parametrize("explicit", [False, True])
 def test_upload_chunked(explicit: bool) -> None:
     headers = [HOST, (b"transfer-encoding", b"chunked")] if explicit else [HOST]
@@ -372,6 +434,14 @@ def test_informational_responses_are_skipped_every_split() -> None:
         assert result.head.status_code == 200
         assert result.body == b"ok"
         assert conn.is_reusable
+        assert result.head.informational == (
+            (100, []),
+            (103, [(b"Link", b"</style.css>; rel=preload")]),
+        )
+    # The next request starts with none.
+    sid = conn.start_request(head(), has_body=False)
+    again = drive(conn, sid, [b"HTTP/1.1 204 No Content\r\n\r\n"])
+    assert again.head.informational == ()
 
 
 def upgrade_head() -> RequestHead:

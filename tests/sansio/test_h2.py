@@ -881,6 +881,21 @@ def test_informational_responses_are_skipped() -> None:
     assert result.head is not None
     assert result.head.status_code == 204
     assert result.head.headers == []
+    assert result.head.informational == ((103, [(b"link", b"</a.css>")]), (100, []))
+
+
+@pytest.mark.parametrize("status", [b"1000", b"1ab", b"10"])
+def test_a_malformed_informational_status_fails_that_stream_only(status: bytes) -> None:
+    conn, server = connected(handler=None)
+    bad = conn.start_request(request(), has_body=False)
+    good = conn.start_request(request(), has_body=False)
+    server.receive(conn.data_to_send())
+    server.h2.send_headers(bad, [(b":status", status)])
+    server.respond(good, body=b"fine")
+    results = drive(conn, server, {bad: None, good: None})
+    assert isinstance(results[bad].error, RemoteProtocolError)
+    assert "malformed :status" in str(results[bad].error)
+    assert results[good].body == b"fine"
 
 
 def test_a_101_response_is_malformed_in_http2() -> None:

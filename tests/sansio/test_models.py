@@ -1689,3 +1689,15 @@ def test_content_attribute_on_the_class_is_the_descriptor() -> None:
     # Tools that inspect classes (mock's autospec, dataclass-style helpers) read it.
     assert type(Request._content) is type(Response._content)  # type: ignore[comparison-overlap]
     assert hasattr(Request._content, "__delete__")
+
+
+def test_response_trailers_start_empty_and_are_filled_in_place() -> None:
+    response = Response(200, content=b"built in memory")
+    trailers = response.trailers
+    assert isinstance(trailers, Headers)
+    assert list(trailers.items()) == []
+    response._add_trailers([(b"X-Sum", b"abc")])
+    assert response.trailers is trailers
+    assert trailers.raw == [(b"X-Sum", b"abc")]
+    assert trailers["x-sum"] == "abc"
+    assert "x-sum" not in response.headers

@@ -914,6 +914,175 @@ def test_full_recheck_interval_must_be_positive() -> None:
     assert conn.max_streams == 0
 
 
+# -- a cap per host ----------------------------------------------------------------
+
+HOST_A = ("https", "a.example", 443)
+HOST_B = ("https", "b.example", 443)
+
+
+def open_for(pool: PoolMachine, origin: Hashable, host: Hashable, fresh: bool = False) -> int:
+    decision = pool.checkout(origin, 0.0, host=host, fresh=fresh)
+    assert isinstance(decision, Open)
+    assert pool.opened(decision.conn_id, wire(Fake()), 0.0) == NO_CHANGES
+    return decision.conn_id
+
+
+def test_per_host_cap_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_connections_per_host"):
+        PoolMachine(max_connections_per_host=0)
+    assert PoolMachine().max_connections_per_host is None
+    assert PoolMachine(max_connections_per_host=2).max_connections_per_host == 2
+
+
+def test_per_host_cap_at_and_past_the_limit() -> None:
+    pool = PoolMachine(max_connections=10, max_connections_per_host=2)
+    first = open_for(pool, A, HOST_A)
+    open_for(pool, A_OTHER_TLS, HOST_A)  # another origin, the same host: counted
+    assert pool.checkout(A, 0.0, host=HOST_A) == Wait(1)
+    # Other hosts are not held back, nor by the waiter ahead of them.
+    open_for(pool, B, HOST_B)
+    open_for(pool, B, HOST_B)
+    assert pool.checkout(B, 0.0, host=HOST_B) == Wait(2)
+    # A connection of host A goes idle: the waiter gets it (same origin).
+    assert pool.checkin(first, 1.0) == Changes(wake=(1,))
+    assert isinstance(pool.claim(1), Reuse)
+
+
+def test_per_host_cap_evicts_an_idle_connection_of_the_host() -> None:
+    pool = PoolMachine(max_connections=10, max_connections_per_host=1)
+    conn_id = open_for(pool, A_OTHER_TLS, HOST_A)
+    pool.checkin(conn_id, 0.0)  # idle, for another origin of the host
+    decision = pool.checkout(A, 0.0, host=HOST_A)
+    assert isinstance(decision, Open)
+    assert decision.close == (conn_id,)
+    assert pool.statistics().connections == 1
+
+
+def test_per_host_cap_fresh_checkout_evicts_its_own_origins_idle_connection() -> None:
+    pool = PoolMachine(max_connections_per_host=1)
+    conn_id = open_for(pool, A, HOST_A)
+    pool.checkin(conn_id, 0.0)
+    decision = pool.checkout(A, 0.0, host=HOST_A, fresh=True)
+    assert isinstance(decision, Open)
+    assert decision.close == (conn_id,)
+
+
+def test_per_host_cap_one_victim_frees_both_limits() -> None:
+    pool = PoolMachine(max_connections=1, max_connections_per_host=1)
+    idle = open_for(pool, A_OTHER_TLS, HOST_A)
+    pool.checkin(idle, 0.0)
+    decision = pool.checkout(A, 0.0, host=HOST_A)
+    assert isinstance(decision, Open)
+    assert decision.close == (idle,)
+
+
+def test_per_host_cap_waits_when_its_only_idle_connection_is_its_own_full_one() -> None:
+    # A non-fresh checkout never evicts its own origin's idle connection: it reuses it,
+    # so the only way to find none usable is a full pool of another origin's.
+    pool = PoolMachine(max_connections=1, max_connections_per_host=1)
+    busy = open_for(pool, B, HOST_A)  # counted for host A, in use
+    assert pool.checkout(A, 0.0, host=HOST_A) == Wait(1)
+    pool.checkin(busy, 0.0)
+    assert isinstance(pool.claim(1), Open)  # the idle one was evicted for it
+
+
+def test_per_host_cap_counts_by_origin_without_a_host() -> None:
+    pool = PoolMachine(max_connections_per_host=1)
+    open_one(pool, A)
+    assert isinstance(pool.checkout(A, 0.0), Wait)
+    assert isinstance(pool.checkout(A_OTHER_TLS, 0.0), Open)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_random_walks_under_a_per_host_cap(seed: int) -> None:
+    """Random checkouts, finishes, failures and cancellations: the cap always holds,
+    and nothing leaks."""
+    rng = random.Random(seed)
+    pool = PoolMachine(max_connections=4, max_keepalive_connections=3, max_connections_per_host=2)
+    origins = [(A, HOST_A), (A_OTHER_TLS, HOST_A), (B, HOST_B)]
+    hosts: dict[int, Hashable] = {}
+    open_: dict[int, Fake] = {}
+    held: list[int] = []
+    connecting: list[int] = []
+    waiting: dict[int, Hashable] = {}
+    woken: set[int] = set()
+
+    def apply(changes: Changes | tuple[int, ...]) -> None:
+        close = changes if isinstance(changes, tuple) else changes.close
+        for conn_id in close:
+            assert open_.pop(conn_id).streams == 0
+        if isinstance(changes, Changes):
+            woken.update(changes.wake)
+
+    def take(decision: Reuse | Open | Wait | None, host: Hashable) -> None:
+        if decision is None:
+            return
+        apply(decision.close)
+        if isinstance(decision, Wait):
+            waiting[decision.ticket] = host
+        elif isinstance(decision, Open):
+            hosts[decision.conn_id] = host
+            connecting.append(decision.conn_id)
+        elif open_[decision.conn_id].dead:
+            apply(pool.checkin(decision.conn_id, 0.0))
+        else:
+            open_[decision.conn_id].streams += 1
+            held.append(decision.conn_id)
+
+    for _ in range(80):
+        step, n = rng.randrange(5), rng.randrange(100)
+        if step == 0 and len(waiting) < 3:
+            origin, host = origins[n % 3]
+            take(pool.checkout(origin, 0.0, host=host, fresh=n % 7 == 0), host)
+        elif step == 1 and connecting:
+            conn_id = connecting.pop(n % len(connecting))
+            if n % 4:
+                open_[conn_id] = conn = Fake()
+                conn.streams = 1
+                held.append(conn_id)
+                apply(pool.opened(conn_id, wire(conn), 0.0))
+            else:
+                apply(pool.open_failed(conn_id))
+        elif step == 2 and held:
+            conn_id = held.pop(n % len(held))
+            open_[conn_id].streams -= 1
+            open_[conn_id].dead = n % 5 == 0
+            apply(pool.checkin(conn_id, 0.0))
+        elif step == 3 and woken:
+            ticket = sorted(woken)[n % len(woken)]
+            woken.discard(ticket)
+            take(pool.claim(ticket), waiting.pop(ticket))
+        elif step == 4 and waiting and n % 3 == 0:
+            ticket = sorted(waiting)[n % len(waiting)]
+            woken.discard(ticket)
+            del waiting[ticket]
+            apply(pool.cancel_wait(ticket, 0.0))
+        counts: dict[Hashable, int] = {}
+        for conn_id in [*open_, *connecting]:
+            counts[hosts[conn_id]] = counts.get(hosts[conn_id], 0) + 1
+        # Granted slots not claimed yet count too.
+        assert all(n <= pool._per_host.get(host, 0) <= 2 for host, n in counts.items())
+        total = pool.statistics().connections
+        assert len(open_) + len(connecting) <= total <= len(open_) + len(connecting) + len(woken)
+        assert sum(pool._per_host.values()) == total
+    while held or connecting or waiting:
+        if waiting:
+            ticket = next(iter(waiting))
+            del waiting[ticket]
+            woken.discard(ticket)
+            apply(pool.cancel_wait(ticket, 0.0))
+        elif connecting:
+            apply(pool.open_failed(connecting.pop()))
+        else:
+            conn_id = held.pop()
+            open_[conn_id].streams -= 1
+            apply(pool.checkin(conn_id, 0.0))
+    end = pool.statistics()
+    assert end.active == end.waiters == end.connecting == 0
+    assert sum(pool._per_host.values()) == end.connections == len(open_)
+
+
 # -- random sequences ---------------------------------------------------------------
 
 

@@ -159,3 +159,10 @@ def test_range_checks_accept_members() -> None:
     assert codes.is_redirect(codes.FOUND)
     assert codes.is_error(codes.BAD_GATEWAY)
     assert not codes.is_error(codes.OK)
+
+
+def test_the_package_loads_codes_on_first_use() -> None:
+    import sansio
+
+    assert sansio.codes is codes
+    assert "codes" in sansio.__all__

@@ -97,6 +97,16 @@ def test_a_listener_may_refuse_a_connection() -> None:
     assert refused == []
 
 
+def test_names_resolve_as_added_and_addresses_to_themselves() -> None:
+    network = MemoryNetwork()
+    network.add_name("example.org", "2001:db8::1", "192.0.2.1")
+    assert network.resolve("example.org", 80) == [("2001:db8::1", 80), ("192.0.2.1", 80)]
+    assert network.resolve("192.0.2.9", 443) == [("192.0.2.9", 443)]
+    assert network.resolve("::1", 443) == [("::1", 443)]
+    with pytest.raises(ConnectError, match="not known"):
+        network.resolve("nowhere.example", 80)
+
+
 def test_a_unix_socket_path_listens_too() -> None:
     network, loop, transport = world(uds="/run/app.sock")
     network.listen("/run/app.sock", 0, http1_peer(echo))

@@ -55,7 +55,7 @@ def test_defaults() -> None:
 
 def test_replace_gives_an_equal_fresh_key() -> None:
     base = TLSConfig(alpn=ALPN_H2_H1)
-    named = dataclasses.replace(base, server_hostname="example.org")
+    named = base.__replace__(server_hostname="example.org")
     assert named == TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org")
     assert hash(named) == hash(TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org"))
     assert named != base

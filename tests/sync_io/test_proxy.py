@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sansio import env
-from sansio.exceptions import InvalidURL, ProxyError
+from sansio.exceptions import ConnectError, InvalidURL, ProxyError
 from sync_io import Client
 from tests.proxy_servers import http_proxy, socks4_proxy, socks5_proxy
 from tests.servers import TLS, Server, default_app, http_handler, tls_contexts
@@ -148,17 +148,17 @@ def test_socks4a_sends_the_name_and_the_user_id(origin: Server) -> None:
     ]
 
 
-def test_socks4_to_an_address(origin: Server) -> None:
+def test_socks4_to_an_address_or_to_a_name_the_client_resolves(origin: Server) -> None:
     with (
         Server(socks4_proxy()) as proxy,
         Client(proxy=f"socks4://127.0.0.1:{proxy.port}") as client,
     ):
         assert client.get(origin.url("/")).status_code == 200
-        # A name must be resolved by the client first, which the transport does not
-        # do yet: a clear ProxyError, before a byte reaches the proxy.
-        with pytest.raises(ProxyError, match="use socks4a://"):
-            client.get(origin.url("/", host="localhost"))
-    assert proxy.requests == [f"@127.0.0.1:{origin.port}".encode()]
+        # SOCKS4 carries an IPv4 address: the client resolves the name (its IPv4 one).
+        assert client.get(origin.url("/", host="localhost")).status_code == 200
+        with pytest.raises(ConnectError):
+            client.get("http://unresolvable.invalid/")
+    assert proxy.requests == [f"@127.0.0.1:{origin.port}".encode()] * 2
 
 
 def test_socks4_refused(origin: Server) -> None:

@@ -266,14 +266,16 @@ def test_header_limit_at_and_past_the_limit(serve: Serve) -> None:
         base = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: \r\n\r\n"
         return base.replace(b"X-Pad: ", b"X-Pad: " + b"a" * (size - len(base)))
 
-    limit = 64 * 1024
-    at, past = head_of(limit), head_of(limit + 1)
-    assert (len(at), len(past)) == (limit, limit + 1)
-    server = serve(scripted([READ, at, READ, past, HOLD]))
-    with Client() as client:
-        assert client.get(server.url()).status_code == 200
-        with pytest.raises(RemoteProtocolError, match="larger than"):
-            client.get(server.url())
+    for limits in (Limits(), Limits(max_header_bytes=1000)):  # the default, and one set
+        limit = limits.max_header_bytes
+        at, past = head_of(limit), head_of(limit + 1)
+        assert (len(at), len(past)) == (limit, limit + 1)
+        server = serve(scripted([READ, at, READ, past, HOLD]))
+        with Client(limits=limits) as client:
+            assert client.get(server.url()).status_code == 200
+            with pytest.raises(RemoteProtocolError, match="larger than"):
+                client.get(server.url())
+    assert Limits().max_header_bytes == 256 * 1024
 
 
 def test_informational_responses_are_skipped(serve: Serve) -> None:

@@ -1,0 +1,137 @@
+"""`Frozen` values behave as the frozen, slotted dataclasses they replace."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+
+import pytest
+
+from sansio._frozen import Frozen, set_field
+from sansio.pool import PoolStatistics
+from sansio.tls import ALPN_H2_H1, TLSConfig
+from sansio.wire import ResponseHead
+
+
+class Point(Frozen):
+    __slots__ = ("label", "x", "y")
+    x: int
+    y: int
+    label: str
+
+    def __init__(self, x: int, y: int, label: str = "") -> None:
+        set_field(self, "x", x)
+        set_field(self, "y", y)
+        set_field(self, "label", label)
+
+
+class Secret(Frozen, kw_only=True):
+    __slots__ = ("name", "password")
+    _hidden = frozenset({"password"})
+    name: str
+    password: str
+
+    def __init__(self, *, name: str, password: str) -> None:
+        set_field(self, "name", name)
+        set_field(self, "password", password)
+
+
+class Derived(Frozen, kw_only=True):
+    __slots__ = ("_total", "parts")
+    __match_args__ = ("parts",)
+    parts: tuple[int, ...]
+    _total: int
+
+    def __init__(self, *, parts: tuple[int, ...]) -> None:
+        set_field(self, "parts", parts)
+        set_field(self, "_total", sum(parts))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DataPoint:
+    x: int
+    y: int
+    label: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DataSecret:
+    name: str
+    password: str = dataclasses.field(repr=False)
+
+
+def test_repr_eq_hash_and_match_args_as_a_dataclass() -> None:
+    point, data = Point(1, 2, "a"), DataPoint(1, 2, "a")
+    assert repr(point) == repr(data).replace("DataPoint", "Point")
+    assert point == Point(1, 2, "a")
+    assert point != Point(1, 3, "a")
+    assert point != data  # another class: never equal, as dataclasses
+    assert point.__eq__(data) is NotImplemented
+    assert hash(point) == hash(Point(1, 2, "a")) == hash(data)
+    assert Point.__match_args__ == DataPoint.__match_args__ == ("x", "y", "label")
+    match point:
+        case Point(x, y):
+            assert (x, y) == (1, 2)
+    assert not hasattr(point, "__dict__")
+
+
+def test_keyword_only_and_hidden_fields() -> None:
+    secret = Secret(name="n", password="hunter2")
+    assert repr(secret) == "Secret(name='n')" == repr(DataSecret(name="n", password="x"))[4:]
+    assert Secret.__match_args__ == DataSecret.__match_args__ == ()
+    assert secret == Secret(name="n", password="hunter2") != Secret(name="n", password="x")
+
+
+def test_assigning_or_deleting_raises_frozen_instance_error() -> None:
+    point = Point(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'x'"):
+        point.x = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'y'"):
+        del point.y
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.other = 3
+    assert (point.x, point.y) == (1, 2)
+
+
+def test_every_slot_must_be_annotated() -> None:
+    with pytest.raises(TypeError, match="annotate every name in __slots__"):
+
+        class Bad(Frozen):
+            __slots__ = ("a", "b")
+            a: int
+
+
+def test_replace_builds_a_copy_through_init() -> None:
+    point = Point(1, 2, "a")
+    assert point.__replace__(y=5) == Point(1, 5, "a")
+    assert point == Point(1, 2, "a")
+    derived = Derived(parts=(1, 2)).__replace__(parts=(3, 4))
+    assert (derived.parts, derived._total) == ((3, 4), 7)
+    with pytest.raises(TypeError):
+        point.__replace__(z=1)
+
+
+def test_underscore_fields_are_derived_and_own_match_args_are_kept() -> None:
+    assert repr(Derived(parts=(1,))) == "Derived(parts=(1,))"
+    assert Derived.__match_args__ == ("parts",)
+    match Derived(parts=(2,)):
+        case Derived(parts):
+            assert parts == (2,)
+
+
+def test_pickle_and_copy_as_a_dataclass() -> None:
+    point, derived = Point(1, 2, "a"), Derived(parts=(1, 2))
+    for value in (point, derived):
+        for clone in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert clone == value
+            assert clone is not value
+    assert pickle.loads(pickle.dumps(derived))._total == 3
+    head = ResponseHead(status_code=200, reason=b"OK", headers=[(b"a", b"b")], http_version="1")
+    tls = TLSConfig(alpn=ALPN_H2_H1, server_hostname="example.org")
+    for value in (
+        head,
+        tls,
+        PoolStatistics(connections=1, connecting=0, active=1, idle=0, waiters=0),
+    ):
+        assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
