@@ -26,7 +26,7 @@ long to wait before another connect attempt (`connect_retry_delays`,
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._types import ProxyTypes
@@ -162,6 +162,10 @@ class Timeouts:
         """
         return READY_READ_TIMEOUT if isinstance(error, WriteTimeout) else self.read
 
+    def with_read(self, read: float | None) -> Timeouts:
+        """These timeouts with another read timeout (a tunnel's read has its own)."""
+        return replace(self, read=read)
+
 
 _NO_TIMEOUTS = Timeouts()
 
@@ -242,6 +246,14 @@ class Planner:
         if route.proxy is not None:
             head = request_head(head, route.proxy)
         return route, head, _has_body(headers)
+
+    def fallback_route(self, request: Request) -> Route | None:
+        """Where a WebSocket goes when its HTTP/2 connection cannot open a tunnel (the
+        server did not allow extended CONNECT): an HTTP/1.1 connection of its own for
+        its Upgrade; None if HTTP/1.1 is off or the request asks for no Upgrade."""
+        if not self._http1 or not _upgrades(request.headers):
+            return None
+        return self._route(request, upgrade=True, sni=request.extensions.get("sni_hostname"))
 
     def _route(self, request: Request, upgrade: bool = False, sni: str | None = None) -> Route:
         url = request.url

@@ -554,6 +554,11 @@ class H2Connection:
         stream = self._stream(stream_id)
         return bool(stream.events) or stream.error is not None
 
+    def is_tunnel(self, stream_id: int) -> bool:
+        """Whether the stream is an extended CONNECT whose response (once its head has
+        arrived) opened a tunnel: the stream then carries the protocol's bytes."""
+        return self._stream(stream_id).tunnel
+
     def take_ready(self) -> list[int]:
         """Stream ids whose `next_step` may no longer be RECEIVE since the last call (events
         or a failure arrived, or the send window opened): whom a reader wakes."""
@@ -827,8 +832,11 @@ class H2Connection:
             # A final response before our request ended: stop uploading (see h1.py).
             stream.body = _BODY_ABANDONED
             stream.pending = b""
-        elif stream.tunnel and status[0] == 0x32:
-            stream.body = _TUNNEL  # a 2xx to extended CONNECT: the tunnel is open
+        elif stream.tunnel:
+            if status[0] == 0x32:
+                stream.body = _TUNNEL  # a 2xx to extended CONNECT: the tunnel is open
+            else:
+                stream.tunnel = False  # an ordinary response: no tunnel
         stream.events.append(
             ResponseHead(
                 status_code=int(status),

@@ -30,9 +30,12 @@ Rules
 5. **Tunnels** (extended CONNECT, RFC 8441: a request with the ``protocol`` extension).
    The exchange waits for the server's SETTINGS (reading, or parked as any waiter)
    before it starts the stream: whether tunnels are allowed is in them. After the 2xx
-   the exchange reads the tunnel as a body, and a `TunnelWriter` writes it: a second
-   party on the same stream, parked under the key ``-sid`` while the windows are shut
-   (a read that opens them names the stream, and wakes both).
+   the exchange reads the tunnel as a body (or a `TunnelReader` does, one read under a
+   timeout of its own that leaves the tunnel open when it expires), and a
+   `TunnelWriter` writes it: a second party on the same stream, parked under the key
+   ``-sid`` while the windows are shut (a read that opens them names the stream, and
+   wakes both). If the server's SETTINGS do not allow tunnels, the exchange goes back to
+   the pool for an HTTP/1.1 connection of its own and its Upgrade (where HTTP/1.1 is on).
 6. **Idle connections** are probed like HTTP/1.1 ones (`ReadReady`) by an exchange that
    is about to reuse one, if nobody reads: PINGs, SETTINGS, a GOAWAY or EOF that came
    while nobody listened reach the machine before a stream starts.
@@ -62,12 +65,23 @@ from .actions import (
 from .trace import Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sansio.exchange import Timeouts
     from sansio.h2 import H2Connection
 
     from .conn import Conn
     from .exchange import Exchange
 
-__all__ = ["TunnelWriter", "abandon", "leave", "probe", "release", "request", "step"]
+__all__ = [
+    "TunnelReader",
+    "TunnelWriter",
+    "abandon",
+    "is_tunnel",
+    "leave",
+    "probe",
+    "release",
+    "request",
+    "step",
+]
 
 Steps = Generator[Action, Any, Any]
 
@@ -83,6 +97,13 @@ def request(ex: Exchange, conn: Conn) -> Steps:
     protocol = ex._request.extensions.get("protocol")
     if protocol is not None:
         yield from _await_settings(ex, conn)
+        if not _h2(conn).allows_extended_connect:
+            # No tunnel on this connection: an Upgrade over HTTP/1.1 instead, where the
+            # transport speaks it (the exchange asks the pool again, on that route).
+            route = engine._planner.fallback_route(ex._request)
+            if route is not None:
+                ex._route = route
+                return None
     with engine._lock:
         if not wire.can_start_request:
             return None
@@ -232,31 +253,29 @@ def _token(protocol: object) -> bytes:
     raise LocalProtocolError(f"invalid protocol extension {protocol!r}")
 
 
-class TunnelWriter:
-    """Writes one chunk (``None``: the end of our side) into the tunnel an exchange holds
-    after a 2xx to its extended CONNECT, as a pull machine like `Exchange` (`send`,
-    `throw`, `cancel`): its interpreter performs the actions until it hands out
-    `END`. Any number may write one after another while the exchange reads; a failure
-    (the server reset the tunnel, the connection failed) is raised, and leaves the
-    reading side to the exchange."""
+class _TunnelParty:
+    """A reader or writer of the tunnel an exchange holds after a 2xx to its extended
+    CONNECT: a pull machine like `Exchange` (`send`, `throw`, `cancel`) that plays an
+    exchange's part in the connection's roles. Its interpreter performs the actions
+    until it hands out a body event (`END` for a writer)."""
 
     __slots__ = ("_conn", "_engine", "_gen", "_last_sid", "_probing", "_sid", "_ticket",
                  "_timeouts", "_tracer")  # fmt: skip
 
-    def __init__(self, ex: Exchange, data: bytes | None) -> None:
+    def __init__(self, ex: Exchange, key: int, timeouts: Timeouts) -> None:
         conn = ex._conn
         sid = ex._sid
         if conn is None or sid is None or not conn.shared:
             raise RuntimeError("this exchange holds no tunnel")
         self._conn = conn
         self._engine = ex._engine
-        self._timeouts = ex._timeouts
+        self._timeouts = timeouts
         self._tracer = None
         self._probing = False
         self._ticket: Any = None
         self._last_sid = sid
-        self._sid = -sid  # the key it parks under (`_leave_roles` looks for it there)
-        self._gen: Steps | None = _tunnel_write(self, conn, sid, data)
+        self._sid = key  # the key it parks under (`_leave_roles` looks for it there)
+        self._gen: Steps | None = None
 
     def send(self, result: Any = None) -> Action:
         gen = self._gen
@@ -264,9 +283,9 @@ class TunnelWriter:
             return END
         try:
             return gen.send(result)
-        except StopIteration:
+        except StopIteration as stop:
             self._gen = None
-            return END
+            return stop.value or END
         except BaseException:
             self._gen = None
             raise
@@ -290,6 +309,32 @@ class TunnelWriter:
         with self._engine._lock:
             effects = _leave_roles(self, self._conn, None)  # type: ignore[arg-type]
         return effects or NO_EFFECTS
+
+
+class TunnelWriter(_TunnelParty):
+    """Writes one chunk (``None``: the end of our side) into an exchange's tunnel, within
+    the request's write timeout. Any number may write one after another while the
+    exchange reads; a failure (the server reset the tunnel, the connection failed) is
+    raised, and leaves the reading side to the exchange."""
+
+    __slots__ = ()
+
+    def __init__(self, ex: Exchange, data: bytes | None) -> None:
+        super().__init__(ex, -(ex._sid or 0), ex._timeouts)
+        self._gen = _tunnel_write(self, self._conn, self._last_sid, data)
+
+
+class TunnelReader(_TunnelParty):
+    """Reads an exchange's tunnel once: the next `BodyChunk`, or `EndOfBody` once the
+    server has ended its side. ``timeout`` (None: none) bounds this read alone: its
+    `ReadTimeout` takes no byte and leaves the tunnel open, as a socket's would. One
+    reader at a time, instead of the exchange's own `send`."""
+
+    __slots__ = ()
+
+    def __init__(self, ex: Exchange, timeout: float | None) -> None:
+        super().__init__(ex, ex._sid or 0, ex._timeouts.with_read(timeout))
+        self._gen = step(cast("Exchange", self), self._conn)
 
 
 def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> Steps:
@@ -574,6 +619,11 @@ def _side_waiters(conn: Conn, wire: H2Connection, ready: list[int]) -> list[Any]
     settings = wire.settings_received
     woken = [key for key in waiters if key < 0 and ((settings and not key % 2) or -key in ready)]
     return [waiters.pop(key) for key in woken]
+
+
+def is_tunnel(conn: Conn, sid: int) -> bool:
+    """Whether the stream ``sid`` opened a tunnel (see `sansio.h2.H2Connection.is_tunnel`)."""
+    return _h2(conn).is_tunnel(sid)
 
 
 def _h2(conn: Conn) -> H2Connection:

@@ -14,7 +14,7 @@ import h2.settings
 import pytest
 
 from sansio.engine import END, NO_EFFECTS, BodyChunk, EndOfBody, Exchange, Park, Read, ResponseHead
-from sansio.engine.mux import TunnelWriter
+from sansio.engine.mux import TunnelReader, TunnelWriter
 from sansio.exceptions import (
     LocalProtocolError,
     ReadError,
@@ -31,7 +31,12 @@ WS = {"extensions": {"protocol": "websocket"}}
 
 
 def tunnel_peer(
-    *, allow: bool = True, echo: bool = True, window: int | None = None, delay: float = 0
+    *,
+    allow: bool = True,
+    echo: bool = True,
+    window: int | None = None,
+    delay: float = 0,
+    status: bytes = b"200",
 ) -> Any:
     """An h2 server (prior knowledge) that answers an extended CONNECT with 200 and echoes
     the tunnel's bytes upper-cased (``echo``), ending its side when we end ours; any other
@@ -75,12 +80,15 @@ def tunnel_peer(
                 sid = getattr(event, "stream_id", 0)
                 if isinstance(event, h2.events.RequestReceived):
                     fields = dict(event.headers or ())
-                    if fields.get(b":protocol") == b"websocket":
-                        server.send_headers(sid, [(b":status", b"200")])
-                        unsent[sid] = bytearray()
-                    else:
+                    if fields.get(b":protocol") != b"websocket":
                         server.send_headers(sid, [(b":status", b"200")])
                         server.send_data(sid, b"plain", end_stream=True)
+                    elif status[:1] != b"2":
+                        server.send_headers(sid, [(b":status", status)])
+                        server.send_data(sid, b"refused", end_stream=True)
+                    else:
+                        server.send_headers(sid, [(b":status", status)])
+                        unsent[sid] = bytearray()
                 elif isinstance(event, h2.events.DataReceived):
                     server.acknowledge_received_data(event.flow_controlled_length, sid)
                     if echo and sid in unsent:
@@ -107,6 +115,7 @@ async def open_tunnel(world: World) -> Exchange:
     head = await world.loop.drive(ex, ex.send(None), request)
     assert type(head) is ResponseHead
     assert head.status_code == 200
+    assert ex.tunnel
     return ex
 
 
@@ -530,3 +539,123 @@ def test_a_writer_needs_an_open_tunnel() -> None:
     request = Request("GET", "http://example.org/")
     with pytest.raises(RuntimeError, match="holds no tunnel"):
         TunnelWriter(world.engine.exchange(request), b"x")
+
+
+async def read_once(world: World, ex: Exchange, timeout: float | None) -> Any:
+    reader = TunnelReader(ex, timeout)
+    event = await world.loop.drive(reader, reader.send(None))  # type: ignore[arg-type]
+    assert reader.send(None) is END  # done for good
+    return event
+
+
+def test_a_read_under_its_own_timeout_leaves_the_tunnel_open() -> None:
+    # What a WebSocket's keepalive timer needs: a read that expires takes nothing and
+    # the tunnel goes on (a request's read timeout would end the stream).
+    world = world_with(tunnel_peer())
+
+    async def main() -> list[Any]:
+        ex = await open_tunnel(world)
+        seen: list[Any] = []
+        with pytest.raises(ReadTimeout):
+            await read_once(world, ex, 5)
+        await write(world, ex, b"still here")
+        seen.append(await read_once(world, ex, 5))
+        await write(world, ex, None)
+        seen.append(await read_once(world, ex, None))  # the server ended its side
+        await world.loop.drive(ex, ex.close())
+        return seen
+
+    assert world.run(main()) == [BodyChunk(b"STILL HERE"), EndOfBody([])]
+    world.assert_clean()
+
+
+def test_a_parked_reader_times_out_and_the_tunnel_stays_open() -> None:
+    # Another exchange reads for the connection meanwhile: the tunnel's reader waits
+    # for it under its own timeout.
+    world = world_with(tunnel_peer(delay=10))
+
+    async def main() -> list[Any]:
+        ex = await open_tunnel(world)
+        fetched, timed_out = await world.loop.gather(
+            world.fetch("http://example.org/plain"), _timed_out(world, ex)
+        )
+        await write(world, ex, b"ok")
+        got = await read_once(world, ex, None)
+        await world.loop.drive(ex, ex.close())
+        return [fetched, timed_out, got]
+
+    assert world.run(main()) == [(200, b"plain"), True, BodyChunk(b"OK")]
+    world.assert_clean()
+
+
+async def _timed_out(world: World, ex: Exchange) -> bool:
+    await world.loop.sleep(1)  # the fetch reads first
+    with pytest.raises(ReadTimeout):
+        await read_once(world, ex, 2)
+    return True
+
+
+def test_a_refused_extended_connect_is_an_ordinary_response() -> None:
+    world = world_with(tunnel_peer(status=b"403"))
+
+    async def main() -> tuple[int, bool, bytes]:
+        request = Request("GET", "http://example.org/chat", **WS)  # type: ignore[arg-type]
+        response = await world.transport.handle_async_request(request)
+        ex = response.stream._ex  # type: ignore[attr-defined]
+        try:
+            return response.status_code, ex.tunnel, await response.aread()
+        finally:
+            await response.aclose()
+
+    assert world.run(main()) == (403, False, b"refused")
+    world.assert_clean()
+
+
+def upgrade_peer() -> Program:
+    """HTTP/1.1: answers an Upgrade to websocket with 101, then echoes upper-cased."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += yield READ
+    assert b"upgrade: websocket" in data.lower()
+    yield Emit(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\n\r\n")  # fmt: skip
+    while data := (yield READ):
+        yield Emit(data.upper())
+    yield CLOSE
+
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
+def test_without_extended_connect_a_websocket_goes_over_http11() -> None:
+    # The server's SETTINGS do not allow tunnels: the exchange takes an HTTP/1.1
+    # connection of its own, and its Upgrade; the HTTP/2 one stays for the rest.
+    programs = [tunnel_peer(allow=False), upgrade_peer]
+    world = World(http2=True)
+    world.serve(lambda: programs.pop(0)(), port=443, alpn="h2")
+
+    async def main() -> tuple[int, str, bool, bool]:
+        request = Request("GET", "https://example.org/chat", headers=UPGRADE, **WS)  # type: ignore[arg-type]
+        ex = world.engine.exchange(request)
+        head = await world.loop.drive(ex, ex.send(None), request)
+        assert type(head) is ResponseHead
+        result = (head.status_code, head.http_version, ex.tunnel, ex.taken_over)
+        assert type(ex.send(None)) is EndOfBody  # (its body is empty)
+        await world.loop.drive(ex, ex.close())  # closes the connection handed over
+        return result
+
+    assert world.run(main()) == (101, "HTTP/1.1", False, True)
+    assert programs == []
+    world.assert_clean()
+
+
+def test_without_http11_a_websocket_needs_extended_connect() -> None:
+    world = world_with(tunnel_peer(allow=False))
+
+    async def main() -> None:
+        request = Request("GET", "http://example.org/chat", headers=UPGRADE, **WS)  # type: ignore[arg-type]
+        with pytest.raises(LocalProtocolError, match="SETTINGS_ENABLE_CONNECT_PROTOCOL"):
+            await world.transport.handle_async_request(request)
+
+    world.run(main())
+    world.assert_clean()
