@@ -19,7 +19,7 @@ import pytest
 import trio
 
 import conch
-from sansio.exceptions import ReadTimeout, WriteError
+from sansio.exceptions import ReadTimeout, WriteError, WriteTimeout
 
 from .servers import Server
 
@@ -29,10 +29,12 @@ TUNNEL = {"extensions": {"protocol": "websocket"}}
 class EchoServer:
     """Allows extended CONNECT; a tunnel gets 200 and its bytes echoed upper-cased (its
     end when the client ends its side), any other request 200 "plain". ``resets``: the
-    streams the client reset."""
+    streams the client reset. ``window``: the stream window it gives the client (10
+    bytes: it then never reads a tunnel's bytes, and the window stays shut)."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: int | None = None) -> None:
         self.resets: list[int] = []
+        self.window = window
         self.server = Server(self.handle)
 
     def url(self, path: str = "/") -> str:
@@ -42,9 +44,10 @@ class EchoServer:
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         machine = h2.connection.H2Connection(config)
         codes = h2.settings.SettingCodes
-        machine.local_settings = h2.settings.Settings(
-            client=False, initial_values={codes.ENABLE_CONNECT_PROTOCOL: 1}
-        )
+        values = {codes.ENABLE_CONNECT_PROTOCOL: 1}
+        if self.window is not None:
+            values[codes.INITIAL_WINDOW_SIZE] = self.window
+        machine.local_settings = h2.settings.Settings(client=False, initial_values=values)
         machine.initiate_connection()
         conn.sendall(machine.data_to_send())
         while data := conn.recv(65536):
@@ -53,7 +56,7 @@ class EchoServer:
                     machine.send_headers(event.stream_id, [(b":status", b"200")])
                     if (b":protocol", b"websocket") not in (event.headers or ()):
                         machine.send_data(event.stream_id, b"plain", end_stream=True)
-                elif isinstance(event, h2.events.DataReceived):
+                elif isinstance(event, h2.events.DataReceived) and self.window is None:
                     sid = event.stream_id
                     machine.acknowledge_received_data(event.flow_controlled_length, sid)
                     if event.data:
@@ -127,7 +130,7 @@ def test_closing_while_another_thread_reads(echo: EchoServer) -> None:
             thread = threading.Thread(target=reader)
             thread.start()
             reading.wait(5)
-            while not stream._reading:  # until it is in the read (a moment at most)
+            while not stream._busy:  # until it is in the read (a moment at most)
                 threading.Event().wait(0.001)
             stream.close()
             assert echo.resets == []  # not yet: the reader closes it
@@ -135,6 +138,38 @@ def test_closing_while_another_thread_reads(echo: EchoServer) -> None:
             assert stream.read(100) == b""
         assert client.get(echo.url()).text == "plain"
     assert [type(e) for e in errors] == [ReadTimeout]
+    assert echo.resets == [1]
+
+
+def test_closing_while_another_thread_waits_to_write() -> None:
+    # The write waits for a window that stays shut until its write timeout; closing
+    # meanwhile leaves the tunnel to it, and it resets the stream as it gives up.
+    echo = EchoServer(window=10)
+    errors: list[BaseException] = []
+    try:
+        timeout = conch.Timeout(5, write=0.2)
+        with conch.Client(http1=False, http2=True, timeout=timeout) as client:
+            with client.stream("GET", echo.url("/chat"), **TUNNEL) as response:  # type: ignore[arg-type]
+                stream = response.extensions["network_stream"]
+
+                def writer() -> None:
+                    try:
+                        stream.write(b"y" * 100)
+                    except WriteTimeout as exc:
+                        errors.append(exc)
+
+                thread = threading.Thread(target=writer)
+                thread.start()
+                while not stream._busy:
+                    threading.Event().wait(0.001)
+                stream.close()
+                thread.join(5)
+                with pytest.raises(WriteError, match="closed"):
+                    stream.write(b"late")
+            assert client.get(echo.url()).text == "plain"
+    finally:
+        echo.close()
+    assert [type(e) for e in errors] == [WriteTimeout]
     assert echo.resets == [1]
 
 
@@ -183,7 +218,7 @@ def test_closing_while_another_task_reads(echo: EchoServer, mode: str) -> None:
                         errors.append(exc)
 
                 async def closer() -> None:
-                    while not stream._reading:
+                    while not stream._busy:
                         await sleep(mode, 0.001)
                     await stream.aclose()
                     assert echo.resets == []

@@ -273,16 +273,21 @@ ALLOWED: dict[str, list[Hunk]] = {
         ),
         (
             (
-                "ended. A read under way in another thread is not cut short: it closes the tunnel when",
+                "ended. A read or write under way in another thread is not cut short: the last one closes",
             ),
             (
-                "ended. A read under way in another task is not cut short: it closes the tunnel when",
+                "ended. A read or write under way in another task is not cut short: the last one closes",
             ),
         ),
         (("import threading",), ("from contextlib import nullcontext",)),
+        ((), ("from .backend import create_lock",)),
         (
             ("self._lock = threading.Lock()  # the state below; never held during I/O",),
             ("self._lock = nullcontext()  # the state below; no runs under it",),
+        ),
+        (
+            ("self._read_lock = threading.Lock()", "self._write_lock = threading.Lock()"),
+            ("self._read_lock = create_lock()", "self._write_lock = create_lock()"),
         ),
     ],
     "test_shell_twin.py": [

@@ -337,9 +337,13 @@ class TunnelReader(_TunnelParty):
         self._gen = step(cast("Exchange", self), self._conn)
 
 
+_SHUT_WINDOWS = "timed out waiting for the server's flow-control window"
+
+
 def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> Steps:
     """Queue ``data`` once `send_step` allows, then write until it is all out (the
-    end of our side: until its END_STREAM is out); read for the windows if nobody does."""
+    end of our side: until its END_STREAM is out); read for the windows if nobody does.
+    The write timeout bounds each wait for the windows (`WriteTimeout`)."""
     lock = w._engine._lock
     wire = _h2(conn)
     ex = cast("Exchange", w)  # it plays an exchange's part in the roles
@@ -370,7 +374,11 @@ def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> 
                         role = _WAIT
                 ticket = w._ticket
             if role == _READ:
-                read = yield conn.read_for(w._timeouts.read)
+                try:
+                    read = yield conn.read_for(w._timeouts.write)
+                except ReadTimeout as exc:
+                    # The write timeout bounds a wait for the windows, reading or parked.
+                    raise WriteTimeout(_SHUT_WINDOWS) from exc
                 with lock:
                     effects = _fed(conn, read, sid)
                 if effects is not None:
@@ -383,14 +391,16 @@ def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> 
                     if timed_out:
                         del conn.waiters[-sid]
                 if timed_out:
-                    raise WriteTimeout("timed out waiting for the server's flow-control window")
+                    raise WriteTimeout(_SHUT_WINDOWS)
             elif role == _WRITE:
                 yield from _write(ex, conn)
             else:
                 yield from _wait_for_writer(ex, conn, ticket)
     except Exception as exc:
+        # A read that timed out lost no byte: the connection goes on (`ends_connection`).
+        cause = exc.__cause__
         with lock:
-            effects = _leave_roles(ex, conn, exc)
+            effects = _leave_roles(ex, conn, cause if isinstance(cause, ReadTimeout) else exc)
         if effects is not None:
             yield effects
         raise

@@ -280,7 +280,7 @@ def test_writing_after_the_server_reset_the_tunnel_fails() -> None:
 
 def shut_window_peer() -> Program:
     """Allows tunnels, answers them with 200, and never reads their bytes: its window
-    for our stream (10 bytes) stays shut."""
+    for our stream (10 bytes) stays shut. Other requests get 200 "plain"."""
     yield from shut_window_peer_until(None)
     yield CLOSE
 
@@ -302,6 +302,8 @@ def shut_window_peer_until(data_seen: bytes | None) -> Program:
         for event in server.receive_data(data):
             if isinstance(event, h2.events.RequestReceived):
                 server.send_headers(event.stream_id, [(b":status", b"200")])
+                if (b":protocol", b"websocket") not in (event.headers or ()):
+                    server.send_data(event.stream_id, b"plain", end_stream=True)
             elif isinstance(event, h2.events.DataReceived) and data_seen is not None:
                 yield Delay(1)
                 return
@@ -333,6 +335,25 @@ def test_a_write_waiting_for_the_window_times_out() -> None:
         await world.loop.drive(ex, ex.close())
 
     world.run(main())
+    world.assert_clean()
+
+
+def test_a_writer_reading_for_its_window_times_out_on_the_write_timeout() -> None:
+    # Alone, it reads for the window, within the write timeout (not the read one); the
+    # read lost no byte, so the connection serves on.
+    world = world_with(shut_window_peer)
+
+    async def main() -> tuple[int, bytes]:
+        request = Request("GET", "http://example.org/", **timeouts(read=600, write=5))  # type: ignore[arg-type]
+        ex = world.engine.exchange(request)
+        await world.loop.drive(ex, ex.send(None), request)
+        with pytest.raises(WriteTimeout, match="flow-control window"):
+            await write(world, ex, b"y" * 100)
+        fetched = await world.fetch("http://example.org/plain")
+        await world.loop.drive(ex, ex.close())
+        return fetched
+
+    assert world.run(main()) == (200, b"plain")
     world.assert_clean()
 
 
