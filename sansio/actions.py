@@ -12,8 +12,9 @@ positional ``case SendRequest(request):`` patterns short.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from ._frozen import Frozen, set_field
 
 if TYPE_CHECKING:  # pragma: no cover
     from .auth import Auth
@@ -32,84 +33,113 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendRequest:
+class SendRequest(Frozen, kw_only=True):
     """Send `request` on the transport chosen for its URL. Result: the `Response`,
     its head read and its body still streaming."""
 
+    __slots__ = ("request",)
     __match_args__ = ("request",)
 
     request: Request
 
+    def __init__(self, *, request: Request) -> None:
+        set_field(self, "request", request)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReadResponse:
+
+class ReadResponse(Frozen, kw_only=True):
     """Read the whole body of `response` (``read()`` or ``aread()``). Result: None."""
 
+    __slots__ = ("response",)
     __match_args__ = ("response",)
 
     response: Response
 
+    def __init__(self, *, response: Response) -> None:
+        set_field(self, "response", response)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DrainResponse:
+
+class DrainResponse(Frozen, kw_only=True):
     """Throw away the body of `response` (a redirect's), reading at most `limit` raw
     bytes without decoding them, then close it. Result: None."""
 
+    __slots__ = ("limit", "response")
     __match_args__ = ("response", "limit")
 
     response: Response
     limit: int
 
+    def __init__(self, *, response: Response, limit: int) -> None:
+        set_field(self, "response", response)
+        set_field(self, "limit", limit)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CloseResponse:
+
+class CloseResponse(Frozen, kw_only=True):
     """Close `response` without reading the rest of it. Result: None."""
 
+    __slots__ = ("response",)
     __match_args__ = ("response",)
 
     response: Response
 
+    def __init__(self, *, response: Response) -> None:
+        set_field(self, "response", response)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReadRequest:
+
+class ReadRequest(Frozen, kw_only=True):
     """Read the whole body of `request` into memory (an auth scheme needs it). Result: None."""
 
+    __slots__ = ("request",)
     __match_args__ = ("request",)
 
     request: Request
 
+    def __init__(self, *, request: Request) -> None:
+        set_field(self, "request", request)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallHooks:
+
+class CallHooks(Frozen, kw_only=True):
     """Call each hook with `argument`, in order (awaiting coroutines in async shells).
     Result: None."""
 
+    __slots__ = ("argument", "hooks")
     __match_args__ = ("hooks", "argument")
 
     hooks: Sequence[Callable[[Any], Any]]
     argument: Request | Response
 
+    def __init__(
+        self, *, hooks: Sequence[Callable[[Any], Any]], argument: Request | Response
+    ) -> None:
+        set_field(self, "hooks", hooks)
+        set_field(self, "argument", argument)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartUserAuth:
+
+class StartUserAuth(Frozen, kw_only=True):
     """Start the user's own ``sync_auth_flow``/``async_auth_flow`` of `auth` for
     `request`. Result: the first `Request` it yields."""
 
+    __slots__ = ("auth", "request")
     __match_args__ = ("auth", "request")
 
     auth: Auth
     request: Request
 
+    def __init__(self, *, auth: Auth, request: Request) -> None:
+        set_field(self, "auth", auth)
+        set_field(self, "request", request)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepUserAuth:
+
+class StepUserAuth(Frozen, kw_only=True):
     """Send `response` into the user auth flow started by `StartUserAuth`.
     Result: the next `Request`, or None once the flow has finished."""
 
+    __slots__ = ("response",)
     __match_args__ = ("response",)
 
     response: Response
+
+    def __init__(self, *, response: Response) -> None:
+        set_field(self, "response", response)
 
 
 Action = (

@@ -24,9 +24,9 @@ before a retry, which the retry policy never lets outlast the deadline), ``"writ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from ._frozen import Frozen, set_field
 from .exceptions import ConnectTimeout, PoolTimeout, ReadTimeout, TimeoutException, WriteTimeout
 
 __all__ = ["DEADLINE_EXTENSION", "NO_DEADLINE", "Deadline", "Phase", "phase_error"]
@@ -54,15 +54,19 @@ def phase_error(phase: Phase) -> type[TimeoutException]:
         ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
+class Deadline(Frozen):
     """When a send must be over: ``at`` on the injected monotonic clock, None for never.
 
     ``total`` is the budget it was started with (for messages).
     """
 
+    __slots__ = ("at", "total")
     at: float | None
     total: float | None
+
+    def __init__(self, at: float | None, total: float | None) -> None:
+        set_field(self, "at", at)
+        set_field(self, "total", total)
 
     @classmethod
     def start(cls, total: float | None, now: float) -> Deadline:

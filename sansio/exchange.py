@@ -26,9 +26,9 @@ long to wait before another connect attempt (`connect_retry_delays`,
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
+from ._frozen import Frozen, set_field
 from ._types import ProxyTypes
 from .exceptions import (
     ConnectError,
@@ -96,33 +96,67 @@ _HTTP2 = "HTTP/2"
 _SCHEMES = frozenset({"http", "https"})
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(Frozen):
     """How to reach the server for a request, and the pool key that names the route."""
 
+    __slots__ = ("host", "host_key", "key", "multiplex", "port", "proxy", "tls", "uds")
     key: Hashable  # everything that makes two connections not interchangeable
     host: str  # what to connect to: an ASCII host name or an IP address (IPv6 unbracketed)
     port: int
     tls: TLSConfig | None  # None for plain TCP
     uds: str | None  # a Unix socket path replaces host and port when set
-    multiplex: bool = False  # a new connection may be HTTP/2 (see `PoolMachine.checkout`)
+    multiplex: bool  # a new connection may be HTTP/2 (see `PoolMachine.checkout`)
     # Through a proxy: `host`, `port` and `tls` then name the proxy itself, and the
     # plan says what to tell it (`sansio.proxy.ProxyConnector`) and the origin's TLS.
-    proxy: ProxyPlan | None = None
+    proxy: ProxyPlan | None
     # What the pool's per-host cap counts: the scheme, host and port asked for (a
     # forward proxy's connections serve every origin: they count as the proxy's).
-    host_key: Hashable = None
+    host_key: Hashable
+
+    def __init__(
+        self,
+        key: Hashable,
+        host: str,
+        port: int,
+        tls: TLSConfig | None,
+        uds: str | None,
+        multiplex: bool = False,
+        proxy: ProxyPlan | None = None,
+        host_key: Hashable = None,
+    ) -> None:
+        set_field(self, "key", key)
+        set_field(self, "host", host)
+        set_field(self, "port", port)
+        set_field(self, "tls", tls)
+        set_field(self, "uds", uds)
+        set_field(self, "multiplex", multiplex)
+        set_field(self, "proxy", proxy)
+        set_field(self, "host_key", host_key)
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(Frozen):
     """Per-request timeouts (seconds, None = wait forever) from ``extensions["timeout"]``."""
 
-    connect: float | None = None
-    read: float | None = None
-    write: float | None = None
-    pool: float | None = None
-    expect_continue: float | None = EXPECT_CONTINUE_TIMEOUT  # see EXPECT_CONTINUE_TIMEOUT
+    __slots__ = ("connect", "expect_continue", "pool", "read", "write")
+    connect: float | None
+    read: float | None
+    write: float | None
+    pool: float | None
+    expect_continue: float | None  # see EXPECT_CONTINUE_TIMEOUT
+
+    def __init__(
+        self,
+        connect: float | None = None,
+        read: float | None = None,
+        write: float | None = None,
+        pool: float | None = None,
+        expect_continue: float | None = EXPECT_CONTINUE_TIMEOUT,
+    ) -> None:
+        set_field(self, "connect", connect)
+        set_field(self, "read", read)
+        set_field(self, "write", write)
+        set_field(self, "pool", pool)
+        set_field(self, "expect_continue", expect_continue)
 
     @classmethod
     def of(cls, request: Request) -> Timeouts:
@@ -164,7 +198,7 @@ class Timeouts:
 
     def with_read(self, read: float | None) -> Timeouts:
         """These timeouts with another read timeout (a tunnel's read has its own)."""
-        return replace(self, read=read)
+        return self.__replace__(read=read)
 
 
 _NO_TIMEOUTS = Timeouts()

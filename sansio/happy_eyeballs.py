@@ -48,9 +48,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Generic, Literal, TypeAlias, TypeVar
 
+from ._frozen import Frozen, set_field
 from .exceptions import ConnectError, ConnectTimeout
 
 __all__ = [
@@ -144,34 +144,48 @@ def order_addresses(
     return head + [a for pair in rest for a in pair if a is not None]
 
 
-@dataclass(frozen=True, slots=True)
-class Start(Generic[T]):
+class Start(Frozen, Generic[T]):
     """Start connecting to ``address`` now, as attempt ``index``; then ask again."""
 
+    __slots__ = ("address", "index")
     index: int
     address: T
 
+    def __init__(self, index: int, address: T) -> None:
+        set_field(self, "index", index)
+        set_field(self, "address", address)
 
-@dataclass(frozen=True, slots=True)
-class Wait:
+
+class Wait(Frozen):
     """Wait for an attempt to report, but no later than ``until`` (None: no limit)."""
 
+    __slots__ = ("until",)
     until: float | None
 
+    def __init__(self, until: float | None) -> None:
+        set_field(self, "until", until)
 
-@dataclass(frozen=True, slots=True)
-class Connected:
+
+class Connected(Frozen):
     """Attempt ``index`` won: cancel the attempts in ``cancel`` and use its connection."""
 
+    __slots__ = ("cancel", "index")
     index: int
     cancel: tuple[int, ...]
 
+    def __init__(self, index: int, cancel: tuple[int, ...]) -> None:
+        set_field(self, "index", index)
+        set_field(self, "cancel", cancel)
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+
+class Failed(Frozen):
     """Every attempt failed (or there was no address): raise ``error``."""
 
+    __slots__ = ("error",)
     error: Exception
+
+    def __init__(self, error: Exception) -> None:
+        set_field(self, "error", error)
 
 
 Step: TypeAlias = "Start[T] | Wait | Connected | Failed"

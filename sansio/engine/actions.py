@@ -46,9 +46,9 @@ constants below are built once and reused, so the common exchange allocates litt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from sansio._frozen import Frozen, set_field
 from sansio.tls import TLSConfig
 from sansio.wire import BodyChunk, EndOfBody, ResponseHead
 
@@ -80,106 +80,164 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Resolve:
+class Resolve(Frozen):
     """Look up the addresses of the host name ``host`` for ``port`` (both families)."""
 
+    __slots__ = ("host", "port", "timeout")
     host: str
     port: int
     timeout: float | None
 
+    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+        set_field(self, "host", host)
+        set_field(self, "port", port)
+        set_field(self, "timeout", timeout)
 
-@dataclass(frozen=True, slots=True)
-class Connect:
+
+class Connect(Frozen):
     """Open a connection to ``host:port`` (or to the Unix socket ``uds`` when set)."""
 
+    __slots__ = ("host", "port", "timeout", "uds")
     host: str
     port: int
     uds: str | None
     timeout: float | None
 
+    def __init__(self, host: str, port: int, uds: str | None, timeout: float | None) -> None:
+        set_field(self, "host", host)
+        set_field(self, "port", port)
+        set_field(self, "uds", uds)
+        set_field(self, "timeout", timeout)
 
-@dataclass(frozen=True, slots=True)
-class StartTLS:
+
+class StartTLS(Frozen):
     """Run a TLS handshake over ``stream`` as ``tls`` says (SNI: ``tls.server_hostname``)."""
 
+    __slots__ = ("stream", "timeout", "tls")
     stream: Any
     tls: TLSConfig
     timeout: float | None
 
+    def __init__(self, stream: Any, tls: TLSConfig, timeout: float | None) -> None:
+        set_field(self, "stream", stream)
+        set_field(self, "tls", tls)
+        set_field(self, "timeout", timeout)
 
-@dataclass(frozen=True, slots=True)
-class Write:
+
+class Write(Frozen):
     """Write all of ``data``."""
 
+    __slots__ = ("data", "shared", "stream", "timeout")
     stream: Any
     data: bytes
     timeout: float | None
-    shared: bool = False
+    shared: bool
+
+    def __init__(
+        self, stream: Any, data: bytes, timeout: float | None, shared: bool = False
+    ) -> None:
+        set_field(self, "stream", stream)
+        set_field(self, "data", data)
+        set_field(self, "timeout", timeout)
+        set_field(self, "shared", shared)
 
 
-@dataclass(frozen=True, slots=True)
-class Read:
+class Read(Frozen):
     """Read some bytes, waiting at most ``timeout`` for the first one."""
 
+    __slots__ = ("shared", "stream", "timeout")
     stream: Any
     timeout: float | None
-    shared: bool = False
+    shared: bool
+
+    def __init__(self, stream: Any, timeout: float | None, shared: bool = False) -> None:
+        set_field(self, "stream", stream)
+        set_field(self, "timeout", timeout)
+        set_field(self, "shared", shared)
 
 
-@dataclass(frozen=True, slots=True)
-class ReadReady:
+class ReadReady(Frozen):
     """Read what has arrived already, without waiting (see the table above)."""
 
+    __slots__ = ("shared", "stream")
     stream: Any
-    shared: bool = False
+    shared: bool
+
+    def __init__(self, stream: Any, shared: bool = False) -> None:
+        set_field(self, "stream", stream)
+        set_field(self, "shared", shared)
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(Frozen):
     """Let a pending cancellation land here: nothing has been taken from a shared
     connection yet. An interpreter without cancellation (threads) does nothing."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
-class PullBody:
+
+class PullBody(Frozen):
     """Hand over the next request body chunk (``first``: from a fresh iterator)."""
 
+    __slots__ = ("first",)
     first: bool
 
+    def __init__(self, first: bool) -> None:
+        set_field(self, "first", first)
 
-@dataclass(frozen=True, slots=True)
-class Park:
+
+class Park(Frozen):
     """Wait until ``ticket`` is woken by some `Effects`, or ``timeout`` passes."""
 
+    __slots__ = ("ticket", "timeout")
     ticket: Any
     timeout: float | None
 
+    def __init__(self, ticket: Any, timeout: float | None) -> None:
+        set_field(self, "ticket", ticket)
+        set_field(self, "timeout", timeout)
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+
+class Sleep(Frozen):
     """Wait ``seconds`` (a connect back-off)."""
 
+    __slots__ = ("seconds",)
     seconds: float
 
+    def __init__(self, seconds: float) -> None:
+        set_field(self, "seconds", seconds)
 
-@dataclass(frozen=True, slots=True)
-class Effects:
+
+class Effects(Frozen):
     """Close these streams and wake these tickets, now; never blocks, never fails."""
 
-    close: tuple[Any, ...] = ()
-    wake: tuple[Any, ...] = ()
+    __slots__ = ("close", "wake")
+    close: tuple[Any, ...]
+    wake: tuple[Any, ...]
+
+    def __init__(self, close: tuple[Any, ...] = (), wake: tuple[Any, ...] = ()) -> None:
+        set_field(self, "close", close)
+        set_field(self, "wake", wake)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Trace:
+class Trace(Frozen):
     """Call ``callback(name, info)`` if there is one (await it in async) and log the
     event if ``log``: httpcore's trace events (see `sansio.engine.trace`)."""
 
+    __slots__ = ("callback", "info", "log", "name")
     callback: Any
     log: bool
     name: str
     info: dict[str, Any]
+
+    # Compared and hashed by identity (``info`` is a dict), as its ``eq=False`` dataclass was.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __init__(self, callback: Any, log: bool, name: str, info: dict[str, Any]) -> None:
+        set_field(self, "callback", callback)
+        set_field(self, "log", log)
+        set_field(self, "name", name)
+        set_field(self, "info", info)
 
 
 class Ticket:

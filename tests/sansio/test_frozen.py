@@ -8,7 +8,12 @@ import pickle
 
 import pytest
 
+from sansio import actions as act
+from sansio import happy_eyeballs as he
 from sansio._frozen import Frozen, set_field
+from sansio.deadline import Deadline
+from sansio.engine import actions as ea
+from sansio.exchange import EXPECT_CONTINUE_TIMEOUT, Route, Timeouts
 from sansio.pool import PoolStatistics
 from sansio.tls import ALPN_H2_H1, TLSConfig
 from sansio.wire import ResponseHead
@@ -135,3 +140,72 @@ def test_pickle_and_copy_as_a_dataclass() -> None:
         PoolStatistics(connections=1, connecting=0, active=1, idle=0, waiters=0),
     ):
         assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
+
+
+# The actions and the routes are built for every request: values of the import path.
+ACTIONS_AND_ROUTES = [
+    ea.Resolve("example.org", 443, 5.0),
+    ea.Connect("example.org", 443, None, 5.0),
+    ea.StartTLS("stream", TLSConfig(server_hostname="example.org"), None),
+    ea.Write("stream", b"GET / HTTP/1.1\r\n\r\n", 5.0),
+    ea.Read("stream", None, True),
+    ea.ReadReady("stream"),
+    ea.CHECKPOINT,
+    ea.PULL_FIRST,
+    ea.Park("ticket", 1.0),
+    ea.Sleep(0.5),
+    ea.Effects(close=("stream",)),
+    act.SendRequest(request="request"),  # type: ignore[arg-type]
+    act.DrainResponse(response="response", limit=1024),  # type: ignore[arg-type]
+    act.CallHooks(hooks=(), argument="request"),  # type: ignore[arg-type]
+    he.Start(0, "::1"),
+    he.Wait(None),
+    he.Connected(1, (0,)),
+    Route("key", "example.org", 443, None, None),
+    Timeouts(read=5.0),
+    Deadline(10.0, 5.0),
+]
+
+
+@pytest.mark.parametrize("value", ACTIONS_AND_ROUTES, ids=lambda v: type(v).__name__)
+def test_actions_and_routes_are_frozen_values(value: object) -> None:
+    assert not hasattr(value, "__dict__")
+    for name in (*type(value).__slots__, "other"):
+        # (A slotted frozen dataclass raised TypeError for a name that is not a field.)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
+    clone = pickle.loads(pickle.dumps(value))
+    assert clone == value == copy.copy(value)
+    assert hash(clone) == hash(value)
+    assert repr(clone) == repr(value)
+
+
+def test_actions_keep_their_defaults_and_match_args() -> None:
+    assert ea.Write("s", b"x", None) == ea.Write("s", b"x", None, shared=False)
+    assert ea.Effects() == ea.NO_EFFECTS == ea.Effects((), ())
+    assert Timeouts() == Timeouts(None, None, None, None, EXPECT_CONTINUE_TIMEOUT)
+    assert repr(Route("k", "h", 80, None, None)) == (
+        "Route(key='k', host='h', port=80, tls=None, uds=None, multiplex=False, proxy=None,"
+        " host_key=None)"
+    )
+    match ea.Write("s", b"x", 1.0, True):
+        case ea.Write(stream, data, timeout, shared):
+            assert (stream, data, timeout, shared) == ("s", b"x", 1.0, True)
+    assert act.DrainResponse.__match_args__ == ("response", "limit")
+    with pytest.raises(TypeError):
+        act.SendRequest("request")  # type: ignore[misc]
+
+
+def test_a_trace_compares_by_identity() -> None:
+    # Its ``info`` is a dict: a Trace is neither equal to a copy nor hashed by value.
+    trace = ea.Trace(None, False, "connection.connect_tcp.started", {"host": "h"})
+    assert trace == trace
+    assert trace != ea.Trace(None, False, "connection.connect_tcp.started", {"host": "h"})
+    assert hash(trace) == object.__hash__(trace)
+
+
+def test_a_generic_start_can_be_subscripted() -> None:
+    # `Start[T](...)` sets ``__orig_class__``: refused quietly, as on any frozen value.
+    start = he.Start[str](0, "::1")
+    assert start == he.Start(0, "::1")
+    assert not hasattr(start, "__orig_class__")
