@@ -288,6 +288,10 @@ def test_a_websocket_over_http2_beside_ordinary_requests(tmp_path: Path, mode: s
                 with conch.connect_ws(
                     server.url(), client, max_message_size_bytes=BIG, **ext
                 ) as ws:
+                    # Nothing comes for longer than hypercorn's ping interval: its pings
+                    # are answered while the session waits, and the stream stays open.
+                    with pytest.raises(TimeoutError):
+                        ws.receive_text(timeout=0.5)
                     ws.send_text("over h2")
                     seen.append(ws.receive_text(timeout=5))
                     seen.append(ws.response.http_version)
@@ -309,6 +313,8 @@ def test_a_websocket_over_http2_beside_ordinary_requests(tmp_path: Path, mode: s
                     async with conch.aconnect_ws(
                         server.url(), client, max_message_size_bytes=BIG, **aext
                     ) as ws:
+                        with pytest.raises(TimeoutError):
+                            await ws.receive_text(timeout=0.5)
                         await ws.send_text("over h2")
                         seen.append(await ws.receive_text(timeout=5))
                         seen.append(ws.response.http_version)
