@@ -55,6 +55,7 @@ from .backend import (
     sleep,
 )
 from .network import AsyncNetworkStream
+from .tunnel import AsyncTunnelStream
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     from sansio.retry import Retry
@@ -103,7 +104,9 @@ class AsyncHTTPTransport(AsyncBaseTransport):
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = await self._drive(ex, ex.send(None), request)
-        network = AsyncNetworkStream(ex.network, ex.take_leftover())
+        network: Any = AsyncNetworkStream(ex.network, ex.take_leftover())
+        if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
+            network = AsyncTunnelStream(self, ex)
         return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     async def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:

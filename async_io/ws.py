@@ -335,8 +335,11 @@ async def aconnect_ws(
             client = await stack.enter_async_context(AsyncClient())
         handshake = Handshake(subprotocols=subprotocols, compression=compression)
         headers = handshake.headers(kwargs.pop("headers", None))
+        # Over HTTP/2, where the server allows it, an extended CONNECT on a stream of the
+        # shared connection (RFC 8441); otherwise the Upgrade, on HTTP/1.1.
+        extensions = {"protocol": "websocket", **kwargs.pop("extensions", {})}
         response = await stack.enter_async_context(
-            client.stream("GET", http_url(url), headers=headers, **kwargs)
+            client.stream("GET", http_url(url), headers=headers, extensions=extensions, **kwargs)
         )
         accepted = handshake.accept(response)
         session = session_class(

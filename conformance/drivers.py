@@ -168,7 +168,10 @@ def _send_kwargs(call: Call) -> dict[str, Any]:
 
 
 def _extensions(call: Call) -> dict[str, Any] | None:
-    return None if call.target is None else {"target": call.target}
+    extensions = {} if call.target is None else {"target": call.target}
+    if call.protocol is not None:
+        extensions["protocol"] = call.protocol
+    return extensions or None
 
 
 def _chunks(call: Call) -> Iterator[bytes]:

@@ -92,8 +92,13 @@ class _Server:
                     (bytes(n).decode("ascii").lower(), bytes(v).decode("latin-1"))
                     for n, v in event.headers or ()
                 ]
-                self.open[event.stream_id] = _Request(headers)
                 self.last_stream = max(self.last_stream, event.stream_id)
+                if any(name == ":protocol" for name, _ in headers):
+                    # An extended CONNECT (RFC 8441): its stream stays open for the
+                    # tunnel, so the head is the whole request.
+                    self.complete.append((event.stream_id, _Request(headers)))
+                else:
+                    self.open[event.stream_id] = _Request(headers)
             elif isinstance(event, h2.events.DataReceived):
                 request = self.open.get(event.stream_id)
                 if request is not None:

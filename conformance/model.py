@@ -281,6 +281,8 @@ class Call:
     concurrent: bool = False
     interrupt_after: int | None = None
     target: str | None = None  # the ``target`` request extension: sent as is
+    # The ``protocol`` request extension: an extended CONNECT over HTTP/2 (RFC 8441).
+    protocol: str | None = None
 
     def __post_init__(self) -> None:
         if self.body is not None and self.chunks is not None:

@@ -210,6 +210,10 @@ class Timeouts(Frozen):
         """
         return READY_READ_TIMEOUT if isinstance(error, WriteTimeout) else self.read
 
+    def with_read(self, read: float | None) -> Timeouts:
+        """These timeouts with another read timeout (a tunnel's read has its own)."""
+        return self.__replace__(read=read)
+
 
 _NO_TIMEOUTS = Timeouts()
 
@@ -279,15 +283,25 @@ class Planner:
         )
         proxy = route.proxy
         if (
-            (route.multiplex and self._http1)
+            (route.multiplex and self._http1 and "protocol" not in extensions)
             or (proxy is not None and proxy.mode is ProxyMode.FORWARD)
         ) and _upgrades(headers):
             # The connection becomes the caller's after a 101: an HTTP/1.1 one of its own
-            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy.
+            # (no Upgrade over HTTP/2), tunnelled through a forwarding proxy. With the
+            # ``protocol`` extension, HTTP/2 opens a tunnel on a stream instead (RFC
+            # 8441, `sansio.engine.mux`); if HTTP/1.1 is negotiated, the Upgrade is sent.
             route = self._route(request, upgrade=True, sni=sni)
         if route.proxy is not None:
             head = request_head(head, route.proxy)
         return route, head, _has_body(headers)
+
+    def fallback_route(self, request: Request) -> Route | None:
+        """Where a WebSocket goes when its HTTP/2 connection cannot open a tunnel (the
+        server did not allow extended CONNECT): an HTTP/1.1 connection of its own for
+        its Upgrade; None if HTTP/1.1 is off or the request asks for no Upgrade."""
+        if not self._http1 or not _upgrades(request.headers):
+            return None
+        return self._route(request, upgrade=True, sni=request.extensions.get("sni_hostname"))
 
     def _route(self, request: Request, upgrade: bool = False, sni: str | None = None) -> Route:
         url = request.url

@@ -49,6 +49,17 @@ window). Padding and DATA for streams nobody reads any more are acknowledged at 
 malformed in HTTP/2, RFC 9113 §8.6); trailers
 come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
 
+**Tunnels (extended CONNECT, RFC 8441).** Once the server's SETTINGS announced
+SETTINGS_ENABLE_CONNECT_PROTOCOL (`allows_extended_connect`), `start_tunnel` opens a
+stream with ``:method CONNECT`` and ``:protocol`` (WebSockets over HTTP/2). A 2xx head
+opens the tunnel; any other is an ordinary response. In a tunnel the reader and the
+writer are two callers: `next_step` gives the server's bytes as `BodyChunk`s (their
+window re-opened as they are taken, as any body) and `EndOfBody` when the server ends
+its side; `send_step` paces the writer as NEED_BODY paces an upload (SEND, NEED_BODY, or
+RECEIVE while a chunk waits for the windows), `send_body(sid, None)` ends our side
+(END_STREAM), and `release` resets a tunnel not closed both ways (CANCEL). Other streams
+go on beside it; the tunnel counts as one of them.
+
 **Header blocks.** A client sends the same few requests again and again, and a server
 answers with the same few heads: the encoder and the decoder (hpack's, subclassed) keep
 the last `HEADER_BLOCK_CACHE_SIZE` blocks of each connection, header list to block and
@@ -198,7 +209,8 @@ _FAILED = 3  # the failure was raised
 _NO_BODY = 0  # none, or END_STREAM queued
 _BODY_OPEN = 1  # NEED_BODY until send_body(sid, None)
 _BODY_ENDING = 2  # None given; END_STREAM follows the waiting data
-_BODY_ABANDONED = 3  # an early response, a failure or a failed write: the rest is dropped
+_TUNNEL = 3  # an extended CONNECT's tunnel (after its 2xx): `send_step` paces the writer
+_BODY_ABANDONED = 4  # an early response, a failure or a failed write: the rest is dropped
 
 # Connection-specific fields (RFC 9113 §8.2.2) are never sent; Host becomes :authority.
 _DROP = 0
@@ -340,6 +352,7 @@ class _Decoder(hpack.Decoder):
 class _Stream:
     __slots__ = (
         "body",
+        "closed",
         "end_gen",
         "error",
         "events",
@@ -351,9 +364,10 @@ class _Stream:
         "refused",
         "remote_ended",
         "trailers",
+        "tunnel",
     )
 
-    def __init__(self, body: int, end_gen: int) -> None:
+    def __init__(self, body: int, end_gen: int, tunnel: bool = False) -> None:
         self.events: deque[Step] = deque()
         self.phase = _HEAD
         self.body = body
@@ -366,6 +380,8 @@ class _Stream:
         self.refused = False  # the server did not process the request
         self.informational = 0  # 1xx heads skipped
         self.interim: list[tuple[int, list[tuple[bytes, bytes]]]] = []  # (status, fields)
+        self.tunnel = tunnel  # an extended CONNECT: a 2xx head opens a tunnel
+        self.closed = ""  # why a tunnel's writing side was abandoned
 
 
 class H2Connection:
@@ -401,6 +417,7 @@ class H2Connection:
         "_replies",
         "_reusable",
         "_sent_gen",
+        "_settings_seen",
         "_streams",
         "_validate",
         "_writable",
@@ -491,6 +508,7 @@ class H2Connection:
         self._writable = True
         self._live = True  # not failed, no EOF, writes possible
         self._reusable = True
+        self._settings_seen = False  # the server's first SETTINGS frame has arrived
 
     # -- state --------------------------------------------------------------------
 
@@ -515,6 +533,17 @@ class H2Connection:
         return self._max_streams
 
     @property
+    def settings_received(self) -> bool:
+        """Whether the server's SETTINGS have arrived (`allows_extended_connect` is known)."""
+        return self._settings_seen
+
+    @property
+    def allows_extended_connect(self) -> bool:
+        """Whether the server announced SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3):
+        `start_tunnel` may open tunnels. False until its SETTINGS arrive."""
+        return bool(self._h2.remote_settings.enable_connect_protocol)
+
+    @property
     def has_data_to_send(self) -> bool:
         """Whether `data_to_send` would return bytes (a writer is needed)."""
         return bool(self._out)
@@ -524,6 +553,11 @@ class H2Connection:
         failure) without more bytes."""
         stream = self._stream(stream_id)
         return bool(stream.events) or stream.error is not None
+
+    def is_tunnel(self, stream_id: int) -> bool:
+        """Whether the stream is an extended CONNECT whose response (once its head has
+        arrived) opened a tunnel: the stream then carries the protocol's bytes."""
+        return self._stream(stream_id).tunnel
 
     def take_ready(self) -> list[int]:
         """Stream ids whose `next_step` may no longer be RECEIVE since the last call (events
@@ -540,26 +574,57 @@ class H2Connection:
             raise RuntimeError(
                 "this connection cannot start a request now (closed, going away or full)"
             )
-        headers = self._request_headers(head)
+        return self._start(self._request_headers(head), has_body, False)
+
+    def start_tunnel(self, head: RequestHead, protocol: bytes = b"websocket") -> int:
+        """Queue an extended CONNECT (RFC 8441 §4) for ``protocol`` to ``head``'s target;
+        return the stream id. The head's method is replaced by CONNECT and ``:protocol``
+        added; for WebSocket, Sec-WebSocket-Key is not sent (RFC 8441 §5).
+
+        A 2xx response head opens the tunnel: `next_step` gives the server's bytes as
+        `BodyChunk`s (`EndOfBody` when it ends its side), and `send_step` paces our
+        writes (`send_body`; ``None`` ends our side). Any other head is an ordinary
+        response. `release` resets a tunnel not closed on both sides.
+        """
+        if not self.can_start_request:
+            raise RuntimeError(
+                "this connection cannot start a request now (closed, going away or full)"
+            )
+        if not self.allows_extended_connect:
+            raise LocalProtocolError(
+                "the server does not allow extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)"
+            )
+        if _invalid(protocol, _TCHAR):
+            raise LocalProtocolError(f"invalid :protocol {protocol!r}")
+        headers = self._request_headers(head, tunnel=True)
+        headers[0] = (b":method", b"CONNECT")
+        headers.insert(4, (b":protocol", protocol))
+        if protocol == b"websocket":
+            headers = [field for field in headers if field[0] != b"sec-websocket-key"]
+        return self._start(headers, False, True)
+
+    def _start(self, headers: list[tuple[bytes, bytes]], has_body: bool, tunnel: bool) -> int:
         sid = self._next_id
         try:
-            self._h2.send_headers(sid, headers, end_stream=not has_body)
+            self._h2.send_headers(sid, headers, end_stream=not has_body and not tunnel)
         except h2.exceptions.H2Error as exc:
             raise self._local_error(exc) from exc
         self._next_id = sid + 2
         if self._next_id > _MAX_STREAM_ID:
             self._reusable = False
         self._streams[sid] = _Stream(
-            _BODY_OPEN if has_body else _NO_BODY, self._sent_gen + (not has_body)
+            _BODY_OPEN if has_body else _NO_BODY, self._sent_gen + (not has_body), tunnel
         )
         self._pull()
         return sid
 
-    def _request_headers(self, head: RequestHead) -> list[tuple[bytes, bytes]]:
+    def _request_headers(
+        self, head: RequestHead, *, tunnel: bool = False
+    ) -> list[tuple[bytes, bytes]]:
         method = head.method
         if _invalid(method, _TCHAR):
             raise LocalProtocolError(f"invalid request method {method!r}")
-        if method == b"CONNECT":
+        if method == b"CONNECT" and not tunnel:
             raise LocalProtocolError("CONNECT is not supported over HTTP/2")
         if _invalid(head.target, _VCHAR):
             raise LocalProtocolError(f"invalid request target {head.target!r}")
@@ -609,7 +674,7 @@ class H2Connection:
         """
         stream = self._stream(stream_id)
         body = stream.body
-        if body != _BODY_OPEN:
+        if body != _BODY_OPEN and body != _TUNNEL:
             if body == _BODY_ABANDONED:
                 return
             raise RuntimeError("this stream's request body has ended (or it has none)")
@@ -723,7 +788,7 @@ class H2Connection:
                 if not sid:
                     self._wake_senders()
                 elif (stream := streams.get(sid)) is not None and (
-                    stream.body == _BODY_OPEN or stream.body == _BODY_ENDING
+                    _BODY_OPEN <= stream.body <= _TUNNEL
                 ):
                     ready.add(sid)
             elif type(event) is TrailersReceived:
@@ -736,6 +801,7 @@ class H2Connection:
                 self._replies += 1  # h2 queued the ACK
             elif type(event) is RemoteSettingsChanged:
                 self._replies += 1  # h2 queued the ACK and applied the settings
+                self._settings_seen = True
                 self._on_settings(event)
             elif type(event) is ConnectionTerminated:
                 self._on_goaway(event)
@@ -766,6 +832,11 @@ class H2Connection:
             # A final response before our request ended: stop uploading (see h1.py).
             stream.body = _BODY_ABANDONED
             stream.pending = b""
+        elif stream.tunnel:
+            if status[0] == 0x32:
+                stream.body = _TUNNEL  # a 2xx to extended CONNECT: the tunnel is open
+            else:
+                stream.tunnel = False  # an ordinary response: no tunnel
         stream.events.append(
             ResponseHead(
                 status_code=int(status),
@@ -825,7 +896,12 @@ class H2Connection:
             return
         if stream.remote_ended:
             # The response is complete: the server only asks us to stop sending, and the
-            # upload already stopped when the head arrived.
+            # upload already stopped when the head arrived (a tunnel's stops now).
+            if stream.body == _TUNNEL:
+                self._abandon(
+                    stream, f"the server reset the stream ({_code_name(event.error_code)})"
+                )
+                self._ready.add(sid)
             return
         code = _code_name(event.error_code)
         if event.remote_reset:
@@ -868,7 +944,7 @@ class H2Connection:
     def _wake_senders(self) -> None:
         ready = self._ready
         for sid, stream in self._streams.items():
-            if stream.body == _BODY_OPEN or stream.body == _BODY_ENDING:
+            if _BODY_OPEN <= stream.body <= _TUNNEL:
                 ready.add(sid)
 
     def next_step(self, stream_id: int) -> Step:
@@ -918,6 +994,33 @@ class H2Connection:
             return NEED_BODY
         return RECEIVE
 
+    def send_step(self, stream_id: int) -> Step:
+        """A tunnel writer's next step (the reader keeps to `next_step`): SEND when the
+        connection has bytes queued, NEED_BODY when `send_body` may take a chunk (or
+        ``None``, to end our side), RECEIVE while a chunk waits for the server's windows
+        (a read brings the WINDOW_UPDATE; `take_ready` then names the stream).
+
+        Raises `RemoteProtocolError` once the tunnel cannot be written (the server reset
+        it, the connection failed), RuntimeError if the stream is no open tunnel.
+        """
+        stream = self._stream(stream_id)
+        body = stream.body
+        if body == _TUNNEL:
+            if not self._live:
+                self._abandon(stream, self._failure or "the connection is closed")
+            else:
+                if stream.pending:
+                    self._flush(stream_id, stream)
+                    self._pull()
+                if self._out:
+                    return SEND
+                if stream.pending or self._h2.local_flow_control_window(stream_id) <= 0:
+                    return RECEIVE
+                return NEED_BODY
+        if stream.closed:
+            raise RemoteProtocolError(stream.closed)
+        raise RuntimeError("this stream is not an open tunnel (or its side has ended)")
+
     # -- failures and the end of a stream -----------------------------------------
 
     def send_failed(self, stream_id: int) -> None:
@@ -927,8 +1030,7 @@ class H2Connection:
         self._stop_writing()
         for stream in self._streams.values():
             if stream.body != _NO_BODY:
-                stream.body = _BODY_ABANDONED
-                stream.pending = b""
+                self._abandon(stream, "a write on the connection failed")
 
     def io_failed(self, stream_id: int) -> None:
         """A read or write failed or was cut off: every stream on the connection fails.
@@ -991,9 +1093,17 @@ class H2Connection:
         stream.error = message
         stream.refused = refused
         if stream.body != _NO_BODY:
-            stream.body = _BODY_ABANDONED
+            self._abandon(stream, message)
         stream.pending = b""
         self._ready.add(sid)
+
+    @staticmethod
+    def _abandon(stream: _Stream, why: str) -> None:
+        """Drop the rest of the stream's body; a tunnel's writer learns ``why``."""
+        if stream.body != _BODY_ABANDONED:
+            stream.body = _BODY_ABANDONED
+            stream.closed = why
+        stream.pending = b""
 
     def _stream_error(self, sid: int, stream: _Stream, message: str) -> None:
         """A malformed response on one stream: fail it and tell the server."""

@@ -304,21 +304,29 @@ class Handshake:
         return merged
 
     def accept(self, response: Response) -> Accepted:
-        """Check the server's answer; what it agreed to, or `WebSocketUpgradeError`."""
-        if response.status_code != 101:
-            raise WebSocketUpgradeError(response)
+        """Check the server's answer; what it agreed to, or `WebSocketUpgradeError`.
+
+        Over HTTP/2 (RFC 8441 §5) a 2xx to the extended CONNECT opens the WebSocket, with
+        no Upgrade, Connection or Sec-WebSocket-Accept (no key was sent).
+        """
         headers = response.headers
 
         def fail(problem: str) -> WebSocketUpgradeError:
             return WebSocketUpgradeError(response, f"Invalid WebSocket handshake: {problem}.")
 
-        if headers.get("upgrade", "").strip().lower() != "websocket":
-            raise fail("the response's Upgrade header is not 'websocket'")
-        tokens = {token.lower() for token in headers.get_list("connection", split_commas=True)}
-        if "upgrade" not in tokens:
-            raise fail("the response's Connection header does not say 'upgrade'")
-        if headers.get("sec-websocket-accept", "").strip() != accept_value(self.key):
-            raise fail("Sec-WebSocket-Accept does not match the key sent")
+        if response.extensions.get("http_version") == b"HTTP/2":
+            if not 200 <= response.status_code < 300:
+                raise WebSocketUpgradeError(response)
+        elif response.status_code != 101:
+            raise WebSocketUpgradeError(response)
+        else:
+            if headers.get("upgrade", "").strip().lower() != "websocket":
+                raise fail("the response's Upgrade header is not 'websocket'")
+            tokens = {t.lower() for t in headers.get_list("connection", split_commas=True)}
+            if "upgrade" not in tokens:
+                raise fail("the response's Connection header does not say 'upgrade'")
+            if headers.get("sec-websocket-accept", "").strip() != accept_value(self.key):
+                raise fail("Sec-WebSocket-Accept does not match the key sent")
         subprotocol = headers.get("sec-websocket-protocol")
         if subprotocol is not None and subprotocol.strip() not in self.subprotocols:
             raise fail(f"the server chose subprotocol {subprotocol!r}, which was not offered")

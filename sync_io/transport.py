@@ -48,6 +48,7 @@ from sync_io._tape import open_tape, save_tape
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .network import NetworkStream
 from .tls import context_for, load_client_cert
+from .tunnel import TunnelStream
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     from sansio.retry import Retry
@@ -96,7 +97,9 @@ class HTTPTransport(BaseTransport):
     def handle_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
         head = self._drive(ex, ex.send(None), request)
-        network = NetworkStream(ex.network, ex.take_leftover())
+        network: Any = NetworkStream(ex.network, ex.take_leftover())
+        if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
+            network = TunnelStream(self, ex)
         return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
 
     def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:

@@ -27,6 +27,7 @@ are deterministic (no dates, no random values), so the examples can show exact o
 ``/delay/<seconds>``                           answers after that long (at most 10 s)
 ``/sse``                                       three server-sent events, then the end
 ``/links``                                     a ``Link`` header with next and last pages
+any path, as a WebSocket                       every message echoed
 =============================================  ===========================================
 """
 
@@ -73,6 +74,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await _websocket_echo(receive, send)
+        return
     if scope["type"] != "http":
         return
     body = await _read_body(receive)
@@ -90,6 +94,17 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": piece, "more_body": True})
         await asyncio.sleep(0)  # each piece leaves on its own
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _websocket_echo(receive: Receive, send: Send) -> None:
+    """Any WebSocket: accepted, every message echoed, until the client closes."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
 
 
 def _start(status: int, headers: list[tuple[str, str]]) -> Message:

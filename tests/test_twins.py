@@ -27,6 +27,7 @@ TWINS = {
     "sse.py": ("sync_io/sse.py", "async_io/sse.py"),
     "ws.py": ("sync_io/ws.py", "async_io/ws.py"),
     "network.py": ("sync_io/network.py", "async_io/network.py"),
+    "tunnel.py": ("sync_io/tunnel.py", "async_io/tunnel.py"),
     "test_shell_twin.py": ("tests/sync_io/test_shell_twin.py", "tests/async_io/test_shell_twin.py"),
 }
 
@@ -60,6 +61,7 @@ RENAMES = [
     (r"\baconnect_ws\b", "connect_ws"),
     (r"\bAsyncWebSocketSession\b", "WebSocketSession"),
     (r"\bAsyncNetworkStream\b", "NetworkStream"),
+    (r"\bAsyncTunnelStream\b", "TunnelStream"),
     (r"\bAsyncExitStack\b", "ExitStack"),
     (r"\benter_async_context\b", "enter_context"),
 ]
@@ -258,6 +260,34 @@ ALLOWED: dict[str, list[Hunk]] = {
                 "sock.shutdown(socket.SHUT_RDWR)",
             ),
             ('"""Close the connection; a read waiting in another task fails."""',),
+        ),
+    ],
+    "tunnel.py": [
+        (
+            (
+                "It keeps `sync_io.network`'s rules 1-3 (a read's `ReadTimeout` takes no byte and leaves",
+            ),
+            (
+                "It keeps `async_io.network`'s rules 1-3 (a read's `ReadTimeout` takes no byte and leaves",
+            ),
+        ),
+        (
+            (
+                "ended. A read or write under way in another thread is not cut short: the last one closes",
+            ),
+            (
+                "ended. A read or write under way in another task is not cut short: the last one closes",
+            ),
+        ),
+        (("import threading",), ("from contextlib import nullcontext",)),
+        ((), ("from .backend import create_lock",)),
+        (
+            ("self._lock = threading.Lock()  # the state below; never held during I/O",),
+            ("self._lock = nullcontext()  # the state below; no runs under it",),
+        ),
+        (
+            ("self._read_lock = threading.Lock()", "self._write_lock = threading.Lock()"),
+            ("self._read_lock = create_lock()", "self._write_lock = create_lock()"),
         ),
     ],
     "test_shell_twin.py": [

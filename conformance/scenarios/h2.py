@@ -5,7 +5,8 @@ Exchanges, uploads and downloads larger than the flow-control windows (so both s
 wait for WINDOW_UPDATEs), trailers, several requests multiplexed over one connection,
 stream resets, GOAWAY, server SETTINGS and PINGs, content decoding and redirects; a
 server that allows no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) and the limits a
-response must keep (1xx heads, header fields and bytes, as for HTTP/1.1).
+response must keep (1xx heads, header fields and bytes, as for HTTP/1.1); extended
+CONNECT (RFC 8441), allowed or not.
 """
 
 from __future__ import annotations
@@ -665,8 +666,86 @@ def _response_limits() -> list[Scenario]:
     return out
 
 
+ALLOW_TUNNELS = ((SettingCodes.ENABLE_CONNECT_PROTOCOL, 1),)
+
+
+def _tunnels() -> list[Scenario]:
+    """Extended CONNECT (RFC 8441): a request with the ``protocol`` extension."""
+    tunnel = Call(path="/chat", protocol="websocket", headers=(("sec-websocket-version", "13"),))
+    return [
+        _scenario(
+            "extended-connect",
+            (tunnel, Call(path="/beside")),
+            (
+                _peer(
+                    (
+                        Recv(),
+                        H2Reply(body=b"tunnel bytes"),
+                        Recv(),
+                        H2Reply(body=HELLO),
+                    ),
+                    settings=ALLOW_TUNNELS,
+                ),
+            ),
+            Expect(
+                results=(Result(body=b"tunnel bytes"), Result(body=HELLO)),
+                seen=(
+                    (
+                        Seen(
+                            method="CONNECT",
+                            target="/chat",
+                            headers=(
+                                (":method", "CONNECT"),
+                                (":protocol", "websocket"),
+                                (":scheme", "http"),
+                                (":authority", "{o0}"),
+                                (":path", "/chat"),
+                                ("sec-websocket-version", "13"),
+                            ),
+                            body=b"",
+                            connection=0,
+                        ),
+                        Seen(target="/beside", connection=0),
+                    ),
+                ),
+                connections=(1,),
+            ),
+            doc="A server that allows extended CONNECT: the request becomes CONNECT with "
+            ":protocol on a stream of the shared connection; the 2xx's bytes are the "
+            "tunnel's, read as a body until the server ends its side.",
+        ),
+        _scenario(
+            "extended-connect/refused",
+            (tunnel,),
+            (_peer((Recv(), H2Reply(status=403, body=b"no")), settings=ALLOW_TUNNELS),),
+            Expect(results=(Result(status=403, body=b"no"),)),
+            doc="A non-2xx answer is an ordinary response.",
+        ),
+        _scenario(
+            "extended-connect/not-allowed",
+            (tunnel, Call(path="/beside")),
+            (_peer((Recv(), H2Reply(body=HELLO))),),
+            Expect(
+                results=(
+                    Result(
+                        status=None,
+                        error="LocalProtocolError",
+                        message="SETTINGS_ENABLE_CONNECT_PROTOCOL",
+                    ),
+                    Result(body=HELLO),
+                ),
+                seen=((Seen(target="/beside", connection=0),),),
+                connections=(1,),
+            ),
+            doc="Without the server's SETTINGS_ENABLE_CONNECT_PROTOCOL and without HTTP/1.1 "
+            "to fall back on, no stream is started; the connection serves on.",
+        ),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     *_exchanges(),
+    *_tunnels(),
     *_uploads(),
     *_downloads(),
     *_connections(),

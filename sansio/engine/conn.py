@@ -20,6 +20,7 @@ class Conn:
 
     __slots__ = (
         "conn_id",
+        "keys",
         "read",
         "read_ready",
         "read_timeout",
@@ -50,6 +51,9 @@ class Conn:
         self.written = False
         self.waiters: dict[int, Any] = {}
         self.write_waiters: list[Any] = []
+        # Waiters parked under negative keys so far (tunnel writers, SETTINGS waiters):
+        # while none has, a read looks for none (see `sansio.engine.mux`).
+        self.keys = 0
 
     def read_for(self, timeout: float | None) -> Read:
         """The Read action for this connection with ``timeout`` (built once per timeout)."""

@@ -324,6 +324,15 @@ class Exchange:
         the pool and is the caller's through the response's network stream."""
         return self._taken is not None
 
+    @property
+    def tunnel(self) -> bool:
+        """Whether the response opened a tunnel on an HTTP/2 stream (a 2xx to an extended
+        CONNECT, `sansio.engine.mux`): the stream is the caller's, read with
+        `mux.TunnelReader` and written with `mux.TunnelWriter`; the connection stays in
+        the pool."""
+        conn, sid = self._conn, self._sid
+        return conn is not None and conn.shared and sid is not None and mux.is_tunnel(conn, sid)
+
     def take_leftover(self) -> bytes:
         """The bytes that followed a 101 or CONNECT 2xx head, once (then ``b""``): the
         protocol that follows reads them first."""

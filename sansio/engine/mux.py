@@ -27,7 +27,16 @@ Rules
 4. **Ending a stream** (`release`): RST_STREAM if the server has not ended it, written
    at once as any write; after a cancellation nothing is written, and the reset leaves
    with the next write on the connection.
-5. **Idle connections** are probed like HTTP/1.1 ones (`ReadReady`) by an exchange that
+5. **Tunnels** (extended CONNECT, RFC 8441: a request with the ``protocol`` extension).
+   The exchange waits for the server's SETTINGS (reading, or parked as any waiter)
+   before it starts the stream: whether tunnels are allowed is in them. After the 2xx
+   the exchange reads the tunnel as a body (or a `TunnelReader` does, one read under a
+   timeout of its own that leaves the tunnel open when it expires), and a
+   `TunnelWriter` writes it: a second party on the same stream, parked under the key
+   ``-sid`` while the windows are shut (a read that opens them names the stream, and
+   wakes both). If the server's SETTINGS do not allow tunnels, the exchange goes back to
+   the pool for an HTTP/1.1 connection of its own and its Upgrade (where HTTP/1.1 is on).
+6. **Idle connections** are probed like HTTP/1.1 ones (`ReadReady`) by an exchange that
    is about to reuse one, if nobody reads: PINGs, SETTINGS, a GOAWAY or EOF that came
    while nobody listened reach the machine before a stream starts.
 """
@@ -38,20 +47,41 @@ import contextlib
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, cast
 
-from sansio.exceptions import ReadTimeout
+from sansio.exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError, WriteTimeout
 from sansio.exchange import ends_connection
 from sansio.wire import NEED_BODY, RECEIVE, SEND, FailurePhase, ResponseHead
 
-from .actions import CHECKPOINT, PULL_FIRST, PULL_NEXT, Action, Effects, Park, Write
+from .actions import (
+    CHECKPOINT,
+    END,
+    NO_EFFECTS,
+    PULL_FIRST,
+    PULL_NEXT,
+    Action,
+    Effects,
+    Park,
+    Write,
+)
 from .trace import Tracer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sansio.exchange import Timeouts
     from sansio.h2 import H2Connection
 
     from .conn import Conn
     from .exchange import Exchange
 
-__all__ = ["abandon", "leave", "probe", "release", "request", "step"]
+__all__ = [
+    "TunnelReader",
+    "TunnelWriter",
+    "abandon",
+    "is_tunnel",
+    "leave",
+    "probe",
+    "release",
+    "request",
+    "step",
+]
 
 Steps = Generator[Action, Any, Any]
 
@@ -64,10 +94,23 @@ def request(ex: Exchange, conn: Conn) -> Steps:
     connection filled up or is going away since the pool handed it out."""
     engine = ex._engine
     wire = conn.wire
+    protocol = ex._request.extensions.get("protocol")
+    if protocol is not None:
+        yield from _await_settings(ex, conn)
+        if not _h2(conn).allows_extended_connect:
+            # No tunnel on this connection: an Upgrade over HTTP/1.1 instead, where the
+            # transport speaks it (the exchange asks the pool again, on that route).
+            route = engine._planner.fallback_route(ex._request)
+            if route is not None:
+                ex._route = route
+                return None
     with engine._lock:
         if not wire.can_start_request:
             return None
-        ex._sid = ex._last_sid = sid = wire.start_request(ex._head, has_body=ex._has_body)
+        if protocol is None:
+            ex._sid = ex._last_sid = sid = wire.start_request(ex._head, has_body=ex._has_body)
+        else:
+            ex._sid = ex._last_sid = sid = _h2(conn).start_tunnel(ex._head, _token(protocol))
     pull = PULL_FIRST
     tracer = ex._tracer
     try:
@@ -147,6 +190,222 @@ def step(ex: Exchange, conn: Conn) -> Steps:
         raise
 
 
+def _await_settings(ex: Exchange, conn: Conn) -> Steps:
+    """Until the server's SETTINGS have arrived (RFC 8441 §3: a tunnel needs them). A
+    waiter parks under a key of its own (negative, even), held in ``ex._sid`` meanwhile
+    so that leaving finds it; the read that brings the SETTINGS wakes every such key."""
+    engine = ex._engine
+    lock = engine._lock
+    wire = _h2(conn)
+    timeouts = ex._timeouts
+    try:
+        while True:
+            with lock:
+                if wire.settings_received:
+                    return
+                if not wire.is_reusable:
+                    raise RemoteProtocolError("the connection closed before the server's SETTINGS")
+                if wire.has_data_to_send:
+                    role = _join_writers(ex, conn)
+                    ticket = ex._ticket
+                elif conn.reader is None:
+                    conn.reader = ex
+                    role = _READ
+                else:
+                    conn.keys += 1
+                    key = ex._sid = -2 * conn.keys
+                    ticket = ex._ticket = conn.waiters[key] = engine._new_ticket()
+                    role = _WAIT
+            if role == _READ:
+                data = yield conn.read_for(timeouts.read)
+                with lock:
+                    effects = _fed(conn, data, None)
+                if effects is not None:
+                    yield effects
+            elif role == _WAIT:
+                woken = yield Park(ticket, timeouts.read)
+                with lock:
+                    ex._ticket = None
+                    timed_out = not woken and conn.waiters.get(key) is ticket
+                    if timed_out:
+                        del conn.waiters[key]
+                    ex._sid = None
+                if timed_out:
+                    raise ReadTimeout("timed out")
+            elif role == _WRITE:
+                yield from _write(ex, conn)
+            else:
+                yield from _wait_for_writer(ex, conn, ticket)
+    except Exception as exc:
+        with lock:
+            effects = _leave_roles(ex, conn, exc)
+            ex._sid = None
+        if effects is not None:
+            yield effects
+        raise
+
+
+def _token(protocol: object) -> bytes:
+    if isinstance(protocol, str) and protocol.isascii():
+        return protocol.encode("ascii")
+    if isinstance(protocol, bytes):
+        return protocol
+    raise LocalProtocolError(f"invalid protocol extension {protocol!r}")
+
+
+class _TunnelParty:
+    """A reader or writer of the tunnel an exchange holds after a 2xx to its extended
+    CONNECT: a pull machine like `Exchange` (`send`, `throw`, `cancel`) that plays an
+    exchange's part in the connection's roles. Its interpreter performs the actions
+    until it hands out a body event (`END` for a writer)."""
+
+    __slots__ = ("_conn", "_engine", "_gen", "_last_sid", "_probing", "_sid", "_ticket",
+                 "_timeouts", "_tracer")  # fmt: skip
+
+    def __init__(self, ex: Exchange, key: int, timeouts: Timeouts) -> None:
+        conn = ex._conn
+        sid = ex._sid
+        if conn is None or sid is None or not conn.shared:
+            raise RuntimeError("this exchange holds no tunnel")
+        self._conn = conn
+        self._engine = ex._engine
+        self._timeouts = timeouts
+        self._tracer = None
+        self._probing = False
+        self._ticket: Any = None
+        self._last_sid = sid
+        self._sid = key  # the key it parks under (`_leave_roles` looks for it there)
+        self._gen: Steps | None = None
+
+    def send(self, result: Any = None) -> Action:
+        gen = self._gen
+        if gen is None:
+            return END
+        try:
+            return gen.send(result)
+        except StopIteration as stop:
+            self._gen = None
+            return stop.value or END
+        except BaseException:
+            self._gen = None
+            raise
+
+    def throw(self, error: Exception) -> Action:
+        gen = self._gen
+        if gen is None:
+            raise error
+        try:
+            return gen.throw(error)  # (the cleanup's `Effects`, then the error again)
+        except BaseException:
+            self._gen = None
+            raise
+
+    def cancel(self) -> Effects:
+        """After a cancellation: leave the connection's roles, writing nothing."""
+        gen, self._gen = self._gen, None
+        if gen is None:
+            return NO_EFFECTS
+        gen.close()
+        with self._engine._lock:
+            effects = _leave_roles(self, self._conn, None)  # type: ignore[arg-type]
+        return effects or NO_EFFECTS
+
+
+class TunnelWriter(_TunnelParty):
+    """Writes one chunk (``None``: the end of our side) into an exchange's tunnel, within
+    the request's write timeout. Any number may write one after another while the
+    exchange reads; a failure (the server reset the tunnel, the connection failed) is
+    raised, and leaves the reading side to the exchange."""
+
+    __slots__ = ()
+
+    def __init__(self, ex: Exchange, data: bytes | None) -> None:
+        super().__init__(ex, -(ex._sid or 0), ex._timeouts)
+        self._gen = _tunnel_write(self, self._conn, self._last_sid, data)
+
+
+class TunnelReader(_TunnelParty):
+    """Reads an exchange's tunnel once: the next `BodyChunk`, or `EndOfBody` once the
+    server has ended its side. ``timeout`` (None: none) bounds this read alone: its
+    `ReadTimeout` takes no byte and leaves the tunnel open, as a socket's would. One
+    reader at a time, instead of the exchange's own `send`."""
+
+    __slots__ = ()
+
+    def __init__(self, ex: Exchange, timeout: float | None) -> None:
+        super().__init__(ex, ex._sid or 0, ex._timeouts.with_read(timeout))
+        self._gen = step(cast("Exchange", self), self._conn)
+
+
+_SHUT_WINDOWS = "timed out waiting for the server's flow-control window"
+
+
+def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> Steps:
+    """Queue ``data`` once `send_step` allows, then write until it is all out (the
+    end of our side: until its END_STREAM is out); read for the windows if nobody does.
+    The write timeout bounds each wait for the windows (`WriteTimeout`)."""
+    lock = w._engine._lock
+    wire = _h2(conn)
+    ex = cast("Exchange", w)  # it plays an exchange's part in the roles
+    queued = False
+    try:
+        while True:
+            with lock:
+                if queued and data is None:
+                    if not wire.has_data_to_send:
+                        return
+                    role = _join_writers(ex, conn)
+                else:
+                    event = wire.send_step(sid)
+                    if event is NEED_BODY:
+                        if queued:
+                            return
+                        wire.send_body(sid, data)
+                        queued = True
+                        continue
+                    if event is SEND:
+                        role = _join_writers(ex, conn)
+                    elif conn.reader is None:  # RECEIVE: the windows are shut
+                        conn.reader = ex
+                        role = _READ
+                    else:
+                        conn.keys += 1
+                        w._ticket = conn.waiters[-sid] = w._engine._new_ticket()
+                        role = _WAIT
+                ticket = w._ticket
+            if role == _READ:
+                try:
+                    read = yield conn.read_for(w._timeouts.write)
+                except ReadTimeout as exc:
+                    # The write timeout bounds a wait for the windows, reading or parked.
+                    raise WriteTimeout(_SHUT_WINDOWS) from exc
+                with lock:
+                    effects = _fed(conn, read, sid)
+                if effects is not None:
+                    yield effects
+            elif role == _WAIT:
+                woken = yield Park(ticket, w._timeouts.write)
+                with lock:
+                    w._ticket = None
+                    timed_out = not woken and conn.waiters.get(-sid) is ticket
+                    if timed_out:
+                        del conn.waiters[-sid]
+                if timed_out:
+                    raise WriteTimeout(_SHUT_WINDOWS)
+            elif role == _WRITE:
+                yield from _write(ex, conn)
+            else:
+                yield from _wait_for_writer(ex, conn, ticket)
+    except Exception as exc:
+        # A read that timed out lost no byte: the connection goes on (`ends_connection`).
+        cause = exc.__cause__
+        with lock:
+            effects = _leave_roles(ex, conn, cause if isinstance(cause, ReadTimeout) else exc)
+        if effects is not None:
+            yield effects
+        raise
+
+
 def probe(ex: Exchange, conn: Conn) -> Steps:
     """Look at a connection handed out for reuse, if nobody reads it already."""
     engine = ex._engine
@@ -202,7 +461,8 @@ def leave(ex: Exchange, conn: Conn) -> tuple[Any, ...]:
         effects = _leave_roles(ex, conn, None)
         sid = ex._sid
         if sid is not None:
-            conn.wire.release(sid)
+            if sid > 0:  # (not the key of a wait for the SETTINGS)
+                conn.wire.release(sid)
             ex._sid = None
     return () if effects is None else effects.wake
 
@@ -315,6 +575,8 @@ def _fed(conn: Conn, data: bytes | None, sid: int | None) -> Effects | None:
     if not waiters:
         return None
     wake = [waiters.pop(ready_sid) for ready_sid in ready if ready_sid in waiters]
+    if conn.keys:  # tunnel writers or SETTINGS waiters have parked here: see `_side_waiters`
+        wake += _side_waiters(conn, wire, ready)
     if waiters and (sid is None or sid in ready):
         wake.append(_pop_one(waiters))
     return Effects(wake=tuple(wake)) if wake else None
@@ -357,6 +619,21 @@ def _leave_roles(ex: Exchange, conn: Conn, error: Exception | None) -> Effects |
     elif conn.reader is None and conn.waiters:
         wake.append(_pop_one(conn.waiters))  # someone must read instead
     return Effects(wake=tuple(wake)) if wake else None
+
+
+def _side_waiters(conn: Conn, wire: H2Connection, ready: list[int]) -> list[Any]:
+    """Pop the waiters a read wakes besides the streams' readers (lock held): the tunnel
+    writers (key ``-sid``) of the ``ready`` streams, and the SETTINGS waiters (negative
+    even keys) once the SETTINGS are in."""
+    waiters = conn.waiters
+    settings = wire.settings_received
+    woken = [key for key in waiters if key < 0 and ((settings and not key % 2) or -key in ready)]
+    return [waiters.pop(key) for key in woken]
+
+
+def is_tunnel(conn: Conn, sid: int) -> bool:
+    """Whether the stream ``sid`` opened a tunnel (see `sansio.h2.H2Connection.is_tunnel`)."""
+    return _h2(conn).is_tunnel(sid)
 
 
 def _h2(conn: Conn) -> H2Connection:

@@ -147,6 +147,14 @@ def test_a_protocol_switch_goes_over_an_http11_connection_of_its_own() -> None:
     assert only_h2.multiplex is True
 
 
+def test_a_websocket_with_the_protocol_extension_may_go_over_http2() -> None:
+    # RFC 8441: the shared connection opens a tunnel on a stream if HTTP/2 is negotiated.
+    upgrade = {"headers": {"Upgrade": "websocket"}, "extensions": {"protocol": "websocket"}}
+    planner = Planner(http2=True)
+    shared = plan("https://a.example/", planner)[0]
+    assert plan("https://a.example/ws", planner, **upgrade)[0] is shared
+
+
 def test_route_keys_name_interchangeable_connections() -> None:
     planner = Planner()
     key = plan("https://a.example/x", planner)[0].key

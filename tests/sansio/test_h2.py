@@ -1923,3 +1923,279 @@ def test_starting_a_stream_does_not_walk_the_streams_in_flight(
     assert not can_start(conn)
     server.receive(conn.data_to_send())
     assert server.requests[last].ended
+
+
+# -- extended CONNECT (RFC 8441): WebSockets over HTTP/2 ------------------------------
+
+WS_HEAD = request(
+    b"GET",
+    b"/chat",
+    [
+        (b"Upgrade", b"websocket"),
+        (b"Connection", b"Upgrade"),
+        (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        (b"Sec-WebSocket-Version", b"13"),
+        (b"Sec-WebSocket-Protocol", b"chat"),
+    ],
+)
+ALLOW = {Codes.ENABLE_CONNECT_PROTOCOL: 1}
+
+
+def tunnel(**kw: Any) -> tuple[H2Connection, Server, int]:
+    """A connection to a server that allows extended CONNECT, with a tunnel open (200);
+    the server answers no stream by itself unless a ``handler`` is given."""
+    conn, server = connected(server_settings=ALLOW, handler=kw.pop("handler", None), **kw)
+    sid = conn.start_tunnel(WS_HEAD)
+    server.receive(conn.data_to_send())
+    server.h2.send_headers(sid, [(b":status", b"200")])
+    conn.receive_data(server.data_to_send())
+    head = conn.next_step(sid)
+    assert isinstance(head, ResponseHead)
+    assert head.status_code == 200
+    return conn, server, sid
+
+
+def write(conn: H2Connection, server: Server, sid: int, data: bytes | None) -> None:
+    """Write through the tunnel as a writer task would, the server acknowledging."""
+    assert conn.send_step(sid) is NEED_BODY
+    conn.send_body(sid, data)
+    if data is None:  # END_STREAM is queued; the tunnel has no writing side any more
+        server.receive(conn.data_to_send())
+        return
+    while (step := conn.send_step(sid)) is not NEED_BODY:
+        if step is SEND:
+            server.receive(conn.data_to_send())
+        else:
+            assert step is RECEIVE
+            conn.receive_data(server.data_to_send())
+
+
+def read_all(conn: H2Connection, server: Server, sid: int) -> tuple[bytes, bool]:
+    """What the tunnel gives until it would wait; whether the server ended its side."""
+    got = bytearray()
+    while True:
+        step = conn.next_step(sid)
+        if isinstance(step, BodyChunk):
+            got += step.data
+        elif isinstance(step, EndOfBody):
+            return bytes(got), True
+        elif step is SEND:
+            server.receive(conn.data_to_send())
+        else:
+            assert step is RECEIVE
+            data = server.data_to_send()
+            if not data:
+                return bytes(got), False
+            conn.receive_data(data)
+
+
+def test_the_server_setting_is_recorded() -> None:
+    conn = H2Connection()
+    assert not conn.settings_received
+    assert not conn.allows_extended_connect
+    plain, _ = connected()
+    assert plain.settings_received
+    assert not plain.allows_extended_connect
+    allowed, _ = connected(server_settings=ALLOW)
+    assert allowed.settings_received
+    assert allowed.allows_extended_connect
+
+
+def test_no_tunnel_unless_the_server_allows_it() -> None:
+    conn, _ = connected()
+    with pytest.raises(LocalProtocolError, match="SETTINGS_ENABLE_CONNECT_PROTOCOL"):
+        conn.start_tunnel(WS_HEAD)
+    assert conn.is_idle
+
+
+def test_the_extended_connect_request_follows_rfc_8441() -> None:
+    conn, server = connected(server_settings=ALLOW)
+    sid = conn.start_tunnel(WS_HEAD)
+    server.receive(conn.data_to_send())
+    got = server.requests[sid]
+    assert got.headers == [
+        (b":method", b"CONNECT"),
+        (b":scheme", b"https"),
+        (b":authority", b"example.com"),
+        (b":path", b"/chat"),
+        (b":protocol", b"websocket"),
+        (b"sec-websocket-version", b"13"),
+        (b"sec-websocket-protocol", b"chat"),
+    ]
+    assert not got.ended  # the stream stays open for the tunnel
+    # Another protocol keeps every header but the connection-specific ones.
+    other = conn.start_tunnel(request(b"CONNECT", b"/x", [(b"Sec-WebSocket-Key", b"k")]), b"other")
+    server.receive(conn.data_to_send())
+    assert server.requests[other].headers[4:] == [
+        (b":protocol", b"other"),
+        (b"sec-websocket-key", b"k"),
+    ]
+    # CONNECT without :protocol stays refused.
+    with pytest.raises(LocalProtocolError, match="CONNECT is not supported"):
+        conn.start_request(request(b"CONNECT", b"/"), has_body=False)
+
+
+@pytest.mark.parametrize("protocol", [b"", b"web socket", b"ws\r\n"])
+def test_an_invalid_protocol_is_refused(protocol: bytes) -> None:
+    conn, _ = connected(server_settings=ALLOW)
+    with pytest.raises(LocalProtocolError, match="invalid :protocol"):
+        conn.start_tunnel(WS_HEAD, protocol)
+
+
+def test_no_tunnel_on_a_full_connection() -> None:
+    conn, _ = connected(server_settings=ALLOW, max_concurrent_streams=1)
+    conn.start_tunnel(WS_HEAD)
+    with pytest.raises(RuntimeError, match="cannot start"):
+        conn.start_tunnel(WS_HEAD)
+
+
+def test_a_tunnel_carries_bytes_both_ways_and_closes_cleanly() -> None:
+    conn, server, sid = tunnel()
+    assert conn.failure_phase(sid) is FailurePhase.RECEIVING
+    write(conn, server, sid, b"hello")
+    assert server.requests[sid].body == b"hello"
+    server.h2.send_data(sid, b"world")
+    conn.receive_data(server.data_to_send())
+    assert read_all(conn, server, sid) == (b"world", False)
+    # We end our side; the server ends its own: closed both ways, no reset at release.
+    write(conn, server, sid, None)
+    assert server.requests[sid].ended
+    server.h2.send_data(sid, b"!", end_stream=True)
+    conn.receive_data(server.data_to_send())
+    assert read_all(conn, server, sid) == (b"!", True)
+    with pytest.raises(RuntimeError, match="not an open tunnel"):
+        conn.send_step(sid)
+    conn.release(sid)
+    server.receive(conn.data_to_send())
+    assert server.requests[sid].reset is None
+    assert conn.is_idle
+    assert conn.is_reusable
+
+
+def test_the_server_may_end_its_side_first_and_we_write_on() -> None:
+    conn, server, sid = tunnel()
+    server.h2.send_data(sid, b"bye", end_stream=True)
+    conn.receive_data(server.data_to_send())
+    assert read_all(conn, server, sid) == (b"bye", True)
+    write(conn, server, sid, b"still here")
+    write(conn, server, sid, None)
+    assert server.requests[sid].body == b"still here"
+    assert server.requests[sid].ended
+
+
+def test_a_big_write_waits_for_the_server_windows() -> None:
+    # The server's windows are h2's default 64 KiB; a write of 1 MiB goes in turns, the
+    # writer waiting (RECEIVE) for each WINDOW_UPDATE, which names its stream.
+    conn, server, sid = tunnel()
+    server.ack = False
+    data = bytes(range(256)) * 4096
+    assert conn.send_step(sid) is NEED_BODY
+    conn.send_body(sid, data)
+    turns = acked = 0
+    while (step := conn.send_step(sid)) is not NEED_BODY:
+        if step is SEND:
+            server.receive(conn.data_to_send())
+        else:
+            assert step is RECEIVE
+            turns += 1
+            received = len(server.requests[sid].body)
+            server.h2.acknowledge_received_data(received - acked, sid)
+            acked = received
+            conn.receive_data(server.data_to_send())
+            assert sid in conn.take_ready()
+    assert bytes(server.requests[sid].body) == data
+    assert turns > 10
+
+
+def test_a_big_download_reopens_the_window_as_the_reader_takes_it() -> None:
+    conn, server, sid = tunnel(stream_window_size=65535, connection_window_size=65535)
+    data = bytes(range(256)) * 2048  # 512 KiB: eight windows
+    server.outgoing[sid] = [memoryview(data), None]
+    server.flush()
+    conn.receive_data(server.data_to_send())
+    # Taking the bytes gives them back to the windows (the server flushes on each update).
+    assert read_all(conn, server, sid) == (data, True)
+    updates = [e for e in server.of(h2.events.WindowUpdated) if e.stream_id == sid]
+    assert len(updates) >= 7
+
+
+def test_another_stream_runs_beside_the_tunnel() -> None:
+    conn, server, sid = tunnel(handler=echo)
+    results = drive(conn, server, {conn.start_request(request(), has_body=False): None})
+    assert [r.body for r in results.values()] == [b"hello /"]
+    write(conn, server, sid, b"after")
+    assert server.requests[sid].body == b"after"
+
+
+def test_a_refusal_is_an_ordinary_response() -> None:
+    conn, server = connected(server_settings=ALLOW)
+    sid = conn.start_tunnel(WS_HEAD)
+    server.receive(conn.data_to_send())
+    server.respond(sid, b"403", body=b"no")
+    result = drive(conn, server, {sid: None})[sid]
+    assert result.head is not None
+    assert result.head.status_code == 403
+    assert result.body == b"no"
+
+
+def test_a_refusal_leaves_no_tunnel_to_write() -> None:
+    conn, server = connected(server_settings=ALLOW)
+    sid = conn.start_tunnel(WS_HEAD)
+    server.receive(conn.data_to_send())
+    server.h2.send_headers(sid, [(b":status", b"404")], end_stream=True)
+    conn.receive_data(server.data_to_send())
+    assert isinstance(conn.next_step(sid), ResponseHead)
+    with pytest.raises(RuntimeError, match="not an open tunnel"):
+        conn.send_step(sid)
+
+
+def test_abandoning_a_tunnel_resets_it() -> None:
+    conn, server, sid = tunnel()
+    conn.release(sid)
+    server.receive(conn.data_to_send())
+    assert server.requests[sid].reset == ErrorCodes.CANCEL
+    assert conn.is_reusable
+
+
+def test_a_reset_fails_the_reader_and_the_writer() -> None:
+    conn, server, sid = tunnel()
+    server.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
+    conn.receive_data(server.data_to_send())
+    with pytest.raises(RemoteProtocolError, match="reset the stream"):
+        conn.send_step(sid)
+    with pytest.raises(RemoteProtocolError, match="reset the stream"):
+        conn.next_step(sid)
+    with pytest.raises(RemoteProtocolError, match="INTERNAL_ERROR"):
+        conn.send_step(sid)  # still, after the reader raised
+
+
+def test_a_reset_after_the_server_ended_its_side_stops_our_writes() -> None:
+    conn, server, sid = tunnel()
+    server.h2.end_stream(sid)
+    server.h2.reset_stream(sid, ErrorCodes.NO_ERROR)
+    conn.receive_data(server.data_to_send())
+    assert sid in conn.take_ready()
+    assert read_all(conn, server, sid) == (b"", True)  # the reader saw a clean end
+    with pytest.raises(RemoteProtocolError, match=r"reset the stream \(NO_ERROR\)"):
+        conn.send_step(sid)
+    assert conn.is_reusable
+
+
+def test_the_connection_failing_fails_a_half_closed_tunnel_writer() -> None:
+    conn, server, sid = tunnel()
+    server.h2.end_stream(sid)
+    conn.receive_data(server.data_to_send())
+    assert read_all(conn, server, sid) == (b"", True)
+    conn.receive_data(b"")  # EOF
+    with pytest.raises(RemoteProtocolError, match="server disconnected"):
+        conn.send_step(sid)
+
+
+def test_a_failed_write_fails_the_tunnel_writer() -> None:
+    conn, _, sid = tunnel()
+    conn.send_failed(sid)
+    with pytest.raises(RemoteProtocolError, match="a write on the connection failed"):
+        conn.send_step(sid)
+    conn.io_failed(sid)  # later failures keep the first reason
+    with pytest.raises(RemoteProtocolError, match="a write on the connection failed"):
+        conn.send_step(sid)

@@ -280,6 +280,24 @@ def test_accept_refuses(change: dict[str, Any], problem: str) -> None:
     assert caught.value.request is request
 
 
+def test_accept_over_http2_is_a_2xx_without_upgrade_or_accept() -> None:
+    # RFC 8441 §5: no Sec-WebSocket-Key was sent, so no Sec-WebSocket-Accept comes back;
+    # subprotocol and extensions are checked as over HTTP/1.1.
+    handshake = Handshake(subprotocols=["chat"], compression=True)
+    h2 = {"http_version": b"HTTP/2"}
+    response = Response(200, headers=[("Sec-WebSocket-Protocol", "chat")], extensions=h2)
+    assert handshake.accept(response) == Accepted(subprotocol="chat")
+    with pytest.raises(WebSocketUpgradeError, match="subprotocol 'mqtt'"):
+        handshake.accept(Response(200, headers=[("Sec-WebSocket-Protocol", "mqtt")], extensions=h2))
+
+
+@pytest.mark.parametrize("status", [101, 403])
+def test_accept_over_http2_refuses_anything_but_a_2xx(status: int) -> None:
+    response = Response(status, extensions={"http_version": b"HTTP/2"})
+    with pytest.raises(WebSocketUpgradeError, match="refused the WebSocket"):
+        Handshake().accept(response)
+
+
 def test_extension_not_offered_is_refused() -> None:
     handshake = Handshake()
     response = upgrade_response(handshake, ("Sec-WebSocket-Extensions", "permessage-deflate"))
