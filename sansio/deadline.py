@@ -56,27 +56,36 @@ def phase_error(phase: Phase) -> type[TimeoutException]:
 
 
 class Deadline(Frozen):
-    """When a send must be over: ``at`` on the injected monotonic clock, None for never.
+    """When a send must be over: ``at`` on ``clock`` (the injected monotonic clock it was
+    started on), None for never.
 
-    ``total`` is the budget it was started with (for messages).
+    ``total`` is the budget it was started with (for messages). A deadline is always
+    read on the clock it was started on (`now`): the client starts it on its Env's
+    clock, and a transport whose engine keeps another clock still measures it there.
     """
 
-    __slots__ = ("at", "total")
+    __slots__ = ("at", "clock", "total")
     at: float | None
     total: float | None
+    clock: Callable[[], float] | None  # None: the reader's own clock
 
-    def __init__(self, at: float | None, total: float | None) -> None:
+    def __init__(
+        self, at: float | None, total: float | None, clock: Callable[[], float] | None = None
+    ) -> None:
         set_field(self, "at", at)
         set_field(self, "total", total)
+        set_field(self, "clock", clock)
 
     @classmethod
-    def start(cls, total: float | None, now: float) -> Deadline:
-        """A deadline ``total`` seconds after ``now``; None: `NO_DEADLINE`."""
+    def start(
+        cls, total: float | None, now: float, clock: Callable[[], float] | None = None
+    ) -> Deadline:
+        """A deadline ``total`` seconds after ``now`` (on ``clock``); None: `NO_DEADLINE`."""
         if total is None:
             return NO_DEADLINE
         if isinstance(total, bool) or not isinstance(total, int | float) or not total >= 0:
             raise ValueError(f"a total timeout is a non-negative number or None, got {total!r}")
-        return cls(now + total, float(total))
+        return cls(now + total, float(total), clock)
 
     @classmethod
     def of(cls, extensions: Mapping[str, Any], clock: Callable[[], float]) -> Deadline:
@@ -88,7 +97,13 @@ class Deadline(Frozen):
             return given
         timeout: Mapping[str, Any] = extensions.get("timeout") or {}
         total = timeout.get("total")
-        return NO_DEADLINE if total is None else cls.start(total, clock())
+        return NO_DEADLINE if total is None else cls.start(total, clock(), clock)
+
+    def now(self, own_clock: Callable[[], float]) -> float:
+        """The time on the clock this deadline was started on (``own_clock``, the
+        reader's, for a deadline made without one)."""
+        clock = self.clock
+        return (own_clock if clock is None else clock)()
 
     def remaining(self, now: float) -> float | None:
         """Seconds left (never negative); None without a deadline."""

@@ -22,7 +22,8 @@ Rules kept by the generator:
   earlier responses stop the chain with `TooManyRedirects`.
 * A total timeout (``extensions["timeout"]["total"]``, ``Timeout(total=...)``) starts
   one `sansio.deadline.Deadline` when the send starts, on the client's clock
-  (`Env.clock`, which must be the transport engine's). Every request of the send
+  (`Env.clock`; the deadline keeps that clock and is measured on it wherever it goes,
+  whatever clock the transport's engine keeps). Every request of the send
   carries it in ``extensions[DEADLINE_EXTENSION]`` while it is sent, and only then (the
   same `Request` sent again starts a new one), so the engine bounds each wait by what
   is left, the body of a non-streamed response included.

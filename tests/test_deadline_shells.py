@@ -36,8 +36,8 @@ OK = response(b"ok")
 
 @pytest.fixture(autouse=True)
 def real_clock() -> Iterator[None]:
-    """The flow starts a deadline on `Env.clock`, the engines measure it on
-    `time.monotonic`: the shells' own pair (tests/conftest.py fixes `Env.clock`)."""
+    """The flow starts a deadline on `Env.clock`, and it is measured there: the shells
+    install `time.monotonic` (tests/conftest.py fixes `Env.clock`; see the last test)."""
     previous = env.install(clock=time.monotonic)
     yield
     env.install(previous)
@@ -279,3 +279,22 @@ def read_alone(kind: str, request: Request) -> None:
             await (await transport.handle_async_request(request)).aread()
 
     asyncio.run(main()) if kind == "asyncio" else trio.run(main)
+
+
+# -- on the client's clock ----------------------------------------------------------------
+
+
+def test_a_deadline_is_measured_on_the_clock_it_was_started_on(kind: str, serve: Any) -> None:
+    # A client made in a world whose clock stands still (a test's, or an embedder's
+    # virtual one): its deadline never passes, though the transport's engine keeps
+    # time.monotonic for its own waits. Measured on the engine's clock instead, the
+    # deadline started at 1000.0 would read as long past: a PoolTimeout at once.
+    server = serve(scripted([READ, OK]))
+    env.install(clock=lambda: 1000.0)  # (the fixture puts the previous world back)
+
+    def make(client: Any) -> Any:
+        return client.get(server.url("/"))
+
+    response, idle = outcome(kind, make, timeout=Timeout(PHASE, total=TOTAL))
+    assert response.status_code == 200
+    assert idle

@@ -351,8 +351,9 @@ class Exchange:
         # below (each level of ``yield from`` is resumed again at every action).
         engine = self._engine
         try:
-            if self._deadline is not None:
-                self._deadline.check("pool", engine._clock())  # (a redirect after it passed)
+            total = self._deadline
+            if total is not None:  # (a redirect after it passed)
+                total.check("pool", total.now(engine._clock))
             # -- the request: on a connection from the pool, once more where allowed --
             retried = fresh = False
             # One pool deadline per attempt, however often the pool is asked meanwhile.
@@ -671,7 +672,7 @@ class Exchange:
         deadline = self._deadline
         if deadline is None:
             return None
-        return 0.0 if self._done else deadline.remaining(self._engine._clock())
+        return 0.0 if self._done else deadline.remaining(deadline.now(self._engine._clock))
 
     def _request_h1(self, conn: Conn) -> Steps:
         """Send the request on an HTTP/1.1 connection; its response head."""
@@ -928,8 +929,9 @@ class _Timed(Exchange):
         if self._done or type(act) not in _WAITS:
             return act
         wait: Any = act
-        assert self._deadline is not None
-        timeout, cut = self._deadline.limit(wait.timeout, self._engine._clock())
+        deadline = self._deadline
+        assert deadline is not None
+        timeout, cut = deadline.limit(wait.timeout, deadline.now(self._engine._clock))
         if not cut:
             return act
         phase = self._phase_of(wait)

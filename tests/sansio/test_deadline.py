@@ -117,7 +117,8 @@ def test_of_takes_the_sends_deadline_first() -> None:
 
 def test_of_starts_from_the_timeout_extension_without_a_client() -> None:
     extensions = {"timeout": Timeout(5.0, total=1.5).as_dict()}
-    assert Deadline.of(extensions, lambda: 10.0) == Deadline(11.5, 1.5)
+    clock = lambda: 10.0  # noqa: E731
+    assert Deadline.of(extensions, clock) == Deadline(11.5, 1.5, clock)
 
     def no_clock() -> float:
         raise AssertionError("no deadline: the clock is not read")

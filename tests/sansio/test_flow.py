@@ -920,7 +920,7 @@ def test_a_total_timeout_starts_one_deadline_for_every_request_of_the_send() -> 
         ],
     )
     assert final.status_code == 401
-    assert seen == [Deadline(130.0, 30.0)] * 2
+    assert seen == [Deadline(130.0, 30.0, world.clock)] * 2  # measured on the client's clock
     # Only while each request was sent: the requests are left as they came.
     assert DEADLINE_EXTENSION not in request.extensions
     assert DEADLINE_EXTENSION not in final.request.extensions
@@ -942,7 +942,7 @@ def test_the_same_request_sent_again_gets_a_new_deadline() -> None:
                 act.ReadResponse,
             ],
         )
-    assert seen == [Deadline(101.0, 1.0), Deadline(201.0, 1.0)]
+    assert seen == [Deadline(101.0, 1.0, world.clock), Deadline(201.0, 1.0, world.clock)]
 
 
 def test_a_deadline_given_by_the_caller_is_used_and_kept() -> None:
