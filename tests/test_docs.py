@@ -342,3 +342,16 @@ def test_block_parser_reads_indented_fences_and_directives(tmp_path: Path) -> No
         ("python", 5, "x = 1\n", "asyncio trio"),
         ("pycon", 11, ">>> 1\n1\n", ""),
     ]
+
+
+def test_the_api_reference_names_every_public_name() -> None:
+    import conch
+
+    text = (DOCS / "reference" / "conch.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: conch\.(\w+)", text, re.MULTILINE))
+    # Named in the page's text instead: strings, the command, two aliases.
+    in_text = {"__version__", "__title__", "__description__", "main"}
+    in_text |= {"HTTPXWSException", "JSONMode"}
+    for name in in_text:
+        assert f"`{name}`" in text or f"`conch.{name}`" in text, name
+    assert sorted(set(conch.__all__) - documented - in_text) == []
