@@ -20,7 +20,13 @@ cancelled write leaves the session failed (the frame may have been cut).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+    suppress,
+)
 from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
@@ -54,7 +60,14 @@ from sansio.ws import (
 from .backend import create_event, create_lock
 from .client import AsyncClient
 
-__all__ = ["READ_SIZE", "AsyncNetworkStream", "AsyncWebSocketSession", "Pong", "aconnect_ws"]
+__all__ = [
+    "READ_SIZE",
+    "AsyncNetworkStream",
+    "AsyncWebSocketClient",
+    "AsyncWebSocketSession",
+    "Pong",
+    "aconnect_ws",
+]
 
 # Bytes asked of the stream per read: what one read may add to the core's buffer.
 READ_SIZE = 64 * 1024
@@ -353,3 +366,47 @@ async def aconnect_ws(
             close_timeout_seconds=close_timeout_seconds,
         )
         yield await stack.enter_async_context(session)
+
+
+class AsyncWebSocketClient:
+    """httpx-ws's class-based API: the client and the session options, for `connect`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        max_message_size_bytes: int = DEFAULT_MAX_MESSAGE_SIZE,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        keepalive_ping_interval_seconds: float | None = DEFAULT_KEEPALIVE_PING_INTERVAL,
+        keepalive_ping_timeout_seconds: float | None = DEFAULT_KEEPALIVE_PING_TIMEOUT,
+        session_class: type[AsyncWebSocketSession] = AsyncWebSocketSession,
+        compression: bool = False,
+        close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.max_message_size_bytes = max_message_size_bytes
+        self.queue_size = queue_size
+        self.keepalive_ping_interval_seconds = keepalive_ping_interval_seconds
+        self.keepalive_ping_timeout_seconds = keepalive_ping_timeout_seconds
+        self.session_class = session_class
+        self.compression = compression
+        self.close_timeout_seconds = close_timeout_seconds
+
+    def connect(
+        self, url: URL | str, subprotocols: list[str] | None = None, **kwargs: Any
+    ) -> AbstractAsyncContextManager[AsyncWebSocketSession]:
+        """`aconnect_ws` through this client with its options; other keyword arguments go
+        to ``client.stream()``."""
+        return aconnect_ws(
+            url,
+            self.client,
+            max_message_size_bytes=self.max_message_size_bytes,
+            queue_size=self.queue_size,
+            keepalive_ping_interval_seconds=self.keepalive_ping_interval_seconds,
+            keepalive_ping_timeout_seconds=self.keepalive_ping_timeout_seconds,
+            subprotocols=subprotocols,
+            session_class=self.session_class,
+            compression=self.compression,
+            close_timeout_seconds=self.close_timeout_seconds,
+            **kwargs,
+        )

@@ -89,11 +89,13 @@ from sync_io import (
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
     from async_io import ASGITransport, AsyncClient, AsyncFileTransport, AsyncHTTPTransport
     from async_io.sse import aconnect_sse
-    from async_io.ws import AsyncWebSocketSession, aconnect_ws
+    from async_io.ws import AsyncWebSocketClient, AsyncWebSocketSession, aconnect_ws
     from sansio.retry import Retry
     from sansio.sse import EventSource, ServerSentEvent, SSEError
     from sansio.status import codes
     from sansio.ws import (
+        HTTPXWSException,
+        JSONMode,
         WebSocketDisconnect,
         WebSocketError,
         WebSocketInvalidTypeReceived,
@@ -103,7 +105,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
         WebSocketUpgradeError,
     )
     from sync_io.sse import connect_sse
-    from sync_io.ws import WebSocketSession, connect_ws
+    from sync_io.ws import WebSocketClient, WebSocketSession, connect_ws
 
     from ._alias import alias_httpx
     from ._cli import main
@@ -117,6 +119,7 @@ __all__ = [
     "AsyncClient",
     "AsyncFileTransport",
     "AsyncHTTPTransport",
+    "AsyncWebSocketClient",
     "AsyncWebSocketSession",
     "Auth",
     "BaseTransport",
@@ -137,8 +140,10 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "HTTPTransport",
+    "HTTPXWSException",
     "Headers",
     "InvalidURL",
+    "JSONMode",
     "Limits",
     "LineTooLong",
     "LocalProtocolError",
@@ -171,6 +176,7 @@ __all__ = [
     "TransportError",
     "UnsupportedProtocol",
     "WSGITransport",
+    "WebSocketClient",
     "WebSocketDisconnect",
     "WebSocketError",
     "WebSocketInvalidTypeReceived",
@@ -215,16 +221,20 @@ _LAZY = {
     "AsyncClient": "async_io",
     "AsyncFileTransport": "async_io",
     "AsyncHTTPTransport": "async_io",
+    "AsyncWebSocketClient": "async_io.ws",
     "AsyncWebSocketSession": "async_io.ws",
     "aconnect_sse": "async_io.sse",
     "aconnect_ws": "async_io.ws",
     "connect_sse": "sync_io.sse",
     "connect_ws": "sync_io.ws",
+    "WebSocketClient": "sync_io.ws",
     "WebSocketSession": "sync_io.ws",
     "EventSource": "sansio.sse",
     "Retry": "sansio.retry",
     "SSEError": "sansio.sse",
     "ServerSentEvent": "sansio.sse",
+    "HTTPXWSException": "sansio.ws",
+    "JSONMode": "sansio.ws",
     "WebSocketDisconnect": "sansio.ws",
     "WebSocketError": "sansio.ws",
     "WebSocketInvalidTypeReceived": "sansio.ws",

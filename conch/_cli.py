@@ -9,7 +9,8 @@ Differences from httpx, on purpose: errors go to stderr as one line (and an inva
 is such an error, not a traceback); bodies without a known text type are shown as text
 when they decode as UTF-8 with no NUL byte, so local source files print; control
 characters in header values (and in bodies written to a terminal) are escaped, so a
-server cannot drive the terminal; ``file:///path`` URLs work.
+server cannot drive the terminal; ``file:///path`` URLs work; a ``text/event-stream``
+response is shown event by event as each arrives (parsed by the core, `sansio.sse`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from sansio import Request, Response
+    from sansio.sse import ServerSentEvent
 
 __all__ = ["command", "main"]
 
@@ -194,6 +196,29 @@ def _show_body(response: Response, screen: _Screen) -> None:
     screen.show(text, lexer)
 
 
+def format_event(event: ServerSentEvent, previous_id: str = "") -> str:
+    """An event as event-stream text: ``event`` (unless "message"), ``id`` (when it is not
+    ``previous_id``, the last event ID already shown), ``retry``, then one ``data`` line
+    per line of data; control characters escaped as in heads."""
+    lines = [] if event.event == "message" else [f"event: {event.event}"]
+    if event.id != previous_id:
+        lines.append(f"id: {event.id}")
+    if event.retry is not None:
+        lines.append(f"retry: {event.retry}")
+    lines += [f"data: {line}" for line in event.data.split("\n")]
+    return "\n".join(line.translate(_ESCAPES) for line in lines)
+
+
+def _show_events(response: Response, screen: _Screen) -> None:
+    """Each event of an event stream as soon as it has arrived (click flushes each)."""
+    from sansio.sse import EventSource
+
+    last_id = ""
+    for event in EventSource(response).iter_sse():
+        screen.line(format_event(event, last_id) + "\n")
+        last_id = event.id
+
+
 def _download(response: Response, path: str, screen: _Screen) -> None:
     import click
 
@@ -349,6 +374,8 @@ def _run(
         ):
             if download is not None:
                 _download(response, download, screen)
+            elif _media_type(response)[0] == "text/event-stream":
+                _show_events(response, screen)
             else:
                 response.read()
                 _show_body(response, screen)

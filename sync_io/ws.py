@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import (
+    AbstractContextManager,
+    ExitStack,
+    contextmanager,
+    suppress,
+)
 from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
@@ -51,7 +56,14 @@ from sansio.ws import (
 
 from .client import Client
 
-__all__ = ["READ_SIZE", "NetworkStream", "Pong", "WebSocketSession", "connect_ws"]
+__all__ = [
+    "READ_SIZE",
+    "NetworkStream",
+    "Pong",
+    "WebSocketClient",
+    "WebSocketSession",
+    "connect_ws",
+]
 
 # Bytes asked of the stream per read: what one read may add to the core's buffer.
 READ_SIZE = 64 * 1024
@@ -350,3 +362,47 @@ def connect_ws(
             close_timeout_seconds=close_timeout_seconds,
         )
         yield stack.enter_context(session)
+
+
+class WebSocketClient:
+    """httpx-ws's class-based API: the client and the session options, for `connect`."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        max_message_size_bytes: int = DEFAULT_MAX_MESSAGE_SIZE,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        keepalive_ping_interval_seconds: float | None = DEFAULT_KEEPALIVE_PING_INTERVAL,
+        keepalive_ping_timeout_seconds: float | None = DEFAULT_KEEPALIVE_PING_TIMEOUT,
+        session_class: type[WebSocketSession] = WebSocketSession,
+        compression: bool = False,
+        close_timeout_seconds: float = DEFAULT_CLOSE_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.max_message_size_bytes = max_message_size_bytes
+        self.queue_size = queue_size
+        self.keepalive_ping_interval_seconds = keepalive_ping_interval_seconds
+        self.keepalive_ping_timeout_seconds = keepalive_ping_timeout_seconds
+        self.session_class = session_class
+        self.compression = compression
+        self.close_timeout_seconds = close_timeout_seconds
+
+    def connect(
+        self, url: URL | str, subprotocols: list[str] | None = None, **kwargs: Any
+    ) -> AbstractContextManager[WebSocketSession]:
+        """`connect_ws` through this client with its options; other keyword arguments go
+        to ``client.stream()``."""
+        return connect_ws(
+            url,
+            self.client,
+            max_message_size_bytes=self.max_message_size_bytes,
+            queue_size=self.queue_size,
+            keepalive_ping_interval_seconds=self.keepalive_ping_interval_seconds,
+            keepalive_ping_timeout_seconds=self.keepalive_ping_timeout_seconds,
+            subprotocols=subprotocols,
+            session_class=self.session_class,
+            compression=self.compression,
+            close_timeout_seconds=self.close_timeout_seconds,
+            **kwargs,
+        )

@@ -27,6 +27,11 @@ are deterministic (no dates, no random values), so the examples can show exact o
 ``/delay/<seconds>``                           answers after that long (at most 10 s)
 ``/sse``                                       three server-sent events, then the end
 ``/links``                                     a ``Link`` header with next and last pages
+``/early-hints``                               a ``103 Early Hints`` (where the server
+                                               can: hypercorn over HTTP/2), then a page
+``/trailers``                                  a text body, then an ``x-checksum``
+                                               trailer (its SHA-256; hypercorn over
+                                               HTTP/2, to a request with ``TE: trailers``)
 any path, as a WebSocket                       every message echoed
 =============================================  ===========================================
 """
@@ -57,6 +62,8 @@ PAGE = (
     "<body><h1>Example Domain</h1></body>\n</html>\n"
 )
 DOCUMENT = {"name": "conch", "features": ["HTTP/1.1", "HTTP/2", "asyncio", "trio"]}
+HINT = b"</style.css>; rel=preload; as=style"
+TRAILED = b"a body whose checksum comes after it\n"
 EVENTS = (
     b"event: greeting\ndata: hello\nid: 1\n\n"
     b": a comment, skipped\n"
@@ -81,6 +88,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return
     body = await _read_body(receive)
     request = _Request(scope, body)
+    extensions = scope.get("extensions") or {}
+    if scope["path"] == "/early-hints" and "http.response.early_hint" in extensions:
+        await send({"type": "http.response.early_hint", "links": [HINT]})
+    if scope["path"] == "/trailers" and "http.response.trailers" in extensions:
+        await _send_with_trailers(send)
+        return
     parts = scope["path"].strip("/").split("/")
     handler = _ROUTES.get(parts[0], _not_found)
     status, headers, content = await handler(request, parts[1:])
@@ -105,6 +118,15 @@ async def _websocket_echo(receive: Receive, send: Send) -> None:
             await send({"type": "websocket.send", "text": message["text"]})
         else:
             await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
+async def _send_with_trailers(send: Send) -> None:
+    """TRAILED, then its checksum as a trailer field (the ASGI trailers extension)."""
+    start = _start(200, [("content-type", "text/plain")])
+    await send({**start, "trailers": True})
+    await send({"type": "http.response.body", "body": TRAILED})
+    checksum = hashlib.sha256(TRAILED).hexdigest().encode()
+    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", checksum)]})
 
 
 def _start(status: int, headers: list[tuple[str, str]]) -> Message:
@@ -335,6 +357,15 @@ async def _sse(request: _Request, args: list[str]) -> Answer:
     return 200, headers, [event + b"\n\n" for event in EVENTS.split(b"\n\n") if event]
 
 
+async def _early_hints(request: _Request, args: list[str]) -> Answer:
+    return _json({"hinted": "</style.css>"})
+
+
+async def _trailers(request: _Request, args: list[str]) -> Answer:
+    # (Reached where the server cannot send trailers: the body alone.)
+    return 200, [("content-type", "text/plain")], TRAILED
+
+
 async def _links(request: _Request, args: list[str]) -> Answer:
     link = '</items?page=2>; rel="next", </items?page=9>; rel="last"'
     return 200, [("link", link)], b""
@@ -346,6 +377,8 @@ async def _not_found(request: _Request, args: list[str]) -> Answer:
 
 _ROUTES: dict[str, Handler] = {
     "": _home,
+    "early-hints": _early_hints,
+    "trailers": _trailers,
     "get": _echo,
     "post": _echo,
     "put": _echo,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import subprocess
@@ -572,3 +573,82 @@ def test_python_dash_m_conch(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("\n\nhello from a file\n")
+
+
+# -- server-sent events --------------------------------------------------------------------
+
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    b"cache-control: no-store\r\nconnection: close\r\n\r\n"
+)
+
+
+def _gated_sse(gate: threading.Event, released: list[bool]) -> Any:
+    """A handler that sends one event, waits until the test has seen it printed (or 10 s),
+    then sends two more and ends the stream."""
+
+    def handler(server: Server, conn: socket.socket, index: int) -> None:
+        conn.recv(65536)
+        conn.sendall(SSE_HEAD + b"event: greeting\r\ndata: hello\r\nid: 1\r\n\r\n")
+        released.append(gate.wait(10))
+        conn.sendall(b': a comment\ndata: {"n": 2}\ndata: two lines\n\nretry: 500\ndata: x\x1b\n\n')
+        conn.shutdown(socket.SHUT_WR)
+
+    return handler
+
+
+def test_an_event_stream_is_printed_event_by_event_as_it_arrives() -> None:
+    gate, released = threading.Event(), list[bool]()
+    with Server(_gated_sse(gate, released)) as sse_server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conch", sse_server.url("/events")],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        try:
+            head = [process.stdout.readline() for _ in range(5)]
+            first = [process.stdout.readline() for _ in range(4)]
+            gate.set()  # the first event is on the screen while the stream is still open
+            rest, errors = process.communicate(timeout=30)
+        finally:
+            gate.set()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert released == [True]
+    assert head[0] == "HTTP/1.1 200 OK\n"
+    assert head[-1] == "\n"
+    assert first == ["event: greeting\n", "id: 1\n", "data: hello\n", "\n"]
+    # The last event ID carries over (WHATWG): shown only when it changes.
+    assert rest == 'data: {"n": 2}\ndata: two lines\n\nretry: 500\ndata: x\\x1b\n\n'
+    assert process.returncode == 0, errors
+
+
+def test_verbose_event_stream_shows_the_request_head_first() -> None:
+    gate, released = threading.Event(), list[bool]()
+    gate.set()
+    with Server(_gated_sse(gate, released)) as sse_server:
+        result = run(sse_server.url("/events"), "-v")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("* Connecting to ")
+    assert lines.index("GET /events HTTP/1.1") < lines.index("HTTP/1.1 200 OK")
+    assert lines.index("HTTP/1.1 200 OK") < lines.index("event: greeting")
+    assert result.stdout.endswith("\n\nretry: 500\ndata: x\\x1b\n\n")
+
+
+def test_an_oversized_event_is_one_line_on_stderr() -> None:
+    def endless(server: Server, conn: socket.socket, index: int) -> None:
+        conn.recv(65536)
+        conn.sendall(SSE_HEAD + b"data: one\n\n")
+        chunk = b"data: " + b"x" * 65536 + b"\n"
+        with contextlib.suppress(OSError):  # the client gives up at the limit
+            for _ in range(200):  # 13 MiB, past sse.DEFAULT_MAX_EVENT_SIZE (8 MiB)
+                conn.sendall(chunk)
+
+    with Server(endless) as sse_server:
+        result = run(sse_server.url("/events"))
+    assert result.exit_code == 1
+    assert result.stdout.endswith("\n\ndata: one\n\n")
+    assert result.stderr.startswith("EventTooLarge: ")
+    assert len(result.stderr.splitlines()) == 1

@@ -1,5 +1,5 @@
-"""Every code example in docs/ runs here, against servers on this machine, so the docs
-cannot rot.
+"""Every code example in docs/ and in README.md runs here, against servers on this
+machine, so the docs cannot rot.
 
 What runs, page by page, in the order the page shows it, in one namespace per page (an
 example may use what an earlier one on the same page set up, as a reader would):
@@ -22,9 +22,11 @@ example may use what an earlier one on the same page set up, as a reader would):
 No example reaches the internet: ``https://example.org`` is uvicorn serving
 tests/docs_app.py on 127.0.0.1 over TLS (its CA installed with SSL_CERT_FILE);
 ``http://example.org`` is hypercorn serving the same app over plain TCP (HTTP/1.1 and
-h2c), and over TLS with ALPN h2 for the blocks marked ``http2``;
-``proxy.example:3128`` an HTTP proxy and ``proxy.example:1080`` a SOCKS5 proxy on
-loopback; any other ``example.org`` (a mount pattern, a netrc entry) is 127.0.0.1. The
+h2c), and over TLS with ALPN h2 for the blocks marked ``http2``; ``wss://`` and
+``ws://`` go where ``https://`` and ``http://`` go; ``proxy.example:3128`` is an HTTP
+proxy, ``proxy.example:1080`` a SOCKS5 proxy and ``socks4.example:1080`` a SOCKS4 proxy
+on loopback; ``127.0.0.1:8000`` (a local server) is hypercorn's plain port; any other
+``example.org`` (a mount pattern, a netrc entry) is 127.0.0.1. The
 examples' text is rewritten with those addresses before it runs, and output is
 rewritten back before it is compared.
 """
@@ -93,7 +95,7 @@ def blocks_of(path: Path, root: Path = REPO) -> list[Block]:
     return found
 
 
-PAGES = sorted(DOCS.rglob("*.md"))
+PAGES = [*sorted(DOCS.rglob("*.md")), REPO / "README.md"]
 RUNNABLE = ("python", "pycon", "console")
 
 
@@ -160,15 +162,19 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             forward = (
                 ("https://example.org", f"https://127.0.0.1:{port_tls}"),
                 ("http://example.org", f"http://127.0.0.1:{port}"),
+                ("wss://example.org", f"wss://127.0.0.1:{port_tls}"),
+                ("ws://example.org", f"ws://127.0.0.1:{port}"),
                 ("proxy.example:3128", f"127.0.0.1:{proxy.port}"),
                 ("proxy.example:1080", f"127.0.0.1:{socks.port}"),
                 ("socks4.example:1080", f"127.0.0.1:{socks4.port}"),
+                ("127.0.0.1:8000", f"127.0.0.1:{port}"),  # "a local server": hypercorn
                 ("example.org", "127.0.0.1"),  # in mount patterns, netrc files...
             )
             http2 = ("https://example.org", f"https://127.0.0.1:{port_h2}")
             back = (
                 (http2[1], http2[0]),
-                *((address, placeholder) for placeholder, address in forward[:-1]),
+                # (Output naming hypercorn's plain port says example.org, not 127.0.0.1:8000.)
+                *((a, p) for p, a in forward[:-1] if p != "127.0.0.1:8000"),
                 *((f"127.0.0.1:{p}", "example.org") for p in (port_tls, port, port_h2)),
             )
             yield Servers(certificates, forward, http2, back)
@@ -283,7 +289,11 @@ def run_console(block: Block, servers: Servers) -> None:
         assert got == want, f"{block.page}:{block.line}: $ {command_line}\n{got}"
 
 
-@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(DOCS)) for p in RUN_PAGES])
+def _page_id(page: Path) -> str:
+    return str(page.relative_to(DOCS if page.is_relative_to(DOCS) else REPO))
+
+
+@pytest.mark.parametrize("page", RUN_PAGES, ids=[_page_id(p) for p in RUN_PAGES])
 def test_examples_run(page: Path, world: Servers) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for block in blocks_of(page):
@@ -332,3 +342,16 @@ def test_block_parser_reads_indented_fences_and_directives(tmp_path: Path) -> No
         ("python", 5, "x = 1\n", "asyncio trio"),
         ("pycon", 11, ">>> 1\n1\n", ""),
     ]
+
+
+def test_the_api_reference_names_every_public_name() -> None:
+    import conch
+
+    text = (DOCS / "reference" / "conch.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: conch\.(\w+)", text, re.MULTILINE))
+    # Named in the page's text instead: strings, the command, two aliases.
+    in_text = {"__version__", "__title__", "__description__", "main"}
+    in_text |= {"HTTPXWSException", "JSONMode"}
+    for name in in_text:
+        assert f"`{name}`" in text or f"`conch.{name}`" in text, name
+    assert sorted(set(conch.__all__) - documented - in_text) == []

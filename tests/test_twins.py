@@ -60,6 +60,7 @@ RENAMES = [
     (r"\b_abind\b", "_bind"),
     (r"\baconnect_ws\b", "connect_ws"),
     (r"\bAsyncWebSocketSession\b", "WebSocketSession"),
+    (r"\bAsyncWebSocketClient\b", "WebSocketClient"),
     (r"\bAsyncNetworkStream\b", "NetworkStream"),
     (r"\bAsyncTunnelStream\b", "TunnelStream"),
     (r"\bAsyncExitStack\b", "ExitStack"),
@@ -205,21 +206,13 @@ ALLOWED: dict[str, list[Hunk]] = {
             ),
         ),
         (
-            (
-                "import threading",
-                "from collections.abc import Callable, Iterator",
-                "from contextlib import ExitStack, contextmanager, suppress",
-            ),
-            (
-                "from collections.abc import Iterator, Callable",
-                "from contextlib import ExitStack, contextmanager, nullcontext, suppress",
-            ),
+            ("import threading", "from collections.abc import Callable, Iterator"),
+            ("from collections.abc import Iterator, Callable",),
         ),
+        ((), ("nullcontext,",)),
         ((), ("from .backend import create_event, create_lock",)),
-        (
-            ('__all__ = ["READ_SIZE", "NetworkStream", "Pong", "WebSocketSession", "connect_ws"]',),
-            ('__all__ = ["READ_SIZE", "NetworkStream", "WebSocketSession", "Pong", "connect_ws"]',),
-        ),
+        (('"Pong",',), ()),
+        ((), ('"Pong",',)),
         (
             (
                 "self._lock = threading.Lock()  # the core's state; never held during I/O",

@@ -985,6 +985,10 @@ WS_NAMES = {
     "WebSocketInvalidTypeReceived": "sansio.ws",
     "WebSocketProtocolError": "sansio.ws",
     "WebSocketMessageTooLarge": "sansio.ws",
+    "HTTPXWSException": "sansio.ws",
+    "JSONMode": "sansio.ws",
+    "WebSocketClient": "sync_io.ws",
+    "AsyncWebSocketClient": "async_io.ws",
 }
 
 

@@ -7,6 +7,12 @@ The app, by path: ``/echo`` echoes every message (text as text, bytes as bytes);
 ``/subprotocol`` accepts the client's first subprotocol. Every session records how the
 client closed it (``server.closes``: the code, or None) and whether compression was
 negotiated. Plain ``GET /`` answers 200 "hello" (a request beside a WebSocket).
+
+``GET /sse`` is a server-sent event stream: ``retry: 10``, event "one" (id 1), then, once
+the test sets ``server.sse_gate`` (at most 5 s later; ``server.sse_released`` says
+whether it was set in time), "two" (id 2), and the end. A request that sends
+``Last-Event-ID`` (a reconnection) gets 204, the standard's "stop"; ``server.last_event_ids``
+lists what each request sent.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ class WSServer:
         self.extensions: list[list[str]] = []  # the Sec-WebSocket-Extensions offered, by session
         self.http_versions: list[str] = []  # the HTTP version of each WebSocket's scope
         self.stop: Callable[[], None] = lambda: None
+        self.sse_gate = threading.Event()
+        self.sse_released: list[bool] = []
+        self.last_event_ids: list[str] = []
 
     def url(self, path: str = "/echo", *, ws: bool = True) -> str:
         scheme = ("wss" if self.tls else "ws") if ws else ("https" if self.tls else "http")
@@ -65,6 +74,9 @@ class WSServer:
         if scope["type"] == "http":
             while (await receive()).get("more_body"):
                 pass
+            if scope["path"] == "/sse":
+                await self._events(scope, send)
+                return
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"hello"})
             return
@@ -96,6 +108,24 @@ class WSServer:
                 await send({"type": "websocket.send", "text": message["text"]})
             else:
                 await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+    async def _events(self, scope: Scope, send: Send) -> None:
+        last = dict(scope["headers"]).get(b"last-event-id", b"").decode()
+        self.last_event_ids.append(last)
+        if last:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        first = b"retry: 10\nid: 1\ndata: one\n\n"
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        for _ in range(500):  # until the client has event one, at most 5 s
+            if self.sse_gate.is_set():
+                break
+            await asyncio.sleep(0.01)
+        self.sse_released.append(self.sse_gate.is_set())
+        await send({"type": "http.response.body", "body": b"id: 2\ndata: two\n\n"})
 
 
 def _listener() -> socket.socket:
