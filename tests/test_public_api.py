@@ -156,6 +156,8 @@ NOT_LOADED_BY_IMPORT = [
     "wsproto",
     "sansio.ws",
     "sansio.status",
+    "sync_io.transports",
+    "sync_io._files",
 ]
 
 
@@ -205,9 +207,12 @@ LAZY_NAMES = [
     "AsyncFileTransport",
     "AsyncHTTPTransport",
     "EventSource",
+    "FileTransport",
+    "MockTransport",
     "Retry",
     "SSEError",
     "ServerSentEvent",
+    "WSGITransport",
     "aconnect_sse",
     "alias_httpx",
     "codes",
