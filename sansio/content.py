@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import env
-from ._types import RequestContent, RequestData, RequestFiles, ResponseContent
 from .exceptions import StreamClosed, StreamConsumed
 from .multipart import (
     CHUNK_SIZE,
@@ -37,6 +36,9 @@ from .multipart import (
     seekable_span,
 )
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import RequestContent, RequestData, RequestFiles, ResponseContent
 
 __all__ = [
     "CHUNK_SIZE",

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._types import RequestData, RequestFiles
 from .exceptions import LocalProtocolError, StreamConsumed
 from .streams import AsyncByteStream, SyncByteStream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import RequestData, RequestFiles
 
 __all__ = ["CHUNK_SIZE", "MAX_BOUNDARY_LENGTH", "MultipartStream", "guess_content_type"]
 

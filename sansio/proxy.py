@@ -45,10 +45,10 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING
 
 from . import env as _env
 from ._frozen import Frozen, set_field
-from ._types import ProxyTypes
 from .config import Proxy
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
 from .h1 import H1Connection
@@ -67,6 +67,9 @@ from .tls import ALPN_H1, TLSConfig
 from .urls import URL
 from .wire import SEND as _WIRE_SEND
 from .wire import RequestHead, ResponseHead
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import ProxyTypes
 
 __all__ = [
     "ProxyConnector",

@@ -50,10 +50,12 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._types import PrimitiveData, QueryParamTypes
 from .exceptions import InvalidURL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import PrimitiveData, QueryParamTypes
 
 __all__ = [
     "MAX_HOST_LENGTH",

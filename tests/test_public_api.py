@@ -159,6 +159,7 @@ NOT_LOADED_BY_IMPORT = [
     "sync_io.transports",
     "sync_io._files",
     "zlib",
+    "sansio._types",
 ]
 
 
