@@ -160,6 +160,7 @@ NOT_LOADED_BY_IMPORT = [
     "sync_io._files",
     "zlib",
     "sansio._types",
+    "sansio.engine.mux",
 ]
 
 
