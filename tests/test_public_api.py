@@ -161,6 +161,7 @@ NOT_LOADED_BY_IMPORT = [
     "zlib",
     "sansio._types",
     "sansio.engine.mux",
+    "sansio.socks",
 ]
 
 

@@ -92,9 +92,8 @@ from sansio.exchange import (
 )
 from sansio.happy_eyeballs import family_of
 from sansio.pool import Open, Wait
-from sansio.proxy import ProxyConnector
-from sansio.socks import DONE
-from sansio.socks import SEND as PROXY_SEND
+from sansio.proxy import DONE, ProxyConnector
+from sansio.proxy import SEND as PROXY_SEND
 from sansio.wire import (
     NEED_BODY,
     RECEIVE,
