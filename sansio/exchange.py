@@ -42,7 +42,6 @@ from .exceptions import (
 from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
 from .headers import Headers
 from .models import Request, Response
-from .multipart import MultipartStream
 from .pool import retry_safe
 from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
@@ -485,7 +484,12 @@ def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseEx
 def replayable(request: Request) -> bool:
     """Whether the request's body can be sent again from its start (bytes in memory,
     multipart from files; not a user's iterator)."""
-    return isinstance(request.stream, ByteStream | MultipartStream)
+    stream = request.stream
+    if isinstance(stream, ByteStream):
+        return True
+    from .multipart import MultipartStream  # not with conch: few requests upload files
+
+    return isinstance(stream, MultipartStream)
 
 
 def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False) -> bool:

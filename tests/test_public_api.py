@@ -162,6 +162,7 @@ NOT_LOADED_BY_IMPORT = [
     "sansio._types",
     "sansio.engine.mux",
     "sansio.socks",
+    "sansio.multipart",
 ]
 
 
