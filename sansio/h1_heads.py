@@ -47,11 +47,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import h11
 
+from ._frozen import NamedTuple
 from .exceptions import LocalProtocolError, RemoteProtocolError
 
 try:

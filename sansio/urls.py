@@ -50,8 +50,9 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from ._frozen import NamedTuple
 from .exceptions import InvalidURL
 
 if TYPE_CHECKING:  # pragma: no cover
