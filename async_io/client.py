@@ -54,9 +54,10 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     )
     from sansio.retry import Retry
 
-__all__ = ["AsyncClient"]
+    # For type checkers only: bound by name, it would compile a ForwardRef at run time.
+    C = TypeVar("C", bound="AsyncClient")
 
-C = TypeVar("C", bound="AsyncClient")
+__all__ = ["AsyncClient"]
 
 
 class _TimedStream(AsyncByteStream):

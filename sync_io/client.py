@@ -53,9 +53,10 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     )
     from sansio.retry import Retry
 
-__all__ = ["Client"]
+    # For type checkers only: bound by name, it would compile a ForwardRef at run time.
+    C = TypeVar("C", bound="Client")
 
-C = TypeVar("C", bound="Client")
+__all__ = ["Client"]
 
 
 class _TimedStream(SyncByteStream):

@@ -222,6 +222,26 @@ def test_import_builds_no_typing_named_tuple() -> None:
     assert ast.literal_eval(out.stdout.strip()) == []
 
 
+def test_import_compiles_no_forward_reference() -> None:
+    # typing compiles a string annotation it must evaluate at run time (a TypeVar's
+    # bound, a NamedTuple field) into a ForwardRef; the first compile of a process
+    # costs ~1 ms. Names the core's type checking needs stay under TYPE_CHECKING.
+    script = (
+        "import builtins, sys\n"
+        "compiled = []\n"
+        "original = builtins.compile\n"
+        "def compile(source, *args, **kwargs):\n"
+        "    if sys._getframe(1).f_code.co_filename.endswith('typing.py'):\n"
+        "        compiled.append(source)\n"
+        "    return original(source, *args, **kwargs)\n"
+        "builtins.compile = compile\n"
+        "import conch\n"
+        "print(repr(compiled))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
 # Loaded only on the rare paths that need them (a non-ASCII Digest username, a form value
 # to percent-encode, file:// and WSGI paths): urllib.parse and its ipaddress cost ~2 ms.
 NOT_LOADED_BY_IMPORT_ITSELF = ["urllib.parse", "ipaddress"]
