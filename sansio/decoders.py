@@ -50,11 +50,12 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.util import find_spec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import DecodingError, DecompressionLimitExceeded, LineTooLong, StreamError
 
 if TYPE_CHECKING:
+    from typing import Protocol
     from zlib import _Decompress
 
     import zstandard
@@ -114,8 +115,10 @@ _ZLIB_WBITS = _MAX_WBITS
 _RAW_DEFLATE_WBITS = -_MAX_WBITS
 
 
-class _Source(Protocol):
-    def read(self, n: int, /) -> bytes | memoryview: ...
+if TYPE_CHECKING:  # pragma: no cover (a Protocol class costs its creation at import)
+
+    class _Source(Protocol):
+        def read(self, n: int, /) -> bytes | memoryview: ...
 
 
 class _Wire:

@@ -228,8 +228,10 @@ def asks_to_close(value: bytes) -> bool:
 # h11's grammar (h11/_abnf.py): a method and a field name are tokens, a target is
 # visible ASCII, a field value is field-content (no NUL, no whitespace but inner SP
 # and HTAB runs) or empty.
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
-_TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
+# Checked by deleting the allowed bytes (nothing may be left) rather than with a
+# pattern: compiling one costs ~0.1 ms of import time, and translate is as fast.
+_TCHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_VISIBLE = bytes(range(0x21, 0x7F))
 
 
 @cache
@@ -279,7 +281,7 @@ def write_request_head(
     chunked = close = upgrade = False
     for name, value in headers:
         if validate:
-            if not _TOKEN(name):
+            if not name or name.translate(None, _TCHARS):
                 raise LocalProtocolError(f"Illegal header name {name!r}")
             if not _field_value()(value):
                 raise LocalProtocolError(f"Illegal header value {value!r}")
@@ -320,9 +322,9 @@ def write_request_head(
         raise LocalProtocolError(
             "Missing mandatory Host: header" if not hosts else "Found multiple Host: headers"
         )
-    if not _TOKEN(method):
+    if not method or method.translate(None, _TCHARS):
         raise LocalProtocolError("Illegal method characters")
-    if not _TARGET(target):
+    if not target or target.translate(None, _VISIBLE):
         raise LocalProtocolError("Illegal target characters")
     size_of_body = None if length is None else int(length)
     if has_body:

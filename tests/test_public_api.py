@@ -242,6 +242,40 @@ def test_import_compiles_no_forward_reference() -> None:
     assert ast.literal_eval(out.stdout.strip()) == []
 
 
+def test_import_compiles_no_pattern() -> None:
+    # A pattern costs ~0.1-0.4 ms to compile: the core compiles those it needs on first
+    # use (`NOT_BUILT_BY_IMPORT`) or checks bytes without one.
+    script = (
+        "import re, socket, ssl\n"
+        "compiled = []\n"
+        "original = re.compile\n"
+        "def compile(pattern, *args, **kwargs):\n"
+        "    compiled.append(pattern)\n"
+        "    return original(pattern, *args, **kwargs)\n"
+        "re.compile = compile\n"
+        "import conch\n"
+        "print(repr(compiled))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
+def test_import_defines_only_public_protocols() -> None:
+    # A Protocol class used in annotations only is defined under TYPE_CHECKING: making
+    # one costs its creation at import.
+    script = (
+        "import sys, typing, conch\n"
+        "print(repr(sorted(f'{cls.__module__}.{cls.__qualname__}'"
+        " for module in list(sys.modules.values())"
+        " if module.__name__.split('.')[0] in {'sansio', 'sync_io', 'conch'}"
+        " for cls in vars(module).values()"
+        " if isinstance(cls, type) and typing.Protocol in cls.__bases__"
+        " and cls.__module__ == module.__name__)))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == ["sansio.wire.WireConnection"]
+
+
 # Loaded only on the rare paths that need them (a non-ASCII Digest username, a form value
 # to percent-encode, file:// and WSGI paths): urllib.parse and its ipaddress cost ~2 ms.
 NOT_LOADED_BY_IMPORT_ITSELF = ["urllib.parse", "ipaddress"]
