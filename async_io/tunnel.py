@@ -19,7 +19,6 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 from sansio.engine import BodyChunk, Exchange
-from sansio.engine.mux import TunnelReader, TunnelWriter
 from sansio.exceptions import WriteError
 
 from .backend import create_lock
@@ -63,6 +62,8 @@ class AsyncTunnelStream:
                         return b""
                     self._busy += 1
                 try:
+                    from sansio.engine.mux import TunnelReader  # loaded with HTTP/2 only
+
                     reader = TunnelReader(self._ex, timeout)
                     event = await self._transport._drive(cast(Exchange, reader), reader.send(None))
                 finally:
@@ -82,6 +83,8 @@ class AsyncTunnelStream:
                     raise WriteError("the tunnel is closed")
                 self._busy += 1
             try:
+                from sansio.engine.mux import TunnelWriter  # loaded with HTTP/2 only
+
                 writer = TunnelWriter(self._ex, data)
                 await self._transport._drive(cast(Exchange, writer), writer.send(None))
             finally:

@@ -69,11 +69,8 @@ from sansio import (
 from sansio._version import __description__, __title__, __version__
 from sync_io import (
     Client,
-    FileTransport,
     HTTPTransport,
-    MockTransport,
     NetRCAuth,
-    WSGITransport,
     create_ssl_context,
     delete,
     get,
@@ -105,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to
         WebSocketUpgradeError,
     )
     from sync_io.sse import connect_sse
+    from sync_io.transports import FileTransport, MockTransport, WSGITransport
     from sync_io.ws import WebSocketClient, WebSocketSession, connect_ws
 
     from ._alias import alias_httpx
@@ -213,8 +211,9 @@ __all__ = [
 # Loaded on first use, not with conch: `import conch` loads what a plain sync request
 # needs (the core, the blocking shell, socket and ssl) and nothing else, so neither
 # asyncio, trio, sniffio, the async shell, SSE, WebSockets (wsproto, an optional extra),
-# the httpx alias (importlib.abc), the CLI nor `codes` (a response needs it only when
-# the server sent no reason phrase) costs a program that does not use them.
+# the httpx alias (importlib.abc), the CLI, the mock, WSGI and file:// transports nor
+# `codes` (a response needs it only when the server sent no reason phrase) costs a
+# program that does not use them.
 # Name -> module that defines it.
 _LAZY = {
     "ASGITransport": "async_io",
@@ -229,6 +228,9 @@ _LAZY = {
     "connect_ws": "sync_io.ws",
     "WebSocketClient": "sync_io.ws",
     "WebSocketSession": "sync_io.ws",
+    "FileTransport": "sync_io.transports",
+    "MockTransport": "sync_io.transports",
+    "WSGITransport": "sync_io.transports",
     "EventSource": "sansio.sse",
     "Retry": "sansio.retry",
     "SSEError": "sansio.sse",

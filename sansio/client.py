@@ -12,18 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import env as _env
-from ._types import (
-    AuthTypes,
-    CookieTypes,
-    HeaderTypes,
-    ProxyTypes,
-    QueryParamTypes,
-    RequestContent,
-    RequestData,
-    RequestExtensions,
-    RequestFiles,
-    TimeoutTypes,
-)
 from ._version import __version__
 from .auth import Auth, BasicAuth, FunctionAuth
 from .config import (
@@ -42,6 +30,19 @@ from .models import Request, Response
 
 if TYPE_CHECKING:  # pragma: no cover
     import logging
+
+    from ._types import (
+        AuthTypes,
+        CookieTypes,
+        HeaderTypes,
+        ProxyTypes,
+        QueryParamTypes,
+        RequestContent,
+        RequestData,
+        RequestExtensions,
+        RequestFiles,
+        TimeoutTypes,
+    )
 from .proxy import build_proxy_map
 from .urls import URL, QueryParams
 

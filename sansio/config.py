@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._types import HeaderTypes, TimeoutTypes
 from .headers import SENSITIVE_HEADERS, Headers
 from .urls import URL
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
+
+    from ._types import HeaderTypes, TimeoutTypes
 
 __all__ = [
     "DEFAULT_LIMITS",

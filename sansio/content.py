@@ -23,20 +23,23 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import env
-from ._types import RequestContent, RequestData, RequestFiles, ResponseContent
 from .exceptions import StreamClosed, StreamConsumed
-from .multipart import (
+from .streams import (
     CHUNK_SIZE,
-    MultipartStream,
+    AsyncByteStream,
+    ByteStream,
+    SyncByteStream,
     as_bytes,
     check_chunk_size,
     read_chunks,
     seekable_span,
 )
-from .streams import AsyncByteStream, ByteStream, SyncByteStream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import RequestContent, RequestData, RequestFiles, ResponseContent
 
 __all__ = [
     "CHUNK_SIZE",
@@ -271,6 +274,8 @@ def encode_request(
     if files:
         if boundary is None:
             boundary = env.current().random_bytes(16).hex().encode("ascii")
+        from .multipart import MultipartStream  # loaded by the first upload, not conch
+
         stream = MultipartStream(data or {}, files, boundary)
         return stream.get_headers(), stream
     if data:

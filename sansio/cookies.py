@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from . import env
 from .exceptions import CookieConflict, InvalidURL
 from .urls import canonical_host
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Protocol
+
     from ._types import CookieTypes
 
 __all__ = [
@@ -945,42 +947,41 @@ class CookieJar:
 # -- the public mapping -----------------------------------------------------------------
 
 
-class _URLLike(Protocol):
-    @property
-    def scheme(self) -> str: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def path(self) -> str: ...
+# What `Cookies` reads from the requests and responses it is given (httpx's or conch's),
+# for type checkers only: a Protocol class costs its creation at import.
+if TYPE_CHECKING:  # pragma: no cover
 
+    class _URLLike(Protocol):
+        @property
+        def scheme(self) -> str: ...
+        @property
+        def host(self) -> str: ...
+        @property
+        def path(self) -> str: ...
 
-class _ResponseHeaders(Protocol):
-    def __contains__(self, key: object) -> bool: ...
-    def get_list(self, key: str) -> list[str]: ...
+    class _ResponseHeaders(Protocol):
+        def __contains__(self, key: object) -> bool: ...
+        def get_list(self, key: str) -> list[str]: ...
 
+    class _RequestHeaders(Protocol):
+        def __contains__(self, key: object) -> bool: ...
+        def __setitem__(self, key: str, value: str) -> None: ...
 
-class _RequestHeaders(Protocol):
-    def __contains__(self, key: object) -> bool: ...
-    def __setitem__(self, key: str, value: str) -> None: ...
+    class _RequestLike(Protocol):
+        @property
+        def url(self) -> _URLLike: ...
+        @property
+        def headers(self) -> _RequestHeaders: ...
 
+    class _RequestOfResponse(Protocol):
+        @property
+        def url(self) -> _URLLike: ...
 
-class _RequestLike(Protocol):
-    @property
-    def url(self) -> _URLLike: ...
-    @property
-    def headers(self) -> _RequestHeaders: ...
-
-
-class _RequestOfResponse(Protocol):
-    @property
-    def url(self) -> _URLLike: ...
-
-
-class _ResponseLike(Protocol):
-    @property
-    def request(self) -> _RequestOfResponse: ...
-    @property
-    def headers(self) -> _ResponseHeaders: ...
+    class _ResponseLike(Protocol):
+        @property
+        def request(self) -> _RequestOfResponse: ...
+        @property
+        def headers(self) -> _ResponseHeaders: ...
 
 
 class Cookies(MutableMapping[str, str]):

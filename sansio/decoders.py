@@ -45,15 +45,19 @@ from __future__ import annotations
 import codecs
 import encodings
 import encodings.aliases
-import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import cache
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import DecodingError, DecompressionLimitExceeded, LineTooLong, StreamError
 
 if TYPE_CHECKING:
+    from typing import Protocol
+    from zlib import _Decompress
+
     import zstandard
 
 __all__ = [
@@ -104,13 +108,17 @@ _WINDOW_SLACK = 1024
 _BROTLI_FALLBACK_SLICE = 1024
 
 _EMPTY = memoryview(b"")
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
-_ZLIB_WBITS = zlib.MAX_WBITS
-_RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
+# zlib is imported by the first compressed body, not with conch (see `_ZlibStage`).
+_MAX_WBITS = 15  # zlib.MAX_WBITS: a 32 KiB window, the largest deflate has
+_GZIP_WBITS = 16 + _MAX_WBITS
+_ZLIB_WBITS = _MAX_WBITS
+_RAW_DEFLATE_WBITS = -_MAX_WBITS
 
 
-class _Source(Protocol):
-    def read(self, n: int, /) -> bytes | memoryview: ...
+if TYPE_CHECKING:  # pragma: no cover (a Protocol class costs its creation at import)
+
+    class _Source(Protocol):
+        def read(self, n: int, /) -> bytes | memoryview: ...
 
 
 class _Wire:
@@ -203,6 +211,15 @@ class _Stage:
         return DecodingError(f"{self._name}: the compressed body is truncated")
 
 
+@cache
+def _zlib() -> ModuleType:
+    # A response without Content-Encoding does not need zlib: it loads with the first
+    # gzip or deflate body, not with conch.
+    import zlib
+
+    return zlib
+
+
 class _ZlibStage(_Stage):
     """gzip and deflate: zlib's ``max_length`` bounds every step exactly."""
 
@@ -210,7 +227,7 @@ class _ZlibStage(_Stage):
 
     def __init__(self, name: str, source: _Source, limit: int | None) -> None:
         super().__init__(name, source, limit)
-        self._d: zlib._Decompress | None = None
+        self._d: _Decompress | None = None
         self._in = _EMPTY
         self._streams = 0
 
@@ -248,7 +265,7 @@ class _ZlibStage(_Stage):
         window = data[: n + _WINDOW_SLACK]
         try:
             out = d.decompress(window, n)
-        except zlib.error as exc:
+        except _zlib().error as exc:
             raise self._corrupt(exc) from exc
         if d.eof:
             self._d = None
@@ -278,7 +295,7 @@ class _GzipStage(_ZlibStage):
                     return None
                 rest = bytes(more).lstrip(b"\0")
             data = memoryview(rest)
-        self._d = zlib.decompressobj(_GZIP_WBITS)
+        self._d = _zlib().decompressobj(_GZIP_WBITS)
         return data
 
 
@@ -304,7 +321,7 @@ class _DeflateStage(_ZlibStage):
         cmf, flg = data[0], data[1]
         # A zlib header: method 8 (deflate), window <= 32 KiB, and a check value.
         wrapped = cmf & 0x0F == 8 and cmf >> 4 <= 7 and ((cmf << 8) | flg) % 31 == 0
-        self._d = zlib.decompressobj(_ZLIB_WBITS if wrapped else _RAW_DEFLATE_WBITS)
+        self._d = _zlib().decompressobj(_ZLIB_WBITS if wrapped else _RAW_DEFLATE_WBITS)
         return data
 
 
@@ -759,12 +776,20 @@ _BOM_CODECS: dict[str, tuple[tuple[tuple[bytes, str], ...], str]] = {
 # module name is ever looked up. Longer names than any alias are not even normalised.
 _MAX_CODEC_NAME = 64
 _CODEC_ALIASES = encodings.aliases.aliases
-_CODEC_MODULES = frozenset(
-    {
-        *_CODEC_ALIASES.values(),
-        *(encodings.normalize_encoding(name) for name in (*TEXT_ENCODINGS, *_REFUSED_TEXT_CODECS)),
-    }
-)
+
+
+@cache
+def _codec_modules() -> frozenset[str]:
+    # Built when a charset is not an alias, not with conch: it normalises ~100 names.
+    return frozenset(
+        {
+            *_CODEC_ALIASES.values(),
+            *(
+                encodings.normalize_encoding(name)
+                for name in (*TEXT_ENCODINGS, *_REFUSED_TEXT_CODECS)
+            ),
+        }
+    )
 
 
 def _codec_module(encoding: str) -> str | None:
@@ -773,7 +798,7 @@ def _codec_module(encoding: str) -> str | None:
         return None
     key = encodings.normalize_encoding(encoding.lower())
     module = _CODEC_ALIASES.get(key) or _CODEC_ALIASES.get(key.replace(".", "_"))
-    if module is None and key in _CODEC_MODULES:
+    if module is None and key in _codec_modules():
         module = key
     return module
 

@@ -26,10 +26,9 @@ long to wait before another connect attempt (`connect_retry_delays`,
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._frozen import Frozen, set_field
-from ._types import ProxyTypes
 from .exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -43,12 +42,14 @@ from .exceptions import (
 from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
 from .headers import Headers
 from .models import Request, Response
-from .multipart import MultipartStream
 from .pool import retry_safe
 from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
 from .tls import ALPN_H1, TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import ProxyTypes
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
@@ -483,7 +484,12 @@ def may_retry(request: Request, reused: bool, phase: FailurePhase, error: BaseEx
 def replayable(request: Request) -> bool:
     """Whether the request's body can be sent again from its start (bytes in memory,
     multipart from files; not a user's iterator)."""
-    return isinstance(request.stream, ByteStream | MultipartStream)
+    stream = request.stream
+    if isinstance(stream, ByteStream):
+        return True
+    from .multipart import MultipartStream  # not with conch: few requests upload files
+
+    return isinstance(stream, MultipartStream)
 
 
 def retry_on_fresh_connection(error: BaseException, *, multiplexed: bool = False) -> bool:

@@ -39,10 +39,12 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._types import HeaderTypes
 from .exceptions import LocalProtocolError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import HeaderTypes
 
 __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"]
 

@@ -39,17 +39,6 @@ from collections.abc import (
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._types import (
-    CookieTypes,
-    HeaderTypes,
-    QueryParamTypes,
-    RequestContent,
-    RequestData,
-    RequestExtensions,
-    RequestFiles,
-    ResponseContent,
-    ResponseExtensions,
-)
 from .content import UnattachedStream, encode_request, encode_response
 from .cookies import Cookies
 from .decoders import (
@@ -80,6 +69,18 @@ from .urls import URL
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
+
+    from ._types import (
+        CookieTypes,
+        HeaderTypes,
+        QueryParamTypes,
+        RequestContent,
+        RequestData,
+        RequestExtensions,
+        RequestFiles,
+        ResponseContent,
+        ResponseExtensions,
+    )
 
 __all__ = ["DECODE_PIECE_SIZE", "Request", "Response"]
 

@@ -26,20 +26,24 @@ Behaviour follows httpx 0.28, with these deliberate differences:
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._types import RequestData, RequestFiles
 from .exceptions import LocalProtocolError, StreamConsumed
-from .streams import AsyncByteStream, SyncByteStream
+from .streams import (
+    CHUNK_SIZE,
+    AsyncByteStream,
+    SyncByteStream,
+    check_chunk_size,
+    read_chunks,
+    seekable_span,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import RequestData, RequestFiles
 
 __all__ = ["CHUNK_SIZE", "MAX_BOUNDARY_LENGTH", "MultipartStream", "guess_content_type"]
 
-# The most a file object is asked for in one read(). 64 KiB is httpx's and
-# requests' choice: big enough that per-chunk costs vanish next to the copy,
-# small enough that a large upload never sits in memory. Per stream it can be
-# changed with the `chunk_size` argument.
-CHUNK_SIZE = 64 * 1024
 
 # RFC 2046 section 5.1.1: a boundary has 1 to 70 characters. This is a rule of
 # the format rather than a resource policy, so it is not adjustable per call.
@@ -95,50 +99,6 @@ def guess_content_type(filename: str) -> str:
     if not dot or not stem:
         return DEFAULT_CONTENT_TYPE
     return CONTENT_TYPES.get(extension.lower(), DEFAULT_CONTENT_TYPE)
-
-
-def seekable_span(file: Any) -> tuple[int, int] | None:
-    """``(position, end)`` of a seekable file, left where it was; None if it cannot seek.
-
-    Uses tell/seek only: the file object was handed in by the caller, and asking
-    where it ends reads nothing from it.
-    """
-    seekable = getattr(file, "seekable", None)
-    if seekable is not None and not seekable():
-        return None
-    try:
-        position: int = file.tell()
-        file.seek(0, io.SEEK_END)
-        end: int = file.tell()
-        file.seek(position)
-    except (AttributeError, OSError):
-        return None
-    return position, end
-
-
-def read_chunks(read: Callable[[int], Any], chunk_size: int) -> Iterator[bytes]:
-    """Call ``read(chunk_size)`` until it returns nothing; every chunk must be bytes."""
-    chunk = read(chunk_size)
-    while chunk:
-        yield chunk if isinstance(chunk, bytes) else as_bytes(chunk, "a file's read()")
-        chunk = read(chunk_size)
-
-
-def as_bytes(chunk: object, source: str) -> bytes:
-    """`chunk` as bytes if it is bytes-like; otherwise a TypeError naming `source`."""
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    hint = " (encode text, or open files in binary mode)" if isinstance(chunk, str) else ""
-    raise TypeError(
-        f"Request body chunks must be bytes, but {source} gave {type(chunk).__name__}{hint}."
-    )
-
-
-def check_chunk_size(chunk_size: int) -> int:
-    """`chunk_size` if it is a positive int; ValueError otherwise."""
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
-    return chunk_size
 
 
 class _FileSource:

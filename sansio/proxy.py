@@ -45,28 +45,28 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING
 
 from . import env as _env
 from ._frozen import Frozen, set_field
-from ._types import ProxyTypes
 from .config import Proxy
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
 from .h1 import H1Connection
 from .mounts import MountTable, URLPattern
-from .socks import (
-    DONE,
-    RECEIVE,
-    SEND,
-    HandshakeStep,
-    Socks4Handshake,
-    Socks5Handshake,
-    socks4_user_id,
-    socks5_credentials,
-)
 from .tls import ALPN_H1, TLSConfig
 from .urls import URL
 from .wire import SEND as _WIRE_SEND
-from .wire import RequestHead, ResponseHead
+from .wire import HandshakeStep, RequestHead, ResponseHead
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import ProxyTypes
+    from .socks import Socks4Handshake, Socks5Handshake
+
+# The steps of a handshake, a CONNECT's or SOCKS's: `sansio.socks` is imported for the
+# first SOCKS proxy, not with conch.
+SEND = HandshakeStep.SEND
+RECEIVE = HandshakeStep.RECEIVE
+DONE = HandshakeStep.DONE
 
 __all__ = [
     "ProxyConnector",
@@ -390,6 +390,8 @@ class ProxyPlanner:
                 f"Proxy(ssl_context=...) is for https:// proxies; {str(url)!r} is not one"
             )
         if self._socks is not None:
+            from .socks import socks4_user_id, socks5_credentials
+
             # SOCKS carries no HTTP headers: Proxy.headers have nowhere to go.
             raw_auth = proxy.raw_auth
             # Checked now, so that a bad setting fails when the client is built.
@@ -606,6 +608,8 @@ def socks_handshake(
     to, when `ProxyPlan.resolve_target` asks for it; without it such a plan fails with
     `ProxyError`.
     """
+    from .socks import Socks4Handshake, Socks5Handshake
+
     if plan.mode is ProxyMode.SOCKS5:
         return Socks5Handshake(
             plan.target_host, plan.target_port, plan.socks_auth, remote_dns=plan.remote_dns

@@ -45,9 +45,8 @@ Choices
 
 from __future__ import annotations
 
-import enum
-
 from .exceptions import ProxyError
+from .wire import HandshakeStep
 
 __all__ = [
     "DONE",
@@ -114,17 +113,9 @@ _METHOD_NAMES = {
 }
 
 
-class HandshakeStep(enum.Enum):
-    """What the shell does before asking `Socks5Handshake.next_step` again."""
-
-    SEND = "send"
-    """Bytes are queued: write all of `Socks5Handshake.data_to_send`."""
-    RECEIVE = "receive"
-    """A reply is incomplete: read and call `Socks5Handshake.receive_data`."""
-    DONE = "done"
-    """The proxy has connected to the target; the stream now carries its bytes."""
-
-
+# What the shell does before asking `Socks5Handshake.next_step` again (defined in
+# `sansio.wire`, shared with `sansio.proxy.ProxyConnector`, which loads this module only
+# for a SOCKS proxy).
 SEND = HandshakeStep.SEND
 RECEIVE = HandshakeStep.RECEIVE
 DONE = HandshakeStep.DONE

@@ -13,10 +13,11 @@ import os
 from typing import TYPE_CHECKING
 
 from ._frozen import Frozen, set_field
-from ._types import CertTypes
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl  # for annotations only: the core never builds a context
+
+    from ._types import CertTypes
 
 __all__ = ["ALPN_H1", "ALPN_H2", "ALPN_H2_H1", "DEFAULT_TLS_CONFIG", "TLSConfig", "alpn_for"]
 

@@ -49,10 +49,14 @@ same URL again pays a dict lookup instead of a parse.
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from ._types import PrimitiveData, QueryParamTypes
+from ._frozen import NamedTuple
 from .exceptions import InvalidURL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import PrimitiveData, QueryParamTypes
 
 __all__ = [
     "MAX_HOST_LENGTH",
@@ -87,10 +91,16 @@ _HEX = frozenset(_DIGITS + "abcdefABCDEF")
 _HOST_CHARS = frozenset(_LOWER + _DIGITS + "-._~" + "!$&'()*+,;=")
 
 
-def _encoder(extra: str) -> tuple[frozenset[str], dict[int, str]]:
-    """A WHATWG percent-encode set: C0 controls, space, DEL, non-ASCII and ``extra``."""
-    keep = frozenset(chr(b) for b in range(0x21, 0x7F) if chr(b) not in extra)
-    return keep, {b: f"%{b:02X}" for b in range(256) if chr(b) not in keep}
+def _encoder(extra: str) -> frozenset[str]:
+    """What a WHATWG percent-encode set keeps: all but C0 controls, space, DEL,
+    non-ASCII and ``extra``."""
+    return frozenset(chr(b) for b in range(0x21, 0x7F) if chr(b) not in extra)
+
+
+@cache
+def _escapes(keep: frozenset[str]) -> dict[int, str]:
+    # Built by the first text that needs escaping, not with conch: most URLs need none.
+    return {b: f"%{b:02X}" for b in range(256) if chr(b) not in keep}
 
 
 # "%" stays as it is in these (as in WHATWG and httpx), so existing escapes survive.
@@ -102,22 +112,25 @@ _USERINFO = _encoder('"#<>?`{}/;=@[\\]^|')  # ":" kept: it separates username an
 _USERNAME = _encoder('"#<>?`{}/;=@[\\]^|:%')
 # QueryParams values as `urllib.parse.urlencode` writes them: all but unreserved.
 _FORM_KEEP = frozenset(_LETTERS + _DIGITS + "-._~")
-_FORM_TABLE = {b: "+" if b == 0x20 else f"%{b:02X}" for b in range(256) if chr(b) not in _FORM_KEEP}
 
 
-def _quote(text: str, encoder: tuple[frozenset[str], dict[int, str]]) -> str:
-    keep, table = encoder
+@cache
+def _form_escapes() -> dict[int, str]:
+    return {b: "+" if b == 0x20 else f"%{b:02X}" for b in range(256) if chr(b) not in _FORM_KEEP}
+
+
+def _quote(text: str, keep: frozenset[str]) -> str:
     if keep.issuperset(text):
         return text
     # Latin-1 maps each UTF-8 byte to one code point, so one C-level translate does it all.
-    return text.encode("utf-8").decode("latin-1").translate(table)
+    return text.encode("utf-8").decode("latin-1").translate(_escapes(keep))
 
 
 def _quote_form(text: str) -> str:
     if _FORM_KEEP.issuperset(text):
         return text
     # surrogatepass: a lone surrogate in a value is written out rather than crashing str().
-    return text.encode("utf-8", "surrogatepass").decode("latin-1").translate(_FORM_TABLE)
+    return text.encode("utf-8", "surrogatepass").decode("latin-1").translate(_form_escapes())
 
 
 def _unquote(text: str) -> str:

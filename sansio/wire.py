@@ -250,3 +250,15 @@ class WireConnection(Protocol):
     def release(self, stream_id: int) -> None:
         """The caller is done with the stream, perhaps before its response ended."""
         ...
+
+
+class HandshakeStep(enum.Enum):
+    """What a shell does before asking a proxy handshake (`sansio.socks.Socks5Handshake`,
+    `sansio.proxy.ProxyConnector`) for its next step again."""
+
+    SEND = "send"
+    """Bytes are queued: write all of the handshake's ``data_to_send``."""
+    RECEIVE = "receive"
+    """A reply is incomplete: read and call the handshake's ``receive_data``."""
+    DONE = "done"
+    """The proxy has connected to the target; the stream now carries its bytes."""

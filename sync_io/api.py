@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sansio._types import (
-    AuthTypes,
-    CookieTypes,
-    HeaderTypes,
-    ProxyTypes,
-    QueryParamTypes,
-    RequestContent,
-    RequestData,
-    RequestFiles,
-    TimeoutTypes,
-)
 from sansio.client import resolve_follow_redirects
 from sansio.config import DEFAULT_TIMEOUT_CONFIG, USE_CLIENT_DEFAULT
 from sansio.models import Response
 from sansio.urls import URL
 
 from .client import Client
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio._types import (
+        AuthTypes,
+        CookieTypes,
+        HeaderTypes,
+        ProxyTypes,
+        QueryParamTypes,
+        RequestContent,
+        RequestData,
+        RequestFiles,
+        TimeoutTypes,
+    )
 
 __all__ = ["delete", "get", "head", "options", "patch", "post", "put", "request", "stream"]
 

@@ -9,19 +9,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sansio import actions as act
-from sansio._types import (
-    AuthTypes,
-    CertTypes,
-    CookieTypes,
-    HeaderTypes,
-    ProxyTypes,
-    QueryParamTypes,
-    RequestContent,
-    RequestData,
-    RequestExtensions,
-    RequestFiles,
-    TimeoutTypes,
-)
 from sansio.client import (
     RESPONSE_LOG_FORMAT,
     BaseClient,
@@ -51,11 +38,25 @@ from sansio.urls import URL
 from .transport import HTTPTransport
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
+    from sansio._types import (
+        AuthTypes,
+        CertTypes,
+        CookieTypes,
+        HeaderTypes,
+        ProxyTypes,
+        QueryParamTypes,
+        RequestContent,
+        RequestData,
+        RequestExtensions,
+        RequestFiles,
+        TimeoutTypes,
+    )
     from sansio.retry import Retry
 
-__all__ = ["Client"]
+    # For type checkers only: bound by name, it would compile a ForwardRef at run time.
+    C = TypeVar("C", bound="Client")
 
-C = TypeVar("C", bound="Client")
+__all__ = ["Client"]
 
 
 class _TimedStream(SyncByteStream):

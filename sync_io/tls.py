@@ -20,9 +20,12 @@ import os
 import ssl
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from sansio._types import CertTypes
 from sansio.tls import TLSConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sansio._types import CertTypes
 
 __all__ = [
     "CERT_DEPRECATED",

@@ -19,7 +19,6 @@ import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from sansio.engine import BodyChunk, Exchange
-from sansio.engine.mux import TunnelReader, TunnelWriter
 from sansio.exceptions import WriteError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,6 +60,8 @@ class TunnelStream:
                         return b""
                     self._busy += 1
                 try:
+                    from sansio.engine.mux import TunnelReader  # loaded with HTTP/2 only
+
                     reader = TunnelReader(self._ex, timeout)
                     event = self._transport._drive(cast(Exchange, reader), reader.send(None))
                 finally:
@@ -80,6 +81,8 @@ class TunnelStream:
                     raise WriteError("the tunnel is closed")
                 self._busy += 1
             try:
+                from sansio.engine.mux import TunnelWriter  # loaded with HTTP/2 only
+
                 writer = TunnelWriter(self._ex, data)
                 self._transport._drive(cast(Exchange, writer), writer.send(None))
             finally:

@@ -156,6 +156,13 @@ NOT_LOADED_BY_IMPORT = [
     "wsproto",
     "sansio.ws",
     "sansio.status",
+    "sync_io.transports",
+    "sync_io._files",
+    "zlib",
+    "sansio._types",
+    "sansio.engine.mux",
+    "sansio.socks",
+    "sansio.multipart",
 ]
 
 
@@ -169,6 +176,104 @@ def test_import_is_light() -> None:
     # Import time is a feature: conch keeps what a plain sync request does not need off
     # the import path.
     assert _loaded_by("import conch", NOT_LOADED_BY_IMPORT) == []
+
+
+# Module-level work a plain request does not need, done on first use instead: cached
+# builders that `import conch` must leave unbuilt (the chunk-extension pattern alone
+# takes ~0.4 ms to compile, the percent-escape tables ~0.4 ms to build).
+NOT_BUILT_BY_IMPORT = [
+    "sansio.h1._extensions",
+    "sansio.h1_heads._field_value",
+    "sansio.urls._escapes",
+    "sansio.urls._form_escapes",
+    "sansio.decoders._codec_modules",
+    "sansio.decoders._zlib",
+]
+
+
+def test_import_builds_no_rare_tables() -> None:
+    script = (
+        "import importlib, conch; built = []\n"
+        f"for name in {NOT_BUILT_BY_IMPORT!r}:\n"
+        "    module, _, attr = name.rpartition('.')\n"
+        "    if getattr(importlib.import_module(module), attr).cache_info().currsize:\n"
+        "        built.append(name)\n"
+        "print(repr(built))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
+def test_import_builds_no_typing_named_tuple() -> None:
+    # typing.NamedTuple compiles every field's annotation (a string under `from __future__
+    # import annotations`) into a ForwardRef: ~0.4 ms a class. The core's tuple classes
+    # use `sansio._frozen.NamedTuple`, which keeps the strings.
+    script = (
+        "import sys, typing, conch\n"
+        "print(repr(sorted(f'{cls.__module__}.{cls.__qualname__}'"
+        " for module in list(sys.modules.values())"
+        " if module.__name__.split('.')[0] in {'sansio', 'sync_io', 'conch'}"
+        " for cls in vars(module).values()"
+        " if isinstance(cls, type) and issubclass(cls, tuple)"
+        " and any(isinstance(a, typing.ForwardRef)"
+        " for a in vars(cls).get('__annotations__', {}).values()))))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
+def test_import_compiles_no_forward_reference() -> None:
+    # typing compiles a string annotation it must evaluate at run time (a TypeVar's
+    # bound, a NamedTuple field) into a ForwardRef; the first compile of a process
+    # costs ~1 ms. Names the core's type checking needs stay under TYPE_CHECKING.
+    script = (
+        "import builtins, sys\n"
+        "compiled = []\n"
+        "original = builtins.compile\n"
+        "def compile(source, *args, **kwargs):\n"
+        "    if sys._getframe(1).f_code.co_filename.endswith('typing.py'):\n"
+        "        compiled.append(source)\n"
+        "    return original(source, *args, **kwargs)\n"
+        "builtins.compile = compile\n"
+        "import conch\n"
+        "print(repr(compiled))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
+def test_import_compiles_no_pattern() -> None:
+    # A pattern costs ~0.1-0.4 ms to compile: the core compiles those it needs on first
+    # use (`NOT_BUILT_BY_IMPORT`) or checks bytes without one.
+    script = (
+        "import re, socket, ssl\n"
+        "compiled = []\n"
+        "original = re.compile\n"
+        "def compile(pattern, *args, **kwargs):\n"
+        "    compiled.append(pattern)\n"
+        "    return original(pattern, *args, **kwargs)\n"
+        "re.compile = compile\n"
+        "import conch\n"
+        "print(repr(compiled))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == []
+
+
+def test_import_defines_only_public_protocols() -> None:
+    # A Protocol class used in annotations only is defined under TYPE_CHECKING: making
+    # one costs its creation at import.
+    script = (
+        "import sys, typing, conch\n"
+        "print(repr(sorted(f'{cls.__module__}.{cls.__qualname__}'"
+        " for module in list(sys.modules.values())"
+        " if module.__name__.split('.')[0] in {'sansio', 'sync_io', 'conch'}"
+        " for cls in vars(module).values()"
+        " if isinstance(cls, type) and typing.Protocol in cls.__bases__"
+        " and cls.__module__ == module.__name__)))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout.strip()) == ["sansio.wire.WireConnection"]
 
 
 # Loaded only on the rare paths that need them (a non-ASCII Digest username, a form value
@@ -205,9 +310,12 @@ LAZY_NAMES = [
     "AsyncFileTransport",
     "AsyncHTTPTransport",
     "EventSource",
+    "FileTransport",
+    "MockTransport",
     "Retry",
     "SSEError",
     "ServerSentEvent",
+    "WSGITransport",
     "aconnect_sse",
     "alias_httpx",
     "codes",

@@ -63,7 +63,8 @@ What an exchange decides, once for every interpreter
   The retry policy is told what is left, so no back-off outlasts it. That is all in
   `_Timed`: the choreography below only asks for its waits.
 * **HTTP/2 scheduling** lives in `sansio.engine.mux`: one reader at a time, frames
-  written in the order they were made, and the RST_STREAM of an abandoned stream.
+  written in the order they were made, and the RST_STREAM of an abandoned stream. It
+  is imported where a connection is shared (HTTP/2), not with conch.
 """
 
 from __future__ import annotations
@@ -91,9 +92,8 @@ from sansio.exchange import (
 )
 from sansio.happy_eyeballs import family_of
 from sansio.pool import Open, Wait
-from sansio.proxy import ProxyConnector
-from sansio.socks import DONE
-from sansio.socks import SEND as PROXY_SEND
+from sansio.proxy import DONE, ProxyConnector
+from sansio.proxy import SEND as PROXY_SEND
 from sansio.wire import (
     NEED_BODY,
     RECEIVE,
@@ -104,7 +104,6 @@ from sansio.wire import (
     ResponseHead,
 )
 
-from . import mux
 from .actions import (
     END,
     NO_EFFECTS,
@@ -331,7 +330,11 @@ class Exchange:
         `mux.TunnelReader` and written with `mux.TunnelWriter`; the connection stays in
         the pool."""
         conn, sid = self._conn, self._sid
-        return conn is not None and conn.shared and sid is not None and mux.is_tunnel(conn, sid)
+        if conn is None or not conn.shared or sid is None:
+            return False
+        from . import mux
+
+        return mux.is_tunnel(conn, sid)
 
     def take_leftover(self) -> bytes:
         """The bytes that followed a 101 or CONNECT 2xx head, once (then ``b""``): the
@@ -366,6 +369,8 @@ class Exchange:
                     if not conn.shared:
                         head = yield from self._request_h1(conn)
                     else:
+                        from . import mux
+
                         head = yield from mux.request(self, conn)
                         if head is None:
                             # It filled up or is going away since the pool handed it out:
@@ -415,6 +420,8 @@ class Exchange:
                 if tracer is not None and not conn.shared:
                     yield from self._traced_body(conn, tracer)
                 elif conn.shared:
+                    from . import mux
+
                     if tracer is not None:
                         info = {"request": self._request, "stream_id": self._sid}
                         yield tracer.started("http2.receive_response_body", info)
@@ -491,6 +498,8 @@ class Exchange:
             assert conn is not None
             self._reused = True
             if conn.shared:
+                from . import mux
+
                 # Whether it can start a stream is known only under the lock that starts
                 # one: `mux.request` sends the exchange back to the pool if not.
                 yield from mux.probe(self, conn)
@@ -769,6 +778,8 @@ class Exchange:
         """Give back a connection whose request failed; how far the request had got."""
         sid = self._sid
         if conn.shared:
+            from . import mux
+
             phase = yield from mux.abandon(self, conn, sid)
             return phase
         wire = conn.wire
@@ -788,6 +799,8 @@ class Exchange:
     def _finish(self, conn: Conn) -> Steps:
         """The response is closed: end its stream and give the connection back."""
         if conn.shared:
+            from . import mux
+
             yield from mux.release(self, conn)
             effects = self._engine._checkin(conn)
             self._conn = None
@@ -850,6 +863,8 @@ class Exchange:
             return None
         wake: tuple[Any, ...] = ()
         if conn.shared:
+            from . import mux
+
             wake = mux.leave(self, conn)
         else:
             sid = self._sid

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import typing
 
 import pytest
 
 from sansio import actions as act
 from sansio import happy_eyeballs as he
-from sansio._frozen import Frozen, set_field
+from sansio._frozen import Frozen, NamedTuple, set_field
 from sansio.deadline import Deadline
 from sansio.engine import actions as ea
 from sansio.exchange import EXPECT_CONTINUE_TIMEOUT, Route, Timeouts
@@ -209,3 +210,40 @@ def test_a_generic_start_can_be_subscripted() -> None:
     start = he.Start[str](0, "::1")
     assert start == he.Start(0, "::1")
     assert not hasattr(start, "__orig_class__")
+
+
+class Span(NamedTuple):
+    """From start to end."""
+
+    start: int
+    end: int | None
+
+    @property
+    def size(self) -> int | None:
+        return None if self.end is None else self.end - self.start
+
+    def __str__(self) -> str:
+        return f"{self.start}-{self.end}"
+
+
+class TypingSpan(typing.NamedTuple):
+    start: int
+    end: int | None
+
+
+def test_a_named_tuple_is_the_one_typing_would_build() -> None:
+    span = Span(1, end=4)
+    assert span == (1, 4) == TypingSpan(1, 4)
+    assert isinstance(span, tuple)
+    assert Span._fields == TypingSpan._fields == ("start", "end")
+    assert repr(span) == "Span(start=1, end=4)"
+    assert (span.size, str(span), Span.__doc__) == (3, "1-4", "From start to end.")
+    assert (Span.__module__, Span.__qualname__) == (__name__, "Span")
+    assert span._replace(end=None).size is None
+    assert pickle.loads(pickle.dumps(span)) == span
+    assert copy.copy(span) == span
+    with pytest.raises(AttributeError):
+        span.start = 2  # type: ignore[misc]
+    # The annotations stay as written: typing's NamedTuple compiles each into a
+    # ForwardRef, which is what this one saves on the import path.
+    assert Span.__annotations__ == {"start": "int", "end": "int | None"}
