@@ -433,12 +433,8 @@ class Planner:
                 "reason_phrase": head.reason,
                 "network_stream": network_stream,
             }
-        response = Response(
-            head.status_code,
-            headers=Headers._from_validated(head.headers),
-            stream=stream,
-            request=request,
-            extensions=extensions,
+        response = Response._from_transport(
+            head.status_code, Headers._from_validated(head.headers), stream, request, extensions
         )
         if head.informational:
             version = {"http_version": extensions["http_version"]}
