@@ -14,7 +14,7 @@ from sansio._frozen import Frozen, set_field
 from sansio.deadline import Deadline
 from sansio.engine import actions as ea
 from sansio.exchange import EXPECT_CONTINUE_TIMEOUT, Route, Timeouts
-from sansio.pool import PoolStatistics
+from sansio.pool import PoolStatistics, Reuse
 from sansio.tls import ALPN_H2_H1, TLSConfig
 from sansio.wire import BodyChunk, EndOfBody, RequestHead, ResponseHead
 
@@ -218,6 +218,10 @@ def test_wire_values_hold_each_field_where_it_was_given() -> None:
     assert EndOfBody([(b"t", b"v")]).trailers == [(b"t", b"v")]
     write = ea.Write("s", b"d", 1.0, True)
     assert (write.stream, write.data, write.timeout, write.shared) == ("s", b"d", 1.0, True)
+    reuse = Reuse(7, "conn", (8,))  # type: ignore[arg-type]
+    assert (reuse.conn_id, reuse.connection, reuse.close) == (7, "conn", (8,))
+    assert reuse == Reuse(7, "conn", (8,)) != Reuse(7, "conn")  # type: ignore[arg-type]
+    assert repr(reuse) == "Reuse(conn_id=7, connection='conn', close=(8,))"
 
 
 def test_actions_keep_their_defaults_and_match_args() -> None:
