@@ -178,13 +178,21 @@ class Timeouts(Frozen):
         given: Mapping[str, Any] = request.extensions.get("timeout", {})
         if not given:
             return _NO_TIMEOUTS
-        return cls(
+        # A client sends the same four values with every request: the last answer, kept
+        # with a copy of what it was made from, is reused while they are equal (one
+        # tuple, swapped whole, so threads sharing it see a matching pair).
+        last_given, last = _last_timeouts
+        if given == last_given:
+            return last
+        timeouts = cls(
             given.get("connect"),
             given.get("read"),
             given.get("write"),
             given.get("pool"),
             given.get("expect_continue", EXPECT_CONTINUE_TIMEOUT),
         )
+        _remember_timeouts(dict(given), timeouts)
+        return timeouts
 
     def continue_wait(self) -> float | None:
         """How long a request body waits for a 100: `expect_continue`, but never past
@@ -217,6 +225,12 @@ class Timeouts(Frozen):
 
 
 _NO_TIMEOUTS = Timeouts()
+_last_timeouts: tuple[Mapping[str, Any], Timeouts] = ({}, _NO_TIMEOUTS)
+
+
+def _remember_timeouts(given: Mapping[str, Any], timeouts: Timeouts) -> None:
+    global _last_timeouts
+    _last_timeouts = (given, timeouts)
 
 
 class Planner:
@@ -261,26 +275,31 @@ class Planner:
         self._max_header_count = max_header_count
         self._route_cache_size = route_cache_size
         self._proxy = None if proxy is None else ProxyPlanner(proxy, trust_env=trust_env)
-        # (scheme, raw host, port as written) -> Route: an origin is planned once, so a
-        # request costs no Route or TLSConfig to build, nor a scheme or host check.
-        self._routes: dict[tuple[str, bytes, int | None], Route] = {}
+        # (scheme, raw host, port as written) -> (Route, authority, scheme as bytes): an
+        # origin is planned once, so a request costs no Route or TLSConfig to build, nor a
+        # scheme or host check, nor the bytes of its HTTP/2 pseudo-headers.
+        self._routes: dict[tuple[str, bytes, int | None], tuple[Route, bytes, bytes]] = {}
 
     def plan(self, request: Request) -> tuple[Route, RequestHead, bool]:
         """The route, the wire head, and whether the request has a body to send."""
         url = request.url
         extensions = request.extensions
         sni = extensions.get("sni_hostname")
-        route = None if sni is not None else self._routes.get((url.scheme, url.raw_host, url.port))
-        if route is None:
+        key = (url.scheme, url.raw_host, url.port)
+        planned = None if sni is not None else self._routes.get(key)
+        if planned is None:
             route = self._route(request, sni=sni)
+            authority, scheme = url.netloc, url.scheme.encode("ascii")
+        else:
+            route, authority, scheme = planned
         headers = request.headers
         target = extensions.get("target")
         head = RequestHead(
             method=request.method.encode("ascii"),
             target=url.raw_path if target is None else _target(target),
             headers=headers.raw,
-            authority=url.netloc,
-            scheme=url.scheme.encode("ascii"),
+            authority=authority,
+            scheme=scheme,
         )
         proxy = route.proxy
         if (
@@ -354,7 +373,7 @@ class Planner:
         routes = self._routes
         if len(routes) >= self._route_cache_size:
             routes.clear()  # a client of many origins (a crawler): start over, stay bounded
-        routes[(scheme, raw_host, url.port)] = route
+        routes[(scheme, raw_host, url.port)] = (route, url.netloc, scheme.encode("ascii"))
         return route
 
     def new_connection(
@@ -415,12 +434,8 @@ class Planner:
                 "reason_phrase": head.reason,
                 "network_stream": network_stream,
             }
-        response = Response(
-            head.status_code,
-            headers=Headers._from_validated(head.headers),
-            stream=stream,
-            request=request,
-            extensions=extensions,
+        response = Response._from_transport(
+            head.status_code, Headers._from_validated(head.headers), stream, request, extensions
         )
         if head.informational:
             version = {"http_version": extensions["http_version"]}

@@ -145,6 +145,11 @@ def parse_head_h11(head: bytes) -> Head:
 # h11's bound on Content-Length digits (its CONTENT_LENGTH_MAX_DIGITS).
 _MAX_CONTENT_LENGTH_DIGITS = 20
 
+# NUL, VT or FF in a reason phrase: llhttp takes them, h11 refuses. Found by deleting
+# them (one call, ~0.1 µs; three ``in`` tests cost more, and a pattern would be compiled
+# at import).
+_REASON_H11_REFUSES = b"\x00\x0b\x0c"
+
 
 class _Sink:
     """What llhttp's callbacks report for one head."""
@@ -180,9 +185,9 @@ def parse_head_llhttp(head: bytes) -> Head:
         not sink.complete
         or status < 100
         or not head.startswith(b"HTTP/")
-        or b" \r\n" in head
-        or b"\t\r\n" in head
-        or (reason and (b"\x00" in reason or b"\x0b" in reason or b"\x0c" in reason))
+        or head.find(b" \r\n") >= 0
+        or head.find(b"\t\r\n") >= 0
+        or (reason and len(reason.translate(None, _REASON_H11_REFUSES)) != len(reason))
     ):
         return parse_head_h11(head)
     length: bytes | None = None

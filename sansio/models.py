@@ -414,6 +414,33 @@ class Response:
             self.read()
             self._num_bytes_downloaded = 0
 
+    @classmethod
+    def _from_transport(
+        cls,
+        status_code: int,
+        headers: Headers,
+        stream: SyncByteStream | AsyncByteStream,
+        request: Request,
+        extensions: dict[str, Any],
+    ) -> Response:
+        """A response a transport built for one request: ``headers`` and ``extensions``
+        are made for it, so they are adopted, not copied; its body comes from ``stream``.
+        The state is `__init__`'s with a ``stream`` (a test compares the two)."""
+        self = cls.__new__(cls)
+        self.status_code = status_code
+        self.headers = headers
+        self._request = request
+        self.extensions = extensions
+        self.history = []
+        self.is_closed = False
+        self.is_stream_consumed = False
+        self.default_encoding = "utf-8"
+        self.max_decoded_size = DEFAULT_MAX_DECODED_SIZE
+        self._body = None
+        self._num_bytes_downloaded = 0
+        self.stream = stream
+        return self
+
     # -- metadata ----------------------------------------------------------------------
 
     @property

@@ -100,7 +100,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from ._frozen import Frozen, set_field
+from ._frozen import Frozen, set_field, slot_setters
 from .wire import FailurePhase, WireConnection
 
 __all__ = [
@@ -168,9 +168,13 @@ class Reuse(Frozen):
     def __init__(
         self, conn_id: int, connection: WireConnection, close: tuple[int, ...] = ()
     ) -> None:
-        set_field(self, "conn_id", conn_id)
-        set_field(self, "connection", connection)
-        set_field(self, "close", close)
+        _set_conn_id(self, conn_id)
+        _set_connection(self, connection)
+        _set_close(self, close)
+
+
+# (A Reuse answers every request on a kept connection: see `slot_setters`.)
+_set_conn_id, _set_connection, _set_close = slot_setters(Reuse, "conn_id", "connection", "close")
 
 
 class Open(Frozen):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol, TypeAlias
 
-from ._frozen import Frozen, set_field
+from ._frozen import Frozen, slot_setters
 from .exceptions import RemoteProtocolError
 
 __all__ = [
@@ -102,11 +102,17 @@ class RequestHead(Frozen, kw_only=True):
         authority: bytes,
         scheme: bytes,
     ) -> None:
-        set_field(self, "method", method)
-        set_field(self, "target", target)
-        set_field(self, "headers", headers)
-        set_field(self, "authority", authority)
-        set_field(self, "scheme", scheme)
+        _set_method(self, method)
+        _set_target(self, target)
+        _set_request_headers(self, headers)
+        _set_authority(self, authority)
+        _set_scheme(self, scheme)
+
+
+# (Made for every request: fields set through their slots, see `slot_setters`.)
+_set_method, _set_target, _set_request_headers, _set_authority, _set_scheme = slot_setters(
+    RequestHead, "method", "target", "headers", "authority", "scheme"
+)
 
 
 class ResponseHead(Frozen, kw_only=True):
@@ -129,11 +135,16 @@ class ResponseHead(Frozen, kw_only=True):
         http_version: str,
         informational: tuple[tuple[int, list[tuple[bytes, bytes]]], ...] = (),
     ) -> None:
-        set_field(self, "status_code", status_code)
-        set_field(self, "reason", reason)
-        set_field(self, "headers", headers)
-        set_field(self, "http_version", http_version)
-        set_field(self, "informational", informational)
+        _set_status_code(self, status_code)
+        _set_reason(self, reason)
+        _set_response_headers(self, headers)
+        _set_http_version(self, http_version)
+        _set_informational(self, informational)
+
+
+_set_status_code, _set_reason, _set_response_headers, _set_http_version, _set_informational = (
+    slot_setters(ResponseHead, "status_code", "reason", "headers", "http_version", "informational")
+)
 
 
 class BodyChunk(Frozen):
@@ -143,7 +154,10 @@ class BodyChunk(Frozen):
     data: bytes
 
     def __init__(self, data: bytes) -> None:
-        set_field(self, "data", data)
+        _set_data(self, data)
+
+
+(_set_data,) = slot_setters(BodyChunk, "data")
 
 
 class EndOfBody(Frozen):
@@ -153,7 +167,10 @@ class EndOfBody(Frozen):
     trailers: list[tuple[bytes, bytes]]
 
     def __init__(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        set_field(self, "trailers", trailers)
+        _set_trailers(self, trailers)
+
+
+(_set_trailers,) = slot_setters(EndOfBody, "trailers")
 
 
 Step: TypeAlias = Signal | ResponseHead | BodyChunk | EndOfBody

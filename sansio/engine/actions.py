@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from sansio._frozen import Frozen, set_field
+from sansio._frozen import Frozen, set_field, slot_setters
 from sansio.tls import TLSConfig
 from sansio.wire import BodyChunk, EndOfBody, ResponseHead
 
@@ -136,10 +136,16 @@ class Write(Frozen):
     def __init__(
         self, stream: Any, data: bytes, timeout: float | None, shared: bool = False
     ) -> None:
-        set_field(self, "stream", stream)
-        set_field(self, "data", data)
-        set_field(self, "timeout", timeout)
-        set_field(self, "shared", shared)
+        _set_write_stream(self, stream)
+        _set_write_data(self, data)
+        _set_write_timeout(self, timeout)
+        _set_write_shared(self, shared)
+
+
+# (A Write is made for every request: see `slot_setters`.)
+_set_write_stream, _set_write_data, _set_write_timeout, _set_write_shared = slot_setters(
+    Write, "stream", "data", "timeout", "shared"
+)
 
 
 class Read(Frozen):

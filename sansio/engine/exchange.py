@@ -389,6 +389,8 @@ class Exchange:
                         yield Sleep(self._retry_after_error(exc, phase))
                     deadline = self._timeouts.pool_deadline(engine._clock())
                     continue
+                if engine._retry is None:  # (no policy: nothing to ask, the usual case)
+                    break
                 delay = self._retry_after_response(head)
                 if delay is None:
                     break
@@ -656,9 +658,10 @@ class Exchange:
     def _retry_after_response(self, head: ResponseHead) -> float | None:
         """The wait before the policy's retry of this response, or None to return it."""
         retry = self._engine._retry
-        if retry is None or head.status_code not in retry.status_forcelist:
-            return None
+        assert retry is not None
         assert self._retry_state is not None
+        if head.status_code not in retry.status_forcelist:
+            return None
         world = env.current()
         decision = retry.after_response(
             self._retry_state,

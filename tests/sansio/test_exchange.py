@@ -88,6 +88,23 @@ def test_timeouts_missing_or_partial() -> None:
     assert Timeouts.of(partial) == Timeouts(read=5.0)
 
 
+def test_timeouts_follow_the_values_of_each_request() -> None:
+    # Each request's values count, never the dict the last request had: the same dict
+    # changed in place between two requests, or other values, give other timeouts.
+    given: dict[str, float | None] = {"connect": 1.0, "read": 2.0, "write": 3.0, "pool": 4.0}
+    first = Timeouts.of(Request("GET", "http://a/", extensions={"timeout": given}))
+    again = Timeouts.of(Request("GET", "http://a/", extensions={"timeout": dict(given)}))
+    assert first == again == Timeouts(connect=1.0, read=2.0, write=3.0, pool=4.0)
+    given["read"] = 9.0
+    changed = Timeouts.of(Request("GET", "http://a/", extensions={"timeout": given}))
+    assert changed == Timeouts(connect=1.0, read=9.0, write=3.0, pool=4.0)
+    given["expect_continue"] = None
+    assert Timeouts.of(Request("GET", "http://a/", extensions={"timeout": given})) == Timeouts(
+        connect=1.0, read=9.0, write=3.0, pool=4.0, expect_continue=None
+    )
+    assert first == Timeouts(connect=1.0, read=2.0, write=3.0, pool=4.0)  # not changed
+
+
 def test_read_timeout_after_a_write_failure() -> None:
     timeouts = Timeouts(read=7.0, write=1.0)
     # The server went away: its answer, if any, is there at once; the usual timeout holds.

@@ -15,9 +15,9 @@ from sansio._frozen import Frozen, NamedTuple, set_field
 from sansio.deadline import Deadline
 from sansio.engine import actions as ea
 from sansio.exchange import EXPECT_CONTINUE_TIMEOUT, Route, Timeouts
-from sansio.pool import PoolStatistics
+from sansio.pool import PoolStatistics, Reuse
 from sansio.tls import ALPN_H2_H1, TLSConfig
-from sansio.wire import ResponseHead
+from sansio.wire import BodyChunk, EndOfBody, RequestHead, ResponseHead
 
 
 class Point(Frozen):
@@ -179,6 +179,50 @@ def test_actions_and_routes_are_frozen_values(value: object) -> None:
     assert clone == value == copy.copy(value)
     assert hash(clone) == hash(value)
     assert repr(clone) == repr(value)
+
+
+# The wire's values, made on every request and set through their slots (`slot_setters`).
+WIRE_VALUES = [
+    RequestHead(method=b"GET", target=b"/", headers=[], authority=b"a", scheme=b"http"),
+    ResponseHead(status_code=200, reason=b"OK", headers=[(b"a", b"b")], http_version="HTTP/1.1"),
+    BodyChunk(b"x"),
+    EndOfBody([]),
+]
+
+
+@pytest.mark.parametrize("value", WIRE_VALUES, ids=lambda v: type(v).__name__)
+def test_wire_values_are_frozen_values(value: object) -> None:
+    assert not hasattr(value, "__dict__")
+    for name in (*type(value).__slots__, "other"):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
+    clone = pickle.loads(pickle.dumps(value))
+    assert clone == value == copy.copy(value)
+    assert repr(clone) == repr(value)
+    assert type(value).__replace__(value) == value  # (lists inside: not hashable)
+
+
+def test_wire_values_hold_each_field_where_it_was_given() -> None:
+    head = ResponseHead(status_code=204, reason=b"R", headers=[], http_version="HTTP/1.0",
+                        informational=((100, []),))  # fmt: skip
+    assert (head.status_code, head.reason, head.headers, head.http_version) == (
+        204, b"R", [], "HTTP/1.0"
+    )  # fmt: skip
+    assert head.informational == ((100, []),)
+    request = RequestHead(method=b"M", target=b"/t", headers=[(b"h", b"v")], authority=b"a",
+                          scheme=b"s")  # fmt: skip
+    assert (request.method, request.target, request.headers, request.authority) == (
+        b"M", b"/t", [(b"h", b"v")], b"a"
+    )  # fmt: skip
+    assert request.scheme == b"s"
+    assert BodyChunk(b"d").data == b"d"
+    assert EndOfBody([(b"t", b"v")]).trailers == [(b"t", b"v")]
+    write = ea.Write("s", b"d", 1.0, True)
+    assert (write.stream, write.data, write.timeout, write.shared) == ("s", b"d", 1.0, True)
+    reuse = Reuse(7, "conn", (8,))  # type: ignore[arg-type]
+    assert (reuse.conn_id, reuse.connection, reuse.close) == (7, "conn", (8,))
+    assert reuse == Reuse(7, "conn", (8,)) != Reuse(7, "conn")  # type: ignore[arg-type]
+    assert repr(reuse) == "Reuse(conn_id=7, connection='conn', close=(8,))"
 
 
 def test_actions_keep_their_defaults_and_match_args() -> None:

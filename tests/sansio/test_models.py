@@ -1701,3 +1701,21 @@ def test_response_trailers_start_empty_and_are_filled_in_place() -> None:
     assert trailers.raw == [(b"X-Sum", b"abc")]
     assert trailers["x-sum"] == "abc"
     assert "x-sum" not in response.headers
+
+
+def test_a_transports_response_starts_as_one_built_with_a_stream() -> None:
+    # `Response._from_transport` (the engine's, per request) skips `__init__`'s copies:
+    # it must leave every attribute `__init__` leaves for a response with a stream.
+    request = Request("GET", "http://example.org/")
+    stream = UnattachedStream()
+    headers = Headers({"Content-Type": "text/plain"})
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    built = Response(200, headers=headers, stream=stream, request=request, extensions=extensions)
+    adopted = Response._from_transport(200, headers, stream, request, extensions)
+    assert vars(adopted).keys() == vars(built).keys()
+    for name, value in vars(built).items():
+        assert getattr(adopted, name) == value, name
+    # Adopted, not copied: the engine made them for this response alone.
+    assert adopted.headers is headers
+    assert adopted.extensions is extensions
+    assert adopted.request is request
