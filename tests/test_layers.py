@@ -73,6 +73,7 @@ LAYER_OF = {
             "engine.exchange",
             "engine.trace",
             "engine.mux",
+            "engine.drive",
         ],
         "engine",
     ),
