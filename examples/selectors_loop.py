@@ -27,7 +27,6 @@ from typing import Any
 from async_io import AsyncClient
 from sansio import engine as e
 from sansio import exceptions as errors
-from sansio.config import DEFAULT_LIMITS
 from sansio.engine.drive import AsyncHandlers, arespond, check
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
@@ -50,18 +49,11 @@ class Wait:
 
 
 class Loop:
-    """Tasks on one selector (the scheduler), and the engine's actions on its sockets."""
+    """The scheduler: coroutines that await `Wait`, resumed as their sockets or time say."""
 
     def __init__(self) -> None:
         self.waits: dict[Task, Wait | None] = {}  # None: a task not started yet
         self.done: dict[Task, tuple[Any, BaseException | None]] = {}
-        self.handlers: AsyncHandlers = {
-            e.Connect: self.connect, e.Read: self.read, e.Write: self.write,
-            e.ReadReady: self.read_ready, e.Park: self.park, e.Sleep: self.sleep,
-            e.Effects: self.apply, e.Checkpoint: _nothing, e.Trace: _nothing,
-            e.Resolve: _no_tls, e.StartTLS: _no_tls,
-        }  # fmt: skip
-        check(self.handlers)
 
     def run(self, main: Task) -> Any:
         self.waits[main] = None
@@ -112,63 +104,63 @@ class Loop:
                 raise error
         return [value for value, _ in outcomes]
 
-    # -- the handlers: one per action, its result as `sansio.engine.actions` says ----------
 
-    async def connect(self, act: e.Connect) -> socket.socket:
-        with _raises(errors.ConnectError):
-            info = socket.getaddrinfo(act.host, act.port, type=socket.SOCK_STREAM)[0]
-            sock = socket.socket(*info[:3])
-            sock.setblocking(False)
-            code = sock.connect_ex(info[4])
-            if code == errno.EINPROGRESS:  # connecting: wait until the socket is writable
-                if not await Wait(sock, selectors.EVENT_WRITE, timeout=act.timeout):
-                    sock.close()
-                    raise errors.ConnectTimeout("timed out")
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
+# -- the interpreter: one handler per action, its result as `sansio.engine.actions` says --
+
+
+async def connect(act: e.Connect) -> socket.socket:
+    with _raises(errors.ConnectError):
+        info = socket.getaddrinfo(act.host, act.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(*info[:3])
+        sock.setblocking(False)
+        code = sock.connect_ex(info[4])
+        if code == errno.EINPROGRESS:  # connecting: wait until the socket is writable
+            if not await Wait(sock, selectors.EVENT_WRITE, timeout=act.timeout):
                 sock.close()
-                raise OSError(code, os.strerror(code))
-            return sock
-
-    async def read(self, act: e.Read) -> bytes:
-        if not await Wait(act.stream, selectors.EVENT_READ, timeout=act.timeout):
-            raise errors.ReadTimeout("timed out")
-        with _raises(errors.ReadError):
-            return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
-
-    async def read_ready(self, act: e.ReadReady) -> bytes | None:
-        with _raises(errors.ReadError), contextlib.suppress(BlockingIOError):
-            return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
-        return None  # nothing there now
-
-    async def write(self, act: e.Write) -> None:
-        data = memoryview(act.data)
-        while data:
-            if not await Wait(act.stream, selectors.EVENT_WRITE, timeout=act.timeout):
-                raise errors.WriteTimeout("timed out")
-            with _raises(errors.WriteError):
-                data = data[act.stream.send(data) :]
-
-    async def park(self, act: e.Park) -> bool:  # until some Effects wakes the ticket
-        return await Wait(timeout=act.timeout, ready=lambda: act.ticket.woken)
-
-    async def sleep(self, act: e.Sleep) -> None:
-        await Wait(timeout=act.seconds)
-
-    async def apply(self, effects: e.Effects) -> None:
-        """Close these sockets and wake these tickets: at once, never blocking."""
-        for sock in effects.close:
+                raise errors.ConnectTimeout("timed out")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
             sock.close()
-        for ticket in effects.wake:
-            ticket.set()
+            raise OSError(code, os.strerror(code))
+        return sock
 
 
-async def _nothing(act: Any) -> None:  # nothing is cancelled or traced here
-    return None
+async def read(act: e.Read) -> bytes:
+    if not await Wait(act.stream, selectors.EVENT_READ, timeout=act.timeout):
+        raise errors.ReadTimeout("timed out")
+    with _raises(errors.ReadError):
+        return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
 
 
-async def _no_tls(act: Any) -> None:  # (nor proxies: a SOCKS4 proxy asks to Resolve)
+async def read_ready(act: e.ReadReady) -> bytes | None:
+    with _raises(errors.ReadError), contextlib.suppress(BlockingIOError):
+        return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
+    return None  # nothing there now
+
+
+async def write(act: e.Write) -> None:
+    data = memoryview(act.data)
+    while data:
+        if not await Wait(act.stream, selectors.EVENT_WRITE, timeout=act.timeout):
+            raise errors.WriteTimeout("timed out")
+        with _raises(errors.WriteError):
+            data = data[act.stream.send(data) :]
+
+
+async def apply(effects: e.Effects) -> None:
+    """Close these sockets and wake these tickets: at once, never blocking."""
+    for sock in effects.close:
+        sock.close()
+    for ticket in effects.wake:
+        ticket.set()
+
+
+async def unsupported(act: Any) -> None:  # (a SOCKS4 proxy's Resolve: no proxies either)
     raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
+
+
+async def nothing(act: Any) -> None:  # nothing is cancelled or traced here
+    return None
 
 
 @contextlib.contextmanager
@@ -180,31 +172,38 @@ def _raises(error: type[Exception]) -> Iterator[None]:
         raise error(str(exc)) from exc
 
 
-class SelectorsTransport(AsyncBaseTransport):
-    """An httpx-style transport: each request is an exchange on the engine, driven by the
-    loop. ``settings`` are `Engine`'s: ``limits``, ``http1``, ``http2``, ``retries``..."""
+HANDLERS: AsyncHandlers = {
+    e.Connect: connect, e.Read: read, e.ReadReady: read_ready, e.Write: write,
+    e.Park: lambda act: Wait(timeout=act.timeout, ready=lambda: act.ticket.woken),
+    e.Sleep: lambda act: Wait(timeout=act.seconds), e.Effects: apply,
+    e.Checkpoint: nothing, e.Trace: nothing, e.Resolve: unsupported, e.StartTLS: unsupported,
+}  # fmt: skip
+check(HANDLERS)
 
-    def __init__(self, loop: Loop, **settings: Any) -> None:
-        self.loop = loop
+
+class SelectorsTransport(AsyncBaseTransport):
+    """An httpx-style transport: each request an exchange on the engine, performed by the
+    handlers. ``settings`` are `Engine`'s: ``limits``, ``http1``, ``http2``, ``retries``..."""
+
+    def __init__(self, **settings: Any) -> None:
         self.engine = e.Engine(clock=time.monotonic, **settings)
 
     async def handle_async_request(self, request: Request) -> Response:
-        return await arespond(self.engine, request, self.loop.handlers)
+        return await arespond(self.engine, request, HANDLERS)
 
     async def aclose(self) -> None:
-        await self.loop.apply(self.engine.close())
+        await apply(self.engine.close())
 
 
 class SelectorsClient(AsyncClient):
     """conch's `AsyncClient` on a `Loop` (``client.loop.run(client.get(url))``)."""
 
-    def __init__(self, loop: Loop | None = None, *, limits: Any = DEFAULT_LIMITS,
-                 http1: bool = True, http2: bool = False, retries: Any = 0,
-                 **settings: Any) -> None:  # fmt: skip
+    def __init__(self, loop: Loop | None = None, **settings: Any) -> None:
         self.loop = loop or Loop()
-        transport = SelectorsTransport(self.loop, limits=limits, http1=http1, http2=http2,
-                                       retries=retries)  # fmt: skip
-        super().__init__(transport=transport, **settings)
+        engine = {
+            k: settings.pop(k) for k in ("limits", "http1", "http2", "retries") if k in settings
+        }
+        super().__init__(transport=SelectorsTransport(**engine), **settings)
 
     def close(self) -> None:
         self.loop.run(self.aclose())
