@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
@@ -33,7 +33,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.drive import AsyncHandlers, adrive, arespond
+from sansio.engine.drive import AsyncBody, AsyncHandlers, adrive
 from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
@@ -106,12 +106,12 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         }  # fmt: skip
 
     async def handle_async_request(self, request: Request) -> Response:
-        return await arespond(self._engine, request, self._handlers, self._network_stream)
-
-    def _network_stream(self, ex: Exchange) -> Any:
+        ex = self._engine.exchange(request)
+        head = await adrive(ex, ex.send(None), self._handlers, request.stream)
+        network: Any = AsyncNetworkStream(ex.network, ex.take_leftover())
         if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
-            return AsyncTunnelStream(self, ex)
-        return AsyncNetworkStream(ex.network, ex.take_leftover())
+            network = AsyncTunnelStream(self, ex)
+        return ex.response(head, AsyncBody(ex, self._handlers), network)  # type: ignore[arg-type]
 
     async def _drive(self, ex: Exchange, act: Any) -> BodyEvent:
         return await adrive(ex, act, self._handlers)
@@ -125,8 +125,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         return result
 
     @staticmethod
-    async def _write(act: Write) -> None:
-        await act.stream.send_all(act.data, act.timeout, act.shared)
+    def _write(act: Write) -> Awaitable[None]:  # (no coroutine of its own: the hot path)
+        return act.stream.send_all(act.data, act.timeout, act.shared)  # type: ignore[no-any-return]
 
     @staticmethod
     async def _read_ready(act: ReadReady) -> bytes | None:

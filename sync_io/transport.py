@@ -34,7 +34,7 @@ from sansio.engine import (
     Trace,
     Write,
 )
-from sansio.engine.drive import Handlers, drive, respond
+from sansio.engine.drive import Body, Handlers, drive
 from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
@@ -99,12 +99,12 @@ class HTTPTransport(BaseTransport):
         }  # fmt: skip
 
     def handle_request(self, request: Request) -> Response:
-        return respond(self._engine, request, self._handlers, self._network_stream)
-
-    def _network_stream(self, ex: Exchange) -> Any:
+        ex = self._engine.exchange(request)
+        head = drive(ex, ex.send(None), self._handlers, request.stream)
+        network: Any = NetworkStream(ex.network, ex.take_leftover())
         if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
-            return TunnelStream(self, ex)
-        return NetworkStream(ex.network, ex.take_leftover())
+            network = TunnelStream(self, ex)
+        return ex.response(head, Body(ex, self._handlers), network)  # type: ignore[arg-type]
 
     def _drive(self, ex: Exchange, act: Any) -> BodyEvent:
         return drive(ex, act, self._handlers)
