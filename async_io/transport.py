@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from io_common.tape import open_tape, save_tape
+from io_common.tls import context_for, load_client_cert
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
     BodyEvent,
@@ -39,8 +41,6 @@ from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import AsyncBaseTransport
-from sync_io._tape import open_tape, save_tape
-from sync_io.tls import context_for, load_client_cert
 
 from .backend import (
     AsyncStream,

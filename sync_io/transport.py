@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from io_common.tape import open_tape, save_tape
+from io_common.tls import context_for, load_client_cert
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
     BodyEvent,
@@ -40,11 +42,9 @@ from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import BaseTransport
-from sync_io._tape import open_tape, save_tape
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .network import NetworkStream
-from .tls import context_for, load_client_cert
 from .tunnel import TunnelStream
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not

@@ -13,6 +13,11 @@ A module may import (at run time; imports for the type checker only do not count
 its own layer and the layers below, never from above: the pool knows nothing of
 requests, the wire machines nothing of the pool, the models nothing of either. Every
 module must have a layer here, so a new one is placed on purpose.
+
+Above `sansio`, the packages are layered too: ``sansio < io_common < sync_io, async_io <
+conch``. `io_common` holds what both shells share on the I/O side (TLS contexts, local
+files, record/replay files, the real world), so neither shell imports the other, not even
+for the type checker; nothing below `conch` imports it.
 """
 
 from __future__ import annotations
@@ -154,3 +159,42 @@ def test_the_check_sees_an_upward_import(tmp_path: pathlib.Path) -> None:
         "if TYPE_CHECKING:\n    from .client import BaseClient\n"
     )
     assert _imports("pool", probe) == {"flow", "env"}
+
+
+# -- the packages above sansio ---------------------------------------------------------------
+
+PACKAGES = ["sansio", "io_common", "sync_io", "async_io", "conch"]
+# What each package may import (besides itself and third-party or standard modules).
+MAY_IMPORT = {
+    "sansio": set(),
+    "io_common": {"sansio"},
+    "sync_io": {"sansio", "io_common"},
+    "async_io": {"sansio", "io_common"},
+    "conch": {"sansio", "io_common", "sync_io", "async_io"},
+}
+
+
+def _package_imports(source: str) -> set[str]:
+    """The first-party packages ``source`` imports, anywhere (typing-only imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found & set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_import_only_what_is_below_them(package: str) -> None:
+    wrong = sorted(
+        f"{path.relative_to(ROOT)} imports {other}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for other in _package_imports(path.read_text()) - MAY_IMPORT[package] - {package}
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_package_check_sees_a_shell_importing_the_other() -> None:
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sync_io.tls\n"
+    assert _package_imports(source) - MAY_IMPORT["async_io"] == {"sync_io"}

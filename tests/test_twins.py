@@ -157,7 +157,6 @@ ALLOWED: dict[str, list[Hunk]] = {
                 "from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep",
             ),
             (
-                "from sync_io.tls import context_for, load_client_cert",
                 "from .backend import (",
                 "SyncStream,",
                 "SocketOption,",
@@ -169,7 +168,6 @@ ALLOWED: dict[str, list[Hunk]] = {
                 ")",
             ),
         ),
-        (("from .tls import context_for, load_client_cert",), ()),
         (
             ('"""A pooling HTTP/1.1 and HTTP/2 transport over TCP, TLS or a Unix socket (as',),
             ('"""A pooling HTTP/1.1 and HTTP/2 transport on asyncio or trio (as',),
