@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import env as _env
 from ._frozen import Frozen, set_field
@@ -595,3 +595,7 @@ class NetRCAuth(Auth):
         if entry is not None and entry[1]:
             request.headers["Authorization"] = basic_auth_header(*entry)
         yield request
+
+
+# What ``auth=`` takes (httpx's ``AuthTypes``, re-exported by `conch._types`).
+AuthTypes: TypeAlias = tuple[str | bytes, str | bytes] | Callable[["Request"], "Request"] | Auth

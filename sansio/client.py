@@ -12,33 +12,25 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import env as _env
-from ._types import (
-    AuthTypes,
-    CookieTypes,
-    HeaderTypes,
-    ProxyTypes,
-    QueryParamTypes,
-    RequestContent,
-    RequestData,
-    RequestExtensions,
-    RequestFiles,
-    TimeoutTypes,
-)
+from ._types import RequestContent, RequestData, RequestExtensions, RequestFiles
 from ._version import __version__
-from .auth import Auth, BasicAuth, FunctionAuth
+from .auth import Auth, AuthTypes, BasicAuth, FunctionAuth
 from .config import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
     Proxy,
+    ProxyTypes,
     Timeout,
+    TimeoutTypes,
     UseClientDefault,
 )
-from .cookies import Cookies
+from .cookies import Cookies, CookieTypes
 from .decoders import DEFAULT_MAX_DECODED_SIZE, SUPPORTED_ENCODINGS
 from .flow import SendOptions
-from .headers import Headers
+from .headers import Headers, HeaderTypes
 from .models import Request, Response
+from .urls import QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
     import logging

@@ -29,7 +29,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 from ._frozen import Frozen, set_field
-from ._types import ProxyTypes
+from .config import ProxyTypes
 from .exceptions import (
     ConnectError,
     ConnectTimeout,

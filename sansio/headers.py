@@ -37,11 +37,11 @@ from collections.abc import (
     KeysView,
     Mapping,
     MutableMapping,
+    Sequence,
     ValuesView,
 )
-from typing import Any
+from typing import Any, TypeAlias
 
-from ._types import HeaderTypes
 from .exceptions import LocalProtocolError
 
 __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"]
@@ -630,3 +630,13 @@ def get_charset(content_type: str | None) -> str | None:
         return None
     charset = parse_header_params(content_type)[1].get("charset", "").strip(_OWS_STR)
     return charset.lower() if charset else None
+
+
+# What a `Headers` is made from (httpx's ``HeaderTypes``, re-exported by `conch._types`).
+HeaderTypes: TypeAlias = (
+    Headers
+    | Mapping[str, str]
+    | Mapping[bytes, bytes]
+    | Sequence[tuple[str, str]]
+    | Sequence[tuple[bytes, bytes]]
+)

@@ -40,9 +40,6 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._types import (
-    CookieTypes,
-    HeaderTypes,
-    QueryParamTypes,
     RequestContent,
     RequestData,
     RequestExtensions,
@@ -51,7 +48,7 @@ from ._types import (
     ResponseExtensions,
 )
 from .content import UnattachedStream, encode_request, encode_response
-from .cookies import Cookies
+from .cookies import Cookies, CookieTypes
 from .decoders import (
     DEFAULT_MAX_DECODED_SIZE,
     DEFAULT_MAX_LINE_LENGTH,
@@ -74,9 +71,9 @@ from .exceptions import (
     StreamClosed,
     StreamConsumed,
 )
-from .headers import Headers, get_charset, parse_header_links, parse_header_params
+from .headers import Headers, HeaderTypes, get_charset, parse_header_links, parse_header_params
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
-from .urls import URL
+from .urls import URL, QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime

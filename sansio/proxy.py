@@ -48,8 +48,7 @@ from collections.abc import Hashable, Mapping
 
 from . import env as _env
 from ._frozen import Frozen, set_field
-from ._types import ProxyTypes
-from .config import Proxy
+from .config import Proxy, ProxyTypes
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
 from .h1 import H1Connection
 from .mounts import MountTable, URLPattern

@@ -48,10 +48,10 @@ same URL again pays a dict lookup instead of a parse.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, NamedTuple
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from typing import Any, NamedTuple, TypeAlias
 
-from ._types import PrimitiveData, QueryParamTypes
+from ._types import PrimitiveData
 from .exceptions import InvalidURL
 
 __all__ = [
@@ -1149,3 +1149,16 @@ class QueryParams(Mapping[str, str]):
             "QueryParams are immutable since httpx 0.18.0. "
             "Use `q = q.set(key, value)` to create an updated copy."
         )
+
+
+# The arguments a URL or query parameters are made from (httpx's ``URLTypes`` and
+# ``QueryParamTypes``, re-exported by `conch._types`): each beside its class.
+URLTypes: TypeAlias = URL | str
+QueryParamTypes: TypeAlias = (
+    QueryParams
+    | Mapping[str, PrimitiveData | Sequence[PrimitiveData]]
+    | list[tuple[str, PrimitiveData]]
+    | tuple[tuple[str, PrimitiveData], ...]
+    | str
+    | bytes
+)
