@@ -318,6 +318,7 @@ class BaseClient:
             headers=merged_headers,
             cookies=merged_cookies,
             extensions=ext,
+            env=self._env,
         )
 
     def _proxy_routes(

@@ -78,6 +78,8 @@ from .urls import URL, QueryParamTypes
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
 
+    from .env import Env
+
 __all__ = ["DECODE_PIECE_SIZE", "Request", "Response"]
 
 # Most decoded bytes handed out at once while streaming a compressed body (unless the
@@ -202,7 +204,10 @@ class Request:
         json: Any | None = None,
         stream: SyncByteStream | AsyncByteStream | None = None,
         extensions: RequestExtensions | None = None,
+        env: Env | None = None,
     ) -> None:
+        # ``env``: the world of the client building it (the cookies' clock, the multipart
+        # boundary's randomness); None: `sansio.env.current()`.
         self.method = _method(method)
         if params is not None:
             self.url = URL(url, params=params)
@@ -215,7 +220,8 @@ class Request:
         self._body = None
 
         if cookies:
-            Cookies(cookies).set_cookie_header(self)
+            now = None if env is None else env.wall_clock()
+            Cookies(cookies).set_cookie_header(self, now=now)
 
         if stream is not None:
             # A stream given as is (a copy for a redirect, or a server-side request)
@@ -233,6 +239,7 @@ class Request:
             files=files,
             json=json,
             boundary=self._boundary() if files else None,
+            random_bytes=None if env is None else env.random_bytes,
         )
         self._prepare(content_headers)
         self.stream = body
