@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sync_io._world import install as _install_world
+from io_common.world import install as _install_world
 
 from .client import AsyncClient
 from .transport import AsyncHTTPTransport

@@ -13,37 +13,34 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from io_common.tape import open_tape, save_tape
+from io_common.tls import context_for, load_client_cert
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
-    BodyChunk,
     BodyEvent,
+    Checkpoint,
     Connect,
     Effects,
-    EndOfBody,
     Engine,
     Exchange,
     Park,
-    PullBody,
     Read,
     ReadReady,
     Resolve,
-    ResponseHead,
     Sleep,
     StartTLS,
     Trace,
     Write,
 )
+from sansio.engine.drive import AsyncBody, AsyncHandlers, adrive
 from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
-from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
-from sync_io._tape import open_tape, save_tape
-from sync_io.tls import context_for, load_client_cert
 
 from .backend import (
     AsyncStream,
@@ -100,68 +97,58 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         self._socket_options = list(socket_options) if socket_options is not None else None
         # Between two connection attempts to a host with several addresses (RFC 8305).
         self._attempt_delay = check_attempt_delay(happy_eyeballs_delay)
+        # The I/O of each action; the loop around them is the core's (`sansio.engine.drive`).
+        self._handlers: AsyncHandlers = {
+            Read: self._read, Write: self._write, ReadReady: self._read_ready,
+            Effects: self._apply, Park: self._park, Connect: self._connect,
+            StartTLS: self._start_tls, Resolve: self._resolve, Sleep: self._sleep,
+            Trace: self._trace, Checkpoint: self._checkpoint,
+        }  # fmt: skip
 
     async def handle_async_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
-        head = await self._drive(ex, ex.send(None), request)
+        head = await adrive(ex, ex.send(None), self._handlers, request.stream)
         network: Any = AsyncNetworkStream(ex.network, ex.take_leftover())
         if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
             network = AsyncTunnelStream(self, ex)
-        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
+        return ex.response(head, AsyncBody(ex, self._handlers), network)  # type: ignore[arg-type]
 
-    async def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
-        """Perform ``act`` and what follows until the exchange hands out a body event.
-        The request body's iterator is closed then, or when the exchange raises."""
-        body: AsyncIterator[bytes] | None = None
-        try:
-            while True:
-                kind = type(act)
-                if kind is ResponseHead or kind is BodyChunk or kind is EndOfBody:
-                    return act  # type: ignore[no-any-return]
-                result: Any = None
-                error: Exception | None = None
-                try:
-                    if kind is Read:
-                        stream = act.stream
-                        size = stream.read_size
-                        result = await stream.recv(size, act.timeout, act.shared)
-                        stream.read_size = next_receive_size(size, len(result))
-                    elif kind is Write:
-                        await act.stream.send_all(act.data, act.timeout, act.shared)
-                    elif kind is ReadReady:  # (nothing there, the common case, costs no call)
-                        if act.shared or act.stream.is_readable():
-                            result = await act.stream.read_ready(act.shared)
-                    elif kind is Effects:
-                        await self._apply(act)
-                    elif kind is PullBody:
-                        if act.first:  # from the start (again, for a retry)
-                            if body is not None:
-                                await _close_body(body)
-                            body = aiter(request.stream)  # type: ignore[union-attr, arg-type]
-                        result = await anext(body, None)  # type: ignore[arg-type]
-                    elif kind is Park:
-                        result = await act.ticket.wait(act.timeout)
-                    elif kind is Connect:
-                        result = await self._connect(act)
-                    elif kind is StartTLS:
-                        result = await self._start_tls(act)
-                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
-                        result = await resolve(act.host, act.port, act.timeout)
-                    elif kind is Sleep:
-                        await sleep(act.seconds)
-                    elif kind is Trace:
-                        await self._trace(act)
-                    else:  # Checkpoint: a pending cancellation lands here
-                        await sleep(0)
-                except Exception as exc:
-                    result, error = None, exc
-                except BaseException:
-                    await self._apply(ex.cancel())
-                    raise
-                act = ex.send(result) if error is None else ex.throw(error)
-        finally:
-            if body is not None:
-                await _close_body(body)
+    async def _drive(self, ex: Exchange, act: Any) -> BodyEvent:
+        return await adrive(ex, act, self._handlers)
+
+    @staticmethod
+    async def _read(act: Read) -> bytes:
+        stream = act.stream
+        size = stream.read_size
+        result: bytes = await stream.recv(size, act.timeout, act.shared)
+        stream.read_size = next_receive_size(size, len(result))
+        return result
+
+    @staticmethod
+    def _write(act: Write) -> Awaitable[None]:  # (no coroutine of its own: the hot path)
+        return act.stream.send_all(act.data, act.timeout, act.shared)  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def _read_ready(act: ReadReady) -> bytes | None:
+        if act.shared or act.stream.is_readable():  # (nothing there, the common case)
+            return await act.stream.read_ready(act.shared)  # type: ignore[no-any-return]
+        return None
+
+    @staticmethod
+    async def _park(act: Park) -> bool:
+        return await act.ticket.wait(act.timeout)  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def _resolve(act: Resolve) -> Any:  # (a SOCKS4 proxy's target)
+        return await resolve(act.host, act.port, act.timeout)
+
+    @staticmethod
+    async def _sleep(act: Sleep) -> None:
+        await sleep(act.seconds)
+
+    @staticmethod
+    async def _checkpoint(act: Checkpoint) -> None:
+        await sleep(0)  # a pending cancellation lands here
 
     async def _connect(self, act: Connect) -> AsyncStream:
         options = self._socket_options
@@ -207,40 +194,3 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         """Close every connection; requests in flight fail, new ones are refused."""
         await self._apply(self._engine.close())
         save_tape(self._record_path, self._recorder)
-
-
-async def _close_body(body: AsyncIterator[bytes]) -> None:
-    # An upload cut short (early response, error, cancellation) leaves the body's
-    # generator suspended: finish it now, not at garbage collection.
-    close = getattr(body, "aclose", None)
-    if close is not None:
-        await close()
-
-
-class _Body(AsyncByteStream):
-    """A response body read through its exchange; closing it ends the exchange."""
-
-    __slots__ = ("_ex", "_transport")
-
-    def __init__(self, transport: AsyncHTTPTransport, ex: Exchange) -> None:
-        self._transport = transport
-        self._ex = ex
-
-    def __aiter__(self) -> _Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        # A plain iterator, not a generator: nothing is left suspended when a reader
-        # stops early (trio warns about such generators).
-        ex = self._ex
-        event = ex.send(None)
-        if type(event) is not BodyChunk and type(event) is not EndOfBody:
-            event = await self._transport._drive(ex, event)  # I/O first
-        if type(event) is BodyChunk:
-            return event.data
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        act = self._ex.close()
-        if type(act) is not EndOfBody:  # (HTTP/1.1 ends with no action at all)
-            await self._transport._drive(self._ex, act)

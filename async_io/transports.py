@@ -22,7 +22,7 @@ stream's next read when ``raise_app_exceptions`` is true; otherwise the WebSocke
 with 1011, as a server closes it. `sansio.ws` (and wsproto) is loaded only then.
 
 `AsyncFileTransport` is the twin of ``sync_io.transports.FileTransport``; what is not
-about waiting (paths, headers, the chunk size) is shared from ``sync_io._files``. It reads the
+about waiting (paths, headers, the chunk size) is shared from ``io_common.files``. It reads the
 file in the event loop's thread, one chunk at a time with a checkpoint between
 chunks, rather than in a worker thread. Measured on the project's machine (10 MiB
 file in page cache, 64 KiB chunks): a worker-thread hop costs 160 us (asyncio
@@ -42,11 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import sniffio
 
-from sansio.exceptions import ReadTimeout, WriteError
-from sansio.models import Request, Response
-from sansio.streams import AsyncByteStream
-from sansio.transports import AsyncBaseTransport
-from sync_io._files import (
+from io_common.files import (
     FILE_CHUNK_SIZE,
     FILE_METHODS,
     check_chunk_size,
@@ -56,6 +52,10 @@ from sync_io._files import (
     read_chunk,
     short_file_error,
 )
+from sansio.exceptions import ReadTimeout, WriteError
+from sansio.models import Request, Response
+from sansio.streams import AsyncByteStream
+from sansio.transports import AsyncBaseTransport
 
 from .backend import create_event
 

@@ -249,7 +249,7 @@ _LAZY = {
     "main": "conch._cli",
 }
 
-_OUR_PACKAGES = frozenset({"sansio", "sync_io", "async_io", "conch"})
+_OUR_PACKAGES = frozenset({"sansio", "io_common", "sync_io", "async_io", "conch"})
 
 
 def _as_public(obj: Any) -> Any:

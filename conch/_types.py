@@ -1,25 +1,22 @@
 """Type aliases of the public API (third-party code imports these from httpx._types)."""
 
 from sansio._types import (
-    AuthTypes,
     CertTypes,
-    CookieTypes,
     FileContent,
     FileTypes,
-    HeaderTypes,
-    PrimitiveData,
-    ProxyTypes,
-    QueryParamTypes,
     RequestContent,
     RequestData,
     RequestExtensions,
     RequestFiles,
     ResponseContent,
     ResponseExtensions,
-    TimeoutTypes,
-    URLTypes,
 )
+from sansio.auth import AuthTypes
+from sansio.config import ProxyTypes, TimeoutTypes
+from sansio.cookies import CookieTypes
+from sansio.headers import HeaderTypes
 from sansio.streams import AsyncByteStream, SyncByteStream
+from sansio.urls import PrimitiveData, QueryParamTypes, URLTypes
 
 __all__ = [
     "AsyncByteStream",

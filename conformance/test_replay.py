@@ -131,7 +131,7 @@ def replay_trio(rec: Recorded) -> Outcome:
 
 def replay_selectors(rec: Recorded) -> Outcome:
     loop = SelectorsLoop()
-    transport = SelectorsTransport(loop, http2=rec.http2, replay=rec.recording)
+    transport = SelectorsTransport(http2=rec.http2, replay=rec.recording)
 
     async def main() -> Outcome:
         async with conch.AsyncClient(transport=transport) as client:

@@ -1,12 +1,12 @@
 """conch on a plain `selectors` loop: a guide for library authors.
 
 The core's exchange `Engine` decides all of a request (pool, retries, HTTP/1.1 and
-HTTP/2, streams taking turns on one connection) and asks for the I/O as actions; an
-embedder writes their interpreter. Here: coroutines waiting on a `selectors` selector,
-as in an event loop you already own, and non-blocking sockets (plain http: TLS is left
-out). conch's `AsyncClient` (redirects, auth, cookies) awaits nothing but its transport,
-so it runs on this loop too. Several requests run at once, and share one connection
-over HTTP/2. The conformance suite runs every scenario through this client::
+HTTP/2, streams taking turns on one connection) and asks for the I/O as actions; the
+loop around them is the core's too (`sansio.engine.drive`). An embedder writes one
+handler per action: here, coroutines waiting on a `selectors` selector, as in an event
+loop you already own, and non-blocking sockets (plain http: TLS is left out). conch's
+`AsyncClient` (redirects, auth, cookies) awaits nothing but its transport, so it runs on
+this loop too, several requests at once, sharing one connection over HTTP/2::
 
     python examples/selectors_loop.py http://example.org/ http://example.org/a
     python examples/selectors_loop.py --h2c http://localhost:8080/a http://localhost:8080/b
@@ -14,28 +14,25 @@ over HTTP/2. The conformance suite runs every scenario through this client::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import selectors
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 from async_io import AsyncClient
 from sansio import engine as e
 from sansio import exceptions as errors
-from sansio.config import DEFAULT_LIMITS
+from sansio.engine.drive import AsyncHandlers, arespond, check
 from sansio.exchange import RECEIVE_SIZE
 from sansio.models import Request, Response
-from sansio.streams import AsyncByteStream
 from sansio.transports import AsyncBaseTransport
 
 Task = Coroutine[Any, Any, Any]
-# A socket's OSError becomes the conch exception for the action that raised it.
-ERRORS = {e.Connect: errors.ConnectError, e.Read: errors.ReadError,
-          e.ReadReady: errors.ReadError, e.Write: errors.WriteError}  # fmt: skip
 
 
 class Wait:
@@ -52,7 +49,7 @@ class Wait:
 
 
 class Loop:
-    """Tasks on one selector, and the engine's actions performed on its sockets."""
+    """The scheduler: coroutines that await `Wait`, resumed as their sockets or time say."""
 
     def __init__(self) -> None:
         self.waits: dict[Task, Wait | None] = {}  # None: a task not started yet
@@ -80,13 +77,13 @@ class Loop:
     def _select(self) -> list[tuple[Task, bool]]:
         """Block until a socket is ready or a deadline passes; who goes on, with what."""
         waits = [(task, w) for task, w in self.waits.items() if w is not None]
-        events: dict[Any, int] = {}
-        for _, w in waits:
-            if w.sock is not None:
-                events[w.sock] = events.get(w.sock, 0) | w.events
         deadlines = [w.deadline for _, w in waits if w.deadline is not None]
         timeout = max(min(deadlines) - time.monotonic(), 0) if deadlines else None
         with selectors.DefaultSelector() as selector:
+            events: dict[Any, int] = {}
+            for _, w in waits:
+                if w.sock is not None:
+                    events[w.sock] = events.get(w.sock, 0) | w.events
             for sock, mask in events.items():
                 selector.register(sock, mask)
             fired = {key.fileobj: mask for key, mask in selector.select(timeout)}
@@ -107,74 +104,18 @@ class Loop:
                 raise error
         return [value for value, _ in outcomes]
 
-    # -- the interpreter ------------------------------------------------------------------
 
-    async def drive(self, ex: e.Exchange, action: Any, request: Request | None = None) -> Any:
-        """Perform the exchange's actions until it hands out a body event (`ResponseHead`,
-        `BodyChunk`, `EndOfBody`). The request body is closed then: its upload is over."""
-        body: Any = None
-        try:
-            while type(action) not in (e.ResponseHead, e.BodyChunk, e.EndOfBody):
-                result: Any = None
-                error: Exception | None = None
-                try:
-                    if type(action) is e.PullBody:
-                        if action.first:  # from the start (again, for a retry)
-                            await _aclose(body)
-                            body = aiter(request.stream)  # type: ignore[union-attr, arg-type]
-                        result = await anext(body, None)
-                    else:
-                        result = await self.perform(action)
-                except OSError as exc:
-                    error = ERRORS[type(action)](str(exc)) if type(action) in ERRORS else exc
-                except Exception as exc:
-                    error = exc
-                except BaseException:  # a cancellation: the engine says what to clean up
-                    self.apply(ex.cancel())
-                    raise
-                action = ex.send(result) if error is None else ex.throw(error)
-            return action
-        finally:
-            await _aclose(body)
+# -- the interpreter: one handler per action, its result as `sansio.engine.actions` says --
 
-    async def perform(self, action: Any) -> Any:
-        """One action; its result (the table in `sansio.engine.actions`)."""
-        kind = type(action)
-        sock: Any = getattr(action, "stream", None)
-        if kind is e.Effects:
-            return self.apply(action)
-        if kind is e.Checkpoint or kind is e.Trace:  # nothing cancelled, nothing traced here
-            return None
-        if kind is e.ReadReady:  # what is there now: bytes, b"" at EOF, or None
-            try:
-                return sock.recv(RECEIVE_SIZE)
-            except BlockingIOError:
-                return None
-        if kind is e.Read:
-            if not await Wait(sock, selectors.EVENT_READ, timeout=action.timeout):
-                raise errors.ReadTimeout("timed out")
-            return sock.recv(RECEIVE_SIZE)
-        if kind is e.Write:
-            data = memoryview(action.data)
-            while data:
-                if not await Wait(sock, selectors.EVENT_WRITE, timeout=action.timeout):
-                    raise errors.WriteTimeout("timed out")
-                data = data[sock.send(data) :]
-            return None
-        if kind is e.Park:  # until some Effects wakes the ticket
-            return await Wait(timeout=action.timeout, ready=lambda: action.ticket.woken)
-        if kind is e.Sleep:
-            return await Wait(timeout=action.seconds)
-        if kind is not e.Connect:
-            raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
-        family, socktype, proto, _, address = socket.getaddrinfo(
-            action.host, action.port, type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, socktype, proto)
+
+async def connect(act: e.Connect) -> socket.socket:
+    with _raises(errors.ConnectError):
+        info = socket.getaddrinfo(act.host, act.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(*info[:3])
         sock.setblocking(False)
-        code = sock.connect_ex(address)
+        code = sock.connect_ex(info[4])
         if code == errno.EINPROGRESS:  # connecting: wait until the socket is writable
-            if not await Wait(sock, selectors.EVENT_WRITE, timeout=action.timeout):
+            if not await Wait(sock, selectors.EVENT_WRITE, timeout=act.timeout):
                 sock.close()
                 raise errors.ConnectTimeout("timed out")
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -183,61 +124,86 @@ class Loop:
             raise OSError(code, os.strerror(code))
         return sock
 
-    @staticmethod
-    def apply(effects: e.Effects) -> None:
-        """Close these sockets and wake these tickets: at once, never blocking."""
-        for sock in effects.close:
-            sock.close()
-        for ticket in effects.wake:
-            ticket.set()
+
+async def read(act: e.Read) -> bytes:
+    if not await Wait(act.stream, selectors.EVENT_READ, timeout=act.timeout):
+        raise errors.ReadTimeout("timed out")
+    with _raises(errors.ReadError):
+        return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
+
+
+async def read_ready(act: e.ReadReady) -> bytes | None:
+    with _raises(errors.ReadError), contextlib.suppress(BlockingIOError):
+        return act.stream.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
+    return None  # nothing there now
+
+
+async def write(act: e.Write) -> None:
+    data = memoryview(act.data)
+    while data:
+        if not await Wait(act.stream, selectors.EVENT_WRITE, timeout=act.timeout):
+            raise errors.WriteTimeout("timed out")
+        with _raises(errors.WriteError):
+            data = data[act.stream.send(data) :]
+
+
+async def apply(effects: e.Effects) -> None:
+    """Close these sockets and wake these tickets: at once, never blocking."""
+    for sock in effects.close:
+        sock.close()
+    for ticket in effects.wake:
+        ticket.set()
+
+
+async def unsupported(act: Any) -> None:  # (a SOCKS4 proxy's Resolve: no proxies either)
+    raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
+
+
+async def nothing(act: Any) -> None:  # nothing is cancelled or traced here
+    return None
+
+
+@contextlib.contextmanager
+def _raises(error: type[Exception]) -> Iterator[None]:
+    """A socket's OSError becomes the conch exception for the action that raised it."""
+    try:
+        yield
+    except OSError as exc:
+        raise error(str(exc)) from exc
+
+
+HANDLERS: AsyncHandlers = {
+    e.Connect: connect, e.Read: read, e.ReadReady: read_ready, e.Write: write,
+    e.Park: lambda act: Wait(timeout=act.timeout, ready=lambda: act.ticket.woken),
+    e.Sleep: lambda act: Wait(timeout=act.seconds), e.Effects: apply,
+    e.Checkpoint: nothing, e.Trace: nothing, e.Resolve: unsupported, e.StartTLS: unsupported,
+}  # fmt: skip
+check(HANDLERS)
 
 
 class SelectorsTransport(AsyncBaseTransport):
-    """An httpx-style transport: each request is an exchange on the engine, driven by the
-    loop. ``settings`` are `Engine`'s: ``limits``, ``http1``, ``http2``, ``retries``..."""
+    """An httpx-style transport: each request an exchange on the engine, performed by the
+    handlers. ``settings`` are `Engine`'s: ``limits``, ``http1``, ``http2``, ``retries``..."""
 
-    def __init__(self, loop: Loop, **settings: Any) -> None:
-        self.loop = loop
+    def __init__(self, **settings: Any) -> None:
         self.engine = e.Engine(clock=time.monotonic, **settings)
 
     async def handle_async_request(self, request: Request) -> Response:
-        ex = self.engine.exchange(request)
-        head = await self.loop.drive(ex, ex.send(None), request)
-        return ex.response(head, _Body(self.loop, ex))
+        return await arespond(self.engine, request, HANDLERS)
 
     async def aclose(self) -> None:
-        self.loop.apply(self.engine.close())
-
-
-class _Body(AsyncByteStream):
-    """A response body: each chunk is one more stretch of the exchange's actions."""
-
-    def __init__(self, loop: Loop, ex: e.Exchange) -> None:
-        self.loop, self.ex = loop, ex
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while type(event := await self.loop.drive(self.ex, self.ex.send(None))) is e.BodyChunk:
-            yield event.data
-
-    async def aclose(self) -> None:  # the connection goes back, or the HTTP/2 stream ends
-        await self.loop.drive(self.ex, self.ex.close())
-
-
-async def _aclose(body: Any) -> None:
-    if hasattr(body, "aclose"):
-        await body.aclose()
+        await apply(self.engine.close())
 
 
 class SelectorsClient(AsyncClient):
     """conch's `AsyncClient` on a `Loop` (``client.loop.run(client.get(url))``)."""
 
-    def __init__(self, loop: Loop | None = None, *, limits: Any = DEFAULT_LIMITS,
-                 http1: bool = True, http2: bool = False, retries: Any = 0,
-                 **settings: Any) -> None:  # fmt: skip
+    def __init__(self, loop: Loop | None = None, **settings: Any) -> None:
         self.loop = loop or Loop()
-        transport = SelectorsTransport(self.loop, limits=limits, http1=http1, http2=http2,
-                                       retries=retries)  # fmt: skip
-        super().__init__(transport=transport, **settings)
+        engine = {
+            k: settings.pop(k) for k in ("limits", "http1", "http2", "retries") if k in settings
+        }
+        super().__init__(transport=SelectorsTransport(**engine), **settings)
 
     def close(self) -> None:
         self.loop.run(self.aclose())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import env as _env
 from ._frozen import Frozen, set_field
@@ -567,31 +567,46 @@ def parse_netrc(text: str) -> dict[str, tuple[str, str]]:
 class NetRCAuth(Auth):
     """Basic credentials looked up by host in netrc text.
 
-    `sansio` takes the text (``text=``, else ``sansio.env.current().netrc_text``);
-    the shells' ``conch.NetRCAuth(file=None)`` reads the file (``$NETRC`` or
+    `sansio` takes the text (``text=``, else the ``netrc_text`` of the client's
+    `sansio.env.Env`, read when a request is sent: ``sansio.env.current()`` outside a
+    client); the shells' ``conch.NetRCAuth(file=None)`` reads the file (``$NETRC`` or
     ``~/.netrc``) and passes its text here. As with httpx, an entry without a
     password sends nothing.
     """
 
     def __init__(self, file: str | None = None, *, text: str | None = None) -> None:
-        if text is None:
-            if file is not None:
-                raise ValueError(
-                    "sansio cannot read files: pass the netrc file's contents as text=..., "
-                    "or use conch.NetRCAuth(file=...), which reads it"
-                )
-            text = _env.current().netrc_text
-        if text is None:
+        if text is None and file is not None:
             raise ValueError(
-                "NetRCAuth in sansio needs the netrc text: pass text=..., or use "
-                "conch.NetRCAuth, which reads the file"
+                "sansio cannot read files: pass the netrc file's contents as text=..., "
+                "or use conch.NetRCAuth(file=...), which reads it"
             )
         self._file = file
-        self._entries = parse_netrc(text)
+        self._entries = None if text is None else parse_netrc(text)
+        self._parsed: tuple[str, dict[str, tuple[str, str]]] | None = None  # (env text, entries)
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        entries = self._entries
+        return self._auth_flow(request, _env.current())
+
+    def _auth_flow(self, request: Request, env: _env.Env) -> Generator[Request, Response, None]:
+        entries = self._entries if self._entries is not None else self._from(env)
         entry = entries.get(request.url.host) or entries.get("default")
         if entry is not None and entry[1]:
             request.headers["Authorization"] = basic_auth_header(*entry)
         yield request
+
+    def _from(self, env: _env.Env) -> dict[str, tuple[str, str]]:
+        """The entries of ``env``'s netrc text (parsed again only if the text changes)."""
+        text = env.netrc_text
+        if text is None:
+            raise ValueError(
+                "NetRCAuth in sansio needs the netrc text: pass text=..., give the client an"
+                " Env with netrc_text, or use conch.NetRCAuth, which reads the file"
+            )
+        parsed = self._parsed
+        if parsed is None or parsed[0] != text:
+            parsed = self._parsed = (text, parse_netrc(text))
+        return parsed[1]
+
+
+# What ``auth=`` takes (httpx's ``AuthTypes``, re-exported by `conch._types`).
+AuthTypes: TypeAlias = tuple[str | bytes, str | bytes] | Callable[["Request"], "Request"] | Auth

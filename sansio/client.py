@@ -13,36 +13,29 @@ from typing import TYPE_CHECKING, Any
 
 from . import env as _env
 from ._version import __version__
-from .auth import Auth, BasicAuth, FunctionAuth
+from .auth import Auth, AuthTypes, BasicAuth, FunctionAuth
 from .config import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_CONFIG,
     USE_CLIENT_DEFAULT,
     Proxy,
+    ProxyTypes,
     Timeout,
+    TimeoutTypes,
     UseClientDefault,
 )
-from .cookies import Cookies
+from .cookies import Cookies, CookieTypes
 from .decoders import DEFAULT_MAX_DECODED_SIZE, SUPPORTED_ENCODINGS
 from .flow import SendOptions
-from .headers import Headers
+from .headers import Headers, HeaderTypes
 from .models import Request, Response
+from .urls import QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
     import logging
 
-    from ._types import (
-        AuthTypes,
-        CookieTypes,
-        HeaderTypes,
-        ProxyTypes,
-        QueryParamTypes,
-        RequestContent,
-        RequestData,
-        RequestExtensions,
-        RequestFiles,
-        TimeoutTypes,
-    )
+    from ._types import RequestContent, RequestData, RequestExtensions, RequestFiles
+
 from .proxy import build_proxy_map
 from .urls import URL, QueryParams
 
@@ -327,6 +320,7 @@ class BaseClient:
             headers=merged_headers,
             cookies=merged_cookies,
             extensions=ext,
+            env=self._env,
         )
 
     def _proxy_routes(

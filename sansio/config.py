@@ -6,15 +6,14 @@ values into behaviour.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .headers import SENSITIVE_HEADERS, Headers
+from .headers import SENSITIVE_HEADERS, Headers, HeaderTypes
 from .urls import URL
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
 
-    from ._types import HeaderTypes, TimeoutTypes
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -301,6 +300,14 @@ class Proxy:
         }
         headers = f", headers={shown!r}" if shown else ""
         return f"Proxy({str(self.url)!r}{auth}{headers})"
+
+
+# httpx's ``TimeoutTypes`` and ``ProxyTypes`` (re-exported by `conch._types`), beside
+# their classes.
+TimeoutTypes: TypeAlias = (
+    float | tuple[float | None, float | None, float | None, float | None] | Timeout | None
+)
+ProxyTypes: TypeAlias = URL | str | Proxy
 
 
 DEFAULT_TIMEOUT_CONFIG = Timeout(timeout=5.0)

@@ -22,7 +22,7 @@ Behaviour follows httpx 0.28, with these deliberate differences:
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import env
@@ -252,6 +252,7 @@ def encode_request(
     files: RequestFiles | None = None,
     json: Any | None = None,
     boundary: bytes | None = None,
+    random_bytes: Callable[[int], bytes] | None = None,
 ) -> tuple[dict[str, str], SyncByteStream | AsyncByteStream]:
     """The headers a request body implies, and the stream that yields it.
 
@@ -259,7 +260,8 @@ def encode_request(
     as raw content), ``content``, ``files`` (multipart, with ``data`` as extra
     fields), ``data`` (form-urlencoded), ``json``. With none, there are no
     headers and the body is empty. The multipart boundary is `boundary` if
-    given, else 32 hex digits from ``sansio.env.current().random_bytes``.
+    given, else 32 hex digits from ``random_bytes`` (a client's, else
+    ``sansio.env.current().random_bytes``).
     """
     if data is not None and not isinstance(data, Mapping):
         # requests' spelling of a raw body: accepted, with httpx's deprecation warning.
@@ -273,7 +275,7 @@ def encode_request(
         return encode_content(content)
     if files:
         if boundary is None:
-            boundary = env.current().random_bytes(16).hex().encode("ascii")
+            boundary = (random_bytes or env.current().random_bytes)(16).hex().encode("ascii")
         from .multipart import MultipartStream  # loaded by the first upload, not conch
 
         stream = MultipartStream(data or {}, files, boundary)

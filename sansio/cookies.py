@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import env
 from .exceptions import CookieConflict, InvalidURL
@@ -40,8 +40,6 @@ from .urls import canonical_host
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Protocol
-
-    from ._types import CookieTypes
 
 __all__ = [
     "MAX_COOKIES",
@@ -1143,3 +1141,9 @@ class Cookies(MutableMapping[str, str]):
             f"<Cookie {cookie.name}={cookie.value} for {cookie.domain} />" for cookie in self.jar
         )
         return f"<Cookies[{inner}]>"
+
+
+# What a `Cookies` is made from (httpx's ``CookieTypes``, re-exported by `conch._types`).
+# Any object with the http.cookiejar.CookieJar iteration protocol is accepted too (duck
+# typed: the core does not import http.cookiejar, which pulls in socket).
+CookieTypes: TypeAlias = Cookies | dict[str, str] | list[tuple[str, str]] | Any

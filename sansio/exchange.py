@@ -26,9 +26,10 @@ long to wait before another connect attempt (`connect_retry_delays`,
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._frozen import Frozen, set_field
+from .config import ProxyTypes
 from .exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -47,9 +48,6 @@ from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
 from .tls import ALPN_H1, TLSConfig, alpn_for
 from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._types import ProxyTypes
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",

@@ -37,14 +37,12 @@ from collections.abc import (
     KeysView,
     Mapping,
     MutableMapping,
+    Sequence,
     ValuesView,
 )
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 from .exceptions import LocalProtocolError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._types import HeaderTypes
 
 __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"]
 
@@ -632,3 +630,13 @@ def get_charset(content_type: str | None) -> str | None:
         return None
     charset = parse_header_params(content_type)[1].get("charset", "").strip(_OWS_STR)
     return charset.lower() if charset else None
+
+
+# What a `Headers` is made from (httpx's ``HeaderTypes``, re-exported by `conch._types`).
+HeaderTypes: TypeAlias = (
+    Headers
+    | Mapping[str, str]
+    | Mapping[bytes, bytes]
+    | Sequence[tuple[str, str]]
+    | Sequence[tuple[bytes, bytes]]
+)

@@ -40,7 +40,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .content import UnattachedStream, encode_request, encode_response
-from .cookies import Cookies
+from .cookies import Cookies, CookieTypes
 from .decoders import (
     DEFAULT_MAX_DECODED_SIZE,
     DEFAULT_MAX_LINE_LENGTH,
@@ -63,17 +63,14 @@ from .exceptions import (
     StreamClosed,
     StreamConsumed,
 )
-from .headers import Headers, get_charset, parse_header_links, parse_header_params
+from .headers import Headers, HeaderTypes, get_charset, parse_header_links, parse_header_params
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
-from .urls import URL
+from .urls import URL, QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
 
     from ._types import (
-        CookieTypes,
-        HeaderTypes,
-        QueryParamTypes,
         RequestContent,
         RequestData,
         RequestExtensions,
@@ -81,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ResponseContent,
         ResponseExtensions,
     )
+    from .env import Env
 
 __all__ = ["DECODE_PIECE_SIZE", "Request", "Response"]
 
@@ -206,7 +204,10 @@ class Request:
         json: Any | None = None,
         stream: SyncByteStream | AsyncByteStream | None = None,
         extensions: RequestExtensions | None = None,
+        env: Env | None = None,
     ) -> None:
+        # ``env``: the world of the client building it (the cookies' clock, the multipart
+        # boundary's randomness); None: `sansio.env.current()`.
         self.method = _method(method)
         if params is not None:
             self.url = URL(url, params=params)
@@ -219,7 +220,8 @@ class Request:
         self._body = None
 
         if cookies:
-            Cookies(cookies).set_cookie_header(self)
+            now = None if env is None else env.wall_clock()
+            Cookies(cookies).set_cookie_header(self, now=now)
 
         if stream is not None:
             # A stream given as is (a copy for a redirect, or a server-side request)
@@ -237,6 +239,7 @@ class Request:
             files=files,
             json=json,
             boundary=self._boundary() if files else None,
+            random_bytes=None if env is None else env.random_bytes,
         )
         self._prepare(content_headers)
         self.stream = body

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 
 from . import env as _env
 from ._frozen import Frozen, set_field
-from .config import Proxy
+from .config import Proxy, ProxyTypes
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
 from .h1 import H1Connection
 from .mounts import MountTable, URLPattern
@@ -59,7 +59,6 @@ from .wire import SEND as _WIRE_SEND
 from .wire import HandshakeStep, RequestHead, ResponseHead
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._types import ProxyTypes
     from .socks import Socks4Handshake, Socks5Handshake
 
 # The steps of a handshake, a CONNECT's or SOCKS's: `sansio.socks` is imported for the

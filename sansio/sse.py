@@ -59,7 +59,6 @@ from contextlib import (
 )
 from typing import Any, cast
 
-from ._types import HeaderTypes
 from .exceptions import (
     NetworkError,
     RemoteProtocolError,
@@ -68,7 +67,7 @@ from .exceptions import (
     TimeoutException,
     TransportError,
 )
-from .headers import Headers
+from .headers import Headers, HeaderTypes
 from .models import Response
 
 __all__ = [

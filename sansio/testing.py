@@ -32,37 +32,33 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import h11
 
 from .engine import (
-    BodyChunk,
     Checkpoint,
     Connect,
     Effects,
-    EndOfBody,
     Engine,
     Exchange,
     Park,
-    PullBody,
     Read,
     ReadReady,
     Resolve,
-    ResponseHead,
     Sleep,
     StartTLS,
     Trace,
     Write,
 )
 from .engine.actions import Action, BodyEvent
+from .engine.drive import HANDLED, AsyncHandlers, adrive, arespond
 from .engine.trace import log_event
 from .exceptions import ConnectError, ReadError, ReadTimeout, WriteError, WriteTimeout
 from .models import Request, Response
 from .replay import Recorder, Recording, ReplayError
-from .streams import AsyncByteStream
 from .transports import AsyncBaseTransport
 
 __all__ = [
@@ -399,6 +395,13 @@ class Loop:
         self.network = network
         self.clock = network.clock
         self._tasks: list[_Task] = []
+        # The I/O of each action; the loop around them is the core's (`sansio.engine.drive`).
+        self._io: AsyncHandlers = {
+            Read: self._read, Write: self._write, ReadReady: self._read_ready,
+            Effects: self._apply, Park: self._park, Checkpoint: self._checkpoint,
+            Sleep: self._sleep, Trace: self._trace, Connect: self._connect,
+            Resolve: self._resolve, StartTLS: self._start_tls,
+        }  # fmt: skip
 
     # -- running coroutines -----------------------------------------------------------
 
@@ -485,65 +488,59 @@ class Loop:
 
     async def drive(self, ex: Exchange, act: Action, request: Request | None = None) -> BodyEvent:
         """Perform ``act`` and what follows until the exchange hands out a body event."""
-        body: AsyncIterator[bytes] | None = None
-        try:
-            while True:
-                kind = type(act)
-                if kind is ResponseHead or kind is BodyChunk or kind is EndOfBody:
-                    return act  # type: ignore[return-value]
-                error: Exception | None = None
-                result: Any = None
-                try:
-                    if kind is PullBody:
-                        if act.first:  # type: ignore[union-attr]
-                            await _close_body(body)
-                            body = _body_iter(request.stream)  # type: ignore[union-attr]
-                        result = await anext(body, None)  # type: ignore[arg-type]
-                    else:
-                        result = await self.perform(act)
-                except Exception as exc:
-                    error = exc
-                except BaseException:
-                    self.apply(ex.cancel())
-                    raise
-                act = ex.send(result) if error is None else ex.throw(error)
-        finally:
-            await _close_body(body)
+        return await adrive(ex, act, self.handlers, None if request is None else request.stream)
 
     async def perform(self, act: Action) -> Any:
         """One I/O action over memory connections, as a shell backend would."""
-        kind = type(act)
-        if kind is Read:
-            return await self._read(act.stream, act.timeout)  # type: ignore[union-attr]
-        if kind is Write:
-            return await self._write(act.stream, act.data, act.timeout)  # type: ignore[union-attr]
-        if kind is ReadReady:
-            await _Block(_always, None)  # a backend's read is a checkpoint even so
-            return _io(act.stream.read, ReadError)  # type: ignore[union-attr]
-        if kind is Effects:
-            return self.apply(act)  # type: ignore[arg-type]
-        if kind is Park:
-            ticket = act.ticket  # type: ignore[union-attr]
-            return await _Block(lambda: bool(ticket.woken), self._deadline(act.timeout))  # type: ignore[union-attr]
-        if kind is Checkpoint:
-            return await _Block(_always, None)  # let the others run
-        if kind is Sleep:
-            return await self.sleep(act.seconds)  # type: ignore[union-attr]
-        if kind is Trace:  # the callback is a coroutine function, as for async shells
-            if act.callback is not None:  # type: ignore[union-attr]
-                await act.callback(act.name, act.info)  # type: ignore[union-attr]
-            if act.log:  # type: ignore[union-attr]
-                log_event(act.name, act.info)  # type: ignore[union-attr]
-            return None
+        return await self._io[type(act)](act)
+
+    @property
+    def handlers(self) -> AsyncHandlers:
+        """The table `sansio.engine.drive` takes: every action through `perform` (a
+        subclass may override it to watch or cancel actions)."""
+        return dict.fromkeys(HANDLED, self.perform)
+
+    async def _read_ready(self, act: ReadReady) -> bytes | None:
+        await _Block(_always, None)  # a backend's read is a checkpoint even so
+        stream: MemoryConnection = act.stream
+        return _io(stream.read, ReadError)
+
+    async def _apply(self, effects: Effects) -> None:
+        self.apply(effects)
+
+    async def _park(self, act: Park) -> bool:
+        ticket = act.ticket
+        return await _Block(lambda: bool(ticket.woken), self._deadline(act.timeout))
+
+    @staticmethod
+    async def _checkpoint(act: Checkpoint) -> None:
+        await _Block(_always, None)  # let the others run
+
+    async def _sleep(self, act: Sleep) -> None:
+        await self.sleep(act.seconds)
+
+    @staticmethod
+    async def _trace(
+        act: Trace,
+    ) -> None:  # the callback is a coroutine function, as for async shells
+        if act.callback is not None:
+            await act.callback(act.name, act.info)
+        if act.log:
+            log_event(act.name, act.info)
+
+    async def _connect(self, act: Connect) -> MemoryConnection:
         await _Block(_always, None)  # connecting lets the others run meanwhile
-        if kind is Connect:
-            return self.network.connect(act.host, act.port, act.uds)  # type: ignore[union-attr]
-        if kind is Resolve:
-            return self.network.resolve(act.host, act.port)  # type: ignore[union-attr]
-        assert kind is StartTLS, act
-        stream: MemoryConnection = act.stream  # type: ignore[union-attr]
-        offered = act.tls.alpn  # type: ignore[union-attr]
-        return stream, (stream.alpn if stream.alpn in offered else None)
+        return self.network.connect(act.host, act.port, act.uds)
+
+    async def _resolve(self, act: Resolve) -> list[tuple[str, int]]:
+        await _Block(_always, None)
+        return self.network.resolve(act.host, act.port)
+
+    @staticmethod
+    async def _start_tls(act: StartTLS) -> tuple[MemoryConnection, str | None]:
+        await _Block(_always, None)
+        stream: MemoryConnection = act.stream
+        return stream, (stream.alpn if stream.alpn in act.tls.alpn else None)
 
     @staticmethod
     def apply(effects: Effects) -> None:
@@ -555,21 +552,23 @@ class Loop:
     def _deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self.clock.now + timeout
 
-    async def _read(self, stream: MemoryConnection, timeout: float | None) -> bytes:
+    async def _read(self, act: Read) -> bytes:
+        stream: MemoryConnection = act.stream
         data = _io(stream.read, ReadError)
         if data is None:
-            if not await _Block(lambda: stream.readable, self._deadline(timeout)):
+            if not await _Block(lambda: stream.readable, self._deadline(act.timeout)):
                 raise ReadTimeout("timed out")
             data = _io(stream.read, ReadError)
         assert data is not None
         return data
 
-    async def _write(self, stream: MemoryConnection, data: bytes, timeout: float | None) -> None:
-        if _io(lambda: stream.write(data), WriteError):
+    async def _write(self, act: Write) -> None:
+        stream: MemoryConnection = act.stream
+        if _io(lambda: stream.write(act.data), WriteError):
             return
-        if timeout is None:
+        if act.timeout is None:
             raise Deadlock("the client writes with no timeout; the peer never reads")
-        await _Block(_never, self._deadline(timeout))
+        await _Block(_never, self._deadline(act.timeout))
         raise WriteTimeout("timed out")
 
 
@@ -588,30 +587,6 @@ def _io(call: Callable[[], T], error: type[Exception]) -> T:
         raise error(str(exc)) from exc
 
 
-def _body_iter(stream: Any) -> AsyncIterator[bytes]:
-    """A request body's chunks: an async stream as it is, a sync one (as the blocking
-    client sends) through an async generator."""
-    if hasattr(stream, "__aiter__"):
-        return aiter(stream)
-    return _from_sync(iter(stream))
-
-
-async def _from_sync(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        for chunk in chunks:
-            yield chunk
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-
-
-async def _close_body(body: AsyncIterator[bytes] | None) -> None:
-    close = getattr(body, "aclose", None)
-    if close is not None:
-        await close()
-
-
 class MemoryTransport(AsyncBaseTransport):
     """An httpx-style async transport over an `Engine`, interpreted by a `Loop`;
     ``settings`` are `Engine`'s (the clock is the loop's)."""
@@ -621,33 +596,10 @@ class MemoryTransport(AsyncBaseTransport):
         self.engine = Engine(clock=loop.clock, **settings)
 
     async def handle_async_request(self, request: Request) -> Response:
-        ex = self.engine.exchange(request)
-        head = await self.loop.drive(ex, ex.send(None), request)
-        assert type(head) is ResponseHead
-        return ex.response(head, _Body(self.loop, ex))
+        return await arespond(self.engine, request, self.loop.handlers)
 
     async def aclose(self) -> None:
         self.loop.apply(self.engine.close())
-
-
-class _Body(AsyncByteStream):
-    __slots__ = ("_ex", "_loop")
-
-    def __init__(self, loop: Loop, ex: Exchange) -> None:
-        self._loop = loop
-        self._ex = ex
-
-    def __aiter__(self) -> _Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        event = await self._loop.drive(self._ex, self._ex.send(None))
-        if type(event) is BodyChunk:
-            return event.data
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        await self._loop.drive(self._ex, self._ex.close())
 
 
 # -- peers that answer with a handler -----------------------------------------------------

@@ -48,15 +48,12 @@ same URL again pays a dict lookup instead of a parse.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 from ._frozen import NamedTuple
 from .exceptions import InvalidURL
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._types import PrimitiveData, QueryParamTypes
 
 __all__ = [
     "MAX_HOST_LENGTH",
@@ -1162,3 +1159,18 @@ class QueryParams(Mapping[str, str]):
             "QueryParams are immutable since httpx 0.18.0. "
             "Use `q = q.set(key, value)` to create an updated copy."
         )
+
+
+# The arguments a URL or query parameters are made from (httpx's ``URLTypes`` and
+# ``QueryParamTypes``, re-exported by `conch._types`): each beside its class.
+URLTypes: TypeAlias = URL | str
+# A query parameter's value (httpx's ``PrimitiveData``, re-exported by `conch._types`).
+PrimitiveData: TypeAlias = str | int | float | bool | None
+QueryParamTypes: TypeAlias = (
+    QueryParams
+    | Mapping[str, PrimitiveData | Sequence[PrimitiveData]]
+    | list[tuple[str, PrimitiveData]]
+    | tuple[tuple[str, PrimitiveData], ...]
+    | str
+    | bytes
+)

@@ -73,9 +73,8 @@ from wsproto.frame_protocol import (
 )
 
 from . import env
-from ._types import HeaderTypes
 from .exceptions import NetworkError, RemoteProtocolError, TransportError
-from .headers import Headers
+from .headers import Headers, HeaderTypes
 from .models import Request, Response
 from .urls import URL
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._world import install as _install_world
+from io_common.world import install as _install_world
+
 from .api import delete, get, head, options, patch, post, put, request, stream
 from .client import Client
 from .netrc import NetRCAuth

@@ -6,25 +6,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sansio.auth import AuthTypes
 from sansio.client import resolve_follow_redirects
-from sansio.config import DEFAULT_TIMEOUT_CONFIG, USE_CLIENT_DEFAULT
+from sansio.config import DEFAULT_TIMEOUT_CONFIG, USE_CLIENT_DEFAULT, ProxyTypes, TimeoutTypes
+from sansio.cookies import CookieTypes
+from sansio.headers import HeaderTypes
 from sansio.models import Response
-from sansio.urls import URL
+from sansio.urls import URL, QueryParamTypes
 
 from .client import Client
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sansio._types import (
-        AuthTypes,
-        CookieTypes,
-        HeaderTypes,
-        ProxyTypes,
-        QueryParamTypes,
-        RequestContent,
-        RequestData,
-        RequestFiles,
-        TimeoutTypes,
-    )
+    from sansio._types import RequestContent, RequestData, RequestFiles
 
 __all__ = ["delete", "get", "head", "options", "patch", "post", "put", "request", "stream"]
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sansio import actions as act
+from sansio.auth import AuthTypes
 from sansio.client import (
     RESPONSE_LOG_FORMAT,
     BaseClient,
@@ -25,31 +26,29 @@ from sansio.config import (
     USE_CLIENT_DEFAULT,
     Limits,
     Proxy,
+    ProxyTypes,
+    TimeoutTypes,
     UseClientDefault,
 )
+from sansio.cookies import CookieTypes
 from sansio.decoders import DEFAULT_MAX_DECODED_SIZE
 from sansio.flow import send_flow
+from sansio.headers import HeaderTypes
 from sansio.models import Request, Response
 from sansio.mounts import MountTable
 from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
-from sansio.urls import URL
+from sansio.urls import URL, QueryParamTypes
 
 from .transport import HTTPTransport
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
     from sansio._types import (
-        AuthTypes,
         CertTypes,
-        CookieTypes,
-        HeaderTypes,
-        ProxyTypes,
-        QueryParamTypes,
         RequestContent,
         RequestData,
         RequestExtensions,
         RequestFiles,
-        TimeoutTypes,
     )
     from sansio.retry import Retry
 

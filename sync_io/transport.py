@@ -14,40 +14,37 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from io_common.tape import open_tape, save_tape
+from io_common.tls import context_for, load_client_cert
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
-    BodyChunk,
     BodyEvent,
+    Checkpoint,
     Connect,
     Effects,
-    EndOfBody,
     Engine,
     Exchange,
     Park,
-    PullBody,
     Read,
     ReadReady,
     Resolve,
-    ResponseHead,
     Sleep,
     StartTLS,
     Trace,
     Write,
 )
+from sansio.engine.drive import Body, Handlers, drive
 from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
-from sansio.streams import SyncByteStream
 from sansio.transports import BaseTransport
-from sync_io._tape import open_tape, save_tape
 
 from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
 from .network import NetworkStream
-from .tls import context_for, load_client_cert
 from .tunnel import TunnelStream
 
 if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
@@ -93,68 +90,58 @@ class HTTPTransport(BaseTransport):
         self._socket_options = list(socket_options) if socket_options is not None else None
         # Between two connection attempts to a host with several addresses (RFC 8305).
         self._attempt_delay = check_attempt_delay(happy_eyeballs_delay)
+        # The I/O of each action; the loop around them is the core's (`sansio.engine.drive`).
+        self._handlers: Handlers = {
+            Read: self._read, Write: self._write, ReadReady: self._read_ready,
+            Effects: self._apply, Park: self._park, Connect: self._connect,
+            StartTLS: self._start_tls, Resolve: self._resolve, Sleep: self._sleep,
+            Trace: self._trace, Checkpoint: self._checkpoint,
+        }  # fmt: skip
 
     def handle_request(self, request: Request) -> Response:
         ex = self._engine.exchange(request)
-        head = self._drive(ex, ex.send(None), request)
+        head = drive(ex, ex.send(None), self._handlers, request.stream)
         network: Any = NetworkStream(ex.network, ex.take_leftover())
         if ex.tunnel:  # (RFC 8441: a stream of a shared HTTP/2 connection)
             network = TunnelStream(self, ex)
-        return ex.response(head, _Body(self, ex), network)  # type: ignore[arg-type]
+        return ex.response(head, Body(ex, self._handlers), network)  # type: ignore[arg-type]
 
-    def _drive(self, ex: Exchange, act: Any, request: Request | None = None) -> BodyEvent:
-        """Perform ``act`` and what follows until the exchange hands out a body event.
-        The request body's iterator is closed then, or when the exchange raises."""
-        body: Iterator[bytes] | None = None
-        try:
-            while True:
-                kind = type(act)
-                if kind is ResponseHead or kind is BodyChunk or kind is EndOfBody:
-                    return act  # type: ignore[no-any-return]
-                result: Any = None
-                error: Exception | None = None
-                try:
-                    if kind is Read:
-                        stream = act.stream
-                        size = stream.read_size
-                        result = stream.recv(size, act.timeout, act.shared)
-                        stream.read_size = next_receive_size(size, len(result))
-                    elif kind is Write:
-                        act.stream.send_all(act.data, act.timeout, act.shared)
-                    elif kind is ReadReady:  # (nothing there, the common case, costs no call)
-                        if act.shared or act.stream.is_readable():
-                            result = act.stream.read_ready(act.shared)
-                    elif kind is Effects:
-                        self._apply(act)
-                    elif kind is PullBody:
-                        if act.first:  # from the start (again, for a retry)
-                            if body is not None:
-                                _close_body(body)
-                            body = iter(request.stream)  # type: ignore[union-attr, arg-type]
-                        result = next(body, None)  # type: ignore[arg-type]
-                    elif kind is Park:
-                        result = act.ticket.wait(act.timeout)
-                    elif kind is Connect:
-                        result = self._connect(act)
-                    elif kind is StartTLS:
-                        result = self._start_tls(act)
-                    elif kind is Resolve:  # (a SOCKS4 proxy's target)
-                        result = resolve(act.host, act.port, act.timeout)
-                    elif kind is Sleep:
-                        sleep(act.seconds)
-                    elif kind is Trace:
-                        self._trace(act)
-                    else:  # Checkpoint: threads are not cancelled between two calls
-                        pass
-                except Exception as exc:
-                    result, error = None, exc
-                except BaseException:
-                    self._apply(ex.cancel())
-                    raise
-                act = ex.send(result) if error is None else ex.throw(error)
-        finally:
-            if body is not None:
-                _close_body(body)
+    def _drive(self, ex: Exchange, act: Any) -> BodyEvent:
+        return drive(ex, act, self._handlers)
+
+    @staticmethod
+    def _read(act: Read) -> bytes:
+        stream = act.stream
+        size = stream.read_size
+        result: bytes = stream.recv(size, act.timeout, act.shared)
+        stream.read_size = next_receive_size(size, len(result))
+        return result
+
+    @staticmethod
+    def _write(act: Write) -> None:
+        act.stream.send_all(act.data, act.timeout, act.shared)
+
+    @staticmethod
+    def _read_ready(act: ReadReady) -> bytes | None:
+        if act.shared or act.stream.is_readable():  # (nothing there, the common case)
+            return act.stream.read_ready(act.shared)  # type: ignore[no-any-return]
+        return None
+
+    @staticmethod
+    def _park(act: Park) -> bool:
+        return act.ticket.wait(act.timeout)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _resolve(act: Resolve) -> Any:  # (a SOCKS4 proxy's target)
+        return resolve(act.host, act.port, act.timeout)
+
+    @staticmethod
+    def _sleep(act: Sleep) -> None:
+        sleep(act.seconds)
+
+    @staticmethod
+    def _checkpoint(act: Checkpoint) -> None:
+        pass  # threads are not cancelled between two calls
 
     def _connect(self, act: Connect) -> SyncStream:
         options = self._socket_options
@@ -200,40 +187,3 @@ class HTTPTransport(BaseTransport):
         """Close every connection; requests in flight fail, new ones are refused."""
         self._apply(self._engine.close())
         save_tape(self._record_path, self._recorder)
-
-
-def _close_body(body: Iterator[bytes]) -> None:
-    # An upload cut short (early response, error, cancellation) leaves the body's
-    # generator suspended: finish it now, not at garbage collection.
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
-
-
-class _Body(SyncByteStream):
-    """A response body read through its exchange; closing it ends the exchange."""
-
-    __slots__ = ("_ex", "_transport")
-
-    def __init__(self, transport: HTTPTransport, ex: Exchange) -> None:
-        self._transport = transport
-        self._ex = ex
-
-    def __iter__(self) -> _Body:
-        return self
-
-    def __next__(self) -> bytes:
-        # A plain iterator, not a generator: nothing is left suspended when a reader
-        # stops early (trio warns about such generators).
-        ex = self._ex
-        event = ex.send(None)
-        if type(event) is not BodyChunk and type(event) is not EndOfBody:
-            event = self._transport._drive(ex, event)  # I/O first
-        if type(event) is BodyChunk:
-            return event.data
-        raise StopIteration
-
-    def close(self) -> None:
-        act = self._ex.close()
-        if type(act) is not EndOfBody:  # (HTTP/1.1 ends with no action at all)
-            self._transport._drive(self._ex, act)

@@ -22,12 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sansio.headers import Headers
-from sansio.models import Request, Response
-from sansio.streams import SyncByteStream
-from sansio.transports import AsyncBaseTransport, BaseTransport
-
-from ._files import (
+from io_common.files import (
     FILE_CHUNK_SIZE,
     FILE_METHODS,
     check_chunk_size,
@@ -37,6 +32,10 @@ from ._files import (
     read_chunk,
     short_file_error,
 )
+from sansio.headers import Headers
+from sansio.models import Request, Response
+from sansio.streams import SyncByteStream
+from sansio.transports import AsyncBaseTransport, BaseTransport
 
 if TYPE_CHECKING:  # pragma: no cover
     from _typeshed import OptExcInfo

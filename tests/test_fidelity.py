@@ -593,9 +593,9 @@ def test_patching_os_urandom_gives_repeatable_boundaries_as_with_httpx(
     saved = sansio.env.current()
     sansio.env.install(sansio.env.Env())  # the shells' defaults, not the tests' fixed source
     try:
-        import sync_io._world
+        import io_common.world
 
-        sync_io._world.install()
+        io_common.world.install()
         monkeypatch.setattr(os, "urandom", lambda size: b"\x01" * size)
         for lib in (httpx, conch):
             request = lib.Request("POST", "http://testserver/", files={"f": b"x"})

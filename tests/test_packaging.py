@@ -12,7 +12,7 @@ import tomllib
 from setuptools import find_packages
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TOP = ("sansio", "sync_io", "async_io", "conch")
+TOP = ("sansio", "io_common", "sync_io", "async_io", "conch")
 
 
 def test_every_package_on_disk_is_installed() -> None:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Parameters conch accepts beyond httpx's: all keyword-only with defaults.
 EXTRAS = {
     "allow_redirects",
+    "env",
     "happy_eyeballs_delay",
     "max_connections_per_host",
     "max_decoded_size",

@@ -39,6 +39,7 @@ FORBIDDEN_IMPORTS = {
     "subprocess",
     "multiprocessing",
     "concurrent",
+    "io_common",
     "sync_io",
     "async_io",
     "conch",

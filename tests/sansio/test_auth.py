@@ -839,19 +839,34 @@ def test_netrc_auth_without_a_match_or_a_password_sends_nothing() -> None:
 
 
 def test_netrc_text_comes_from_the_environment() -> None:
+    auth = NetRCAuth()  # the text is read when a request is sent
     previous = env.install(netrc_text="default login u password p")
     try:
-        auth = NetRCAuth()
+        request = Request("GET", "https://x.example/")
+        drive(auth, request)
     finally:
         env.install(previous)
-    request = Request("GET", "https://x.example/")
-    drive(auth, request)
     assert request.headers["authorization"] == basic_auth_header("u", "p")
+
+
+def test_netrc_text_comes_from_the_clients_env() -> None:
+    # Two clients with their own Env: each one's netrc text, not the installed one.
+    auth = NetRCAuth()
+    previous = env.install(netrc_text="default login global password g")
+    try:
+        for login in ("u", "u", "v"):  # (parsed again only when the text changes)
+            world = env.Env(netrc_text=f"machine x.example login {login} password p")
+            request = Request("GET", "https://x.example/")
+            flow = auth._auth_flow(request, world)
+            assert next(flow).headers["authorization"] == basic_auth_header(login, "p")
+    finally:
+        env.install(previous)
 
 
 def test_netrc_auth_cannot_read_files() -> None:
     with pytest.raises(ValueError, match="cannot read files"):
         NetRCAuth("/home/me/.netrc")
+    auth = NetRCAuth()  # no text anywhere: the error comes when it is used
     with pytest.raises(ValueError, match="needs the netrc text"):
-        NetRCAuth()
+        drive(auth, Request("GET", "https://x.example/"))
     assert NetRCAuth("/home/me/.netrc", text="")._file == "/home/me/.netrc"

@@ -458,6 +458,30 @@ def test_a_client_keeps_the_world_it_was_made_with() -> None:
         env.install(previous)
 
 
+def test_a_clients_requests_take_its_world_for_cookies_and_boundaries() -> None:
+    # The multipart boundary and the cookies' clock are the client's, not the installed
+    # ones: two clients in one process with their own Env do not interfere.
+    from sansio import env
+    from sansio.cookies import Cookie
+
+    def client(now: float, byte: bytes) -> BaseClient:
+        made = BaseClient(env=env.Env(wall_clock=lambda: now, random_bytes=lambda n: byte * n))
+        made.cookies.jar.set_cookie(Cookie("a", "1", expires=1500))
+        return made
+
+    before, after = client(1000.0, b"\x01"), client(2000.0, b"\x02")
+    previous = env.install(env.Env(wall_clock=lambda: 3000.0, random_bytes=lambda n: b"\xff" * n))
+    try:
+        sent = before.build_request("POST", "https://example.com/", files={"f": b"x"})
+        late = after.build_request("POST", "https://example.com/", files={"f": b"x"})
+    finally:
+        env.install(previous)
+    assert sent.headers["cookie"] == "a=1"  # not expired at the client's time
+    assert "cookie" not in late.headers
+    assert sent.headers["content-type"] == "multipart/form-data; boundary=" + "01" * 16
+    assert late.headers["content-type"] == "multipart/form-data; boundary=" + "02" * 16
+
+
 def test_informational_hooks_are_listed_only_when_given() -> None:
     def hook(value: object) -> None: ...
 

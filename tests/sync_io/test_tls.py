@@ -17,9 +17,9 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
+from io_common import tls
 from sansio.exceptions import ConnectError
 from sansio.tls import ALPN_H1, ALPN_H2_H1, TLSConfig
-from sync_io import tls
 from sync_io.backend import connect_tcp
 from sync_io.tls import context_for, create_ssl_context
 from tests.sync_io.test_backend import Server, TLSFiles, echo, serve, tls_files

@@ -667,7 +667,7 @@ def test_file_fstat_failure_closes_the_descriptor(
     def broken(fd: int) -> os.stat_result:
         # Fail only the file transport's call: other code (coverage, server threads of
         # other tests) may call os.fstat meanwhile.
-        if sys._getframe(1).f_code.co_filename.endswith("_files.py"):
+        if sys._getframe(1).f_code.co_filename.endswith(os.path.join("io_common", "files.py")):
             raise OSError(errno.EIO, "I/O error")
         return real_fstat(fd)
 

@@ -1,9 +1,9 @@
 """Record and replay files for the transports of both shells (`sansio.replay`).
 
 The core records and replays; this module only reads a recording file when a transport
-starts and writes one when it closes (`async_io` imports it too, as it does
-`sync_io.tls`: a small blocking file write at ``aclose``). `sansio.replay` and JSON are
-loaded only for a transport that records or replays.
+starts and writes one when it closes (in `async_io` too: a small blocking file write at
+``aclose``). `sansio.replay` and JSON are loaded only for a transport that records or
+replays.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Local-file helpers shared by the ``file://`` transports of both shells.
 
-Blocking OS calls on regular files (opened non-blocking, read in bounded chunks):
-`async_io` imports these too, as it does `sync_io.tls`, so the two file transports
-keep one copy of the rules for paths, status codes and headers.
+Blocking OS calls on regular files (opened non-blocking, read in bounded chunks), so
+the two file transports keep one copy of the rules for paths, status codes and headers.
 """
 
 from __future__ import annotations
