@@ -143,7 +143,11 @@ class Loop:
         sock: Any = getattr(action, "stream", None)
         if kind is e.Effects:
             return self.apply(action)
-        if kind is e.Checkpoint or kind is e.Trace:  # nothing cancelled, nothing traced here
+        if kind is e.Checkpoint:  # nothing is cancelled here
+            return None
+        if kind is e.Trace:  # a request's callback (the "informational" hooks'); no logging
+            if action.callback is not None:
+                await action.callback(action.name, action.info)
             return None
         if kind is e.ReadReady:  # what is there now: bytes, b"" at EOF, or None
             try:
