@@ -235,6 +235,13 @@ class AsyncClient(BaseClient):
             for generator in user_auth:
                 await generator.aclose()
 
+    async def _on_informational(self, name: str, info: dict[str, Any]) -> None:
+        """The ``informational`` extension's callback: the hooks see a 1xx as it comes."""
+        for hook in self._event_hooks["informational"]:
+            outcome = hook(info["response"])
+            if inspect.isawaitable(outcome):
+                await outcome
+
     async def _perform(
         self, action: act.Action, user_auth: list[AsyncGenerator[Request, Response]]
     ) -> Any:

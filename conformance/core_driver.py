@@ -109,6 +109,12 @@ class MemoryClient(BaseClient):
             except BaseException as exc:  # the core decides what to close, then re-raises
                 result, error = None, exc
 
+    async def _on_informational(self, name: str, info: dict[str, Any]) -> None:
+        """The ``informational`` extension's callback (awaited by the reference
+        interpreter): the hooks see each 1xx as it is parsed."""
+        for hook in self._event_hooks["informational"]:
+            hook(info["response"])
+
     async def _perform(self, action: act.Action, user_auth: list[Any]) -> Any:
         match action:
             case act.SendRequest(request):

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -121,8 +122,17 @@ def _auth(credentials: Credentials) -> Auth:
     return DigestAuth(credentials.username, credentials.password)
 
 
+# What the "informational" hook saw during the current call (`Result.hooked`).
+_HOOKED: ContextVar[list[int]] = ContextVar("hooked")
+
+
+def _hook(response: Response) -> None:
+    _HOOKED.get([]).append(response.status_code)
+
+
 def _client_kwargs(settings: Settings) -> dict[str, Any]:
     return {
+        "event_hooks": {"informational": [_hook]},
         "auth": _auth(settings.auth) if settings.auth else None,
         "headers": list(settings.headers),
         "cookies": dict(settings.cookies),
@@ -232,6 +242,7 @@ def _call_outcome(
 ) -> CallOutcome:
     name = None if error is None else error_name(error)
     message = _message(error, tokens)
+    hooked = tuple(_HOOKED.get([]))
     if response is None:
         return CallOutcome(
             status=None,
@@ -243,6 +254,7 @@ def _call_outcome(
             message=message,
             history=(),
             url=None,
+            hooked=hooked,
         )
     norm = tokens.normalize_text
     return CallOutcome(
@@ -263,6 +275,7 @@ def _call_outcome(
             for name, value in response.trailers.raw
         ),
         informational=tuple(r.status_code for r in response.informational),
+        hooked=hooked,
     )
 
 
@@ -291,6 +304,7 @@ def _events(events: list[ServerSentEvent]) -> bytes:
 
 
 def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome:
+    _HOOKED.set([])
     content: Any = call.body if call.chunks is None else _chunks(call)
     response: Response | None = None
     try:
@@ -321,6 +335,7 @@ def _perform_sync(client: SyncClient, call: Call, tokens: Tokens) -> CallOutcome
 
 
 async def _perform_async(client: AsyncClient | Any, call: Call, tokens: Tokens) -> CallOutcome:
+    _HOOKED.set([])
     content: Any = call.body if call.chunks is None else _achunks(call)
     response: Response | None = None
     try:

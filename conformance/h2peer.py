@@ -221,6 +221,8 @@ def h2_peer_program(
                     yield from _flush(server)  # the client reset the stream: stop there
             elif isinstance(step, H2Reset):
                 sid = server.unanswered.popleft()
+                for status in step.informational:
+                    server.conn.send_headers(sid, [(b":status", str(status).encode())])
                 if step.after_head:
                     server.conn.send_headers(sid, [(b":status", b"200")])
                 server.conn.reset_stream(sid, step.error_code)

@@ -157,10 +157,12 @@ class H2Reply:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class H2Reset:
-    """RST_STREAM on the oldest unanswered request (after its head with ``after_head``)."""
+    """RST_STREAM on the oldest unanswered request (after its head with ``after_head``,
+    after these 1xx heads with ``informational``)."""
 
     error_code: int = 2  # INTERNAL_ERROR
     after_head: bool = False
+    informational: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,6 +316,9 @@ class Result:
     url: str = ANY  # final URL with origin tokens, such as "http://{o1}/landing"
     trailers: tuple[tuple[str, str], ...] = ANY  # all of them, in order (names lower-case)
     informational: tuple[int, ...] = ANY  # the 1xx statuses before the final response
+    # The statuses the client's "informational" event hook saw during the call, in order
+    # (every driver's client has one); sequential calls only.
+    hooked: tuple[int, ...] = ANY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,6 +398,7 @@ class CallOutcome:
     url: str | None
     trailers: tuple[tuple[str, str], ...] = ()  # `Response.trailers`, as headers are
     informational: tuple[int, ...] = ()  # `Response.informational`, their statuses
+    hooked: tuple[int, ...] = ()  # what the "informational" hook saw, in order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -527,6 +533,7 @@ def _check_result(where: str, want: Result, got: CallOutcome) -> list[str]:
     problems += _field(where, "url", want.url, got.url)
     problems += _field(where, "trailers", want.trailers, got.trailers)
     problems += _field(where, "informational", want.informational, got.informational)
+    problems += _field(where, "hooked", want.hooked, got.hooked)
     problems += _check_headers(where, got.headers, want.headers, want.absent_headers)
     return problems
 

@@ -159,8 +159,13 @@ async def unsupported(act: Any) -> None:  # (a SOCKS4 proxy's Resolve: no proxie
     raise errors.UnsupportedProtocol("this example speaks plain http only (no TLS)")
 
 
-async def nothing(act: Any) -> None:  # nothing is cancelled or traced here
+async def nothing(act: Any) -> None:  # nothing is cancelled here
     return None
+
+
+async def trace(act: e.Trace) -> None:  # a request's callback (the informational hooks')
+    if act.callback is not None:
+        await act.callback(act.name, act.info)
 
 
 @contextlib.contextmanager
@@ -176,7 +181,7 @@ HANDLERS: AsyncHandlers = {
     e.Connect: connect, e.Read: read, e.ReadReady: read_ready, e.Write: write,
     e.Park: lambda act: Wait(timeout=act.timeout, ready=lambda: act.ticket.woken),
     e.Sleep: lambda act: Wait(timeout=act.seconds), e.Effects: apply,
-    e.Checkpoint: nothing, e.Trace: nothing, e.Resolve: unsupported, e.StartTLS: unsupported,
+    e.Checkpoint: nothing, e.Trace: trace, e.Resolve: unsupported, e.StartTLS: unsupported,
 }  # fmt: skip
 check(HANDLERS)
 

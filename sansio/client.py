@@ -129,6 +129,10 @@ def build_auth(auth: AuthTypes | None) -> Auth | None:
 class BaseClient:
     """Client settings and request building, shared by both shells."""
 
+    # The shell's ``callback(name, info)`` that runs the "informational" hooks with
+    # ``info["response"]`` (awaiting them, in async): `SendOptions.informational_callback`.
+    _on_informational: Any = None
+
     def __init__(
         self,
         *,
@@ -394,7 +398,10 @@ class BaseClient:
             stream=stream,
             request_hooks=tuple(self._event_hooks["request"]),
             response_hooks=tuple(self._event_hooks["response"]),
-            informational_hooks=tuple(self._event_hooks.get("informational", ())),
+            informational_hooks=(
+                informational := tuple(self._event_hooks.get("informational", ()))
+            ),
+            informational_callback=self._on_informational if informational else None,
             default_encoding=self._default_encoding,
             max_decoded_size=self.max_decoded_size,
             env=self._env,

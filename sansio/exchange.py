@@ -62,6 +62,7 @@ __all__ = [
     "Timeouts",
     "connect_retry_delays",
     "ends_connection",
+    "interim_response",
     "is_connect_failure",
     "may_retry",
     "next_receive_size",
@@ -436,17 +437,24 @@ class Planner:
             head.status_code, Headers._from_validated(head.headers), stream, request, extensions
         )
         if head.informational:
-            version = {"http_version": extensions["http_version"]}
+            version = extensions["http_version"]
             response._informational = [
-                Response(
-                    status,
-                    headers=Headers._from_validated(fields),
-                    request=request,
-                    extensions=version,
-                )
+                interim_response(status, fields, request, version)
                 for status, fields in head.informational
             ]
         return response
+
+
+def interim_response(
+    status: int, fields: list[tuple[bytes, bytes]], request: Request, http_version: bytes
+) -> Response:
+    """The body-less `Response` of a 1xx head (`Response.informational`)."""
+    return Response(
+        status,
+        headers=Headers._from_validated(fields),
+        request=request,
+        extensions={"http_version": http_version},
+    )
 
 
 def _has_body(headers: Headers) -> bool:

@@ -27,6 +27,10 @@ Rules kept by the generator:
   carries it in ``extensions[DEADLINE_EXTENSION]`` while it is sent, and only then (the
   same `Request` sent again starts a new one), so the engine bounds each wait by what
   is left, the body of a non-streamed response included.
+* Each 1xx response reaches the ``"informational"`` hooks once, before the response
+  hooks: as it arrives, through the request's ``informational`` extension (set while
+  the request is sent, unless it carries its own) when the transport is conch's, or
+  after the final head for the 1xx heads no transport handed out (a mock, ASGI, WSGI).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from .env import Env
 from .env import current as current_env
 from .exceptions import RemoteProtocolError, RequestError, StreamConsumed, TooManyRedirects
 from .redirects import build_redirect_request, strips_credentials, supplied_cookie_pairs
+from .wire import INFORMATIONAL_EXTENSION
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cookies import Cookies
@@ -91,6 +96,7 @@ class SendOptions:
         "default_encoding",
         "env",
         "follow_redirects",
+        "informational_callback",
         "informational_hooks",
         "max_decoded_size",
         "max_redirects",
@@ -111,6 +117,7 @@ class SendOptions:
         request_hooks: Sequence[Hook] = (),
         response_hooks: Sequence[Hook] = (),
         informational_hooks: Sequence[Hook] = (),
+        informational_callback: Any = None,
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_decoded_size: int | None = DEFAULT_MAX_DECODED_SIZE,  # None: no limit
         redirect_drain_limit: int = DEFAULT_REDIRECT_DRAIN_LIMIT,
@@ -124,6 +131,10 @@ class SendOptions:
         self.request_hooks = request_hooks
         self.response_hooks = response_hooks
         self.informational_hooks = informational_hooks
+        # The shell's ``callback(name, info)`` that runs those hooks (awaits them, in
+        # async): sent as the request's ``informational`` extension, so that conch's
+        # transports call it with each 1xx as it arrives.
+        self.informational_callback = informational_callback
         self.default_encoding = default_encoding
         self.max_decoded_size = max_decoded_size
         self.redirect_drain_limit = redirect_drain_limit
@@ -257,6 +268,12 @@ def _send_following_redirects(
         carried = deadline.at is not None and DEADLINE_EXTENSION not in extensions
         if carried:
             extensions[DEADLINE_EXTENSION] = deadline
+        # (A request that carries its own callback keeps it: the hooks then run below.)
+        live = (
+            options.informational_callback is not None and INFORMATIONAL_EXTENSION not in extensions
+        )
+        if live:
+            extensions[INFORMATIONAL_EXTENSION] = options.informational_callback
         try:
             response: Response = yield SendRequest(request=request)
         except RequestError as exc:
@@ -269,6 +286,8 @@ def _send_following_redirects(
                 # The transport has it: the request is left as it came (a redirect built
                 # from it, or the same request sent again, must not inherit it).
                 del extensions[DEADLINE_EXTENSION]
+            if live:
+                del extensions[INFORMATIONAL_EXTENSION]
         try:
             # Transports need not attach the request (httpx's do not).
             response.request = request
@@ -280,7 +299,10 @@ def _send_following_redirects(
             response.default_encoding = options.default_encoding
             response.max_decoded_size = options.max_decoded_size
             if options.informational_hooks:
-                for interim in response.informational:
+                # Each 1xx once: those conch's transport handed to the callback as they
+                # came are done; any other transport's (a mock, ASGI) are called here.
+                skip = response._informational_delivered if live else 0
+                for interim in response.informational[skip:]:
                     yield CallHooks(hooks=options.informational_hooks, argument=interim)
             if options.response_hooks:
                 yield CallHooks(hooks=options.response_hooks, argument=response)

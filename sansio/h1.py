@@ -109,7 +109,8 @@ limits *incomplete* events). Both parsers reject conflicting Content-Length valu
 rejects a 101 nobody asked for. The tests pin each of these, on both parsers.
 
 **1xx.** Informational responses (100, 103, ...) are not returned as steps, within the
-same limits: each is listed on the final head (`ResponseHead.informational`).
+same limits: each is listed on the final head (`ResponseHead.informational`), and in
+`informational` as soon as it is parsed.
 A request sent with ``expect_continue`` holds its body until a 100 arrives, a final
 response comes first (the body is then never sent, and the connection closes), or the
 caller gives up waiting (`continue_body`).
@@ -878,6 +879,11 @@ class H1Connection:
         return EndOfBody(trailers)
 
     # -- failures and the end of a stream -----------------------------------------
+
+    def informational(self, stream_id: int) -> list[tuple[int, list[tuple[bytes, bytes]]]]:
+        """The 1xx heads parsed so far for the current request (the caller's to read,
+        not to change)."""
+        return self._interim
 
     @property
     def awaiting_continue(self) -> bool:

@@ -45,8 +45,8 @@ SETTINGS_INITIAL_WINDOW_SIZE) and the connection window is raised to
 stream never buffers more than its window, nor all streams together more than the
 connection window; h2 decides when acknowledged bytes are worth a WINDOW_UPDATE (half a
 window). Padding and DATA for streams nobody reads any more are acknowledged at once.
-1xx responses are listed on the final head, `ResponseHead.informational` (a 101 is
-malformed in HTTP/2, RFC 9113 §8.6); trailers
+1xx responses are listed on the final head, `ResponseHead.informational`, and in
+`informational` as soon as they arrive (a 101 is malformed in HTTP/2, RFC 9113 §8.6); trailers
 come with `EndOfBody`; `ResponseHead.reason` is empty (HTTP/2 has no reason phrase).
 
 **Tunnels (extended CONNECT, RFC 8441).** Once the server's SETTINGS announced
@@ -1039,6 +1039,10 @@ class H2Connection:
         """
         self._stop_writing()
         self._die("the connection failed (an I/O error or a cancelled write)")
+
+    def informational(self, stream_id: int) -> list[tuple[int, list[tuple[bytes, bytes]]]]:
+        """The 1xx heads received so far on the stream (the caller's to read, not to change)."""
+        return self._stream(stream_id).interim
 
     def failure_phase(self, stream_id: int) -> FailurePhase:
         """How far the stream had got (see `sansio.pool.retry_safe`); ask before `release`.

@@ -362,6 +362,7 @@ class Response:
     _elapsed: datetime.timedelta | float | None = None
     _trailers: Headers | None = None
     _informational: list[Response] | None = None
+    _informational_delivered = 0  # how many of those the engine handed out as they came
 
     _content = _ContentAttribute()
 

@@ -47,6 +47,7 @@ from ._frozen import Frozen, slot_setters
 from .exceptions import RemoteProtocolError
 
 __all__ = [
+    "INFORMATIONAL_EXTENSION",
     "NEED_BODY",
     "RECEIVE",
     "SEND",
@@ -60,6 +61,13 @@ __all__ = [
     "Step",
     "WireConnection",
 ]
+
+
+# The request extension whose callback, ``callback(name, info)`` (awaited in async), an
+# engine calls with each 1xx response as soon as it is parsed, before the final head is
+# read: name ``"informational"``, info ``{"response": <the 1xx Response>}``. The client
+# flow sets it for the ``"informational"`` event hooks (`sansio.flow`).
+INFORMATIONAL_EXTENSION = "informational"
 
 
 class Signal(enum.Enum):
@@ -250,6 +258,11 @@ class WireConnection(Protocol):
 
     def next_step(self, stream_id: int) -> Step:
         """What the shell must do next for this stream, or the next piece of its response."""
+        ...
+
+    def informational(self, stream_id: int) -> list[tuple[int, list[tuple[bytes, bytes]]]]:
+        """The 1xx heads (status, fields) of the stream's response parsed so far, in
+        order of arrival: ask after `next_step` to see each one before the final head."""
         ...
 
     def send_failed(self, stream_id: int) -> None:

@@ -234,6 +234,11 @@ class Client(BaseClient):
             for generator in user_auth:
                 generator.close()
 
+    def _on_informational(self, name: str, info: dict[str, Any]) -> None:
+        """The ``informational`` extension's callback: the hooks see a 1xx as it comes."""
+        for hook in self._event_hooks["informational"]:
+            hook(info["response"])
+
     def _perform(
         self, action: act.Action, user_auth: list[Generator[Request, Response, None]]
     ) -> Any:

@@ -104,6 +104,10 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("user_auth: list[AsyncGenerator[Request, Response]] = []",),
         ),
         (
+            ('hook(info["response"])',),
+            ('outcome = hook(info["response"])', "if inspect.isawaitable(outcome):", "outcome"),
+        ),
+        (
             ("self, action: act.Action, user_auth: list[Generator[Request, Response, None]]",),
             ("self, action: act.Action, user_auth: list[AsyncGenerator[Request, Response]]",),
         ),

@@ -157,7 +157,7 @@ SCENARIOS: list[Scenario] = [
     *_case(
         "informational",
         INFORMATIONAL,
-        Result(body=HELLO, absent_headers=("link",), informational=(100, 103)),
+        Result(body=HELLO, absent_headers=("link",), informational=(100, 103), hooked=(100, 103)),
         doc="100 and 103 come before the final response (`Response.informational`); the "
         "final response's headers alone are kept.",
     ),
@@ -207,4 +207,18 @@ SCENARIOS: list[Scenario] = [
         splits=["whole", "sevens"],
     ),
     *_case("raw-chunked", CHUNKED, OK, read="raw", splits=["whole", "crlf"]),
+    Scenario(
+        name="framing/informational-live",
+        doc="The informational hook sees each 1xx as it arrives, before any final head "
+        "(here none comes: the connection closes).",
+        calls=(Call(),),
+        peers=(
+            Peer(
+                connections=((Recv(), Send(INFORMATIONAL.partition(b"HTTP/1.1 200")[0]), Close()),)
+            ),
+        ),
+        expect=Expect(
+            results=(Result(status=None, error="RemoteProtocolError", hooked=(100, 103)),),
+        ),
+    ),
 ]

@@ -128,8 +128,25 @@ def _exchanges() -> list[Scenario]:
             "informational",
             (Call(),),
             (_peer((Recv(), H2Reply(informational=(103,), body=HELLO))),),
-            Expect(results=(Result(body=HELLO, informational=(103,)),)),
-            doc="A 103 head comes before the final one (`Response.informational`).",
+            Expect(results=(Result(body=HELLO, informational=(103,), hooked=(103,)),)),
+            doc="A 103 head comes before the final one (`Response.informational`); the "
+            "informational hook sees it once.",
+        ),
+    )
+    out.append(
+        _scenario(
+            "informational/live",
+            (Call(), Call(path="/after")),
+            (_peer((Recv(), H2Reset(informational=(103,)), Recv(), H2Reply())),),
+            Expect(
+                results=(
+                    Result(status=None, error="RemoteProtocolError", hooked=(103,)),
+                    Result(body=b"", hooked=()),
+                ),
+                connections=(1,),
+            ),
+            doc="The informational hook sees a 103 as it arrives, before any final head "
+            "(here none comes: the stream is reset); the connection goes on.",
         )
     )
     out.append(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exchange import Planner, Timeouts
 from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
+from sansio.wire import INFORMATIONAL_EXTENSION
 
 from .actions import Effects, Ticket
 from .conn import Conn
@@ -128,9 +129,11 @@ class Engine:
         URL no connection can serve."""
         route, head, has_body = self._planner.plan(request)
         ex = new_exchange(self, request, route, head, has_body, Timeouts.of(request), self._kinds)
-        trace = request.extensions.get("trace")
+        extensions = request.extensions
+        trace = extensions.get("trace")
         if trace is not None or debug_logging():
             ex._tracer = Tracer(trace, debug_logging(), request)
+        ex._informational = extensions.get(INFORMATIONAL_EXTENSION)
         return ex
 
     def close(self) -> Effects:

@@ -86,6 +86,7 @@ from sansio.exceptions import (
 from sansio.exchange import (
     Route,
     Timeouts,
+    interim_response,
     may_retry,
     replayable,
     retry_on_fresh_connection,
@@ -154,8 +155,10 @@ class Exchange:
         "_gen",
         "_has_body",
         "_head",
+        "_informational",
         "_last_sid",
         "_leftover",
+        "_live",
         "_opening",
         "_probing",
         "_request",
@@ -208,6 +211,10 @@ class Exchange:
         self._taken: Any = None
         self._leftover = b""
         self._tracer: Tracer | None = None  # set by the engine: see `sansio.engine.trace`
+        # The ``informational`` extension's callback (set by the engine), and the 1xx
+        # responses handed to it during this attempt (`_deliver`).
+        self._informational: Any = None
+        self._live: list[Response] | None = None
         # The total deadline (set by `new_exchange`); the phase of the last action if the
         # deadline cut its timeout; whether the deadline is done with (it passed, or the
         # response was closed): the cleanup that follows waits as long as it always does.
@@ -304,6 +311,12 @@ class Exchange:
             network_stream,
             self._sid if conn is not None and conn.shared else None,
         )
+        live = self._live
+        if live:
+            # The very responses the callback saw, and how many it saw (`sansio.flow`
+            # calls the hooks with the others only).
+            response.informational[: len(live)] = live
+            response._informational_delivered = len(live)
         return response
 
     @property
@@ -364,6 +377,8 @@ class Exchange:
             while True:
                 conn = yield from self._checkout(fresh, deadline)
                 reused = self._reused
+                if self._informational is not None:
+                    self._live = []  # (an attempt before this one may have had its own)
                 self._started = True
                 try:
                     if not conn.shared:
@@ -700,11 +715,14 @@ class Exchange:
         write_error: WriteError | WriteTimeout | None = None
         pull = PULL_FIRST
         tracer = self._tracer
+        informational = self._informational
         try:
             if tracer is not None:
                 yield tracer.started("http11.send_request_headers")
             while True:
                 step = wire.next_step(sid)
+                if informational is not None:
+                    yield from self._deliver(wire.informational(sid))
                 if tracer is not None and step is not SEND and not wire.awaiting_continue:
                     # (The wait for a 100 is still the request's: its body comes next.)
                     yield from _h1_phase(tracer, step)
@@ -755,6 +773,18 @@ class Exchange:
             if write_error is not None and exc is not write_error:
                 raise write_error from exc
             raise
+
+    def _deliver(self, interim: Sequence[tuple[int, list[tuple[bytes, bytes]]]]) -> Steps:
+        """The ``informational`` callback sees each 1xx head not yet handed to it (a
+        `Trace`), as soon as it is parsed: before the final head is read."""
+        live = self._live
+        assert live is not None
+        while len(live) < len(interim):
+            status, fields = interim[len(live)]
+            version = b"HTTP/2" if self._conn is not None and self._conn.shared else b"HTTP/1.1"
+            response = interim_response(status, fields, self._request, version)
+            yield Trace(self._informational, False, "informational", {"response": response})
+            live.append(response)
 
     def _traced_body(self, conn: Conn, tracer: Tracer) -> Steps:
         """An HTTP/1.1 response body read in the generator, with its trace events (the

@@ -122,6 +122,8 @@ def request(ex: Exchange, conn: Conn) -> Steps:
                 yield from _trace_phase(tracer, event)
             if event is not NEED_BODY:
                 assert type(event) is ResponseHead, event
+                if ex._informational is not None:
+                    yield from ex._deliver(event.informational)
                 if tracer is not None:
                     yield tracer.complete((event.status_code, event.headers))
                 return event
@@ -145,6 +147,11 @@ def step(ex: Exchange, conn: Conn) -> Steps:
     timeouts = ex._timeouts
     try:
         while True:
+            if ex._informational is not None and not ex._responding:
+                # Holding no role (a failing callback must not end the connection).
+                with lock:
+                    interim = list(wire.informational(sid))
+                yield from ex._deliver(interim)
             with lock:
                 event = wire.next_step(sid)
                 if event is RECEIVE:
@@ -259,8 +266,8 @@ class _TunnelParty:
     exchange's part in the connection's roles. Its interpreter performs the actions
     until it hands out a body event (`END` for a writer)."""
 
-    __slots__ = ("_conn", "_engine", "_gen", "_last_sid", "_probing", "_sid", "_ticket",
-                 "_timeouts", "_tracer")  # fmt: skip
+    __slots__ = ("_conn", "_engine", "_gen", "_informational", "_last_sid", "_probing", "_sid",
+                 "_ticket", "_timeouts", "_tracer")  # fmt: skip
 
     def __init__(self, ex: Exchange, key: int, timeouts: Timeouts) -> None:
         conn = ex._conn
@@ -270,7 +277,7 @@ class _TunnelParty:
         self._conn = conn
         self._engine = ex._engine
         self._timeouts = timeouts
-        self._tracer = None
+        self._tracer = self._informational = None
         self._probing = False
         self._ticket: Any = None
         self._last_sid = sid

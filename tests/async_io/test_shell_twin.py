@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -152,6 +153,64 @@ def test_informational_responses_reach_their_hook_and_the_final_response(run: Ru
 
         run(main)
     assert seen == [(103, "</a.css>"), (200, None)]
+
+
+def hints_then_waits(hinted: threading.Event) -> Callable[[Server, socket.socket, int], None]:
+    """Reads a request head, sends a 103, then, once ``hinted`` is set (5 s at most), a
+    200 whose body says whether it was; records "answered" when it answers."""
+
+    def handle(server: Server, conn: socket.socket, index: int) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+        body = b"hinted" if hinted.wait(5) else b"late"
+        with server.lock:
+            server.requests.append(b"answered")
+        with contextlib.suppress(OSError):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    return handle
+
+
+def test_the_informational_hook_runs_as_the_1xx_arrives(run: Run) -> None:
+    hinted = threading.Event()
+
+    async def informational(response: Response) -> None:
+        hinted.set()  # the server answers only then
+
+    with Server(hints_then_waits(hinted)) as server:
+
+        async def main() -> None:
+            async with AsyncClient(event_hooks={"informational": [informational]}) as client:
+                response = await client.get(server.url("/"))
+                assert response.text == "hinted"
+                assert [r.status_code for r in response.informational] == [103]
+
+        run(main)
+
+
+def test_a_failing_informational_hook_fails_the_send_at_once(run: Run) -> None:
+    hinted = threading.Event()
+
+    async def informational(response: Response) -> None:
+        raise LookupError("the hook failed")
+
+    with Server(hints_then_waits(hinted)) as server:
+
+        async def main() -> None:
+            async with AsyncClient(event_hooks={"informational": [informational]}) as client:
+                with pytest.raises(LookupError, match="the hook failed"):
+                    await client.get(server.url("/"))
+                assert server.requests == []  # before the final head came
+                hinted.set()
+                stats = pool_of(client)
+                assert (stats.connecting, stats.active, stats.idle) == (0, 0, 0)
+                client.event_hooks = {}
+                again = await client.get(server.url("/"))
+                assert again.text == "hinted"
+
+        run(main)
 
 
 @contextlib.contextmanager

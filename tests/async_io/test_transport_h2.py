@@ -20,6 +20,7 @@ from h2.errors import ErrorCodes
 from async_io import AsyncClient, AsyncHTTPTransport
 from sansio.config import Limits, Timeout
 from sansio.exceptions import PoolTimeout, ReadTimeout, RemoteProtocolError
+from sansio.models import Response
 from sansio.pool import PoolStatistics
 from tests.servers import Server, default_app, http_handler
 from tests.sync_io.test_transport_h2 import (
@@ -129,6 +130,48 @@ async def within(seconds: float, call: Callable[[], Awaitable[Any]]) -> bool:
 
 
 # --------------------------------------------------------------------------- tests
+
+
+def test_the_informational_hook_runs_as_the_103_arrives(
+    run: Run, h2c: H2Server, certs: Certs
+) -> None:
+    seen: list[Response] = []
+
+    async def informational(response: Response) -> None:
+        seen.append(response)
+        h2c.hinted.set()  # the server answers only then
+
+    async def final(response: Response) -> None:
+        seen.append(response)
+
+    async def main() -> None:
+        hooks = {"informational": [informational], "response": [final]}
+        async with client_for(h2c, certs, event_hooks=hooks) as client:
+            response = await client.get(h2c.url("/hints"))
+            assert response.text == "hinted"
+            assert seen == [*response.informational, response]  # each once, in order
+            assert_no_leaks(client)
+
+    run(main)
+
+
+def test_a_failing_informational_hook_fails_the_send_at_once(
+    run: Run, h2c: H2Server, certs: Certs
+) -> None:
+    async def informational(response: Response) -> None:
+        raise LookupError("the hook failed")
+
+    async def main() -> None:
+        async with client_for(h2c, certs, event_hooks={"informational": [informational]}) as client:
+            with pytest.raises(LookupError, match="the hook failed"):
+                await client.get(h2c.url("/hints"))
+            assert h2c.answered == []  # before the final head came
+            h2c.hinted.set()  # (its waiting thread may go)
+            assert_no_leaks(client)
+            assert (await client.get(h2c.url("/"))).text == "Hello, world!"
+
+    run(main)
+    assert h2c.connections == 1
 
 
 def test_single_request(run: Run, site: H2Server, certs: Certs) -> None:

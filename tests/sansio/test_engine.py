@@ -605,6 +605,9 @@ class H2Script:
                 server.send_headers(sid, [(b":status", b"200")])
                 server.send_data(sid, body or mine[index][1], end_stream=True)
                 yield from flush()
+            elif isinstance(step, tuple) and step[0] == "hints":  # a 103 Early Hints
+                server.send_headers(mine[step[1]][0], [(b":status", b"103"), (b"link", b"</a>")])
+                yield from flush()
             elif isinstance(step, tuple) and step[0] == "head":
                 server.send_headers(mine[step[1]][0], [(b":status", b"200")])
                 yield from flush()

@@ -988,3 +988,55 @@ def test_a_failed_send_leaves_no_deadline_on_the_request() -> None:
             [(act.SendRequest, ReadTimeout("the total timeout of 1 s for the request passed"))],
         )
     assert DEADLINE_EXTENSION not in request.extensions
+
+
+# -- informational (1xx) hooks ---------------------------------------------------------------
+
+
+def early(request: Request, delivered: int) -> Response:
+    """A final response after a 100 and a 103, the first ``delivered`` of them handed to
+    the ``informational`` callback by the transport."""
+    response = Response(200, request=request)
+    response.informational.extend(Response(status, request=request) for status in (100, 103))
+    response._informational_delivered = delivered
+    return response
+
+
+def callback(name: str, info: dict[str, Any]) -> None:
+    raise AssertionError("the flow never calls it: the transport does")
+
+
+@pytest.mark.parametrize("delivered", [0, 1, 2])
+def test_informational_hooks_see_only_what_the_transport_did_not_deliver(delivered: int) -> None:
+    request = Request("GET", "https://example.com/")
+
+    def send(action: act.SendRequest) -> Response:
+        # The callback travels with the request while it is sent, and only then.
+        assert action.request.extensions["informational"] is callback
+        return early(action.request, delivered)
+
+    log: list[act.Action] = []
+    flow = send_flow(
+        request, options(informational_hooks=(print,), informational_callback=callback, stream=True)
+    )
+    response = play(flow, [(act.SendRequest, send), *[act.CallHooks] * (2 - delivered)], log)
+    hooked = [a.argument for a in log if isinstance(a, act.CallHooks)]
+    assert hooked == response.informational[delivered:]
+    assert "informational" not in request.extensions
+
+
+def test_a_request_with_its_own_informational_callback_keeps_it() -> None:
+    def own(name: str, info: dict[str, Any]) -> None:
+        raise AssertionError("not called here")
+
+    request = Request("GET", "https://example.com/", extensions={"informational": own})
+
+    def send(action: act.SendRequest) -> Response:
+        assert action.request.extensions["informational"] is own
+        return early(action.request, 2)  # delivered to `own`: the hooks have seen none
+
+    flow = send_flow(
+        request, options(informational_hooks=(print,), informational_callback=callback, stream=True)
+    )
+    play(flow, [(act.SendRequest, send), act.CallHooks, act.CallHooks])
+    assert request.extensions["informational"] is own

@@ -32,6 +32,7 @@ from h2.settings import SettingCodes
 
 from sansio.config import Limits, Timeout
 from sansio.exceptions import PoolTimeout, ReadTimeout, RemoteProtocolError
+from sansio.models import Response
 from sansio.pool import PoolMachine, PoolStatistics
 from sync_io import Client, HTTPTransport
 from tests.servers import PIECE, Server, default_app, http_handler
@@ -68,7 +69,9 @@ class H2Server:
     `payload`; ``/sleep/S`` answer after S seconds; ``/hold`` never answer; ``/reset``
     reset the stream (INTERNAL_ERROR); ``/refuse-once`` refuse the stream the first time
     (REFUSED_STREAM); ``/limit/N`` answer, then set SETTINGS_MAX_CONCURRENT_STREAMS to N
-    (``/limit/N/M/S``: and to M after S seconds); ``/goaway`` answer, then send GOAWAY.
+    (``/limit/N/M/S``: and to M after S seconds); ``/goaway`` answer, then send GOAWAY;
+    ``/hints`` a 103 Early Hints, then the answer once ``hinted`` is set (after 5 s at
+    most), its body saying whether it was set.
     With ``goaway_at=K`` the first connection holds its requests until K have arrived,
     answers the first and sends GOAWAY naming it as the last.
     """
@@ -78,6 +81,8 @@ class H2Server:
     seen: list[Seen] = field(default_factory=list)
     resets: list[tuple[int, int]] = field(default_factory=list)  # (stream id, error code)
     refused: set[str] = field(default_factory=set)
+    hinted: threading.Event = field(default_factory=threading.Event)
+    answered: list[bytes] = field(default_factory=list)  # the bodies ``/hints`` sent
     server: Server = field(init=False)
 
     def __post_init__(self) -> None:
@@ -173,6 +178,20 @@ class _Peer:
         timer.daemon = True
         timer.start()
 
+    def when_hinted(self, sid: int) -> None:
+        """Answer once the owner's ``hinted`` is set (5 s at most): b"hinted" or b"late"."""
+
+        def wait() -> None:
+            body = b"hinted" if self.owner.hinted.wait(5) else b"late"
+            with self.lock:
+                self.owner.answered.append(body)
+                if sid in self.requests and not self.gone:
+                    self.respond(sid, body)
+                    self.pump()
+                    self.flush()
+
+        threading.Thread(target=wait, daemon=True).start()
+
     def later(self, seconds: float, sid: int, body: bytes) -> None:
         def fire() -> None:
             with self.lock:
@@ -249,6 +268,10 @@ class _Peer:
             self.pump()
             self.h2.close_connection(last_stream_id=sid)
             self.gone = True
+        elif name == "hints":
+            self.h2.send_headers(sid, [(b":status", b"103"), (b"link", b"</a.css>")])
+            self.flush()
+            self.when_hinted(sid)
         elif name == "refuse-once" and seen.path not in self.owner.refused:
             self.owner.refused.add(seen.path)
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
@@ -397,6 +420,36 @@ def in_threads(count: int, work: Any) -> list[Any]:
 
 
 # --------------------------------------------------------------------------- tests
+
+
+def test_the_informational_hook_runs_as_the_103_arrives(h2c: H2Server, certs: Certs) -> None:
+    seen: list[Response] = []
+
+    def informational(response: Response) -> None:
+        seen.append(response)
+        h2c.hinted.set()  # the server answers only then
+
+    hooks = {"informational": [informational], "response": [seen.append]}
+    with client_for(h2c, certs, event_hooks=hooks) as client:
+        response = client.get(h2c.url("/hints"))
+        assert response.text == "hinted"
+        assert seen == [*response.informational, response]  # each once, in order
+        assert (seen[0].status_code, seen[0].headers["link"]) == (103, "</a.css>")
+        assert_no_leaks(client)
+
+
+def test_a_failing_informational_hook_fails_the_send_at_once(h2c: H2Server, certs: Certs) -> None:
+    def informational(response: Response) -> None:
+        raise LookupError("the hook failed")
+
+    with client_for(h2c, certs, event_hooks={"informational": [informational]}) as client:
+        with pytest.raises(LookupError, match="the hook failed"):
+            client.get(h2c.url("/hints"))
+        assert h2c.answered == []  # before the final head came
+        h2c.hinted.set()  # (its waiting thread may go)
+        assert_no_leaks(client)
+        assert client.get(h2c.url("/")).text == "Hello, world!"  # the connection goes on
+    assert h2c.connections == 1
 
 
 @pytest.mark.parametrize("kind", ["tls", "h2c"])
