@@ -36,6 +36,7 @@ from sansio.engine import (
     Write,
 )
 from sansio.engine.drive import AsyncBody, AsyncHandlers, adrive
+from sansio.engine.poolview import PoolView
 from sansio.engine.trace import async_result, debug_logging, log_event
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
@@ -189,6 +190,11 @@ class AsyncHTTPTransport(AsyncBaseTransport):
                 log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
+
+    @property
+    def _pool(self) -> PoolView:
+        """httpx's httpcore pool, read-only: ``connections``, ``_requests``, close."""
+        return PoolView(self._engine, self.aclose)
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones are refused."""

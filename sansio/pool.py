@@ -114,6 +114,7 @@ __all__ = [
     "Open",
     "PoolMachine",
     "PoolStatistics",
+    "PooledConnection",
     "Reuse",
     "Wait",
     "retry_safe",
@@ -254,6 +255,51 @@ def retry_safe(method: bytes, reused: bool, failure_phase: FailurePhase) -> bool
     request), and only if the request body can be sent again.
     """
     return reused and failure_phase is not FailurePhase.RECEIVING and method in IDEMPOTENT_METHODS
+
+
+class PooledConnection:
+    """One connection of the pool as httpcore's ``ConnectionPool.connections`` shows it:
+    a snapshot (a closed connection leaves the pool at once, so none shows as closed)."""
+
+    __slots__ = ("_available", "_expired", "_http_version", "_origin", "_state")
+
+    def __init__(
+        self, origin: str, http_version: str | None, state: str, available: bool, expired: bool
+    ) -> None:
+        self._origin = origin
+        self._http_version = http_version  # None while connecting
+        self._state = state  # "CONNECTING", "IDLE" or "ACTIVE"
+        self._available = available
+        self._expired = expired
+
+    def info(self) -> str:
+        if self._http_version is None:
+            return "CONNECTING"
+        return f"{self._origin!r}, {self._http_version}, {self._state}"
+
+    def is_idle(self) -> bool:
+        return self._state == "IDLE"
+
+    def is_available(self) -> bool:
+        """It could start a request now."""
+        return self._available
+
+    def has_expired(self) -> bool:
+        """Idle past ``keepalive_expiry``: the next checkout closes it."""
+        return self._expired
+
+    def is_closed(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<HTTPConnection [{self.info()}]>"
+
+
+def _origin_text(host: Hashable) -> str:
+    """A pool entry's host key as httpcore prints an origin (a proxy's key as it is)."""
+    if type(host) is tuple and len(host) == 3:
+        return "{}://{}:{}".format(*host)
+    return str(host)
 
 
 class _Entry:
@@ -541,6 +587,24 @@ class PoolMachine:
             idle=idle,
             waiters=len(self._waiters),
         )
+
+    def connections(self, now: float) -> list[PooledConnection]:
+        """A snapshot of every connection, connecting, active or idle (oldest first)."""
+        expiry = self._keepalive_expiry
+        idle_all = self._idle_all
+        found = []
+        for entry in self._entries.values():
+            origin = _origin_text(entry.host)
+            wire = entry.connection
+            if wire is None:
+                found.append(PooledConnection(origin, None, "CONNECTING", False, False))
+                continue
+            idle = entry.conn_id in idle_all
+            expired = idle and expiry is not None and now >= entry.idle_since + expiry
+            version = "HTTP/2" if wire.max_streams > 1 else "HTTP/1.1"
+            state = "IDLE" if idle else "ACTIVE"
+            found.append(PooledConnection(origin, version, state, wire.can_start_request, expired))
+        return found
 
     # -- internals ----------------------------------------------------------------
 

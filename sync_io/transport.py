@@ -37,6 +37,7 @@ from sansio.engine import (
     Write,
 )
 from sansio.engine.drive import Body, Handlers, drive
+from sansio.engine.poolview import PoolView
 from sansio.engine.trace import debug_logging, log_event, sync_result
 from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
@@ -182,6 +183,11 @@ class HTTPTransport(BaseTransport):
                 log_event("connection.close.complete", {})
         for ticket in effects.wake:
             ticket.set()
+
+    @property
+    def _pool(self) -> PoolView:
+        """httpx's httpcore pool, read-only: ``connections``, ``_requests``, close."""
+        return PoolView(self._engine, self.close)
 
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones are refused."""

@@ -79,6 +79,7 @@ LAYER_OF = {
             "engine.trace",
             "engine.mux",
             "engine.drive",
+            "engine.poolview",
         ],
         "engine",
     ),

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exchange import Planner, Timeouts
-from sansio.pool import NO_CHANGES, Changes, PoolMachine, PoolStatistics
+from sansio.pool import NO_CHANGES, Changes, PooledConnection, PoolMachine, PoolStatistics
 from sansio.wire import INFORMATIONAL_EXTENSION
 
 from .actions import Effects, Ticket
@@ -61,6 +61,7 @@ class Engine:
         "_closed",
         "_conns",
         "_kinds",
+        "_live",
         "_lock",
         "_new_ticket",
         "_planner",
@@ -113,6 +114,7 @@ class Engine:
             self._retry_start = RetryState()
         self._conns: dict[int, Conn] = {}
         self._waiting: dict[int, Any] = {}  # pool ticket -> the waiting exchange's ticket
+        self._live: set[Exchange] = set()  # exchanges not yet finished (`requests`)
         self._closed = False
         # ``record``/``replay``: see `sansio.replay` (loaded only then).
         self._tape: Any = None
@@ -157,6 +159,17 @@ class Engine:
         """A snapshot of the pool's counts."""
         with self._lock:
             return self._pool.statistics()
+
+    def connections(self) -> list[PooledConnection]:
+        """A snapshot of the pool's connections (httpcore's ``ConnectionPool.connections``)."""
+        with self._lock:
+            # (after `close` the pool machine is never called again: nothing is open)
+            return [] if self._closed else self._pool.connections(self._clock())
+
+    def requests(self) -> list[Request]:
+        """The requests not yet finished: waiting for a connection, being sent, or with a
+        response not yet closed (httpcore's ``ConnectionPool._requests``)."""
+        return [ex._request for ex in list(self._live)]  # (a copy: other threads add)
 
     @property
     def closed(self) -> bool:

@@ -222,6 +222,7 @@ class Exchange:
         self._cut: Phase | None = None
         self._done = False
         self._gen: Steps | None = self._run()
+        engine._live.add(self)  # until it ends: `close`, `cancel` or its error
 
     # -- the interpreter's calls ------------------------------------------------------
 
@@ -254,6 +255,7 @@ class Exchange:
             return gen.send(result)
         except BaseException:
             self._gen = None
+            self._engine._live.discard(self)
             raise
 
     def throw(self, error: Exception) -> Action:
@@ -267,6 +269,7 @@ class Exchange:
             return gen.throw(error)
         except BaseException:
             self._gen = None
+            self._engine._live.discard(self)
             raise
 
     def close(self) -> Action:
@@ -275,6 +278,7 @@ class Exchange:
         gen = self._gen
         if gen is None:
             return END
+        self._engine._live.discard(self)
         conn = self._conn
         if self._responding and conn is not None and not conn.shared and self._tracer is None:
             # HTTP/1.1 ends a response with no I/O: at once, without the generator.
@@ -292,6 +296,7 @@ class Exchange:
         gen, self._gen = self._gen, None
         if gen is None:
             return NO_EFFECTS
+        self._engine._live.discard(self)
         self._body = None
         effects = self._release()
         gen.close()  # the generator holds no cleanup of its own
