@@ -1048,14 +1048,16 @@ class Response:
                     if limit is not None and size > limit:
                         raise self._past_limit(limit)
                     parts.append(raw)
-        except RequestError as exc:
-            self._attach(exc)
-            raise
-        finally:
-            # As in `aiter_raw`: the stream's own iterator is closed now, on any exit.
+        except BaseException as exc:
+            if isinstance(exc, RequestError):
+                self._attach(exc)
+            # As in `aiter_raw`: the stream's own iterator is closed now. Only here: run
+            # to its end it holds nothing, and `aclose` below closes the stream (closing
+            # both would end a conch response's exchange twice).
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+            raise
         await self.aclose()
         return b"".join(parts)
 

@@ -24,7 +24,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sansio.exceptions import (
@@ -79,19 +79,29 @@ def _clamp(timeout: float | None) -> float | None:
     return _SMALLEST_TIMEOUT
 
 
-def _readable(sock: socket.socket) -> bool:
+def _poller(sock: socket.socket) -> Callable[[int], list[Any]]:
+    """A check for waiting bytes on ``sock``: ``check(0)`` is non-empty when there are some.
+
+    Made once per stream and kept: a keep-alive connection is checked at every reuse, and
+    one ``poll`` call costs less than building and registering a poller each time.
+    """
     # poll() where there is one: select() cannot watch a descriptor above FD_SETSIZE.
     if hasattr(select, "poll"):
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
+        return poller.poll
+    return lambda timeout: select.select([sock], [], [], timeout)[0]  # pragma: no cover - Windows
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether bytes (or end of stream) wait on ``sock``: a one-off `_poller` check."""
+    return bool(_poller(sock)(0))
 
 
 class SyncStream:
     """A connected socket, plain or TLS."""
 
-    __slots__ = ("_io_lock", "_sock", "_stash", "_timeout", "read_size")
+    __slots__ = ("_io_lock", "_poll", "_sock", "_stash", "_timeout", "read_size")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -100,6 +110,8 @@ class SyncStream:
         self._timeout: float | None = sock.gettimeout()
         # Data read by is_readable() on a TLS stream, served before the socket is read.
         self._stash = b""
+        # is_readable()'s check, made at its first call (`_poller`).
+        self._poll: Callable[[int], list[Any]] | None = None
         self._io_lock = threading.Lock()  # for socket calls when shared (see above)
 
     def _unstash(self, max_bytes: int) -> bytes:
@@ -243,11 +255,14 @@ class SyncStream:
         sock = self._sock
         if self._stash or sock.fileno() == -1:
             return True
+        check = self._poll
+        if check is None:
+            check = self._poll = _poller(sock)
         if not isinstance(sock, ssl.SSLSocket):
-            return _readable(sock)
+            return bool(check(0))
         if sock.pending():
             return True
-        if not _readable(sock):
+        if not check(0):
             return False
         # Bytes on the wire may be TLS housekeeping, such as TLS 1.3 session tickets, and
         # no data at all: let ssl read them without waiting, and keep any data it finds.

@@ -23,8 +23,8 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, cast
 
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exchange import Planner, Timeouts
@@ -42,6 +42,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from sansio.retry import Retry, RetryState
 
 __all__ = ["Engine"]
+
+
+class _NoLock:
+    """The lock of a single-threaded interpreter: ``with`` it does nothing.
+
+    Entered on every pool call, so both methods are C-level (``"".format`` takes any
+    arguments and returns ``""``, which is falsy: an exception is never swallowed);
+    `contextlib.nullcontext`'s two Python-level calls cost twice as much.
+    """
+
+    __slots__ = ()
+    __enter__ = "".format
+    __exit__ = "".format
+
+
+# (A cast: ``__exit__`` returns ``""``, not the bool | None typeshed spells.)
+_NO_LOCK = cast("AbstractContextManager[Any]", _NoLock())
 
 
 class Engine:
@@ -102,7 +119,7 @@ class Engine:
             max_connections_per_host=limits.max_connections_per_host,
         )
         self._clock = clock
-        self._lock: AbstractContextManager[Any] = nullcontext() if lock is None else lock
+        self._lock: AbstractContextManager[Any] = _NO_LOCK if lock is None else lock
         self._new_ticket = new_ticket
         self._retry: Retry | None = None  # none: nothing but the keep-alive retry
         self._retry_start: RetryState | None = None

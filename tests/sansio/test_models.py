@@ -1545,6 +1545,55 @@ class TestAsync:
         assert run(lambda: _alist(streamed.aiter_raw())) == [b"x", b"x", b"x"]
         assert streamed.is_closed
 
+    def test_a_stream_that_is_its_own_iterator_is_closed_once(self, run: Runner) -> None:
+        # A transport's body stream (conch's own among them) ends its exchange on aclose:
+        # a complete read closes it once, not once as the iterator and again as the stream.
+        class Own(AsyncByteStream):
+            def __init__(self, error: Exception | None = None) -> None:
+                self.chunks = [b"a", b"b"]
+                self.error = error
+                self.closed = 0
+
+            def __aiter__(self) -> Own:
+                return self
+
+            async def __anext__(self) -> bytes:
+                if self.chunks:
+                    return self.chunks.pop(0)
+                if self.error is not None:
+                    raise self.error
+                raise StopAsyncIteration
+
+            async def aclose(self) -> None:
+                self.closed += 1
+
+        stream = Own()
+        response = Response(200, stream=stream)
+        assert run(response.aread) == b"ab"
+        assert (stream.closed, response.is_closed) == (1, True)
+        failing = Own(ValueError("broken"))
+        response = Response(200, stream=failing)
+        with pytest.raises(ValueError, match="broken"):
+            run(response.aread)
+        assert failing.closed == 1  # closed as the iterator: the read did not complete
+
+    def test_failing_stream_iterator_without_aclose(self, run: Runner) -> None:
+        class Failing:
+            def __aiter__(self) -> Failing:
+                return self
+
+            async def __anext__(self) -> bytes:
+                raise ReadError("gone")
+
+        class Plain(AsyncByteStream):
+            def __aiter__(self) -> AsyncIterator[bytes]:
+                return Failing()
+
+        response = Response(200, stream=Plain(), request=REQ)
+        with pytest.raises(ReadError) as info:
+            run(response.aread)
+        assert info.value.request is REQ
+
     def test_decoding_error_closes_the_stream_iterator(self, run: Runner) -> None:
         finished: list[str] = []
         sleep = _sleep_for(run)
