@@ -157,7 +157,7 @@ def step(ex: Exchange, conn: Conn) -> Steps:
                 if event is RECEIVE:
                     if conn.reader is None:
                         conn.reader = ex
-                        role = _READ
+                        role, ticket = _READ, None
                     else:
                         ticket = ex._ticket = conn.waiters[sid] = engine._new_ticket()
                         role = _WAIT
@@ -168,27 +168,8 @@ def step(ex: Exchange, conn: Conn) -> Steps:
                     return event
             if role <= _WAIT and (tracer := ex._tracer) is not None:
                 yield from _trace_phase(tracer, RECEIVE)  # (the request is sent)
-            if role == _READ:
-                data = yield conn.read_for(timeouts.read)
-                with lock:
-                    effects = _fed(conn, data, sid)
-                if effects is not None:
-                    yield effects
-            elif role == _WAIT:
-                woken = yield Park(ticket, timeouts.read)
-                with lock:
-                    ex._ticket = None
-                    if not woken and conn.waiters.get(sid) is ticket:
-                        del conn.waiters[sid]
-                        timed_out = True
-                    else:
-                        timed_out = False
-                if timed_out:
-                    raise ReadTimeout("timed out")
-            elif role == _WRITE:
-                yield from _write(ex, conn)
-            else:
-                yield from _wait_for_writer(ex, conn, ticket)
+            if (yield from _play(ex, conn, role, ticket, timeouts.read, sid, sid)):
+                raise ReadTimeout("timed out")
     except Exception as exc:
         with lock:
             effects = _leave_roles(ex, conn, exc)
@@ -205,6 +186,7 @@ def _await_settings(ex: Exchange, conn: Conn) -> Steps:
     lock = engine._lock
     wire = _h2(conn)
     timeouts = ex._timeouts
+    key = 0  # a waiter's own key, taken when it parks
     try:
         while True:
             with lock:
@@ -217,32 +199,17 @@ def _await_settings(ex: Exchange, conn: Conn) -> Steps:
                     ticket = ex._ticket
                 elif conn.reader is None:
                     conn.reader = ex
-                    role = _READ
+                    role, ticket = _READ, None
                 else:
                     conn.keys += 1
                     key = ex._sid = -2 * conn.keys
                     ticket = ex._ticket = conn.waiters[key] = engine._new_ticket()
                     role = _WAIT
-            if role == _READ:
-                data = yield conn.read_for(timeouts.read)
-                with lock:
-                    effects = _fed(conn, data, None)
-                if effects is not None:
-                    yield effects
-            elif role == _WAIT:
-                woken = yield Park(ticket, timeouts.read)
-                with lock:
-                    ex._ticket = None
-                    timed_out = not woken and conn.waiters.get(key) is ticket
-                    if timed_out:
-                        del conn.waiters[key]
-                    ex._sid = None
-                if timed_out:
-                    raise ReadTimeout("timed out")
-            elif role == _WRITE:
-                yield from _write(ex, conn)
-            else:
-                yield from _wait_for_writer(ex, conn, ticket)
+            timed_out = yield from _play(ex, conn, role, ticket, timeouts.read, None, key)
+            if role == _WAIT:
+                ex._sid = None  # (no yield since the park: nobody saw the key meanwhile)
+            if timed_out:
+                raise ReadTimeout("timed out")
     except Exception as exc:
         with lock:
             effects = _leave_roles(ex, conn, exc)
@@ -380,29 +347,13 @@ def _tunnel_write(w: TunnelWriter, conn: Conn, sid: int, data: bytes | None) -> 
                         w._ticket = conn.waiters[-sid] = w._engine._new_ticket()
                         role = _WAIT
                 ticket = w._ticket
-            if role == _READ:
-                try:
-                    read = yield conn.read_for(w._timeouts.write)
-                except ReadTimeout as exc:
-                    # The write timeout bounds a wait for the windows, reading or parked.
-                    raise WriteTimeout(_SHUT_WINDOWS) from exc
-                with lock:
-                    effects = _fed(conn, read, sid)
-                if effects is not None:
-                    yield effects
-            elif role == _WAIT:
-                woken = yield Park(ticket, w._timeouts.write)
-                with lock:
-                    w._ticket = None
-                    timed_out = not woken and conn.waiters.get(-sid) is ticket
-                    if timed_out:
-                        del conn.waiters[-sid]
-                if timed_out:
-                    raise WriteTimeout(_SHUT_WINDOWS)
-            elif role == _WRITE:
-                yield from _write(ex, conn)
-            else:
-                yield from _wait_for_writer(ex, conn, ticket)
+            try:
+                timed_out = yield from _play(ex, conn, role, ticket, w._timeouts.write, sid, -sid)
+            except ReadTimeout as exc:  # (only a read raises it)
+                # The write timeout bounds a wait for the windows, reading or parked.
+                raise WriteTimeout(_SHUT_WINDOWS) from exc
+            if timed_out:
+                raise WriteTimeout(_SHUT_WINDOWS)
     except Exception as exc:
         # A read that timed out lost no byte: the connection goes on (`ends_connection`).
         cause = exc.__cause__
@@ -506,6 +457,40 @@ def _trace_phase(tracer: Tracer, event: object) -> Steps:
 
 
 # -- the roles ---------------------------------------------------------------------------
+
+
+def _play(
+    ex: Exchange,
+    conn: Conn,
+    role: int,
+    ticket: Any,
+    timeout: float | None,
+    sid: int | None,
+    key: int,
+) -> Steps:
+    """Play ``role`` once: read for every stream (``sid``'s read, None for none), park
+    under ``key`` until a read wakes it, write what is queued, or wait for the writer.
+    Gives True if the park ran out (the caller raises its own timeout), else False."""
+    lock = ex._engine._lock
+    if role == _READ:
+        data = yield conn.read_for(timeout)
+        with lock:
+            effects = _fed(conn, data, sid)
+        if effects is not None:
+            yield effects
+    elif role == _WAIT:
+        woken = yield Park(ticket, timeout)
+        with lock:
+            ex._ticket = None
+            timed_out = not woken and conn.waiters.get(key) is ticket
+            if timed_out:
+                del conn.waiters[key]
+        return timed_out
+    elif role == _WRITE:
+        yield from _write(ex, conn)
+    else:
+        yield from _wait_for_writer(ex, conn, ticket)
+    return False
 
 
 def _join_writers(ex: Exchange, conn: Conn) -> int:
