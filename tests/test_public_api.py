@@ -20,6 +20,8 @@ import pytest
 
 import conch
 
+from .servers import Server, default_app, http_handler
+
 HTTPX_ALL = set(httpx.__all__)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,8 +121,8 @@ def test_types_module_has_the_usual_aliases() -> None:
 # needs the core, the blocking shell (socket, ssl, select, threading) and the HTTP/1.1
 # parsers; the rest waits: the async shell and its event loops, HTTP/2, JSON, the CA
 # bundle (certifi, on the first verified TLS connection), datetime (read
-# `response.elapsed`), logging (the first request), SSE, the httpx alias, the CLI and
-# `codes` (a response without a reason phrase on the wire). The core's values are
+# `response.elapsed`), logging (only if the program imports it), SSE, the httpx alias,
+# the CLI and `codes` (a response without a reason phrase on the wire). The core's values are
 # `sansio._frozen.Frozen` classes: `dataclasses` would load inspect, ast, dis and tokenize.
 NOT_LOADED_BY_IMPORT = [
     "dataclasses",
@@ -177,6 +179,26 @@ def test_import_is_light() -> None:
     # Import time is a feature: conch keeps what a plain sync request does not need off
     # the import path.
     assert _loaded_by("import conch", NOT_LOADED_BY_IMPORT) == []
+
+
+def test_a_request_loads_no_logging_until_the_program_does() -> None:
+    # No logger takes DEBUG records before logging is imported, so a request does not load
+    # it (~7 ms); a logger configured later gets the next request's records.
+    with Server(http_handler(default_app)) as server:
+        script = (
+            "import sys, conch\n"
+            f"conch.get({server.url()!r})\n"
+            "print('logging' in sys.modules, flush=True)\n"
+            "import logging\n"
+            "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)\n"
+            f"conch.get({server.url()!r})\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+    first, *logged = out.stdout.splitlines()
+    assert first == "False"
+    assert "DEBUG:conch.http11:send_request_headers.started request=" in "\n".join(logged)
 
 
 # Module-level work a plain request does not need, done on first use instead: cached
