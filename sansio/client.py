@@ -10,9 +10,9 @@ import enum
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from . import env as _env
+from ._typing_lite import TYPE_CHECKING, Any
 from ._version import __version__
 from .auth import Auth, AuthTypes, BasicAuth, FunctionAuth
 from .config import (

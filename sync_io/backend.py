@@ -25,8 +25,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from sansio._typing_lite import Any
 from sansio.exceptions import (
     ConnectError,
     ConnectTimeout,

@@ -15,10 +15,10 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from io_common.tape import open_tape, save_tape
 from io_common.tls import context_for, load_client_cert
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
     BodyEvent,

@@ -31,7 +31,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 from .actions import Trace
 
