@@ -118,9 +118,10 @@ def test_types_module_has_the_usual_aliases() -> None:
 
 
 # What `import conch` must not load: each is loaded when first used. A plain sync request
-# needs the core and the blocking shell (socket, ssl, select, threading); the rest waits:
-# httptools (the first response head; it loads typing, which the core's modules replace
-# with `sansio._typing_lite`), the async shell and its event loops, HTTP/2, JSON, the CA
+# needs the core and the blocking shell (socket, ssl, select); the rest waits: httptools
+# (the first response head; it loads typing, which the core's modules replace with
+# `sansio._typing_lite`), threading (its locks are `_thread`'s; an event is made only for
+# a request that waits for a connection), the async shell and its event loops, HTTP/2, JSON, the CA
 # bundle (certifi, on the first verified TLS connection), datetime (read
 # `response.elapsed`), logging (only if the program imports it), SSE, the httpx alias,
 # the CLI and `codes` (a response without a reason phrase on the wire). The core's values
@@ -129,6 +130,7 @@ def test_types_module_has_the_usual_aliases() -> None:
 NOT_LOADED_BY_IMPORT = [
     "typing",
     "httptools",
+    "threading",
     "dataclasses",
     "inspect",
     "email",
