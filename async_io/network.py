@@ -18,8 +18,8 @@ It mirrors `sync_io.network` line for line.
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
+from sansio._typing_lite import Any
 from sansio.exceptions import ConnectError
 
 from .backend import AsyncStream

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from io_common.tape import open_tape, save_tape
 from io_common.tls import context_for, load_client_cert
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
     BodyEvent,

@@ -16,8 +16,8 @@ the tunnel as it returns (its timeout bounds it).
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, cast
 
+from sansio._typing_lite import TYPE_CHECKING, Any, cast
 from sansio.engine import BodyChunk, Exchange
 from sansio.exceptions import WriteError
 

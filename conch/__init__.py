@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import sys
 from types import FunctionType
-from typing import TYPE_CHECKING, Any
 
 from sansio import (
     URL,
@@ -66,6 +65,7 @@ from sansio import (
     WriteError,
     WriteTimeout,
 )
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio._version import __description__, __title__, __version__
 from sync_io import (
     Client,

@@ -9,7 +9,8 @@ replays.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.replay import Recorder, Recording

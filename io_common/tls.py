@@ -20,8 +20,8 @@ import os
 import ssl
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+from sansio._typing_lite import TYPE_CHECKING
 from sansio.tls import TLSConfig
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -30,7 +30,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
+
+from ._typing_lite import TYPE_CHECKING, Any, dataclass_transform
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import ClassVar, Self
 
 # How an `__init__` sets a field past the class's `__setattr__`, which refuses.
 set_field = object.__setattr__

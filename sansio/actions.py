@@ -12,9 +12,9 @@ positional ``case SendRequest(request):`` patterns short.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ._frozen import Frozen, set_field
+from ._typing_lite import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .auth import Auth

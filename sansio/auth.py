@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import TYPE_CHECKING, TypeAlias
 
 from . import env as _env
 from ._frozen import Frozen, set_field
+from ._typing_lite import TYPE_CHECKING, TypeAlias
 from .exceptions import RemoteProtocolError
 
 if TYPE_CHECKING:  # pragma: no cover

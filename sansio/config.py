@@ -6,8 +6,7 @@ values into behaviour.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
-
+from ._typing_lite import TYPE_CHECKING, Any, TypeAlias
 from .headers import SENSITIVE_HEADERS, Headers, HeaderTypes
 from .urls import URL
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
 
 from . import env
+from ._typing_lite import TYPE_CHECKING, Any
 from .exceptions import StreamClosed, StreamConsumed
 from .streams import (
     CHUNK_SIZE,

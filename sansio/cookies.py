@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import env
+from ._typing_lite import TYPE_CHECKING, Any, TypeAlias
 from .exceptions import CookieConflict, InvalidURL
 from .urls import canonical_host
 

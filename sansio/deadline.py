@@ -25,9 +25,9 @@ before a retry, which the retry policy never lets outlast the deadline), ``"writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeAlias
 
 from ._frozen import Frozen, set_field
+from ._typing_lite import Any, Literal, TypeAlias
 from .exceptions import ConnectTimeout, PoolTimeout, ReadTimeout, TimeoutException, WriteTimeout
 
 __all__ = ["DEADLINE_EXTENSION", "NO_DEADLINE", "Deadline", "Phase", "phase_error"]

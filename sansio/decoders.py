@@ -50,8 +50,8 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.util import find_spec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
+from ._typing_lite import TYPE_CHECKING, Any
 from .exceptions import DecodingError, DecompressionLimitExceeded, LineTooLong, StreamError
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ Any other exception escaping the core is a bug.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from ._typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Request, Response

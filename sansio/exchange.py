@@ -26,9 +26,9 @@ long to wait before another connect attempt (`connect_retry_delays`,
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from typing import Any
 
 from ._frozen import Frozen, set_field
+from ._typing_lite import Any
 from .config import ProxyTypes
 from .exceptions import (
     ConnectError,

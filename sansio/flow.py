@@ -36,8 +36,8 @@ Rules kept by the generator:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
 
+from ._typing_lite import TYPE_CHECKING, Any
 from .actions import (
     Action,
     CallHooks,

@@ -47,7 +47,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from importlib.util import find_spec
+
+from ._typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import h11
@@ -55,12 +57,20 @@ if TYPE_CHECKING:  # pragma: no cover
 from ._frozen import NamedTuple
 from .exceptions import LocalProtocolError, RemoteProtocolError
 
-try:
+# httptools is imported with the first head it parses, not with conch: it loads typing
+# (~3 ms with itself). `find_spec` looks for it without importing it.
+_HTTPTOOLS = find_spec("httptools") is not None
+
+if TYPE_CHECKING:  # pragma: no cover
     from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
-except ImportError:  # pragma: no cover - PyPy, or a CPython without httptools
-    _HTTPTOOLS = False
 else:
-    _HTTPTOOLS = True
+
+    def HttpResponseParser(sink):  # stands in for httptools' until the first head
+        global HttpParserError, HttpParserUpgrade, HttpResponseParser
+        from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+        return HttpResponseParser(sink)
+
 
 __all__ = [
     "PARSERS",

@@ -48,9 +48,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, Literal, TypeAlias, TypeVar
 
 from ._frozen import Frozen, set_field
+from ._typing_lite import Generic, Literal, TypeAlias, TypeVar
 from .exceptions import ConnectError, ConnectTimeout
 
 __all__ = [

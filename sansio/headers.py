@@ -40,8 +40,8 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
-from typing import Any, TypeAlias
 
+from ._typing_lite import Any, TypeAlias
 from .exceptions import LocalProtocolError
 
 __all__ = ["Headers", "get_charset", "parse_header_links", "parse_header_params"]

@@ -37,8 +37,8 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ._typing_lite import TYPE_CHECKING, Any, TypeVar, cast
 from .content import UnattachedStream, encode_request, encode_response
 from .cookies import Cookies, CookieTypes
 from .decoders import (

@@ -26,8 +26,8 @@ Beyond httpx (what NO_PROXY users expect, as requests and curl match it):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
+from ._typing_lite import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 from .exceptions import InvalidURL
 from .urls import URL
 

@@ -45,10 +45,10 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING
 
 from . import env as _env
 from ._frozen import Frozen, set_field
+from ._typing_lite import TYPE_CHECKING
 from .config import Proxy, ProxyTypes
 from .exceptions import ProxyError, RemoteProtocolError, UnsupportedProtocol
 from .h1 import H1Connection

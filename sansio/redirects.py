@@ -25,9 +25,9 @@ Rules (RFC 9110 §15.4, and what browsers, requests and httpx do):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from . import env as _env
+from ._typing_lite import TYPE_CHECKING
 from .exceptions import InvalidURL, RemoteProtocolError, UnsupportedProtocol
 from .models import Request
 from .urls import URL

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+
+from ._typing_lite import Any
 
 __all__ = ["CHUNK_SIZE", "AsyncByteStream", "ByteStream", "SyncByteStream"]
 

@@ -10,9 +10,9 @@ TLS configuration is never handed out for another.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from ._frozen import Frozen, set_field
+from ._typing_lite import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl  # for annotations only: the core never builds a context

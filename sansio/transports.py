@@ -8,7 +8,8 @@ streaming. These are the extension points of httpx's API (`BaseTransport`,
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+
+from ._typing_lite import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Request, Response

@@ -50,9 +50,9 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from functools import cache
-from typing import Any, TypeAlias
 
 from ._frozen import NamedTuple
+from ._typing_lite import Any, TypeAlias
 from .exceptions import InvalidURL
 
 __all__ = [

@@ -41,9 +41,9 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import enum
-from typing import Protocol, TypeAlias
 
 from ._frozen import Frozen, slot_setters
+from ._typing_lite import Protocol, TypeAlias
 from .exceptions import RemoteProtocolError
 
 __all__ = [

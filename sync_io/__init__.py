@@ -6,9 +6,8 @@ first use, through the module's ``__getattr__``: a plain request does not need t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from io_common.world import install as _install_world
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 from .api import delete, get, head, options, patch, post, put, request, stream
 from .client import Client

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio.auth import AuthTypes
 from sansio.client import resolve_follow_redirects
 from sansio.config import DEFAULT_TIMEOUT_CONFIG, USE_CLIENT_DEFAULT, ProxyTypes, TimeoutTypes

@@ -22,11 +22,11 @@ import os
 import select
 import socket
 import ssl
-import threading
 import time
+from _thread import allocate_lock
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio.exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -47,7 +47,19 @@ from sansio.happy_eyeballs import (
     order_addresses,
 )
 
-__all__ = ["TLS_RECORD_SIZE", "SyncStream", "connect_tcp", "connect_unix", "resolve", "sleep"]
+if TYPE_CHECKING:  # pragma: no cover
+    import threading
+
+__all__ = [
+    "TLS_RECORD_SIZE",
+    "SyncStream",
+    "connect_tcp",
+    "connect_unix",
+    "create_event",
+    "create_lock",
+    "resolve",
+    "sleep",
+]
 
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes] | tuple[int, int, None, int]
 
@@ -112,7 +124,7 @@ class SyncStream:
         self._stash = b""
         # is_readable()'s check, made at its first call (`_poller`).
         self._poll: Callable[[int], list[Any]] | None = None
-        self._io_lock = threading.Lock()  # for socket calls when shared (see above)
+        self._io_lock = create_lock()  # for socket calls when shared (see above)
 
     def _unstash(self, max_bytes: int) -> bytes:
         data = self._stash
@@ -611,3 +623,17 @@ def connect_unix(
 def sleep(seconds: float) -> None:
     """Block for ``seconds``."""
     time.sleep(seconds)
+
+
+def create_lock() -> threading.Lock:
+    """A new `threading.Lock` (which is `_thread.allocate_lock`: threading is not loaded
+    for it, ~1 ms of ``import conch``)."""
+    return allocate_lock()
+
+
+def create_event() -> threading.Event:
+    """A new `threading.Event`: threading is imported with the first (a plain request
+    never waits for one)."""
+    from threading import Event
+
+    return Event()

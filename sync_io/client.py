@@ -6,9 +6,9 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from sansio import actions as act
+from sansio._typing_lite import TYPE_CHECKING, Any, TypeVar
 from sansio.auth import AuthTypes
 from sansio.client import (
     RESPONSE_LOG_FORMAT,

@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from typing import Any
 
+from sansio._typing_lite import Any
 from sansio.exceptions import ConnectError
 
 from .backend import SyncStream

@@ -12,13 +12,12 @@ an action is performed (KeyboardInterrupt) gets the engine's cleanup before it g
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from io_common.tape import open_tape, save_tape
 from io_common.tls import context_for, load_client_cert
+from sansio._typing_lite import TYPE_CHECKING, Any
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.engine import (
     BodyEvent,
@@ -44,7 +43,16 @@ from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import BaseTransport
 
-from .backend import SocketOption, SyncStream, connect_tcp, connect_unix, resolve, sleep
+from .backend import (
+    SocketOption,
+    SyncStream,
+    connect_tcp,
+    connect_unix,
+    create_event,
+    create_lock,
+    resolve,
+    sleep,
+)
 from .network import NetworkStream
 from .tunnel import TunnelStream
 
@@ -83,7 +91,7 @@ class HTTPTransport(BaseTransport):
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
             limits=limits, proxy=proxy, uds=uds, retries=retries, record=recorder,
             replay=recording,
-            clock=time.monotonic, lock=threading.Lock(), new_ticket=threading.Event,
+            clock=time.monotonic, lock=create_lock(), new_ticket=create_event,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
         load_client_cert(verify, cert)

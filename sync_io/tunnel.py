@@ -15,11 +15,11 @@ the tunnel as it returns (its timeout bounds it).
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any, cast
-
+from sansio._typing_lite import TYPE_CHECKING, Any, cast
 from sansio.engine import BodyChunk, Exchange
 from sansio.exceptions import WriteError
+
+from .backend import create_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from .transport import HTTPTransport
@@ -42,10 +42,10 @@ class TunnelStream:
         self._network = ex.network  # the connection's stream, for `get_extra_info`
         self._buffer = b""  # the rest of the last chunk read
         self._ended = False  # the server ended its side: reads give b""
-        self._lock = threading.Lock()  # the state below; never held during I/O
+        self._lock = create_lock()  # the state below; never held during I/O
         # One read and one write at a time (the engine parks each under one key).
-        self._read_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._read_lock = create_lock()
+        self._write_lock = create_lock()
         self._busy = 0  # reads and writes under way: the last one out closes if asked to
         self._state = _OPEN
 

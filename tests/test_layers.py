@@ -1,6 +1,7 @@
 """`sansio` is built in layers, and imports only go down (or sideways, within a layer).
 
-    base    exceptions, env, status, _version, _types, _frozen, streams, transports, deadline
+    base    exceptions, env, status, _version, _types, _typing_lite, _frozen, streams,
+            transports, deadline
     model   urls, headers, config, cookies, decoders, multipart, content, models, tls,
             mounts, sse
     wire    wire, h1, h1_heads, h2, socks, ws: the connection machines
@@ -39,6 +40,7 @@ LAYER_OF = {
             "status",
             "_version",
             "_types",
+            "_typing_lite",
             "_frozen",
             "streams",
             "transports",

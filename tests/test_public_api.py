@@ -20,6 +20,8 @@ import pytest
 
 import conch
 
+from .servers import Server, default_app, http_handler
+
 HTTPX_ALL = set(httpx.__all__)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,13 +118,19 @@ def test_types_module_has_the_usual_aliases() -> None:
 
 
 # What `import conch` must not load: each is loaded when first used. A plain sync request
-# needs the core, the blocking shell (socket, ssl, select, threading) and the HTTP/1.1
-# parsers; the rest waits: the async shell and its event loops, HTTP/2, JSON, the CA
+# needs the core and the blocking shell (socket, ssl, select); the rest waits: httptools
+# (the first response head; it loads typing, which the core's modules replace with
+# `sansio._typing_lite`), threading (its locks are `_thread`'s; an event is made only for
+# a request that waits for a connection), the async shell and its event loops, HTTP/2, JSON, the CA
 # bundle (certifi, on the first verified TLS connection), datetime (read
-# `response.elapsed`), logging (the first request), SSE, the httpx alias, the CLI and
-# `codes` (a response without a reason phrase on the wire). The core's values are
-# `sansio._frozen.Frozen` classes: `dataclasses` would load inspect, ast, dis and tokenize.
+# `response.elapsed`), logging (only if the program imports it), SSE, the httpx alias,
+# the CLI and `codes` (a response without a reason phrase on the wire). The core's values
+# are `sansio._frozen.Frozen` classes: `dataclasses` would load inspect, ast, dis and
+# tokenize.
 NOT_LOADED_BY_IMPORT = [
+    "typing",
+    "httptools",
+    "threading",
     "dataclasses",
     "inspect",
     "email",
@@ -177,6 +185,26 @@ def test_import_is_light() -> None:
     # Import time is a feature: conch keeps what a plain sync request does not need off
     # the import path.
     assert _loaded_by("import conch", NOT_LOADED_BY_IMPORT) == []
+
+
+def test_a_request_loads_no_logging_until_the_program_does() -> None:
+    # No logger takes DEBUG records before logging is imported, so a request does not load
+    # it (~7 ms); a logger configured later gets the next request's records.
+    with Server(http_handler(default_app)) as server:
+        script = (
+            "import sys, conch\n"
+            f"conch.get({server.url()!r})\n"
+            "print('logging' in sys.modules, flush=True)\n"
+            "import logging\n"
+            "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)\n"
+            f"conch.get({server.url()!r})\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+    first, *logged = out.stdout.splitlines()
+    assert first == "False"
+    assert "DEBUG:conch.http11:send_request_headers.started request=" in "\n".join(logged)
 
 
 # Module-level work a plain request does not need, done on first use instead: cached
@@ -261,9 +289,10 @@ def test_import_compiles_no_pattern() -> None:
     assert ast.literal_eval(out.stdout.strip()) == []
 
 
-def test_import_defines_only_public_protocols() -> None:
+def test_import_defines_no_protocol_class() -> None:
     # A Protocol class used in annotations only is defined under TYPE_CHECKING: making
-    # one costs its creation at import.
+    # one costs its creation at import. The public `sansio.wire.WireConnection` is one to
+    # type checkers and a plain base class at run time (`sansio._typing_lite`).
     script = (
         "import sys, typing, conch\n"
         "print(repr(sorted(f'{cls.__module__}.{cls.__qualname__}'"
@@ -274,7 +303,7 @@ def test_import_defines_only_public_protocols() -> None:
         " and cls.__module__ == module.__name__)))"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ast.literal_eval(out.stdout.strip()) == ["sansio.wire.WireConnection"]
+    assert ast.literal_eval(out.stdout.strip()) == []
 
 
 # Loaded only on the rare paths that need them (a non-ASCII Digest username, a form value

@@ -46,9 +46,8 @@ constants below are built once and reused, so the common exchange allocates litt
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
-
 from sansio._frozen import Frozen, set_field, slot_setters
+from sansio._typing_lite import Any, TypeAlias
 from sansio.tls import TLSConfig
 from sansio.wire import BodyChunk, EndOfBody, ResponseHead
 

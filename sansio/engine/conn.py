@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 from .actions import Read, ReadReady
 

@@ -24,8 +24,8 @@ which handlers a table lacks. The sync and async halves mirror each other.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any, TypeAlias
 
+from sansio._typing_lite import Any, TypeAlias
 from sansio.models import Request, Response
 from sansio.streams import AsyncByteStream, SyncByteStream
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, cast
 
+from sansio._typing_lite import TYPE_CHECKING, Any, cast
 from sansio.config import DEFAULT_LIMITS, Limits
 from sansio.exchange import Planner, Timeouts
 from sansio.pool import NO_CHANGES, Changes, PooledConnection, PoolMachine, PoolStatistics

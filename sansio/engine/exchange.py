@@ -71,9 +71,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sansio import env
+from sansio._typing_lite import TYPE_CHECKING, Any, TypeAlias
 from sansio.deadline import Deadline, Phase
 from sansio.exceptions import (
     ConnectError,

@@ -9,7 +9,8 @@ and closing is the transport's own close, handed in by the shell.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from sansio.models import Request

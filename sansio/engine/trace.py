@@ -22,14 +22,17 @@ Rules
 2. The info of ``connect_tcp.started`` and ``start_tls.started`` holds what the engine
    knows (host, port, timeout; server_hostname, timeout): the socket details and the
    SSL context are the interpreter's.
-3. `logging` is imported when a request is first planned, never with conch.
+3. `logging` is never imported by conch itself: until the program imports it, no logger
+   can take DEBUG records (it is then imported when a request is next planned).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+
+from sansio._typing_lite import TYPE_CHECKING, Any
 
 from .actions import Trace
 
@@ -117,6 +120,10 @@ def debug_logging() -> bool:
     """Whether one of the trace loggers takes DEBUG records."""
     loggers = _groups.get(LOGGER_PREFIX)
     if loggers is None:
+        if sys.modules.get("logging") is None:
+            # Nothing configured a logger yet: importing logging to ask would cost a
+            # program that never logs ~7 ms (traceback, tokenize...) on its first request.
+            return False
         loggers = _groups[LOGGER_PREFIX] = tuple(
             _logger(f"{LOGGER_PREFIX}.{suffix}") for suffix in _SUFFIXES
         )

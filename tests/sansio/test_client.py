@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from importlib.util import find_spec
 from typing import Any
 
 import pytest
 
+from sansio import client as client_module
 from sansio._version import __version__
 from sansio.auth import Auth, BasicAuth, FunctionAuth, basic_auth_header
 from sansio.client import (
@@ -492,3 +495,16 @@ def test_informational_hooks_are_listed_only_when_given() -> None:
     assert (
         send_options(BaseClient(), Request("GET", "https://example.com/")).informational_hooks == ()
     )
+
+
+def test_no_response_logger_before_the_program_imports_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No logger takes INFO records until logging is imported: a program that never logs
+    # never loads it (~7 ms on its first request).
+    monkeypatch.setattr(client_module, "_loggers", {})
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "logging", None)  # importing it now raises
+        assert client_module.response_logger() is None
+    with caplog.at_level(logging.INFO, logger="conch"):
+        assert client_module.response_logger() is logging.getLogger("conch")

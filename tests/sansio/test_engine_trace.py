@@ -4,6 +4,7 @@ engine, on the virtual clock: httpcore's names, order and info, one source for b
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -246,6 +247,19 @@ def test_the_engine_asks_the_loggers_once_per_request(monkeypatch: pytest.Monkey
     engine = Engine(clock=lambda: 0.0)
     engine.exchange(Request("GET", "http://example.org/"))
     assert calls == [1]
+
+
+def test_no_logger_is_asked_before_the_program_imports_logging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A program that never logs never loads logging (~7 ms on its first request).
+    monkeypatch.setattr(trace_module, "_groups", {})
+    monkeypatch.setattr(trace_module, "_loggers", {})
+    monkeypatch.setitem(sys.modules, "logging", None)  # importing it now raises
+    world = World()
+    world.serve(scripted((REQUEST, OK)))
+    assert world.get() == (200, b"ok")
+    assert trace_module._groups == {}
 
 
 # -- HTTP/2 ---------------------------------------------------------------------------------
