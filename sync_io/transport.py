@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterable
 
+from io_common.memory import prime_allocator
 from io_common.tape import open_tape, save_tape
 from io_common.tls import context_for, load_client_cert
 from sansio._typing_lite import TYPE_CHECKING, Any
@@ -95,6 +96,8 @@ class HTTPTransport(BaseTransport):
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
         load_client_cert(verify, cert)
+        # Reads of up to 256 KiB each, without the page faults of fresh pages.
+        prime_allocator()
         self._local_address = local_address
         self._socket_options = list(socket_options) if socket_options is not None else None
         # Between two connection attempts to a host with several addresses (RFC 8305).

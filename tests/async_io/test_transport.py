@@ -681,12 +681,15 @@ def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
     run: Run, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As in the sync shell: on trio each full read asks RECEIVE_GROWTH times more, up
-    to MAX_RECEIVE_SIZE, and the short one at the body's end starts over; asyncio's reads
-    always ask MAX_RECEIVE_SIZE (the loop has read the bytes already: nothing is
-    allocated per read, and a chunk is handed over whole)."""
+    to MAX_RECEIVE_SIZE, a short one of RECEIVE_SIZE bytes or more keeps the large reads
+    and a shorter one starts over; asyncio's reads always ask MAX_RECEIVE_SIZE (the loop
+    has read the bytes already: nothing is allocated per read, and a chunk is handed
+    over whole)."""
     body = bytes(range(256)) * 4096  # 1 MiB
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
-    server = serve(scripted([READ, reply, READ, reply, HOLD]))
+    small = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsmall"
+    replies = [reply, small, reply, reply]
+    server = serve(scripted([step for r in replies for step in (READ, r)] + [HOLD]))
     asked: list[int] = []
     unread = [0]  # bytes of the reply not read yet
     patched: list[type[AsyncStream]] = [AsyncioStream, TrioStream]
@@ -711,18 +714,20 @@ def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
 
     async def main() -> None:
         trio_reads = sniffio.current_async_library() == "trio"
+        seen = []
         async with AsyncClient() as client:
-            for _ in range(2):
+            for sent in replies:
                 asked.clear()
-                unread[0] = len(reply)
+                unread[0] = len(sent)
                 async with client.stream("GET", server.url()) as r:
                     chunks = [chunk async for chunk in r.aiter_bytes()]
-                assert b"".join(chunks) == body
-                if trio_reads:
-                    assert asked == [RECEIVE_SIZE] + [MAX_RECEIVE_SIZE] * 4
-                else:
-                    assert asked == [MAX_RECEIVE_SIZE] * 5
-                assert max(len(chunk) for chunk in chunks) == MAX_RECEIVE_SIZE
+                assert b"".join(chunks) == (body if sent is reply else b"small")
+                seen.append(list(asked))
+                if sent is reply:
+                    assert max(len(chunk) for chunk in chunks) == MAX_RECEIVE_SIZE
+        big = [MAX_RECEIVE_SIZE] * 5
+        fresh = [RECEIVE_SIZE, *big[1:]] if trio_reads else big
+        assert seen == [fresh, [MAX_RECEIVE_SIZE], fresh, big]
         assert server.accepted == 1
 
     run(main)

@@ -62,6 +62,11 @@ def test_reads_grow_while_full_up_to_the_cap_and_start_over_when_short() -> None
     assert (RECEIVE_GROWTH, MAX_RECEIVE_SIZE) == (4, 256 * 1024)
     assert next_receive_size(RECEIVE_SIZE, RECEIVE_SIZE) == RECEIVE_SIZE * RECEIVE_GROWTH
     assert next_receive_size(RECEIVE_SIZE, RECEIVE_SIZE - 1) == RECEIVE_SIZE
+    # Short but RECEIVE_SIZE or more (a body streaming in): the large reads go on.
+    assert next_receive_size(MAX_RECEIVE_SIZE, RECEIVE_SIZE) == MAX_RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE, MAX_RECEIVE_SIZE - 1) == MAX_RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE + 2, MAX_RECEIVE_SIZE + 1) == MAX_RECEIVE_SIZE
+    assert next_receive_size(MAX_RECEIVE_SIZE, RECEIVE_SIZE - 1) == RECEIVE_SIZE
     # At the cap it stays there; past it (a size no growth reaches) it comes back down.
     assert next_receive_size(MAX_RECEIVE_SIZE, MAX_RECEIVE_SIZE) == MAX_RECEIVE_SIZE
     assert next_receive_size(MAX_RECEIVE_SIZE + 1, MAX_RECEIVE_SIZE + 1) == MAX_RECEIVE_SIZE

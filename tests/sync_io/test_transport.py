@@ -567,11 +567,15 @@ def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each read that comes back full asks RECEIVE_GROWTH times more, up to
-    MAX_RECEIVE_SIZE, so a fast body streams in fewer, larger chunks; the short read at
-    the body's end starts the connection's next response over at RECEIVE_SIZE."""
+    MAX_RECEIVE_SIZE, so a fast body streams in fewer, larger chunks. A short read that
+    still brought RECEIVE_SIZE bytes or more keeps the large reads (the 1 MiB body's
+    last one: the next response is read with them too); a shorter one (the small
+    response's) starts the connection's next read over at RECEIVE_SIZE."""
     body = bytes(range(256)) * 4096  # 1 MiB
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
-    server = serve(scripted([READ, reply, READ, reply, HOLD]))
+    small = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsmall"
+    replies = [reply, small, reply, reply]
+    server = serve(scripted([step for r in replies for step in (READ, r)] + [HOLD]))
     asked: list[int] = []
     unread = [0]  # bytes of the reply not read yet
     recv = SyncStream.recv
@@ -589,17 +593,21 @@ def test_reads_grow_while_the_body_arrives_faster_than_it_is_read(
         return data
 
     monkeypatch.setattr(SyncStream, "recv", recv_full)
+    last = len(reply) - RECEIVE_SIZE - 3 * MAX_RECEIVE_SIZE  # the 1 MiB reply's last read
+    assert RECEIVE_SIZE <= last < MAX_RECEIVE_SIZE
+    seen = []
     with Client() as client:
-        for _ in range(2):
+        for sent in replies:
             asked.clear()
-            unread[0] = len(reply)
+            unread[0] = len(sent)
             with client.stream("GET", server.url()) as r:
                 chunks = list(r.iter_bytes())
-            assert b"".join(chunks) == body
-            assert asked == [RECEIVE_SIZE] + [MAX_RECEIVE_SIZE] * 4
-            assert [len(c) for c in chunks][1:] == [MAX_RECEIVE_SIZE] * 3 + [
-                len(reply) - RECEIVE_SIZE - 3 * MAX_RECEIVE_SIZE
-            ]
+            assert b"".join(chunks) == (body if sent is reply else b"small")
+            seen.append(list(asked))
+            if sent is reply and asked[0] == RECEIVE_SIZE:
+                assert [len(c) for c in chunks][1:] == [MAX_RECEIVE_SIZE] * 3 + [last]
+    fresh = [RECEIVE_SIZE] + [MAX_RECEIVE_SIZE] * 4
+    assert seen == [fresh, [MAX_RECEIVE_SIZE], fresh, [MAX_RECEIVE_SIZE] * 5]
     assert server.accepted == 1
 
 
