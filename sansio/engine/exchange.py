@@ -526,15 +526,22 @@ class Exchange:
                 # one: `mux.request` sends the exchange back to the pool if not.
                 yield from mux.probe(self, conn)
                 return conn
-            # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides.
-            self._probing = True
+            # Data or EOF on an idle connection (RFC 9112 §9.3): the machine decides. The
+            # interpreter's ``readable``, if any, spares the action when nothing is there.
+            readable = engine._readable
             try:
-                data = yield conn.read_ready
+                idle = readable is not None and not readable(conn.stream)
             except Exception:
-                data = b""  # a failed read ends the connection
-            self._probing = False
-            if data is not None:
-                conn.wire.receive_data(data)
+                idle = False  # the ReadReady fails too, and that counts as EOF
+            if not idle:
+                self._probing = True
+                try:
+                    data = yield conn.read_ready
+                except Exception:
+                    data = b""  # a failed read ends the connection
+                self._probing = False
+                if data is not None:
+                    conn.wire.receive_data(data)
             if conn.wire.can_start_request:
                 return conn
             # Closed, or an HTTP/2 connection that allows no stream now: back to the pool.
