@@ -421,7 +421,12 @@ class Exchange:
                 deadline = self._timeouts.pool_deadline(engine._clock())
             # -- the response: its head, its body, until the interpreter closes it --
             self._responding = True
-            if not conn.shared and _switches(self._head.method, head.status_code):
+            status = head.status_code
+            # (A 101, or a 2xx to CONNECT, ends HTTP on its connection: RFC 9110 §15.2.2,
+            # §9.3.6.)
+            if not conn.shared and (
+                status == 101 or (200 <= status < 300 and self._head.method == b"CONNECT")
+            ):
                 yield from self._take_over(conn)
                 yield head
                 # The response is closed: so is the connection, if its new owner has not
@@ -750,7 +755,7 @@ class Exchange:
                         write_error = exc
                         read = Read(stream, timeouts.after_write_failure(exc))
                 elif step is RECEIVE:
-                    if wire.awaiting_continue:
+                    if expect and wire.awaiting_continue:
                         # Expect: 100-continue. The body waits for a 100 or a final
                         # response, not for ever (`Timeouts.continue_wait`).
                         try:
@@ -1087,11 +1092,6 @@ def _h1_phase(tracer: Tracer, step: object) -> Steps:
         index += 1
         yield tracer.complete()
         yield tracer.started(_H1_PHASES[index])
-
-
-def _switches(method: bytes, status: int) -> bool:
-    """Whether a response ends HTTP on its connection (RFC 9110 §15.2.2, §9.3.6)."""
-    return status == 101 or (method == b"CONNECT" and 200 <= status < 300)
 
 
 def _with_wake(effects: Effects | None, wake: tuple[Any, ...]) -> Effects | None:
