@@ -13,6 +13,7 @@ and a read goes to the socket itself with trio's checkpoints but not its stream'
 from __future__ import annotations
 
 import math
+import select
 import socket
 import ssl
 from collections.abc import Iterable
@@ -63,6 +64,10 @@ checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
 cancel_shielded_checkpoint = trio.lowlevel.cancel_shielded_checkpoint
 wait_readable = trio.lowlevel.wait_readable
 
+# poll() where there is one (not on Windows): select() cannot watch a descriptor above
+# FD_SETSIZE, and trio's own check is used there.
+_POLL = hasattr(select, "poll")
+
 
 def _fail(
     exc: BaseException, kinds: tuple[type[TimeoutException], type[NetworkError]]
@@ -94,7 +99,7 @@ async def _recv_when_readable(raw: socket.socket, max_bytes: int) -> bytes:
 class TrioStream(AsyncStream):
     """A stream over a trio.SocketStream or trio.SSLStream."""
 
-    __slots__ = ("_closed", "_raw", "_stream")
+    __slots__ = ("_check", "_closed", "_raw", "_stream")
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -105,6 +110,9 @@ class TrioStream(AsyncStream):
         self._raw: socket.socket | None = (
             getattr(stream.socket, "_sock", None) if isinstance(stream, trio.SocketStream) else None
         )
+        # ``is_readable``'s poll of that socket, made at its first call and kept: an idle
+        # keep-alive connection is checked at every reuse (trio builds a poller each time).
+        self._check: Any = None
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False
@@ -219,6 +227,14 @@ class TrioStream(AsyncStream):
         such bytes waiting: a server sends its tickets before any response."""
         if self._closed:
             return True
+        raw = self._raw
+        if raw is not None and _POLL:
+            check = self._check
+            if check is None:
+                poller = select.poll()
+                poller.register(raw, select.POLLIN)
+                check = self._check = poller.poll
+            return bool(check(0))
         stream = self._stream
         if isinstance(stream, trio.SSLStream) and stream.pending():
             return True
