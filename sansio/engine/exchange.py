@@ -254,7 +254,7 @@ class Exchange:
         try:
             return gen.send(result)
         except BaseException:
-            self._gen = None
+            self._gen = self._response = None
             self._engine._live.discard(self)
             raise
 
@@ -268,7 +268,7 @@ class Exchange:
         try:
             return gen.throw(error)
         except BaseException:
-            self._gen = None
+            self._gen = self._response = None
             self._engine._live.discard(self)
             raise
 
@@ -279,6 +279,11 @@ class Exchange:
         if gen is None:
             return END
         self._engine._live.discard(self)
+        # The response reads its body through this exchange: without this reference to it
+        # the two are no reference cycle, freed at once rather than by the cyclic GC
+        # (about 30 objects a request; the collections it caused cost more CPU than
+        # anything else on the connection side with 100 requests in flight).
+        self._response = None
         conn = self._conn
         if self._responding and conn is not None and not conn.shared and self._tracer is None:
             # HTTP/1.1 ends a response with no I/O: at once, without the generator.
@@ -297,7 +302,7 @@ class Exchange:
         if gen is None:
             return NO_EFFECTS
         self._engine._live.discard(self)
-        self._body = None
+        self._body = self._response = None
         effects = self._release()
         gen.close()  # the generator holds no cleanup of its own
         return effects or NO_EFFECTS
