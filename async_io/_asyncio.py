@@ -177,25 +177,28 @@ class _Protocol(asyncio.Protocol):
         self._writing_paused = False
         _wake(self._write_waiter, True)
 
-    async def wait(self, reading: bool, timeout: float | None) -> bool:
-        """Wait for data or EOF (``reading``) or room to write; False on timeout."""
+    def read_waiter(self, timeout: float | None) -> asyncio.Future[bool]:
+        """A future that gets True at data or EOF, False on timeout. The reader awaits it
+        itself (no coroutine here: one frame less to resume at every read) and clears
+        ``_read_waiter`` once it is done, whatever happened."""
         loop = self._loop
         waiter: asyncio.Future[bool] = loop.create_future()
-        if reading:
-            self._read_waiter = waiter
-            if timeout is None:
-                self._read_deadline = None
-            else:
-                self._read_deadline = deadline = loop.time() + timeout
-                timer = self._read_timer
-                if timer is None or timer.when() > deadline:
-                    if timer is not None:
-                        timer.cancel()
-                    self._read_timer = loop.call_at(deadline, self._read_timer_due)
-            try:
-                return await waiter
-            finally:
-                self._read_waiter = None
+        self._read_waiter = waiter
+        if timeout is None:
+            self._read_deadline = None
+        else:
+            self._read_deadline = deadline = loop.time() + timeout
+            timer = self._read_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._read_timer = loop.call_at(deadline, self._read_timer_due)
+        return waiter
+
+    async def wait_writable(self, timeout: float | None) -> bool:
+        """Wait for room to write; False on timeout."""
+        loop = self._loop
+        waiter: asyncio.Future[bool] = loop.create_future()
         self._write_waiter = waiter
         timer = None if timeout is None else loop.call_later(timeout, _wake, waiter, False)
         try:
@@ -258,7 +261,7 @@ class AsyncioStream(AsyncStream):
             if not protocol._writing_paused:
                 return
             remaining = None if deadline is None else deadline - loop.time()
-            if not await protocol.wait(False, remaining):
+            if not await protocol.wait_writable(remaining):
                 raise WriteTimeout("timed out")
         raise _fail(protocol._exc, _WRITE) from protocol._exc
 
@@ -267,8 +270,13 @@ class AsyncioStream(AsyncStream):
         if self._closed:
             raise ReadError("stream closed")
         chunks = protocol._chunks
-        if not chunks and not protocol._eof and not await protocol.wait(True, timeout):
-            raise ReadTimeout("timed out")
+        if not chunks and not protocol._eof:
+            try:
+                ready = await protocol.read_waiter(timeout)
+            finally:
+                protocol._read_waiter = None
+            if not ready:
+                raise ReadTimeout("timed out")
         if not chunks:
             if protocol._exc is not None:
                 raise _fail(protocol._exc, _READ) from protocol._exc

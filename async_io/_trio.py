@@ -6,12 +6,14 @@ TooSlowError or a read's expired scope becomes a timeout; BrokenResourceError,
 ClosedResourceError and OSError (ssl errors included) an error of the call's direction.
 ``trio.Cancelled`` passes through untouched. A send with a write timeout runs in a
 shielded scope with that deadline instead (see ``TrioStream.send_all``). Over plain TCP,
-what the socket takes at once is sent without a scope or a trip through the scheduler.
+what the socket takes at once is sent without a scope or a trip through the scheduler,
+and a read goes to the socket itself with trio's checkpoints but not its stream's layers.
 """
 
 from __future__ import annotations
 
 import math
+import select
 import socket
 import ssl
 from collections.abc import Iterable
@@ -58,6 +60,13 @@ _SMALLEST_TIMEOUT = 1e-3
 
 Lock = trio.Lock
 sleep = trio.sleep
+checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+cancel_shielded_checkpoint = trio.lowlevel.cancel_shielded_checkpoint
+wait_readable = trio.lowlevel.wait_readable
+
+# poll() where there is one (not on Windows): select() cannot watch a descriptor above
+# FD_SETSIZE, and trio's own check is used there.
+_POLL = hasattr(select, "poll")
 
 
 def _fail(
@@ -77,10 +86,20 @@ def _socket_of(stream: Any) -> Any:
     return stream.socket
 
 
+async def _recv_when_readable(raw: socket.socket, max_bytes: int) -> bytes:
+    """Wait until ``raw`` is readable, then read (again after a spurious wake-up)."""
+    while True:
+        await wait_readable(raw)
+        try:
+            return raw.recv(max_bytes)
+        except BlockingIOError:
+            pass
+
+
 class TrioStream(AsyncStream):
     """A stream over a trio.SocketStream or trio.SSLStream."""
 
-    __slots__ = ("_closed", "_raw", "_stream")
+    __slots__ = ("_check", "_closed", "_raw", "_stream")
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -91,6 +110,9 @@ class TrioStream(AsyncStream):
         self._raw: socket.socket | None = (
             getattr(stream.socket, "_sock", None) if isinstance(stream, trio.SocketStream) else None
         )
+        # ``is_readable``'s poll of that socket, made at its first call and kept: an idle
+        # keep-alive connection is checked at every reuse (trio builds a poller each time).
+        self._check: Any = None
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False
@@ -136,9 +158,34 @@ class TrioStream(AsyncStream):
             raise WriteTimeout("timed out")
 
     async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
+        raw = self._raw
+        if raw is not None and not self._closed:
+            # Plain TCP: trio's own steps (a checkpoint, one read, and if nothing is there
+            # a wait until readable and another read) on the stdlib socket, without the
+            # stream's conflict detector and the socket's async context manager around
+            # them: about 30 Python calls less per read.
+            await checkpoint_if_cancelled()
+            try:
+                data: bytes = raw.recv(max_bytes)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise _fail(exc, _READ) from exc
+            else:
+                await cancel_shielded_checkpoint()  # a schedule point, as trio's recv
+                return data
+            try:
+                if timeout is None:
+                    return await _recv_when_readable(raw, max_bytes)
+                deadline = trio.current_time() + max(timeout, _SMALLEST_TIMEOUT)
+                with trio.CancelScope(deadline=deadline) as scope:
+                    return await _recv_when_readable(raw, max_bytes)
+            except _FAILURES as exc:
+                raise _fail(exc, _READ) from exc
+            raise ReadTimeout("timed out")  # (only the scope's expiry gets here)
         try:
             if timeout is None:
-                data: bytes = await self._stream.receive_some(max_bytes)
+                data = await self._stream.receive_some(max_bytes)
                 return data
             # A bare scope: trio.fail_after wraps the same scope in a generator-based
             # context manager, which costs as much again on every read.
@@ -180,6 +227,14 @@ class TrioStream(AsyncStream):
         such bytes waiting: a server sends its tickets before any response."""
         if self._closed:
             return True
+        raw = self._raw
+        if raw is not None and _POLL:
+            check = self._check
+            if check is None:
+                poller = select.poll()
+                poller.register(raw, select.POLLIN)
+                check = self._check = poller.poll
+            return bool(check(0))
         stream = self._stream
         if isinstance(stream, trio.SSLStream) and stream.pending():
             return True

@@ -66,7 +66,7 @@ class _TimedStream(AsyncByteStream):
 
     def __init__(self, stream: AsyncByteStream, response: Response, start: float) -> None:
         self._stream = stream
-        self._response = response
+        self._response: Response | None = response
         self._start = start
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -74,7 +74,10 @@ class _TimedStream(AsyncByteStream):
         return aiter(self._stream)
 
     async def aclose(self) -> None:
-        self._response._set_elapsed(time.perf_counter() - self._start)
+        response = self._response
+        if response is not None:  # (once; the response and its stream are no cycle after)
+            self._response = None
+            response._set_elapsed(time.perf_counter() - self._start)
         await self._stream.aclose()
 
 

@@ -38,8 +38,9 @@ with a request body, the head waits for the first body chunk (NEED_BODY before S
 so that both leave in one write, unless that chunk is larger than
 `MAX_JOINED_CHUNK_BYTES` (copying it would cost more than the write it saves).
 
-**The request** is one join of its head (validated as h11 would, Host first), then the
-body as given: chunked (a size line, the data, CRLF; ``0`` CRLF CRLF at the end) or
+**The request** is one join of its head (validated as h11 would, Host first; a request
+identical to the connection's previous one reuses that head's bytes), then the body as
+given: chunked (a size line, the data, CRLF; ``0`` CRLF CRLF at the end) or
 counted against its Content-Length (too much or too little is a
 `LocalProtocolError`, and the connection is not reused).
 
@@ -126,7 +127,7 @@ from collections.abc import Callable
 from functools import cache
 
 from .exceptions import LocalProtocolError, RemoteProtocolError
-from .h1_heads import PARSERS, Head, h11_probe, write_request_head
+from .h1_heads import PARSERS, Head, RequestFraming, h11_probe, write_request_head
 from .wire import (
     NEED_BODY,
     RECEIVE,
@@ -265,6 +266,8 @@ class H1Connection:
         "_join",
         "_keep_alive",
         "_last_id",
+        "_last_request",
+        "_last_written",
         "_length",
         "_line",
         "_max_header_bytes",
@@ -317,6 +320,10 @@ class H1Connection:
         self._join = False  # the queued head waits for the first body chunk
         self._continue = False  # the body waits for a 100 (Expect: 100-continue)
         self._last_id = 0
+        # The last request head written, and what it was written from: the next request
+        # on a keep-alive connection usually has the very same method, target and fields.
+        self._last_request: tuple[bytes, bytes, list[tuple[bytes, bytes]], bool] | None = None
+        self._last_written = (b"", RequestFraming(None, False, False, False))
         self._sid: int | None = None
         self._method = b""
         self._phase = _IDLE
@@ -386,9 +393,16 @@ class H1Connection:
         """
         if self._sid is not None or not self._keep_alive:
             raise RuntimeError("this connection cannot start a request now (busy or closed)")
-        data, framing = write_request_head(
-            head.method, head.target, head.headers, has_body=has_body, validate=self._validate
-        )
+        request = (head.method, head.target, head.headers, has_body)
+        if request == self._last_request:
+            data, framing = self._last_written  # the same head as last time, bytes and all
+        else:
+            data, framing = write_request_head(
+                head.method, head.target, head.headers, has_body=has_body, validate=self._validate
+            )
+            # (A copy of the fields: the caller may change its list afterwards.)
+            self._last_request = (head.method, head.target, list(head.headers), has_body)
+            self._last_written = (data, framing)
         out = self._out
         out.append(data)
         self._send_chunked = framing.chunked

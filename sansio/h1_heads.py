@@ -217,7 +217,7 @@ def parse_head_llhttp(head: bytes) -> Head:
                     return parse_head_h11(head)
                 chunked = True
         elif size == 10 and keep_alive and name.lower() == b"connection":
-            keep_alive = not asks_to_close(value)
+            keep_alive = value == b"keep-alive" or not asks_to_close(value)
     version = head[5:8]  # llhttp took exactly "HTTP/" DIGIT "." DIGIT
     if status < 200:
         keep_alive = True  # h11 reads keep-alive from final heads only
@@ -325,7 +325,8 @@ def write_request_head(
                 chunked = True
         elif size == 10:
             if name.lower() == b"connection":
-                close = close or asks_to_close(value)
+                # (conch's own "keep-alive" answered without the call)
+                close = close or (value != b"keep-alive" and asks_to_close(value))
         elif size == 7 and name.lower() == b"upgrade":
             upgrade = upgrade or any(token.strip() for token in value.split(b","))
         lines.append(name + b": " + value)

@@ -462,7 +462,7 @@ class PoolMachine:
         if self._keepalive_expiry is not None and self._idle_all:
             self._expire(now)
         found = self._assign(origin, fresh, multiplex, host, now)
-        close = self._take_close()
+        close = self._take_close() if self._to_close else ()
         if found is None:
             self._last_ticket += 1
             self._waiters[self._last_ticket] = (origin, fresh, multiplex, host)
@@ -553,7 +553,8 @@ class PoolMachine:
             else:
                 self._unshare(entry)
         elif connection.is_reusable and connection.is_idle:
-            self._unshare(entry)
+            if self._shared:  # (none at all: HTTP/1.1 only, the usual case)
+                self._unshare(entry)
             entry.idle_since = now
             self._idle_all[conn_id] = entry
             if connection.can_start_request:
@@ -833,8 +834,6 @@ class PoolMachine:
         self._wake.append(ticket)
 
     def _take_close(self) -> tuple[int, ...]:
-        if not self._to_close:
-            return ()
         close = tuple(self._to_close)
         self._to_close.clear()
         return close

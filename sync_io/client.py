@@ -65,7 +65,7 @@ class _TimedStream(SyncByteStream):
 
     def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
         self._stream = stream
-        self._response = response
+        self._response: Response | None = response
         self._start = start
 
     def __iter__(self) -> Iterator[bytes]:
@@ -73,7 +73,10 @@ class _TimedStream(SyncByteStream):
         return iter(self._stream)
 
     def close(self) -> None:
-        self._response._set_elapsed(time.perf_counter() - self._start)
+        response = self._response
+        if response is not None:  # (once; the response and its stream are no cycle after)
+            self._response = None
+            response._set_elapsed(time.perf_counter() - self._start)
         self._stream.close()
 
 

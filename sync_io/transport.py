@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from operator import methodcaller
 
 from io_common.memory import prime_allocator
 from io_common.tape import open_tape, save_tape
@@ -62,6 +63,10 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
 
 __all__ = ["HTTPTransport"]
 
+# The engine asks whether an idle stream has anything to read before it probes one with a
+# ReadReady action: usually nothing is there, and no action is needed.
+_IS_READABLE = methodcaller("is_readable")
+
 
 class HTTPTransport(BaseTransport):
     """A pooling HTTP/1.1 and HTTP/2 transport over TCP, TLS or a Unix socket (as
@@ -93,6 +98,7 @@ class HTTPTransport(BaseTransport):
             limits=limits, proxy=proxy, uds=uds, retries=retries, record=recorder,
             replay=recording,
             clock=time.monotonic, lock=create_lock(), new_ticket=create_event,
+            readable=_IS_READABLE,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
         load_client_cert(verify, cert)

@@ -11,7 +11,9 @@ Rules
    calls, never across an action. An HTTP/1.1 connection belongs to one exchange
    while checked out, and its machine is called without the lock.
 2. Time comes from the injected ``clock`` (seconds that never go backwards), tickets
-   from the injected ``new_ticket`` factory; nothing else reaches the outside world.
+   from the injected ``new_ticket`` factory, and (optionally) whether an idle stream has
+   anything to read from the injected ``readable``; nothing else reaches the outside
+   world.
 3. Whatever the pool asks (connections to close, waiters to wake) leaves as one
    `Effects` action of the exchange that made the call, with the streams and tickets
    already looked up; it is applied before anything else happens on that exchange.
@@ -71,6 +73,12 @@ class Engine:
     socket options) belong to the interpreter that opens connections. ``record`` (a
     `sansio.replay.Recorder`) notes every connection's bytes; ``replay`` (a
     `sansio.replay.Recording`) plays them back instead of doing any I/O.
+
+    ``readable(stream)``, if given, says without waiting whether an idle stream has
+    anything to read (bytes, EOF, TLS housekeeping: what makes the `ReadReady` handler
+    read): the probe of a reused HTTP/1.1 connection is then a `ReadReady` action only
+    when it says so, and no action at all in the common case. It is not called while
+    recording or replaying (every probe is then an action, as the tape needs).
     """
 
     __slots__ = (
@@ -83,6 +91,7 @@ class Engine:
         "_new_ticket",
         "_planner",
         "_pool",
+        "_readable",
         "_retry",
         "_retry_start",
         "_tape",
@@ -104,6 +113,7 @@ class Engine:
         retries: int | Retry = 0,
         lock: AbstractContextManager[Any] | None = None,
         new_ticket: Callable[[], Any] = Ticket,
+        readable: Callable[[Any], bool] | None = None,
         record: Recorder | None = None,
         replay: Recording | None = None,
     ) -> None:
@@ -121,6 +131,7 @@ class Engine:
         self._clock = clock
         self._lock: AbstractContextManager[Any] = _NO_LOCK if lock is None else lock
         self._new_ticket = new_ticket
+        self._readable = readable
         self._retry: Retry | None = None  # none: nothing but the keep-alive retry
         self._retry_start: RetryState | None = None
         if not (type(retries) is int and retries == 0):
@@ -141,6 +152,7 @@ class Engine:
             from sansio.replay import tape
 
             self._tape, self._kinds = tape(self, record, replay)
+            self._readable = None
 
     def exchange(self, request: Request) -> Exchange:
         """A new exchange for `request`: its route and head are planned, nothing else

@@ -859,3 +859,75 @@ def test_trio_send_to_a_stalled_peer_still_times_out(
         await stream.aclose()
 
     trio.run(scenario)
+
+
+@pytest.mark.parametrize("timeout", [2.0, None], ids=["timeout", "no-timeout"])
+def test_trio_recv_on_tcp_keeps_trios_checkpoints(
+    serve: Callable[..., Server], timeout: float | None
+) -> None:
+    """Over plain TCP a read goes to the socket itself, not through trio's stream and
+    socket layers, and keeps their checkpoints: a read cancelled before it starts takes
+    nothing, and a read passes through the scheduler whether its bytes were there
+    already or had to be waited for."""
+    server = serve(echo)
+
+    async def scenario() -> None:
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        steps = _Steps(trio.lowlevel.current_task())
+        trio.lowlevel.add_instrument(steps)
+        try:
+            await stream.send_all(b"ping", timeout)
+            assert await wait_until(stream.is_readable)
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await stream.recv(10, timeout)
+            assert scope.cancelled_caught
+            before = steps.count
+            assert await stream.recv(10, timeout) == b"ping"  # there already
+            assert steps.count > before
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream.send_all, b"pong", timeout)
+                before = steps.count
+                assert await stream.recv(10, timeout) == b"pong"  # waited for
+            assert steps.count > before
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        await stream.aclose()
+
+    trio.run(scenario)
+
+
+def test_trio_recv_waits_again_after_a_spurious_wakeup() -> None:
+    """Readable, yet the read would block (another reader took the bytes): it waits
+    again rather than failing or returning nothing."""
+    from async_io._trio import _recv_when_readable
+
+    left, right = socket.socketpair()
+
+    class Spurious:
+        """``left``, whose first read after a wake-up finds nothing."""
+
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def fileno(self) -> int:
+            return left.fileno()
+
+        def recv(self, max_bytes: int) -> bytes:
+            self.reads += 1
+            if self.reads == 1:
+                raise BlockingIOError
+            return left.recv(max_bytes)
+
+    async def scenario() -> None:
+        raw = Spurious()
+        right.send(b"data")
+        assert await _recv_when_readable(raw, 10) == b"data"  # type: ignore[arg-type]
+        assert raw.reads == 2
+
+    left.setblocking(False)
+    try:
+        trio.run(scenario)
+    finally:
+        left.close()
+        right.close()

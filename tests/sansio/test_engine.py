@@ -33,6 +33,7 @@ from sansio.engine import (
     Engine,
     Park,
     Read,
+    ReadReady,
     ResponseHead,
     Sleep,
     StartTLS,
@@ -195,6 +196,62 @@ def test_a_reset_while_idle_counts_as_closed() -> None:
     assert world.get() == (200, b"ok")
     world.run(world.loop.sleep(2))
     assert world.get() == (200, b"fresh")
+    world.assert_clean()
+
+
+def _count_probes(world: World) -> list[ReadReady]:
+    """The ReadReady actions the world's interpreter performs from now on."""
+    probes: list[ReadReady] = []
+    handle = world.loop._io[ReadReady]
+
+    def counted(act: ReadReady) -> Any:
+        probes.append(act)
+        return handle(act)
+
+    world.loop._io[ReadReady] = counted  # type: ignore[index]
+    return probes
+
+
+def test_an_interpreters_readable_spares_the_idle_probe() -> None:
+    """With ``readable``, an idle connection with nothing to read is reused without a
+    ReadReady action (the common case costs no action); one it says has something is
+    probed as before, and a closed one is not reused."""
+    asked: list[object] = []
+
+    def readable(stream: object) -> bool:
+        asked.append(stream)
+        return len(asked) > 1  # nothing at the first reuse, something at the second
+
+    world = World(readable=readable)
+    probes = _count_probes(world)
+    peer = scripted((REQUEST, OK, REQUEST, OK, Delay(1), CLOSE), (REQUEST, response(b"fresh")))
+    world.serve(peer)
+    assert world.get() == (200, b"ok")
+    assert world.get() == (200, b"ok")
+    assert (len(asked), probes) == (1, [])
+    world.run(world.loop.sleep(2))  # the server closes the idle connection meanwhile
+    assert world.get() == (200, b"fresh")
+    assert len(asked) == 2
+    assert len(probes) == 1
+    assert probes[0].stream is asked[1]
+    assert peer.accepted == [0, 1]  # type: ignore[attr-defined]
+    world.assert_clean()
+
+
+def test_a_failing_readable_probes_with_an_action() -> None:
+    """``readable`` raising counts as "something is there": the ReadReady action decides."""
+
+    def readable(stream: object) -> bool:
+        raise OSError("bad descriptor")
+
+    world = World(readable=readable)
+    probes = _count_probes(world)
+    peer = scripted((REQUEST, OK, REQUEST, response(b"two")))
+    world.serve(peer)
+    assert world.get() == (200, b"ok")
+    assert world.get() == (200, b"two")
+    assert len(probes) == 1
+    assert peer.accepted == [0]  # type: ignore[attr-defined]
     world.assert_clean()
 
 

@@ -1683,3 +1683,37 @@ def test_chunked_parser_is_at_least_as_strict_as_h11(
         assert _STRICTER.search(bytes(data)) or has_invalid_extension(bytes(data))
     else:
         assert got == expected
+
+
+def test_a_repeated_request_head_is_written_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a keep-alive connection the same request (method, target, fields, body or
+    not) reuses the bytes of the last head; any difference, or the caller changing the
+    list of fields it passed, writes the head anew. The bytes sent are the same."""
+    import sansio.h1
+
+    written: list[bytes] = []
+    write = sansio.h1.write_request_head
+
+    def counted(*args: object, **kwargs: bool) -> object:
+        written.append(args[1])  # type: ignore[arg-type]
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sansio.h1, "write_request_head", counted)
+    conn = H1Connection(validate_headers=False)
+    fields = [HOST, (b"Accept", b"*/*")]
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def send(request: RequestHead) -> bytes:
+        sid = conn.start_request(request, has_body=False)
+        result = drive(conn, sid, [ok])
+        conn.release(sid)
+        assert result.body == b"ok"
+        return result.sent
+
+    first = send(head(headers=fields))
+    assert send(head(headers=list(fields))) == first
+    assert written == [b"/"]
+    fields.append((b"X-Later", b"1"))  # the caller's list changes: a new head
+    assert send(head(headers=fields)).endswith(b"X-Later: 1\r\n\r\n")
+    assert send(head(target=b"/other", headers=fields)).startswith(b"GET /other ")
+    assert written == [b"/", b"/", b"/other"]
