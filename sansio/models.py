@@ -63,7 +63,14 @@ from .exceptions import (
     StreamClosed,
     StreamConsumed,
 )
-from .headers import Headers, HeaderTypes, get_charset, parse_header_links, parse_header_params
+from .headers import (
+    Headers,
+    HeaderTypes,
+    _validate,
+    get_charset,
+    parse_header_links,
+    parse_header_params,
+)
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
 from .urls import URL, QueryParamTypes
 
@@ -138,6 +145,22 @@ def _method(method: str | bytes) -> str:
             "any of !#$%&'*+-.^_`|~ (RFC 9110 token), with no spaces or control characters"
         )
     return method.upper()
+
+
+def _body_entries(
+    headers: Headers, content_headers: dict[str, str], present: set[bytes]
+) -> list[tuple[bytes, bytes, bytes]]:
+    """The headers a body implies that `headers` (whose lower-cased names are
+    ``present``, updated here) lacks, validated: caller-given headers win."""
+    added: dict[str, str] = {}
+    for name, value in content_headers.items():
+        lower = name.lower().encode("ascii")
+        # An explicit Content-Length wins over chunked framing.
+        if lower in present or (lower == b"transfer-encoding" and b"content-length" in present):
+            continue
+        present.add(lower)
+        added[name] = value
+    return _validate(added.items(), headers._encoding) if added else []
 
 
 def _check_chunk_size(chunk_size: int | None) -> None:
@@ -266,16 +289,8 @@ class Request:
         than by repeated `Headers.setdefault` calls.
         """
         headers = self.headers
-        entries = headers._list
-        present = {lower for _, lower, _ in entries}
-        added: dict[str, str] = {}
-        for name, value in content_headers.items():
-            lower = name.lower().encode("ascii")
-            # An explicit Content-Length wins over chunked framing.
-            if lower in present or (lower == b"transfer-encoding" and b"content-length" in present):
-                continue
-            present.add(lower)
-            added[name] = value
+        present = {lower for _, lower, _ in headers._list}
+        added = _body_entries(headers, content_headers, present)
         auto: list[tuple[bytes, bytes, bytes]] = []
         if b"host" not in present and self.url.host:
             # The URL parser has already checked every byte of the netloc.
@@ -288,7 +303,7 @@ class Request:
             auto.append((b"Content-Length", b"content-length", b"0"))
         if auto or added:
             # Automatic headers go first, as httpx (and browsers) send them.
-            headers._add_validated(auto, Headers(added, headers._encoding)._list if added else [])
+            headers._add_validated(auto, added)
 
     @property
     def content(self) -> bytes:
@@ -406,11 +421,12 @@ class Response:
             self.is_closed = True
             return
         content_headers, body = encode_response(content, text, html, json)
-        for name, value in content_headers.items():
-            # An explicit Content-Length wins over chunked framing.
-            if name.lower() == "transfer-encoding" and "content-length" in self.headers:
-                continue
-            self.headers.setdefault(name, value)
+        if content_headers:
+            headers = self.headers
+            present = {lower for _, lower, _ in headers._list}
+            added = _body_entries(headers, content_headers, present)
+            if added:
+                headers._add_validated([], added)
         self.stream = body
         if isinstance(body, ByteStream):
             # In-memory content is loaded (and decoded) now; only bytes that came over a
