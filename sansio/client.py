@@ -384,7 +384,7 @@ class BaseClient:
         chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
         url = request.url
         # `userinfo` first: one look at the raw URL part instead of unescaping two.
-        if chosen_auth is None and url.userinfo and (url.username or url.password):
+        if chosen_auth is None and url._userinfo and (url.username or url.password):
             chosen_auth = BasicAuth(url.username, url.password)
         return SendOptions(
             auth=chosen_auth,

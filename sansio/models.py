@@ -290,11 +290,12 @@ class Request:
         """
         headers = self.headers
         present = {lower for _, lower, _ in headers._list}
-        added = _body_entries(headers, content_headers, present)
+        added = _body_entries(headers, content_headers, present) if content_headers else []
         auto: list[tuple[bytes, bytes, bytes]] = []
-        if b"host" not in present and self.url.host:
+        url = self.url
+        if b"host" not in present and url._uhost:
             # The URL parser has already checked every byte of the netloc.
-            auto.append((b"Host", b"host", self.url.netloc))
+            auto.append((b"Host", b"host", url._netloc().encode("ascii")))
         if (
             self.method in _BODY_METHODS
             and b"content-length" not in present
