@@ -59,30 +59,6 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
 __all__ = ["AsyncClient"]
 
 
-class _TimedStream(AsyncByteStream):
-    """Sets `response.elapsed` when the response body is closed."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: AsyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response: Response | None = response
-        self._start = start
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        # The body's own iterator, not a generator around it: no layer per chunk.
-        return aiter(self._stream)
-
-    async def aclose(self) -> None:
-        response = self._response
-        if response is not None:
-            # Dropped once set: the response holds this stream, so keeping it would
-            # leave a reference cycle for the garbage collector after every request.
-            self._response = None
-            response._set_elapsed(time.perf_counter() - self._start)
-        await self._stream.aclose()
-
-
 class AsyncClient(BaseClient):
     """An async HTTP client with connection pooling, as `httpx.AsyncClient`.
 
@@ -250,7 +226,7 @@ class AsyncClient(BaseClient):
                                     RESPONSE_LOG_FORMAT, *response_log_args(request, response)
                                 )
                             assert isinstance(response.stream, AsyncByteStream)
-                            response.stream = _TimedStream(response.stream, response, start)
+                            response._time_until_closed(time.perf_counter, start)
                             result = response
                         case act.ReadResponse(response):
                             result = await response.aread()

@@ -376,6 +376,7 @@ class Response:
     _encoding: str | None = None
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
+    _timer: tuple[Callable[[], float], float] | None = None  # see `_time_until_closed`
     _trailers: Headers | None = None
     _informational: list[Response] | None = None
     _informational_delivered = 0  # how many of those the engine handed out as they came
@@ -509,8 +510,16 @@ class Response:
         self._elapsed = elapsed
 
     def _set_elapsed(self, seconds: float) -> None:
-        """`elapsed`, in seconds: what the shells call when the response closes."""
+        """`elapsed`, in seconds."""
         self._elapsed = seconds
+
+    def _time_until_closed(self, clock: Callable[[], float], start: float) -> None:
+        """For the shells: `elapsed` becomes ``clock() - start`` when the body is closed.
+
+        The shell's clock, kept here instead of in a stream wrapped around the body: no
+        layer on every read, and no reference cycle through the response.
+        """
+        self._timer = (clock, start)
 
     @property
     def request(self) -> Request:
@@ -875,6 +884,10 @@ class Response:
             raise RuntimeError("This response has an async stream: use 'await response.aclose()'.")
         if not self.is_closed:
             self.is_closed = True
+            timer = self._timer
+            if timer is not None:
+                self._timer = None
+                self._elapsed = timer[0]() - timer[1]
             try:
                 stream.close()
             except RequestError as exc:
@@ -1089,6 +1102,10 @@ class Response:
             raise RuntimeError("This response has a sync stream: use 'response.close()'.")
         if not self.is_closed:
             self.is_closed = True
+            timer = self._timer
+            if timer is not None:
+                self._timer = None
+                self._elapsed = timer[0]() - timer[1]
             try:
                 await stream.aclose()
             except RequestError as exc:
@@ -1127,7 +1144,9 @@ class Response:
     def __getstate__(self) -> dict[str, Any]:
         # Streams and extensions hold live resources; a restored response is closed.
         return {
-            k: v for k, v in self.__dict__.items() if k not in ("extensions", "stream", "is_closed")
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("extensions", "stream", "is_closed", "_timer")
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

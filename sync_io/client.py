@@ -58,30 +58,6 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
 __all__ = ["Client"]
 
 
-class _TimedStream(SyncByteStream):
-    """Sets `response.elapsed` when the response body is closed."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response: Response | None = response
-        self._start = start
-
-    def __iter__(self) -> Iterator[bytes]:
-        # The body's own iterator, not a generator around it: no layer per chunk.
-        return iter(self._stream)
-
-    def close(self) -> None:
-        response = self._response
-        if response is not None:
-            # Dropped once set: the response holds this stream, so keeping it would
-            # leave a reference cycle for the garbage collector after every request.
-            self._response = None
-            response._set_elapsed(time.perf_counter() - self._start)
-        self._stream.close()
-
-
 class Client(BaseClient):
     """A blocking HTTP client with connection pooling, as `httpx.Client`.
 
@@ -248,7 +224,7 @@ class Client(BaseClient):
                                     RESPONSE_LOG_FORMAT, *response_log_args(request, response)
                                 )
                             assert isinstance(response.stream, SyncByteStream)
-                            response.stream = _TimedStream(response.stream, response, start)
+                            response._time_until_closed(time.perf_counter, start)
                             result = response
                         case act.ReadResponse(response):
                             result = response.read()

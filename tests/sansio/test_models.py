@@ -498,6 +498,24 @@ class TestResponseBasics:
         copy._set_elapsed(2.0)
         assert pickle.loads(pickle.dumps(copy)).elapsed == datetime.timedelta(seconds=2)
 
+    def test_elapsed_timed_by_a_shell_clock_until_the_body_closes(self) -> None:
+        now = [10.0]
+        response = Response(200, stream=Chunks(b"ok"))
+        response._time_until_closed(lambda: now[0], 9.5)
+        with pytest.raises(RuntimeError, match="elapsed"):
+            _ = response.elapsed  # open: not known yet
+        assert "_timer" not in pickle.loads(pickle.dumps(response)).__dict__
+        assert response.read() == b"ok"  # a complete read closes it
+        now[0] = 99.0
+        response.close()  # already closed: the clock is not read again
+        assert response.elapsed == datetime.timedelta(seconds=0.5)
+
+    def test_async_elapsed_timed_until_the_body_closes(self, run: Runner) -> None:
+        response = Response(200, stream=AChunks(b"ok"))
+        response._time_until_closed(lambda: 3.0, 1.0)
+        assert run(response.aread) == b"ok"
+        assert response.elapsed == datetime.timedelta(seconds=2)
+
     def test_next_request(self) -> None:
         response = Response(302, headers={"Location": "/next"}, request=REQ)
         assert response.next_request is None
