@@ -304,8 +304,9 @@ def _send_following_redirects(
             if live:
                 del extensions[INFORMATIONAL_EXTENSION]
         try:
-            # Transports need not attach the request (httpx's do not).
-            response.request = request
+            # Transports need not attach the request (httpx's do not). (The attribute
+            # behind the `request` property: no setter call per response.)
+            response._request = request
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
                 supplied = supplied_cookie_pairs(request, cookies, now=clock())
