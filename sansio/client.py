@@ -359,17 +359,16 @@ class BaseClient:
         return merge
 
     @staticmethod
-    def _warn_per_request_cookies(cookies: CookieTypes | None) -> None:
-        # httpx deprecates it (whether they persist is ambiguous); suites that turn
-        # warnings into errors expect to see it.
-        if cookies is not None:
-            warnings.warn(
-                "Setting per-request cookies=<...> is being deprecated, because the expected "
-                "behaviour on cookie persistence is ambiguous. Set cookies directly on the "
-                "client instance instead.",
-                DeprecationWarning,
-                stacklevel=3,
-            )
+    def _warn_per_request_cookies() -> None:
+        """Called by `request` when it is given cookies: httpx deprecates them (whether
+        they persist is ambiguous); suites that turn warnings into errors expect it."""
+        warnings.warn(
+            "Setting per-request cookies=<...> is being deprecated, because the expected "
+            "behaviour on cookie persistence is ambiguous. Set cookies directly on the "
+            "client instance instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
     def _send_options(
         self,

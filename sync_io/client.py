@@ -146,7 +146,7 @@ class Client(BaseClient):
     ) -> Response:
         """Build and send a request; the response body is read before returning."""
         if cookies is not None:
-            self._warn_per_request_cookies(cookies)
+            self._warn_per_request_cookies()
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
