@@ -1036,29 +1036,35 @@ class Response:
         _check_chunk_size(chunk_size)
         stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
         iterator = aiter(stream)
+        ended = False  # the stream's iterator ran to its end
         try:
             if chunk_size is None:
                 async for raw in iterator:
                     if raw:
                         self._num_bytes_downloaded += len(raw)
                         yield raw
+                ended = True
             else:
                 chunker = ByteChunker(chunk_size)
                 async for raw in iterator:
                     self._num_bytes_downloaded += len(raw)
                     for part in chunker.decode(raw):
                         yield part
+                ended = True
                 for part in chunker.flush():
                     yield part
         except RequestError as exc:
             self._attach(exc)
             raise
         finally:
-            # If this generator is closed early, close the stream's own iterator now
-            # too, instead of leaving it to the event loop's garbage collection hooks.
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            # If this generator is closed early (or fails), close the stream's own
+            # iterator now too, instead of leaving it to the event loop's garbage
+            # collection hooks. Only then: run to its end it holds nothing, and `aclose`
+            # below closes the stream (both would end a conch response's exchange twice).
+            if not ended:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         await self.aclose()
 
     async def _aread_raw(self, limit: int | None) -> bytes:

@@ -11,8 +11,8 @@ import pickle
 import tracemalloc
 import types
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import pytest
 import trio  # type: ignore[import-untyped, unused-ignore]
@@ -1594,6 +1594,44 @@ class TestAsync:
         with pytest.raises(ValueError, match="broken"):
             run(response.aread)
         assert failing.closed == 1  # closed as the iterator: the read did not complete
+
+    @pytest.mark.parametrize("chunk_size", [None, 1])
+    def test_streaming_closes_a_stream_that_is_its_own_iterator_once(
+        self, run: Runner, chunk_size: int | None
+    ) -> None:
+        # `aiter_raw` (under every aiter_*) likewise: a complete pass closes the stream
+        # once; a pass left early closes its iterator (the stream) and nothing more.
+        class Own(AsyncByteStream):
+            def __init__(self) -> None:
+                self.chunks = [b"a", b"b"]
+                self.closed = 0
+
+            def __aiter__(self) -> Own:
+                return self
+
+            async def __anext__(self) -> bytes:
+                if self.chunks:
+                    return self.chunks.pop(0)
+                raise StopAsyncIteration
+
+            async def aclose(self) -> None:
+                self.closed += 1
+
+        stream = Own()
+        response = Response(200, stream=stream)
+        assert run(lambda: _alist(response.aiter_raw(chunk_size))) == [b"a", b"b"]
+        assert (stream.closed, response.is_closed) == (1, True)
+
+        async def first_only(response: Response) -> bytes:
+            parts = cast("AsyncGenerator[bytes, None]", response.aiter_raw(chunk_size))
+            first = await anext(parts)
+            await parts.aclose()
+            return first
+
+        early = Own()
+        response = Response(200, stream=early)
+        assert run(lambda: first_only(response)) == b"a"
+        assert (early.closed, response.is_closed) == (1, False)
 
     def test_failing_stream_iterator_without_aclose(self, run: Runner) -> None:
         class Failing:
