@@ -224,7 +224,12 @@ class Headers(MutableMapping[str, str]):
     _detected: str | None
 
     def __init__(self, headers: HeaderTypes | None = None, encoding: str | None = None) -> None:
-        self._list = [] if headers is None else _entries(headers, encoding)
+        if headers is None:
+            self._list = []
+        elif type(headers) is Headers:  # a request from a client's headers: a plain copy
+            self._list = headers._list.copy()
+        else:
+            self._list = _entries(headers, encoding)
         self._encoding = encoding
         self._detected = None
 
