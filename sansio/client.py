@@ -304,12 +304,13 @@ class BaseClient:
             merged_headers.update(headers)
         # The jar itself is handed over (Request only reads it), never copied per request.
         merged_cookies: object = None
+        jar = self._cookies.jar
         if cookies:
             merged = Cookies(self._cookies)
             merged.update(cookies)
             merged_cookies = merged.jar
-        elif self._cookies:
-            merged_cookies = self._cookies.jar
+        elif jar:  # (the jar's own length: one call, not two through Cookies)
+            merged_cookies = jar
         ext = dict(extensions) if extensions else {}
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
@@ -350,8 +351,9 @@ class BaseClient:
 
     def _merge_url(self, url: URL | str) -> URL:
         merge = URL(url)
-        # A URL with a scheme is absolute even without a host ("file:///etc/hosts").
-        if merge.is_relative_url and not merge.scheme:
+        # A URL with a scheme is absolute even without a host ("file:///etc/hosts"); one
+        # without is relative, whatever its host.
+        if not merge._scheme:
             # Relative URLs are appended to the base URL's path, never resolved
             # per RFC 3986 (which would drop the base's last segment).
             raw_path = self._base_url.raw_path + merge.raw_path.lstrip(b"/")
