@@ -1062,9 +1062,7 @@ class Response:
             # collection hooks. Only then: run to its end it holds nothing, and `aclose`
             # below closes the stream (both would end a conch response's exchange twice).
             if not ended:
-                aclose = getattr(iterator, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await _aclose_iterator(iterator)
         await self.aclose()
 
     async def _aread_raw(self, limit: int | None) -> bytes:
@@ -1160,6 +1158,13 @@ class Response:
         self.is_closed = True
         self.extensions = {}
         self.stream = UnattachedStream()
+
+
+async def _aclose_iterator(iterator: AsyncIterator[bytes]) -> None:
+    """Close an async iterator that can be closed (an async generator, a transport's body)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _collect(chunks: Iterator[bytes], parts: list[bytes], limit: int) -> bool:

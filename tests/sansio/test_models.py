@@ -1633,7 +1633,8 @@ class TestAsync:
         assert run(lambda: first_only(response)) == b"a"
         assert (early.closed, response.is_closed) == (1, False)
 
-    def test_failing_stream_iterator_without_aclose(self, run: Runner) -> None:
+    @pytest.mark.parametrize("reader", ["aread", "aiter_raw"])
+    def test_failing_stream_iterator_without_aclose(self, run: Runner, reader: str) -> None:
         class Failing:
             def __aiter__(self) -> Failing:
                 return self
@@ -1647,7 +1648,7 @@ class TestAsync:
 
         response = Response(200, stream=Plain(), request=REQ)
         with pytest.raises(ReadError) as info:
-            run(response.aread)
+            run(response.aread if reader == "aread" else lambda: _alist(response.aiter_raw()))
         assert info.value.request is REQ
 
     def test_decoding_error_closes_the_stream_iterator(self, run: Runner) -> None:
