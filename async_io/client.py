@@ -59,28 +59,6 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
 __all__ = ["AsyncClient"]
 
 
-class _TimedStream(AsyncByteStream):
-    """Sets `response.elapsed` when the response body is closed."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: AsyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response: Response | None = response
-        self._start = start
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        # The body's own iterator, not a generator around it: no layer per chunk.
-        return aiter(self._stream)
-
-    async def aclose(self) -> None:
-        response = self._response
-        if response is not None:  # (once; the response and its stream are no cycle after)
-            self._response = None
-            response._set_elapsed(time.perf_counter() - self._start)
-        await self._stream.aclose()
-
-
 class AsyncClient(BaseClient):
     """An async HTTP client with connection pooling, as `httpx.AsyncClient`.
 
@@ -168,7 +146,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Build and send a request; the response body is read before returning."""
-        self._warn_per_request_cookies(cookies)
+        if cookies is not None:
+            self._warn_per_request_cookies()
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
@@ -228,10 +207,52 @@ class AsyncClient(BaseClient):
                 try:
                     action = flow.send(result) if error is None else flow.throw(error)
                 except StopIteration as done:
-                    response: Response = done.value
-                    return response
+                    final: Response = done.value
+                    return final
+                # Performed here rather than in a method: one frame less per action.
                 try:
-                    result, error = await self._perform(action, user_auth), None
+                    match action:
+                        case act.SendRequest(request):
+                            if not isinstance(request.stream, AsyncByteStream):
+                                raise RuntimeError(
+                                    "Attempted to send an sync request "
+                                    "with an AsyncClient instance."
+                                )
+                            start = time.perf_counter()
+                            transport = self._transport_for_url(request.url)
+                            response = await transport.handle_async_request(request)
+                            if (logger := response_logger()) is not None:
+                                logger.info(
+                                    RESPONSE_LOG_FORMAT, *response_log_args(request, response)
+                                )
+                            assert isinstance(response.stream, AsyncByteStream)
+                            response._time_until_closed(time.perf_counter, start)
+                            result = response
+                        case act.ReadResponse(response):
+                            result = await response.aread()
+                        case act.DrainResponse(response, limit):
+                            await response.adrain(limit)
+                            result = None
+                        case act.CloseResponse(response):
+                            await response.aclose()
+                            result = None
+                        case act.ReadRequest(request):
+                            result = await request.aread()
+                        case act.CallHooks(hooks, argument):
+                            for hook in hooks:
+                                outcome = hook(argument)
+                                if inspect.isawaitable(outcome):
+                                    await outcome
+                            result = None
+                        case act.StartUserAuth(user_flow, request):
+                            user_auth.append(user_flow.async_auth_flow(request))
+                            result = await user_auth[-1].__anext__()
+                        case act.StepUserAuth(response):
+                            try:
+                                result = await user_auth[-1].asend(response)
+                            except StopAsyncIteration:
+                                result = None
+                    error = None
                 except BaseException as exc:  # the core decides what to close, then re-raises
                     result, error = None, exc
         finally:
@@ -244,46 +265,6 @@ class AsyncClient(BaseClient):
             outcome = hook(info["response"])
             if inspect.isawaitable(outcome):
                 await outcome
-
-    async def _perform(
-        self, action: act.Action, user_auth: list[AsyncGenerator[Request, Response]]
-    ) -> Any:
-        match action:
-            case act.SendRequest(request):
-                if not isinstance(request.stream, AsyncByteStream):
-                    raise RuntimeError(
-                        "Attempted to send an sync request with an AsyncClient instance."
-                    )
-                start = time.perf_counter()
-                transport = self._transport_for_url(request.url)
-                response = await transport.handle_async_request(request)
-                if (logger := response_logger()) is not None:
-                    logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
-                assert isinstance(response.stream, AsyncByteStream)
-                response.stream = _TimedStream(response.stream, response, start)
-                return response
-            case act.ReadResponse(response):
-                return await response.aread()
-            case act.DrainResponse(response, limit):
-                return await response.adrain(limit)
-            case act.CloseResponse(response):
-                return await response.aclose()
-            case act.ReadRequest(request):
-                return await request.aread()
-            case act.CallHooks(hooks, argument):
-                for hook in hooks:
-                    outcome = hook(argument)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-                return None
-            case act.StartUserAuth(auth, request):
-                user_auth.append(auth.async_auth_flow(request))
-                return await user_auth[-1].__anext__()
-            case act.StepUserAuth(response):
-                try:
-                    return await user_auth[-1].asend(response)
-                except StopAsyncIteration:
-                    return None
 
     async def get(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ._frozen import Frozen, set_field
+from ._frozen import Frozen, set_field, slot_setters
 from ._typing_lite import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +43,7 @@ class SendRequest(Frozen, kw_only=True):
     request: Request
 
     def __init__(self, *, request: Request) -> None:
-        set_field(self, "request", request)
+        _set_send_request(self, request)
 
 
 class ReadResponse(Frozen, kw_only=True):
@@ -55,7 +55,12 @@ class ReadResponse(Frozen, kw_only=True):
     response: Response
 
     def __init__(self, *, response: Response) -> None:
-        set_field(self, "response", response)
+        _set_read_response(self, response)
+
+
+# (Both made for every request: fields set through their slots, see `slot_setters`.)
+(_set_send_request,) = slot_setters(SendRequest, "request")
+(_set_read_response,) = slot_setters(ReadResponse, "response")
 
 
 class DrainResponse(Frozen, kw_only=True):

@@ -308,12 +308,13 @@ class BaseClient:
             merged_headers.update(headers)
         # The jar itself is handed over (Request only reads it), never copied per request.
         merged_cookies: object = None
+        jar = self._cookies.jar
         if cookies:
             merged = Cookies(self._cookies)
             merged.update(cookies)
             merged_cookies = merged.jar
-        elif self._cookies:
-            merged_cookies = self._cookies.jar
+        elif jar:  # (the jar's own length: one call, not two through Cookies)
+            merged_cookies = jar
         ext = dict(extensions) if extensions else {}
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
@@ -354,8 +355,9 @@ class BaseClient:
 
     def _merge_url(self, url: URL | str) -> URL:
         merge = URL(url)
-        # A URL with a scheme is absolute even without a host ("file:///etc/hosts").
-        if merge.is_relative_url and not merge.scheme:
+        # A URL with a scheme is absolute even without a host ("file:///etc/hosts"); one
+        # without is relative, whatever its host.
+        if not merge._scheme:
             # Relative URLs are appended to the base URL's path, never resolved
             # per RFC 3986 (which would drop the base's last segment).
             raw_path = self._base_url.raw_path + merge.raw_path.lstrip(b"/")
@@ -363,17 +365,16 @@ class BaseClient:
         return merge
 
     @staticmethod
-    def _warn_per_request_cookies(cookies: CookieTypes | None) -> None:
-        # httpx deprecates it (whether they persist is ambiguous); suites that turn
-        # warnings into errors expect to see it.
-        if cookies is not None:
-            warnings.warn(
-                "Setting per-request cookies=<...> is being deprecated, because the expected "
-                "behaviour on cookie persistence is ambiguous. Set cookies directly on the "
-                "client instance instead.",
-                DeprecationWarning,
-                stacklevel=3,
-            )
+    def _warn_per_request_cookies() -> None:
+        """Called by `request` when it is given cookies: httpx deprecates them (whether
+        they persist is ambiguous); suites that turn warnings into errors expect it."""
+        warnings.warn(
+            "Setting per-request cookies=<...> is being deprecated, because the expected "
+            "behaviour on cookie persistence is ambiguous. Set cookies directly on the "
+            "client instance instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
     def _send_options(
         self,
@@ -388,7 +389,7 @@ class BaseClient:
         chosen_auth = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
         url = request.url
         # `userinfo` first: one look at the raw URL part instead of unescaping two.
-        if chosen_auth is None and url.userinfo and (url.username or url.password):
+        if chosen_auth is None and url._userinfo and (url.username or url.password):
             chosen_auth = BasicAuth(url.username, url.password)
         return SendOptions(
             auth=chosen_auth,

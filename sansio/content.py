@@ -305,6 +305,10 @@ def encode_response(
     return {}, _EMPTY
 
 
+# A tuple, not ``A | B``: that union would be built again at every call.
+_ONE_SHOT_KINDS = (IteratorByteStream, AsyncIteratorByteStream)
+
+
 def is_consumed(stream: object) -> bool:
     """Whether `stream` is a one-shot request body that has already been sent."""
-    return isinstance(stream, IteratorByteStream | AsyncIteratorByteStream) and stream.is_consumed
+    return isinstance(stream, _ONE_SHOT_KINDS) and stream.is_consumed

@@ -932,7 +932,8 @@ class CookieJar:
         return iter([entry[1] for entry in self._all.values()])
 
     def __len__(self) -> int:
-        self._refresh()
+        if self._mirror is not None:  # (asked of every request: no call without a mirror)
+            self._refresh()
         return len(self._all)
 
     def __repr__(self) -> str:

@@ -158,12 +158,18 @@ def send_flow(request: Request, options: SendOptions) -> Flow:
     Returns (as the generator's value) the final response, read unless
     ``options.stream`` is set.
     """
-    history: list[Response] = []
     auth = options.auth
-    deadline = Deadline.of(request.extensions, (options.env or current_env()).clock)
     if auth is None:
-        response = yield from _send_following_redirects(request, options, history, deadline)
-    elif uses_user_auth_flow(auth):
+        # The common case is the redirect loop alone, final read included: one
+        # generator for the shell to resume, not one delegating to another.
+        return _send_following_redirects(request, options, [], None, read=not options.stream)
+    return _send_authenticated(request, auth, options)
+
+
+def _send_authenticated(request: Request, auth: Auth, options: SendOptions) -> Flow:
+    history: list[Response] = []
+    deadline = Deadline.of(request.extensions, (options.env or current_env()).clock)
+    if uses_user_auth_flow(auth):
         response = yield from _send_with_user_auth(request, auth, options, history, deadline)
     else:
         response = yield from _send_with_auth(request, auth, options, history, deadline)
@@ -242,11 +248,20 @@ def _send_with_user_auth(
 
 
 def _send_following_redirects(
-    request: Request, options: SendOptions, history: list[Response], deadline: Deadline
+    request: Request,
+    options: SendOptions,
+    history: list[Response],
+    deadline: Deadline | None,
+    *,
+    read: bool = False,
 ) -> Flow:
     # `history` holds the auth rounds before this one: they count towards
     # max_redirects. (As in httpx, the auth loop then sets a round's final
-    # response's history to the auth rounds alone.)
+    # response's history to the auth rounds alone.) `deadline` is the send's, or
+    # None when this loop is the whole send (it starts it); `read`: read the final
+    # response's body before returning it.
+    if deadline is None:
+        deadline = Deadline.of(request.extensions, (options.env or current_env()).clock)
     hops: list[Response] = list(history)
     # The caller's own Cookie pairs, found at the first redirect (before that
     # response's cookies reach the jar); () once credentials have been stripped.
@@ -289,8 +304,9 @@ def _send_following_redirects(
             if live:
                 del extensions[INFORMATIONAL_EXTENSION]
         try:
-            # Transports need not attach the request (httpx's do not).
-            response.request = request
+            # Transports need not attach the request (httpx's do not). (The attribute
+            # behind the `request` property: no setter call per response.)
+            response._request = request
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
                 supplied = supplied_cookie_pairs(request, cookies, now=clock())
@@ -307,10 +323,14 @@ def _send_following_redirects(
             if options.response_hooks:
                 yield CallHooks(hooks=options.response_hooks, argument=response)
             response.history = list(hops)
-            if not response.has_redirect_location:
-                return response
-            if not options.follow_redirects:
+            # (Only a 3xx can redirect: the usual answer skips the header scan.)
+            follow = 300 <= response.status_code <= 399 and response.has_redirect_location
+            if follow and not options.follow_redirects:
                 response.next_request = _next_request(request, response, options, supplied)
+                follow = False
+            if not follow:
+                if read:
+                    yield ReadResponse(response=response)
                 return response
             next_request = build_redirect_request(
                 request, response, cookies, supplied_cookies=supplied or (), now=clock()

@@ -224,7 +224,12 @@ class Headers(MutableMapping[str, str]):
     _detected: str | None
 
     def __init__(self, headers: HeaderTypes | None = None, encoding: str | None = None) -> None:
-        self._list = [] if headers is None else _entries(headers, encoding)
+        if headers is None:
+            self._list = []
+        elif type(headers) is Headers:  # a request from a client's headers: a plain copy
+            self._list = headers._list.copy()
+        else:
+            self._list = _entries(headers, encoding)
         self._encoding = encoding
         self._detected = None
 
@@ -315,7 +320,12 @@ class Headers(MutableMapping[str, str]):
 
     def _raw_values(self, lower_name: bytes) -> list[bytes]:
         """All values of one header, given its lower-cased byte name (for other modules)."""
-        return [value for _, low, value in self._list if low == lower_name]
+        # A loop, not a comprehension: the usual answer (no such header) comes faster.
+        values: list[bytes] = []
+        for entry in self._list:
+            if entry[1] == lower_name:
+                values.append(entry[2])  # noqa: PERF401 - see above
+        return values
 
     def _joined(self) -> dict[str, str]:
         enc = self.encoding

@@ -63,7 +63,14 @@ from .exceptions import (
     StreamClosed,
     StreamConsumed,
 )
-from .headers import Headers, HeaderTypes, get_charset, parse_header_links, parse_header_params
+from .headers import (
+    Headers,
+    HeaderTypes,
+    _validate,
+    get_charset,
+    parse_header_links,
+    parse_header_params,
+)
 from .streams import AsyncByteStream, ByteStream, SyncByteStream
 from .urls import URL, QueryParamTypes
 
@@ -138,6 +145,22 @@ def _method(method: str | bytes) -> str:
             "any of !#$%&'*+-.^_`|~ (RFC 9110 token), with no spaces or control characters"
         )
     return method.upper()
+
+
+def _body_entries(
+    headers: Headers, content_headers: dict[str, str], present: set[bytes]
+) -> list[tuple[bytes, bytes, bytes]]:
+    """The headers a body implies that `headers` (whose lower-cased names are
+    ``present``, updated here) lacks, validated: caller-given headers win."""
+    added: dict[str, str] = {}
+    for name, value in content_headers.items():
+        lower = name.lower().encode("ascii")
+        # An explicit Content-Length wins over chunked framing.
+        if lower in present or (lower == b"transfer-encoding" and b"content-length" in present):
+            continue
+        present.add(lower)
+        added[name] = value
+    return _validate(added.items(), headers._encoding) if added else []
 
 
 def _check_chunk_size(chunk_size: int | None) -> None:
@@ -266,20 +289,13 @@ class Request:
         than by repeated `Headers.setdefault` calls.
         """
         headers = self.headers
-        entries = headers._list
-        present = {lower for _, lower, _ in entries}
-        added: dict[str, str] = {}
-        for name, value in content_headers.items():
-            lower = name.lower().encode("ascii")
-            # An explicit Content-Length wins over chunked framing.
-            if lower in present or (lower == b"transfer-encoding" and b"content-length" in present):
-                continue
-            present.add(lower)
-            added[name] = value
+        present = {lower for _, lower, _ in headers._list}
+        added = _body_entries(headers, content_headers, present) if content_headers else []
         auto: list[tuple[bytes, bytes, bytes]] = []
-        if b"host" not in present and self.url.host:
+        url = self.url
+        if b"host" not in present and url._uhost:
             # The URL parser has already checked every byte of the netloc.
-            auto.append((b"Host", b"host", self.url.netloc))
+            auto.append((b"Host", b"host", url._netloc().encode("ascii")))
         if (
             self.method in _BODY_METHODS
             and b"content-length" not in present
@@ -288,7 +304,7 @@ class Request:
             auto.append((b"Content-Length", b"content-length", b"0"))
         if auto or added:
             # Automatic headers go first, as httpx (and browsers) send them.
-            headers._add_validated(auto, Headers(added, headers._encoding)._list if added else [])
+            headers._add_validated(auto, added)
 
     @property
     def content(self) -> bytes:
@@ -360,6 +376,7 @@ class Response:
     _encoding: str | None = None
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | float | None = None
+    _timer: tuple[Callable[[], float], float] | None = None  # see `_time_until_closed`
     _trailers: Headers | None = None
     _informational: list[Response] | None = None
     _informational_delivered = 0  # how many of those the engine handed out as they came
@@ -406,11 +423,12 @@ class Response:
             self.is_closed = True
             return
         content_headers, body = encode_response(content, text, html, json)
-        for name, value in content_headers.items():
-            # An explicit Content-Length wins over chunked framing.
-            if name.lower() == "transfer-encoding" and "content-length" in self.headers:
-                continue
-            self.headers.setdefault(name, value)
+        if content_headers:
+            headers = self.headers
+            present = {lower for _, lower, _ in headers._list}
+            added = _body_entries(headers, content_headers, present)
+            if added:
+                headers._add_validated([], added)
         self.stream = body
         if isinstance(body, ByteStream):
             # In-memory content is loaded (and decoded) now; only bytes that came over a
@@ -492,8 +510,16 @@ class Response:
         self._elapsed = elapsed
 
     def _set_elapsed(self, seconds: float) -> None:
-        """`elapsed`, in seconds: what the shells call when the response closes."""
+        """`elapsed`, in seconds."""
         self._elapsed = seconds
+
+    def _time_until_closed(self, clock: Callable[[], float], start: float) -> None:
+        """For the shells: `elapsed` becomes ``clock() - start`` when the body is closed.
+
+        The shell's clock, kept here instead of in a stream wrapped around the body: no
+        layer on every read, and no reference cycle through the response.
+        """
+        self._timer = (clock, start)
 
     @property
     def request(self) -> Request:
@@ -858,6 +884,10 @@ class Response:
             raise RuntimeError("This response has an async stream: use 'await response.aclose()'.")
         if not self.is_closed:
             self.is_closed = True
+            timer = self._timer
+            if timer is not None:
+                self._timer = None
+                self._elapsed = timer[0]() - timer[1]
             try:
                 stream.close()
             except RequestError as exc:
@@ -1006,29 +1036,33 @@ class Response:
         _check_chunk_size(chunk_size)
         stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
         iterator = aiter(stream)
+        ended = False  # the stream's iterator ran to its end
         try:
             if chunk_size is None:
                 async for raw in iterator:
                     if raw:
                         self._num_bytes_downloaded += len(raw)
                         yield raw
+                ended = True
             else:
                 chunker = ByteChunker(chunk_size)
                 async for raw in iterator:
                     self._num_bytes_downloaded += len(raw)
                     for part in chunker.decode(raw):
                         yield part
+                ended = True
                 for part in chunker.flush():
                     yield part
         except RequestError as exc:
             self._attach(exc)
             raise
         finally:
-            # If this generator is closed early, close the stream's own iterator now
-            # too, instead of leaving it to the event loop's garbage collection hooks.
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            # If this generator is closed early (or fails), close the stream's own
+            # iterator now too, instead of leaving it to the event loop's garbage
+            # collection hooks. Only then: run to its end it holds nothing, and `aclose`
+            # below closes the stream (both would end a conch response's exchange twice).
+            if not ended:
+                await _aclose_iterator(iterator)
         await self.aclose()
 
     async def _aread_raw(self, limit: int | None) -> bytes:
@@ -1072,6 +1106,10 @@ class Response:
             raise RuntimeError("This response has a sync stream: use 'response.close()'.")
         if not self.is_closed:
             self.is_closed = True
+            timer = self._timer
+            if timer is not None:
+                self._timer = None
+                self._elapsed = timer[0]() - timer[1]
             try:
                 await stream.aclose()
             except RequestError as exc:
@@ -1110,7 +1148,9 @@ class Response:
     def __getstate__(self) -> dict[str, Any]:
         # Streams and extensions hold live resources; a restored response is closed.
         return {
-            k: v for k, v in self.__dict__.items() if k not in ("extensions", "stream", "is_closed")
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("extensions", "stream", "is_closed", "_timer")
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1118,6 +1158,13 @@ class Response:
         self.is_closed = True
         self.extensions = {}
         self.stream = UnattachedStream()
+
+
+async def _aclose_iterator(iterator: AsyncIterator[bytes]) -> None:
+    """Close an async iterator that can be closed (an async generator, a transport's body)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _collect(chunks: Iterator[bytes], parts: list[bytes], limit: int) -> bool:

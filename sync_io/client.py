@@ -58,28 +58,6 @@ if TYPE_CHECKING:  # a policy loads sansio.retry; an int does not
 __all__ = ["Client"]
 
 
-class _TimedStream(SyncByteStream):
-    """Sets `response.elapsed` when the response body is closed."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response: Response | None = response
-        self._start = start
-
-    def __iter__(self) -> Iterator[bytes]:
-        # The body's own iterator, not a generator around it: no layer per chunk.
-        return iter(self._stream)
-
-    def close(self) -> None:
-        response = self._response
-        if response is not None:  # (once; the response and its stream are no cycle after)
-            self._response = None
-            response._set_elapsed(time.perf_counter() - self._start)
-        self._stream.close()
-
-
 class Client(BaseClient):
     """A blocking HTTP client with connection pooling, as `httpx.Client`.
 
@@ -167,7 +145,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Build and send a request; the response body is read before returning."""
-        self._warn_per_request_cookies(cookies)
+        if cookies is not None:
+            self._warn_per_request_cookies()
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
@@ -227,10 +206,49 @@ class Client(BaseClient):
                 try:
                     action = flow.send(result) if error is None else flow.throw(error)
                 except StopIteration as done:
-                    response: Response = done.value
-                    return response
+                    final: Response = done.value
+                    return final
+                # Performed here rather than in a method: one frame less per action.
                 try:
-                    result, error = self._perform(action, user_auth), None
+                    match action:
+                        case act.SendRequest(request):
+                            if not isinstance(request.stream, SyncByteStream):
+                                raise RuntimeError(
+                                    "Attempted to send an async request "
+                                    "with a sync Client instance."
+                                )
+                            start = time.perf_counter()
+                            response = self._transport_for_url(request.url).handle_request(request)
+                            if (logger := response_logger()) is not None:
+                                logger.info(
+                                    RESPONSE_LOG_FORMAT, *response_log_args(request, response)
+                                )
+                            assert isinstance(response.stream, SyncByteStream)
+                            response._time_until_closed(time.perf_counter, start)
+                            result = response
+                        case act.ReadResponse(response):
+                            result = response.read()
+                        case act.DrainResponse(response, limit):
+                            response.drain(limit)
+                            result = None
+                        case act.CloseResponse(response):
+                            response.close()
+                            result = None
+                        case act.ReadRequest(request):
+                            result = request.read()
+                        case act.CallHooks(hooks, argument):
+                            for hook in hooks:
+                                hook(argument)
+                            result = None
+                        case act.StartUserAuth(user_flow, request):
+                            user_auth.append(user_flow.sync_auth_flow(request))
+                            result = next(user_auth[-1])
+                        case act.StepUserAuth(response):
+                            try:
+                                result = user_auth[-1].send(response)
+                            except StopIteration:
+                                result = None
+                    error = None
                 except BaseException as exc:  # the core decides what to close, then re-raises
                     result, error = None, exc
         finally:
@@ -241,43 +259,6 @@ class Client(BaseClient):
         """The ``informational`` extension's callback: the hooks see a 1xx as it comes."""
         for hook in self._event_hooks["informational"]:
             hook(info["response"])
-
-    def _perform(
-        self, action: act.Action, user_auth: list[Generator[Request, Response, None]]
-    ) -> Any:
-        match action:
-            case act.SendRequest(request):
-                if not isinstance(request.stream, SyncByteStream):
-                    raise RuntimeError(
-                        "Attempted to send an async request with a sync Client instance."
-                    )
-                start = time.perf_counter()
-                response = self._transport_for_url(request.url).handle_request(request)
-                if (logger := response_logger()) is not None:
-                    logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
-                assert isinstance(response.stream, SyncByteStream)
-                response.stream = _TimedStream(response.stream, response, start)
-                return response
-            case act.ReadResponse(response):
-                return response.read()
-            case act.DrainResponse(response, limit):
-                return response.drain(limit)
-            case act.CloseResponse(response):
-                return response.close()
-            case act.ReadRequest(request):
-                return request.read()
-            case act.CallHooks(hooks, argument):
-                for hook in hooks:
-                    hook(argument)
-                return None
-            case act.StartUserAuth(auth, request):
-                user_auth.append(auth.sync_auth_flow(request))
-                return next(user_auth[-1])
-            case act.StepUserAuth(response):
-                try:
-                    return user_auth[-1].send(response)
-                except StopIteration:
-                    return None
 
     def get(
         self,

@@ -104,16 +104,8 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("user_auth: list[AsyncGenerator[Request, Response]] = []",),
         ),
         (
-            ('hook(info["response"])',),
-            ('outcome = hook(info["response"])', "if inspect.isawaitable(outcome):", "outcome"),
-        ),
-        (
-            ("self, action: act.Action, user_auth: list[Generator[Request, Response, None]]",),
-            ("self, action: act.Action, user_auth: list[AsyncGenerator[Request, Response]]",),
-        ),
-        (
-            ('"Attempted to send an async request with a sync Client instance."',),
-            ('"Attempted to send an sync request with an Client instance."',),
+            ('"Attempted to send an async request "', '"with a sync Client instance."'),
+            ('"Attempted to send an sync request "', '"with an Client instance."'),
         ),
         (
             ("response = self._transport_for_url(request.url).handle_request(request)",),
@@ -126,8 +118,12 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("hook(argument)",),
             ("outcome = hook(argument)", "if inspect.isawaitable(outcome):", "outcome"),
         ),
-        (("return next(user_auth[-1])",), ("return user_auth[-1].__next__()",)),
-        (("return user_auth[-1].send(response)",), ("return user_auth[-1].asend(response)",)),
+        (("result = next(user_auth[-1])",), ("result = user_auth[-1].__next__()",)),
+        (("result = user_auth[-1].send(response)",), ("result = user_auth[-1].asend(response)",)),
+        (
+            ('hook(info["response"])',),
+            ('outcome = hook(info["response"])', "if inspect.isawaitable(outcome):", "outcome"),
+        ),
     ],
     "transport.py": [
         (

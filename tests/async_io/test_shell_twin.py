@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -21,6 +23,8 @@ from sansio.config import Timeout
 from sansio.exceptions import ConnectError, ConnectTimeout, ReadError
 from sansio.models import Response
 from sansio.pool import PoolStatistics
+from sansio.streams import ByteStream
+from sync_io.transports import MockTransport
 from tests.servers import Server, default_app, http_handler
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
@@ -83,6 +87,28 @@ def test_a_response_outliving_its_client_fails_cleanly(run: Run, server: Server)
                 await response.aread()
 
     run(main)
+
+
+def test_a_read_response_is_freed_once_dropped(run: Run) -> None:
+    # What the client keeps to time the body (`elapsed`) ties nothing into a reference
+    # cycle: a response goes with its last reference, not at the collector's next run.
+    body = b"Hello, world!"
+    transport = MockTransport(lambda request: Response(200, stream=ByteStream(body)))
+
+    async def main() -> None:
+        async with AsyncClient(transport=transport) as client:
+            response = await client.get("http://example.org/")
+            assert response.content == body
+            assert response.elapsed.total_seconds() >= 0
+            gone = weakref.ref(response)
+            del response
+            assert gone() is None
+
+    gc.disable()
+    try:
+        run(main)
+    finally:
+        gc.enable()
 
 
 def answers_the_head(final: bytes | None) -> Callable[[Server, socket.socket, int], None]:

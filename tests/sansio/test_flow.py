@@ -537,11 +537,13 @@ def test_an_error_while_sending_closes_nothing() -> None:
 
 @pytest.mark.parametrize(
     "where",
-    ["response hook", "drain", "final read"],
+    ["response hook", "drain", "final read", "final read after auth"],
 )
 def test_an_error_after_a_response_was_handed_out_closes_it(where: str) -> None:
     boom = ReadTimeout("boom")
-    hooks = {"response_hooks": [print]} if where == "response hook" else {}
+    hooks: dict[str, Any] = {"response_hooks": [print]} if where == "response hook" else {}
+    if where == "final read after auth":
+        hooks["auth"] = BasicAuth("user", "pass")
     script: list[Step] = [(act.SendRequest, redirect("/b") if where == "drain" else respond(200))]
     if where == "response hook":
         script += [(act.CallHooks, boom)]

@@ -73,13 +73,20 @@ def test_custom_mapping_input() -> None:
     assert Headers(Custom()).raw == [(b"a", b"1")]
 
 
-def test_from_headers_is_an_independent_copy() -> None:
-    original = Headers({"a": "1"})
+@pytest.mark.parametrize("kind", ["Headers", "a subclass"])
+def test_from_headers_is_an_independent_copy(kind: str) -> None:
+    class MyHeaders(Headers):
+        pass
+
+    original = Headers({"a": "1"}) if kind == "Headers" else MyHeaders({"a": "1"})
     copied = Headers(original)
     copied["b"] = "2"
     del copied["a"]
     assert original.raw == [(b"a", b"1")]
     assert copied.raw == [(b"b", b"2")]
+    copied.update(original)  # taken as a copy here too
+    original["a"] = "3"
+    assert copied.raw == [(b"b", b"2"), (b"a", b"1")]
 
 
 def test_from_headers_takes_the_given_encoding() -> None:

@@ -11,8 +11,8 @@ import pickle
 import tracemalloc
 import types
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import pytest
 import trio  # type: ignore[import-untyped, unused-ignore]
@@ -497,6 +497,24 @@ class TestResponseBasics:
         copy = pickle.loads(pickle.dumps(Response(200, content=b"x")))
         copy._set_elapsed(2.0)
         assert pickle.loads(pickle.dumps(copy)).elapsed == datetime.timedelta(seconds=2)
+
+    def test_elapsed_timed_by_a_shell_clock_until_the_body_closes(self) -> None:
+        now = [10.0]
+        response = Response(200, stream=Chunks(b"ok"))
+        response._time_until_closed(lambda: now[0], 9.5)
+        with pytest.raises(RuntimeError, match="elapsed"):
+            _ = response.elapsed  # open: not known yet
+        assert "_timer" not in pickle.loads(pickle.dumps(response)).__dict__
+        assert response.read() == b"ok"  # a complete read closes it
+        now[0] = 99.0
+        response.close()  # already closed: the clock is not read again
+        assert response.elapsed == datetime.timedelta(seconds=0.5)
+
+    def test_async_elapsed_timed_until_the_body_closes(self, run: Runner) -> None:
+        response = Response(200, stream=AChunks(b"ok"))
+        response._time_until_closed(lambda: 3.0, 1.0)
+        assert run(response.aread) == b"ok"
+        assert response.elapsed == datetime.timedelta(seconds=2)
 
     def test_next_request(self) -> None:
         response = Response(302, headers={"Location": "/next"}, request=REQ)
@@ -1577,7 +1595,46 @@ class TestAsync:
             run(response.aread)
         assert failing.closed == 1  # closed as the iterator: the read did not complete
 
-    def test_failing_stream_iterator_without_aclose(self, run: Runner) -> None:
+    @pytest.mark.parametrize("chunk_size", [None, 1])
+    def test_streaming_closes_a_stream_that_is_its_own_iterator_once(
+        self, run: Runner, chunk_size: int | None
+    ) -> None:
+        # `aiter_raw` (under every aiter_*) likewise: a complete pass closes the stream
+        # once; a pass left early closes its iterator (the stream) and nothing more.
+        class Own(AsyncByteStream):
+            def __init__(self) -> None:
+                self.chunks = [b"a", b"b"]
+                self.closed = 0
+
+            def __aiter__(self) -> Own:
+                return self
+
+            async def __anext__(self) -> bytes:
+                if self.chunks:
+                    return self.chunks.pop(0)
+                raise StopAsyncIteration
+
+            async def aclose(self) -> None:
+                self.closed += 1
+
+        stream = Own()
+        response = Response(200, stream=stream)
+        assert run(lambda: _alist(response.aiter_raw(chunk_size))) == [b"a", b"b"]
+        assert (stream.closed, response.is_closed) == (1, True)
+
+        async def first_only(response: Response) -> bytes:
+            parts = cast("AsyncGenerator[bytes, None]", response.aiter_raw(chunk_size))
+            first = await anext(parts)
+            await parts.aclose()
+            return first
+
+        early = Own()
+        response = Response(200, stream=early)
+        assert run(lambda: first_only(response)) == b"a"
+        assert (early.closed, response.is_closed) == (1, False)
+
+    @pytest.mark.parametrize("reader", ["aread", "aiter_raw"])
+    def test_failing_stream_iterator_without_aclose(self, run: Runner, reader: str) -> None:
         class Failing:
             def __aiter__(self) -> Failing:
                 return self
@@ -1591,7 +1648,7 @@ class TestAsync:
 
         response = Response(200, stream=Plain(), request=REQ)
         with pytest.raises(ReadError) as info:
-            run(response.aread)
+            run(response.aread if reader == "aread" else lambda: _alist(response.aiter_raw()))
         assert info.value.request is REQ
 
     def test_decoding_error_closes_the_stream_iterator(self, run: Runner) -> None:
