@@ -29,7 +29,7 @@ from .cookies import Cookies, CookieTypes
 from .decoders import DEFAULT_MAX_DECODED_SIZE, SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers, HeaderTypes
-from .models import Request, Response
+from .models import _KNOWN_METHODS, Request, Response
 from .urls import QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +55,8 @@ USER_AGENT = f"python-conch/{__version__}"
 ACCEPT_ENCODING = ", ".join(SUPPORTED_ENCODINGS)
 
 EventHook = Callable[..., Any]
+_Entries = list[tuple[bytes, bytes, bytes]]
+_LastHead = tuple[_Entries, str, str, "int | None", _Entries]
 
 
 # The clients write one INFO line per response (each redirect hop and auth round trip
@@ -171,6 +173,9 @@ class BaseClient:
         self._default_encoding = default_encoding
         self.max_decoded_size = max_decoded_size
         self._state = ClientState.UNOPENED
+        # For `build_request`: (the client's header entries, method, host, port, the
+        # complete header entries of a body-less request built from them), the last seen.
+        self._last_head: _LastHead | None = None
 
     @property
     def is_closed(self) -> bool:
@@ -319,6 +324,39 @@ class BaseClient:
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
             ext["timeout"] = chosen.as_dict()
+        if (
+            merged_cookies is None
+            and headers is None
+            and content is None
+            and data is None
+            and files is None
+            and json is None
+            and type(method) is str
+            and (known := _KNOWN_METHODS.get(method)) is not None
+        ):
+            # The usual request: no body, the client's headers alone. Its complete header
+            # list is the last one's when the client's headers (compared by value: they
+            # may be changed in place), the method and the host and port are the same.
+            source = self._headers._list
+            last = self._last_head
+            if (
+                last is not None
+                and last[0] == source
+                and last[1] is known
+                and last[2] == merged_url._host
+                and last[3] == merged_url._port
+            ):
+                fields = Headers._from_full_items(last[4].copy())
+                return Request._without_body(known, merged_url, fields, ext)
+            request = Request(known, merged_url, headers=self._headers, extensions=ext)
+            self._last_head = (
+                source.copy(),
+                known,
+                merged_url._host,
+                merged_url._port,
+                request.headers._list.copy(),
+            )
+            return request
         return Request(
             method,
             merged_url,

@@ -270,6 +270,23 @@ class Request:
             # Bodies already in memory are loaded now; streaming ones wait for read().
             self.read()
 
+    @classmethod
+    def _without_body(
+        cls, method: str, url: URL, headers: Headers, extensions: dict[str, Any]
+    ) -> Request:
+        """A request with no body whose ``headers`` are complete (those `_prepare` adds
+        included): a client's request built again from the same headers. ``method`` is
+        upper-case and checked, and ``headers`` and ``extensions`` are made for it
+        (adopted, not copied). The state is `__init__`'s (a test compares the two)."""
+        self = cls.__new__(cls)
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.extensions = extensions
+        self._body = b""
+        self.stream = _EMPTY_STREAM
+        return self
+
     def _boundary(self) -> bytes | None:
         """The multipart boundary the caller chose in a Content-Type header, if any."""
         content_type = self.headers.get("content-type")

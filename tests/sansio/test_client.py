@@ -83,6 +83,69 @@ def test_a_request_never_changes_the_client_headers() -> None:
     assert client.headers.multi_items() == before
 
 
+def state(request: Request) -> dict[str, Any]:
+    """What a request holds, its headers as their entries."""
+    found = dict(vars(request))
+    found["headers"] = (request.headers._list, request.headers._encoding)
+    return found
+
+
+def test_a_request_built_again_holds_what_the_first_one_held() -> None:
+    # The second body-less request from the same headers reuses the first one's header
+    # entries (`build_request`'s last head): it must be the request __init__ builds.
+    client = BaseClient(headers={"X-Client": "c"})
+    first = client.build_request("GET", "https://example.com/a")
+    again = client.build_request("get", "https://example.com/b", extensions={"x": 1})
+    built = Request(
+        "GET",
+        "https://example.com/b",
+        headers=client.headers,
+        extensions={"x": 1, "timeout": client.timeout.as_dict()},
+    )
+    assert state(again) == state(built)
+    assert state(first)["headers"] == state(again)["headers"]
+    assert again.headers._list is not first.headers._list
+    assert type(again) is Request
+
+
+def header_items(client: BaseClient, method: str = "GET", url: str = "http://a.test/") -> Any:
+    return client.build_request(method, url).headers.multi_items()
+
+
+def test_a_request_sees_every_change_to_the_client_headers_since_the_last() -> None:
+    client = BaseClient(headers={"X-Client": "c"})
+    header_items(client)
+    client.headers["X-Client"] = "changed"  # in place
+    assert ("x-client", "changed") in header_items(client)
+    del client.headers["User-Agent"]
+    client.headers.update({"X-Two": "2"})
+    items = header_items(client)
+    assert "user-agent" not in dict(items)
+    assert items[-1] == ("x-two", "2")
+    client.headers = {"Accept": "text/plain"}  # replaced
+    assert ("accept", "text/plain") in header_items(client)
+    assert ("x-client", "changed") not in header_items(client)
+
+
+def test_a_request_has_its_own_host_method_and_headers_not_the_last_ones() -> None:
+    client = BaseClient()
+    for _ in range(3):  # the first built afresh, the others from the last head
+        request = client.build_request("GET", "http://a.test/")
+        assert "x-mine" not in request.headers
+        assert request.headers["accept"] == "*/*"
+        request.headers["X-Mine"] = "this request's only"
+        del request.headers["Accept"]
+    assert header_items(client, url="http://b.test/")[0] == ("host", "b.test")
+    assert header_items(client, url="http://b.test:8080/")[0] == ("host", "b.test:8080")
+    assert header_items(client, url="http://b.test:80/")[0] == ("host", "b.test")
+    posted = header_items(client, "POST", url="http://b.test/")
+    assert posted[:2] == [("host", "b.test"), ("content-length", "0")]
+    assert "content-length" not in dict(header_items(client, url="http://b.test/"))
+    assert client.build_request("HEAD", "http://b.test/").method == "HEAD"
+    client.cookies.set("k", "v", domain="b.test")
+    assert header_items(client, url="http://b.test/")[-1] == ("cookie", "k=v")
+
+
 def test_headers_can_be_replaced() -> None:
     client = BaseClient()
     client.headers = {"Accept": "application/json"}
