@@ -763,7 +763,9 @@ class Response:
         """
         if self._body is None:
             limit = self.max_decoded_size
-            decoder = self._decoder(limit)
+            # (Most bodies are sent as is: no decoder to ask for.)
+            encoded = self.headers._raw_values(b"content-encoding")
+            decoder = self._decoder(limit) if encoded else None
             if decoder is None:
                 self._body = self._read_raw(limit)
             else:
@@ -947,7 +949,9 @@ class Response:
         """
         if self._body is None:
             limit = self.max_decoded_size
-            decoder = self._decoder(limit)
+            # (Most bodies are sent as is: no decoder to ask for.)
+            encoded = self.headers._raw_values(b"content-encoding")
+            decoder = self._decoder(limit) if encoded else None
             if decoder is None:
                 self._body = await self._aread_raw(limit)
             else:
