@@ -303,7 +303,7 @@ class BaseClient:
     ) -> Request:
         """A `Request` with the client's base URL, params, headers and cookies merged in."""
         merged_url = self._merge_url(url)
-        if params or self._params:
+        if params or self._params._dict:  # (its dict: no __bool__ call per request)
             # Merged into the URL's own query here, as httpx's Request does with params=.
             merged_url = merged_url.copy_merge_params(self._params.merge(params))
         # Request copies the headers it is given: the client's own go as they are.

@@ -50,7 +50,7 @@ from .actions import (
     StepUserAuth,
 )
 from .auth import Auth
-from .content import is_consumed
+from .content import ONE_SHOT_KINDS
 from .deadline import DEADLINE_EXTENSION, Deadline
 from .decoders import DEFAULT_MAX_DECODED_SIZE
 from .env import Env
@@ -273,7 +273,8 @@ def _send_following_redirects(
             raise TooManyRedirects(
                 f"Exceeded the maximum of {options.max_redirects} redirects", request=request
             )
-        if is_consumed(request.stream):
+        stream = request.stream
+        if isinstance(stream, ONE_SHOT_KINDS) and stream.is_consumed:  # `is_consumed`, inline
             # A redirect or an auth retry needs a one-shot body again: refuse before
             # a request head goes out that could never be followed by its body.
             raise StreamConsumed()
