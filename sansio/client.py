@@ -176,6 +176,7 @@ class BaseClient:
         # For `build_request`: (the client's header entries, method, host, port, the
         # complete header entries of a body-less request built from them), the last seen.
         self._last_head: _LastHead | None = None
+        self._last_options: SendOptions | None = None  # `_send_options`' last answer
 
     @property
     def is_closed(self) -> bool:
@@ -429,26 +430,48 @@ class BaseClient:
         # `userinfo` first: one look at the raw URL part instead of unescaping two.
         if chosen_auth is None and url._userinfo and (url.username or url.password):
             chosen_auth = BasicAuth(url.username, url.password)
-        return SendOptions(
+        follow = (
+            self.follow_redirects
+            if isinstance(follow_redirects, UseClientDefault)
+            else follow_redirects
+        )
+        hooks = self._event_hooks
+        request_hooks = tuple(hooks["request"])
+        response_hooks = tuple(hooks["response"])
+        informational = tuple(hooks.get("informational", ()))
+        # Options are only read once made: the last send's serve again while everything
+        # they hold is the same (compared here, as the hook lists and the settings may
+        # have been changed in place or assigned since).
+        last = self._last_options
+        if (
+            last is not None
+            and last.auth is chosen_auth
+            and last.follow_redirects is follow
+            and last.stream is stream
+            and last.request_hooks == request_hooks
+            and last.response_hooks == response_hooks
+            and last.informational_hooks == informational
+            and last.max_redirects == self._max_redirects
+            and last.cookies is self._cookies
+            and last.default_encoding is self._default_encoding
+            and last.max_decoded_size == self.max_decoded_size
+        ):
+            return last
+        options = self._last_options = SendOptions(
             auth=chosen_auth,
-            follow_redirects=(
-                self.follow_redirects
-                if isinstance(follow_redirects, UseClientDefault)
-                else follow_redirects
-            ),
+            follow_redirects=follow,
             max_redirects=self._max_redirects,
             cookies=self._cookies,
             stream=stream,
-            request_hooks=tuple(self._event_hooks["request"]),
-            response_hooks=tuple(self._event_hooks["response"]),
-            informational_hooks=(
-                informational := tuple(self._event_hooks.get("informational", ()))
-            ),
+            request_hooks=request_hooks,
+            response_hooks=response_hooks,
+            informational_hooks=informational,
             informational_callback=self._on_informational if informational else None,
             default_encoding=self._default_encoding,
             max_decoded_size=self.max_decoded_size,
             env=self._env,
         )
+        return options
 
 
 def resolve_follow_redirects(

@@ -393,6 +393,44 @@ def test_send_options_carry_the_client_settings() -> None:
     assert options.follow_redirects is False
 
 
+def test_send_options_follow_every_change_to_the_client_settings() -> None:
+    # A send reuses the last one's options when nothing changed; every change shows.
+    def hook(value: object) -> None: ...
+
+    def other(value: object) -> None: ...
+
+    client = BaseClient()
+    request = Request("GET", "https://example.com/")
+    first = send_options(client, request)
+    assert send_options(client, request) is first
+    client.event_hooks["request"].append(hook)  # in place
+    assert send_options(client, request).request_hooks == (hook,)
+    client.event_hooks["response"].append(other)
+    assert send_options(client, request).response_hooks == (other,)
+    client.event_hooks["request"][0] = other
+    assert send_options(client, request).request_hooks == (other,)
+    client.event_hooks["informational"] = [hook]  # a name added to the dict in place
+    assert send_options(client, request).informational_hooks == (hook,)
+    client.event_hooks = {}
+    assert send_options(client, request).response_hooks == ()
+    client.follow_redirects = True
+    assert send_options(client, request).follow_redirects is True
+    assert send_options(client, request, follow_redirects=False).follow_redirects is False
+    assert send_options(client, request, stream=True).stream is True
+    assert send_options(client, request).stream is False
+    client.max_redirects = 2
+    assert send_options(client, request).max_redirects == 2
+    client.max_decoded_size = 5
+    assert send_options(client, request).max_decoded_size == 5
+    client.cookies = {"a": "b"}
+    assert send_options(client, request).cookies is client.cookies
+    client._default_encoding = "latin-1"
+    assert send_options(client, request).default_encoding == "latin-1"
+    client.auth = ("user", "pass")
+    assert send_options(client, request).auth is client.auth
+    assert send_options(client, request, auth=None).auth is None
+
+
 def test_defaults() -> None:
     client = BaseClient()
     assert client.follow_redirects is False
