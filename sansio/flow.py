@@ -311,7 +311,7 @@ def _send_following_redirects(
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
                 supplied = supplied_cookie_pairs(request, cookies, now=clock())
-            if "set-cookie" in response.headers:  # (no list built for the usual answer)
+            if response.headers._raw_values(b"set-cookie"):  # (the name as stored: no str work)
                 cookies.extract_cookies(response, now=clock())
             response.default_encoding = options.default_encoding
             response.max_decoded_size = options.max_decoded_size
