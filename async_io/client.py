@@ -8,8 +8,17 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 
-from sansio import actions as act
 from sansio._typing_lite import TYPE_CHECKING, Any, TypeVar
+from sansio.actions import (
+    CallHooks,
+    CloseResponse,
+    DrainResponse,
+    ReadRequest,
+    ReadResponse,
+    SendRequest,
+    StartUserAuth,
+    StepUserAuth,
+)
 from sansio.auth import AuthTypes
 from sansio.client import (
     RESPONSE_LOG_FORMAT,
@@ -152,7 +161,12 @@ class AsyncClient(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        follow = (
+            follow_redirects
+            if allow_redirects is None
+            else resolve_follow_redirects(follow_redirects, allow_redirects)
+        )
         return await self.send(request, auth=auth, follow_redirects=follow)
 
     @asynccontextmanager
@@ -209,49 +223,49 @@ class AsyncClient(BaseClient):
                 except StopIteration as done:
                     final: Response = done.value
                     return final
-                # Performed here rather than in a method: one frame less per action.
+                # Performed here rather than in a method: one frame less per action. (A
+                # chain of `type(action) is` tests: a `match` on class patterns cost
+                # ~0.3 µs more per action.)
                 try:
-                    match action:
-                        case act.SendRequest(request):
-                            if not isinstance(request.stream, AsyncByteStream):
-                                raise RuntimeError(
-                                    "Attempted to send an sync request "
-                                    "with an AsyncClient instance."
-                                )
-                            start = time.perf_counter()
-                            transport = self._transport_for_url(request.url)
-                            response = await transport.handle_async_request(request)
-                            if (logger := response_logger()) is not None:
-                                logger.info(
-                                    RESPONSE_LOG_FORMAT, *response_log_args(request, response)
-                                )
-                            assert isinstance(response.stream, AsyncByteStream)
-                            response._time_until_closed(time.perf_counter, start)
-                            result = response
-                        case act.ReadResponse(response):
-                            result = await response.aread()
-                        case act.DrainResponse(response, limit):
-                            await response.adrain(limit)
+                    if type(action) is SendRequest:
+                        request = action.request
+                        if not isinstance(request.stream, AsyncByteStream):
+                            raise RuntimeError(
+                                "Attempted to send an sync request with an AsyncClient instance."
+                            )
+                        start = time.perf_counter()
+                        transport = self._transport_for_url(request.url)
+                        response = await transport.handle_async_request(request)
+                        if (logger := response_logger()) is not None:
+                            logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
+                        assert isinstance(response.stream, AsyncByteStream)
+                        response._time_until_closed(time.perf_counter, start)
+                        result = response
+                    elif type(action) is ReadResponse:
+                        result = await action.response.aread()
+                    elif type(action) is DrainResponse:
+                        await action.response.adrain(action.limit)
+                        result = None
+                    elif type(action) is CloseResponse:
+                        await action.response.aclose()
+                        result = None
+                    elif type(action) is ReadRequest:
+                        result = await action.request.aread()
+                    elif type(action) is CallHooks:
+                        argument = action.argument
+                        for hook in action.hooks:
+                            outcome = hook(argument)
+                            if inspect.isawaitable(outcome):
+                                await outcome
+                        result = None
+                    elif type(action) is StartUserAuth:
+                        user_auth.append(action.auth.async_auth_flow(action.request))
+                        result = await user_auth[-1].__anext__()
+                    elif type(action) is StepUserAuth:
+                        try:
+                            result = await user_auth[-1].asend(action.response)
+                        except StopAsyncIteration:
                             result = None
-                        case act.CloseResponse(response):
-                            await response.aclose()
-                            result = None
-                        case act.ReadRequest(request):
-                            result = await request.aread()
-                        case act.CallHooks(hooks, argument):
-                            for hook in hooks:
-                                outcome = hook(argument)
-                                if inspect.isawaitable(outcome):
-                                    await outcome
-                            result = None
-                        case act.StartUserAuth(user_flow, request):
-                            user_auth.append(user_flow.async_auth_flow(request))
-                            result = await user_auth[-1].__anext__()
-                        case act.StepUserAuth(response):
-                            try:
-                                result = await user_auth[-1].asend(response)
-                            except StopAsyncIteration:
-                                result = None
                     error = None
                 except BaseException as exc:  # the core decides what to close, then re-raises
                     result, error = None, exc

@@ -29,7 +29,7 @@ from .cookies import Cookies, CookieTypes
 from .decoders import DEFAULT_MAX_DECODED_SIZE, SUPPORTED_ENCODINGS
 from .flow import SendOptions
 from .headers import Headers, HeaderTypes
-from .models import Request, Response
+from .models import _KNOWN_METHODS, Request, Response
 from .urls import QueryParamTypes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +55,8 @@ USER_AGENT = f"python-conch/{__version__}"
 ACCEPT_ENCODING = ", ".join(SUPPORTED_ENCODINGS)
 
 EventHook = Callable[..., Any]
+_Entries = list[tuple[bytes, bytes, bytes]]
+_LastHead = tuple[_Entries, str, str, "int | None", _Entries]
 
 
 # The clients write one INFO line per response (each redirect hop and auth round trip
@@ -171,6 +173,10 @@ class BaseClient:
         self._default_encoding = default_encoding
         self.max_decoded_size = max_decoded_size
         self._state = ClientState.UNOPENED
+        # For `build_request`: (the client's header entries, method, host, port, the
+        # complete header entries of a body-less request built from them), the last seen.
+        self._last_head: _LastHead | None = None
+        self._last_options: SendOptions | None = None  # `_send_options`' last answer
 
     @property
     def is_closed(self) -> bool:
@@ -298,7 +304,7 @@ class BaseClient:
     ) -> Request:
         """A `Request` with the client's base URL, params, headers and cookies merged in."""
         merged_url = self._merge_url(url)
-        if params or self._params:
+        if params or self._params._dict:  # (its dict: no __bool__ call per request)
             # Merged into the URL's own query here, as httpx's Request does with params=.
             merged_url = merged_url.copy_merge_params(self._params.merge(params))
         # Request copies the headers it is given: the client's own go as they are.
@@ -319,6 +325,39 @@ class BaseClient:
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
             ext["timeout"] = chosen.as_dict()
+        if (
+            merged_cookies is None
+            and headers is None
+            and content is None
+            and data is None
+            and files is None
+            and json is None
+            and type(method) is str
+            and (known := _KNOWN_METHODS.get(method)) is not None
+        ):
+            # The usual request: no body, the client's headers alone. Its complete header
+            # list is the last one's when the client's headers (compared by value: they
+            # may be changed in place), the method and the host and port are the same.
+            source = self._headers._list
+            last = self._last_head
+            if (
+                last is not None
+                and last[0] == source
+                and last[1] is known
+                and last[2] == merged_url._host
+                and last[3] == merged_url._port
+            ):
+                fields = Headers._from_full_items(last[4].copy())
+                return Request._without_body(known, merged_url, fields, ext)
+            request = Request(known, merged_url, headers=self._headers, extensions=ext)
+            self._last_head = (
+                source.copy(),
+                known,
+                merged_url._host,
+                merged_url._port,
+                request.headers._list.copy(),
+            )
+            return request
         return Request(
             method,
             merged_url,
@@ -391,26 +430,48 @@ class BaseClient:
         # `userinfo` first: one look at the raw URL part instead of unescaping two.
         if chosen_auth is None and url._userinfo and (url.username or url.password):
             chosen_auth = BasicAuth(url.username, url.password)
-        return SendOptions(
+        follow = (
+            self.follow_redirects
+            if isinstance(follow_redirects, UseClientDefault)
+            else follow_redirects
+        )
+        hooks = self._event_hooks
+        request_hooks = tuple(hooks["request"])
+        response_hooks = tuple(hooks["response"])
+        informational = tuple(hooks.get("informational", ()))
+        # Options are only read once made: the last send's serve again while everything
+        # they hold is the same (compared here, as the hook lists and the settings may
+        # have been changed in place or assigned since).
+        last = self._last_options
+        if (
+            last is not None
+            and last.auth is chosen_auth
+            and last.follow_redirects is follow
+            and last.stream is stream
+            and last.request_hooks == request_hooks
+            and last.response_hooks == response_hooks
+            and last.informational_hooks == informational
+            and last.max_redirects == self._max_redirects
+            and last.cookies is self._cookies
+            and last.default_encoding is self._default_encoding
+            and last.max_decoded_size == self.max_decoded_size
+        ):
+            return last
+        options = self._last_options = SendOptions(
             auth=chosen_auth,
-            follow_redirects=(
-                self.follow_redirects
-                if isinstance(follow_redirects, UseClientDefault)
-                else follow_redirects
-            ),
+            follow_redirects=follow,
             max_redirects=self._max_redirects,
             cookies=self._cookies,
             stream=stream,
-            request_hooks=tuple(self._event_hooks["request"]),
-            response_hooks=tuple(self._event_hooks["response"]),
-            informational_hooks=(
-                informational := tuple(self._event_hooks.get("informational", ()))
-            ),
+            request_hooks=request_hooks,
+            response_hooks=response_hooks,
+            informational_hooks=informational,
             informational_callback=self._on_informational if informational else None,
             default_encoding=self._default_encoding,
             max_decoded_size=self.max_decoded_size,
             env=self._env,
         )
+        return options
 
 
 def resolve_follow_redirects(

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CHUNK_SIZE",
+    "ONE_SHOT_KINDS",
     "AsyncIteratorByteStream",
     "ByteStream",
     "IteratorByteStream",
@@ -52,7 +53,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "encode_urlencoded_data",
-    "is_consumed",
 ]
 
 # Bodies are immutable, so every request without one can share this stream.
@@ -305,10 +305,8 @@ def encode_response(
     return {}, _EMPTY
 
 
-# A tuple, not ``A | B``: that union would be built again at every call.
-_ONE_SHOT_KINDS = (IteratorByteStream, AsyncIteratorByteStream)
-
-
-def is_consumed(stream: object) -> bool:
-    """Whether `stream` is a one-shot request body that has already been sent."""
-    return isinstance(stream, _ONE_SHOT_KINDS) and stream.is_consumed
+# The streams that may be one-shot: a request body is sent again only when
+# ``not (isinstance(stream, ONE_SHOT_KINDS) and stream.is_consumed)`` (`sansio.flow`
+# tests it inline, on every request). A tuple, not ``A | B``: that union would be built
+# again at every test.
+ONE_SHOT_KINDS = (IteratorByteStream, AsyncIteratorByteStream)

@@ -50,7 +50,7 @@ from .actions import (
     StepUserAuth,
 )
 from .auth import Auth
-from .content import is_consumed
+from .content import ONE_SHOT_KINDS
 from .deadline import DEADLINE_EXTENSION, Deadline
 from .decoders import DEFAULT_MAX_DECODED_SIZE
 from .env import Env
@@ -273,7 +273,8 @@ def _send_following_redirects(
             raise TooManyRedirects(
                 f"Exceeded the maximum of {options.max_redirects} redirects", request=request
             )
-        if is_consumed(request.stream):
+        stream = request.stream
+        if isinstance(stream, ONE_SHOT_KINDS) and stream.is_consumed:  # `is_consumed`, inline
             # A redirect or an auth retry needs a one-shot body again: refuse before
             # a request head goes out that could never be followed by its body.
             raise StreamConsumed()
@@ -310,7 +311,7 @@ def _send_following_redirects(
             # Any 3xx, not just one with a Location: an int test, no header scan.
             if supplied is None and 300 <= response.status_code <= 399:
                 supplied = supplied_cookie_pairs(request, cookies, now=clock())
-            if "set-cookie" in response.headers:  # (no list built for the usual answer)
+            if response.headers._raw_values(b"set-cookie"):  # (the name as stored: no str work)
                 cookies.extract_cookies(response, now=clock())
             response.default_encoding = options.default_encoding
             response.max_decoded_size = options.max_decoded_size

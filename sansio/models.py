@@ -270,6 +270,23 @@ class Request:
             # Bodies already in memory are loaded now; streaming ones wait for read().
             self.read()
 
+    @classmethod
+    def _without_body(
+        cls, method: str, url: URL, headers: Headers, extensions: dict[str, Any]
+    ) -> Request:
+        """A request with no body whose ``headers`` are complete (those `_prepare` adds
+        included): a client's request built again from the same headers. ``method`` is
+        upper-case and checked, and ``headers`` and ``extensions`` are made for it
+        (adopted, not copied). The state is `__init__`'s (a test compares the two)."""
+        self = cls.__new__(cls)
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.extensions = extensions
+        self._body = b""
+        self.stream = _EMPTY_STREAM
+        return self
+
     def _boundary(self) -> bytes | None:
         """The multipart boundary the caller chose in a Content-Type header, if any."""
         content_type = self.headers.get("content-type")
@@ -744,14 +761,37 @@ class Response:
         Raises `DecompressionLimitExceeded` once the decoded body (or a body that is
         not content-encoded) passes `max_decoded_size`.
         """
-        if self._body is None:
-            limit = self.max_decoded_size
-            decoder = self._decoder(limit)
-            if decoder is None:
-                self._body = self._read_raw(limit)
-            else:
-                self._body = b"".join(self._iter_decoded(decoder, None))
-        return self._body
+        if self._body is not None:
+            return self._body
+        limit = self.max_decoded_size
+        # (Most bodies are sent as is: no decoder to ask for.)
+        encoded = self.headers._raw_values(b"content-encoding")
+        decoder = self._decoder(limit) if encoded else None
+        if decoder is not None:
+            self._body = b"".join(self._iter_decoded(decoder, None))
+            return self._body
+        # A body sent as is: ``b"".join(self.iter_raw())`` without a generator, stopping
+        # once it passes ``limit`` (a body built in memory is not limited: it is in memory
+        # already). Nothing is read past the chunk that crosses the limit.
+        if isinstance(self.stream, ByteStream):
+            limit = None
+        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for raw in stream:
+                if raw:
+                    size += len(raw)
+                    self._num_bytes_downloaded = size
+                    if limit is not None and size > limit:
+                        raise self._past_limit(limit)
+                    parts.append(raw)
+        except RequestError as exc:
+            self._attach(exc)
+            raise
+        self.close()
+        body = self._body = b"".join(parts)
+        return body
 
     def _past_limit(self, limit: int) -> DecompressionLimitExceeded:
         exc = DecompressionLimitExceeded(
@@ -854,29 +894,6 @@ class Response:
             raise
         self.close()
 
-    def _read_raw(self, limit: int | None) -> bytes:
-        """``b"".join(self.iter_raw())`` without a generator: `read` of a body sent as is,
-        stopping once it passes ``limit`` (a body built in memory is not limited: it is
-        in memory already). Nothing is read past the chunk that crosses the limit."""
-        if isinstance(self.stream, ByteStream):
-            limit = None
-        stream = self._claim_stream(SyncByteStream, _ASYNC_STREAM_READ_SYNC)
-        parts: list[bytes] = []
-        size = 0
-        try:
-            for raw in stream:
-                if raw:
-                    size += len(raw)
-                    self._num_bytes_downloaded = size
-                    if limit is not None and size > limit:
-                        raise self._past_limit(limit)
-                    parts.append(raw)
-        except RequestError as exc:
-            self._attach(exc)
-            raise
-        self.close()
-        return b"".join(parts)
-
     def close(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read."""
         stream = self.stream
@@ -928,15 +945,44 @@ class Response:
         `max_decoded_size`. On cancellation the part read so far is dropped and the
         stream is left open (close it with `aclose`).
         """
-        if self._body is None:
-            limit = self.max_decoded_size
-            decoder = self._decoder(limit)
-            if decoder is None:
-                self._body = await self._aread_raw(limit)
-            else:
-                parts = [part async for part in self._aiter_decoded(decoder, None)]
-                self._body = b"".join(parts)
-        return self._body
+        if self._body is not None:
+            return self._body
+        limit = self.max_decoded_size
+        # (Most bodies are sent as is: no decoder to ask for.)
+        encoded = self.headers._raw_values(b"content-encoding")
+        decoder = self._decoder(limit) if encoded else None
+        if decoder is not None:
+            parts = [part async for part in self._aiter_decoded(decoder, None)]
+            self._body = b"".join(parts)
+            return self._body
+        # A body sent as is: `read`'s loop, awaiting. Here rather than in a coroutine of
+        # its own, and with no async generator or comprehension: each cost more than the
+        # rest of reading a small body.
+        if isinstance(self.stream, ByteStream):
+            limit = None
+        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
+        parts = []
+        size = 0
+        iterator = aiter(stream)
+        try:
+            async for raw in iterator:
+                if raw:
+                    size += len(raw)
+                    self._num_bytes_downloaded = size
+                    if limit is not None and size > limit:
+                        raise self._past_limit(limit)
+                    parts.append(raw)
+        except BaseException as exc:
+            if isinstance(exc, RequestError):
+                self._attach(exc)
+            # As in `aiter_raw`: the stream's own iterator is closed now. Only here: run
+            # to its end it holds nothing, and `aclose` below closes the stream (closing
+            # both would end a conch response's exchange twice).
+            await _aclose_iterator(iterator)
+            raise
+        await self.aclose()
+        body = self._body = b"".join(parts)
+        return body
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The decoded body, in pieces of ``chunk_size`` bytes (the last may be shorter).
@@ -1064,36 +1110,6 @@ class Response:
             if not ended:
                 await _aclose_iterator(iterator)
         await self.aclose()
-
-    async def _aread_raw(self, limit: int | None) -> bytes:
-        """`_read_raw` for an async stream: no async generator or comprehension, which
-        cost more than the rest of reading a small body."""
-        if isinstance(self.stream, ByteStream):
-            limit = None
-        stream = self._claim_stream(AsyncByteStream, _SYNC_STREAM_READ_ASYNC)
-        parts: list[bytes] = []
-        size = 0
-        iterator = aiter(stream)
-        try:
-            async for raw in iterator:
-                if raw:
-                    size += len(raw)
-                    self._num_bytes_downloaded = size
-                    if limit is not None and size > limit:
-                        raise self._past_limit(limit)
-                    parts.append(raw)
-        except BaseException as exc:
-            if isinstance(exc, RequestError):
-                self._attach(exc)
-            # As in `aiter_raw`: the stream's own iterator is closed now. Only here: run
-            # to its end it holds nothing, and `aclose` below closes the stream (closing
-            # both would end a conch response's exchange twice).
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            raise
-        await self.aclose()
-        return b"".join(parts)
 
     async def aclose(self) -> None:
         """Close the stream, releasing the connection. Called by a complete read.

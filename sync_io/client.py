@@ -7,8 +7,17 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 
-from sansio import actions as act
 from sansio._typing_lite import TYPE_CHECKING, Any, TypeVar
+from sansio.actions import (
+    CallHooks,
+    CloseResponse,
+    DrainResponse,
+    ReadRequest,
+    ReadResponse,
+    SendRequest,
+    StartUserAuth,
+    StepUserAuth,
+)
 from sansio.auth import AuthTypes
 from sansio.client import (
     RESPONSE_LOG_FORMAT,
@@ -151,7 +160,12 @@ class Client(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        follow = resolve_follow_redirects(follow_redirects, allow_redirects)
+        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        follow = (
+            follow_redirects
+            if allow_redirects is None
+            else resolve_follow_redirects(follow_redirects, allow_redirects)
+        )
         return self.send(request, auth=auth, follow_redirects=follow)
 
     @contextmanager
@@ -208,46 +222,46 @@ class Client(BaseClient):
                 except StopIteration as done:
                     final: Response = done.value
                     return final
-                # Performed here rather than in a method: one frame less per action.
+                # Performed here rather than in a method: one frame less per action. (A
+                # chain of `type(action) is` tests: a `match` on class patterns cost
+                # ~0.3 µs more per action.)
                 try:
-                    match action:
-                        case act.SendRequest(request):
-                            if not isinstance(request.stream, SyncByteStream):
-                                raise RuntimeError(
-                                    "Attempted to send an async request "
-                                    "with a sync Client instance."
-                                )
-                            start = time.perf_counter()
-                            response = self._transport_for_url(request.url).handle_request(request)
-                            if (logger := response_logger()) is not None:
-                                logger.info(
-                                    RESPONSE_LOG_FORMAT, *response_log_args(request, response)
-                                )
-                            assert isinstance(response.stream, SyncByteStream)
-                            response._time_until_closed(time.perf_counter, start)
-                            result = response
-                        case act.ReadResponse(response):
-                            result = response.read()
-                        case act.DrainResponse(response, limit):
-                            response.drain(limit)
+                    if type(action) is SendRequest:
+                        request = action.request
+                        if not isinstance(request.stream, SyncByteStream):
+                            raise RuntimeError(
+                                "Attempted to send an async request with a sync Client instance."
+                            )
+                        start = time.perf_counter()
+                        response = self._transport_for_url(request.url).handle_request(request)
+                        if (logger := response_logger()) is not None:
+                            logger.info(RESPONSE_LOG_FORMAT, *response_log_args(request, response))
+                        assert isinstance(response.stream, SyncByteStream)
+                        response._time_until_closed(time.perf_counter, start)
+                        result = response
+                    elif type(action) is ReadResponse:
+                        result = action.response.read()
+                    elif type(action) is DrainResponse:
+                        action.response.drain(action.limit)
+                        result = None
+                    elif type(action) is CloseResponse:
+                        action.response.close()
+                        result = None
+                    elif type(action) is ReadRequest:
+                        result = action.request.read()
+                    elif type(action) is CallHooks:
+                        argument = action.argument
+                        for hook in action.hooks:
+                            hook(argument)
+                        result = None
+                    elif type(action) is StartUserAuth:
+                        user_auth.append(action.auth.sync_auth_flow(action.request))
+                        result = next(user_auth[-1])
+                    elif type(action) is StepUserAuth:
+                        try:
+                            result = user_auth[-1].send(action.response)
+                        except StopIteration:
                             result = None
-                        case act.CloseResponse(response):
-                            response.close()
-                            result = None
-                        case act.ReadRequest(request):
-                            result = request.read()
-                        case act.CallHooks(hooks, argument):
-                            for hook in hooks:
-                                hook(argument)
-                            result = None
-                        case act.StartUserAuth(user_flow, request):
-                            user_auth.append(user_flow.sync_auth_flow(request))
-                            result = next(user_auth[-1])
-                        case act.StepUserAuth(response):
-                            try:
-                                result = user_auth[-1].send(response)
-                            except StopIteration:
-                                result = None
                     error = None
                 except BaseException as exc:  # the core decides what to close, then re-raises
                     result, error = None, exc

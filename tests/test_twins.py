@@ -104,8 +104,8 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("user_auth: list[AsyncGenerator[Request, Response]] = []",),
         ),
         (
-            ('"Attempted to send an async request "', '"with a sync Client instance."'),
-            ('"Attempted to send an sync request "', '"with an Client instance."'),
+            ('"Attempted to send an async request with a sync Client instance."',),
+            ('"Attempted to send an sync request with an Client instance."',),
         ),
         (
             ("response = self._transport_for_url(request.url).handle_request(request)",),
@@ -119,7 +119,10 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("outcome = hook(argument)", "if inspect.isawaitable(outcome):", "outcome"),
         ),
         (("result = next(user_auth[-1])",), ("result = user_auth[-1].__next__()",)),
-        (("result = user_auth[-1].send(response)",), ("result = user_auth[-1].asend(response)",)),
+        (
+            ("result = user_auth[-1].send(action.response)",),
+            ("result = user_auth[-1].asend(action.response)",),
+        ),
         (
             ('hook(info["response"])',),
             ('outcome = hook(info["response"])', "if inspect.isawaitable(outcome):", "outcome"),

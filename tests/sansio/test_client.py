@@ -83,6 +83,69 @@ def test_a_request_never_changes_the_client_headers() -> None:
     assert client.headers.multi_items() == before
 
 
+def state(request: Request) -> dict[str, Any]:
+    """What a request holds, its headers as their entries."""
+    found = dict(vars(request))
+    found["headers"] = (request.headers._list, request.headers._encoding)
+    return found
+
+
+def test_a_request_built_again_holds_what_the_first_one_held() -> None:
+    # The second body-less request from the same headers reuses the first one's header
+    # entries (`build_request`'s last head): it must be the request __init__ builds.
+    client = BaseClient(headers={"X-Client": "c"})
+    first = client.build_request("GET", "https://example.com/a")
+    again = client.build_request("get", "https://example.com/b", extensions={"x": 1})
+    built = Request(
+        "GET",
+        "https://example.com/b",
+        headers=client.headers,
+        extensions={"x": 1, "timeout": client.timeout.as_dict()},
+    )
+    assert state(again) == state(built)
+    assert state(first)["headers"] == state(again)["headers"]
+    assert again.headers._list is not first.headers._list
+    assert type(again) is Request
+
+
+def header_items(client: BaseClient, method: str = "GET", url: str = "http://a.test/") -> Any:
+    return client.build_request(method, url).headers.multi_items()
+
+
+def test_a_request_sees_every_change_to_the_client_headers_since_the_last() -> None:
+    client = BaseClient(headers={"X-Client": "c"})
+    header_items(client)
+    client.headers["X-Client"] = "changed"  # in place
+    assert ("x-client", "changed") in header_items(client)
+    del client.headers["User-Agent"]
+    client.headers.update({"X-Two": "2"})
+    items = header_items(client)
+    assert "user-agent" not in dict(items)
+    assert items[-1] == ("x-two", "2")
+    client.headers = {"Accept": "text/plain"}  # replaced
+    assert ("accept", "text/plain") in header_items(client)
+    assert ("x-client", "changed") not in header_items(client)
+
+
+def test_a_request_has_its_own_host_method_and_headers_not_the_last_ones() -> None:
+    client = BaseClient()
+    for _ in range(3):  # the first built afresh, the others from the last head
+        request = client.build_request("GET", "http://a.test/")
+        assert "x-mine" not in request.headers
+        assert request.headers["accept"] == "*/*"
+        request.headers["X-Mine"] = "this request's only"
+        del request.headers["Accept"]
+    assert header_items(client, url="http://b.test/")[0] == ("host", "b.test")
+    assert header_items(client, url="http://b.test:8080/")[0] == ("host", "b.test:8080")
+    assert header_items(client, url="http://b.test:80/")[0] == ("host", "b.test")
+    posted = header_items(client, "POST", url="http://b.test/")
+    assert posted[:2] == [("host", "b.test"), ("content-length", "0")]
+    assert "content-length" not in dict(header_items(client, url="http://b.test/"))
+    assert client.build_request("HEAD", "http://b.test/").method == "HEAD"
+    client.cookies.set("k", "v", domain="b.test")
+    assert header_items(client, url="http://b.test/")[-1] == ("cookie", "k=v")
+
+
 def test_headers_can_be_replaced() -> None:
     client = BaseClient()
     client.headers = {"Accept": "application/json"}
@@ -328,6 +391,44 @@ def test_send_options_carry_the_client_settings() -> None:
     assert options.auth is None
     options = send_options(client, Request("GET", "https://example.com/"), follow_redirects=False)
     assert options.follow_redirects is False
+
+
+def test_send_options_follow_every_change_to_the_client_settings() -> None:
+    # A send reuses the last one's options when nothing changed; every change shows.
+    def hook(value: object) -> None: ...
+
+    def other(value: object) -> None: ...
+
+    client = BaseClient()
+    request = Request("GET", "https://example.com/")
+    first = send_options(client, request)
+    assert send_options(client, request) is first
+    client.event_hooks["request"].append(hook)  # in place
+    assert send_options(client, request).request_hooks == (hook,)
+    client.event_hooks["response"].append(other)
+    assert send_options(client, request).response_hooks == (other,)
+    client.event_hooks["request"][0] = other
+    assert send_options(client, request).request_hooks == (other,)
+    client.event_hooks["informational"] = [hook]  # a name added to the dict in place
+    assert send_options(client, request).informational_hooks == (hook,)
+    client.event_hooks = {}
+    assert send_options(client, request).response_hooks == ()
+    client.follow_redirects = True
+    assert send_options(client, request).follow_redirects is True
+    assert send_options(client, request, follow_redirects=False).follow_redirects is False
+    assert send_options(client, request, stream=True).stream is True
+    assert send_options(client, request).stream is False
+    client.max_redirects = 2
+    assert send_options(client, request).max_redirects == 2
+    client.max_decoded_size = 5
+    assert send_options(client, request).max_decoded_size == 5
+    client.cookies = {"a": "b"}
+    assert send_options(client, request).cookies is client.cookies
+    client._default_encoding = "latin-1"
+    assert send_options(client, request).default_encoding == "latin-1"
+    client.auth = ("user", "pass")
+    assert send_options(client, request).auth is client.auth
+    assert send_options(client, request, auth=None).auth is None
 
 
 def test_defaults() -> None:
