@@ -39,7 +39,7 @@ import asyncio
 import socket
 import ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from sansio.exceptions import (
@@ -235,14 +235,10 @@ class AsyncioStream(AsyncStream):
 
     # The loop has read the bytes already (at most 256 KiB a read), so a read allocates
     # nothing here, and asking for the most hands each chunk over whole rather than cut
-    # into copied slices: the transport's growth and reset of the size do not apply.
-    @property
-    def read_size(self) -> int:
-        return MAX_RECEIVE_SIZE
-
-    @read_size.setter
-    def read_size(self, value: int) -> None:
-        pass
+    # into copied slices: the growth and reset of `read_size` do not apply. (A plain
+    # function handing back recv's coroutine: no frame of its own on every read.)
+    def read(self, timeout: float | None, shared: bool = False) -> Coroutine[Any, Any, bytes]:
+        return self.recv(MAX_RECEIVE_SIZE, timeout, shared)
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False

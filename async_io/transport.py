@@ -40,7 +40,6 @@ from sansio.engine import (
 from sansio.engine.drive import AsyncBody, AsyncHandlers, adrive
 from sansio.engine.poolview import PoolView
 from sansio.engine.trace import async_result, debug_logging, log_event
-from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import AsyncBaseTransport
@@ -127,12 +126,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         return await adrive(ex, act, self._handlers)
 
     @staticmethod
-    async def _read(act: Read) -> bytes:
-        stream = act.stream
-        size = stream.read_size
-        result: bytes = await stream.recv(size, act.timeout, act.shared)
-        stream.read_size = next_receive_size(size, len(result))
-        return result
+    def _read(act: Read) -> Awaitable[bytes]:  # (no coroutine of its own: the hot path)
+        return act.stream.read(act.timeout, act.shared)  # type: ignore[no-any-return]
 
     @staticmethod
     def _write(act: Write) -> Awaitable[None]:  # (no coroutine of its own: the hot path)
