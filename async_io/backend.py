@@ -66,6 +66,12 @@ class AsyncStream:
         stream other tasks use too, needs nothing here: see `read_ready`.)"""
         raise NotImplementedError
 
+    def write_now(self, data: bytes) -> int:
+        """Write what of ``data`` goes out without waiting, or raise WriteError; how many
+        bytes that was. Here none: `send_all` sends it all (trio: its cancellation point
+        comes before the first byte)."""
+        return 0
+
     async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
         raise NotImplementedError

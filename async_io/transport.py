@@ -66,6 +66,12 @@ __all__ = ["AsyncHTTPTransport"]
 _IS_READABLE = methodcaller("is_readable")
 
 
+def _write_now(stream: AsyncStream, data: bytes) -> int:
+    """The engine writes a request's bytes at once where the stream can take them
+    without waiting (asyncio): no Write action then."""
+    return stream.write_now(data)
+
+
 class AsyncHTTPTransport(AsyncBaseTransport):
     """A pooling HTTP/1.1 and HTTP/2 transport on asyncio or trio (as
     `httpx.AsyncHTTPTransport`)."""
@@ -97,6 +103,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             replay=recording,
             clock=time.monotonic, lock=None, new_ticket=create_event,
             readable=_IS_READABLE,
+            write_now=_write_now,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
         load_client_cert(verify, cert)

@@ -156,6 +156,15 @@ ALLOWED: dict[str, list[Hunk]] = {
         (("SyncStream,",), ()),
         (("create_lock,",), ()),
         (
+            (),
+            (
+                "def _write_now(stream: SyncStream, data: bytes) -> int:",
+                '"""The engine writes a request\'s bytes at once where the stream can take them',
+                'without waiting (asyncio): no Write action then."""',
+                "return stream.write_now(data)",
+            ),
+        ),
+        (
             ('"""A pooling HTTP/1.1 and HTTP/2 transport over TCP, TLS or a Unix socket (as',),
             ('"""A pooling HTTP/1.1 and HTTP/2 transport on asyncio or trio (as',),
         ),
@@ -163,6 +172,9 @@ ALLOWED: dict[str, list[Hunk]] = {
             ("clock=time.monotonic, lock=create_lock(), new_ticket=create_event,",),
             ("clock=time.monotonic, lock=None, new_ticket=create_event,",),
         ),
+        # asyncio's transport takes a request's bytes without a wait: the engine writes
+        # them at once (a blocking socket has no such write).
+        ((), ("write_now=_write_now,",)),
         # The read and write handlers hand back their stream's coroutine (none of their own).
         (
             ("def _read(act: Read) -> bytes:",),
