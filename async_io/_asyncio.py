@@ -39,7 +39,7 @@ import asyncio
 import socket
 import ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from sansio.exceptions import (
@@ -223,6 +223,12 @@ class _Protocol(asyncio.Protocol):
             self._read_timer = self._loop.call_at(deadline, self._read_timer_due)
 
 
+# The most `AsyncioStream.write_now` writes: a quarter of asyncio's default high-water
+# mark for a transport's write buffer (64 KiB), so that writing it into an empty buffer
+# never pauses writing (there is nothing to wait for then).
+WRITE_NOW_MAX = 16 * 1024
+
+
 class AsyncioStream(AsyncStream):
     """A stream over an asyncio transport."""
 
@@ -235,14 +241,29 @@ class AsyncioStream(AsyncStream):
 
     # The loop has read the bytes already (at most 256 KiB a read), so a read allocates
     # nothing here, and asking for the most hands each chunk over whole rather than cut
-    # into copied slices: the transport's growth and reset of the size do not apply.
-    @property
-    def read_size(self) -> int:
-        return MAX_RECEIVE_SIZE
+    # into copied slices: the growth and reset of `read_size` do not apply. (A plain
+    # function handing back recv's coroutine: no frame of its own on every read.)
+    def read(self, timeout: float | None, shared: bool = False) -> Coroutine[Any, Any, bytes]:
+        return self.recv(MAX_RECEIVE_SIZE, timeout, shared)
 
-    @read_size.setter
-    def read_size(self, value: int) -> None:
-        pass
+    def write_now(self, data: bytes) -> int:
+        """See AsyncStream.write_now: a head or chunk of up to `WRITE_NOW_MAX` bytes into
+        an empty transport buffer is written at once, as `send_all` would write it without
+        a wait (it cannot pause writing); otherwise `send_all` writes and waits."""
+        transport = self._transport
+        protocol = self._protocol
+        if (
+            len(data) > WRITE_NOW_MAX
+            or self._closed
+            or protocol._writing_paused
+            or transport.is_closing()
+            or transport.get_write_buffer_size()
+        ):
+            return 0
+        transport.write(data)
+        if transport.is_closing():  # a failed send closes the transport at once
+            raise _fail(protocol._exc, _WRITE) from protocol._exc
+        return len(data)
 
     async def send_all(
         self, data: bytes | memoryview, timeout: float | None, shared: bool = False

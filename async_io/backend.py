@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sniffio
 
 from sansio.exceptions import ReadTimeout
-from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
+from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE, next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,7 +53,7 @@ __all__ = [
 class AsyncStream:
     """A connected stream, plain or TLS. Every method that awaits may be cancelled:
     the stream is then in an unknown state and must be closed (``aclose`` always works).
-    ``read_size`` is what the transport asks of the next read, set by each backend to
+    ``read_size`` is what `read` asks of the next read, set by each backend to
     `RECEIVE_SIZE` (`sansio.exchange.next_receive_size`)."""
 
     __slots__ = ("read_size",)
@@ -66,9 +66,24 @@ class AsyncStream:
         stream other tasks use too, needs nothing here: see `read_ready`.)"""
         raise NotImplementedError
 
+    def write_now(self, data: bytes) -> int:
+        """Write what of ``data`` goes out without waiting, or raise WriteError; how many
+        bytes that was. Here none: `send_all` sends it all (trio: its cancellation point
+        comes before the first byte)."""
+        return 0
+
     async def recv(self, max_bytes: int, timeout: float | None, shared: bool = False) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` at end of stream."""
         raise NotImplementedError
+
+    async def read(self, timeout: float | None, shared: bool = False) -> bytes:
+        """The transport's read: `recv` of ``read_size`` bytes, which grows while reads
+        come back full (`sansio.exchange.next_receive_size`). A backend whose event loop
+        has read the bytes already asks for them whole instead (asyncio)."""
+        size = self.read_size
+        result = await self.recv(size, timeout, shared)
+        self.read_size = next_receive_size(size, len(result))
+        return result
 
     async def read_ready(self, shared: bool = False) -> bytes | None:
         """What has arrived already, without waiting: bytes, ``b""`` at end of stream, or

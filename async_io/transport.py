@@ -40,7 +40,6 @@ from sansio.engine import (
 from sansio.engine.drive import AsyncBody, AsyncHandlers, adrive
 from sansio.engine.poolview import PoolView
 from sansio.engine.trace import async_result, debug_logging, log_event
-from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import AsyncBaseTransport
@@ -65,6 +64,12 @@ __all__ = ["AsyncHTTPTransport"]
 # The engine asks whether an idle stream has anything to read before it probes one with a
 # ReadReady action: usually nothing is there, and no action is needed.
 _IS_READABLE = methodcaller("is_readable")
+
+
+def _write_now(stream: AsyncStream, data: bytes) -> int:
+    """The engine writes a request's bytes at once where the stream can take them
+    without waiting (asyncio): no Write action then."""
+    return stream.write_now(data)
 
 
 class AsyncHTTPTransport(AsyncBaseTransport):
@@ -98,6 +103,7 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             replay=recording,
             clock=time.monotonic, lock=None, new_ticket=create_event,
             readable=_IS_READABLE,
+            write_now=_write_now,
         )  # fmt: skip
         # verify=<SSLContext> with cert=: into that context now, as httpx does.
         load_client_cert(verify, cert)
@@ -127,12 +133,8 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         return await adrive(ex, act, self._handlers)
 
     @staticmethod
-    async def _read(act: Read) -> bytes:
-        stream = act.stream
-        size = stream.read_size
-        result: bytes = await stream.recv(size, act.timeout, act.shared)
-        stream.read_size = next_receive_size(size, len(result))
-        return result
+    def _read(act: Read) -> Awaitable[bytes]:  # (no coroutine of its own: the hot path)
+        return act.stream.read(act.timeout, act.shared)  # type: ignore[no-any-return]
 
     @staticmethod
     def _write(act: Write) -> Awaitable[None]:  # (no coroutine of its own: the hot path)

@@ -47,7 +47,14 @@ from .pool import retry_safe
 from .proxy import ProxyMode, ProxyPlan, ProxyPlanner, request_head
 from .streams import ByteStream
 from .tls import ALPN_H1, TLSConfig, alpn_for
-from .wire import FailurePhase, RequestHead, RequestNotProcessed, ResponseHead, WireConnection
+from .wire import (
+    FailurePhase,
+    RequestHead,
+    RequestNotProcessed,
+    ResponseHead,
+    WireConnection,
+    planned_head,
+)
 
 __all__ = [
     "CONNECT_RETRY_BACKOFF",
@@ -297,12 +304,12 @@ class Planner:
             route, authority, scheme = planned
         headers = request.headers
         target = extensions.get("target")
-        head = RequestHead(
-            method=request.method.encode("ascii"),
-            target=url.raw_path if target is None else _target(target),
-            headers=headers.raw,
-            authority=authority,
-            scheme=scheme,
+        head = planned_head(
+            request.method.encode("ascii"),
+            url.raw_path if target is None else _target(target),
+            [(raw, value) for raw, _, value in headers._list],  # (Headers.raw, no property call)
+            authority,
+            scheme,
         )
         proxy = route.proxy
         if (

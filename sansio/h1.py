@@ -694,13 +694,8 @@ class H1Connection:
             self._out.clear()
             self._held.clear()
             self._keep_alive = False
-        return ResponseHead(
-            status_code=status,
-            reason=head.reason,
-            headers=head.fields,
-            http_version=version,
-            informational=tuple(self._interim),
-        )
+        # (positional: see ResponseHead)
+        return ResponseHead(status, head.reason, head.fields, version, tuple(self._interim))
 
     # -- the body framer ----------------------------------------------------------
 

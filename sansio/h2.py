@@ -838,12 +838,12 @@ class H2Connection:
             else:
                 stream.tunnel = False  # an ordinary response: no tunnel
         stream.events.append(
-            ResponseHead(
-                status_code=int(status),
-                reason=b"",
-                headers=[(name, value) for name, value in headers[1:]],
-                http_version="HTTP/2",
-                informational=tuple(stream.interim),
+            ResponseHead(  # (positional: see ResponseHead)
+                int(status),
+                b"",
+                [(name, value) for name, value in headers[1:]],
+                "HTTP/2",
+                tuple(stream.interim),
             )
         )
         self._ready.add(sid)

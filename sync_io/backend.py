@@ -37,7 +37,7 @@ from sansio.exceptions import (
     WriteError,
     WriteTimeout,
 )
-from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE
+from sansio.exchange import READY_READ_TIMEOUT, RECEIVE_SIZE, next_receive_size
 from sansio.happy_eyeballs import (
     DEFAULT_ATTEMPT_DELAY,
     Connected,
@@ -117,7 +117,7 @@ class SyncStream:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        # What the transport asks of the next read (`sansio.exchange.next_receive_size`).
+        # What `read` asks of the next read (`sansio.exchange.next_receive_size`).
         self.read_size = RECEIVE_SIZE
         self._timeout: float | None = sock.gettimeout()
         # Data read by is_readable() on a TLS stream, served before the socket is read.
@@ -166,6 +166,14 @@ class SyncStream:
             return self._sock.recv(max_bytes)
         except OSError as exc:
             raise _fail(exc, _READ) from exc
+
+    def read(self, timeout: float | None, shared: bool = False) -> bytes:
+        """The transport's read: `recv` of ``read_size`` bytes, which grows while reads
+        come back full (`sansio.exchange.next_receive_size`)."""
+        size = self.read_size
+        result = self.recv(size, timeout, shared)
+        self.read_size = next_receive_size(size, len(result))
+        return result
 
     def read_ready(self, shared: bool = False) -> bytes | None:
         """What has arrived already, without waiting: bytes, ``b""`` at end of stream, or

@@ -40,7 +40,6 @@ from sansio.engine import (
 from sansio.engine.drive import Body, Handlers, drive
 from sansio.engine.poolview import PoolView
 from sansio.engine.trace import debug_logging, log_event, sync_result
-from sansio.exchange import next_receive_size
 from sansio.happy_eyeballs import DEFAULT_ATTEMPT_DELAY, check_attempt_delay
 from sansio.models import Request, Response
 from sansio.transports import BaseTransport
@@ -129,11 +128,7 @@ class HTTPTransport(BaseTransport):
 
     @staticmethod
     def _read(act: Read) -> bytes:
-        stream = act.stream
-        size = stream.read_size
-        result: bytes = stream.recv(size, act.timeout, act.shared)
-        stream.read_size = next_receive_size(size, len(result))
-        return result
+        return act.stream.read(act.timeout, act.shared)  # type: ignore[no-any-return]
 
     @staticmethod
     def _write(act: Write) -> None:

@@ -79,6 +79,11 @@ class Engine:
     read): the probe of a reused HTTP/1.1 connection is then a `ReadReady` action only
     when it says so, and no action at all in the common case. It is not called while
     recording or replaying (every probe is then an action, as the tape needs).
+
+    ``write_now(stream, data)``, if given, writes what of an HTTP/1.1 request's ``data``
+    goes out without waiting and says how many bytes that was; a `Write` action sends
+    the rest (none in the common case: one action less per request). It raises what the
+    `Write` handler would. Not called while recording or replaying either.
     """
 
     __slots__ = (
@@ -96,6 +101,7 @@ class Engine:
         "_retry_start",
         "_tape",
         "_waiting",
+        "_write_now",
     )
 
     def __init__(
@@ -114,6 +120,7 @@ class Engine:
         lock: AbstractContextManager[Any] | None = None,
         new_ticket: Callable[[], Any] = Ticket,
         readable: Callable[[Any], bool] | None = None,
+        write_now: Callable[[Any, bytes], int] | None = None,
         record: Recorder | None = None,
         replay: Recording | None = None,
     ) -> None:
@@ -132,6 +139,7 @@ class Engine:
         self._lock: AbstractContextManager[Any] = _NO_LOCK if lock is None else lock
         self._new_ticket = new_ticket
         self._readable = readable
+        self._write_now = write_now
         self._retry: Retry | None = None  # none: nothing but the keep-alive retry
         self._retry_start: RetryState | None = None
         if not (type(retries) is int and retries == 0):
@@ -153,6 +161,7 @@ class Engine:
 
             self._tape, self._kinds = tape(self, record, replay)
             self._readable = None
+            self._write_now = None
 
     def exchange(self, request: Request) -> Exchange:
         """A new exchange for `request`: its route and head are planned, nothing else

@@ -738,6 +738,7 @@ class Exchange:
         pull = PULL_FIRST
         tracer = self._tracer
         informational = self._informational
+        write_now = self._engine._write_now
         try:
             if tracer is not None:
                 yield tracer.started("http11.send_request_headers")
@@ -749,8 +750,14 @@ class Exchange:
                     # (The wait for a 100 is still the request's: its body comes next.)
                     yield from _h1_phase(tracer, step)
                 if step is SEND:
+                    data = wire.data_to_send()
                     try:
-                        yield Write(stream, wire.data_to_send(), timeouts.write)
+                        if write_now is not None:
+                            sent = write_now(stream, data)
+                            if sent == len(data):
+                                continue  # all gone at once, no action
+                            data = data[sent:]
+                        yield Write(stream, data, timeouts.write)
                     except (WriteError, WriteTimeout) as exc:
                         # The server may have answered (413, 401) and closed or stopped
                         # reading: read on. After a timeout, only what has arrived already.

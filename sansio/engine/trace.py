@@ -57,7 +57,9 @@ LOGGER_PREFIX = "conch"
 _SUFFIXES = ("connection", "http11", "http2")
 _DEBUG = 10  # `logging.DEBUG`, without importing logging to read it
 _loggers: dict[str, logging.Logger] = {}
-_groups: dict[str, tuple[logging.Logger, ...]] = {}  # by prefix: the three loggers
+# By prefix: the three loggers (typed Any: their ``_cache`` is not in logging's stubs),
+# and whether logging's cache holds their answers.
+_groups: dict[str, tuple[Any, Any, Any, bool]] = {}
 
 
 class Tracer:
@@ -117,20 +119,48 @@ def _logger(name: str) -> logging.Logger:
 
 
 def debug_logging() -> bool:
-    """Whether one of the trace loggers takes DEBUG records."""
-    loggers = _groups.get(LOGGER_PREFIX)
-    if loggers is None:
+    """Whether one of the trace loggers takes DEBUG records.
+
+    Asked for every request: it reads the answers logging keeps in each logger's
+    ``_cache`` (which logging empties whenever a level or `logging.disable` changes)
+    without calling `Logger.isEnabledFor` three times, and asks logging itself when one
+    is missing, a logger is disabled (logging caches no answer for that), or a logger
+    class answers in its own way.
+    """
+    group = _groups.get(LOGGER_PREFIX)
+    if group is None:
         if sys.modules.get("logging") is None:
             # Nothing configured a logger yet: importing logging to ask would cost a
             # program that never logs ~7 ms (traceback, tokenize...) on its first request.
             return False
-        loggers = _groups[LOGGER_PREFIX] = tuple(
-            _logger(f"{LOGGER_PREFIX}.{suffix}") for suffix in _SUFFIXES
-        )
-    connection, http11, http2 = loggers  # (unrolled: this runs for every request)
-    return (
+        group = _groups[LOGGER_PREFIX] = _group(LOGGER_PREFIX)
+    connection, http11, http2, cached = group  # (unrolled: this runs for every request)
+    if cached and not (connection.disabled or http11.disabled or http2.disabled):
+        try:
+            answer: bool = (
+                connection._cache[_DEBUG] or http11._cache[_DEBUG] or http2._cache[_DEBUG]
+            )
+        except KeyError:  # emptied by a configuration change: logging answers again
+            pass
+        else:
+            return answer
+    asked: bool = (
         connection.isEnabledFor(_DEBUG) or http11.isEnabledFor(_DEBUG) or http2.isEnabledFor(_DEBUG)
     )
+    return asked
+
+
+def _group(prefix: str) -> tuple[Any, Any, Any, bool]:
+    """The three trace loggers under ``prefix``, and whether their answers may be read
+    from logging's cache (each of them answers with `logging.Logger.isEnabledFor`)."""
+    import logging
+
+    connection, http11, http2 = (_logger(f"{prefix}.{suffix}") for suffix in _SUFFIXES)
+    cached = all(
+        type(logger).isEnabledFor is logging.Logger.isEnabledFor
+        for logger in (connection, http11, http2)
+    )
+    return connection, http11, http2, cached
 
 
 def log_event(name: str, info: dict[str, Any]) -> None:

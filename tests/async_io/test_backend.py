@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import select
 import socket
 import ssl
 import time
@@ -280,6 +281,58 @@ def test_write_timeout_and_large_writes(run: Runner, serve: Callable[..., Server
             await stream.send_all(b"x" * (1 << 20), 5.0)
         stream.get_extra_info("socket").shutdown(socket.SHUT_WR)
         assert await stream.recv(100, 5.0) == str(8 << 20).encode()
+        await stream.aclose()
+
+    run(scenario)
+
+
+def test_write_now_writes_what_needs_no_wait(run: Runner, serve: Callable[..., Server]) -> None:
+    """asyncio: a head-sized write into an empty buffer goes out at once; a larger one,
+    or one behind bytes still buffered, is left to send_all. trio: always send_all (its
+    cancellation point comes before the first byte). A closed stream writes nothing."""
+    server = serve(sink)
+    stalled = serve(stall)
+
+    async def scenario() -> None:
+        on_asyncio = sniffio.current_async_library() == "asyncio"
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        assert stream.write_now(b"x" * 100) == (100 if on_asyncio else 0)
+        assert stream.write_now(b"x" * (_asyncio.WRITE_NOW_MAX + 1)) == 0
+        sent = 100 if on_asyncio else 0
+        await stream.send_all(b"y" * (1000 - sent), 2.0)
+        stream.get_extra_info("socket").shutdown(socket.SHUT_WR)
+        assert await stream.recv(100, 5.0) == b"1000"  # every byte, once
+        await stream.aclose()
+        assert stream.write_now(b"x") == 0
+
+        stream = await connect_tcp(stalled.host, stalled.port, timeout=2.0)
+        with pytest.raises(WriteTimeout):
+            await stream.send_all(b"x" * (32 << 20), 0.2)
+        assert stream.write_now(b"x") == 0  # bytes still buffered: send_all waits
+        await stream.aclose()
+
+    run(scenario)
+
+
+def test_write_now_fails_as_send_all_on_a_reset_connection(
+    run: Runner, serve: Callable[..., Server]
+) -> None:
+    """A reset the loop has not seen yet fails the write itself (WriteError); once the
+    stream knows, write_now writes nothing and send_all fails."""
+    server = serve(reset)
+
+    async def scenario() -> None:
+        stream = await connect_tcp(server.host, server.port, timeout=2.0)
+        await stream.send_all(b"!", 2.0)
+        # Wait for the reset without running the loop: the transport has not seen it.
+        assert select.select([stream.get_extra_info("socket")], [], [], 5.0)[0]
+        if sniffio.current_async_library() == "asyncio":
+            with pytest.raises(WriteError):
+                stream.write_now(b"x")
+        assert await wait_until(stream.is_readable)
+        assert stream.write_now(b"x") == 0
+        with pytest.raises(WriteError):
+            await send_until_error(stream)
         await stream.aclose()
 
     run(scenario)

@@ -255,6 +255,66 @@ def test_a_failing_readable_probes_with_an_action() -> None:
     world.assert_clean()
 
 
+def _count_writes(world: World) -> list[Write]:
+    """The Write actions the world's interpreter performs from now on."""
+    writes: list[Write] = []
+    handle = world.loop._io[Write]
+
+    def counted(act: Write) -> Any:
+        writes.append(act)
+        return handle(act)
+
+    world.loop._io[Write] = counted  # type: ignore[index]
+    return writes
+
+
+def _write_now(share: int | None) -> Callable[[Any, bytes], int]:
+    """A ``write_now`` that writes the first ``share`` bytes (None: all) at once."""
+
+    def write_now(stream: Any, data: bytes) -> int:
+        part = data if share is None else data[:share]
+        if part:
+            try:
+                assert stream.write(part)
+            except OSError as exc:
+                raise WriteError(str(exc)) from exc
+        return len(part)
+
+    return write_now
+
+
+def test_an_interpreters_write_now_spares_the_write_action() -> None:
+    """With ``write_now``, bytes that go out at once need no Write action (the whole
+    request here, head and body); a Write sends what it leaves, if anything."""
+    for share, actions in ((None, 0), (0, 2), (5, 2)):
+        world = World(write_now=_write_now(share))
+        writes = _count_writes(world)
+        peer = scripted((REQUEST, OK, REQUEST, OK))
+        world.serve(peer)
+        assert world.get() == (200, b"ok")
+        assert world.get(method="POST", content=b"body") == (200, b"ok")
+        assert len(writes) == actions
+        if share:
+            assert all(not act.data.startswith(b"POST ") for act in writes)
+        assert peer.seen == [b"/", b"/"]  # type: ignore[attr-defined]
+        world.assert_clean()
+
+
+def test_a_failing_write_now_fails_as_a_write_action() -> None:
+    """``write_now`` raising WriteError: the request fails as when its Write fails."""
+    world = World(write_now=_write_now(None))
+    writes = _count_writes(world)
+
+    def program() -> Program:
+        yield RESET  # before a byte of the request is read
+
+    world.serve(program)
+    with pytest.raises(WriteError):
+        world.get()
+    assert writes == []
+    world.assert_clean()
+
+
 def test_the_keep_alive_race_is_retried_once_on_a_fresh_connection() -> None:
     world = World()
     # The server reads the second request, then closes without answering.

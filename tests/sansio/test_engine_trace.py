@@ -262,6 +262,61 @@ def test_no_logger_is_asked_before_the_program_imports_logging(
     assert trace_module._groups == {}
 
 
+def test_debug_logging_follows_every_logging_change_without_asking_each_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Answers come from logging's own cache, which logging empties at every level or
+    # disable() change; disabled loggers (not cached by logging) are asked again.
+    monkeypatch.setattr(trace_module, "LOGGER_PREFIX", "conch-test-cache")
+    http11 = logging.getLogger("conch-test-cache.http11")
+    asked: list[str] = []
+    is_enabled_for = logging.Logger.isEnabledFor
+
+    def counting(self: logging.Logger, level: int) -> bool:
+        asked.append(self.name)
+        return is_enabled_for(self, level)
+
+    monkeypatch.setattr(logging.Logger, "isEnabledFor", counting)
+    assert trace_module.debug_logging() is False
+    asked.clear()
+    assert trace_module.debug_logging() is False
+    assert asked == []  # once logging has answered, every request reads its cache
+    try:
+        http11.setLevel(logging.DEBUG)
+        assert trace_module.debug_logging() is True
+        http11.disabled = True  # (logging.config does this without emptying the cache)
+        assert trace_module.debug_logging() is False
+        http11.disabled = False
+        assert trace_module.debug_logging() is True
+        logging.disable(logging.DEBUG)
+        assert trace_module.debug_logging() is False
+        logging.disable(logging.NOTSET)
+        assert trace_module.debug_logging() is True
+        http11.setLevel(logging.NOTSET)
+        assert trace_module.debug_logging() is False
+    finally:
+        http11.setLevel(logging.NOTSET)
+        http11.disabled = False
+        logging.disable(logging.NOTSET)
+
+
+def test_debug_logging_asks_a_logger_class_with_its_own_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [False]
+
+    class Own(logging.Logger):
+        def isEnabledFor(self, level: int) -> bool:
+            return answers[-1]
+
+    monkeypatch.setattr(trace_module, "LOGGER_PREFIX", "conch-test-own")
+    manager = logging.Logger.manager
+    monkeypatch.setattr(manager, "loggerClass", Own)
+    assert trace_module.debug_logging() is False
+    answers.append(True)  # no level changed: logging's cache would still say False
+    assert trace_module.debug_logging() is True
+
+
 # -- HTTP/2 ---------------------------------------------------------------------------------
 
 H2_SENT = [

@@ -18,6 +18,7 @@ from sansio.wire import (
     ResponseHead,
     Signal,
     WireConnection,
+    planned_head,
 )
 
 
@@ -45,6 +46,11 @@ def test_values_are_frozen_slotted_and_compare_by_value() -> None:
     assert EndOfBody([(b"a", b"b")]) != EndOfBody([])
     with pytest.raises(TypeError):
         RequestHead(b"GET", b"/", [], b"a", b"https")  # type: ignore[call-arg]
+    # The planner's head of every request: the same value, fields in order.
+    assert planned_head(b"GET", b"/", [(b"Host", b"a")], b"a", b"https") == request
+    # A response head takes its fields in order too (how the wire machines build it).
+    assert ResponseHead(200, b"OK", [], "HTTP/1.1") == response
+    assert ResponseHead(200, b"OK", [], "HTTP/1.1", ((100, []),)).informational == ((100, []),)
 
 
 def test_failure_phases() -> None:
