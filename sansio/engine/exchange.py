@@ -373,8 +373,9 @@ class Exchange:
     # -- the choreography -------------------------------------------------------------
 
     def _run(self) -> Steps:
-        # The whole choreography, top to bottom. Its hot path stays in this frame and one
-        # below (each level of ``yield from`` is resumed again at every action).
+        # The whole choreography, top to bottom. Its hot path (an HTTP/1.1 request up to
+        # its head) stays in this frame: each level of ``yield from`` below it would be
+        # resumed again at every action.
         engine = self._engine
         try:
             total = self._deadline
@@ -392,7 +393,95 @@ class Exchange:
                 self._started = True
                 try:
                     if not conn.shared:
-                        head = yield from self._request_h1(conn)
+                        # HTTP/1.1: the request, up to its response head. Here, not in a
+                        # generator of its own: the common path resumes one frame per action.
+                        wire: H1Connection = conn.wire
+                        timeouts = self._timeouts
+                        stream = conn.stream
+                        expect = self._has_body and _expects_continue(self._head.headers)
+                        self._sid = self._last_sid = sid = wire.start_request(
+                            self._head, has_body=self._has_body, expect_continue=expect
+                        )
+                        read = conn.read_for(timeouts.read)
+                        write_error: WriteError | WriteTimeout | None = None
+                        pull = PULL_FIRST
+                        tracer = self._tracer
+                        informational = self._informational
+                        write_now = engine._write_now
+                        try:
+                            if tracer is not None:
+                                yield tracer.started("http11.send_request_headers")
+                            while True:
+                                step = wire.next_step(sid)
+                                if informational is not None:
+                                    yield from self._deliver(wire.informational(sid))
+                                if (
+                                    tracer is not None
+                                    and step is not SEND
+                                    and not wire.awaiting_continue
+                                ):
+                                    # (The wait for a 100 is still the request's: its body
+                                    # comes next.)
+                                    yield from _h1_phase(tracer, step)
+                                if step is SEND:
+                                    data = wire.data_to_send()
+                                    try:
+                                        if write_now is not None:
+                                            sent = write_now(stream, data)
+                                            if sent == len(data):
+                                                continue  # all gone at once, no action
+                                            data = data[sent:]
+                                        yield Write(stream, data, timeouts.write)
+                                    except (WriteError, WriteTimeout) as exc:
+                                        # The server may have answered (413, 401) and closed
+                                        # or stopped reading: read on. After a timeout, only
+                                        # what has arrived already.
+                                        if tracer is not None:
+                                            yield from tracer.failed(exc)
+                                        wire.send_failed(sid)
+                                        write_error = exc
+                                        read = Read(stream, timeouts.after_write_failure(exc))
+                                elif step is RECEIVE:
+                                    if expect and wire.awaiting_continue:
+                                        # Expect: 100-continue. The body waits for a 100 or a
+                                        # final response, not for ever
+                                        # (`Timeouts.continue_wait`).
+                                        try:
+                                            wire.receive_data(
+                                                (yield Read(stream, timeouts.continue_wait()))
+                                            )
+                                        except ReadTimeout:
+                                            if self._done:  # the total timeout, not the 100's
+                                                raise
+                                            wire.continue_body(sid)
+                                    else:
+                                        wire.receive_data((yield read))
+                                elif step is NEED_BODY:
+                                    chunk = yield pull
+                                    if pull is PULL_NEXT and chunk is not None:
+                                        # Between chunks, the server may have answered
+                                        # already (an early 413 or 401): the machine sees it
+                                        # and drops the rest (RFC 9112 §9.5).
+                                        data = yield conn.read_ready
+                                        if data is not None:
+                                            wire.receive_data(data)
+                                    pull = PULL_NEXT
+                                    wire.send_body(sid, chunk)
+                                else:
+                                    assert type(step) is ResponseHead
+                                    if tracer is not None:
+                                        yield tracer.complete(
+                                            (step.http_version.encode("ascii"),
+                                             step.status_code, step.reason, step.headers)
+                                        )  # fmt: skip
+                                    head = step
+                                    break
+                        except Exception as exc:
+                            if tracer is not None:
+                                yield from tracer.failed(exc)
+                            if write_error is not None and exc is not write_error:
+                                raise write_error from exc
+                            raise
                     else:
                         from . import mux
 
@@ -722,86 +811,6 @@ class Exchange:
         if deadline is None:
             return None
         return 0.0 if self._done else deadline.remaining(deadline.now(self._engine._clock))
-
-    def _request_h1(self, conn: Conn) -> Steps:
-        """Send the request on an HTTP/1.1 connection; its response head."""
-        wire: H1Connection = conn.wire  # type: ignore[assignment]
-        timeouts = self._timeouts
-        stream = conn.stream
-        head = self._head
-        expect = self._has_body and _expects_continue(head.headers)
-        self._sid = self._last_sid = sid = wire.start_request(
-            head, has_body=self._has_body, expect_continue=expect
-        )
-        read = conn.read_for(timeouts.read)
-        write_error: WriteError | WriteTimeout | None = None
-        pull = PULL_FIRST
-        tracer = self._tracer
-        informational = self._informational
-        write_now = self._engine._write_now
-        try:
-            if tracer is not None:
-                yield tracer.started("http11.send_request_headers")
-            while True:
-                step = wire.next_step(sid)
-                if informational is not None:
-                    yield from self._deliver(wire.informational(sid))
-                if tracer is not None and step is not SEND and not wire.awaiting_continue:
-                    # (The wait for a 100 is still the request's: its body comes next.)
-                    yield from _h1_phase(tracer, step)
-                if step is SEND:
-                    data = wire.data_to_send()
-                    try:
-                        if write_now is not None:
-                            sent = write_now(stream, data)
-                            if sent == len(data):
-                                continue  # all gone at once, no action
-                            data = data[sent:]
-                        yield Write(stream, data, timeouts.write)
-                    except (WriteError, WriteTimeout) as exc:
-                        # The server may have answered (413, 401) and closed or stopped
-                        # reading: read on. After a timeout, only what has arrived already.
-                        if tracer is not None:
-                            yield from tracer.failed(exc)
-                        wire.send_failed(sid)
-                        write_error = exc
-                        read = Read(stream, timeouts.after_write_failure(exc))
-                elif step is RECEIVE:
-                    if expect and wire.awaiting_continue:
-                        # Expect: 100-continue. The body waits for a 100 or a final
-                        # response, not for ever (`Timeouts.continue_wait`).
-                        try:
-                            wire.receive_data((yield Read(stream, timeouts.continue_wait())))
-                        except ReadTimeout:
-                            if self._done:  # the total timeout, not the wait for a 100
-                                raise
-                            wire.continue_body(sid)
-                    else:
-                        wire.receive_data((yield read))
-                elif step is NEED_BODY:
-                    chunk = yield pull
-                    if pull is PULL_NEXT and chunk is not None:
-                        # Between chunks, the server may have answered already (an early
-                        # 413 or 401): the machine sees it and drops the rest (RFC 9112 §9.5).
-                        data = yield conn.read_ready
-                        if data is not None:
-                            wire.receive_data(data)
-                    pull = PULL_NEXT
-                    wire.send_body(sid, chunk)
-                else:
-                    assert type(step) is ResponseHead
-                    if tracer is not None:
-                        yield tracer.complete(
-                            (step.http_version.encode("ascii"), step.status_code, step.reason,
-                             step.headers)
-                        )  # fmt: skip
-                    return step
-        except Exception as exc:
-            if tracer is not None:
-                yield from tracer.failed(exc)
-            if write_error is not None and exc is not write_error:
-                raise write_error from exc
-            raise
 
     def _deliver(self, interim: Sequence[tuple[int, list[tuple[bytes, bytes]]]]) -> Steps:
         """The ``informational`` callback sees each 1xx head not yet handed to it (a

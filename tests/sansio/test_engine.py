@@ -315,6 +315,28 @@ def test_a_failing_write_now_fails_as_a_write_action() -> None:
     world.assert_clean()
 
 
+def test_an_http11_request_waits_in_one_generator_frame() -> None:
+    """While an HTTP/1.1 request's Write or Read is performed, the exchange is suspended
+    in its own frame, with no generator below it: each resumption resumes one frame (the
+    hot path of every request)."""
+    world = World()
+    stacks: list[object] = []
+    for kind in (Write, Read):
+        handle = world.loop._io[kind]
+
+        def watched(act: Any, handle: Any = handle) -> Any:
+            stacks.extend(ex._gen.gi_yieldfrom for ex in world.engine._live)  # type: ignore[union-attr]
+            return handle(act)
+
+        world.loop._io[kind] = watched  # type: ignore[index]
+    world.serve(scripted((REQUEST, OK, REQUEST, OK)))
+    assert world.get() == (200, b"ok")
+    assert world.get(method="POST", content=b"body") == (200, b"ok")
+    assert len(stacks) >= 4  # (a Write and a Read per request at least)
+    assert stacks == [None] * len(stacks)
+    world.assert_clean()
+
+
 def test_the_keep_alive_race_is_retried_once_on_a_fresh_connection() -> None:
     world = World()
     # The server reads the second request, then closes without answering.
