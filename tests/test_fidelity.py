@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
+import logging
 import warnings
 from collections.abc import Callable, Coroutine
 from types import ModuleType, TracebackType
@@ -504,6 +505,39 @@ def test_no_log_record_is_made_when_info_is_off(caplog: pytest.LogCaptureFixture
     ):
         client.get("http://testserver/")
     assert caplog.records == []
+
+
+def test_the_response_line_follows_logging_changes_between_requests() -> None:
+    # The clients read logging's cached answer per response: a handler and level set,
+    # logging.disable, or the level reset later must each show on the next request.
+    logger = logging.getLogger("conch")
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Collect()
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        client.get("http://testserver/off")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            client.get("http://testserver/on")
+            logging.disable(logging.INFO)
+            client.get("http://testserver/disabled")
+            logging.disable(logging.NOTSET)
+            client.get("http://testserver/again")
+            logger.setLevel(logging.NOTSET)
+            client.get("http://testserver/reset")
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+            logging.disable(logging.NOTSET)
+    assert seen == [
+        'HTTP Request: GET http://testserver/on "HTTP/1.1 200 OK"',
+        'HTTP Request: GET http://testserver/again "HTTP/1.1 200 OK"',
+    ]
 
 
 # -- file:// ----------------------------------------------------------------------------------
