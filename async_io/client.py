@@ -132,8 +132,13 @@ class AsyncClient(BaseClient):
         self._mounts: MountTable[AsyncBaseTransport | None] = MountTable(
             [*(mounts or {}).items(), *proxy_mounts]
         )
+        # (A table never changes once made: without patterns, no lookup per request.)
+        self._mounted = bool(self._mounts)
 
     def _transport_for_url(self, url: URL) -> AsyncBaseTransport:
+        # Kept as the one place a request's transport is chosen: mocking libraries patch it.
+        if not self._mounted:
+            return self._transport
         return self._mounts.lookup(url, None) or self._transport
 
     async def request(

@@ -21,6 +21,7 @@ import pytest
 import trio
 
 import conch
+from sansio.mounts import MountTable
 
 from .servers import Got, Reply, Server, http_handler
 
@@ -220,6 +221,32 @@ def test_async_client_context_enters_and_exits_transport_and_mounts(run: Run[Any
 
     run(main)
     assert log == ["aenter main", "aenter mount", "aexit main None", "aexit mount None"]
+
+
+def test_a_client_without_mounts_sends_through_its_transport_without_a_lookup(
+    monkeypatch: pytest.MonkeyPatch, run: Run[Any]
+) -> None:
+    def no_lookup(*args: Any) -> None:
+        raise AssertionError("a client without mounts looked one up")
+
+    monkeypatch.setattr(MountTable, "lookup", no_lookup)
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        assert client.get("http://testserver/").text == "ok"
+
+    async def main() -> None:
+        async with conch.AsyncClient(transport=conch.MockTransport(ok)) as client:
+            assert (await client.get("http://testserver/")).text == "ok"
+
+    run(main)
+    monkeypatch.undo()
+    # With mounts, each request is routed as before; mocking libraries patch the method.
+    mounted = conch.MockTransport(lambda request: conch.Response(201))
+    patched = conch.MockTransport(lambda request: conch.Response(202))
+    with conch.Client(transport=conch.MockTransport(ok), mounts={"http://m": mounted}) as client:
+        assert client.get("http://m/").status_code == 201
+        assert client.get("http://testserver/").status_code == 200
+        monkeypatch.setattr(conch.Client, "_transport_for_url", lambda self, url: patched)
+        assert client.get("http://testserver/").status_code == 202
 
 
 def test_reopening_a_client_is_refused_as_httpx() -> None:
