@@ -166,7 +166,7 @@ class AsyncClient(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        # (The verbs resolve allow_redirects= before calling: they pass None.)
         follow = (
             follow_redirects
             if allow_redirects is None
@@ -299,6 +299,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a GET request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "GET",
             url,
@@ -306,7 +308,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -325,6 +327,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a OPTIONS request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "OPTIONS",
             url,
@@ -332,7 +336,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -351,6 +355,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a HEAD request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "HEAD",
             url,
@@ -358,7 +364,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -381,6 +387,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a POST request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "POST",
             url,
@@ -392,7 +400,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -415,6 +423,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PUT request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "PUT",
             url,
@@ -426,7 +436,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -449,6 +459,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PATCH request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "PATCH",
             url,
@@ -460,7 +472,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -479,6 +491,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a DELETE request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "DELETE",
             url,
@@ -486,7 +500,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )

@@ -165,7 +165,7 @@ class Client(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        # (The verbs resolve allow_redirects= before calling: they pass None.)
         follow = (
             follow_redirects
             if allow_redirects is None
@@ -293,6 +293,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a GET request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "GET",
             url,
@@ -300,7 +302,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -319,6 +321,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a OPTIONS request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "OPTIONS",
             url,
@@ -326,7 +330,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -345,6 +349,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a HEAD request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "HEAD",
             url,
@@ -352,7 +358,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -375,6 +381,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a POST request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "POST",
             url,
@@ -386,7 +394,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -409,6 +417,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PUT request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "PUT",
             url,
@@ -420,7 +430,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -443,6 +453,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PATCH request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "PATCH",
             url,
@@ -454,7 +466,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -473,6 +485,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a DELETE request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "DELETE",
             url,
@@ -480,7 +494,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )

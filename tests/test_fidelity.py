@@ -125,6 +125,34 @@ def test_async_verbs_call_request_with_exactly_httpx_keywords(run: Run[Any]) -> 
     assert calls == [f"POST {conch.USE_CLIENT_DEFAULT}", "GET False"]
 
 
+def test_verbs_resolve_allow_redirects_only_when_given(
+    monkeypatch: pytest.MonkeyPatch, run: Run[Any]
+) -> None:
+    def refuse(*args: Any) -> None:
+        raise AssertionError("resolved without allow_redirects=")
+
+    verbs = ("get", "options", "head", "delete", "post", "put", "patch")
+    for module in ("sync_io.client", "async_io.client"):
+        monkeypatch.setattr(f"{module}.resolve_follow_redirects", refuse)
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        for verb in verbs:
+            assert getattr(client, verb)("http://testserver/").status_code == 200
+
+    async def main() -> None:
+        async with conch.AsyncClient(transport=conch.MockTransport(ok)) as client:
+            for verb in verbs:
+                assert (await getattr(client, verb)("http://testserver/")).status_code == 200
+
+    run(main)
+    monkeypatch.undo()
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        for verb in verbs:
+            with pytest.raises(TypeError, match="disagree"):
+                getattr(client, verb)(
+                    "http://testserver/", follow_redirects=True, allow_redirects=False
+                )
+
+
 # -- requests' allow_redirects= on the top-level functions ----------------------------------
 
 
