@@ -132,8 +132,13 @@ class AsyncClient(BaseClient):
         self._mounts: MountTable[AsyncBaseTransport | None] = MountTable(
             [*(mounts or {}).items(), *proxy_mounts]
         )
+        # (A table never changes once made: without patterns, no lookup per request.)
+        self._mounted = bool(self._mounts)
 
     def _transport_for_url(self, url: URL) -> AsyncBaseTransport:
+        # Kept as the one place a request's transport is chosen: mocking libraries patch it.
+        if not self._mounted:
+            return self._transport
         return self._mounts.lookup(url, None) or self._transport
 
     async def request(
@@ -161,7 +166,7 @@ class AsyncClient(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        # (The verbs resolve allow_redirects= before calling: they pass None.)
         follow = (
             follow_redirects
             if allow_redirects is None
@@ -294,6 +299,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a GET request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "GET",
             url,
@@ -301,7 +308,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -320,6 +327,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a OPTIONS request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "OPTIONS",
             url,
@@ -327,7 +336,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -346,6 +355,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a HEAD request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "HEAD",
             url,
@@ -353,7 +364,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -376,6 +387,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a POST request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "POST",
             url,
@@ -387,7 +400,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -410,6 +423,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PUT request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "PUT",
             url,
@@ -421,7 +436,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -444,6 +459,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PATCH request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "PATCH",
             url,
@@ -455,7 +472,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -474,6 +491,8 @@ class AsyncClient(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a DELETE request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return await self.request(
             "DELETE",
             url,
@@ -481,7 +500,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )

@@ -7,11 +7,11 @@ performs `send_flow`'s actions, and closing.
 from __future__ import annotations
 
 import enum
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 
 from . import env as _env
+from ._logcache import loggers
 from ._typing_lite import TYPE_CHECKING, Any
 from ._version import __version__
 from .auth import Auth, AuthTypes, BasicAuth, FunctionAuth
@@ -79,24 +79,33 @@ def response_log_args(request: Request, response: Response) -> tuple[object, ...
 
 # `logging.INFO`, without importing logging to read it.
 _INFO = 20
-# Loggers by name, as `logging.getLogger` gave them (it always gives the same one):
-# looked up once instead of on every response, under logging's module lock.
-_loggers: dict[str, logging.Logger] = {}
+# By LOGGER_NAME: the logger (typed Any: its ``_cache`` is not in logging's stubs) and
+# whether logging's cache holds its answers (`sansio._logcache`).
+_loggers: dict[str, tuple[Any, bool]] = {}
 
 
 def response_logger() -> logging.Logger | None:
     """The logger the shells write the response line to, if it takes INFO records.
 
-    `logging` is never imported by conch itself: until the program imports it, no logger
-    takes INFO records (importing it would cost a program that never logs ~7 ms).
+    Asked for every response: it reads the answer logging keeps in the logger's ``_cache``
+    rather than calling `Logger.isEnabledFor`, and asks logging when it is missing, the
+    logger is disabled or its class answers in its own way (`sansio._logcache`). Until
+    the program imports `logging`, no logger takes INFO records.
     """
-    logger = _loggers.get(LOGGER_NAME)
-    if logger is None:
-        if sys.modules.get("logging") is None:
+    entry = _loggers.get(LOGGER_NAME)
+    if entry is None:
+        group = loggers((LOGGER_NAME,))
+        if group is None:
             return None
-        import logging
-
-        logger = _loggers[LOGGER_NAME] = logging.getLogger(LOGGER_NAME)
+        entry = _loggers[LOGGER_NAME] = (group[0][0], group[1])
+    logger, cached = entry
+    if cached and not logger.disabled:
+        try:
+            answer: bool = logger._cache[_INFO]
+        except KeyError:  # emptied by a configuration change: logging answers again
+            pass
+        else:
+            return logger if answer else None
     return logger if logger.isEnabledFor(_INFO) else None
 
 

@@ -131,8 +131,13 @@ class Client(BaseClient):
         self._mounts: MountTable[BaseTransport | None] = MountTable(
             [*(mounts or {}).items(), *proxy_mounts]
         )
+        # (A table never changes once made: without patterns, no lookup per request.)
+        self._mounted = bool(self._mounts)
 
     def _transport_for_url(self, url: URL) -> BaseTransport:
+        # Kept as the one place a request's transport is chosen: mocking libraries patch it.
+        if not self._mounted:
+            return self._transport
         return self._mounts.lookup(url, None) or self._transport
 
     def request(
@@ -160,7 +165,7 @@ class Client(BaseClient):
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        # (The verbs resolve allow_redirects= before calling: nothing left to resolve.)
+        # (The verbs resolve allow_redirects= before calling: they pass None.)
         follow = (
             follow_redirects
             if allow_redirects is None
@@ -288,6 +293,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a GET request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "GET",
             url,
@@ -295,7 +302,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -314,6 +321,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a OPTIONS request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "OPTIONS",
             url,
@@ -321,7 +330,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -340,6 +349,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a HEAD request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "HEAD",
             url,
@@ -347,7 +358,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -370,6 +381,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a POST request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "POST",
             url,
@@ -381,7 +394,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -404,6 +417,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PUT request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "PUT",
             url,
@@ -415,7 +430,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -438,6 +453,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a PATCH request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "PATCH",
             url,
@@ -449,7 +466,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )
@@ -468,6 +485,8 @@ class Client(BaseClient):
         allow_redirects: bool | None = None,
     ) -> Response:
         """Send a DELETE request (see `request`)."""
+        if allow_redirects is not None:  # (requests' alias: resolved only when given)
+            follow_redirects = resolve_follow_redirects(follow_redirects, allow_redirects)
         return self.request(
             "DELETE",
             url,
@@ -475,7 +494,7 @@ class Client(BaseClient):
             headers=headers,
             cookies=cookies,
             auth=auth,
-            follow_redirects=resolve_follow_redirects(follow_redirects, allow_redirects),
+            follow_redirects=follow_redirects,
             timeout=timeout,
             extensions=extensions,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
+import logging
 import warnings
 from collections.abc import Callable, Coroutine
 from types import ModuleType, TracebackType
@@ -20,6 +21,7 @@ import pytest
 import trio
 
 import conch
+from sansio.mounts import MountTable
 
 from .servers import Got, Reply, Server, http_handler
 
@@ -123,6 +125,34 @@ def test_async_verbs_call_request_with_exactly_httpx_keywords(run: Run[Any]) -> 
     assert calls == [f"POST {conch.USE_CLIENT_DEFAULT}", "GET False"]
 
 
+def test_verbs_resolve_allow_redirects_only_when_given(
+    monkeypatch: pytest.MonkeyPatch, run: Run[Any]
+) -> None:
+    def refuse(*args: Any) -> None:
+        raise AssertionError("resolved without allow_redirects=")
+
+    verbs = ("get", "options", "head", "delete", "post", "put", "patch")
+    for module in ("sync_io.client", "async_io.client"):
+        monkeypatch.setattr(f"{module}.resolve_follow_redirects", refuse)
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        for verb in verbs:
+            assert getattr(client, verb)("http://testserver/").status_code == 200
+
+    async def main() -> None:
+        async with conch.AsyncClient(transport=conch.MockTransport(ok)) as client:
+            for verb in verbs:
+                assert (await getattr(client, verb)("http://testserver/")).status_code == 200
+
+    run(main)
+    monkeypatch.undo()
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        for verb in verbs:
+            with pytest.raises(TypeError, match="disagree"):
+                getattr(client, verb)(
+                    "http://testserver/", follow_redirects=True, allow_redirects=False
+                )
+
+
 # -- requests' allow_redirects= on the top-level functions ----------------------------------
 
 
@@ -219,6 +249,32 @@ def test_async_client_context_enters_and_exits_transport_and_mounts(run: Run[Any
 
     run(main)
     assert log == ["aenter main", "aenter mount", "aexit main None", "aexit mount None"]
+
+
+def test_a_client_without_mounts_sends_through_its_transport_without_a_lookup(
+    monkeypatch: pytest.MonkeyPatch, run: Run[Any]
+) -> None:
+    def no_lookup(*args: Any) -> None:
+        raise AssertionError("a client without mounts looked one up")
+
+    monkeypatch.setattr(MountTable, "lookup", no_lookup)
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        assert client.get("http://testserver/").text == "ok"
+
+    async def main() -> None:
+        async with conch.AsyncClient(transport=conch.MockTransport(ok)) as client:
+            assert (await client.get("http://testserver/")).text == "ok"
+
+    run(main)
+    monkeypatch.undo()
+    # With mounts, each request is routed as before; mocking libraries patch the method.
+    mounted = conch.MockTransport(lambda request: conch.Response(201))
+    patched = conch.MockTransport(lambda request: conch.Response(202))
+    with conch.Client(transport=conch.MockTransport(ok), mounts={"http://m": mounted}) as client:
+        assert client.get("http://m/").status_code == 201
+        assert client.get("http://testserver/").status_code == 200
+        monkeypatch.setattr(conch.Client, "_transport_for_url", lambda self, url: patched)
+        assert client.get("http://testserver/").status_code == 202
 
 
 def test_reopening_a_client_is_refused_as_httpx() -> None:
@@ -504,6 +560,39 @@ def test_no_log_record_is_made_when_info_is_off(caplog: pytest.LogCaptureFixture
     ):
         client.get("http://testserver/")
     assert caplog.records == []
+
+
+def test_the_response_line_follows_logging_changes_between_requests() -> None:
+    # The clients read logging's cached answer per response: a handler and level set,
+    # logging.disable, or the level reset later must each show on the next request.
+    logger = logging.getLogger("conch")
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Collect()
+    with conch.Client(transport=conch.MockTransport(ok)) as client:
+        client.get("http://testserver/off")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            client.get("http://testserver/on")
+            logging.disable(logging.INFO)
+            client.get("http://testserver/disabled")
+            logging.disable(logging.NOTSET)
+            client.get("http://testserver/again")
+            logger.setLevel(logging.NOTSET)
+            client.get("http://testserver/reset")
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+            logging.disable(logging.NOTSET)
+    assert seen == [
+        'HTTP Request: GET http://testserver/on "HTTP/1.1 200 OK"',
+        'HTTP Request: GET http://testserver/again "HTTP/1.1 200 OK"',
+    ]
 
 
 # -- file:// ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`sansio` is built in layers, and imports only go down (or sideways, within a layer).
 
-    base    exceptions, env, status, _version, _types, _typing_lite, _frozen, streams,
-            transports, deadline
+    base    exceptions, env, status, _version, _types, _typing_lite, _frozen, _logcache,
+            streams, transports, deadline
     model   urls, headers, config, cookies, decoders, multipart, content, models, tls,
             mounts, sse
     wire    wire, h1, h1_heads, h2, socks, ws: the connection machines
@@ -42,6 +42,7 @@ LAYER_OF = {
             "_types",
             "_typing_lite",
             "_frozen",
+            "_logcache",
             "streams",
             "transports",
             "deadline",

@@ -28,10 +28,10 @@ Rules
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from types import CoroutineType
 
+from sansio._logcache import loggers
 from sansio._typing_lite import TYPE_CHECKING, Any
 
 from .actions import Trace
@@ -129,11 +129,10 @@ def debug_logging() -> bool:
     """
     group = _groups.get(LOGGER_PREFIX)
     if group is None:
-        if sys.modules.get("logging") is None:
-            # Nothing configured a logger yet: importing logging to ask would cost a
-            # program that never logs ~7 ms (traceback, tokenize...) on its first request.
+        group = _group(LOGGER_PREFIX)
+        if group is None:  # logging is not imported: no logger takes DEBUG records
             return False
-        group = _groups[LOGGER_PREFIX] = _group(LOGGER_PREFIX)
+        _groups[LOGGER_PREFIX] = group
     connection, http11, http2, cached = group  # (unrolled: this runs for every request)
     if cached and not (connection.disabled or http11.disabled or http2.disabled):
         try:
@@ -150,16 +149,13 @@ def debug_logging() -> bool:
     return asked
 
 
-def _group(prefix: str) -> tuple[Any, Any, Any, bool]:
+def _group(prefix: str) -> tuple[Any, Any, Any, bool] | None:
     """The three trace loggers under ``prefix``, and whether their answers may be read
-    from logging's cache (each of them answers with `logging.Logger.isEnabledFor`)."""
-    import logging
-
-    connection, http11, http2 = (_logger(f"{prefix}.{suffix}") for suffix in _SUFFIXES)
-    cached = all(
-        type(logger).isEnabledFor is logging.Logger.isEnabledFor
-        for logger in (connection, http11, http2)
-    )
+    from logging's cache (`sansio._logcache`); None before logging is imported."""
+    group = loggers(tuple(f"{prefix}.{suffix}" for suffix in _SUFFIXES))
+    if group is None:
+        return None
+    (connection, http11, http2), cached = group
     return connection, http11, http2, cached
 
 

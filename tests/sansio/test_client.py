@@ -598,6 +598,68 @@ def test_informational_hooks_are_listed_only_when_given() -> None:
     )
 
 
+def test_response_logger_follows_every_logging_change_without_asking_each_response(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Answers come from logging's own cache, which logging empties at every level or
+    # disable() change; a disabled logger (not cached by logging) is asked again.
+    monkeypatch.setattr(client_module, "LOGGER_NAME", "conch-test-response-cache")
+    logger = logging.getLogger("conch-test-response-cache")
+    asked: list[str] = []
+    is_enabled_for = logging.Logger.isEnabledFor
+
+    def counting(self: logging.Logger, level: int) -> bool:
+        asked.append(self.name)
+        return is_enabled_for(self, level)
+
+    monkeypatch.setattr(logging.Logger, "isEnabledFor", counting)
+    assert client_module.response_logger() is None
+    asked.clear()
+    assert client_module.response_logger() is None
+    assert asked == []  # once logging has answered, every response reads its cache
+    root_level = logging.getLogger().level
+    try:
+        logger.setLevel(logging.INFO)
+        assert client_module.response_logger() is logger
+        asked.clear()
+        assert client_module.response_logger() is logger
+        assert asked == []
+        logger.disabled = True  # (logging.config does this without emptying the cache)
+        assert client_module.response_logger() is None
+        logger.disabled = False
+        assert client_module.response_logger() is logger
+        logging.disable(logging.INFO)
+        assert client_module.response_logger() is None
+        logging.disable(logging.NOTSET)
+        assert client_module.response_logger() is logger
+        logger.setLevel(logging.WARNING)
+        assert client_module.response_logger() is None
+        logger.setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.INFO)  # an ancestor's level counts too
+        assert client_module.response_logger() is logger
+    finally:
+        logging.getLogger().setLevel(root_level)
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
+        logging.disable(logging.NOTSET)
+
+
+def test_response_logger_asks_a_logger_class_with_its_own_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [False]
+
+    class Own(logging.Logger):
+        def isEnabledFor(self, level: int) -> bool:
+            return answers[-1]
+
+    monkeypatch.setattr(client_module, "LOGGER_NAME", "conch-test-response-own")
+    monkeypatch.setattr(logging.Logger.manager, "loggerClass", Own)
+    assert client_module.response_logger() is None
+    answers.append(True)  # no level changed: logging's cache would still say False
+    assert client_module.response_logger() is logging.getLogger("conch-test-response-own")
+
+
 def test_no_response_logger_before_the_program_imports_logging(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
