@@ -41,6 +41,7 @@ from .exceptions import (
     WriteTimeout,
 )
 from .h1 import MAX_HEADER_BYTES, MAX_HEADER_COUNT, H1Connection
+from .h1_heads import LoweredFields
 from .headers import Headers
 from .models import Request, Response
 from .pool import retry_safe
@@ -444,9 +445,14 @@ class Planner:
                 "reason_phrase": head.reason,
                 "network_stream": network_stream,
             }
-        response = Response._from_transport(
-            head.status_code, Headers._from_validated(head.headers), stream, request, extensions
+        fields = head.headers
+        headers = (
+            # The llhttp head parser lowered each name already.
+            Headers._from_full_items(fields.items.copy())
+            if type(fields) is LoweredFields
+            else Headers._from_validated(fields)
         )
+        response = Response._from_transport(head.status_code, headers, stream, request, extensions)
         if head.informational:
             version = extensions["http_version"]
             response._informational = [

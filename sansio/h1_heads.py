@@ -161,13 +161,26 @@ _MAX_CONTENT_LENGTH_DIGITS = 20
 _REASON_H11_REFUSES = b"\x00\x0b\x0c"
 
 
+class LoweredFields(list[tuple[bytes, bytes]]):
+    """A head's ``(name, value)`` fields that also carry them as ``(name, lowered name,
+    value)`` triples in ``items`` (`sansio.headers.Headers._from_full_items`'s layout), as
+    the llhttp path lowers each name once anyway: the response's `Headers` adopts the
+    triples instead of lowering every name again. Equal to the plain list; whoever
+    changes the pairs must not hand over ``items`` (nothing in conch does)."""
+
+    __slots__ = ("items",)
+    items: list[tuple[bytes, bytes, bytes]]
+
+
 class _Sink:
     """What llhttp's callbacks report for one head."""
 
-    __slots__ = ("complete", "fields", "reason")
+    __slots__ = ("complete", "fields", "items", "reason")
 
     def __init__(self) -> None:
-        self.fields: list[tuple[bytes, bytes]] = []
+        self.fields = LoweredFields()
+        self.items: list[tuple[bytes, bytes, bytes]] = []
+        self.fields.items = self.items
         self.reason = b""
         self.complete = False
 
@@ -176,6 +189,7 @@ class _Sink:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.fields.append((name, value))
+        self.items.append((name, name.lower(), value))
 
     def on_headers_complete(self) -> None:
         self.complete = True
@@ -203,27 +217,26 @@ def parse_head_llhttp(head: bytes) -> Head:
     length: bytes | None = None
     chunked = False
     keep_alive = True
-    fields = sink.fields
-    for name, value in fields:
+    for _, name, value in sink.items:  # lowered names
         size = len(name)
         if size == 14:
-            if name.lower() == b"content-length":
+            if name == b"content-length":
                 if len(value) > _MAX_CONTENT_LENGTH_DIGITS:
                     return parse_head_h11(head)
                 length = value  # digits: llhttp refuses anything else, and repeats
         elif size == 17:
-            if name.lower() == b"transfer-encoding":
+            if name == b"transfer-encoding":
                 if chunked or value != b"chunked":
                     return parse_head_h11(head)
                 chunked = True
-        elif size == 10 and keep_alive and name.lower() == b"connection":
+        elif size == 10 and keep_alive and name == b"connection":
             keep_alive = value == b"keep-alive" or not asks_to_close(value)
     version = head[5:8]  # llhttp took exactly "HTTP/" DIGIT "." DIGIT
     if status < 200:
         keep_alive = True  # h11 reads keep-alive from final heads only
     elif version < b"1.1":
         keep_alive = False
-    return Head(version, status, reason, fields, length, chunked, keep_alive)
+    return Head(version, status, reason, sink.fields, length, chunked, keep_alive)
 
 
 # The response-head parsers by name: "llhttp" only where httptools can be imported.

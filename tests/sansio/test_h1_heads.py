@@ -23,8 +23,11 @@ from hypothesis import strategies as st
 
 from sansio import h1_heads
 from sansio.exceptions import LocalProtocolError, RemoteProtocolError
+from sansio.exchange import Planner
 from sansio.h1 import H1Connection
 from sansio.h1_heads import PARSERS, Head, parse_head_h11, write_request_head
+from sansio.models import Request
+from sansio.streams import ByteStream
 from sansio.wire import NEED_BODY, RECEIVE, SEND, BodyChunk, EndOfBody, RequestHead, ResponseHead
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -340,6 +343,37 @@ def test_the_machine_answers_the_same_on_both_parsers(
     raw = mutate(b"".join(raws), mutations) + body
     pieces = cut(raw, cuts)
     assert play("llhttp", method, pieces) == play("h11", method, pieces)
+
+
+def test_llhttp_hands_over_the_names_it_lowered() -> None:
+    """The llhttp path lowers each field name once, for its own framing checks and for
+    the response's `Headers`, which adopt the triples: the same headers as h11's head
+    gives, each response with its own list."""
+    raw = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Two: 1\r\nx-TWO: 2\r\n"
+        b"CONTENT-LENGTH: 4\r\nConnection: Keep-Alive\r\n\r\n"
+    )
+    head = PARSERS["llhttp"](raw)
+    assert head == PARSERS["h11"](raw)
+    fields = head.fields
+    assert type(fields) is h1_heads.LoweredFields
+    assert fields.items == [(name, name.lower(), value) for name, value in fields]
+    request = Request("GET", "http://a/")
+    responses = [
+        Planner.response(
+            ResponseHead(200, head.reason, head.fields, "HTTP/1.1"), request, ByteStream(b""), None
+        )
+        for head in (PARSERS["llhttp"](raw), PARSERS["h11"](raw), PARSERS["llhttp"](raw))
+    ]
+    via_llhttp, via_h11, again = responses
+    assert via_llhttp.headers.multi_items() == via_h11.headers.multi_items()
+    assert via_llhttp.headers.raw == via_h11.headers.raw == fields
+    assert via_llhttp.headers.get_list("x-two") == ["1", "2"]
+    assert via_llhttp.headers["content-length"] == "4"
+    via_llhttp.headers["x-new"] = "1"
+    del via_llhttp.headers["x-two"]
+    assert fields.items == [(name, name.lower(), value) for name, value in fields]
+    assert again.headers.multi_items() == via_h11.headers.multi_items()
 
 
 # -- the request head against h11 --------------------------------------------------------
