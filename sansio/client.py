@@ -328,12 +328,24 @@ class BaseClient:
             merged = Cookies(self._cookies)
             merged.update(cookies)
             merged_cookies = merged.jar
-        elif jar:  # (the jar's own length: one call, not two through Cookies)
+        elif jar._all if jar._mirror is None else jar:
+            # Without a mirrored stdlib jar its cookies are all in its dict (no __len__
+            # call per request); with one, __len__ takes in what was set through it.
             merged_cookies = jar
         ext = dict(extensions) if extensions else {}
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
-            ext["timeout"] = chosen.as_dict()
+            # Timeout.as_dict's shape, built without its call (Timeout is mutable in
+            # place, so read each request; tests/sansio/test_client.py compares the two).
+            values = {
+                "connect": chosen.connect,
+                "read": chosen.read,
+                "write": chosen.write,
+                "pool": chosen.pool,
+            }
+            if chosen.total is not None:
+                values["total"] = chosen.total
+            ext["timeout"] = values
         if (
             merged_cookies is None
             and headers is None

@@ -21,7 +21,7 @@ from sansio.client import (
     resolve_follow_redirects,
 )
 from sansio.config import DEFAULT_MAX_REDIRECTS, USE_CLIENT_DEFAULT, Timeout
-from sansio.cookies import Cookies
+from sansio.cookies import CookieJar, Cookies
 from sansio.exceptions import LocalProtocolError
 from sansio.models import Request
 from sansio.urls import URL
@@ -259,6 +259,35 @@ def test_no_cookies_no_header() -> None:
     assert "cookie" not in BaseClient().build_request("GET", "https://example.com/").headers
 
 
+def test_the_jar_is_asked_for_its_length_only_when_it_mirrors_a_stdlib_jar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import http.cookiejar
+
+    lengths: list[int] = []
+    real_len = CookieJar.__len__
+
+    def counted(jar: CookieJar) -> int:
+        lengths.append(1)
+        return real_len(jar)
+
+    monkeypatch.setattr(CookieJar, "__len__", counted)
+    client = BaseClient()
+    assert "cookie" not in client.build_request("GET", "https://example.com/").headers
+    assert lengths == []  # no Python call per request without a mirror
+    client.cookies.set("a", "1", domain="example.com")
+    assert client.build_request("GET", "https://example.com/").headers["cookie"] == "a=1"
+    # A cookie set through a mirrored stdlib jar after the client was made still counts.
+    stdlib = http.cookiejar.CookieJar()
+    client = BaseClient(cookies=stdlib)
+    assert "cookie" not in client.build_request("GET", "https://example.com/").headers
+    stdlib.set_cookie(next(iter(Cookies({"b": "2"}).jar)))
+    assert client.build_request("GET", "https://example.com/").headers["cookie"] == "b=2"
+    stdlib.clear()
+    assert "cookie" not in client.build_request("GET", "https://example.com/").headers
+    assert lengths
+
+
 def test_the_cookie_jar_is_shared_with_the_flow() -> None:
     client = BaseClient()
     jar = Cookies({"a": "1"})
@@ -341,6 +370,33 @@ def test_timeout_goes_into_the_extensions() -> None:
     client.timeout = Timeout(1.0, connect=0.5)
     request = client.build_request("GET", "https://example.com/", timeout=USE_CLIENT_DEFAULT)
     assert request.extensions["timeout"] == {"connect": 0.5, "read": 1.0, "write": 1.0, "pool": 1.0}
+
+
+def test_the_timeout_extension_follows_a_timeout_changed_in_place_without_as_dict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = [Timeout(5.0).as_dict(), Timeout(1.0, total=9.0).as_dict()]
+    monkeypatch.setattr(Timeout, "as_dict", None)  # not called per request
+    client = BaseClient()
+    first = client.build_request("GET", "https://example.com/").extensions["timeout"]
+    assert first == expected[0]
+    second = client.build_request("GET", "https://example.com/").extensions["timeout"]
+    assert second == first
+    assert second is not first  # each request its own dict
+    client.timeout.connect = client.timeout.read = 1.0
+    client.timeout.write = client.timeout.pool = 1.0
+    client.timeout.total = 9.0
+    changed = client.build_request("GET", "https://example.com/").extensions["timeout"]
+    assert changed == expected[1]
+    request = client.build_request("GET", "https://example.com/", timeout=Timeout(1.0, total=9.0))
+    assert request.extensions["timeout"] == expected[1]
+    client.timeout.total = None
+    assert client.build_request("GET", "https://example.com/").extensions["timeout"] == {
+        "connect": 1.0,
+        "read": 1.0,
+        "write": 1.0,
+        "pool": 1.0,
+    }
 
 
 def test_an_explicit_timeout_extension_wins() -> None:
