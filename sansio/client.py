@@ -335,17 +335,8 @@ class BaseClient:
         ext = dict(extensions) if extensions else {}
         if "timeout" not in ext:
             chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
-            # Timeout.as_dict's shape, built without its call (Timeout is mutable in
-            # place, so read each request; tests/sansio/test_client.py compares the two).
-            values = {
-                "connect": chosen.connect,
-                "read": chosen.read,
-                "write": chosen.write,
-                "pool": chosen.pool,
-            }
-            if chosen.total is not None:
-                values["total"] = chosen.total
-            ext["timeout"] = values
+            # (Read at each request: a Timeout is mutable in place.)
+            ext["timeout"] = chosen.as_dict()
         if (
             merged_cookies is None
             and headers is None
