@@ -722,9 +722,15 @@ class Response:
 
     # -- decoding ----------------------------------------------------------------------
 
-    def _decoder(self, max_decoded_size: int | None) -> BodyDecoder | None:
-        """A decoder for the Content-Encoding, or None when the body is sent as is."""
-        values = self.headers._raw_values(b"content-encoding")
+    def _decoder(
+        self, max_decoded_size: int | None, values: list[bytes] | None = None
+    ) -> BodyDecoder | None:
+        """A decoder for the Content-Encoding, or None when the body is sent as is.
+
+        ``values``: the Content-Encoding values when the caller has read them already.
+        """
+        if values is None:
+            values = self.headers._raw_values(b"content-encoding")
         if not values:
             return None
         try:
@@ -766,7 +772,7 @@ class Response:
         limit = self.max_decoded_size
         # (Most bodies are sent as is: no decoder to ask for.)
         encoded = self.headers._raw_values(b"content-encoding")
-        decoder = self._decoder(limit) if encoded else None
+        decoder = self._decoder(limit, encoded) if encoded else None
         if decoder is not None:
             self._body = b"".join(self._iter_decoded(decoder, None))
             return self._body
@@ -950,7 +956,7 @@ class Response:
         limit = self.max_decoded_size
         # (Most bodies are sent as is: no decoder to ask for.)
         encoded = self.headers._raw_values(b"content-encoding")
-        decoder = self._decoder(limit) if encoded else None
+        decoder = self._decoder(limit, encoded) if encoded else None
         if decoder is not None:
             parts = [part async for part in self._aiter_decoded(decoder, None)]
             self._body = b"".join(parts)
