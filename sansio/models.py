@@ -526,10 +526,6 @@ class Response:
         # The core has no clock: the shell measures and sets this when it closes.
         self._elapsed = elapsed
 
-    def _set_elapsed(self, seconds: float) -> None:
-        """`elapsed`, in seconds."""
-        self._elapsed = seconds
-
     def _time_until_closed(self, clock: Callable[[], float], start: float) -> None:
         """For the shells: `elapsed` becomes ``clock() - start`` when the body is closed.
 

@@ -490,13 +490,15 @@ class TestResponseBasics:
         assert response.elapsed.total_seconds() == 1.5
 
     def test_elapsed_set_in_seconds_by_a_shell(self) -> None:
-        response = Response(200)
-        response._set_elapsed(0.25)
+        response = Response(200, stream=Chunks(b"ok"))
+        response._time_until_closed(lambda: 1.25, 1.0)
+        response.close()
         assert response.elapsed == datetime.timedelta(seconds=0.25)
         assert response.elapsed is response.elapsed  # built once
-        copy = pickle.loads(pickle.dumps(Response(200, content=b"x")))
-        copy._set_elapsed(2.0)
-        assert pickle.loads(pickle.dumps(copy)).elapsed == datetime.timedelta(seconds=2)
+        read = Response(200, stream=Chunks(b"x"))
+        read._time_until_closed(lambda: 3.0, 1.0)
+        read.read()  # (elapsed stays in seconds until asked for, and is pickled so)
+        assert pickle.loads(pickle.dumps(read)).elapsed == datetime.timedelta(seconds=2)
 
     def test_elapsed_timed_by_a_shell_clock_until_the_body_closes(self) -> None:
         now = [10.0]
